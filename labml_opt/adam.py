@@ -1,0 +1,181 @@
+"""
+---
+title: Adam optimizer
+summary: An annotated PyTorch implementation of Adam, with the optimized update that folds bias correction into the step size.
+---
+
+# Adam
+
+Adam, from [*Adam: A Method for Stochastic Optimization*](https://arxiv.org/abs/1412.6980)
+by Kingma and Ba, keeps two exponential moving averages for every parameter: one of the
+gradient $g_t$ and one of its element-wise square. With learning rate $\alpha$, decay rates
+$\beta_1, \beta_2$ and a small $\epsilon$, one step is
+
+\begin{align}
+m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+\hat{m}_t &\leftarrow \frac{m_t}{1 - \beta_1^t} \\
+\hat{v}_t &\leftarrow \frac{v_t}{1 - \beta_2^t} \\
+\theta_t &\leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}
+\end{align}
+
+## Why it works
+
+$m_t$ is momentum: it averages out noise in the gradient and keeps moving along directions
+that stay consistent from step to step. $v_t$ estimates the scale of each coordinate's gradient,
+and dividing by $\sqrt{\hat{v}_t}$ makes the step in every coordinate about $\alpha$ in size,
+however large or small its gradients are. A parameter with rare, small gradients moves as readily
+as one with large, frequent ones, and $\alpha$ becomes a bound on the step rather than a number
+to tune against the gradient's units.
+
+## Why bias correction
+
+Both averages start at zero, so early on they are pulled towards zero. Unrolling the recurrence,
+$m_t = (1 - \beta_1) \sum_{i=1}^{t} \beta_1^{t-i} g_i$. If the gradients have a steady mean
+$\mathbb{E}[g]$, then $\mathbb{E}[m_t] = (1 - \beta_1^t) \mathbb{E}[g]$: dividing by
+$1 - \beta_1^t$ removes the bias exactly. The same holds for $v_t$ with $\beta_2$. Without the
+correction, $\beta_2 = 0.999$ would leave $v_t$ about a thousand times too small in the first
+step, and the first steps would be far too large.
+
+## The optimized update
+
+The two corrections divide full-size tensors, costing two extra passes over memory on every step.
+Both are scalars, so they can move into the step size instead:
+
+$$\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
+  \cdot \frac{m_t}{\sqrt{v_t} + \hat{\epsilon}}$$
+
+For this to be the same update, $\hat{\epsilon}$ cannot be $\epsilon$. Start from the textbook
+denominator and multiply it by $\sqrt{1-\beta_2^t}$:
+
+$$\sqrt{\hat{v}_t} + \epsilon = \frac{\sqrt{v_t}}{\sqrt{1-\beta_2^t}} + \epsilon
+  = \frac{\sqrt{v_t} + \epsilon \sqrt{1-\beta_2^t}}{\sqrt{1-\beta_2^t}}$$
+
+so the two forms agree exactly when
+
+$$\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$$
+
+Early in training $\sqrt{1-\beta_2^t}$ is small (about $0.03$ at $t = 1$ with $\beta_2 = 0.999$),
+so keeping $\epsilon$ unchanged would make it some thirty times too strong exactly when the
+gradients are new. The difference is invisible when $\sqrt{v_t} \gg \epsilon$, and a real drift
+when gradients are tiny. That is why the code below rescales it on every step.
+"""
+
+import math
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from labml_opt import GenericAdaptiveOptimizer, Params, WeightDecay, as_weight_decay
+
+
+class Adam(GenericAdaptiveOptimizer):
+    """
+    ## Adam optimizer
+
+    The update is split into hooks so that each variant overrides one idea:
+    [AMSGrad](amsgrad.html) changes `get_mv`, the warm-up schedules change `get_lr`,
+    and [RAdam](radam.html) changes `adam_update`.
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
+                 optimized_update: bool = True, maximize: bool = False,
+                 defaults: Optional[Dict[str, Any]] = None):
+        """
+        * `params` is the list of parameters, or of param groups
+        * `lr` is the learning rate $\alpha$
+        * `betas` is the pair $(\beta_1, \beta_2)$
+        * `eps` is $\epsilon$
+        * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adam`;
+          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+        * `optimized_update` folds bias correction into the step size, as derived above
+        * `maximize` ascends the objective instead of descending it
+        * `defaults` holds extra group defaults from subclasses
+        """
+        self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
+        defaults = {} if defaults is None else defaults
+        defaults = dict(defaults, **self.weight_decay.defaults(), lr=lr, betas=tuple(betas), eps=eps,
+                        maximize=maximize)
+        super().__init__(params, defaults)
+        self.optimized_update = optimized_update
+
+    def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
+        """
+        ### Initialize the state of a parameter
+
+        * `step` is $t$, the number of updates this parameter has had
+        * `exp_avg` is $m_t$, the moving average of gradients
+        * `exp_avg_sq` is $v_t$, the moving average of squared gradients
+        """
+        state['step'] = 0
+        state['exp_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        state['exp_avg_sq'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def get_mv(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor):
+        """
+        ### Update the moving averages $m_t$ and $v_t$
+
+        Both are updated in place, so the step allocates nothing for them.
+        """
+        beta1, beta2 = group['betas']
+        m, v = state['exp_avg'], state['exp_avg_sq']
+        # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$, written as
+        # $m_{t-1} + (1 - \beta_1)(g_t - m_{t-1})$, one fused pass
+        m.lerp_(grad, 1 - beta1)
+        # $v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2$
+        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+        return m, v
+
+    def get_lr(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
+        """
+        ### The learning rate $\alpha$
+
+        The group's `lr`, which schedulers set. Warm-up variants compute it from the step instead.
+        """
+        return group['lr']
+
+    def adam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
+                    m: torch.Tensor, v: torch.Tensor):
+        """
+        ### Take the Adam step
+
+        * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
+        * `m` and `v` are $m_t$ and $v_t$
+        """
+        beta1, beta2 = group['betas']
+        # $1 - \beta_1^t$ and $1 - \beta_2^t$
+        bias_correction1 = 1 - beta1 ** state['step']
+        bias_correction2 = 1 - beta2 ** state['step']
+        lr = self.get_lr(state, group)
+
+        if self.optimized_update:
+            # $\sqrt{v_t} + \hat{\epsilon}$ with $\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$
+            denominator = v.sqrt().add_(group['eps'] * math.sqrt(bias_correction2))
+            # $\alpha \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$
+            step_size = lr * math.sqrt(bias_correction2) / bias_correction1
+            # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
+            #   \cdot \frac{m_t}{\sqrt{v_t} + \hat{\epsilon}}$
+            param.addcdiv_(m, denominator, value=-step_size)
+        else:
+            # $\sqrt{\hat{v}_t} + \epsilon = \frac{\sqrt{v_t}}{\sqrt{1-\beta_2^t}} + \epsilon$
+            denominator = (v.sqrt() / math.sqrt(bias_correction2)).add_(group['eps'])
+            # $\frac{\alpha}{1-\beta_1^t}$
+            step_size = lr / bias_correction1
+            # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}$
+            param.addcdiv_(m, denominator, value=-step_size)
+
+    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
+                   param: nn.Parameter):
+        """
+        ### Update one parameter
+
+        * `grad` is $g_t$, the gradient of the loss with respect to `param`
+        """
+        # Weight decay first: $L_2$ changes $g_t$, decoupled decay shrinks $\theta_{t-1}$
+        grad = self.weight_decay(param, grad, group)
+        # $t \leftarrow t + 1$
+        state['step'] += 1
+        m, v = self.get_mv(state, group, grad)
+        self.adam_update(state, group, param, m, v)
