@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: Annotated optimizers
 summary: PyTorch optimizers written as literate code, with the math next to the lines that compute it.
@@ -46,7 +46,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     """
 
     def __init__(self, params: Params, defaults: Dict[str, Any]):
-        """
+        r"""
         * `params` is an iterable of parameters, or of dicts that define param groups
         * `defaults` holds the default hyper-parameters of every group, such as the learning
           rate `lr` ($\alpha$), `betas` ($\beta_1, \beta_2$) and `eps` ($\epsilon$)
@@ -83,7 +83,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                 self.check(f'beta{i + 1}', beta, 0 <= beta < 1, 'in [0, 1)')
 
     def add_param_group(self, param_group: Dict[str, Any]):
-        """
+        r"""
         Our updates are written for real tensors. Rather than silently computing $g^2$ where
         $g \bar{g} = |g|^2$ is meant, complex parameters are refused when they arrive.
         """
@@ -141,7 +141,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         return {**super().state_dict(), 'optimizer': type(self).__name__}
 
     def load_state_dict(self, state_dict: Dict[str, Any]):
-        """
+        r"""
         Refuse a state that another algorithm saved, before anything is changed.
         Each saved parameter state must have exactly the keys that `init_state` would create:
         loading [Adam](adam.html)'s state into [AMSGrad](amsgrad.html) would otherwise fail with a
@@ -175,7 +175,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
 
 
 class WeightDecay:
-    """
+    r"""
     <a id="WeightDecay"></a>
 
     ## Weight decay
@@ -196,7 +196,7 @@ class WeightDecay:
     """
 
     def __init__(self, weight_decay: float = 0., weight_decouple: bool = True, absolute: bool = False):
-        """
+        r"""
         * `weight_decay` is the default decay coefficient $\lambda$
         * `weight_decouple` chooses decoupled decay over $L_2$ in the gradient
         * `absolute` makes decoupled decay ignore the learning rate
@@ -213,7 +213,7 @@ class WeightDecay:
         return dict(weight_decay=self.weight_decay)
 
     def __call__(self, param: torch.nn.Parameter, grad: torch.Tensor, group: Dict[str, Any]) -> torch.Tensor:
-        """
+        r"""
         Apply the decay to `param` or `grad`, and return the gradient the optimizer should use.
         With $\lambda = 0$ nothing is touched: no multiplication by one on every step.
         """

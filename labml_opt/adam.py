@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: Adam optimizer
 summary: An annotated PyTorch implementation of Adam, with the optimized update that folds bias correction into the step size.
@@ -83,7 +83,7 @@ class Adam(GenericAdaptiveOptimizer):
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
                  optimized_update: bool = True, maximize: bool = False,
                  defaults: Optional[Dict[str, Any]] = None):
-        """
+        r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
         * `betas` is the pair $(\beta_1, \beta_2)$
@@ -129,7 +129,7 @@ class Adam(GenericAdaptiveOptimizer):
         return m, v
 
     def get_lr(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
-        """
+        r"""
         ### The learning rate $\alpha$
 
         The group's `lr`, which schedulers set. Warm-up variants compute it from the step instead.
@@ -138,7 +138,7 @@ class Adam(GenericAdaptiveOptimizer):
 
     def adam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
                     m: torch.Tensor, v: torch.Tensor):
-        """
+        r"""
         ### Take the Adam step
 
         * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
