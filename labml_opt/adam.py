@@ -145,9 +145,11 @@ class Adam(GenericAdaptiveOptimizer):
         * `m` and `v` are $m_t$ and $v_t$
         """
         beta1, beta2 = group['betas']
+        # $t$ as a Python number, also when it is kept in a tensor as [SharedAdam](shared_adam.html) does
+        step = int(state['step'])
         # $1 - \beta_1^t$ and $1 - \beta_2^t$
-        bias_correction1 = 1 - beta1 ** state['step']
-        bias_correction2 = 1 - beta2 ** state['step']
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
         lr = self.get_lr(state, group)
 
         if self.optimized_update:
