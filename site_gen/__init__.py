@@ -1,0 +1,39 @@
+"""
+---
+title: The literate site generator
+summary: Renders annotated Python modules into an offline side-by-side site with math, search and permalinks.
+---
+
+# site_gen
+
+A Pycco-sized generator in four stages, one module each:
+
+* [`parse`](parse.html): source text to sections of prose and code, via `tokenize`, never `__doc__`
+* [`render`](render.html): prose to HTML with math kept byte for byte; code highlighted as a whole file
+* [`site`](site.html): pages, navigation, index pages, search index, and incremental, atomic writes
+* [`check`](check.html): links, math and freshness of a built site
+
+`python -m site_gen --help` explains the command line.
+"""
+
+
+class SiteError(Exception):
+    """
+    A problem in an input file, named by `path:line` so that an editor can jump to it.
+    """
+
+    def __init__(self, path: str, line: int, message: str):
+        super().__init__(f'{path}:{line}: {message}')
+        self.path = path
+        self.line = line
+        self.message = message
+
+
+class BuildError(Exception):
+    """
+    Every `SiteError` of one build, reported together; nothing was written.
+    """
+
+    def __init__(self, errors: list):
+        self.errors = errors
+        super().__init__('\n'.join(str(e) for e in errors))

@@ -1,0 +1,123 @@
+"""
+---
+title: Check a built site
+summary: Fails when the site is stale, a link or anchor is broken, math is unbalanced, or a page runs a foreign script.
+---
+
+# Check
+
+`check()` returns a list of problems, empty when the site is good. It needs no browser:
+
+* **Freshness**: build the sources into a temporary folder next to `out` (so relative links to
+  the sources come out the same) and compare every file, byte for byte.
+* **Links**: every relative `href` and `src` must name an existing file, and a `#fragment`
+  must name an `id` in the target page. Links to `http(s)` are not fetched (we are offline).
+* **Math**: every math span is closed by its own delimiter, with balanced braces and environments.
+* **Scripts**: a page may only load our scripts from `assets/`.
+"""
+
+import html
+import re
+import shutil
+import tempfile
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Dict, List, Set
+
+from site_gen import BuildError
+from site_gen.render import check_math
+from site_gen.site import DEFAULT_SOURCES, build
+
+MATH_DELIMITERS = (('$$', '$$'), ('\\[', '\\]'), ('\\(', '\\)'), ('$', '$'))
+
+
+def check(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html')) -> List[str]:
+    out = Path(out).resolve()
+    if not out.is_dir():
+        return [f'{out}: no site here; run `python -m site_gen build` first']
+    return freshness(Path(root), sources, out) + links_and_scripts(out) + math(out)
+
+
+def freshness(root: Path, sources, out: Path) -> List[str]:
+    fresh = Path(tempfile.mkdtemp(prefix='.site_gen_check-', dir=out.parent))
+    try:
+        try:
+            build(root, sources, fresh)
+        except BuildError as e:
+            return [f'the sources do not build: {error}' for error in e.errors]
+        expected = {p.relative_to(fresh).as_posix(): p for p in fresh.rglob('*') if p.is_file()}
+        actual = {p.relative_to(out).as_posix(): p for p in out.rglob('*') if p.is_file()}
+        problems = [f'{out.name}/{name}: missing; run `make html`' for name in sorted(expected.keys() - actual.keys())]
+        problems += [f'{out.name}/{name}: not produced by the sources any more; run `make html`'
+                     for name in sorted(actual.keys() - expected.keys())]
+        problems += [f'{out.name}/{name}: stale; run `make html`' for name in sorted(expected.keys() & actual.keys())
+                     if expected[name].read_bytes() != actual[name].read_bytes()]
+        return problems
+    finally:
+        shutil.rmtree(fresh, ignore_errors=True)
+
+
+class _Page(HTMLParser):
+    """Collects the ids, links and scripts of one page."""
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.ids: Set[str] = set()
+        self.links: List[str] = []
+        self.scripts: List[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if attributes.get('id'):
+            self.ids.add(attributes['id'])
+        if tag == 'a' and attributes.get('name'):
+            self.ids.add(attributes['name'])
+        if tag == 'script':
+            self.scripts.append(attributes.get('src') or '')
+        for name in ('href', 'src'):
+            if attributes.get(name) and attributes.get('rel') != 'canonical':
+                self.links.append(attributes[name])
+
+
+def links_and_scripts(out: Path) -> List[str]:
+    pages: Dict[Path, _Page] = {}
+    for path in sorted(out.rglob('*.html')):
+        parser = _Page()
+        parser.feed(path.read_text(encoding='utf-8'))
+        pages[path.resolve()] = parser
+    problems = []
+    for path, page in pages.items():
+        name = path.relative_to(out).as_posix()
+        for script in page.scripts:
+            target = (path.parent / script).resolve()
+            if not script or out / 'assets' not in target.parents:
+                problems.append(f'{name}: script {script or "(inline)"!r} is not one of the site\'s assets')
+        for link in page.links:
+            if re.match(r'(https?|mailto):', link):
+                continue
+            target_name, _, fragment = link.partition('#')
+            target = (path.parent / target_name).resolve() if target_name else path
+            if not target.is_file():
+                problems.append(f'{name}: broken link {link!r}: no file {target_name}')
+            elif fragment and target.suffix == '.html':
+                ids = pages[target].ids if target in pages else set()
+                if html.unescape(fragment) not in ids:
+                    problems.append(f'{name}: broken link {link!r}: no id {fragment!r} in {target.name}')
+    return problems
+
+
+def math(out: Path) -> List[str]:
+    problems = []
+    for path in sorted(out.rglob('*.html')):
+        name = path.relative_to(out).as_posix()
+        for raw in re.findall(r'<span class="math">(.*?)</span>', path.read_text(encoding='utf-8'), re.S):
+            span = html.unescape(raw)
+            closed = any(span.startswith(a) and span.endswith(b) and len(span) >= len(a) + len(b)
+                         for a, b in MATH_DELIMITERS) or re.fullmatch(r'\\begin\{([^}]*)\}.*\\end\{\1\}', span, re.S)
+            if not closed:
+                problems.append(f'{name}: math {span[:60]!r} is not closed by its own delimiter')
+                continue
+            problem = check_math(span)
+            if problem:
+                problems.append(f'{name}: {problem}')
+    return problems
