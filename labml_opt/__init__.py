@@ -245,3 +245,7 @@ def as_weight_decay(weight_decay: Union[float, WeightDecay], decoupled: bool) ->
 # The optimizers import the base class above, so they are imported last.
 from labml_opt.adam import Adam  # noqa: E402
 from labml_opt.shared_adam import SharedAdam  # noqa: E402
+from labml_opt.sgd import SGD  # noqa: E402
+from labml_opt.adagrad import Adagrad  # noqa: E402
+from labml_opt.adadelta import Adadelta  # noqa: E402
+from labml_opt.rmsprop import RMSprop  # noqa: E402

@@ -1,0 +1,159 @@
+r"""
+---
+title: RMSprop optimizer
+summary: An annotated PyTorch implementation of RMSprop, with its centered variant and momentum, the step between Adagrad and Adam.
+---
+
+# RMSprop
+
+RMSprop was never published as a paper; Geoffrey Hinton proposed it in
+[lecture 6e of his Coursera course](https://www.cs.toronto.edu/~tijmen/csc321/slides/lecture_slides_lec6.pdf).
+It keeps [Adagrad](adagrad.html)'s idea, a learning rate per parameter scaled by the size of
+that parameter's gradients, and fixes its flaw the same way [Adadelta](adadelta.html) does:
+the size is measured by an exponential moving average of squared gradients instead of an
+ever-growing sum. With smoothing constant $\alpha$,
+
+\begin{align}
+v_t &\leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2 \\
+\theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{\sqrt{v_t} + \epsilon} \, g_t
+\end{align}
+
+$v_t$ averages over roughly the last $\frac{1}{1 - \alpha}$ steps, a hundred with the default
+$\alpha = 0.99$. So $\sqrt{v_t}$ is the recent root-mean-square of the gradient, the name's RMS,
+and the step $\frac{g_t}{\sqrt{v_t}}$ is about $\pm 1$ in size for every parameter whatever its
+gradients' scale. Unlike Adagrad the rate does not die: if gradients shrink, $v_t$ follows them
+down within a few hundred steps and the step recovers.
+
+Unlike Adadelta it keeps a learning rate, and PyTorch puts $\epsilon$ outside the root.
+
+## The early steps
+
+$v_0 = 0$ and $v_1 = (1 - \alpha) g_1^2$, so the first step is
+$\frac{\eta}{\sqrt{1 - \alpha}} \, \text{sign}(g_1)$: ten times $\eta$ with $\alpha = 0.99$, for
+every parameter at once. $v_t$ is biased towards zero until about $\frac{1}{1 - \alpha}$ steps have
+passed, which shows as a spike of loss at the start of training. RMSprop leaves this alone;
+[Adam](adam.html) corrects it.
+
+## Centered
+
+$v_t$ is the mean of $g^2$, which is the variance of $g$ plus its mean squared. The centered
+variant subtracts an estimate of the mean, $\bar{g}_t \leftarrow \alpha \bar{g}_{t-1} + (1 - \alpha) g_t$,
+and divides by the standard deviation instead:
+
+$$\theta_t \leftarrow \theta_{t-1} - \frac{\eta}{\sqrt{v_t - \bar{g}_t^2} + \epsilon} \, g_t$$
+
+A coordinate whose gradient is large but consistent then takes larger steps than one whose
+gradient is merely noisy. It costs one more buffer per parameter.
+
+## Momentum
+
+With momentum $\mu > 0$ the normalized gradient feeds a velocity, as in [SGD](sgd.html):
+
+\begin{align}
+b_t &\leftarrow \mu b_{t-1} + \frac{g_t}{\sqrt{v_t} + \epsilon} \\
+\theta_t &\leftarrow \theta_{t-1} - \eta \, b_t
+\end{align}
+
+Momentum on the gradient and a moving average of its square: that is nearly Adam already.
+"""
+
+from typing import Any, Dict, Union
+
+import torch
+from torch import nn
+
+from labml_opt import GenericAdaptiveOptimizer, Params, WeightDecay, as_weight_decay
+
+
+class RMSprop(GenericAdaptiveOptimizer):
+    """
+    ## RMSprop optimizer
+
+    A drop-in replacement for `torch.optim.RMSprop`: the same arguments, defaults, update and state.
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
+                 weight_decay: Union[float, WeightDecay] = 0., momentum: float = 0., centered: bool = False,
+                 *, maximize: bool = False):
+        r"""
+        * `params` is the list of parameters, or of param groups
+        * `lr` is the learning rate $\eta$
+        * `alpha` is the smoothing constant $\alpha$
+        * `eps` is $\epsilon$
+        * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.RMSprop`;
+          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+        * `momentum` is $\mu$
+        * `centered` divides by the estimated standard deviation of the gradient
+        * `maximize` ascends the objective instead of descending it
+
+        `alpha` must be in $[0, 1]$: above $1$ the weight $1 - \alpha$ of $g_t^2$ is negative, $v_t$
+        can go negative, and its root is NaN. (PyTorch accepts any $\alpha \ge 0$.)
+        """
+        self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
+        defaults = dict(**self.weight_decay.defaults(), lr=lr, alpha=alpha, eps=eps, momentum=momentum,
+                        centered=centered, maximize=maximize)
+        self.check('alpha', alpha, 0 <= alpha <= 1, 'in [0, 1]')
+        self.check('momentum', momentum, momentum >= 0, '>= 0')
+        super().__init__(params, defaults)
+
+    def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
+        r"""
+        ### Initialize the state of a parameter
+
+        * `step` counts updates; RMSprop does not use it, but PyTorch saves it, and keeping it
+          lets state dicts load both ways
+        * `square_avg` is $v_t$
+        * `momentum_buffer` is $b_t$, only with momentum
+        * `grad_avg` is $\bar{g}_t$, only when centered
+        """
+        state['step'] = 0
+        state['square_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        if group['momentum'] > 0:
+            state['momentum_buffer'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        if group['centered']:
+            state['grad_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
+                   param: nn.Parameter):
+        """
+        ### Update one parameter
+
+        * `grad` is $g_t$, the gradient of the loss with respect to `param`
+        """
+        alpha = group['alpha']
+        square_avg = state['square_avg']
+        # $g_t \leftarrow g_t + \lambda \theta_{t-1}$
+        grad = self.weight_decay(param, grad, group)
+        state['step'] += 1
+        # $v_t \leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2$
+        square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+
+        if group['centered']:
+            grad_avg = state['grad_avg']
+            # $\bar{g}_t \leftarrow \alpha \bar{g}_{t-1} + (1 - \alpha) g_t$
+            grad_avg.lerp_(grad, 1 - alpha)
+            # $\sqrt{v_t - \bar{g}_t^2}$
+            denominator = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+        else:
+            # $\sqrt{v_t}$
+            denominator = square_avg.sqrt()
+        # $\epsilon$ outside the root
+        denominator.add_(group['eps'])
+
+        if group['momentum'] > 0:
+            velocity = state['momentum_buffer']
+            # $b_t \leftarrow \mu b_{t-1} + \frac{g_t}{\sqrt{v_t} + \epsilon}$
+            velocity.mul_(group['momentum']).addcdiv_(grad, denominator)
+            # $\theta_t \leftarrow \theta_{t-1} - \eta \, b_t$
+            param.add_(velocity, alpha=-group['lr'])
+        else:
+            # $\theta_t \leftarrow \theta_{t-1} - \frac{\eta}{\sqrt{v_t} + \epsilon} \, g_t$
+            param.addcdiv_(grad, denominator, value=-group['lr'])
+
+
+# ## Next
+#
+# RMSprop with momentum has both of Adam's ingredients, a moving average of the gradient and one
+# of its square, but both start at zero and are biased towards it for the first hundred steps.
+# [Adam](adam.html) averages the gradient instead of summing it into a velocity, and corrects
+# both averages for that bias.
