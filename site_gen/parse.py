@@ -19,6 +19,7 @@ import ast
 import io
 import re
 import tokenize
+import warnings
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -106,7 +107,10 @@ def classify_python(path: str, text: str, lines: List[str]):
     of each `class`/`def` (decorators included) to its qualified name.
     """
     try:
-        tree = ast.parse(text, filename=path)
+        # Invalid escapes such as `\e` warn in `__doc__`, which we never read.
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            tree = ast.parse(text, filename=path)
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except SyntaxError as e:
         raise SiteError(path, e.lineno or 1, f'syntax error: {e.msg}') from None

@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: Render sections to HTML
 summary: Markdown with math kept byte for byte, a small HTML allow-list, and code highlighted as one file.
@@ -321,17 +321,19 @@ def sanitise(tag: re.Match, origin: Tuple[str, int], page: RenderedPage, root: P
     attributes = tag.group(2) or ''
     parsed = list(ATTRIBUTE_RE.finditer(attributes))
     ok = allowed is not None and ''.join(m.group() for m in parsed).strip() == attributes.strip()
+    image = None
     for m in parsed if ok else []:
         attribute = m.group(1).lower()
         value = next((v for v in m.group(2, 3, 4) if v is not None), '')
-        if attribute not in allowed | GLOBAL_ATTRIBUTES:
-            ok = False
-        elif name == 'img' and attribute == 'src':
-            add_image(html.unescape(value), origin, page, root)
+        ok = ok and attribute in allowed | GLOBAL_ATTRIBUTES
+        if name == 'img' and attribute == 'src':
+            image = html.unescape(value)
     if ok:
+        if image is not None:
+            add_image(image, origin, page, root)
         return tag.group()
     page.warnings.append(f'{origin[0]}:{origin[1]}: HTML {tag.group()[:60]!r} is not on the allow-list; shown as text')
-    return '&lt;' + tag.group()[1:]
+    return html.escape(tag.group(), quote=False)
 
 
 def add_image(url: str, origin: Tuple[str, int], page: RenderedPage, root: Path):

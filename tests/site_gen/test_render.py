@@ -1,0 +1,206 @@
+"""
+Rendering: math reaches MathJax byte for byte, HTML in prose is sanitised as documented,
+code is highlighted as a whole file with its line numbers, ids are stable.
+"""
+
+import html
+import re
+from pathlib import Path
+
+import pytest
+
+from site_gen import SiteError
+from site_gen.parse import parse
+from site_gen.render import Renderer
+from tests.site_gen.conftest import REPO, page_sources, write_tree
+
+
+def render(text: str, path: str = 'pkg/m.py', root: Path = REPO):
+    source = parse(path, text.encode())
+    return source, Renderer(root, lambda p: None).render(source)
+
+
+def page_html(page) -> str:
+    return '\n'.join(s.prose + s.code for s in page.sections)
+
+
+# ## Math is protected
+#
+# The spans are found here by a separate, simpler extraction than the generator's, over the
+# parsed prose with code spans removed.
+
+MATH_RE = re.compile(r'\$\$.+?\$\$|\\begin\{([a-z]+\*?)\}.+?\\end\{\1\}|\\\[.+?\\\]|\\\(.+?\\\)|(?<!\\)\$.+?(?<!\\)\$', re.S)
+
+
+def math_spans(source):
+    spans = []
+    for section in source.sections:
+        for block in section.prose:
+            text = '\n'.join(t for _, t in block)
+            text = re.sub(r'```.*?```', '', text, flags=re.S)
+            text = re.sub(r'`[^`\n]*`', '', text)
+            spans += [m.group() for m in MATH_RE.finditer(text)]
+    return spans
+
+
+@pytest.mark.parametrize('path', page_sources())
+def test_every_math_span_in_every_source_reaches_the_html_verbatim(path):
+    source, page = render((REPO / path).read_text(encoding='utf-8'), path)
+    out = page_html(page)
+    for span in math_spans(source):
+        assert f'<span class="math">{html.escape(span, quote=False)}</span>' in out, span
+
+
+@pytest.mark.parametrize('math', [
+    '$$\\begin{aligned} a &= b \\\\ c_1 &= d_2 \\end{aligned}$$',
+    '$\\{x_i\\}_{i=1}^n$',
+    '$a_1 * b_2 * c_3$',
+    '$x < y$',
+    '\\begin{align}\nm_t &\\leftarrow \\beta_1 m_{t-1} \\\\\nv_t &= 0\n\\end{align}',
+    '\\(\\hat{m}_t\\)',
+    '\\[\\sqrt{v_t}\\]',
+])
+def test_math_that_markdown_would_mangle_is_kept_byte_for_byte(math):
+    _, page = render(f'"""\nBefore {math} after.\n"""\nx = 1\n')
+    assert f'<span class="math">{html.escape(math, quote=False)}</span>' in page_html(page)
+
+
+def test_dollar_in_code_span_and_escaped_dollar_are_not_math():
+    _, page = render('"""\nCosts \\$5, see `a = "$"` here.\n"""\nx = 1\n')
+    out = page_html(page)
+    assert 'class="math"' not in out
+    assert '&#36;5' in out
+
+
+def test_math_in_comments_may_span_lines():
+    _, page = render('x = 0\n# $a +\n#   b$\ny = 1\n')
+    assert '<span class="math">$a +\n  b$</span>' in page_html(page)
+
+
+@pytest.mark.parametrize('text, line, message', [
+    ('"""\nGood $x$.\n\nBad $y here.\n"""\nx = 1\n', 4, 'unclosed $'),
+    ('x = 0\n# fine\n# $$ never closed\ny = 1\n', 3, 'unclosed $$'),
+    ('"""\nText\n\\begin{align}\na &= b\n"""\nx = 1\n', 3, 'unclosed \\begin{align}'),
+    ('"""\n$\\frac{a}{b$\n"""\nx = 1\n', 2, 'unclosed { in math'),
+    ('"""\nstray \\end{align}\n"""\nx = 1\n', 2, 'without a matching \\begin'),
+])
+def test_bad_math_is_an_error_naming_file_and_line(text, line, message):
+    with pytest.raises(SiteError) as error:
+        render(text)
+    assert str(error.value).startswith(f'pkg/m.py:{line}: ')
+    assert message in str(error.value)
+
+
+# ## HTML in prose: the allow-list
+
+@pytest.mark.parametrize('dangerous', [
+    '<script>window.pwned = 1</script>',
+    '<img src="x.png" onerror="window.pwned = 1">',
+    '<a href="#" onclick="window.pwned = 1">x</a>',
+    '<iframe src="https://example.com"></iframe>',
+    '<div style="background: url(x)">x</div>',
+    '<svg onload="window.pwned = 1"></svg>',
+    '<!-- <script>window.pwned = 1</script> -->',
+])
+def test_html_off_the_allow_list_is_escaped_and_reported(dangerous):
+    _, page = render(f'"""\nText {dangerous} more.\n"""\nx = 1\n')
+    out = page_html(page)
+    assert not re.search(r'<(script|iframe|svg|!--)|<[a-z][^>]*\s(on[a-z]+|style)=', out)
+    assert dangerous in html.unescape(out), 'the escaped HTML is shown to the reader as text'
+    assert any(w.startswith('pkg/m.py:2: HTML') for w in page.warnings)
+
+
+@pytest.mark.parametrize('link', ['[x](javascript:alert(1))', '[x](JaVa\tScript:alert(1))',
+                                  '<a href="javascript:alert(1)">x</a>', '[x](data:text/html,hi)',
+                                  '![x](https://example.com/tracker.png)'])
+def test_unsafe_or_remote_urls_are_removed(link):
+    _, page = render(f'"""\n{link}\n"""\nx = 1\n')
+    out = page_html(page)
+    assert 'javascript' not in out.lower().replace('\t', '') and 'data:' not in out and 'example.com' not in out
+    assert page.warnings
+
+
+def test_allowed_anchors_and_safe_links_are_kept():
+    _, page = render('"""\n<a id="WeightDecay"></a>\n\n[AdamW](adamw.html), <sup>2</sup>, '
+                     '[paper](https://arxiv.org/abs/1412.6980)\n"""\nx = 1\n')
+    out = page_html(page)
+    assert '<a id="WeightDecay"></a>' in out
+    assert 'href="adamw.html"' in out and '<sup>2</sup>' in out and 'href="https://arxiv.org/abs/1412.6980"' in out
+    assert page.warnings == []
+
+
+# ## Includes and images
+
+def test_include_line_is_replaced_by_the_markdown_file_and_images_are_recorded(tmp_path):
+    root = write_tree(tmp_path, {'pkg/results/t.md': '| k | v |\n|---|---|\n| lr | $\\alpha$ |\n',
+                                 'pkg/results/p.svg': '<svg xmlns="http://www.w3.org/2000/svg"/>'})
+    _, page = render('"""\n![loss](results/p.svg)\n\n[[include: results/t.md]]\n"""\nx = 1\n', root=root)
+    out = page_html(page)
+    assert '<table>' in out and '<span class="math">$\\alpha$</span>' in out
+    assert 'src="results/p.svg"' in out
+    assert page.images == {'pkg/results/p.svg': 'pkg/results/p.svg'}
+    assert page.deps == ['pkg/results/p.svg', 'pkg/results/t.md']
+
+
+@pytest.mark.parametrize('text, line, message', [
+    ('"""\nIntro\n\n[[include: results/none.md]]\n"""\nx = 1\n', 4, 'include file not found: results/none.md'),
+    ('x = 0\n# ![plot](results/none.svg)\ny = 1\n', 2, 'image not found: results/none.svg'),
+])
+def test_missing_include_or_image_names_source_file_and_line(tmp_path, text, line, message):
+    with pytest.raises(SiteError) as error:
+        render(text, root=tmp_path)
+    assert str(error.value).startswith(f'pkg/m.py:{line}: ') and message in str(error.value)
+
+
+def test_error_inside_an_included_file_names_that_file(tmp_path):
+    write_tree(tmp_path, {'pkg/results/t.md': 'fine\n\nbroken $x\n'})
+    with pytest.raises(SiteError, match=r'^pkg/results/t.md:3: unclosed \$'):
+        render('"""\n[[include: results/t.md]]\n"""\nx = 1\n', root=tmp_path)
+
+
+# ## Code
+
+def test_multiline_string_is_highlighted_on_every_line_with_original_numbers():
+    text = 'x = 1\n\n\ndef f():\n    """Doc."""\n    s = """one\n# two\nthree"""\n    return s\n'
+    _, page = render(text)
+    out = page_html(page)
+    for n, line in [(6, 'one'), (7, '# two'), (8, 'three')]:
+        row = re.search(rf'<span class="line" id="L{n}"><a class="ln" href="#L{n}">{n}</a>(.*?)</span>(?=<span class="line"|</code>)', out).group(1)
+        assert re.search(r'<span class="s2">[^<]*' + re.escape(html.escape(line, quote=False)), row), row
+    assert 'id="L5"' not in out, 'a docstring line is prose, not code'
+
+
+@pytest.mark.parametrize('path', page_sources())
+def test_every_code_line_of_every_source_is_shown_once_with_its_number(path):
+    source, page = render((REPO / path).read_text(encoding='utf-8'), path)
+    out = page_html(page)
+    shown = [int(n) for n in re.findall(r'<span class="line" id="L(\d+)">', out)]
+    # Blank lines at either end of a section's code are not shown; every other line is.
+    code = []
+    for section in source.sections:
+        filled = [n for n in section.code if source.lines[n - 1].strip()]
+        code += [n for n in section.code if filled and filled[0] <= n <= filled[-1]]
+    assert shown == code
+
+
+def test_inline_and_fenced_code_in_prose_are_highlighted():
+    _, page = render('"""\nCall `init_state(state)`.\n\n```python\nfor p in ps:\n    pass\n```\n"""\nx = 1\n')
+    out = page_html(page)
+    assert '<code class="hl"><span class="n">init_state</span>' in out
+    assert '<span class="k">for</span>' in out
+
+
+# ## Ids
+
+def test_headings_get_unique_ids_from_their_text():
+    _, page = render('"""\n## Weight decay\n\n## Weight decay\n"""\nx = 1\n')
+    out = page_html(page)
+    assert '<h2 id="weight-decay">' in out and '<h2 id="weight-decay-2">' in out
+
+
+def test_section_permalinks_survive_edits_elsewhere_in_the_file():
+    before = 'x = 1\n\n\nclass A:\n    """A."""\n\n    def go(self):\n        """Go."""\n        # Step one\n        return 1\n'
+    after = before.replace('x = 1\n', 'x = 1\n# New prose above\ny = 2\nz = 3\n')
+    ids = [[s.id for s in render(t)[1].sections] for t in (before, after)]
+    for kept in ('section-A', 'section-A.go', ids[0][-1]):
+        assert kept in ids[0] and kept in ids[1]
