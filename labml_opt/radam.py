@@ -1,0 +1,185 @@
+r"""
+---
+title: Rectified Adam (RAdam) optimizer
+summary: An annotated PyTorch implementation of RAdam, which scales Adam's step down while its variance estimate is still unreliable.
+---
+
+# Rectified Adam (RAdam)
+
+RAdam comes from [*On the Variance of the Adaptive Learning Rate and Beyond*](https://arxiv.org/abs/1908.03265)
+by Liu et al. It keeps [Adam](adam.html)'s moving averages and multiplies the step by a
+*rectification term* $r_t \le 1$ that is small while $v_t$ has seen few gradients and tends
+to one as training goes on. In the first few steps, where no useful $r_t$ exists, it takes a
+step of SGD with momentum instead.
+
+## The problem: early adaptive steps are noise
+
+Adam's per-coordinate step size is $\psi_t = \frac{1}{\sqrt{\hat{v}_t}}$. At $t = 1$,
+$\hat{v}_1 = g_1^2$, so $\psi_1 = \frac{1}{|g_1|}$: a coordinate whose first gradient happens to
+be tiny gets an enormous step. As more gradients are averaged, $\hat{v}_t$ settles and so
+does $\psi_t$, but at the start its variance is very large. This is why Adam often needs a
+learning-rate warm-up, and the paper argues that warm-up works precisely by damping these
+early, high-variance steps. RAdam damps them by the amount the variance calls for.
+
+## Counting how many gradients $v_t$ has averaged
+
+An exponential moving average of $t$ values is treated as a simple moving average of the last
+$\rho_t$ of them, choosing $\rho_t$ so that both give the same weight to the recent past (they
+have the same centre of mass). This gives
+
+\begin{align}
+\rho_\infty &= \frac{2}{1 - \beta_2} - 1 \\
+\rho_t &= \rho_\infty - \frac{2 t \beta_2^t}{1 - \beta_2^t}
+\end{align}
+
+$\rho_1 = 1$: after one step, $v_t$ is one gradient. $\rho_t$ grows by about one per step at
+first and tends to $\rho_\infty$ (1999 for $\beta_2 = 0.999$).
+
+## The rectification term
+
+If the gradients are $\mathcal{N}(0, \sigma^2)$, the mean of $\rho$ squared gradients follows a
+scaled $\chi^2$ distribution with $\rho$ degrees of freedom, so $\psi^2$ follows a scaled inverse
+$\chi^2$. Its variance exists only for $\rho > 4$, and to first order
+
+$$\operatorname{Var}[\psi] \approx \frac{\rho}{2 (\rho - 2)(\rho - 4) \sigma^2}$$
+
+which falls as $\rho$ grows, towards its smallest value at $\rho_\infty$. Scaling $\psi_t$ by
+
+$$r_t = \sqrt{\frac{\operatorname{Var}[\psi]_{\rho_\infty}}{\operatorname{Var}[\psi]_{\rho_t}}}
+      = \sqrt{\frac{(\rho_t - 4)(\rho_t - 2) \rho_\infty}{(\rho_\infty - 4)(\rho_\infty - 2) \rho_t}}$$
+
+gives every step the variance of the last one. $\sigma$ cancels, so $r_t$ depends only on
+$\beta_2$ and $t$, and costs nothing per element.
+
+## The update
+
+\begin{align}
+m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+\hat{m}_t &\leftarrow \frac{m_t}{1 - \beta_1^t} \\
+\theta_t &\leftarrow \begin{cases}
+  \theta_{t-1} - \alpha \, r_t \, \hat{m}_t \, \frac{\sqrt{1 - \beta_2^t}}{\sqrt{v_t} + \epsilon} & \text{if } \rho_t > 5 \\
+  \theta_{t-1} - \alpha \, \hat{m}_t & \text{otherwise}
+\end{cases}
+\end{align}
+
+Until the variance is tractable, the step is SGD with (bias-corrected) momentum. Note that this
+step is in the units of the gradient, not of $\alpha$: with gradients far from unit size, a
+learning rate tuned for the adaptive steps can be much too large or too small for these few.
+
+## Choices that differ between implementations
+
+**The threshold.** The variance of $\psi$ is finite for $\rho_t > 4$, and the paper's algorithm
+rectifies from there. The authors' code, and labml_nn, use $\rho_t \ge 5$, a margin because the
+approximations above are poor where the variance blows up. `torch.optim.RAdam` uses $\rho_t > 5$,
+and so do we, so that the two agree step for step. For whole steps $t$, $\rho_t$ is not exactly
+5 in practice, so $\ge 5$ and $> 5$ agree. The paper's $> 4$ differs by one step: with
+$\beta_2 = 0.999$, $\rho_5 \approx 4.996$, so the paper already takes an adaptive step at $t = 5$
+(with $r_5 \approx 0.017$), while we take a sixth SGD step and rectify from $t = 6$
+($\rho_6 \approx 5.994$, $r_6 \approx 0.026$).
+
+**Where $\epsilon$ goes.** The paper has no $\epsilon$. `torch.optim.RAdam` adds it to
+$\sqrt{v_t}$ *before* bias correction, as written above, and we follow it. The optimized update
+is then the formula as written. The textbook form, which divides by $\sqrt{\hat{v}_t}$, must use
+$\frac{\epsilon}{\sqrt{1-\beta_2^t}}$ to be the same update; this is the mirror image of
+[Adam's $\hat{\epsilon}$](adam.html):
+
+$$\frac{\sqrt{1-\beta_2^t}}{\sqrt{v_t} + \epsilon} = \frac{1}{\sqrt{\hat{v}_t} + \epsilon / \sqrt{1-\beta_2^t}}$$
+
+**Weight decay.** As in `torch.optim.RAdam`, a float `weight_decay` is $L_2$ regularization,
+and `decoupled_weight_decay=True` makes it decoupled, as in [AdamW](adamw.html).
+
+**AMSGrad.** This class extends [AMSGrad](amsgrad.html), so `amsgrad=True` divides by
+$\sqrt{v^{\max}_t}$ instead of $\sqrt{v_t}$. `torch.optim.RAdam` has no such option.
+"""
+
+import math
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from labml_opt import Params, WeightDecay, as_weight_decay
+from labml_opt.amsgrad import AMSGrad
+
+
+class RAdam(AMSGrad):
+    """
+    ## RAdam optimizer
+
+    It overrides `adam_update`; the moments come from [AMSGrad](amsgrad.html)'s `get_mv`.
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
+                 decoupled_weight_decay: bool = False, amsgrad: bool = False,
+                 optimized_update: bool = True, maximize: bool = False,
+                 defaults: Optional[Dict[str, Any]] = None):
+        r"""
+        * `params` is the list of parameters, or of param groups
+        * `lr` is the learning rate $\alpha$
+        * `betas` is the pair $(\beta_1, \beta_2)$
+        * `eps` is $\epsilon$, added to $\sqrt{v_t}$ as in `torch.optim.RAdam`
+        * `weight_decay` is $\lambda$, a float or a [`WeightDecay`](index.html#WeightDecay)
+        * `decoupled_weight_decay` makes a float `weight_decay` decoupled, as in [AdamW](adamw.html),
+          instead of $L_2$
+        * `amsgrad` divides by $\sqrt{v^{\max}_t}$, as in [AMSGrad](amsgrad.html)
+        * `optimized_update` computes the update as written above rather than in its textbook form
+        * `maximize` ascends the objective instead of descending it
+        * `defaults` holds extra group defaults from subclasses
+        """
+        super().__init__(params, lr=lr, betas=betas, eps=eps,
+                         weight_decay=as_weight_decay(weight_decay, decoupled=decoupled_weight_decay),
+                         amsgrad=amsgrad, optimized_update=optimized_update, maximize=maximize,
+                         defaults=defaults)
+
+    @staticmethod
+    def rectification(beta2: float, step: int) -> Optional[float]:
+        r"""
+        ### The rectification term $r_t$
+
+        `None` while $\rho_t \le 5$, when the variance of the adaptive step is not tractable.
+        """
+        # $\rho_\infty = \frac{2}{1 - \beta_2} - 1$
+        rho_inf = 2 / (1 - beta2) - 1
+        # $\rho_t = \rho_\infty - \frac{2 t \beta_2^t}{1 - \beta_2^t}$
+        beta2_t = beta2 ** step
+        rho_t = rho_inf - 2 * step * beta2_t / (1 - beta2_t)
+        # `torch.optim.RAdam`'s threshold; see above for how it differs from the paper's $\rho_t > 4$
+        if rho_t <= 5:
+            return None
+        # $r_t = \sqrt{\frac{(\rho_t - 4)(\rho_t - 2) \rho_\infty}{(\rho_\infty - 4)(\rho_\infty - 2) \rho_t}}$
+        return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+
+    def adam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
+                    m: torch.Tensor, v: torch.Tensor):
+        r"""
+        ### Take the RAdam step
+
+        * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
+        * `m` is $m_t$, and `v` is $v_t$ (or $v^{\max}_t$ with AMSGrad)
+        """
+        beta1, beta2 = group['betas']
+        # $1 - \beta_1^t$ and $1 - \beta_2^t$
+        bias_correction1 = 1 - beta1 ** state['step']
+        bias_correction2 = 1 - beta2 ** state['step']
+        lr = self.get_lr(state, group)
+        r = self.rectification(beta2, state['step'])
+
+        if r is None:
+            # SGD with momentum: $\theta_t \leftarrow \theta_{t-1} - \alpha \hat{m}_t$
+            param.add_(m, alpha=-lr / bias_correction1)
+        elif self.optimized_update:
+            # $\sqrt{v_t} + \epsilon$
+            denominator = v.sqrt().add_(group['eps'])
+            # $\alpha \, r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$
+            step_size = lr * r * math.sqrt(bias_correction2) / bias_correction1
+            # $\theta_t \leftarrow \theta_{t-1} - \alpha \, r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
+            #   \cdot \frac{m_t}{\sqrt{v_t} + \epsilon}$
+            param.addcdiv_(m, denominator, value=-step_size)
+        else:
+            # $\sqrt{\hat{v}_t} + \frac{\epsilon}{\sqrt{1-\beta_2^t}}$
+            denominator = (v.sqrt() / math.sqrt(bias_correction2)).add_(group['eps'] / math.sqrt(bias_correction2))
+            # $\theta_t \leftarrow \theta_{t-1} - \alpha \, r_t
+            #   \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon / \sqrt{1-\beta_2^t}}$
+            param.addcdiv_(m, denominator, value=-lr * r / bias_correction1)
