@@ -252,3 +252,7 @@ from labml_opt.sgd import SGD  # noqa: E402
 from labml_opt.adagrad import Adagrad  # noqa: E402
 from labml_opt.adadelta import Adadelta  # noqa: E402
 from labml_opt.rmsprop import RMSprop  # noqa: E402
+from labml_opt.adam_warmup import AdamWarmup  # noqa: E402
+from labml_opt.adam_warmup_cosine_decay import AdamWarmupCosineDecay  # noqa: E402
+from labml_opt.noam import Noam  # noqa: E402
+from labml_opt.sophia import Sophia  # noqa: E402
