@@ -1,0 +1,184 @@
+"""
+The built site in a real browser (Debian's chromium, headless, driven by Playwright), opened
+from file://. The site is built from the current sources into a temporary folder, so these
+tests do not depend on the committed html/. One browser serves the whole session.
+"""
+
+from pathlib import Path
+
+import pytest
+
+from site_gen.site import DEFAULT_SOURCES, build
+from tests.site_gen.conftest import REPO, write_tree
+
+playwright_api = pytest.importorskip('playwright.sync_api')
+
+pytestmark = pytest.mark.timeout(420)
+
+CHROMIUM = '/usr/bin/chromium'
+ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--no-first-run', '--disable-quic', '--disable-sync']
+WIDE = {'width': 1280, 'height': 900}
+PHONE = {'width': 390, 'height': 844}
+TYPESET_TIMEOUT_MS = 30_000
+
+
+@pytest.fixture(scope='session')
+def browser():
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f'{CHROMIUM} is missing: the browser tests need Debian\'s chromium (make chromium)')
+    with playwright_api.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS, timeout=60_000)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope='session')
+def site(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp('browser') / 'html'
+    build(REPO, DEFAULT_SOURCES, out)
+    return out
+
+
+class Watched:
+    """A browser context that refuses and records every request leaving file:// or localhost."""
+
+    def __init__(self, browser, **options):
+        self.context = browser.new_context(viewport=WIDE, **options)
+        self.context.set_default_timeout(TYPESET_TIMEOUT_MS)
+        self.outside, self.errors = [], []
+        self.context.route('**/*', self.route)
+        self.page = self.context.new_page()
+        self.page.on('console', lambda m: m.type == 'error' and self.errors.append(f'console: {m.text}'))
+        self.page.on('pageerror', lambda e: self.errors.append(f'exception: {e}'))
+        self.page.on('requestfailed', lambda r: self.errors.append(f'failed request: {r.url}'))
+
+    def route(self, route):
+        url = route.request.url
+        if url.startswith(('file://', 'http://127.0.0.1', 'http://localhost', 'data:', 'blob:')):
+            route.continue_()
+        else:
+            self.outside.append(url)
+            route.abort()
+
+    def open(self, path: Path):
+        self.page.goto(path.resolve().as_uri())
+        self.page.wait_for_function("document.documentElement.dataset.mathjax === 'done'")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.context.close()
+
+
+def boxes(page):
+    """Bounding boxes of the prose and code of the first section that has code."""
+    return page.evaluate("""() => {
+        const section = [...document.querySelectorAll('section.section')].find(s => s.querySelector('.code pre'));
+        if (!section) return null;
+        const box = e => { const r = e.getBoundingClientRect(); return {x: r.x, y: r.y, w: r.width, h: r.height}; };
+        return {prose: box(section.querySelector('.prose')), code: box(section.querySelector('.code')),
+                overflow: document.documentElement.scrollWidth - window.innerWidth};
+    }""")
+
+
+def test_every_page_typesets_all_math_without_errors_offline_and_is_side_by_side_then_stacked(site, browser):
+    pages = sorted(site.rglob('*.html'))
+    assert len(pages) >= 3
+    problems = []
+    with Watched(browser) as watched:
+        page = watched.page
+        for path in pages:
+            name = path.relative_to(site).as_posix()
+            page.set_viewport_size(WIDE)
+            watched.open(path)
+            state = page.evaluate("""() => ({
+                errors: window.mathErrors,
+                merror: document.querySelectorAll('mjx-merror').length,
+                spans: document.querySelectorAll('span.math').length,
+                untypeset: [...document.querySelectorAll('span.math')].filter(s => !s.querySelector('mjx-container')).map(s => s.textContent),
+            })""")
+            if state['errors'] or state['merror'] or state['untypeset']:
+                problems.append(f'{name}: math errors {state["errors"]}, {state["merror"]} merror, '
+                                f'not typeset {state["untypeset"][:3]}')
+            wide = boxes(page)
+            if wide:
+                prose, code = wide['prose'], wide['code']
+                if not (code['x'] >= prose['x'] + prose['w'] - 1 and abs(code['y'] - prose['y']) < 2):
+                    problems.append(f'{name}: not side by side at 1280 px: {wide}')
+                page.set_viewport_size(PHONE)
+                narrow = boxes(page)
+                prose, code = narrow['prose'], narrow['code']
+                if not (code['y'] >= prose['y'] + prose['h'] - 1 and abs(code['x'] - prose['x']) < 2):
+                    problems.append(f'{name}: not stacked at 390 px: {narrow}')
+                if narrow['overflow'] > 0:
+                    problems.append(f'{name}: page scrolls sideways at 390 px by {narrow["overflow"]} px')
+            problems += [f'{name}: {e}' for e in watched.errors]
+            watched.errors.clear()
+        problems += [f'request left file://: {url}' for url in watched.outside]
+    assert problems == [], '\n'.join(problems)
+
+
+def test_dark_toggle_switches_theme_and_is_remembered_and_os_theme_is_the_default(site, browser):
+    adam = site / 'labml_opt/adam.html'
+    with Watched(browser, color_scheme='light') as watched:
+        page = watched.page
+        watched.open(adam)
+        background = lambda: page.evaluate('getComputedStyle(document.body).backgroundColor')  # noqa: E731
+        assert page.get_attribute('html', 'data-theme') == 'light'
+        light = background()
+        page.click('#theme-toggle')
+        assert page.get_attribute('html', 'data-theme') == 'dark'
+        assert background() != light
+        watched.open(site / 'labml_opt/index.html')
+        assert page.get_attribute('html', 'data-theme') == 'dark', 'the choice is remembered across pages'
+        page.click('#theme-toggle')
+        assert page.get_attribute('html', 'data-theme') == 'light' and background() == light
+        assert watched.errors == []
+    with Watched(browser, color_scheme='dark') as watched:
+        watched.open(adam)
+        assert watched.page.get_attribute('html', 'data-theme') == 'dark'
+
+
+def test_searching_bias_correction_finds_the_adam_page_offline(site, browser):
+    with Watched(browser) as watched:
+        page = watched.page
+        watched.open(site / 'index.html')
+        page.fill('#search', 'bias correction')
+        page.wait_for_selector('#search-results a')
+        hrefs = page.eval_on_selector_all('#search-results a', 'links => links.map(a => a.href)')
+        assert any(h.split('#')[0].endswith('/labml_opt/adam.html') for h in hrefs), hrefs
+        page.press('#search', 'Enter')
+        page.wait_for_load_state()
+        assert page.url.split('#')[0] == Path(hrefs[0].split('#')[0].removeprefix('file://')).as_uri()
+        assert watched.errors == [] and watched.outside == []
+
+
+def test_clicking_an_identifier_highlights_its_other_uses(site, browser):
+    with Watched(browser) as watched:
+        page = watched.page
+        watched.open(site / 'labml_opt/adam.html')
+        name = page.locator('.code .hl span.n', has_text='bias_correction2').first
+        name.click()
+        marked = page.eval_on_selector_all('.same', 'spans => spans.map(s => s.textContent)')
+        assert len(marked) >= 3 and set(marked) == {'bias_correction2'}
+
+
+def test_scripts_and_handlers_written_in_a_source_never_run(tmp_path, browser):
+    write_tree(tmp_path, {
+        'evil/__init__.py': '"""\n# Evil\n\n<script>window.pwned = "script"</script>\n\n'
+                            '<img src="x.png" onerror="window.pwned = \'onerror\'">\n\n'
+                            '<a id="go" href="javascript:window.pwned=\'href\'">go</a>\n\n'
+                            '[md](javascript:window.pwned=\'markdown\')\n"""\nx = 1\n',
+    })
+    build(tmp_path, ['evil'], tmp_path / 'out')
+    with Watched(browser) as watched:
+        page = watched.page
+        dialogs = []
+        page.on('dialog', lambda d: (dialogs.append(d.message), d.dismiss()))
+        watched.open(tmp_path / 'out/evil/index.html')
+        for link in page.query_selector_all('.prose a:not(.permalink):not(.source-link)'):
+            link.click()
+        assert page.evaluate('window.pwned') is None and dialogs == []
+        assert 'window.pwned = "script"' in page.inner_text('main'), 'the escaped HTML is shown as text'
