@@ -1,4 +1,4 @@
-"""
+r"""
 ---
 title: Experiments
 summary: Experiments on real handwritten digits, tracked with labml - optimizers compared, hyper-parameters swept, one-cycle against a constant learning rate - and the training loop behind them.

@@ -128,8 +128,8 @@ class Data:
         # The digits often come sorted by label, so the split must be a random one.
         order = torch.randperm(len(x), generator=torch.Generator().manual_seed(seed))
         n_valid = max(1, int(round(len(x) * valid_fraction)))
-        x = torch.as_tensor(np.asarray(x), dtype=torch.float32)[order]
-        y = torch.as_tensor(np.asarray(y), dtype=torch.long)[order]
+        x = torch.tensor(np.asarray(x, dtype=np.float32))[order]
+        y = torch.tensor(np.asarray(y, dtype=np.int64))[order]
         x_train, x_valid = x[n_valid:], x[:n_valid]
         # $\hat{x} = \frac{x - \mu}{\sigma}$ with $\mu$ and $\sigma$ from the training pixels alone.
         self.mean, self.std = x_train.mean().item(), x_train.std().item()

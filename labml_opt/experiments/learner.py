@@ -30,6 +30,7 @@ level, tells the callbacks, and carries on with the next batch, the next epoch, 
 end of training.
 """
 
+import math
 import os
 import signal
 import time
@@ -345,11 +346,40 @@ class ParamScheduler(Callback):
                 set_hyper(group, self.name, schedule(runner.position))
 
 
+class StopOnDivergence(Callback):
+    """
+    <a id="StopOnDivergence"></a>
+
+    ## Stopping a range test
+
+    End a range test once the training loss exceeds `factor` times the lowest loss so far:
+    beyond that point the learning rate is only too large.
+    """
+
+    def __init__(self, factor: float = 4.):
+        self.factor = factor
+        self.best = math.inf
+
+    def after_loss(self, runner: Runner):
+        if not runner.in_train:
+            return
+        loss = runner.loss.item()
+        self.best = min(self.best, loss)
+        if loss > self.factor * self.best or math.isnan(loss):
+            raise CancelFit
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'best': self.best}
+
+    def load_state_dict(self, state: Dict[str, Any]):
+        self.best = state['best']
+
+
 class LabmlTracker(Callback):
     """
     ## Tracking with labml
 
-    Saves the loss and the learning rate of every training batch, and the epoch's averages
+    Saves the loss, the learning rate and the momentum of every training batch, and the epoch's averages
     from [`AvgStats`](#AvgStats) (validation loss and accuracy), against the global step.
     The `file` writer puts them in the run's `log.jsonl`; the `screen` writer shows the latest
     values as training goes. `time.fit` is the wall time spent in `fit` so far.
@@ -366,8 +396,14 @@ class LabmlTracker(Callback):
     def after_batch(self, runner: Runner):
         from labml import tracker
         if runner.in_train and runner.loss is not None:
-            tracker.save(runner.step, {'loss.train': runner.loss.item(),
-                                       'lr': runner.learner.optimizer.param_groups[0]['lr']})
+            group = runner.learner.optimizer.param_groups[0]
+            values = {'loss.train': runner.loss.item(), 'lr': group['lr']}
+            # Momentum is `momentum` in SGD's param groups and $\beta_1$ in Adam's.
+            if 'betas' in group:
+                values['momentum'] = group['betas'][0]
+            elif 'momentum' in group:
+                values['momentum'] = group['momentum']
+            tracker.save(runner.step, values)
 
     def after_epoch(self, runner: Runner):
         from labml import tracker

@@ -150,6 +150,7 @@ def summarize(run: Run) -> Dict[str, Any]:
         'configs': run.configs,
         'loss': round_floats(run.values('loss.train')),
         'lr': round_floats(run.values('lr')),
+        'momentum': round_floats(run.values('momentum')),
         'valid_loss': round_floats(run.values('loss.valid')),
         'valid_accuracy': round_floats(run.values('accuracy.valid')),
         'wall_time': round(wall[-1], 2) if wall else None,
@@ -277,8 +278,7 @@ def main():
     """Re-draw every experiment's plots and tables from its committed summary."""
     from labml_opt.experiments import compare, one_cycle, sweep
     for module in (compare, sweep, one_cycle):
-        written = module.render(read_summary(module.NAME))
-        for path in written:
+        for path in module.render_results():
             print(path)
 
 

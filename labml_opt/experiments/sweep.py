@@ -1,0 +1,188 @@
+r"""
+---
+title: Sweeping hyper-parameters
+summary: RMSprop's epsilon from 1e-8 to 1, Adagrad's initial accumulator from 0 to 1, and a learning-rate range test, on real MNIST digits.
+---
+
+# Sweeping hyper-parameters
+
+Three sweeps on the [comparison's](compare.html) model and data, each value one labml run from
+the same initial weights and batches.
+
+## RMSprop's $\epsilon$
+
+RMSprop divides each step by $\sqrt{v_t} + \epsilon$, where $v_t$ is a moving average of
+$g_t^2$ that starts at zero. In the first steps $v_t$ is tiny (it is
+$(1 - \alpha) g_1^2 = 0.01 g_1^2$ after one step with $\alpha = 0.99$), so the step is about
+$10 \eta$ per coordinate whatever the gradient's size, unless $\epsilon$ is large enough to
+dominate. A large $\epsilon$ tames the first steps, and turns RMSprop into SGD with learning rate
+$\eta / \epsilon$ for coordinates whose gradients stay below $\epsilon$.
+
+![RMSprop eps sweep](results/sweep_rmsprop_eps.svg)
+
+[[include: results/sweep_rmsprop_eps.md]]
+
+## Adagrad's initial accumulator
+
+Adagrad divides by $\sqrt{G_t} + \epsilon$ where $G_t = G_0 + \sum_{i \le t} g_i^2$ only grows.
+Starting the sum at $G_0 > 0$ instead of zero bounds the first steps, at the price of smaller
+steps for the rest of training, since $G_0$ never goes away.
+
+![Adagrad initial accumulator sweep](results/sweep_adagrad_init.svg)
+
+[[include: results/sweep_adagrad_init.md]]
+
+## Learning-rate range test
+
+The learning rate grows exponentially at every batch, from $10^{-6}$ to $10$, while the loss is
+recorded; [`StopOnDivergence`](learner.html#StopOnDivergence) ends training with
+[`CancelFit`](learner.html#Cancel) once the loss exceeds four
+times its best so far. The loss falls once the rate is large enough to make progress and
+blows up when it is too large; a good constant rate is somewhat below the rate at the lowest
+loss, and that rate is a good peak for [one-cycle](one_cycle.html).
+
+![Learning-rate range test](results/sweep_lr_range.svg)
+
+[[include: results/sweep_lr_range.md]]
+
+## Run it
+
+```bash
+python -m labml_opt.experiments.sweep
+```
+
+runs all three (`--parts rmsprop_eps` for one; `--eps`, `--init`, `--lr-range` to change the
+values), writes the runs to `logs/sweep_*/`, and rewrites the summaries, plots and tables in
+`results/`.
+"""
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any, Dict, List, Sequence
+
+import numpy as np
+
+from labml_opt.experiments.results import (RESULTS, latest_runs, markdown_table, moving_average, plot_series,
+                                           read_summary, results_table, summarize, write_summary)
+from labml_opt.experiments.runs import (RunSpec, apply_common, check_optimizer, common_arguments, load_data,
+                                        logs_path, parse_optimizers, resume_run, train_run)
+
+NAME = 'sweep'
+COMMAND = 'python -m labml_opt.experiments.sweep'
+PARTS = ('rmsprop_eps', 'adagrad_init', 'lr_range')
+
+
+def parse_floats(text: str, option: str) -> List[float]:
+    try:
+        return [float(v) for v in text.split(',') if v.strip()]
+    except ValueError:
+        raise ValueError(f'Invalid {option} {text!r}: must be comma-separated numbers')
+
+
+def lr_at_lowest_loss(run: Dict[str, Any], window: int = 5) -> float:
+    """The learning rate at the lowest point of the moving average of the loss."""
+    averaged = moving_average(run['loss'], window)
+    return run['lr'][int(np.argmin(averaged)) + len(run['loss']) - len(averaged)]
+
+
+def render(summaries: Dict[str, Dict[str, Any]], results: Path = RESULTS) -> List[Path]:
+    """The plots and tables of the three parts, from their summaries."""
+    written = []
+    titles = {'rmsprop_eps': ('RMSprop, lr = 0.01, by eps', 'eps'),
+              'adagrad_init': ('Adagrad, lr = 0.01, by initial accumulator', 'initial accumulator')}
+    for part, (title, column) in titles.items():
+        if part not in summaries:
+            continue
+        runs = summaries[part]['runs']
+        written.append(plot_series({run['label']: run['loss'] for run in runs}, results / f'sweep_{part}.svg',
+                                   ylabel='training loss', smooth=20, raw=False, log=True, title=title))
+        table = results / f'sweep_{part}.md'
+        table.write_text(results_table(runs, column))
+        written.append(table)
+    if 'lr_range' in summaries:
+        runs = summaries['lr_range']['runs']
+        written.append(plot_series({run['label']: run['loss'] for run in runs}, results / 'sweep_lr_range.svg',
+                                   x={run['label']: run['lr'] for run in runs}, logx=True, smooth=5, raw=True,
+                                   xlabel='learning rate', ylabel='training loss', ylim=(0, 4),
+                                   title='Learning-rate range test'))
+        rows = [[f'`{run["label"]}`', len(run['loss']), f'{lr_at_lowest_loss(run):.3g}',
+                 f'{run["lr"][-1]:.3g}'] for run in runs]
+        table = results / 'sweep_lr_range.md'
+        table.write_text(markdown_table(['optimizer', 'steps', 'lr at lowest (smoothed) loss', 'lr at stop'], rows))
+        written.append(table)
+    return written
+
+
+def render_results(results: Path = RESULTS) -> List[Path]:
+    """Re-draw from the committed summaries."""
+    summaries = {part: read_summary(f'{NAME}_{part}', results) for part in PARTS
+                 if (results / f'{NAME}_{part}_summary.json').exists()}
+    return render(summaries, results)
+
+
+def main(argv: Sequence[str] = None):
+    parser = argparse.ArgumentParser(prog=COMMAND, description='Hyper-parameter sweeps on MNIST digits.')
+    common_arguments(parser)
+    parser.add_argument('--parts', default=','.join(PARTS), help=f'comma-separated, from: {", ".join(PARTS)}')
+    parser.add_argument('--eps', default='1e-8,1e-6,1e-4,1e-2,1', help="RMSprop's eps values")
+    parser.add_argument('--init', default='0,0.001,0.01,0.1,1', help="Adagrad's initial accumulator values")
+    parser.add_argument('--lr-range', default='1e-6,10', metavar='START,END',
+                        help='learning rates at the start and the end of the range test')
+    parser.add_argument('--range-optimizers', default='momentum,adam',
+                        help='optimizers for the range test (comma-separated)')
+    args = parser.parse_args(argv)
+    apply_common(args, parser)
+
+    # Every value is checked against its optimizer before the first run starts.
+    try:
+        parts = [p.strip() for p in args.parts.split(',') if p.strip()]
+        for part in parts:
+            if part not in PARTS:
+                raise ValueError(f'Unknown part {part!r}: choose from {", ".join(PARTS)}')
+        eps_values = parse_floats(args.eps, '--eps')
+        init_values = parse_floats(args.init, '--init')
+        lr_range = parse_floats(args.lr_range, '--lr-range')
+        if len(lr_range) != 2 or not 0 < lr_range[0] < lr_range[1]:
+            raise ValueError(f'Invalid --lr-range {args.lr_range!r}: must be START,END with 0 < START < END')
+        range_optimizers = parse_optimizers(args.range_optimizers)
+        for eps in eps_values:
+            check_optimizer('rmsprop', {'eps': eps})
+        for init in init_values:
+            check_optimizer('adagrad', {'initial_accumulator_value': init})
+    except ValueError as e:
+        parser.error(str(e))
+
+    common = dict(data=args.data, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed)
+    plan = {
+        'rmsprop_eps': [RunSpec(experiment=f'{NAME}_rmsprop_eps', label=f'eps={eps:g}', optimizer='rmsprop',
+                                hyper={'eps': eps}, **common) for eps in eps_values],
+        'adagrad_init': [RunSpec(experiment=f'{NAME}_adagrad_init', label=f'init={init:g}', optimizer='adagrad',
+                                 hyper={'initial_accumulator_value': init}, **common) for init in init_values],
+        'lr_range': [RunSpec(experiment=f'{NAME}_lr_range', label=name, optimizer=name, schedule='lr_range',
+                             schedule_args={'start': lr_range[0], 'end': lr_range[1]}, **common)
+                     for name in range_optimizers],
+    }
+    started = time.perf_counter()
+    if args.resume:
+        resume_run(args.resume)
+    else:
+        data = load_data(args)
+        for part in parts:
+            for spec in plan[part]:
+                train_run(spec, data=data)
+    print(f'{NAME}: {time.perf_counter() - started:.1f} s in all')
+    if args.no_summary:
+        return
+    summaries = {}
+    for part in parts:
+        # A range test that stopped early still counts: `CancelFit` ends training normally.
+        runs = latest_runs(logs_path(), f'{NAME}_{part}')
+        summaries[part] = {'runs': [summarize(runs[spec.label]) for spec in plan[part] if spec.label in runs]}
+        write_summary(f'{NAME}_{part}', summaries[part]['runs'], COMMAND, results=args.results)
+    for path in render(summaries, args.results):
+        print(path)
+
+
+if __name__ == '__main__':
+    main()
