@@ -54,6 +54,8 @@ optimizer continues its warm-up where it stopped.
   `weight_decouple=True`) shrinks by $\alpha \lambda$ using the group's `lr`, the *peak* rate:
   the decay itself is not warmed up. The default float `weight_decay` is $L_2$, as in
   `torch.optim.Adam`, and passes through $\alpha_t$ like the rest of the gradient.
+* A `torch.optim.lr_scheduler` sets the group's `lr`, which is the peak $\alpha$ here: the warm-up
+  multiplies whatever value it finds there, so the two schedules compose.
 """
 
 import numbers

@@ -74,7 +74,8 @@ class AdamWarmupCosineDecay(AdamWarmup):
                          optimized_update=optimized_update, maximize=maximize,
                          defaults=dict(defaults, total_steps=total_steps, final_lr_ratio=final_lr_ratio))
         # Checked after the parent has checked `warmup`, which they are compared with.
-        self.check('total_steps', total_steps, isinstance(total_steps, numbers.Integral) and total_steps > warmup,
+        self.check('total_steps', total_steps,
+                   isinstance(total_steps, numbers.Integral) and total_steps > warmup,
                    f'an integer > warmup ({warmup!r})')
         self.check('final_lr_ratio', final_lr_ratio, 0 <= final_lr_ratio <= 1, 'in [0, 1]')
 

@@ -80,8 +80,8 @@ class Noam(Adam):
         * `weight_decay` is $\lambda$, as $L_2$ or absolute decoupled decay (see above)
         * `optimized_update` and `maximize` are [Adam's](adam.html)
         """
-        self.check('warmup', warmup, isinstance(warmup, numbers.Integral) and warmup >= 1, 'an integer >= 1')
-        self.check('d_model', d_model, isinstance(d_model, numbers.Integral) and d_model >= 1, 'an integer >= 1')
+        for name, value in (('warmup', warmup), ('d_model', d_model)):
+            self.check(name, value, isinstance(value, numbers.Integral) and value >= 1, 'an integer >= 1')
         decay = as_weight_decay(weight_decay, decoupled=False)
         self.check('weight_decay', weight_decay, not decay.weight_decouple or decay.absolute,
                    'a float (L2) or a WeightDecay that is not decoupled relative to lr, '

@@ -63,30 +63,36 @@ $\beta_2$. With $k = 10$ the extra cost is one backward pass every ten steps.
 
 ## The Gauss-Newton-Bartlett estimator
 
-Take a classifier with logits $f(\theta, x)$ and cross-entropy loss $\ell(f, y)$, with $p =
-\operatorname{softmax}(f)$. The Hessian of the loss with respect to $\theta$ is
-$J^\top \frac{\partial^2 \ell}{\partial f^2} J$ plus a term weighted by $\frac{\partial
-\ell}{\partial f}$ and the second derivatives of $f$; the **Gauss-Newton** matrix keeps only the
-first part, which is never negative:
+Take a classifier with logits $f(\theta, x)$, probabilities $p = \operatorname{softmax}(f)$
+and cross-entropy loss $\ell(f, y)$. The Hessian of the loss with respect to $\theta$ is
+$J^\top \frac{\partial^2 \ell}{\partial f^2} J$, with $J = \frac{\partial f}{\partial \theta}$,
+plus a term that involves the second derivatives of $f$. The **Gauss-Newton** matrix keeps only
+the first part:
 
-$$G = J^\top \big( \operatorname{diag}(p) - p p^\top \big) J, \qquad J = \frac{\partial f}{\partial \theta}$$
+$$G = J^\top \big( \operatorname{diag}(p) - p p^\top \big) J$$
 
-Its diagonal would cost one backward pass per output. The trick is **Bartlett's identities**
-for a model's own distribution. Draw a label $\hat{y} \sim p$ from the model itself. Then
-$\nabla_f \ell(f, \hat{y}) = p - e_{\hat{y}}$ has mean zero (first identity) and covariance
-$\operatorname{diag}(p) - p p^\top$ (second identity), so for one example
+It is positive semi-definite, so its diagonal is never negative, unlike the Hessian's where the
+loss is not convex. Computing that diagonal exactly takes a backward pass per class and per
+example. The trick is **Bartlett's identities** for a model's own distribution. Draw a label
+$\hat{y} \sim p$ from the model itself. Then $\nabla_f \ell(f, \hat{y}) = p - e_{\hat{y}}$ has
+mean zero (first identity) and covariance $\operatorname{diag}(p) - p p^\top$ (second identity).
+Since $\nabla_\theta \ell = J^\top (p - e_{\hat{y}})$, its second moment is
+$\mathbb{E} \big[ \nabla_\theta \ell \, \nabla_\theta \ell^\top \big] = G$, and on the diagonal,
+for one example,
 
-$$\mathbb{E}_{\hat{y}} \big[ \nabla_\theta \ell(f, \hat{y}) \odot \nabla_\theta \ell(f, \hat{y}) \big] = \operatorname{diag}(G)$$
+$$\mathbb{E}_{\hat{y}} \big[ \nabla_\theta \ell(f, \hat{y}) \odot \nabla_\theta \ell(f, \hat{y}) \big]
+  = \operatorname{diag}(G)$$
 
 For a batch of $B$ examples we only get the gradient of the *mean* sampled-label loss,
 $\hat{g} = \frac{1}{B} \sum_b \nabla_\theta \ell(f(\theta, x_b), \hat{y}_b)$. Squaring it gives
-$\frac{1}{B^2}$ times the sum of the per-example squares plus cross terms; the labels are
+$\frac{1}{B^2}$ times the sum of the per-example squares, plus cross terms; the labels are
 drawn independently and each gradient has mean zero, so the cross terms vanish in expectation,
 and
 
-$$\hat{h} = B \cdot \hat{g} \odot \hat{g}, \qquad \mathbb{E} \big[ \hat{h} \big] = \frac{1}{B} \sum_{b=1}^{B} \operatorname{diag}(G_b)$$
+$$\hat{h} = B \cdot \hat{g} \odot \hat{g}, \qquad
+  \mathbb{E} \big[ \hat{h} \big] = \frac{1}{B} \sum_{b=1}^{B} \operatorname{diag}(G_b)$$
 
-an unbiased estimate of the Gauss-Newton diagonal of the mean loss from a single backward pass.
+where $G_b$ is $G$ for example $b$. That is an unbiased estimate of the Gauss-Newton diagonal of the mean loss from a single backward pass.
 The factor $B$ is why `update_hessian` needs the batch size. The authors' code leaves $B$ out of
 $h$ and multiplies by it in the update instead; the two agree while $B$ is constant.
 
@@ -96,7 +102,10 @@ numerically against $G$ computed in closed form.
 ## When to call it
 
 The paper refreshes $h$ at steps $t = 1, k+1, 2k+1, \dots$, *before* the update, at the same
-$\theta_t$. [`train_with_sophia`](#train_with_sophia) at the bottom of this page is that loop,
+$\theta_t$. (The authors' training script refreshes just *after* the updates of steps
+$k, 2k, \dots$ instead, so its first $k$ steps run with $h = 0$, that is, as clipped sign steps.)
+
+[`train_with_sophia`](#train_with_sophia), at the bottom of this page, is the paper's loop,
 runnable as it stands.
 """
 
@@ -226,8 +235,8 @@ def gnb_loss(logits: torch.Tensor, generator: Optional[torch.Generator] = None) 
     return F.cross_entropy(logits, labels)
 
 
-def train_with_sophia(model: nn.Module, optimizer: Sophia, batches: Iterable[Tuple[torch.Tensor, torch.Tensor]],
-                      k: int = 10) -> List[float]:
+def train_with_sophia(model: nn.Module, optimizer: Sophia,
+                      batches: Iterable[Tuple[torch.Tensor, torch.Tensor]], k: int = 10) -> List[float]:
     r"""
     <a id="train_with_sophia"></a>
 

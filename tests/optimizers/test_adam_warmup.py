@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from labml_opt import Adam
-from labml_opt.adam_warmup import AdamWarmup
+from labml_opt import Adam, AdamWarmup
 from tests.optimizers.parity import max_param_difference
 from tests.optimizers.scheduled import max_difference_from_adam_with_closed_form_lr
 

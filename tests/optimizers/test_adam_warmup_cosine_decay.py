@@ -3,8 +3,7 @@ import math
 import pytest
 import torch
 
-from labml_opt import Adam
-from labml_opt.adam_warmup_cosine_decay import AdamWarmupCosineDecay
+from labml_opt import Adam, AdamWarmupCosineDecay
 from tests.optimizers.parity import max_param_difference
 from tests.optimizers.scheduled import max_difference_from_adam_with_closed_form_lr
 

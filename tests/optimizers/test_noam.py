@@ -1,8 +1,7 @@
 import pytest
 import torch
 
-from labml_opt import WeightDecay
-from labml_opt.noam import Noam
+from labml_opt import Noam, WeightDecay
 from tests.optimizers.scheduled import max_difference_from_adam_with_closed_form_lr
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}

@@ -4,8 +4,8 @@ import io
 import pytest
 import torch
 
-from labml_opt import WeightDecay
-from labml_opt.sophia import Sophia, gnb_loss, train_with_sophia
+from labml_opt import Sophia, WeightDecay
+from labml_opt.sophia import gnb_loss, train_with_sophia
 from tests.optimizers.parity import clone_params, gradients, make_params, param_groups
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
