@@ -8,8 +8,8 @@ summary: Fails when the site is stale, a link or anchor is broken, math is unbal
 
 `check()` returns a list of problems, empty when the site is good. It needs no browser:
 
-* **Freshness**: build the sources into a temporary folder next to `out` (so relative links to
-  the sources come out the same) and compare every file, byte for byte.
+* **Freshness**: build the sources into a temporary folder, with links to the sources computed
+  as if it were `out`, and compare every file byte for byte.
 * **Links**: every relative `href` and `src` must name an existing file, and a `#fragment`
   must name an `id` in the target page. Links to `http(s)` are not fetched (we are offline).
 * **Math**: every math span is closed by its own delimiter, with balanced braces and environments.
@@ -39,10 +39,10 @@ def check(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html')) -> List
 
 
 def freshness(root: Path, sources, out: Path) -> List[str]:
-    fresh = Path(tempfile.mkdtemp(prefix='.site_gen_check-', dir=out.parent))
+    fresh = Path(tempfile.mkdtemp(prefix='site_gen_check-'))
     try:
         try:
-            build(root, sources, fresh)
+            build(root, sources, fresh, links_from=out)
         except BuildError as e:
             return [f'the sources do not build: {error}' for error in e.errors]
         expected = {p.relative_to(fresh).as_posix(): p for p in fresh.rglob('*') if p.is_file()}

@@ -21,9 +21,11 @@ Prose goes through Markdown, code through Pygments. Three things make this harde
   split into lines that keep their numbers.
 """
 
+import ast
 import hashlib
 import html
 import re
+import warnings
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -363,7 +365,14 @@ def highlight(text: str) -> List[str]:
 
 
 def highlight_inline(code: str) -> str:
-    return ''.join(highlight(code)[:1]) if '\n' not in code else html.escape(code, quote=False)
+    """Inline code is coloured only when it is a Python expression; `html/` or `make html` stay plain."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter('ignore')
+            ast.parse(code, mode='eval')
+    except (SyntaxError, ValueError):
+        return html.escape(code, quote=False)
+    return highlight(code)[0]
 
 
 def css_class(token_type) -> str:

@@ -65,9 +65,14 @@ class Report:
     pages: int
 
 
-def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html')) -> Report:
-    """Build the site from `sources` (paths relative to `root`) into `out`."""
+def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), links_from: Optional[Path] = None) -> Report:
+    """
+    Build the site from `sources` (paths relative to `root`) into `out`. Links from pages to
+    their source files are relative to `links_from` (default `out`), so that `check` can build
+    elsewhere and still compare byte for byte.
+    """
     root, out = Path(root).resolve(), Path(out).resolve()
+    links_from = Path(links_from).resolve() if links_from else out
     paths = discover(root, sources, out)
     urls = assign_urls(paths)
     page_for = {p: u for p, u in urls.items()}.get
@@ -111,7 +116,7 @@ def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html')) -> Repo
     outputs: Dict[str, bytes] = {}
     manifest_pages = {}
     for url, page in sorted(pages.items()):
-        context = navigation(page, pages, root, out)
+        context = navigation(page, pages, root, links_from)
         key = sha_text(json.dumps([generator, page.meta.get('hash'), page.meta.get('deps'), context, everything],
                                   sort_keys=True))
         before = previous.get(url, {})

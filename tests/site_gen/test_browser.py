@@ -182,3 +182,12 @@ def test_scripts_and_handlers_written_in_a_source_never_run(tmp_path, browser):
             link.click()
         assert page.evaluate('window.pwned') is None and dialogs == []
         assert 'window.pwned = "script"' in page.inner_text('main'), 'the escaped HTML is shown as text'
+
+
+def test_an_undefined_macro_is_an_error_the_tests_see_not_quiet_red_text(tmp_path, browser):
+    write_tree(tmp_path, {'m/__init__.py': '"""\n# Math\n\nFine $\\frac{a}{b}$, broken $\\notamacro{x}$.\n"""\nx = 1\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    with Watched(browser) as watched:
+        watched.open(tmp_path / 'out/m/index.html')
+        assert watched.page.evaluate('window.mathErrors') == ['Undefined control sequence \\notamacro']
+        assert any('Undefined control sequence' in e for e in watched.errors)
