@@ -108,8 +108,15 @@ def test_decoupled_weight_decay_shrinks_by_lr_times_lambda_before_the_update():
     param.grad = torch.zeros(3)
     optimizer.step()
     assert torch.equal(param.detach(), torch.full((3,), 0.9))
-    coupled = Sophia([torch.ones(1, requires_grad=True)], weight_decay=WeightDecay(0.2, weight_decouple=False))
-    assert not coupled.weight_decay.weight_decouple
+
+
+def test_a_coupled_weight_decay_object_adds_lambda_theta_to_the_gradient_instead():
+    param = torch.ones(3, requires_grad=True)
+    optimizer = Sophia([param], lr=0.5, weight_decay=WeightDecay(0.2, weight_decouple=False))
+    param.grad = torch.zeros(3)
+    optimizer.step()
+    # g = 0.2 * theta; with h = 0 the step is clipped to a full -lr * sign(m)
+    assert torch.equal(param.detach(), torch.full((3,), 0.5))
 
 
 def test_update_hessian_folds_in_batch_size_times_the_squared_gradient_of_the_sampled_label_loss():
