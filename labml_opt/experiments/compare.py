@@ -129,7 +129,8 @@ def main(argv: Sequence[str] = None):
         data = load_data(args)
         for name in optimizers:
             spec = RunSpec(experiment=NAME, label=name, optimizer=name, hyper=hyper[name], data=args.data,
-                           batch_size=args.batch_size, epochs=args.epochs, seed=args.seed)
+                           batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                           accumulate=args.accumulate)
             train_run(spec, data=data)
     elapsed = time.perf_counter() - started
     print(f'{NAME}: {elapsed:.1f} s in all')

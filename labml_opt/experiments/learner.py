@@ -209,6 +209,8 @@ def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
 
 class AvgStats(Callback):
     r"""
+    <a id="AvgStats"></a>
+
     ## Average loss and metrics over an epoch
 
     The loss of a batch is a mean over its $n_b$ examples, and batches are not all the same size
@@ -344,6 +346,73 @@ class ParamScheduler(Callback):
         if runner.in_train:
             for group, schedule in zip(runner.learner.optimizer.param_groups, self.schedules):
                 set_hyper(group, self.name, schedule(runner.position))
+
+
+class AccumulateGradients(Callback):
+    r"""
+    <a id="AccumulateGradients"></a>
+
+    ## Gradient accumulation
+
+    Steps the optimizer once every `k` training batches, with the gradient of one batch
+    `k` times larger. The arithmetic (scaling each loss by $\frac{1}{k}$, or by $\frac{1}{r}$ in
+    a short last group of $r$ batches) is [`GradientAccumulation`](../accumulate.html)'s; this
+    callback only applies it in the loop:
+
+    * after the loss, the loss that `backward()` sees is scaled; the callbacks that record it
+      (`AvgStats` runs before this one, the trackers after `backward`) see the batch's own loss;
+    * after `backward`, a batch that does not end its group raises `CancelBatch`, which skips
+      `optimizer.step()` and `zero_grad()`, so the next batch adds to the same gradients;
+    * an epoch cancelled inside a group steps with what it has, rescaled by `finish`.
+
+    The gradients of a group in progress are part of the checkpoint, so that a run interrupted
+    in the middle of a group resumes with them.
+    """
+    order = 5
+
+    def __init__(self, k: int):
+        """`k` is the number of batches per optimizer step; it is checked here, before training."""
+        from labml_opt.accumulate import GradientAccumulation
+        self.schedule = GradientAccumulation(k)
+        self.loss: Optional[torch.Tensor] = None
+        self.params: List[torch.Tensor] = []
+        self.pending: Optional[List[Optional[torch.Tensor]]] = None
+        self.seen = 0
+
+    def begin_fit(self, runner: Runner):
+        from labml_opt.accumulate import GradientAccumulation
+        # Knowing the number of batches per epoch, the short last group is scaled right from its start.
+        self.schedule = GradientAccumulation(self.schedule.k, runner.learner.data.n_train_batches)
+        self.params = [p for group in runner.learner.optimizer.param_groups for p in group['params']]
+        if self.pending is not None:
+            for param, grad in zip(self.params, self.pending):
+                param.grad = grad
+            self.pending = None
+
+    def begin_epoch(self, runner: Runner):
+        self.seen = runner.batch
+
+    def after_loss(self, runner: Runner):
+        if runner.in_train:
+            self.loss = runner.loss
+            runner.loss = self.schedule.scale(runner.loss, runner.batch)
+
+    def after_backward(self, runner: Runner):
+        runner.loss = self.loss
+        self.seen = runner.batch + 1
+        if not self.schedule.should_step(runner.batch):
+            raise CancelBatch
+
+    def after_cancel_epoch(self, runner: Runner):
+        if self.schedule.finish(self.params, self.seen):
+            runner.learner.optimizer.step()
+            runner.learner.optimizer.zero_grad()
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'grads': [None if p.grad is None else p.grad.clone() for p in self.params]}
+
+    def load_state_dict(self, state: Dict[str, Any]):
+        self.pending = state['grads']
 
 
 class StopOnDivergence(Callback):

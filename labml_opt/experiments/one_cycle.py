@@ -115,7 +115,8 @@ def main(argv: Sequence[str] = None):
     except ValueError as e:
         parser.error(str(e))
 
-    common = dict(experiment=NAME, data=args.data, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed)
+    common = dict(experiment=NAME, data=args.data, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                  accumulate=args.accumulate)
     specs = []
     for name, peak in peaks.items():
         specs.append(RunSpec(label=f'{name} constant', optimizer=name, hyper={'lr': peak}, **common))

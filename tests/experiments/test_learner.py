@@ -4,7 +4,7 @@ from torch import nn
 
 from labml_opt import Adam, SGD
 from labml_opt.experiments.data import Data
-from labml_opt.experiments.learner import (AvgStats, CancelBatch, CancelEpoch, CancelFit, Callback, Learner,
+from labml_opt.experiments.learner import (AccumulateGradients, AvgStats, CancelBatch, CancelEpoch, CancelFit, Callback, Learner,
                                            ParamScheduler, Recorder, Runner, TrainEval)
 from labml_opt.experiments.schedules import constant, linear
 
@@ -148,3 +148,55 @@ def test_param_scheduler_rejects_an_unknown_hyper_parameter_listing_the_valid_on
     with pytest.raises(ValueError, match=r"Invalid hyper-parameter 'beta1' to schedule for SGD: must be one of ") as error:
         runner.fit(1)
     assert {'lr', 'momentum', 'weight_decay'} <= set(str(error.value).split(': must be one of ')[1].split(', '))
+
+
+def fit_with_batches(batch_size, k, epochs=2, n=50, callbacks=()):
+    # 40 training digits: 5 micro-batches of 8 (groups 2, 2, 1) or 3 batches of 16, 16 and 8.
+    data = tiny_data(n=n, batch_size=batch_size)
+    learner = tiny_learner(data, lr=0.5, momentum=0.9)
+    stats = AvgStats()
+    extra = [AccumulateGradients(k)] if k > 1 else []
+    Runner(learner, [stats, *extra, *callbacks]).fit(epochs)
+    return learner, stats
+
+
+def test_accumulating_two_batches_of_8_steps_like_batches_of_16_including_the_short_last_group():
+    small, small_stats = fit_with_batches(batch_size=8, k=2)
+    large, large_stats = fit_with_batches(batch_size=16, k=1)
+    for ours, theirs in zip(small.model.parameters(), large.model.parameters()):
+        assert torch.allclose(ours, theirs, atol=1e-6)
+    # The statistics see each batch's own loss, not the scaled one that backward sees.
+    assert small_stats.averages('train')['loss'] == pytest.approx(large_stats.averages('train')['loss'], rel=1e-5)
+
+
+def test_accumulation_steps_once_per_group():
+    steps = []
+
+    class Count(Callback):
+        def after_step(self, runner):
+            steps.append(runner.batch)
+
+    fit_with_batches(batch_size=8, k=2, epochs=1, callbacks=[Count()])
+    assert steps == [1, 3, 4]
+
+
+def test_a_checkpoint_in_the_middle_of_a_group_keeps_its_gradients(tmp_path):
+    from labml_opt.experiments.learner import Checkpointer, resume
+
+    class Stop(Callback):
+        order = 200
+
+        def after_batch(self, runner):
+            if runner.in_train and runner.epoch == 1 and runner.batch == 2:
+                checkpointer.save(runner, runner.epoch, runner.batch + 1)
+                raise CancelFit
+
+    checkpointer = Checkpointer(tmp_path / 'checkpoint.pt')
+    fit_with_batches(batch_size=8, k=2, callbacks=[Stop()])
+    data = tiny_data(n=50, batch_size=8)
+    learner = tiny_learner(data, lr=0.5, momentum=0.9)
+    runner = Runner(learner, [AvgStats(), AccumulateGradients(2)])
+    runner.fit(2, **resume(runner, tmp_path / 'checkpoint.pt'))
+    straight, _ = fit_with_batches(batch_size=8, k=2)
+    for ours, theirs in zip(learner.model.parameters(), straight.model.parameters()):
+        assert torch.equal(ours, theirs)
