@@ -30,6 +30,12 @@ SETTINGS = {
     'AdaBelief': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     'NAdam': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     'Adamax': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
+    'AdamWarmup': dict(kwargs=dict(lr=3e-2, warmup=10), steps=100, factor=10),
+    'AdamWarmupCosineDecay': dict(kwargs=dict(lr=3e-2, warmup=10, total_steps=200), steps=100, factor=10),
+    'Noam': dict(kwargs=dict(lr=1., warmup=10, d_model=16), steps=100, factor=10),
+    # Without `update_hessian` Sophia's curvature estimate stays zero and it takes clipped sign steps;
+    # its own tests cover the Hessian path.
+    'Sophia': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     'SharedAdam': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     'SGD': dict(kwargs=dict(lr=0.5, momentum=0.9), steps=100, factor=10),
     'Adagrad': dict(kwargs=dict(lr=0.1), steps=100, factor=10),
