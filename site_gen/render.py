@@ -351,17 +351,26 @@ def add_image(url: str, origin: Tuple[str, int], page: RenderedPage, root: Path)
 # ### Code
 
 def highlight(text: str) -> List[str]:
-    """The whole file through Pygments, then split into one HTML string per source line."""
+    """
+    The whole file through Pygments, then split into one HTML string per source line.
+    Neighbouring tokens of the same class share one `<span>`.
+    """
     lexer = PythonLexer(stripnl=False, ensurenl=False, tabsize=0)
-    lines = ['']
+    lines: List[List[Tuple[str, str]]] = [[]]
     for token_type, value in lexer.get_tokens(text):
         css = css_class(token_type)
         for k, part in enumerate(value.split('\n')):
             if k:
-                lines.append('')
-            if part:
-                lines[-1] += f'<span class="{css}">{html.escape(part, quote=False)}</span>' if css else html.escape(part, quote=False)
-    return lines
+                lines.append([])
+            if not part:
+                continue
+            row = lines[-1]
+            if row and row[-1][0] == css:
+                row[-1] = (css, row[-1][1] + part)
+            else:
+                row.append((css, part))
+    return [''.join(f'<span class="{css}">{html.escape(part, quote=False)}</span>' if css
+                    else html.escape(part, quote=False) for css, part in row) for row in lines]
 
 
 def highlight_inline(code: str) -> str:
