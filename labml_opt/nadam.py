@@ -1,0 +1,180 @@
+r"""
+---
+title: NAdam optimizer
+summary: An annotated PyTorch implementation of NAdam, Adam with Nesterov momentum and a momentum warm-up schedule.
+---
+
+# NAdam
+
+NAdam comes from [*Incorporating Nesterov Momentum into Adam*](https://openreview.net/forum?id=OM0jvwB8jIp57ZJjtNEZ)
+by Dozat (2016). It keeps [Adam](adam.html)'s moving averages, and changes the step the way
+Nesterov's accelerated gradient changes classical momentum: it applies next step's momentum
+now.
+
+## Nesterov momentum in one line
+
+Classical momentum steps along $m_t$, which mixes the old momentum $m_{t-1}$ with the new gradient.
+Nesterov momentum first moves along the momentum and then corrects with the gradient found
+there. Dozat's observation is that this look-ahead can be written without a second gradient
+evaluation: in the step taken at time $t$, use the momentum that *will* be applied at $t+1$,
+that is, weight the current gradient by $1 - \mu_t$ and the new average $m_t$ by $\mu_{t+1}$:
+
+$$\bar{m}_t = (1 - \mu_t) \frac{g_t}{1 - \prod_{i=1}^{t} \mu_i}
+  + \mu_{t+1} \frac{m_t}{1 - \prod_{i=1}^{t+1} \mu_i}$$
+
+The step then reacts to the current gradient at once, rather than only through an average that
+changes slowly, and tends to overshoot less.
+
+## The momentum schedule
+
+The momentum coefficient warms up: with $\psi$ the `momentum_decay`,
+
+$$\mu_t = \beta_1 \left(1 - \frac{1}{2} \cdot 0.96^{t \psi}\right)$$
+
+It starts at about $\beta_1 / 2$ and approaches $\beta_1$; with the default $\psi = 0.004$ the
+gap halves every 4,250 steps or so. Because $\mu_t$ changes, Adam's bias correction
+$1 - \beta_1^t$ becomes $1 - \prod_{i=1}^{t} \mu_i$, the product kept in the state as
+`mu_product`, as in `torch.optim.NAdam`.
+
+## The update
+
+\begin{align}
+m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
+v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
+\hat{v}_t &\leftarrow \frac{v_t}{1 - \beta_2^t} \\
+\theta_t &\leftarrow \theta_{t-1} - \alpha \frac{\bar{m}_t}{\sqrt{\hat{v}_t} + \epsilon}
+\end{align}
+
+As in `torch.optim.NAdam` (and Keras), the moving average $m_t$ uses the constant $\beta_1$; the
+schedule $\mu_t$ only weights the two terms of $\bar{m}_t$. Dozat's paper averages with $\mu_t$
+itself; the difference is small once $\mu_t$ is close to $\beta_1$.
+
+A float `weight_decay` is $L_2$ regularization, and `decoupled_weight_decay=True` makes it
+decoupled, as in [AdamW](adamw.html); torch calls that variant NAdamW.
+
+`optimized_update` folds $\sqrt{1-\beta_2^t}$ into the two step sizes, with
+$\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$ exactly as [derived for Adam](adam.html).
+"""
+
+import math
+from typing import Any, Dict, Optional, Tuple, Union
+
+import torch
+from torch import nn
+
+from labml_opt import Params, WeightDecay, as_weight_decay
+from labml_opt.adam import Adam
+
+
+class NAdam(Adam):
+    """
+    ## NAdam optimizer
+
+    The step needs the gradient $g_t$ itself, which Adam's `adam_update` does not receive,
+    so NAdam overrides `step_param` and takes its step in `nadam_update`.
+    """
+
+    def __init__(self, params: Params, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
+                 momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False,
+                 optimized_update: bool = True, maximize: bool = False,
+                 defaults: Optional[Dict[str, Any]] = None):
+        r"""
+        * `params` is the list of parameters, or of param groups
+        * `lr` is the learning rate $\alpha$; the default $2 \cdot 10^{-3}$ is torch's
+        * `betas` is the pair $(\beta_1, \beta_2)$
+        * `eps` is $\epsilon$
+        * `weight_decay` is $\lambda$, a float or a [`WeightDecay`](index.html#WeightDecay)
+        * `momentum_decay` is $\psi$, how fast $\mu_t$ approaches $\beta_1$
+        * `decoupled_weight_decay` makes a float `weight_decay` decoupled rather than $L_2$
+        * `optimized_update` folds bias correction into the step sizes
+        * `maximize` ascends the objective instead of descending it
+        * `defaults` holds extra group defaults from subclasses
+        """
+        self.check('momentum_decay', momentum_decay, momentum_decay >= 0, '>= 0')
+        defaults = {} if defaults is None else defaults
+        defaults = dict(defaults, momentum_decay=momentum_decay)
+        super().__init__(params, lr=lr, betas=betas, eps=eps,
+                         weight_decay=as_weight_decay(weight_decay, decoupled=decoupled_weight_decay),
+                         optimized_update=optimized_update, maximize=maximize, defaults=defaults)
+
+    def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
+        r"""
+        ### Initialize the state of a parameter
+
+        Adam's state, plus `mu_product`, which is $\prod_{i=1}^{t} \mu_i$, one before any step.
+        """
+        super().init_state(state, group, param)
+        state['mu_product'] = 1.
+
+    def load_state_dict(self, state_dict: Dict[str, Any]):
+        """
+        `torch.optim.NAdam` saves `mu_product` as a 0-d tensor; we keep it as a Python number.
+        """
+        super().load_state_dict(state_dict)
+        for state in self.state.values():
+            if isinstance(state.get('mu_product'), torch.Tensor):
+                state['mu_product'] = state['mu_product'].item()
+
+    @staticmethod
+    def momentum(group: Dict[str, Any], step: int) -> float:
+        r"""
+        ### The momentum coefficient $\mu_t$ at step $t$ = `step`
+        """
+        beta1 = group['betas'][0]
+        # $\mu_t = \beta_1 (1 - \frac{1}{2} \cdot 0.96^{t \psi})$
+        return beta1 * (1 - 0.5 * 0.96 ** (step * group['momentum_decay']))
+
+    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
+                   param: nn.Parameter):
+        """
+        ### Update one parameter
+
+        * `grad` is $g_t$, the gradient of the loss with respect to `param`
+        """
+        grad = self.weight_decay(param, grad, group)
+        # $t \leftarrow t + 1$
+        state['step'] += 1
+        m, v = self.get_mv(state, group, grad)
+        self.nadam_update(state, group, param, grad, m, v)
+
+    def nadam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
+                     grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor):
+        r"""
+        ### Take the NAdam step
+
+        * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
+        * `grad` is $g_t$, and `m` and `v` are $m_t$ and $v_t$
+        """
+        beta2 = group['betas'][1]
+        step = state['step']
+        # $\mu_t$ and $\mu_{t+1}$
+        mu = self.momentum(group, step)
+        mu_next = self.momentum(group, step + 1)
+        # $\prod_{i=1}^{t} \mu_i$ and $\prod_{i=1}^{t+1} \mu_i$
+        state['mu_product'] *= mu
+        mu_product = state['mu_product']
+        mu_product_next = mu_product * mu_next
+        # $1 - \beta_2^t$
+        bias_correction2 = 1 - beta2 ** step
+        lr = self.get_lr(state, group)
+
+        if self.optimized_update:
+            # $\sqrt{v_t} + \hat{\epsilon}$, with $\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$,
+            # which is $\sqrt{1-\beta_2^t}$ times $\sqrt{\hat{v}_t} + \epsilon$
+            denominator = v.sqrt().add_(group['eps'] * math.sqrt(bias_correction2))
+            # $\alpha \sqrt{1-\beta_2^t}$ undoes that factor
+            step_size = lr * math.sqrt(bias_correction2)
+        else:
+            # $\sqrt{\hat{v}_t} + \epsilon$
+            denominator = (v.sqrt() / math.sqrt(bias_correction2)).add_(group['eps'])
+            step_size = lr
+
+        # The current gradient's part of $\bar{m}_t$:
+        # $\theta \leftarrow \theta - \alpha \frac{1 - \mu_t}{1 - \prod_{i=1}^{t} \mu_i}
+        #   \cdot \frac{g_t}{\sqrt{\hat{v}_t} + \epsilon}$
+        param.addcdiv_(grad, denominator, value=-step_size * (1 - mu) / (1 - mu_product))
+        # The look-ahead momentum's part:
+        # $\theta \leftarrow \theta - \alpha \frac{\mu_{t+1}}{1 - \prod_{i=1}^{t+1} \mu_i}
+        #   \cdot \frac{m_t}{\sqrt{\hat{v}_t} + \epsilon}$
+        param.addcdiv_(m, denominator, value=-step_size * mu_next / (1 - mu_product_next))
