@@ -75,7 +75,7 @@ approximations above are poor where the variance blows up. `torch.optim.RAdam` u
 and so do we, so that the two agree step for step. For whole steps $t$, $\rho_t$ is not exactly
 5 in practice, so $\ge 5$ and $> 5$ agree. The paper's $> 4$ differs by one step: with
 $\beta_2 = 0.999$, $\rho_5 \approx 4.996$, so the paper already takes an adaptive step at $t = 5$
-(with $r_5 \approx 0.017$), while we take a sixth SGD step and rectify from $t = 6$
+(with $r_5 \approx 0.017$), while we take a fifth SGD step and rectify from $t = 6$
 ($\rho_6 \approx 5.994$, $r_6 \approx 0.026$).
 
 **Where $\epsilon$ goes.** The paper has no $\epsilon$. `torch.optim.RAdam` adds it to
@@ -178,8 +178,8 @@ class RAdam(AMSGrad):
             #   \cdot \frac{m_t}{\sqrt{v_t} + \epsilon}$
             param.addcdiv_(m, denominator, value=-step_size)
         else:
-            # $\sqrt{\hat{v}_t} + \frac{\epsilon}{\sqrt{1-\beta_2^t}}$
-            denominator = (v.sqrt() / math.sqrt(bias_correction2)).add_(group['eps'] / math.sqrt(bias_correction2))
+            # $\sqrt{\hat{v}_t} + \frac{\epsilon}{\sqrt{1-\beta_2^t}} = \frac{\sqrt{v_t} + \epsilon}{\sqrt{1-\beta_2^t}}$
+            denominator = v.sqrt().add_(group['eps']).div_(math.sqrt(bias_correction2))
             # $\theta_t \leftarrow \theta_{t-1} - \alpha \, r_t
             #   \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon / \sqrt{1-\beta_2^t}}$
             param.addcdiv_(m, denominator, value=-lr * r / bias_correction1)
