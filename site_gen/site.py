@@ -194,7 +194,7 @@ def site_pages(metas: Dict[str, dict]) -> Dict[str, Page]:
     for url, meta in metas.items():
         folder = url.rpartition('/')[0]
         pages[url] = Page(url, meta['source'], meta['title'], meta['summary'], folder,
-                          url.endswith('index.html') and url.rpartition('/')[2] == 'index.html', meta)
+                          url.rpartition('/')[2] == 'index.html', meta)
     folders = {''}
     for url in list(pages):
         parts = url.split('/')[:-1]
@@ -221,7 +221,10 @@ def navigation(page: Page, pages: Dict[str, Page], root: Path, out: Path) -> dic
             parents.append((pages[url].title, relative_url(here, url)))
     siblings = folder_sequence(own_folder, pages)
     position = siblings.index(here)
-    link = lambda url: (pages[url].title, relative_url(here, url)) if url else None  # noqa: E731
+
+    def link(url):
+        return (pages[url].title, relative_url(here, url)) if url else None
+
     listing, subfolders = [], []
     if page.is_index:
         listing = [(pages[u].title, pages[u].summary, relative_url(here, u)) for u in siblings if u != here]
@@ -293,12 +296,17 @@ def pygments_css() -> str:
     from pygments.formatters import HtmlFormatter
     light = HtmlFormatter(style='friendly').get_style_defs(':root[data-theme="light"] .hl')
     dark = HtmlFormatter(style='github-dark').get_style_defs(':root[data-theme="dark"] .hl')
-    # Backgrounds come from our own CSS, so that code blocks match the page's theme.
-    keep = lambda css: '\n'.join(line for line in css.splitlines()  # noqa: E731
-                                 if ' .hl ' in line and 'background' not in line.split('{')[1].split(';')[0]
-                                 and not re.search(r'\.hl \.(hll|err|w)\b', line) and '.hl .lineno' not in line
-                                 and 'linenos' not in line)
-    return f'/* Generated from Pygments styles friendly (light) and github-dark (dark). */\n{keep(light)}\n{keep(dark)}\n'
+    return f'/* Generated from Pygments styles friendly (light) and github-dark (dark). */\n{token_rules(light)}\n{token_rules(dark)}\n'
+
+
+def token_rules(css: str) -> str:
+    """
+    Only the colours of tokens: backgrounds come from our own CSS, so that code matches the
+    page's theme, and the line-number and error-box rules are for Pygments' own layout.
+    """
+    return '\n'.join(line for line in css.splitlines()
+                     if ' .hl .' in line and not line.split('{')[1].strip().startswith('background')
+                     and not re.search(r'\.hl \.(hll|err|w|lineno|linenos)\b', line))
 
 
 # ## Files and hashes
