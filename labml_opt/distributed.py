@@ -1,0 +1,180 @@
+r"""
+---
+title: Scaling out with torch.distributed
+summary: Why every labml_opt optimizer runs unchanged under DistributedDataParallel and as the optimizer class of ZeroRedundancyOptimizer, and a script to launch with torchrun.
+---
+
+# Scaling out with `torch.distributed`
+
+One process can only go so fast. PyTorch's own distributed engine runs $W$ processes (on one
+machine or many) that train one model together, and our optimizers work there without a line
+changed. This page says why, and ends with a small script to launch with `torchrun`.
+
+## Data parallel: the same step everywhere
+
+[`DistributedDataParallel`](https://pytorch.org/docs/stable/generated/torch.nn.parallel.DistributedDataParallel.html)
+(DDP) keeps a full copy of the model in every process $w$ and gives each a different shard
+$B_w$ of the batch, all of the same size $b$. During `backward()` it *all-reduces* the gradients,
+bucket by bucket while the backward pass is still running, and divides by $W$, so that every
+process ends up holding
+
+$$g = \frac{1}{W} \sum_{w=1}^{W} \nabla_\theta \frac{1}{b} \sum_{n \in B_w} \ell_n
+    = \nabla_\theta \frac{1}{W b} \sum_{n \in B_1 \cup \dots \cup B_W} \ell_n$$
+
+the gradient of the mean loss over the combined batch of $W b$ samples. Every process then
+calls `optimizer.step()` on identical parameters, identical state and an identical gradient, so
+the copies stay identical without ever being compared.
+
+The optimizer never learns that it is distributed: it reads `param.grad` and updates `param`,
+as on one process. What it must do is behave the same in every process, which a deterministic
+update (all of ours) does. Training on $W$ processes with shards of $b$ is therefore training on
+one process with batches of $W b$: our test checks exactly that, to $10^{-10}$ in float64.
+
+## ZeRO: sharding the optimizer's state
+
+Under DDP every process holds the whole optimizer state: for [Adam](adam.html), $m$ and $v$,
+twice the size of the model, $W$ times over. The
+[`ZeroRedundancyOptimizer`](https://pytorch.org/docs/stable/distributed.optim.html)
+(stage 1 of [ZeRO](https://arxiv.org/abs/1910.02054)) divides the parameters into $W$ parts.
+Process $w$ builds a real optimizer, of the class we pass as `optimizer_class`, over its part
+only; after backward it steps that part and broadcasts the new values to the others. State
+memory drops by a factor of $W$, and the result is the same training as before.
+
+This asks three things of an optimizer class, all of which the [base class](index.html) gives
+ours:
+
+* It is built from a list of param-group dicts and keyword hyper-parameters
+  (`optimizer_class(param_groups, lr=..., ...)`).
+* It reads its hyper-parameters from `param_groups` on every step. The wrapper copies its own
+  groups into the local optimizer before each step, so a learning-rate scheduler attached to the
+  wrapper reaches our `group['lr']`.
+* Its `state_dict` has the standard layout. `consolidate_state_dict(to=0)` gathers every
+  process's `state_dict` on process 0 and renumbers the parameters, and the result is an ordinary
+  state dict for the whole model: it loads into a plain, single-process optimizer of the same class
+  (to evaluate, or to resume on one machine), and our `load_state_dict` checks its keys.
+
+## Launching
+
+`torchrun` starts the processes and tells each its rank through environment variables; on one
+machine with two processes:
+
+```bash
+torchrun --standalone --nproc_per_node=2 -m labml_opt.distributed --optimizer Adam --zero
+```
+
+On several machines, run the same command on each with `--nnodes`, `--node_rank` and
+`--rdzv-endpoint` instead of `--standalone`. `gloo` runs on CPUs; use `nccl` with GPUs.
+The script below trains a small regression model on synthetic data; `main` is the part to copy.
+"""
+
+import argparse
+from typing import Iterator, Optional, Tuple
+
+import torch
+import torch.distributed as dist
+from torch import nn
+from torch.distributed.optim import ZeroRedundancyOptimizer
+from torch.nn.parallel import DistributedDataParallel
+
+import labml_opt
+
+# A batch of inputs and targets
+Batch = Tuple[torch.Tensor, torch.Tensor]
+
+
+def make_model(seed: int = 0, dtype: torch.dtype = torch.float32) -> nn.Module:
+    """
+    A small model for the demonstration. Every process builds it from the same seed; DDP would
+    broadcast process 0's parameters anyway, but equal seeds make a single-process twin easy.
+    """
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(4, 16), nn.Tanh(), nn.Linear(16, 1)).to(dtype)
+
+
+def batches(steps: int, batch_size: int, seed: int = 1, dtype: torch.dtype = torch.float32) -> Iterator[Batch]:
+    """
+    The *combined* batches, the same in every process: each takes its own shard of each.
+    The targets are a fixed non-linear function of the inputs, plus noise.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(steps):
+        x = torch.randn(batch_size, 4, generator=generator, dtype=dtype)
+        y = torch.sin(x.sum(dim=1, keepdim=True)) + 0.1 * torch.randn(batch_size, 1, generator=generator, dtype=dtype)
+        yield x, y
+
+
+def shard(batch: Batch, rank: int, world_size: int) -> Batch:
+    """Process `rank`'s share: one of `world_size` equal slices, as `DistributedSampler` would give."""
+    x, y = batch
+    if len(x) % world_size != 0:
+        raise ValueError(f'Invalid batch size {len(x)}: must divide evenly among {world_size} processes, '
+                         f'or the average of the shards is not the mean of the batch')
+    return x.chunk(world_size)[rank], y.chunk(world_size)[rank]
+
+
+def make_optimizer(name: str, params, zero: bool, lr: float) -> torch.optim.Optimizer:
+    """
+    The labml_opt optimizer `name`, either as it is (each process keeps the whole state) or as
+    the `optimizer_class` of a `ZeroRedundancyOptimizer` (each process keeps its part).
+    """
+    optimizer_class = getattr(labml_opt, name)
+    if zero:
+        return ZeroRedundancyOptimizer(params, optimizer_class=optimizer_class, lr=lr)
+    return optimizer_class(params, lr=lr)
+
+
+def train_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: Batch) -> torch.Tensor:
+    """One step on this process's shard: DDP averages the gradients inside `backward()`."""
+    x, y = batch
+    optimizer.zero_grad()
+    loss = nn.functional.mse_loss(model(x), y)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def main(argv: Optional[list] = None):
+    """
+    ### The script for `torchrun`
+
+    `torchrun` sets `RANK`, `WORLD_SIZE`, `MASTER_ADDR` and `MASTER_PORT`, which
+    `init_process_group` reads. Only process 0 prints and saves.
+    """
+    parser = argparse.ArgumentParser(description='Train a small model with a labml_opt optimizer on torch.distributed')
+    parser.add_argument('--optimizer', default='Adam', help='the name of a labml_opt optimizer')
+    parser.add_argument('--lr', type=float, default=1e-2)
+    parser.add_argument('--steps', type=int, default=100)
+    parser.add_argument('--batch-size', type=int, default=64, help='the combined batch over all processes')
+    parser.add_argument('--zero', action='store_true', help='shard the optimizer state with ZeroRedundancyOptimizer')
+    parser.add_argument('--backend', default='gloo', help='gloo for CPUs, nccl for GPUs')
+    parser.add_argument('--checkpoint', help='where process 0 saves the model and the whole optimizer state')
+    args = parser.parse_args(argv)
+
+    dist.init_process_group(backend=args.backend)
+    rank, world_size = dist.get_rank(), dist.get_world_size()
+    try:
+        model = DistributedDataParallel(make_model())
+        optimizer = make_optimizer(args.optimizer, model.parameters(), args.zero, args.lr)
+        for step, batch in enumerate(batches(args.steps, args.batch_size)):
+            loss = train_step(model, optimizer, shard(batch, rank, world_size))
+            if step % 20 == 0 or step == args.steps - 1:
+                # The mean of the shards' losses is the loss of the combined batch; every process
+                # must join the all-reduce, so the condition does not depend on the rank.
+                dist.all_reduce(loss)
+                if rank == 0:
+                    print(f'step {step:4d}  loss {loss.item() / world_size:.4f}')
+        if args.checkpoint:
+            # ZeRO's state is spread over the processes; every process must take part in gathering it.
+            if args.zero:
+                optimizer.consolidate_state_dict(to=0)
+            if rank == 0:
+                torch.save({'model': model.module.state_dict(), 'optimizer': optimizer.state_dict()},
+                           args.checkpoint)
+        # Let every process finish its collectives before any of them tears the group down.
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+if __name__ == '__main__':
+    main()
