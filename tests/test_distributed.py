@@ -9,7 +9,6 @@ import datetime
 import os
 import socket
 import time
-import warnings
 
 import pytest
 import torch
@@ -113,9 +112,7 @@ def run_workers(path: str):
 @pytest.fixture(scope='module')
 def results(tmp_path_factory):
     path = str(tmp_path_factory.mktemp('distributed') / 'results.pt')
-    with warnings.catch_warnings():
-        warnings.simplefilter('ignore', DeprecationWarning)
-        run_workers(path)
+    run_workers(path)
     return torch.load(path)
 
 
