@@ -59,8 +59,10 @@ PyTorch runs each operation on as many threads as the machine has cores. With $N
 $N$ cores, each worker would start $N$ threads for every tiny matrix product: $N^2$ threads
 compete for $N$ cores, and the time goes into waking up and synchronising threads rather than
 arithmetic. Reinforcement learning networks are small, so one thread per process and one
-process per core is much faster. [`run_workers`](#run_workers) sets `OMP_NUM_THREADS=1` and
-`torch.set_num_threads(1)` in every worker.
+process per core is much faster. [`run_workers`](#run_workers) calls `torch.set_num_threads(1)`
+in every worker before the worker's own code runs, and sets `OMP_NUM_THREADS=1` for whatever the
+worker starts later. Setting `OMP_NUM_THREADS=1` in the shell as well also keeps the parent, and
+any worker that imports a library with its own thread pool, to one thread from the start.
 
 ## The lock
 

@@ -33,8 +33,10 @@ value estimate $V_\theta(s)$ (the *critic*). A worker repeats:
 4. compute the advantage $A_i = R_i - V(s_i)$: how much better the step went than expected;
 5. descend on the loss
 
-$$\mathcal{L} = \frac{1}{n} \sum_i \Big( -\log \pi(a_i | s_i) A_i
-  + c_V \big(R_i - V(s_i)\big)^2 - c_H \mathcal{H}\big(\pi(\cdot | s_i)\big) \Big)$$
+\begin{align}
+\mathcal{L} = \frac{1}{n} \sum_i \Big( &-\log \pi(a_i | s_i) A_i \\
+  &+ c_V \big(R_i - V(s_i)\big)^2 - c_H \mathcal{H}\big(\pi(\cdot | s_i)\big) \Big)
+\end{align}
 
 with its local gradients, applied to the shared parameters by the shared optimizer.
 
@@ -83,6 +85,7 @@ from typing import Any, Dict, List, Optional
 import gymnasium as gym
 import torch
 import torch.multiprocessing as mp
+from labml import experiment, tracker
 from torch import nn
 
 from labml_opt.shared_adam import SharedAdam, WorkerError, run_workers
@@ -139,7 +142,7 @@ class ActorCritic(nn.Module):
         self.critic = nn.Sequential(nn.Linear(n_observations, d_hidden), nn.Tanh(), nn.Linear(d_hidden, 1))
 
     def forward(self, observations: torch.Tensor):
-        """Logits of $\\pi(\\cdot | s)$ and the value $V(s)$"""
+        r"""Logits of $\pi(\cdot | s)$ and the value $V(s)$"""
         return self.actor(observations), self.critic(observations).squeeze(-1)
 
 
@@ -280,8 +283,6 @@ class Monitor:
         return sum(e['episode_return'] for e in recent) / len(recent)
 
     def __call__(self):
-        from labml import tracker
-
         while True:
             try:
                 report = self.reports.get_nowait()
@@ -309,8 +310,6 @@ def train(configs: Configs, results: Optional[Path] = RESULTS) -> Dict[str, Any]
 
     Returns the summary.
     """
-    from labml import experiment
-
     torch.manual_seed(configs.seed)
     torch.set_num_threads(1)
     model = make_model(configs)
@@ -404,7 +403,7 @@ def write_report(summary: Dict[str, Any], results: Path):
 
     solved = (f'yes, after {summary["solved_at_episode"] + 1} episodes, {summary["solved_at_steps"]:,} steps '
               f'and {summary["solved_after_seconds"]} s' if summary['solved'] else 'no')
-    lines = ['| | |', '|---|---|',
+    lines = ['| | This run |', '|---|---|',
              f'| Goal: average return ≥ {configs["goal"]:g} over {configs["window"]} episodes | {solved} |',
              f'| Best {configs["window"]}-episode average | {summary["best_average_return"]} |',
              f'| Episodes, environment steps, optimizer steps | {summary["episodes"]}, '
