@@ -40,18 +40,27 @@ This class builds on our [Adam](adam.html) and changes only where the state live
 
 Without the lock, two workers can update the same parameter at the same time. The element-wise
 read-modify-write operations of the update interleave: a worker may read $m_{t-1}$ after another
-worker changed $v_{t-1}$ but before it changed $\theta_{t-1}$, and one worker's write of a number
-may overwrite another's. Some increments of $t$ can be lost. Each of these is a small perturbation
-of a single step; the update is a contraction towards the moving averages, so the perturbation
-decays instead of accumulating. Hogwild's analysis shows that when updates are sparse or the
-step size is small relative to how often collisions happen, stochastic gradient descent converges
-as if the updates had been serial. In A3C, stale and slightly mixed parameters are another source
-of noise on top of a policy gradient that is very noisy already, and the speed-up from never
-waiting is worth far more than the lost exactness.
+worker changed $v_{t-1}$ but before it changed $\theta_{t-1}$, one worker's write of a number may
+overwrite another's, and some increments of $t$ are lost. Each of these does little harm:
 
-A race that would *not* be tolerated is one that corrupts the state permanently, such as a
-worker keeping its own copy of $t$: the bias correction would be wrong for the whole run. That
-is the bug this class exists to avoid.
+* $m$ and $v$ are moving averages, so a lost or mixed write in them is forgotten geometrically,
+  by a factor $\beta_1$ or $\beta_2$ per step;
+* a lost increment of $t$ matters only while the bias corrections are still far from one (the
+  first few thousand steps with $\beta_2 = 0.999$), and even then the later steps use the
+  corrections of one step earlier;
+* a garbled parameter update is one noisy step, corrected by later gradients like any other noise
+  in stochastic gradient descent.
+
+Recht et al. prove that lock-free SGD converges about as fast as serial SGD when each update
+touches only a few coordinates, so that collisions are rare. A3C's updates are dense and come
+with no such proof. It works in practice because a collision perturbs one step by a little, the
+parameters a worker reads are only a few updates old, and the policy gradient is far noisier
+than either; never waiting for a lock is worth more than the lost exactness.
+
+What would *not* be tolerable is state that splits for good, such as each worker keeping its own
+$m$, $v$ and $t$: the workers would then run $N$ unrelated Adams on one model, each with moments of
+only its own gradients and bias corrections for a $t$ that counts only its own steps. That is the
+bug this class exists to avoid.
 
 ## Why one thread per worker
 
