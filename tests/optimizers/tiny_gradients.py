@@ -1,5 +1,5 @@
 r"""
-Parity where $\epsilon$ matters: pure gradient noise about as small as $\\epsilon$, with no pull
+Parity where $\epsilon$ matters: pure gradient noise about as small as $\epsilon$, with no pull
 towards zero (which, in `parity.max_param_difference`, would keep the gradients near 0.1).
 Where an optimizer adds $\epsilon$, or how it rescales it, then changes every step.
 """
