@@ -244,12 +244,12 @@ def as_weight_decay(weight_decay: Union[float, WeightDecay], decoupled: bool) ->
 
 # The optimizers import the base class above, so they are imported last.
 from labml_opt.adam import Adam  # noqa: E402
-from labml_opt.nadam import NAdam  # noqa: E402
-from labml_opt.adamax import Adamax  # noqa: E402
-from labml_opt.ada_belief import AdaBelief  # noqa: E402
-from labml_opt.radam import RAdam  # noqa: E402
 from labml_opt.amsgrad import AMSGrad  # noqa: E402
 from labml_opt.adamw import AdamW  # noqa: E402
+from labml_opt.radam import RAdam  # noqa: E402
+from labml_opt.ada_belief import AdaBelief  # noqa: E402
+from labml_opt.nadam import NAdam  # noqa: E402
+from labml_opt.adamax import Adamax  # noqa: E402
 from labml_opt.shared_adam import SharedAdam  # noqa: E402
 from labml_opt.sgd import SGD  # noqa: E402
 from labml_opt.adagrad import Adagrad  # noqa: E402
