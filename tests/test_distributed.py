@@ -4,6 +4,7 @@ DistributedDataParallel, and with ZeroRedundancyOptimizer, and must end where on
 the combined batch ends. Both processes are spawned once for the whole module; the parent compares.
 """
 
+import contextlib
 import copy
 import datetime
 import os
@@ -15,6 +16,7 @@ import torch
 import torch.multiprocessing as mp
 
 import labml_opt
+from labml_opt.accumulate import GradientAccumulation
 from labml_opt.distributed import batches, make_model, shard, train_step
 
 WORLD_SIZE = 2
@@ -33,6 +35,9 @@ DDP_CASES = {
     'Adagrad': lambda params: labml_opt.Adagrad(params, lr=5e-2),
     'Adadelta': lambda params: labml_opt.Adadelta(params),
 }
+# Micro-batches per step on each process in the gradient-accumulation case; SGD's step shows any error of scale.
+MICRO_BATCHES = 2
+ACCUMULATED_CASE = 'SGD-momentum'
 # Optimizers to run as ZeroRedundancyOptimizer's optimizer_class: name -> (class, keyword arguments).
 ZERO_CASES = {
     'Adam': (labml_opt.Adam, dict(lr=1e-2)),
@@ -55,7 +60,7 @@ def worker(rank: int, port: int, path: str):
     torch.set_num_threads(1)
     dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=WORLD_SIZE,
                             timeout=datetime.timedelta(seconds=TIMEOUT_SECONDS))
-    results = {'ddp': {}, 'zero': {}}
+    results = {'ddp': {}, 'zero': {}, 'accumulated': None}
     try:
         for name, make in DDP_CASES.items():
             model = DistributedDataParallel(make_model(dtype=DTYPE))
@@ -63,6 +68,20 @@ def worker(rank: int, port: int, path: str):
             for batch in batches(STEPS, BATCH_SIZE, dtype=DTYPE):
                 train_step(model, optimizer, shard(batch, rank, WORLD_SIZE))
             results['ddp'][name] = [p.detach().clone() for p in model.parameters()]
+
+        # Gradient accumulation under DDP, as the accumulation page advises: micro-batches that do not
+        # step skip the all-reduce, and the last one averages the accumulated gradients.
+        model = DistributedDataParallel(make_model(dtype=DTYPE))
+        optimizer = DDP_CASES[ACCUMULATED_CASE](model.parameters())
+        accumulation = GradientAccumulation(MICRO_BATCHES, n_micro_batches=MICRO_BATCHES)
+        for batch in batches(STEPS, BATCH_SIZE, dtype=DTYPE):
+            x, y = shard(batch, rank, WORLD_SIZE)
+            for i, (xm, ym) in enumerate(zip(x.chunk(MICRO_BATCHES), y.chunk(MICRO_BATCHES))):
+                with contextlib.nullcontext() if accumulation.should_step(i) else model.no_sync():
+                    accumulation.scale(torch.nn.functional.mse_loss(model(xm), ym), i).backward()
+            optimizer.step()
+            optimizer.zero_grad()
+        results['accumulated'] = [p.detach().clone() for p in model.parameters()]
 
         for name, (optimizer_class, kwargs) in ZERO_CASES.items():
             model = DistributedDataParallel(make_model(dtype=DTYPE))
@@ -136,6 +155,11 @@ def test_ddp_training_equals_one_process_on_the_combined_batch(results, name):
     assert max_difference(results['ddp'][name], model.parameters()) <= TOLERANCE
     # And training happened: the parameters moved from where they started.
     assert max_difference(results['ddp'][name], make_model(dtype=DTYPE).parameters()) > 1e-3
+
+
+def test_ddp_with_gradient_accumulation_and_no_sync_equals_one_process_on_the_combined_batch(results):
+    model, _ = single_process(DDP_CASES[ACCUMULATED_CASE])
+    assert max_difference(results['accumulated'], model.parameters()) <= TOLERANCE
 
 
 @pytest.mark.parametrize('name', list(ZERO_CASES))
