@@ -29,23 +29,30 @@ The same curves on a log scale, where the differences late in training are visib
 
 [[include: results/compare_table.md]]
 
-What the curves show, on this problem and these defaults:
+What the curves show, on this problem and with these defaults:
 
-* Plain SGD with $\alpha = 10^{-3}$ barely moves in five epochs. Momentum $0.9$ makes each
-  step about ten times longer along consistent directions ($1 / (1 - 0.9)$), and reaches the
-  loss SGD ends at within its first epoch.
-* The adaptive methods (Adagrad, RMSprop, the Adam family) normalise each coordinate's step by
-  its gradient scale, and all reach a low loss quickly. RMSprop's large early steps show as a
-  spike: with $\epsilon = 10^{-8}$ and $v$ still near zero, the first updates are huge
-  (see the [$\epsilon$ sweep](sweep.html)).
-* Adam, AMSGrad, AdamW, RAdam and AdaBelief end close together: with 350 steps of this small
-  problem, their differences (a max over $v$, decoupled decay, a warm-up in the variance, the
-  belief in the gradient) matter little.
+* Plain SGD with $\alpha = 10^{-3}$ is still far from done after five epochs. Momentum $0.9$
+  makes each step up to ten times longer along directions the gradient keeps pointing in
+  ($1 / (1 - \beta) = 10$), and reaches the loss SGD ends with after about a sixth of the steps.
+* The adaptive methods divide each coordinate's step by the scale of its gradients, and most
+  of them reach a low loss within the first epoch. Adagrad and Adadelta do about as well as
+  Adam here.
+* RMSprop starts with a spike (single batches above a loss of 1,000): with
+  $\epsilon = 10^{-8}$ and its average of $g^2$ still near zero, the first steps are about ten
+  times the learning rate in every coordinate. It recovers, but ends behind; in the
+  [$\epsilon$ sweep](sweep.html), $\epsilon = 10^{-2}$ tames the start and ends far lower.
+* Adam, AMSGrad and AdamW are nearly indistinguishable: over 350 steps, the running maximum of
+  $v_t$ and a small decoupled weight decay change little. RAdam and AdaBelief (which rectifies
+  its variance like RAdam, by default) start more slowly, because rectification holds back
+  the adaptive step until the variance estimate is reliable.
 
-These are single runs on one seed; the table's small differences are not a ranking.
+These are single runs with one seed on a small problem; differences of a few tenths of a percent
+in accuracy are noise, not a ranking.
 
-Wall time is for one process with one torch thread, on a 2-core machine shared with other
-jobs running at the same time, so it varies from run to run; on a quiet machine it is lower.
+The wall-time column is each run's time in the training loop, one process with one torch thread,
+on a 2-core machine that other jobs were using at the same time, so it says more about the
+machine's load at that moment than about the optimizers. The note under the table gives the time
+of the whole comparison.
 
 ## Run it
 
@@ -135,8 +142,9 @@ def main(argv: Sequence[str] = None):
     elapsed = time.perf_counter() - started
     print(f'{NAME}: {elapsed:.1f} s in all')
     if not args.no_summary:
-        note = (f'All {len(optimizers)} runs took {elapsed:.0f} s of wall time together, '
-                f'with {args.threads} torch thread(s) on a shared 2-core machine.')
+        threads = 'one torch thread' if args.threads == 1 else f'{args.threads} torch threads'
+        note = (f'All {len(optimizers)} runs took {elapsed:.0f} s of wall time together, including loading the '
+                f'digits and creating the labml runs, with {threads} on a 2-core machine shared with other jobs.')
         for path in summarize_runs(optimizers, note if not args.resume else '', args.results):
             print(path)
 

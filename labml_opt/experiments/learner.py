@@ -416,32 +416,41 @@ class AccumulateGradients(Callback):
 
 
 class StopOnDivergence(Callback):
-    """
+    r"""
     <a id="StopOnDivergence"></a>
 
     ## Stopping a range test
 
-    End a range test once the training loss exceeds `factor` times the lowest loss so far:
-    beyond that point the learning rate is only too large.
+    End a learning-rate range test once the loss has blown up: when its moving average exceeds
+    `factor` times the lowest moving average so far. A single batch is too noisy to judge by,
+    since late in a test the best loss is small and one unlucky batch can be several times
+    larger. The average is exponential, with the same bias correction as Adam's moments:
+    $$a_t = eta a_{t-1} + (1 - eta) \ell_t, \qquad \hat{a}_t = rac{a_t}{1 - eta^t}$$
     """
 
-    def __init__(self, factor: float = 4.):
+    def __init__(self, factor: float = 4., beta: float = 0.9):
         self.factor = factor
+        self.beta = beta
+        self.average = 0.
+        self.count = 0
         self.best = math.inf
 
     def after_loss(self, runner: Runner):
         if not runner.in_train:
             return
         loss = runner.loss.item()
-        self.best = min(self.best, loss)
-        if loss > self.factor * self.best or math.isnan(loss):
+        self.count += 1
+        self.average = self.beta * self.average + (1 - self.beta) * loss
+        smoothed = self.average / (1 - self.beta ** self.count)
+        self.best = min(self.best, smoothed)
+        if smoothed > self.factor * self.best or math.isnan(loss):
             raise CancelFit
 
     def state_dict(self) -> Dict[str, Any]:
-        return {'best': self.best}
+        return {'average': self.average, 'count': self.count, 'best': self.best}
 
     def load_state_dict(self, state: Dict[str, Any]):
-        self.best = state['best']
+        self.average, self.count, self.best = state['average'], state['count'], state['best']
 
 
 class LabmlTracker(Callback):

@@ -102,7 +102,7 @@ def test_compare_writes_runs_summary_table_and_repeatable_plots(labml_dir, idx_d
 def test_range_test_and_one_cycle_record_their_schedules(labml_dir, idx_dir):
     results = labml_dir / 'results'
     common = ['--data', str(idx_dir), '--batch-size', '32', '--results', str(results)]
-    sweep.main(common + ['--parts', 'lr_range', '--range-optimizers', 'adam', '--epochs', '2'])
+    sweep.main(common + ['--parts', 'lr_range', '--range-optimizers', 'adam', '--range-epochs', '2'])
     one_cycle.main(common + ['--max-lr', 'momentum=0.05', '--epochs', '1'])
     lr_range = json.loads((results / 'sweep_lr_range_summary.json').read_text())['runs'][0]
     assert lr_range['lr'][0] == pytest.approx(1e-6)

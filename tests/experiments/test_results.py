@@ -1,0 +1,43 @@
+import json
+
+import numpy as np
+import pytest
+
+from labml_opt.experiments.results import (final_train_loss, moving_average, plot_series, read_log, read_run,
+                                           results_table)
+
+
+def test_read_log_merges_every_line_and_averages_values_saved_at_one_step(tmp_path):
+    path = tmp_path / 'log.jsonl'
+    lines = [{'track': {'loss.train': [[0, [2.0]], [1, [1.0, 3.0]]]}, 'time': 1.},
+             {'track': {'loss.train': [[2, [0.5]]], 'loss.valid': [[2, [0.7]]]}, 'time': 2.}]
+    path.write_text('\n'.join(json.dumps(line) for line in lines) + '\n\n')
+    series = read_log(path)
+    assert series['loss.train'] == ([0, 1, 2], [2.0, 2.0, 0.5])
+    assert series['loss.valid'] == ([2], [0.7])
+
+
+def test_read_run_refuses_a_directory_that_is_not_a_run(tmp_path):
+    with pytest.raises(FileNotFoundError, match='no run.yaml'):
+        read_run(tmp_path)
+
+
+def test_moving_average_is_the_mean_of_each_window():
+    assert moving_average([1, 2, 3, 4, 5], 2).tolist() == [1.5, 2.5, 3.5, 4.5]
+    assert moving_average([1, 2], 10).tolist() == [1.5]
+
+
+def test_results_table_reports_the_last_epoch_and_the_mean_of_the_last_losses():
+    run = {'label': 'adam', 'loss': list(np.linspace(2, 0, 40)), 'valid_loss': [0.5, 0.25],
+           'valid_accuracy': [0.9, 0.955], 'wall_time': 12.345}
+    assert final_train_loss(run) == pytest.approx(np.mean(np.linspace(2, 0, 40)[-20:]))
+    table = results_table([run], 'optimizer').splitlines()
+    assert table[0] == '| optimizer | final train loss | valid loss | valid accuracy | wall time (s) |'
+    assert table[2] == f'| `adam` | {final_train_loss(run):.4g} | 0.25 | 95.5% | 12.3 |'
+
+
+def test_plots_are_svg_without_a_date_and_identical_when_redrawn(tmp_path):
+    series = {'a': [3., 2., 1.5, 1.], 'b': [3., 1., 0.5, 0.2]}
+    first = plot_series(series, tmp_path / 'x.svg', ylabel='loss', smooth=2, log=True).read_bytes()
+    second = plot_series(series, tmp_path / 'x.svg', ylabel='loss', smooth=2, log=True).read_bytes()
+    assert first == second and b'<svg' in first and b'dc:date' not in first
