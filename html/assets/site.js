@@ -1,0 +1,145 @@
+// The page's behaviour: the theme toggle, offline search, and highlighting the other uses of
+// an identifier that is clicked. Everything works from file:// with no network.
+(function () {
+  'use strict';
+  var root = document.documentElement;
+  var base = root.getAttribute('data-root') || '';
+  var THEME_KEY = 'labml-opt-theme';
+
+  // ## Theme
+  document.getElementById('theme-toggle').addEventListener('click', function () {
+    var next = root.getAttribute('data-theme') === 'dark' ? 'light' : 'dark';
+    root.setAttribute('data-theme', next);
+    try { localStorage.setItem(THEME_KEY, next); } catch (e) { /* storage disabled */ }
+  });
+  if (window.matchMedia) {
+    window.matchMedia('(prefers-color-scheme: dark)').addEventListener('change', function (event) {
+      var stored = null;
+      try { stored = localStorage.getItem(THEME_KEY); } catch (e) { /* storage disabled */ }
+      if (!stored) root.setAttribute('data-theme', event.matches ? 'dark' : 'light');
+    });
+  }
+
+  // ## Identifiers
+  // Clicking a name in the code marks every other use of it on the page.
+  var NAME = /^(n|nf|nc|nb|bp|nn|nd|fm|vc|vm)$/;
+  document.addEventListener('click', function (event) {
+    var target = event.target;
+    var previous = document.querySelectorAll('.hl .same');
+    for (var i = 0; i < previous.length; i++) previous[i].classList.remove('same');
+    if (!target.closest || !target.closest('.hl') || !NAME.test(target.className)) return;
+    var spans = document.querySelectorAll('.hl span');
+    for (var j = 0; j < spans.length; j++) {
+      if (NAME.test(spans[j].className) && spans[j].textContent === target.textContent) spans[j].classList.add('same');
+    }
+  });
+
+  // ## Search
+  // The index is a script (fetch is blocked on file://), loaded the first time the box is used.
+  var input = document.getElementById('search');
+  var list = document.getElementById('search-results');
+  var loading = null;
+
+  function loadIndex(then) {
+    if (window.SEARCH_INDEX) return then();
+    if (!loading) {
+      loading = [];
+      var script = document.createElement('script');
+      script.src = base + 'assets/search-index.js';
+      script.onload = function () { loading.forEach(function (f) { f(); }); };
+      document.head.appendChild(script);
+    }
+    loading.push(then);
+  }
+
+  function score(text, terms, weight) {
+    var lower = text.toLowerCase();
+    var total = 0;
+    for (var i = 0; i < terms.length; i++) {
+      if (lower.indexOf(terms[i]) < 0) return 0;
+      total += weight;
+    }
+    return total + (lower.indexOf(terms.join(' ')) >= 0 ? weight : 0);
+  }
+
+  function search(query) {
+    var terms = query.toLowerCase().split(/\s+/).filter(Boolean);
+    if (!terms.length) return [];
+    var hits = [];
+    window.SEARCH_INDEX.forEach(function (page) {
+      var url = page[0], title = page[1], summary = page[2];
+      var pageScore = score(title + ' ' + summary, terms, 3);
+      if (pageScore) hits.push({score: pageScore + 1, url: url, title: title, detail: summary});
+      page[3].forEach(function (section) {
+        var s = score(section[1], terms, 2) || score(section[2], terms, 1);
+        if (s) hits.push({score: s, url: url + '#' + section[0], title: title, detail: section[1] || snippet(section[2], terms[0])});
+      });
+    });
+    hits.sort(function (a, b) { return b.score - a.score || (a.url < b.url ? -1 : 1); });
+    return hits.slice(0, 12);
+  }
+
+  function snippet(text, term) {
+    var at = Math.max(0, text.toLowerCase().indexOf(term) - 40);
+    return (at ? '…' : '') + text.slice(at, at + 110) + '…';
+  }
+
+  function show() {
+    var hits = search(input.value);
+    list.textContent = '';
+    hits.forEach(function (hit, i) {
+      var item = document.createElement('li');
+      var link = document.createElement('a');
+      link.href = base + hit.url;
+      var title = document.createElement('span');
+      title.className = 'result-title';
+      title.textContent = hit.title;
+      var detail = document.createElement('span');
+      detail.className = 'result-detail';
+      detail.textContent = hit.detail;
+      link.appendChild(title);
+      link.appendChild(detail);
+      if (i === 0) link.className = 'active';
+      item.appendChild(link);
+      list.appendChild(item);
+    });
+    if (!hits.length && input.value.trim()) {
+      var none = document.createElement('li');
+      none.className = 'none';
+      none.textContent = 'No matches';
+      list.appendChild(none);
+    }
+    list.hidden = !input.value.trim();
+  }
+
+  input.addEventListener('input', function () { loadIndex(show); });
+  input.addEventListener('focus', function () { loadIndex(function () {}); });
+  input.addEventListener('keydown', function (event) {
+    var links = list.querySelectorAll('a');
+    var active = list.querySelector('a.active');
+    var index = Array.prototype.indexOf.call(links, active);
+    if (event.key === 'Enter' && active) {
+      window.location.href = active.href;
+    } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
+      event.preventDefault();
+      if (!links.length) return;
+      if (active) active.className = '';
+      index = (index + (event.key === 'ArrowDown' ? 1 : links.length - 1)) % links.length;
+      links[index].className = 'active';
+      links[index].scrollIntoView({block: 'nearest'});
+    } else if (event.key === 'Escape') {
+      input.value = '';
+      list.hidden = true;
+      input.blur();
+    }
+  });
+  document.addEventListener('keydown', function (event) {
+    if (event.key === '/' && document.activeElement !== input) {
+      event.preventDefault();
+      input.focus();
+    }
+  });
+  document.addEventListener('click', function (event) {
+    if (!event.target.closest || !event.target.closest('.search')) list.hidden = true;
+  });
+})();
