@@ -125,8 +125,11 @@ def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), links_f
             outputs[url] = existing.read_bytes()
         else:
             if page.source and url not in rendered:
-                source = parse(page.source, (root / page.source).read_bytes())
-                rendered[url] = (source, renderer.render(source))
+                try:
+                    source = parse(page.source, (root / page.source).read_bytes())
+                    rendered[url] = (source, renderer.render(source))
+                except SiteError as e:
+                    raise BuildError([e]) from None
             body = rendered[url][1].sections if page.source else []
             outputs[url] = template('page.html', page=page, sections=body, **context).encode()
         manifest_pages[url] = dict(page.meta, key=key, output=sha_bytes(outputs[url]))
