@@ -85,8 +85,10 @@ come from the same start method as the worker processes: `lock=True` uses the de
 `spawn`, pass `torch.multiprocessing.get_context('spawn').Lock()`.
 """
 
+import ctypes
 import os
 import signal
+import sys
 import time
 from multiprocessing.connection import wait
 from typing import Any, Callable, Dict, Optional, Sequence, Tuple, Union
@@ -186,11 +188,29 @@ class WorkerError(RuntimeError):
     """A worker process failed or ran out of time; the message says which."""
 
 
-def _worker_main(target: Callable[..., None], rank: int, args: Tuple[Any, ...]):
+# `prctl` option of Linux: the signal a process receives when its parent dies
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent(parent_pid: int):
     """
-    The first code a worker runs: one thread, and no `KeyboardInterrupt`. Ctrl-C in a terminal
-    reaches every process in the group; the parent alone decides how the workers stop.
+    A parent killed outright (`SIGKILL`, or `SIGTERM` with no handler) cannot stop its workers,
+    and they would go on training on a machine that others share. On Linux, the kernel sends the
+    worker `SIGTERM` when its parent dies; if the parent is already gone, the worker leaves now.
     """
+    if sys.platform.startswith('linux'):
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent_pid:
+        os._exit(1)
+
+
+def _worker_main(target: Callable[..., None], rank: int, args: Tuple[Any, ...], parent_pid: int):
+    """
+    The first code a worker runs: one thread, no `KeyboardInterrupt`, and no life after the
+    parent's. Ctrl-C in a terminal reaches every process in the group; the parent alone decides
+    how the workers stop.
+    """
+    _die_with_parent(parent_pid)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     os.environ['OMP_NUM_THREADS'] = '1'
     torch.set_num_threads(1)
@@ -238,7 +258,7 @@ def run_workers(target: Callable[..., None], n_workers: int, args: Tuple[Any, ..
     """
     if isinstance(context, str):
         context = mp.get_context(context)
-    processes = [context.Process(target=_worker_main, args=(target, rank, args), daemon=True,
+    processes = [context.Process(target=_worker_main, args=(target, rank, args, os.getpid()), daemon=True,
                                  name=f'worker-{rank}')
                  for rank in range(n_workers)]
     deadline = None if timeout is None else time.monotonic() + timeout

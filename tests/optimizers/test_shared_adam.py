@@ -254,7 +254,18 @@ def test_parent_process_exits_non_zero_naming_the_failed_worker(tmp_path):
         parent.kill()
     assert parent.returncode == 1
     assert 'WorkerError: worker 2 of 3 failed with exit code 1' in stderr
-    assert all(gone(pid) for pid in worker_pids(tmp_path, 3, 1))
+    assert wait_until_gone(worker_pids(tmp_path, 3, 1), 0)
+
+
+def wait_until_gone(pids, bound: float) -> bool:
+    """Wait for the workers to go; any that outlive `bound` are killed, so a failure leaves none behind"""
+    deadline = time.monotonic() + bound
+    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    survivors = [pid for pid in pids if not gone(pid)]
+    for pid in survivors:
+        os.kill(pid, signal.SIGKILL)
+    return not survivors
 
 
 @pytest.mark.timeout(60)
@@ -268,7 +279,16 @@ def test_ctrl_c_in_the_parent_stops_every_worker(tmp_path):
         parent.kill()
     assert parent.returncode != 0
     assert 'KeyboardInterrupt' in stderr
-    deadline = time.monotonic() + 10
-    while not all(gone(pid) for pid in pids) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert all(gone(pid) for pid in pids)
+    assert wait_until_gone(pids, 10)
+
+
+@pytest.mark.skipif(not sys.platform.startswith('linux'), reason='workers follow their parent on Linux only')
+@pytest.mark.timeout(60)
+def test_workers_do_not_outlive_a_killed_parent(tmp_path):
+    parent = start_parent(tmp_path, failing_rank=-1)
+    try:
+        pids = worker_pids(tmp_path, 3, 30)
+    finally:
+        parent.kill()
+        parent.communicate(timeout=15)
+    assert wait_until_gone(pids, 10)
