@@ -162,8 +162,11 @@ def write_summary(name: str, runs: Sequence[Dict[str, Any]], command: str, note:
     """Write `results/<name>_summary.json`: the runs' summaries, the command, and a note on timing."""
     results.mkdir(parents=True, exist_ok=True)
     path = results / f'{name}_summary.json'
-    path.write_text(json.dumps({'experiment': name, 'command': command, 'note': note, 'runs': list(runs)},
-                               indent=1) + '\n')
+    # One run per line: small, and a re-run shows in a diff as the runs that changed.
+    header = {'experiment': name, 'command': command, 'note': note}
+    lines = [f' {json.dumps(key)}: {json.dumps(value)},' for key, value in header.items()]
+    body = ',\n'.join('  ' + json.dumps(run) for run in runs)
+    path.write_text('{\n' + '\n'.join(lines) + '\n "runs": [\n' + body + '\n ]\n}\n')
     return path
 
 
