@@ -26,10 +26,11 @@ SETTINGS = {
     'Adam': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     'AMSGrad': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     'AdamW': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
-    'RAdam': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
-    'AdaBelief': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
+    # RAdam's rectification keeps its steps small early on (r_t is about 0.2 at step 100).
+    'RAdam': dict(kwargs=dict(lr=1e-1), steps=200, factor=10),
+    'AdaBelief': dict(kwargs=dict(lr=1e-1), steps=100, factor=10),
     'NAdam': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
-    'Adamax': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
+    'Adamax': dict(kwargs=dict(lr=1e-1), steps=100, factor=10),
     'AdamWarmup': dict(kwargs=dict(lr=3e-2, warmup=10), steps=100, factor=10),
     'AdamWarmupCosineDecay': dict(kwargs=dict(lr=3e-2, warmup=10, total_steps=200), steps=100, factor=10),
     'Noam': dict(kwargs=dict(lr=1., warmup=10, d_model=16), steps=100, factor=10),
@@ -38,8 +39,9 @@ SETTINGS = {
     'Sophia': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     'SharedAdam': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     'SGD': dict(kwargs=dict(lr=0.5, momentum=0.9), steps=100, factor=10),
-    'Adagrad': dict(kwargs=dict(lr=0.1), steps=100, factor=10),
-    'Adadelta': dict(kwargs=dict(lr=1.0), steps=100, factor=4),
+    'Adagrad': dict(kwargs=dict(lr=0.3), steps=100, factor=10),
+    # Adadelta's steps start at about sqrt(eps) in size and grow as its accumulated updates do.
+    'Adadelta': dict(kwargs=dict(lr=1.0), steps=300, factor=8),
     'RMSprop': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
 }
 
