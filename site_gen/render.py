@@ -59,6 +59,9 @@ TAG_RE = re.compile(r'<!--.*?-->|</?([A-Za-z][A-Za-z0-9-]*)((?:\s+[^<>]*?)?)\s*/
 ATTRIBUTE_RE = re.compile(r'''\s*([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?''')
 IMAGE_RE = re.compile(r'!\[[^\]]*\]\(\s*<?([^)\s>]+)')
 FENCE_RE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
+# Control characters other than tab have no place in prose; in math they are a `\b` or `\f`
+# that some tool turned into a backspace or form feed.
+CONTROL_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f]')
 
 
 @dataclass
@@ -141,6 +144,11 @@ class Renderer:
 
     def expand(self, path, number, text, lines, origins, page, seen):
         """Append one prose line, or the lines of the Markdown file it includes."""
+        control = CONTROL_RE.search(text)
+        if control:
+            raise SiteError(path, number, f'control character U+{ord(control.group()):04X} in prose at column '
+                                          f'{control.start() + 1}: a `\\b` or `\\f` turned into a byte by a tool? '
+                                          f'write the backslash in the source')
         m = INCLUDE_RE.fullmatch(text.strip())
         if not m:
             lines.append(text)

@@ -83,6 +83,7 @@ def test_math_in_comments_may_span_lines():
     ('"""\nText\n\\begin{align}\na &= b\n"""\nx = 1\n', 3, 'unclosed \\begin{align}'),
     ('"""\n$\\frac{a}{b$\n"""\nx = 1\n', 2, 'unclosed { in math'),
     ('"""\nstray \\end{align}\n"""\nx = 1\n', 2, 'without a matching \\begin'),
+    ('"""\nFine.\n\n$$a = \x08eta + \x0crac{1}{2}$$\n"""\nx = 1\n', 4, 'control character U+0008'),
 ])
 def test_bad_math_is_an_error_naming_file_and_line(text, line, message):
     with pytest.raises(SiteError) as error:
