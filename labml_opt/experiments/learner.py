@@ -22,6 +22,7 @@ every callback that has a method of that name, in the order of their `order` att
 | `begin_batch`, `after_batch` | around each batch, training or validation |
 | `after_pred`, `after_loss` | after the forward pass, after the loss |
 | `after_backward`, `after_step` | after `loss.backward()`, after `optimizer.step()` (training only) |
+| `after_cancel_batch`, `after_cancel_epoch`, `after_cancel_fit` | when a cancel signal was caught |
 
 A callback receives the runner, reads what it needs from it (`runner.loss`, `runner.epoch`,
 `runner.learner.optimizer`) and may change it. To stop part of the work it raises
@@ -232,6 +233,10 @@ class AvgStats(Callback):
             return
         self.totals = {'train': {}, 'valid': {}}
         self.counts = {'train': 0, 'valid': 0}
+
+    def begin_validate(self, runner: Runner):
+        # Validation always runs whole, also when an epoch resumes from a checkpoint taken during it.
+        self.totals['valid'], self.counts['valid'] = {}, 0
 
     def after_loss(self, runner: Runner):
         split = 'train' if runner.in_train else 'valid'

@@ -200,3 +200,14 @@ def test_a_checkpoint_in_the_middle_of_a_group_keeps_its_gradients(tmp_path):
     straight, _ = fit_with_batches(batch_size=8, k=2)
     for ours, theirs in zip(learner.model.parameters(), straight.model.parameters()):
         assert torch.equal(ours, theirs)
+
+
+def test_recorder_keeps_lr_and_loss_per_training_step_and_plots_them(tmp_path):
+    data = tiny_data(n=40, batch_size=4)
+    recorder = Recorder()
+    Runner(tiny_learner(data, lr=0.1), [ParamScheduler('lr', linear(0.1, 0.01)), recorder]).fit(1)
+    assert len(recorder.losses) == len(recorder.lrs) == 8
+    assert recorder.lrs[0] == [0.1] and recorder.lrs[-1] == [pytest.approx(0.01)]
+    recorder.plot_lr(tmp_path / 'lr.svg')
+    recorder.plot_loss(tmp_path / 'loss.svg', smooth=3, log=True)
+    assert b'<svg' in (tmp_path / 'lr.svg').read_bytes() and b'<svg' in (tmp_path / 'loss.svg').read_bytes()

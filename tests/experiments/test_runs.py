@@ -12,13 +12,20 @@ from labml_opt.experiments.runs import RunSpec, logs_path, resume_run, train_run
 
 
 class PressCtrlC(Callback):
-    """Sends this process a real SIGINT after training step `at`, as Ctrl-C in a terminal would."""
+    """
+    Sends this process a real SIGINT, as Ctrl-C in a terminal would: after training step `step`,
+    or after the first validation batch of epoch `validating`.
+    """
 
-    def __init__(self, at):
-        self.at = at
+    def __init__(self, step=None, validating=None):
+        self.step, self.validating = step, validating
 
     def after_step(self, runner):
-        if runner.step == self.at:
+        if runner.step == self.step:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    def after_pred(self, runner):
+        if not runner.in_train and runner.epoch == self.validating and runner.batch == 0:
             os.kill(os.getpid(), signal.SIGINT)
 
 
@@ -35,11 +42,12 @@ def test_tiny_run_lands_in_the_temporary_labml_directory_and_loss_falls(labml_di
     assert run.values('loss.valid')[-1] == pytest.approx(result.stats['valid']['loss'], rel=1e-5)
 
 
-def test_resume_after_ctrl_c_ends_with_the_same_weights_as_an_uninterrupted_run(labml_dir, idx_dir):
+@pytest.mark.parametrize('press', [PressCtrlC(step=17), PressCtrlC(validating=0)], ids=['training', 'validating'])
+def test_resume_after_ctrl_c_ends_with_the_same_weights_as_an_uninterrupted_run(labml_dir, idx_dir, press):
     spec = RunSpec(experiment='resume', label='momentum', optimizer='momentum', hyper={'lr': 0.05},
                    data=str(idx_dir), epochs=3, batch_size=32)
     with pytest.raises(KeyboardInterrupt):
-        train_run(spec, callbacks=[PressCtrlC(at=17)])
+        train_run(spec, callbacks=[press])
     interrupted = read_run(next((labml_dir / 'logs' / 'resume').iterdir()))
     assert interrupted.status == 'interrupted'
     assert (interrupted.path / 'checkpoints' / 'checkpoint.pt').exists()
