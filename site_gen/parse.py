@@ -174,8 +174,10 @@ def docstring_lines(node, strings, lines: List[str]) -> Optional[List[ProseLine]
     if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
         return None
     tok = strings.get((value.lineno, value.col_offset))
-    # Implicitly concatenated strings are not one token; leave them as code.
-    if tok is None or tok.end != (value.end_lineno, value.end_col_offset):
+    # Implicitly concatenated strings are not one token; leave them as code. (`ast` counts
+    # columns in UTF-8 bytes and `tokenize` in characters, so only lines are compared here;
+    # a second string on the last line fails the check below.)
+    if tok is None or tok.end[0] != value.end_lineno:
         return None
     (srow, scol), (erow, ecol) = tok.start, tok.end
     if lines[srow - 1][:scol].strip() or lines[erow - 1][ecol:].strip():

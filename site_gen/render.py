@@ -154,7 +154,9 @@ class Renderer:
             lines.append(text)
             origins.append((path, number))
             return
-        target = (Path(path).parent / m.group(1)).as_posix()
+        target = normalise((Path(path).parent / m.group(1)).as_posix())
+        if target is None:
+            raise SiteError(path, number, f'include {m.group(1)} points outside the source tree')
         full = self.root / target
         if not full.is_file():
             raise SiteError(path, number, f'include file not found: {m.group(1)} (looked for {target})')
@@ -251,7 +253,7 @@ def protect(text: str, origins: List[Tuple[str, int]], maths: List[str], page: R
         if c == '!':
             image = IMAGE_RE.match(text, i)
             if image:
-                add_image(image.group(1), where(i), page, root)
+                add_image(image.group(1), path, where(i), page, root)
         out.append(c)
         i += 1
     return ''.join(out)
@@ -340,17 +342,20 @@ def sanitise(tag: re.Match, origin: Tuple[str, int], page: RenderedPage, root: P
             image = html.unescape(value)
     if ok:
         if image is not None:
-            add_image(image, origin, page, root)
+            add_image(image, path, origin, page, root)
         return tag.group()
     page.warnings.append(f'{origin[0]}:{origin[1]}: HTML {tag.group()[:60]!r} is not on the allow-list; shown as text')
     return html.escape(tag.group(), quote=False)
 
 
-def add_image(url: str, origin: Tuple[str, int], page: RenderedPage, root: Path):
-    """A relative image is copied next to the page; it must exist and stay inside the site."""
+def add_image(url: str, path: str, origin: Tuple[str, int], page: RenderedPage, root: Path):
+    """
+    A relative image is copied to the same place relative to the page. Like every URL in
+    included Markdown, it is relative to the page `path` that includes it.
+    """
     if re.match(r'[A-Za-z][A-Za-z0-9+.-]*:|/', url):
         return
-    source = normalise((Path(origin[0]).parent / url.split('#')[0].split('?')[0]).as_posix())
+    source = normalise((Path(path).parent / url.split('#')[0].split('?')[0]).as_posix())
     if source is None or not (root / source).is_file():
         raise SiteError(origin[0], origin[1], f'image not found: {url}')
     page.images[source] = source

@@ -164,6 +164,11 @@ def test_docstrings_come_from_source_text_not_from_doc():
     assert prose_of(source) == ['$\\frac{a}{b}$, $\\theta$ and $\\nu$ \\\\ row']
 
 
+def test_docstring_with_non_ascii_text_on_its_last_line_is_prose():
+    source = parse('m.py', 'def f():\n    """Decay by λ, then θ."""\n    pass\n'.encode())
+    assert prose_of(source) == ['Decay by λ, then θ.']
+
+
 def test_docstring_sharing_a_line_with_code_stays_in_code():
     source = parse('m.py', b'def f(): """inline"""\n\n\ndef g():\n    """Doc."""; x = 1\n')
     assert prose_of(source) == []

@@ -153,6 +153,17 @@ def test_missing_include_or_image_names_source_file_and_line(tmp_path, text, lin
     assert str(error.value).startswith(f'pkg/m.py:{line}: ') and message in str(error.value)
 
 
+def test_include_outside_the_source_tree_is_refused(tmp_path):
+    with pytest.raises(SiteError, match=r'^pkg/m.py:2: include ../../../etc/passwd points outside the source tree'):
+        render('"""\n[[include: ../../../etc/passwd]]\n"""\nx = 1\n', root=tmp_path)
+
+
+def test_image_in_included_markdown_is_relative_to_the_including_page(tmp_path):
+    write_tree(tmp_path, {'pkg/results/t.md': '![plot](results/p.svg)\n', 'pkg/results/p.svg': '<svg/>'})
+    _, page = render('"""\n[[include: results/t.md]]\n"""\nx = 1\n', root=tmp_path)
+    assert page.images == {'pkg/results/p.svg': 'pkg/results/p.svg'}
+
+
 def test_error_inside_an_included_file_names_that_file(tmp_path):
     write_tree(tmp_path, {'pkg/results/t.md': 'fine\n\nbroken $x\n'})
     with pytest.raises(SiteError, match=r'^pkg/results/t.md:3: unclosed \$'):
