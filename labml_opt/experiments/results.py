@@ -277,11 +277,17 @@ def results_table(runs: Sequence[Dict[str, Any]], first_column: str = 'run') -> 
     return markdown_table([first_column, 'final train loss', 'valid loss', 'valid accuracy', 'wall time (s)'], rows)
 
 
-def main():
+def main(argv: Sequence[str] = None):
     """Re-draw every experiment's plots and tables from its committed summary."""
+    import argparse
     from labml_opt.experiments import compare, one_cycle, sweep
+    parser = argparse.ArgumentParser(prog='python -m labml_opt.experiments.results',
+                                     description='Redraw the plots and tables of compare, sweep and one_cycle '
+                                                 'from their summaries, without training.')
+    parser.add_argument('--results', type=Path, default=RESULTS, help='folder with the summaries (default: %(default)s)')
+    args = parser.parse_args(argv)
     for module in (compare, sweep, one_cycle):
-        for path in module.render_results():
+        for path in module.render_results(args.results):
             print(path)
 
 

@@ -41,3 +41,16 @@ def test_plots_are_svg_without_a_date_and_identical_when_redrawn(tmp_path):
     first = plot_series(series, tmp_path / 'x.svg', ylabel='loss', smooth=2, log=True).read_bytes()
     second = plot_series(series, tmp_path / 'x.svg', ylabel='loss', smooth=2, log=True).read_bytes()
     assert first == second and b'<svg' in first and b'dc:date' not in first
+
+
+def test_committed_plots_and_tables_are_what_the_committed_summaries_draw(tmp_path):
+    import shutil
+
+    from labml_opt.experiments.results import RESULTS, main
+    for summary in RESULTS.glob('*_summary.json'):
+        shutil.copy(summary, tmp_path)
+    main(['--results', str(tmp_path)])
+    drawn = sorted(p.name for p in tmp_path.iterdir() if p.suffix in ('.svg', '.md'))
+    assert 'compare_loss.svg' in drawn and 'sweep_lr_range.md' in drawn and 'one_cycle_table.md' in drawn
+    for name in drawn:
+        assert (tmp_path / name).read_bytes() == (RESULTS / name).read_bytes(), name
