@@ -15,6 +15,7 @@ plots and tables of the reference runs, committed under `results/`.
 * [Sweeps](sweep.html): RMSprop's $\epsilon$, Adagrad's initial accumulator, and a learning-rate
   range test.
 * [One-cycle](one_cycle.html): cycling the learning rate and momentum against a constant rate.
+* [A3C on CartPole](a3c.html): worker processes training one model through a shared Adam.
 
 The machinery they share:
 
