@@ -11,7 +11,7 @@ the same initial weights and batches.
 
 ## RMSprop's $\epsilon$
 
-RMSprop divides each step by $\sqrt{v_t} + \epsilon$, where $v_t$ is a moving average of
+With learning rate $\eta$, RMSprop divides each step by $\sqrt{v_t} + \epsilon$, where $v_t$ is a moving average of
 $g_t^2$ that starts at zero. In the first steps $v_t$ is tiny (it is
 $(1 - \alpha) g_1^2 = 0.01 g_1^2$ after one step with $\alpha = 0.99$), so the step is about
 $10 \eta$ per coordinate whatever the gradient's size, unless $\epsilon$ is large enough to
@@ -23,7 +23,7 @@ $\eta / \epsilon$ for coordinates whose gradients stay below $\epsilon$.
 [[include: results/sweep_rmsprop_eps.md]]
 
 Up to $\epsilon = 10^{-4}$ the first steps are the same huge ones, and the loss starts with the
-same spike. $\epsilon = 10^{-2}$, about the size of the gradients here, removes most of it and
+same spike. $\epsilon = 10^{-2}$ removes most of it and
 ends with a training loss about a third of the default's, as in the notebook this comes from.
 $\epsilon = 1$ has no spike either, but it shrinks every step for the whole run and ends behind
 $\epsilon = 10^{-2}$.
@@ -55,7 +55,7 @@ loss, and that rate is a good peak for [one-cycle](one_cycle.html).
 
 [[include: results/sweep_lr_range.md]]
 
-SGD with momentum learns best around $\alpha \approx 0.02$ and diverges past $0.1$; Adam's best
+SGD with momentum learns best around $\eta \approx 0.02$ and diverges past $0.1$; Adam's best
 is near $0.005$ and it diverges before $0.1$. The rates the [comparison](compare.html) uses,
 PyTorch's defaults, sit well below both: $10^{-3}$ for Adam is safe rather than fast,
 and $10^{-3}$ is far too small for momentum on this problem. The [one-cycle](one_cycle.html)
