@@ -249,7 +249,8 @@ def run_workers(target: Callable[..., None], n_workers: int, args: Tuple[Any, ..
     * a worker that exits with a non-zero code (an exception, a signal) raises a `WorkerError`
       naming that worker and its exit code, after the other workers are stopped;
     * so does running past `timeout` seconds;
-    * a `KeyboardInterrupt` in the parent (Ctrl-C) stops all workers before it propagates.
+    * a `KeyboardInterrupt` in the parent (Ctrl-C) stops all workers before it propagates;
+    * on Linux, a parent that is killed outright takes its workers with it.
 
     `context` is a start method (`'spawn'`, `'fork'`) or a `torch.multiprocessing` context;
     queues, events and locks handed to the workers must come from the same one.

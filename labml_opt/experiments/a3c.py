@@ -18,7 +18,9 @@ python -m labml_opt.experiments.a3c --workers 2 --seed 0
 ```
 
 and `--help` for the other settings. Progress is tracked with labml: the return of every episode
-and the mean losses over it, for each worker, and the settings of the run.
+and the mean losses over it, for each worker, and the settings of the run. The workers are
+started by [`run_workers`](../shared_adam.html#run_workers): if one of them fails, the others are
+stopped and the command exits with code 1, naming the worker; Ctrl-C stops them all.
 
 ## The algorithm
 
@@ -67,9 +69,10 @@ The plot and the table come from the committed run summary `results/a3c_summary.
 by `python -m labml_opt.experiments.a3c --workers 2 --seed 0` on a machine with 2 cores that
 other jobs were sharing (the wall time is what that machine gave us);
 `python -m labml_opt.experiments.a3c --plot` redraws them from the summary without training.
-The same command with `--seed 1` and `--seed 2` reached the goal too, after 91,260 and 91,992
-environment steps, in 99 s and 132 s. Hogwild updates interleave differently on every run, so a
-run is not bit-for-bit repeatable, even with the same seed.
+Hogwild updates interleave differently on every run, so a run is not bit-for-bit repeatable,
+even with the same seed: an earlier run with seed 0 reached the goal only after 232,460
+environment steps (66 s). Runs with `--seed 1` and `--seed 2` reached it after 91,260 and 91,992
+steps, in 99 s and 132 s.
 """
 
 import argparse
@@ -408,7 +411,7 @@ def write_report(summary: Dict[str, Any], results: Path):
              f'| Best {configs["window"]}-episode average | {summary["best_average_return"]} |',
              f'| Episodes, environment steps, optimizer steps | {summary["episodes"]}, '
              f'{summary["env_steps"]:,}, {summary["optimizer_steps"]:,} |',
-             f'| Wall time | {summary["wall_time_seconds"]} s |',
+             f'| Wall time, from starting the workers to their end | {summary["wall_time_seconds"]} s |',
              f'| Workers, seed, learning rate | {configs["workers"]}, {configs["seed"]}, {configs["lr"]:g} |',
              f'| PyTorch | {summary["torch"]} |']
     (results / 'a3c_summary.md').write_text('\n'.join(lines) + '\n')
