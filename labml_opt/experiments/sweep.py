@@ -11,8 +11,8 @@ the same initial weights and batches.
 
 ## RMSprop's $\epsilon$
 
-With learning rate $\eta$, RMSprop divides each step by $\sqrt{v_t} + \epsilon$, where $v_t$ is a moving average of
-$g_t^2$ that starts at zero. In the first steps $v_t$ is tiny (it is
+With learning rate $\eta$, RMSprop divides each step by $\sqrt{v_t} + \epsilon$, where $v_t$
+is a moving average of $g_t^2$ that starts at zero. In the first steps $v_t$ is tiny (it is
 $(1 - \alpha) g_1^2 = 0.01 g_1^2$ after one step with $\alpha = 0.99$), so the step is about
 $10 \eta$ per coordinate whatever the gradient's size, unless $\epsilon$ is large enough to
 dominate. A large $\epsilon$ tames the first steps, and turns RMSprop into SGD with learning rate
