@@ -66,12 +66,11 @@ CONTROL_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f]')
 
 @dataclass
 class RenderedSection:
-    """One section as HTML, with its plain prose text and first heading for search."""
+    """One section as HTML, with its prose split at headings as `[anchor, heading, text]` for search."""
     id: str
     prose: str
     code: str
-    text: str
-    heading: Optional[str]
+    search: List[List[str]]
 
 
 @dataclass
@@ -108,12 +107,9 @@ class Renderer:
             prose_html = self.prose(source.path, section, page, used_ids)
             headings = re.findall(r'<h[1-6] id="[^"]*">(.*?)</h[1-6]>', prose_html, re.S)
             heading = plain_text(headings[0]) if headings else None
-            page.sections.append(RenderedSection(
-                id=section_id(section, heading, source, used_ids),
-                prose=prose_html,
-                code=code_html(source, section, code_lines),
-                text=plain_text(prose_html),
-                heading=heading))
+            anchor = section_id(section, heading, source, used_ids)
+            page.sections.append(RenderedSection(id=anchor, prose=prose_html, code=code_html(source, section, code_lines),
+                                                 search=search_entries(anchor, prose_html)))
         page.deps = sorted(set(page.deps) | set(page.images))
         return page
 
@@ -435,6 +431,16 @@ def section_id(section: Section, heading: Optional[str], source: Source, used: s
         body = '\n'.join(t for b in section.prose for _, t in b) + '\n'.join(source.lines[n - 1] for n in section.code)
         base = hashlib.sha256(body.encode()).hexdigest()[:8]
     return unique_id('section-' + base, used)
+
+
+def search_entries(anchor: str, prose: str) -> List[List[str]]:
+    """The prose split at its headings, so that a search lands on the heading's own anchor."""
+    parts = re.split(r'(<h[1-6] id="[^"]*">.*?</h[1-6]>)', prose, flags=re.S)
+    entries = [[anchor, '', plain_text(parts[0])]]
+    for heading, body in zip(parts[1::2], parts[2::2]):
+        m = re.match(r'<h[1-6] id="([^"]*)">(.*?)</h', heading, re.S)
+        entries.append([m.group(1), plain_text(m.group(2)), plain_text(body)])
+    return [entry for entry in entries if entry[1] or entry[2]]
 
 
 def slug(text: str) -> str:

@@ -105,7 +105,7 @@ def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), links_f
             'source': path, 'hash': digest,
             'title': source.title or default_title(path), 'summary': source.summary,
             'deps': {d: sha(root / d) for d in page.deps}, 'images': sorted(page.images),
-            'search': [[s.id, s.heading or '', s.text] for s in page.sections if s.text],
+            'search': [entry for s in page.sections for entry in s.search],
         }
     if errors:
         raise BuildError(errors)
@@ -260,7 +260,8 @@ def folder_sequence(folder: str, pages: Dict[str, Page]) -> List[str]:
 def search_index(pages: Dict[str, Page]) -> bytes:
     """
     A script, not JSON: `fetch` is blocked on `file://`, a `<script>` is not.
-    Each entry is a page URL, title, summary, and its sections' anchors, headings and text.
+    Each entry is a page URL, title, summary, and the anchor, heading and text of each part of
+    its prose.
     """
     entries = [[url, p.title, p.summary, p.meta.get('search', [])] for url, p in sorted(pages.items())]
     data = json.dumps(entries, ensure_ascii=False, separators=(',', ':'), sort_keys=True)

@@ -216,3 +216,9 @@ def test_section_permalinks_survive_edits_elsewhere_in_the_file():
     ids = [[s.id for s in render(t)[1].sections] for t in (before, after)]
     for kept in ('section-A', 'section-A.go', ids[0][-1]):
         assert kept in ids[0] and kept in ids[1]
+
+
+def test_search_entries_are_split_at_headings_with_their_own_anchors():
+    _, page = render('"""\n# Adam\n\nIntro.\n\n## Why bias correction\n\nBoth averages start at zero.\n"""\nx = 1\n')
+    assert page.sections[0].search == [['adam', 'Adam', 'Intro.'],
+                                       ['why-bias-correction', 'Why bias correction', 'Both averages start at zero.']]
