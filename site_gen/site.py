@@ -285,7 +285,8 @@ def template(name: str, **context) -> str:
 
 def assets() -> Dict[str, bytes]:
     """Our CSS and scripts, Pygments' colours for both themes, and MathJax."""
-    files = {f'assets/{p.name}': p.read_bytes() for p in sorted((PACKAGE / 'static').iterdir()) if p.is_file()}
+    files = {f'assets/{p.name}': p.read_bytes() for p in sorted((PACKAGE / 'static').iterdir())
+             if p.is_file() and not p.name.startswith('.')}
     files['assets/pygments.css'] = pygments_css().encode()
     import mathjax
     base = Path(mathjax.__file__).parent / 'static' / 'mathjax'
@@ -320,10 +321,15 @@ def generator_hash() -> str:
     import markdown
     import pygments
     digest = hashlib.sha256(f'markdown {markdown.__version__} pygments {pygments.__version__}'.encode())
-    for path in sorted(PACKAGE.rglob('*')):
-        if path.is_file() and '__pycache__' not in path.parts:
-            digest.update(path.relative_to(PACKAGE).as_posix().encode() + b'\0' + path.read_bytes())
+    for path in sorted(generator_files()):
+        digest.update(path.relative_to(PACKAGE).as_posix().encode() + b'\0' + path.read_bytes())
     return digest.hexdigest()
+
+
+def generator_files() -> List[Path]:
+    """Our modules, templates and static files; not editor backups or other stray files."""
+    files = list(PACKAGE.glob('*.py')) + list((PACKAGE / 'templates').glob('*')) + list((PACKAGE / 'static').glob('*'))
+    return [path for path in files if path.is_file() and not path.name.startswith('.')]
 
 
 def deps_unchanged(root: Path, meta: dict) -> bool:
