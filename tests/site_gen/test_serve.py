@@ -23,7 +23,7 @@ def wait_for(condition, timeout=15.0):
     return False
 
 
-def test_serve_rebuilds_a_changed_page_and_keeps_the_last_good_site_on_errors(small_site):
+def test_serve_rebuilds_a_changed_page_and_keeps_the_last_good_site_on_errors(small_site, capsys):
     stop, ports = threading.Event(), []
     thread = threading.Thread(target=serve, args=(small_site, SOURCES, small_site / 'html'),
                               kwargs=dict(port=0, poll=0.1, stop=stop, ready=ports.append), daemon=True)
@@ -38,7 +38,9 @@ def test_serve_rebuilds_a_changed_page_and_keeps_the_last_good_site_on_errors(sm
         assert wait_for(lambda: 'Now with momentum.' in fetch(port, 'pkg/beta.html'))
 
         beta.write_text('def broken(:\n')
-        time.sleep(1.0)
+        errors = []
+        assert wait_for(lambda: errors.append(capsys.readouterr().err) or 'pkg/beta.py:1: syntax error' in ''.join(errors))
+        assert 'still serving the last good site' in ''.join(errors)
         assert 'Now with momentum.' in fetch(port, 'pkg/beta.html')
     finally:
         stop.set()
