@@ -11,7 +11,7 @@ summary: Fails when the site is stale, a link or anchor is broken, math is unbal
 * **Freshness**: build the sources into a temporary folder, with links to the sources computed
   as if it were `out`, and compare every file byte for byte.
 * **Links**: every relative `href` and `src` must name an existing file, and a `#fragment`
-  must name an `id` in the target page. Links to `http(s)` are not fetched (we are offline).
+  must name an `id` in the target page; no `id` may appear twice on a page. Links to `http(s)` are not fetched (we are offline).
 * **Math**: every math span is closed by its own delimiter, with balanced braces and environments.
 * **Scripts**: a page may only load our scripts from `assets/`.
 """
@@ -63,12 +63,15 @@ class _Page(HTMLParser):
     def __init__(self):
         super().__init__(convert_charrefs=True)
         self.ids: Set[str] = set()
+        self.duplicates: List[str] = []
         self.links: List[str] = []
         self.scripts: List[str] = []
 
     def handle_starttag(self, tag, attrs):
         attributes = dict(attrs)
         if attributes.get('id'):
+            if attributes['id'] in self.ids:
+                self.duplicates.append(attributes['id'])
             self.ids.add(attributes['id'])
         if tag == 'a' and attributes.get('name'):
             self.ids.add(attributes['name'])
@@ -88,6 +91,7 @@ def links_and_scripts(out: Path) -> List[str]:
     problems = []
     for path, page in pages.items():
         name = path.relative_to(out).as_posix()
+        problems += [f'{name}: id {duplicate!r} is used twice, so links to it are ambiguous' for duplicate in page.duplicates]
         for script in page.scripts:
             target = (path.parent / script).resolve()
             if not script or out / 'assets' not in target.parents:

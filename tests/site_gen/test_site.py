@@ -203,6 +203,12 @@ def test_check_reports_broken_links_and_missing_anchors(tmp_path):
     assert "p/a.html: broken link 'b.html#nope': no id 'nope' in b.html" in problems
 
 
+def test_check_reports_an_id_used_twice(tmp_path):
+    write_tree(tmp_path, {'p/a.py': '"""\n<a id="alpha"></a>\n\n# Alpha\n"""\nx = 1\n'})
+    build(tmp_path, ['p'], tmp_path / 'out')
+    assert "p/a.html: id 'alpha' is used twice, so links to it are ambiguous" in check(tmp_path, ['p'], tmp_path / 'out')
+
+
 def test_check_reports_unbalanced_math_and_foreign_scripts_in_the_html(built):
     page = built / 'html/pkg/alpha.html'
     page.write_text(page.read_text().replace('<span class="math">$\\alpha_t$</span>', '<span class="math">$\\alpha_{t$</span>')
