@@ -97,7 +97,7 @@ def links_and_scripts(out: Path) -> List[str]:
             if not script or out / 'assets' not in target.parents:
                 problems.append(f'{name}: script {script or "(inline)"!r} is not one of the site\'s assets')
         for link in page.links:
-            if re.match(r'(https?|mailto):', link):
+            if re.match(r'(https?|mailto|data):', link):
                 continue
             target_name, _, fragment = link.partition('#')
             target = (path.parent / target_name).resolve() if target_name else path
