@@ -115,6 +115,10 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                 loss = closure()
 
         for group in self.param_groups:
+            # A group that qualifies is updated all at once by the same math compiled into one
+            # loop ([the fast path](fast.html)); otherwise each parameter goes through the code below.
+            if fast_group_step(self, group):
+                continue
             for param in group['params']:
                 # A parameter that took no part in the loss has no gradient and is left alone.
                 if param.grad is None:
@@ -259,3 +263,6 @@ from labml_opt.adam_warmup import AdamWarmup  # noqa: E402
 from labml_opt.adam_warmup_cosine_decay import AdamWarmupCosineDecay  # noqa: E402
 from labml_opt.noam import Noam  # noqa: E402
 from labml_opt.sophia import Sophia  # noqa: E402
+
+# The fast path needs the optimizers it compiles, so it is imported after them.
+from labml_opt.fast import fast_group_step  # noqa: E402

@@ -1,0 +1,631 @@
+r"""
+---
+title: The fast path
+summary: The same update rules, compiled into one fused loop over a whole param group, so that a step costs little more than reading and writing each tensor once.
+---
+
+# The fast path
+
+The pages of this package update one parameter at a time, one operation per line, so that each
+line can carry its equation. Read as a program, that is slow. Each line is a separate pass over
+memory: Adam's reference `step_param` reads and writes $m$, $v$ and $\theta$ several times, and
+`v.sqrt()` creates a full-size temporary on every step, which the operating system hands out as
+fresh pages (about one page fault per 512 parameters). On a CPU an optimizer step is limited by
+memory bandwidth, not by arithmetic, so every extra pass costs about as much as the useful one.
+
+### The floor
+
+The least an Adam step can do is read $\theta$, $g$, $m$, $v$ once and write $\theta$, $m$, $v$
+once: 7 tensors of 4 bytes, 28 bytes per parameter. At the bandwidth of an in-place update
+(`a.mul_(s)`, which also reads and writes each byte once) this gives the time below which no
+implementation can go. The [benchmark](#benchmark) measures both in the same process.
+
+### Our own math, compiled
+
+The fast path is not a call into `torch.optim`'s fused kernels. For each algorithm there is
+a plain PyTorch function below that applies the same update rule to every tensor of a param group:
+a Python loop over the group, and inside it the same equations as the reference page.
+[`torch.compile`](https://pytorch.org/docs/stable/generated/torch.compile.html) traces this function
+once; Inductor fuses each parameter's operations into a single loop in C++ that loads
+$\theta, g, m, v$, computes in registers and stores the results, and writes all the loops of the
+group into one compiled function, called once per step.
+
+Three details make that work:
+
+* **Scalars are tensors.** The bias corrections $1 - \beta_1^t$, the learning rate from a scheduler
+  and the step size change every step. Passed as Python floats they would be baked into the compiled
+  code as constants, and each new value would compile again. They are computed in Python with the
+  same expressions as the reference, and passed as one small `float64` tensor with a row per
+  parameter, which the compiled code reads. Changing `lr`, `betas` or `eps` never recompiles.
+* **Flags are constants.** Options that change the shape of the computation, such as $L_2$ weight
+  decay or AMSGrad's extra state, are Python booleans: each combination compiles once. Options that
+  only change a number are numbers: $-g$ for `maximize` is a multiplication by $\pm 1$, and
+  decoupled weight decay multiplies $\theta$ by $1 - \alpha \lambda$, which is exactly $1$ without
+  decay. Both are exact in floating point.
+* **One function per group.** Compiling the update per parameter would pay the compiled function's
+  entry checks once per tensor; per group they are paid once per step.
+
+### When the fast path runs
+
+A group goes through the fast path when all of these hold, and otherwise through the reference
+code, one parameter at a time:
+
+* The optimizer's class has a fast update whose reference hooks it has not overridden. A subclass
+  that overrides `get_mv` or `adam_update` changes the math, and gets the reference path. Hooks
+  that only return a number, such as `get_lr` in the [warm-up](adam_warmup.html) schedules, are
+  called in Python by the fast path too, so those subclasses keep it.
+* The group's `fast` option allows it. Like `torch.optim`'s `foreach` and `fused`, it is a key of the
+  param group: `True` asks for the fast path, `False` forbids it, and `None` or no key chooses
+  automatically: the fast path when the group's parameters with gradients hold at least
+  `MIN_NUMEL` elements. Compiling takes seconds (cold) and saves about a millisecond per step at
+  a million parameters, so small groups, like those in unit tests, stay on the reference path.
+* Every parameter is a dense `float32` or `float64` CPU tensor whose gradient has the same dtype,
+  the group is not `differentiable`, and a C++ compiler is installed.
+
+When a group that asked for the fast path, or is large enough for it, cannot have it, a
+`FastPathWarning` says why, once per reason and class, and the step runs on the reference path.
+Sparse gradients go to the reference path, which refuses them with an error.
+
+### The compile cache
+
+The first step of each group structure (number, shapes, strides and dtypes of its tensors, and the
+flags) compiles, which takes from a few to tens of seconds. Inductor caches the compiled code on disk.
+Unless `TORCHINDUCTOR_CACHE_DIR` is already set, importing this module sets it to
+`~/.cache/labml_opt/inductor`, outside any repository, so a later run with the same structures
+starts in about a second.
+"""
+
+import inspect
+import math
+import os
+import shutil
+import warnings
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import torch
+
+from labml_opt import GenericAdaptiveOptimizer, WeightDecay
+from labml_opt.ada_belief import AdaBelief
+from labml_opt.adagrad import Adagrad
+from labml_opt.adam import Adam
+from labml_opt.amsgrad import AMSGrad
+from labml_opt.radam import RAdam
+from labml_opt.rmsprop import RMSprop
+from labml_opt.sgd import SGD
+
+os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR',
+                      os.path.join(os.path.expanduser('~'), '.cache', 'labml_opt', 'inductor'))
+
+# Groups smaller than this many elements stay on the reference path when `fast` is `None`.
+MIN_NUMEL = 1 << 20
+# The dtypes the fast path is tested for.
+DTYPES = (torch.float32, torch.float64)
+
+
+class FastPathWarning(RuntimeWarning):
+    """A group that asked for the fast path, or was large enough for it, took the reference path."""
+
+
+class FastUpdate:
+    """
+    <a id="FastUpdate"></a>
+
+    ## A fast update for one algorithm
+
+    A subclass names the class whose math it reproduces, `reference`, and the `hooks` of that
+    class it reproduces. It writes `update`, the group update that gets compiled, and `run`, which
+    computes the scalars in Python and calls it.
+    """
+
+    reference: type
+    hooks: Tuple[str, ...]
+
+    def __init__(self):
+        self.compiled = torch.compile(self.update, fullgraph=True, dynamic=False)
+        # Set to the reason when compiling failed, so that it is not tried again.
+        self.broken: Optional[str] = None
+
+    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
+        """
+        `optimizer` is a `reference`, and every hook in `hooks`, plus `step`, is the very function
+        `reference` has: a subclass that overrides one of them has different math. (`torch.optim`
+        wraps each class's `step` for its hooks and profiler; `inspect.unwrap` sees through that.)
+        """
+        cls = type(optimizer)
+        return (isinstance(optimizer, self.reference) and
+                all(inspect.unwrap(getattr(cls, name)) is inspect.unwrap(getattr(self.reference, name))
+                    for name in self.hooks + ('step',)))
+
+    def update(self, *args):
+        """The group update, in plain PyTorch; compiled once per group structure."""
+        raise NotImplementedError
+
+    def run(self, optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        """Update every parameter of `group` that has a gradient."""
+        raise NotImplementedError
+
+    def call(self, *args):
+        """
+        Call the compiled update. Every group structure is a separate compiled version of the same
+        function, so the limit on versions (8 by default, meant to catch accidental recompiles)
+        is raised to allow one per group of a large model.
+
+        Inductor in torch 2.13 loses in-place writes to 0-d `float64` inputs (it treats them as
+        scalars), so each 0-d tensor is passed as a one-element view of the same memory.
+        """
+        args = [[t.view(1) if t.dim() == 0 else t for t in arg] if isinstance(arg, list) else arg
+                for arg in args]
+        with torch._dynamo.config.patch(recompile_limit=256, accumulated_recompile_limit=4096):
+            self.compiled(*args)
+
+
+def scalar_rows(states: List[Dict[str, Any]], row: Callable[[Dict[str, Any]], List[float]],
+                key: Callable[[Dict[str, Any]], Any]) -> torch.Tensor:
+    """
+    The scalars of every parameter as a `float64` tensor with a row per parameter. Parameters of a
+    group usually share their step count, so the row of each distinct `key` (the step count) is
+    computed once: hooks such as `get_lr` may depend on the group and the step, not on other state.
+    """
+    rows: Dict[Any, List[float]] = {}
+    table = []
+    for state in states:
+        k = key(state)
+        if k not in rows:
+            rows[k] = row(state)
+        table.append(rows[k])
+    return torch.tensor(table, dtype=torch.float64)
+
+
+def decay_scalars(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> List[float]:
+    r"""
+    The weight decay of [`WeightDecay`](index.html#WeightDecay) as two numbers: $\lambda$ to add
+    $\lambda \theta_{t-1}$ to the gradient ($0$ unless $L_2$), and the factor that shrinks
+    $\theta_{t-1}$: $1 - \alpha \lambda$, $1 - \lambda$, or exactly $1$.
+    """
+    rule, decay = optimizer.weight_decay, group['weight_decay']
+    l2 = 0. if rule.weight_decouple else decay
+    if not rule.weight_decouple or decay == 0:
+        shrink = 1.
+    elif rule.absolute:
+        shrink = 1 - decay
+    else:
+        shrink = 1 - group['lr'] * decay
+    return [l2, shrink]
+
+
+def uses_l2(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> bool:
+    """Whether $L_2$ decay changes the gradient: a flag, since without it $\\theta$ is not read for it."""
+    return not optimizer.weight_decay.weight_decouple and group['weight_decay'] != 0
+
+
+class AdamUpdate(FastUpdate):
+    r"""
+    <a id="AdamUpdate"></a>
+
+    ## The Adam family
+
+    One update for [Adam](adam.html), [AMSGrad](amsgrad.html), [RAdam](radam.html) and
+    [AdaBelief](ada_belief.html), and for their subclasses that change only the learning rate
+    ([AdamW](adamw.html), the warm-up schedules). They differ in three places:
+
+    * AMSGrad divides by $v^{\max}_t = \max(v^{\max}_{t-1}, v_t)$: `max_exp_avg_sqs` is not empty.
+    * AdaBelief averages $(g_t - m_t)^2 + \epsilon$ instead of $g_t^2$: the flag `belief`.
+    * RAdam's step is $\alpha_t \frac{m_t}{\sqrt{v_t} / d + \epsilon'}$ while the variance is
+      tractable and $\alpha_t m_t$ before. Both are $\alpha_t \frac{m_t}{a \sqrt{v_t} / d + \epsilon'}$,
+      the second with $a = 0$ and $\epsilon' = 1$, so the switch is a change of numbers, not of code.
+    """
+
+    reference = Adam
+    hooks = ('init_state', 'step_param', 'get_mv', 'adam_update')
+    # The state keys of $v_t$ and $v^{\max}_t$
+    second_moment = 'exp_avg_sq'
+    second_moment_max = 'max_exp_avg_sq'
+    belief = False
+
+    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
+        """The weight decay must be one of the three rules of `WeightDecay`, not a subclass."""
+        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
+
+    def amsgrad(self, group: Dict[str, Any]) -> bool:
+        """Whether the group divides by $v^{\\max}_t$; never for Adam itself."""
+        return False
+
+    def step_scalars(self, optimizer: Adam, group: Dict[str, Any], state: Dict[str, Any],
+                     bias_correction1: float, bias_correction2: float) -> List[float]:
+        r"""
+        $a$, $d$, $\epsilon'$ and the step size $\alpha_t$ of Adam's `adam_update`: $d = 1$ and
+        $\epsilon' = \epsilon \sqrt{1-\beta_2^t}$ for the optimized update, $d = \sqrt{1-\beta_2^t}$
+        and $\epsilon' = \epsilon$ otherwise.
+        """
+        lr = optimizer.get_lr(state, group)
+        if optimizer.optimized_update:
+            return [1., 1., group['eps'] * math.sqrt(bias_correction2),
+                    lr * math.sqrt(bias_correction2) / bias_correction1]
+        return [1., math.sqrt(bias_correction2), group['eps'], lr / bias_correction1]
+
+    def scalars(self, optimizer: Adam, group: Dict[str, Any], state: Dict[str, Any]) -> List[float]:
+        r"""
+        The numbers of one parameter's step, with `state['step']` already $t$, computed in `float64`
+        with the same expressions as the reference.
+        """
+        beta1, beta2 = group['betas']
+        bias_correction1 = 1 - beta1 ** state['step']
+        bias_correction2 = 1 - beta2 ** state['step']
+        # $\pm 1$: $-g_t$ when maximizing
+        sign = -1. if group['maximize'] else 1.
+        # AdaBelief's $\epsilon$ inside $s_t$
+        belief_eps = group['eps'] if self.belief else 0.
+        return ([sign, *decay_scalars(optimizer, group), 1 - beta1, beta2, 1 - beta2, belief_eps] +
+                self.step_scalars(optimizer, group, state, bias_correction1, bias_correction2))
+
+    def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
+               exp_avg_sqs: List[torch.Tensor], max_exp_avg_sqs: List[torch.Tensor], scalars: torch.Tensor,
+               l2: bool, belief: bool):
+        r"""
+        ### The group update
+
+        * `params`, `grads`, `exp_avgs`, `exp_avg_sqs` are $\theta_{t-1}$, $g_t$, $m_{t-1}$, $v_{t-1}$
+        * `max_exp_avg_sqs` is $v^{\max}_{t-1}$ for AMSGrad, or empty
+        * `scalars` has one row per parameter, from `scalars()`
+        * `l2` says whether $L_2$ decay is added to the gradient, `belief` whether this is AdaBelief
+
+        Each line is the reference line with the same equation; Inductor turns each iteration of the
+        loop into one pass over the parameter, with no full-size temporaries.
+        """
+        for i, (param, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
+            # In the parameter's dtype, as the reference's Python floats are
+            (sign, decay, shrink, one_minus_beta1, beta2, one_minus_beta2, belief_eps,
+             adaptive, divisor, eps, step_size) = scalars[i].to(param.dtype).unbind()
+            # $g_t$, or $-g_t$ to maximize
+            g = sign * grad
+            # $g_t + \lambda \theta_{t-1}$
+            if l2:
+                g = g + decay * param
+            # $\theta_{t-1} (1 - \alpha \lambda)$, or $(1 - \lambda)$, or unchanged
+            param.mul_(shrink)
+            # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
+            m.lerp_(g, one_minus_beta1)
+            if belief:
+                # $s_t \leftarrow \beta_2 s_{t-1} + (1 - \beta_2) (g_t - m_t)^2 + \epsilon$
+                surprise = g - m
+                v.mul_(beta2).add_(one_minus_beta2 * surprise * surprise).add_(belief_eps)
+            else:
+                # $v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2$
+                v.mul_(beta2).add_(one_minus_beta2 * g * g)
+            # $v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t)$, which the step then divides by
+            if max_exp_avg_sqs:
+                v = max_exp_avg_sqs[i].copy_(torch.maximum(max_exp_avg_sqs[i], v))
+            # $a \frac{\sqrt{v_t}}{d} + \epsilon'$
+            denominator = adaptive * v.sqrt() / divisor + eps
+            # $\theta_t \leftarrow \theta_{t-1} - \alpha_t \frac{m_t}{a \sqrt{v_t} / d + \epsilon'}$
+            param.sub_(step_size * m / denominator)
+
+    def run(self, optimizer: Adam, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        """
+        The step counts go up first, so that `get_lr` sees $t$ as it does in the reference.
+        """
+        for state in states:
+            state['step'] += 1
+        scalars = scalar_rows(states, lambda state: self.scalars(optimizer, group, state),
+                              key=lambda state: state['step'])
+        maxima = [state[self.second_moment_max] for state in states] if self.amsgrad(group) else []
+        self.call(params, grads, [state['exp_avg'] for state in states],
+                  [state[self.second_moment] for state in states], maxima, scalars,
+                  uses_l2(optimizer, group), self.belief)
+
+
+class AMSGradUpdate(AdamUpdate):
+    """
+    [AMSGrad](amsgrad.html) overrides `init_state` and `get_mv` to keep and use $v^{\\max}_t$ when the
+    group has `amsgrad` on.
+    """
+
+    reference = AMSGrad
+
+    def amsgrad(self, group: Dict[str, Any]) -> bool:
+        return group['amsgrad']
+
+
+class RAdamUpdate(AMSGradUpdate):
+    r"""
+    [RAdam](radam.html) overrides `adam_update`: its step scalars come from `rectification`, which
+    is called here too.
+    """
+
+    reference = RAdam
+    hooks = AMSGradUpdate.hooks + ('rectification',)
+
+    def step_scalars(self, optimizer: RAdam, group: Dict[str, Any], state: Dict[str, Any],
+                     bias_correction1: float, bias_correction2: float) -> List[float]:
+        r"""
+        $\alpha_t \hat{m}_t$ with $a = 0$, $\epsilon' = 1$ while $r_t$ is undefined; then
+        $d = 1$, $\epsilon' = \epsilon$ and $\alpha r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$ (optimized),
+        or $d = \sqrt{1-\beta_2^t}$, $\epsilon' = \frac{\epsilon}{\sqrt{1-\beta_2^t}}$ and
+        $\frac{\alpha r_t}{1-\beta_1^t}$.
+        """
+        lr = optimizer.get_lr(state, group)
+        r = optimizer.rectification(group['betas'][1], state['step'])
+        if r is None:
+            return [0., 1., 1., lr / bias_correction1]
+        if optimizer.optimized_update:
+            return [1., 1., group['eps'], lr * r * math.sqrt(bias_correction2) / bias_correction1]
+        return [1., math.sqrt(bias_correction2), group['eps'] / math.sqrt(bias_correction2),
+                lr * r / bias_correction1]
+
+
+class AdaBeliefUpdate(RAdamUpdate):
+    r"""
+    [AdaBelief](ada_belief.html) keeps $s_t$ as `exp_avg_var` and takes RAdam's step, or Adam's
+    when `rectify` is off.
+    """
+
+    reference = AdaBelief
+    second_moment = 'exp_avg_var'
+    second_moment_max = 'max_exp_avg_var'
+    belief = True
+
+    def step_scalars(self, optimizer: AdaBelief, group: Dict[str, Any], state: Dict[str, Any],
+                     bias_correction1: float, bias_correction2: float) -> List[float]:
+        if optimizer.rectify:
+            return super().step_scalars(optimizer, group, state, bias_correction1, bias_correction2)
+        return AdamUpdate.step_scalars(self, optimizer, group, state, bias_correction1, bias_correction2)
+
+
+class SGDUpdate(FastUpdate):
+    r"""
+    <a id="SGDUpdate"></a>
+
+    ## SGD
+
+    [SGD](sgd.html)'s first momentum step copies the gradient, $v_1 = g_1$. Here the buffer starts
+    at zero instead and the first step uses $\mu = 0$ and $1 - \tau = 1$, which gives
+    $0 \cdot 0 + 1 \cdot g_1 = g_1$ exactly, in the same compiled code as every later step.
+    """
+
+    reference = SGD
+    hooks = ('init_state', 'step_param')
+
+    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
+        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
+
+    def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], momentum_buffers: List[torch.Tensor],
+               scalars: torch.Tensor, l2: bool, nesterov: bool):
+        r"""
+        * `momentum_buffers` are $v_{t-1}$, or empty without momentum
+        * `nesterov` steps along $g_t + \mu v_t$ instead of $v_t$
+        """
+        for i, (param, grad) in enumerate(zip(params, grads)):
+            (sign, decay, shrink, buffer_momentum, one_minus_dampening,
+             momentum, lr) = scalars[i].to(param.dtype).unbind()
+            # $g_t$, or $-g_t$ to maximize, plus $\lambda \theta_{t-1}$ for $L_2$
+            g = sign * grad
+            if l2:
+                g = g + decay * param
+            param.mul_(shrink)
+            if momentum_buffers:
+                # $v_t \leftarrow \mu v_{t-1} + (1 - \tau) g_t$
+                velocity = momentum_buffers[i].mul_(buffer_momentum).add_(one_minus_dampening * g)
+                # Nesterov steps along $g_t + \mu v_t$, classical momentum along $v_t$
+                g = g + momentum * velocity if nesterov else velocity
+            # $\theta_t \leftarrow \theta_{t-1} - \eta \, g_t$
+            param.sub_(lr * g)
+
+    def run(self, optimizer: SGD, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        buffers = []
+        if group['momentum'] != 0:
+            for param, state in zip(params, states):
+                first = state['momentum_buffer'] is None
+                if first:
+                    state['momentum_buffer'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+                buffers.append((state['momentum_buffer'], first))
+
+        def row(first: bool) -> List[float]:
+            sign = -1. if group['maximize'] else 1.
+            # $\mu$ and $1 - \tau$ for the buffer: $0$ and $1$ on the first step
+            buffer_scalars = [0., 1.] if first else [group['momentum'], 1 - group['dampening']]
+            return [sign, *decay_scalars(optimizer, group), *buffer_scalars, group['momentum'], group['lr']]
+
+        firsts = [first for _, first in buffers] or [False] * len(params)
+        scalars = torch.tensor([row(first) for first in firsts], dtype=torch.float64)
+        self.call(params, grads, [buffer for buffer, _ in buffers], scalars,
+                  uses_l2(optimizer, group), group['nesterov'])
+
+
+class AdagradUpdate(FastUpdate):
+    """
+    <a id="AdagradUpdate"></a>
+
+    ## Adagrad
+    """
+
+    reference = Adagrad
+    hooks = ('init_state', 'step_param')
+
+    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
+        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
+
+    def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], sums: List[torch.Tensor],
+               scalars: torch.Tensor, l2: bool):
+        """`sums` are $G_{t-1}$."""
+        for i, (param, grad, total) in enumerate(zip(params, grads, sums)):
+            sign, decay, shrink, eps, lr = scalars[i].to(param.dtype).unbind()
+            g = sign * grad
+            if l2:
+                g = g + decay * param
+            param.mul_(shrink)
+            # $G_t \leftarrow G_{t-1} + g_t^2$
+            total.add_(g * g)
+            # $\theta_t \leftarrow \theta_{t-1} - \frac{\eta_t}{\sqrt{G_t} + \epsilon} \, g_t$
+            param.sub_(lr * g / (total.sqrt() + eps))
+
+    def run(self, optimizer: Adagrad, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        for state in states:
+            state['step'] += 1
+
+        def row(state: Dict[str, Any]) -> List[float]:
+            sign = -1. if group['maximize'] else 1.
+            # $\eta_t = \frac{\eta}{1 + (t - 1) \delta}$
+            lr = group['lr'] / (1 + (state['step'] - 1) * group['lr_decay'])
+            return [sign, *decay_scalars(optimizer, group), group['eps'], lr]
+
+        scalars = scalar_rows(states, row, key=lambda state: state['step'])
+        self.call(params, grads, [state['sum'] for state in states], scalars, uses_l2(optimizer, group))
+
+
+class RMSpropUpdate(FastUpdate):
+    """
+    <a id="RMSpropUpdate"></a>
+
+    ## RMSprop
+    """
+
+    reference = RMSprop
+    hooks = ('init_state', 'step_param')
+
+    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
+        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
+
+    def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], square_avgs: List[torch.Tensor],
+               grad_avgs: List[torch.Tensor], momentum_buffers: List[torch.Tensor], scalars: torch.Tensor,
+               l2: bool):
+        r"""
+        * `square_avgs` are $v_{t-1}$; `grad_avgs` are $\bar{g}_{t-1}$ when centered, else empty;
+          `momentum_buffers` are $b_{t-1}$ with momentum, else empty
+        """
+        for i, (param, grad, square_avg) in enumerate(zip(params, grads, square_avgs)):
+            sign, decay, shrink, alpha, one_minus_alpha, eps, momentum, lr = scalars[i].to(param.dtype).unbind()
+            g = sign * grad
+            if l2:
+                g = g + decay * param
+            param.mul_(shrink)
+            # $v_t \leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2$
+            square_avg.mul_(alpha).add_(one_minus_alpha * g * g)
+            if grad_avgs:
+                # $\bar{g}_t \leftarrow \alpha \bar{g}_{t-1} + (1 - \alpha) g_t$, then $\sqrt{v_t - \bar{g}_t^2} + \epsilon$
+                grad_avg = grad_avgs[i].lerp_(g, one_minus_alpha)
+                denominator = (square_avg - grad_avg * grad_avg).sqrt() + eps
+            else:
+                # $\sqrt{v_t} + \epsilon$
+                denominator = square_avg.sqrt() + eps
+            if momentum_buffers:
+                # $b_t \leftarrow \mu b_{t-1} + \frac{g_t}{\sqrt{v_t} + \epsilon}$, $\theta_t \leftarrow \theta_{t-1} - \eta \, b_t$
+                velocity = momentum_buffers[i].mul_(momentum).add_(g / denominator)
+                param.sub_(lr * velocity)
+            else:
+                # $\theta_t \leftarrow \theta_{t-1} - \frac{\eta}{\sqrt{v_t} + \epsilon} \, g_t$
+                param.sub_(lr * g / denominator)
+
+    def run(self, optimizer: RMSprop, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        for state in states:
+            state['step'] += 1
+        sign = -1. if group['maximize'] else 1.
+        row = [sign, *decay_scalars(optimizer, group), group['alpha'], 1 - group['alpha'], group['eps'],
+               group['momentum'], group['lr']]
+        scalars = torch.tensor([row] * len(states), dtype=torch.float64)
+        grad_avgs = [state['grad_avg'] for state in states] if group['centered'] else []
+        buffers = [state['momentum_buffer'] for state in states] if group['momentum'] > 0 else []
+        self.call(params, grads, [state['square_avg'] for state in states], grad_avgs, buffers, scalars,
+                  uses_l2(optimizer, group))
+
+
+# The fast updates, most specific first: an `AdaBelief` is also a `RAdam`, an `AMSGrad` and an `Adam`.
+UPDATES: List[FastUpdate] = [AdaBeliefUpdate(), RAdamUpdate(), AMSGradUpdate(), AdamUpdate(),
+                             SGDUpdate(), AdagradUpdate(), RMSpropUpdate()]
+
+# The `(class, reason)` pairs already warned about.
+_warned = set()
+
+
+def compiler_available() -> bool:
+    """Whether one of the C++ compilers Inductor would call is installed."""
+    candidates = torch._inductor.config.cpp.cxx
+    return any(name is not None and shutil.which(name) is not None for name in candidates)
+
+
+def warn_once(optimizer: GenericAdaptiveOptimizer, reason: str):
+    """Say once per optimizer class and reason why a group took the reference path."""
+    key = (type(optimizer).__name__, reason)
+    if key not in _warned:
+        _warned.add(key)
+        warnings.warn(f'{type(optimizer).__name__}: using the reference step, not the fast path: {reason}',
+                      FastPathWarning, stacklevel=4)
+
+
+def update_for(optimizer: GenericAdaptiveOptimizer) -> Optional[FastUpdate]:
+    """The fast update that reproduces `optimizer`'s math, if there is one."""
+    for update in UPDATES:
+        if update.applies_to(optimizer):
+            return update
+    return None
+
+
+def unsupported(update: Optional[FastUpdate], group: Dict[str, Any], params: List[torch.Tensor]) -> Optional[str]:
+    """Why `group` cannot take the fast path, or `None` if it can."""
+    if update is None:
+        return 'this class has no fast update, or overrides a hook that the fast update reproduces'
+    if update.broken is not None:
+        return update.broken
+    if group.get('differentiable', False):
+        return 'the group is differentiable'
+    for param in params:
+        grad = param.grad
+        if param.dtype not in DTYPES or grad.dtype != param.dtype:
+            return f'parameter dtype {param.dtype} with gradient dtype {grad.dtype} (supported: float32, float64)'
+        if param.device.type != 'cpu' or grad.device != param.device:
+            return f'parameter on {param.device}, gradient on {grad.device} (supported: CPU)'
+    if not compiler_available():
+        return f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})'
+    return None
+
+
+def fast_group_step(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> bool:
+    """
+    <a id="fast_group_step"></a>
+
+    ## Dispatch
+
+    Update the whole `group` through its fast update and return `True`, or return `False` and leave
+    everything untouched for the reference path. Called by
+    [`GenericAdaptiveOptimizer.step`](index.html#GenericAdaptiveOptimizer) for each group.
+    """
+    fast = group.get('fast')
+    optimizer.check('fast', fast, fast in (None, True, False), 'True, False or None (automatic)')
+    if fast is False:
+        return False
+    params = [param for param in group['params'] if param.grad is not None]
+    # Sparse gradients are the reference path's to refuse
+    if not params or any(param.grad.layout != torch.strided for param in params):
+        return False
+    if fast is None and sum(param.numel() for param in params) < MIN_NUMEL:
+        return False
+    update = update_for(optimizer)
+    reason = unsupported(update, group, params)
+    if reason is not None:
+        if fast or update is not None:
+            warn_once(optimizer, reason)
+        return False
+
+    states = []
+    for param in params:
+        state = optimizer.state[param]
+        if len(state) == 0:
+            optimizer.init_state(state, group, param)
+        states.append(state)
+    steps = [state.get('step') for state in states]
+    try:
+        with torch.no_grad():
+            update.run(optimizer, group, params, [param.grad for param in params], states)
+    except torch._dynamo.exc.TorchDynamoException as error:
+        # Compiling failed before anything was written; undo the step counts and never try again
+        for state, step in zip(states, steps):
+            if step is not None:
+                state['step'] = step
+        update.broken = f'compiling failed: {type(error).__name__}: {str(error).splitlines()[0]}'
+        warn_once(optimizer, update.broken)
+        return False
+    return True
