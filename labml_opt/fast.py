@@ -86,9 +86,12 @@ import torch
 
 from labml_opt import GenericAdaptiveOptimizer, WeightDecay
 from labml_opt.ada_belief import AdaBelief
+from labml_opt.adadelta import Adadelta
 from labml_opt.adagrad import Adagrad
 from labml_opt.adam import Adam
+from labml_opt.adamax import Adamax
 from labml_opt.amsgrad import AMSGrad
+from labml_opt.nadam import NAdam
 from labml_opt.radam import RAdam
 from labml_opt.rmsprop import RMSprop
 from labml_opt.sgd import SGD
@@ -533,9 +536,163 @@ class RMSpropUpdate(FastUpdate):
                   uses_l2(optimizer, group))
 
 
-# The fast updates, most specific first: an `AdaBelief` is also a `RAdam`, an `AMSGrad` and an `Adam`.
+class NAdamUpdate(FastUpdate):
+    r"""
+    <a id="NAdamUpdate"></a>
+
+    ## NAdam
+
+    [NAdam](nadam.html)'s two `addcdiv_` steps, along $g_t$ and along $m_t$, become one pass.
+    The running product $\prod_{i=1}^{t} \mu_i$ is a Python float in each parameter's state, and is
+    updated here the same way.
+    """
+
+    reference = NAdam
+    hooks = ('init_state', 'step_param', 'get_mv', 'nadam_update', 'momentum')
+
+    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
+        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
+
+    def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
+               exp_avg_sqs: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
+        for i, (param, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
+            (sign, decay, shrink, one_minus_beta1, beta2, one_minus_beta2,
+             divisor, eps, grad_step, momentum_step) = scalars[i].to(param.dtype).unbind()
+            g = sign * grad
+            if l2:
+                g = g + decay * param
+            param.mul_(shrink)
+            m.lerp_(g, one_minus_beta1)
+            v.mul_(beta2).add_(one_minus_beta2 * g * g)
+            denominator = v.sqrt() / divisor + eps
+            # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{1 - \mu_t}{1 - \prod_{i \le t} \mu_i}
+            #   \frac{g_t}{\sqrt{\hat{v}_t} + \epsilon} - \alpha \frac{\mu_{t+1}}{1 - \prod_{i \le t+1} \mu_i}
+            #   \frac{m_t}{\sqrt{\hat{v}_t} + \epsilon}$, in the reference's order
+            param.sub_(grad_step * g / denominator).sub_(momentum_step * m / denominator)
+
+    def scalars(self, optimizer: NAdam, group: Dict[str, Any], state: Dict[str, Any]) -> List[float]:
+        r"""
+        The numbers of `nadam_update`, with `state['step']` already $t$ and `state['mu_product']`
+        already $\prod_{i=1}^{t} \mu_i$.
+        """
+        beta1, beta2 = group['betas']
+        step, mu_product = state['step'], state['mu_product']
+        # $\mu_t$ and $\mu_{t+1}$
+        mu = optimizer.momentum(group, step)
+        mu_next = optimizer.momentum(group, step + 1)
+        bias_correction2 = 1 - beta2 ** step
+        lr = optimizer.get_lr(state, group)
+        if optimizer.optimized_update:
+            divisor, eps, step_size = 1., group['eps'] * math.sqrt(bias_correction2), lr * math.sqrt(bias_correction2)
+        else:
+            divisor, eps, step_size = math.sqrt(bias_correction2), group['eps'], lr
+        sign = -1. if group['maximize'] else 1.
+        return [sign, *decay_scalars(optimizer, group), 1 - beta1, beta2, 1 - beta2, divisor, eps,
+                step_size * (1 - mu) / (1 - mu_product), step_size * mu_next / (1 - mu_product * mu_next)]
+
+    def run(self, optimizer: NAdam, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        for state in states:
+            state['step'] += 1
+            # $\prod_{i=1}^{t} \mu_i$, kept in the state as the reference keeps it
+            state['mu_product'] *= optimizer.momentum(group, state['step'])
+        scalars = scalar_rows(states, lambda state: self.scalars(optimizer, group, state),
+                              key=lambda state: (state['step'], state['mu_product']))
+        self.call(params, grads, [state['exp_avg'] for state in states],
+                  [state['exp_avg_sq'] for state in states], scalars, uses_l2(optimizer, group))
+
+
+class AdamaxUpdate(FastUpdate):
+    """
+    <a id="AdamaxUpdate"></a>
+
+    ## Adamax
+    """
+
+    reference = Adamax
+    hooks = ('init_state', 'step_param', 'get_mv', 'adam_update')
+
+    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
+        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
+
+    def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
+               exp_infs: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
+        """`exp_infs` are $u_{t-1}$."""
+        for i, (param, grad, m, u) in enumerate(zip(params, grads, exp_avgs, exp_infs)):
+            sign, decay, shrink, one_minus_beta1, beta2, eps, step_size = scalars[i].to(param.dtype).unbind()
+            g = sign * grad
+            if l2:
+                g = g + decay * param
+            param.mul_(shrink)
+            m.lerp_(g, one_minus_beta1)
+            # $u_t \leftarrow \max(\beta_2 u_{t-1}, |g_t| + \epsilon)$
+            u.copy_(torch.maximum(u * beta2, g.abs() + eps))
+            # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha}{1 - \beta_1^t} \frac{m_t}{u_t}$
+            param.sub_(step_size * m / u)
+
+    def run(self, optimizer: Adamax, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        for state in states:
+            state['step'] += 1
+
+        def row(state: Dict[str, Any]) -> List[float]:
+            beta1, beta2 = group['betas']
+            sign = -1. if group['maximize'] else 1.
+            step_size = optimizer.get_lr(state, group) / (1 - beta1 ** state['step'])
+            return [sign, *decay_scalars(optimizer, group), 1 - beta1, beta2, group['eps'], step_size]
+
+        scalars = scalar_rows(states, row, key=lambda state: state['step'])
+        self.call(params, grads, [state['exp_avg'] for state in states],
+                  [state['exp_inf'] for state in states], scalars, uses_l2(optimizer, group))
+
+
+class AdadeltaUpdate(FastUpdate):
+    """
+    <a id="AdadeltaUpdate"></a>
+
+    ## Adadelta
+    """
+
+    reference = Adadelta
+    hooks = ('init_state', 'step_param')
+
+    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
+        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
+
+    def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], square_avgs: List[torch.Tensor],
+               acc_deltas: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
+        r"""`square_avgs` are $E[g^2]_{t-1}$, `acc_deltas` are $E[\Delta\theta^2]_{t-1}$."""
+        for i, (param, grad, square_avg, acc_delta) in enumerate(zip(params, grads, square_avgs, acc_deltas)):
+            sign, decay, shrink, rho, one_minus_rho, eps, lr = scalars[i].to(param.dtype).unbind()
+            g = sign * grad
+            if l2:
+                g = g + decay * param
+            param.mul_(shrink)
+            # $E[g^2]_t \leftarrow \rho \, E[g^2]_{t-1} + (1 - \rho) \, g_t^2$
+            square_avg.mul_(rho).add_(one_minus_rho * g * g)
+            # $\Delta\theta_t = \frac{\text{RMS}[\Delta\theta]_{t-1}}{\text{RMS}[g]_t} g_t$
+            delta = (acc_delta + eps).sqrt() / (square_avg + eps).sqrt() * g
+            # $E[\Delta\theta^2]_t \leftarrow \rho \, E[\Delta\theta^2]_{t-1} + (1 - \rho) \, \Delta\theta_t^2$
+            acc_delta.mul_(rho).add_(one_minus_rho * delta * delta)
+            # $\theta_t \leftarrow \theta_{t-1} - \eta \, \Delta\theta_t$
+            param.sub_(lr * delta)
+
+    def run(self, optimizer: Adadelta, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        for state in states:
+            state['step'] += 1
+        sign = -1. if group['maximize'] else 1.
+        row = [sign, *decay_scalars(optimizer, group), group['rho'], 1 - group['rho'], group['eps'], group['lr']]
+        self.call(params, grads, [state['square_avg'] for state in states],
+                  [state['acc_delta'] for state in states], torch.tensor([row] * len(states), dtype=torch.float64),
+                  uses_l2(optimizer, group))
+
+
+# The fast updates, most specific first: an `AdaBelief` is also a `RAdam`, an `AMSGrad` and an `Adam`;
+# NAdam and Adamax override hooks of Adam, so Adam's update never applies to them.
 UPDATES: List[FastUpdate] = [AdaBeliefUpdate(), RAdamUpdate(), AMSGradUpdate(), AdamUpdate(),
-                             SGDUpdate(), AdagradUpdate(), RMSpropUpdate()]
+                             NAdamUpdate(), AdamaxUpdate(),
+                             SGDUpdate(), AdagradUpdate(), RMSpropUpdate(), AdadeltaUpdate()]
 
 # The `(class, reason)` pairs already warned about.
 _warned = set()
@@ -616,15 +773,17 @@ def fast_group_step(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) 
         if len(state) == 0:
             optimizer.init_state(state, group, param)
         states.append(state)
-    steps = [state.get('step') for state in states]
+    # The numbers in the state (step counts, NAdam's product, SGD's empty buffer), to restore if
+    # compiling fails: the tensors are only written by the compiled code, after it compiled
+    numbers = [{key: value for key, value in state.items() if not isinstance(value, torch.Tensor)}
+               for state in states]
     try:
         with torch.no_grad():
             update.run(optimizer, group, params, [param.grad for param in params], states)
     except torch._dynamo.exc.TorchDynamoException as error:
-        # Compiling failed before anything was written; undo the step counts and never try again
-        for state, step in zip(states, steps):
-            if step is not None:
-                state['step'] = step
+        # Undo, and never try this update again
+        for state, saved in zip(states, numbers):
+            state.update(saved)
         update.broken = f'compiling failed: {type(error).__name__}: {str(error).splitlines()[0]}'
         warn_once(optimizer, update.broken)
         return False

@@ -13,8 +13,8 @@ import pytest
 import torch
 
 import labml_opt.fast as fast
-from labml_opt import (SGD, AdaBelief, Adagrad, Adam, AdamW, AMSGrad, RAdam, RMSprop, SharedAdam,
-                       WeightDecay)
+from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AMSGrad, NAdam, RAdam,
+                       RMSprop, SharedAdam, WeightDecay)
 from labml_opt import AdamWarmup
 from tests.optimizers.parity import max_param_difference
 
@@ -81,6 +81,13 @@ CASES = [
     (Adagrad, dict(lr=1e-2, initial_accumulator_value=0.1, maximize=True), dict(lr=3e-3)),
     (RMSprop, dict(lr=1e-2, momentum=0.9, centered=True, weight_decay=1e-2), dict(lr=3e-3, momentum=0.)),
     (RMSprop, dict(lr=1e-2, maximize=True, weight_decay=WeightDecay(0.1)), dict(lr=3e-3, centered=True)),
+    (NAdam, dict(lr=1e-2, weight_decay=1e-2), dict(lr=3e-3, momentum_decay=1e-2)),
+    (NAdam, dict(lr=1e-2, optimized_update=False, decoupled_weight_decay=True, weight_decay=0.1,
+                 maximize=True), dict(lr=3e-3)),
+    (Adamax, dict(lr=1e-2, weight_decay=1e-2), dict(lr=3e-3, eps=1e-3)),
+    (Adamax, dict(lr=1e-2, maximize=True, weight_decay=WeightDecay(0.1)), dict(lr=3e-3)),
+    (Adadelta, dict(lr=1.0, weight_decay=1e-2), dict(lr=0.5, rho=0.5)),
+    (Adadelta, dict(lr=1.0, maximize=True, weight_decay=WeightDecay(0.1)), dict(lr=0.5, eps=1e-3)),
 ]
 
 
@@ -212,19 +219,30 @@ def test_missing_compiler_falls_back_with_a_warning():
     assert torch.equal(param, expected)
 
 
-def test_failed_compile_undoes_the_step_count_and_falls_back(monkeypatch):
-    update = fast.update_for(Adam([torch.zeros(1, requires_grad=True)]))
+@pytest.mark.parametrize('cls, kwargs', [(Adam, dict(lr=1e-2)), (NAdam, dict(lr=1e-2)),
+                                         (SGD, dict(lr=1e-2, momentum=0.9))])
+def test_failed_compile_undoes_the_state_and_falls_back(monkeypatch, cls, kwargs):
+    update = fast.update_for(cls([torch.zeros(1, requires_grad=True)], **kwargs))
 
     def failing(*args):
         raise torch._dynamo.exc.TorchDynamoException('simulated compiler failure')
     monkeypatch.setattr(update, 'compiled', failing)
     monkeypatch.setattr(update, 'broken', None)
-    param, optimizer = one_group(lr=1e-2)
-    expected = reference_after_one_step(Adam, param, lr=1e-2)
+    param, optimizer = one_group(cls, **kwargs)
+    reference_param = param.detach().clone().requires_grad_()
+    reference_param.grad = param.grad.clone()
+    reference = cls([{'params': [reference_param], 'fast': False}], **kwargs)
+    reference.step()
     with pytest.warns(fast.FastPathWarning, match='simulated compiler failure'):
         optimizer.step()
-    assert optimizer.state[param]['step'] == 1
-    assert torch.equal(param, expected)
+    assert torch.equal(param, reference_param)
+    ours, theirs = optimizer.state[param], reference.state[reference_param]
+    assert sorted(ours) == sorted(theirs)
+    for key in ours:
+        if isinstance(ours[key], torch.Tensor):
+            assert torch.equal(ours[key], theirs[key])
+        else:
+            assert ours[key] == theirs[key]
 
 
 class AdamWithOwnMoments(Adam):

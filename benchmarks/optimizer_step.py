@@ -1,0 +1,264 @@
+"""
+Time one optimizer step, at the memory-bandwidth floor and against the alternatives.
+
+For each optimizer and model size, in one process:
+
+* labml_opt's default `step()` (the fast path: groups this large take it automatically) and its
+  reference path (`fast=False` in the param group);
+* `torch.optim`'s for-loop (`foreach=False`), `foreach=True` and `fused=True` implementations,
+  where torch has them;
+* labml_nn's implementation, where it has the algorithm;
+* the machine's in-place bandwidth (`a.mul_(s)` on a tensor as large as the model), from which
+  each algorithm's floor follows: the bytes it must read and write per parameter, divided by it.
+
+Times are medians over `--steps` steps after warm-up; with `--rounds` > 1 every variant is timed
+once per round, rounds interleaved, and the median of the rounds is reported. The first step of the
+default path, which compiles (or loads from the Inductor cache), is reported separately.
+
+    python benchmarks/optimizer_step.py                  # 10M and 50M parameters
+    python benchmarks/optimizer_step.py --quick          # 10M, fewer optimizers and steps
+    python benchmarks/optimizer_step.py --sizes 10 --optimizers Adam,SGD
+
+The Markdown table is written to `benchmarks/results/optimizer_step.md` and copied to
+`labml_opt/results/optimizer_step.md`, which the optimizers' index page includes.
+"""
+
+import argparse
+import datetime
+import gc
+import os
+import platform
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Optional
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import labml_opt  # noqa: E402
+import labml_opt.fast  # noqa: E402
+
+# Bytes read and written per parameter by the least any implementation can do, in float32:
+# Adam reads theta, g, m, v and writes theta, m, v.
+TENSOR_PASSES = {
+    'Adam': 7, 'AdamW': 7, 'AMSGrad': 9, 'RAdam': 7, 'AdaBelief': 7,
+    'SGD': 5, 'Adagrad': 5, 'RMSprop': 5, 'NAdam': 7, 'Adamax': 7, 'Adadelta': 8,
+}
+
+
+def labml_nn_optimizer(name: str) -> Optional[Callable]:
+    """labml_nn's class for `name`, if it has one, built with the arguments used below."""
+    try:
+        from labml_nn.optimizers import WeightDecay
+        from labml_nn.optimizers.ada_belief import AdaBelief
+        from labml_nn.optimizers.adam import Adam
+        from labml_nn.optimizers.amsgrad import AMSGrad
+        from labml_nn.optimizers.radam import RAdam
+    except ImportError:
+        return None
+    return {
+        'Adam': lambda params: Adam(params, lr=1e-3, eps=1e-8),
+        'AdamW': lambda params: Adam(params, lr=1e-3, eps=1e-8, weight_decay=WeightDecay(1e-2, weight_decouple=True)),
+        'AMSGrad': lambda params: AMSGrad(params, lr=1e-3, eps=1e-8),
+        'RAdam': lambda params: RAdam(params, lr=1e-3, eps=1e-8),
+        'AdaBelief': lambda params: AdaBelief(params, lr=1e-3, eps=1e-16),
+    }.get(name)
+
+
+def variants(name: str) -> Dict[str, Callable]:
+    """Every implementation of optimizer `name` to time, as functions of a list of parameters."""
+    ours = {
+        'Adam': lambda g: labml_opt.Adam(g, lr=1e-3),
+        'AdamW': lambda g: labml_opt.AdamW(g, lr=1e-3, weight_decay=1e-2),
+        'AMSGrad': lambda g: labml_opt.AMSGrad(g, lr=1e-3),
+        'RAdam': lambda g: labml_opt.RAdam(g, lr=1e-3),
+        'AdaBelief': lambda g: labml_opt.AdaBelief(g, lr=1e-3),
+        'SGD': lambda g: labml_opt.SGD(g, lr=1e-3, momentum=0.9),
+        'Adagrad': lambda g: labml_opt.Adagrad(g, lr=1e-2),
+        'RMSprop': lambda g: labml_opt.RMSprop(g, lr=1e-2),
+        'NAdam': lambda g: labml_opt.NAdam(g, lr=1e-3),
+        'Adamax': lambda g: labml_opt.Adamax(g, lr=1e-3),
+        'Adadelta': lambda g: labml_opt.Adadelta(g, lr=1.0),
+    }[name]
+    torch_make, fused = {
+        'Adam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
+        'AdamW': (lambda p, **k: torch.optim.AdamW(p, lr=1e-3, weight_decay=1e-2, **k), True),
+        'AMSGrad': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, amsgrad=True, **k), True),
+        'RAdam': (lambda p, **k: torch.optim.RAdam(p, lr=1e-3, **k), False),
+        'AdaBelief': (None, False),
+        'SGD': (lambda p, **k: torch.optim.SGD(p, lr=1e-3, momentum=0.9, **k), True),
+        'Adagrad': (lambda p, **k: torch.optim.Adagrad(p, lr=1e-2, **k), True),
+        'RMSprop': (lambda p, **k: torch.optim.RMSprop(p, lr=1e-2, **k), False),
+        'NAdam': (lambda p, **k: torch.optim.NAdam(p, lr=1e-3, **k), False),
+        'Adamax': (lambda p, **k: torch.optim.Adamax(p, lr=1e-3, **k), False),
+        'Adadelta': (lambda p, **k: torch.optim.Adadelta(p, lr=1.0, **k), False),
+    }[name]
+    result = {
+        'default': lambda p: ours([{'params': p}]),
+        'reference': lambda p: ours([{'params': p, 'fast': False}]),
+    }
+    if torch_make is not None:
+        result['torch for-loop'] = lambda p: torch_make(p, foreach=False)
+        result['torch foreach'] = lambda p: torch_make(p, foreach=True)
+        if fused:
+            result['torch fused'] = lambda p: torch_make(p, fused=True)
+    nn_make = labml_nn_optimizer(name)
+    if nn_make is not None:
+        result['labml_nn'] = nn_make
+    return result
+
+
+def make_params(numel: int, seed: int = 0) -> List[torch.Tensor]:
+    """About `numel` parameters shaped like a model: 16 matrices with 1024 rows, and 4 biases."""
+    generator = torch.Generator().manual_seed(seed)
+    columns = max(1, (numel - 4 * 1024) // (16 * 1024))
+    shapes = [(1024, columns)] * 16 + [(1024,)] * 4
+    params = []
+    for shape in shapes:
+        param = torch.randn(shape, generator=generator).requires_grad_()
+        param.grad = torch.randn(shape, generator=generator) * 1e-2
+        params.append(param)
+    return params
+
+
+def bandwidth(numel: int, repeats: int = 7) -> float:
+    """
+    In-place read-modify-write bandwidth in bytes per second: `a.mul_(s)` reads and writes 4 B per
+    element. `a` is as large as $\theta, g, m, v$ together, so that caches do not flatter it.
+    """
+    a = torch.rand(4 * numel)
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        a.mul_(1.0000001)
+        times.append(time.perf_counter() - start)
+    return 2 * 4 * a.numel() / statistics.median(times[1:])
+
+
+def time_steps(optimizer: torch.optim.Optimizer, steps: int) -> float:
+    """Median seconds per step; the caller has already taken the warm-up step."""
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def measure(name: str, variant: str, make: Callable, params: List[torch.Tensor], steps: int,
+            first_steps: Dict) -> float:
+    """Build a fresh optimizer over `params`, take one warm-up step, and time `steps` more."""
+    optimizer = make(params)
+    start = time.perf_counter()
+    optimizer.step()
+    first = time.perf_counter() - start
+    if variant == 'default':
+        first_steps.setdefault(name, first)
+    optimizer.step()
+    result = time_steps(optimizer, steps)
+    del optimizer
+    gc.collect()
+    return result
+
+
+def fmt(seconds: Optional[float]) -> str:
+    return '' if seconds is None else f'{seconds * 1e3:.1f}'
+
+
+def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
+    lines = []
+    say = print
+    cache = os.environ.get('TORCHINDUCTOR_CACHE_DIR')
+    header = [
+        f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
+        f'`python benchmarks/optimizer_step.py {" ".join(sys.argv[1:])}`'.rstrip() + ':',
+        f'torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, '
+        f'median of {steps} steps per round, median of {rounds} round(s). '
+        'The machine is shared: other processes add noise, mostly to the slower columns.',
+        '',
+    ]
+    lines += header
+    for size in sizes:
+        numel_target = int(size * 1e6)
+        params = make_params(numel_target)
+        numel = sum(p.numel() for p in params)
+        per_round: Dict[str, Dict[str, List[float]]] = {name: {} for name in names}
+        first_steps: Dict[str, float] = {}
+        # Measured before each optimizer in each round, so that it sees the same load as they do
+        bandwidths = []
+        for round_index in range(rounds):
+            for name in names:
+                bandwidths.append(bandwidth(numel))
+                say(f'{numel / 1e6:.1f}M params, in-place bandwidth {bandwidths[-1] / 1e9:.1f} GB/s', flush=True)
+                for variant, make in variants(name).items():
+                    t = measure(name, variant, make, params, steps, first_steps)
+                    per_round[name].setdefault(variant, []).append(t)
+                    say(f'  round {round_index + 1} {name:10s} {variant:15s} {t * 1e3:8.1f} ms', flush=True)
+        bytes_per_second = statistics.median(bandwidths)
+        lines += [f'### {numel / 1e6:.1f}M parameters (20 tensors), in-place bandwidth '
+                  f'{bytes_per_second / 1e9:.1f} GB/s (median of {len(bandwidths)})', '',
+                  '| optimizer | floor ms | **ours** ms | ours reference | torch for-loop | torch foreach '
+                  '| torch fused | labml_nn | ours / best torch | % of floor | first step s |',
+                  '|---|---|---|---|---|---|---|---|---|---|---|']
+        for name in names:
+            medians = {variant: statistics.median(times) for variant, times in per_round[name].items()}
+            floor = TENSOR_PASSES[name] * 4 * numel / bytes_per_second
+            torch_times = [medians[v] for v in ('torch for-loop', 'torch foreach', 'torch fused') if v in medians]
+            best_torch = min(torch_times) if torch_times else None
+            default = medians['default']
+            ratio = f'{default / best_torch:.2f}' if best_torch else ''
+            lines.append(
+                f'| {name} | {fmt(floor)} | **{fmt(default)}** | {fmt(medians.get("reference"))} '
+                f'| {fmt(medians.get("torch for-loop"))} | {fmt(medians.get("torch foreach"))} '
+                f'| {fmt(medians.get("torch fused"))} | {fmt(medians.get("labml_nn"))} | {ratio} '
+                f'| {100 * floor / default:.0f}% | {first_steps.get(name, 0):.1f} |')
+        lines.append('')
+        del params
+        gc.collect()
+    lines += [
+        'The floor is the bytes an algorithm must move per parameter in float32 (Adam: read '
+        '$\\theta, g, m, v$, write $\\theta, m, v$: 28 B) divided by the in-place bandwidth. '
+        '"ours" is the default `step()`, which takes the [fast path](fast.html) for groups this large; '
+        '"ours reference" is the annotated per-parameter code. "first step" is the default path\'s '
+        f'first step, which compiles or loads the compiled code from the Inductor cache (`{cache}`).',
+    ]
+    return '\n'.join(lines) + '\n'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--sizes', default='10,50', help='model sizes in millions of parameters')
+    parser.add_argument('--optimizers', default=','.join(TENSOR_PASSES), help='comma-separated names')
+    parser.add_argument('--steps', type=int, default=10, help='timed steps per variant and round')
+    parser.add_argument('--rounds', type=int, default=1, help='interleaved rounds; the median is reported')
+    parser.add_argument('--quick', action='store_true', help='10M only, Adam/SGD, 5 steps')
+    parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'optimizer_step.md'))
+    parser.add_argument('--no-site-copy', action='store_true',
+                        help='do not copy the table to labml_opt/results/optimizer_step.md')
+    args = parser.parse_args()
+    sizes = [float(s) for s in args.sizes.split(',')]
+    names = args.optimizers.split(',')
+    steps = args.steps
+    if args.quick:
+        sizes, names, steps = [10.], ['Adam', 'SGD'], 5
+    unknown = [name for name in names if name not in TENSOR_PASSES]
+    if unknown:
+        parser.error(f'unknown optimizers {unknown}; choose from {sorted(TENSOR_PASSES)}')
+    table = run(sizes, names, steps, args.rounds)
+    print(table)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    if not args.no_site_copy:
+        site = ROOT / 'labml_opt' / 'results' / 'optimizer_step.md'
+        site.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(output, site)
+
+
+if __name__ == '__main__':
+    main()
