@@ -287,7 +287,7 @@ def allocations(optimizer, steps=3):
 
 
 def test_large_group_takes_the_fast_path_without_full_size_temporaries():
-    # 4 MiB per tensor, 1024 pages: the reference makes -g and sqrt(v) of that size on every step.
+    # 16 MiB per tensor: the reference makes -g and sqrt(v) of that size on every step.
     numel = fast.MIN_NUMEL
     param, optimizer = one_group(numel=numel, fast_value=None, lr=1e-3, maximize=True)
     assert fast.fast_group_step(optimizer, optimizer.param_groups[0])
