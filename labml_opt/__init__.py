@@ -137,6 +137,16 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
 
         return loss
 
+    def __getstate__(self) -> Dict[str, Any]:
+        """
+        `torch.optim` pickles only `defaults`, `state` and `param_groups`. Our optimizers also keep
+        settings as attributes (the `WeightDecay` rule, `optimized_update`), which `copy.deepcopy`
+        and pickling (as in a `spawn`ed worker) must carry too. Private attributes, such as caches,
+        are rebuilt on demand.
+        """
+        settings = {name: value for name, value in self.__dict__.items() if not name.startswith('_')}
+        return {**settings, **super().__getstate__()}
+
     def state_dict(self) -> Dict[str, Any]:
         """
         The usual `state_dict`, plus the optimizer's class name. `torch.optim` ignores the extra

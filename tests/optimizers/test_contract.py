@@ -303,3 +303,18 @@ def test_optimizer_cuts_logistic_regression_loss_on_digits(cls, digits):
     with torch.no_grad():
         final = loss().item()
     assert final < initial / settings(cls)['factor']
+
+
+@pytest.mark.parametrize('cls', OPTIMIZERS, ids=lambda cls: cls.__name__)
+def test_deep_copy_keeps_settings_and_trains_identically(cls):
+    model = tiny_model()
+    optimizer = make(cls, model.parameters())
+    train(model, optimizer, 5)
+    # Copied together, the optimizer copy points at the copied parameters.
+    twin, twin_optimizer = copy.deepcopy((model, optimizer))
+    settings_of = lambda o: {k for k in vars(o) if not k.startswith('_')}
+    assert settings_of(twin_optimizer) == settings_of(optimizer)
+    train(model, optimizer, 5, seed=2)
+    train(twin, twin_optimizer, 5, seed=2)
+    for a, b in zip(model.parameters(), twin.parameters()):
+        assert torch.equal(a, b)
