@@ -175,14 +175,6 @@ class SharedAdam(Adam):
                     shared[key].copy_(torch.as_tensor(value))
                 self.state[param] = shared
 
-    def __getstate__(self) -> Dict[str, Any]:
-        """
-        `torch.optim` pickles only the defaults, the state and the param groups, and a worker
-        started with `spawn` receives the optimizer by pickling. It also needs Adam's settings and
-        the lock, so the whole object is sent.
-        """
-        return dict(self.__dict__)
-
 
 class WorkerError(RuntimeError):
     """A worker process failed or ran out of time; the message says which."""
