@@ -430,7 +430,7 @@ class StopOnDivergence(Callback):
     `factor` times the lowest moving average so far. A single batch is too noisy to judge by,
     since late in a test the best loss is small and one unlucky batch can be several times
     larger. The average is exponential, with the same bias correction as Adam's moments:
-    $$a_t = eta a_{t-1} + (1 - eta) \ell_t, \qquad \hat{a}_t = rac{a_t}{1 - eta^t}$$
+    $$a_t = \beta a_{t-1} + (1 - \beta) \ell_t, \qquad \hat{a}_t = \frac{a_t}{1 - \beta^t}$$
     """
 
     def __init__(self, factor: float = 4., beta: float = 0.9):
