@@ -22,6 +22,38 @@ This page holds the two pieces that all of them share:
 An algorithm then only writes `init_state` and `step_param`; [Adam](adam.html) splits its
 `step_param` further into hooks (`get_mv`, `get_lr`, `adam_update`) so that its variants
 override one idea each.
+
+## The optimizers
+
+* The classics, told as a story in which each fixes the last one's weakness:
+  [SGD with momentum](sgd.html), [Adagrad](adagrad.html), [Adadelta](adadelta.html),
+  [RMSprop](rmsprop.html), and then [Adam](adam.html).
+* Adam's family: [AMSGrad](amsgrad.html), [AdamW](adamw.html), [RAdam](radam.html),
+  [AdaBelief](ada_belief.html), [NAdam](nadam.html), [Adamax](adamax.html), and the second-order
+  [Sophia](sophia.html).
+* Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
+  [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
+* Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
+  [DistributedDataParallel and ZeRO](distributed.html), and
+  [gradient accumulation](accumulate.html).
+
+## How they compare
+
+Ten of them train the same MLP on real MNIST digits, from the same initial weights on the same
+batches ([the experiment](experiments/compare.html)); rerun it with
+`python -m labml_opt.experiments.compare`.
+
+![Training loss of ten optimizers on MNIST digits](experiments/results/compare_loss.svg)
+
+[[include: experiments/results/compare_table.md]]
+
+## How fast they are
+
+Each default `step()` runs the same math as the annotated code, compiled into one fused loop per
+param group ([the fast path](fast.html)). Measured against `torch.optim` and the memory-bandwidth
+floor in the same run with `python benchmarks/optimizer_step.py`:
+
+[[include: results/optimizer_step.md]]
 """
 
 import math
