@@ -140,11 +140,13 @@ class FastUpdate:
         `optimizer` is a `reference`, and every hook in `hooks`, plus `step`, is the very function
         `reference` has: a subclass that overrides one of them has different math. (`torch.optim`
         wraps each class's `step` for its hooks and profiler; `inspect.unwrap` sees through that.)
+        Its weight decay must be one of the three rules of `WeightDecay`, not a subclass.
         """
         cls = type(optimizer)
         return (isinstance(optimizer, self.reference) and
                 all(inspect.unwrap(getattr(cls, name)) is inspect.unwrap(getattr(self.reference, name))
-                    for name in self.hooks + ('step',)))
+                    for name in self.hooks + ('step',)) and
+                type(getattr(optimizer, 'weight_decay', None)) is WeightDecay)
 
     def update(self, *args):
         """The group update, in plain PyTorch; compiled once per group structure."""
@@ -187,12 +189,14 @@ def scalar_rows(states: List[Dict[str, Any]], row: Callable[[Dict[str, Any]], Li
     return torch.tensor(table, dtype=torch.float64)
 
 
-def decay_scalars(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> List[float]:
+def gradient_scalars(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> List[float]:
     r"""
-    The weight decay of [`WeightDecay`](index.html#WeightDecay) as two numbers: $\lambda$ to add
-    $\lambda \theta_{t-1}$ to the gradient ($0$ unless $L_2$), and the factor that shrinks
-    $\theta_{t-1}$: $1 - \alpha \lambda$, $1 - \lambda$, or exactly $1$.
+    What every update does first, as three numbers: the sign, $-1$ to maximize; and the weight decay
+    of [`WeightDecay`](index.html#WeightDecay): $\lambda$ to add $\lambda \theta_{t-1}$ to the
+    gradient ($0$ unless $L_2$), and the factor that shrinks $\theta_{t-1}$: $1 - \alpha \lambda$,
+    $1 - \lambda$, or exactly $1$.
     """
+    sign = -1. if group['maximize'] else 1.
     rule, decay = optimizer.weight_decay, group['weight_decay']
     l2 = 0. if rule.weight_decouple else decay
     if not rule.weight_decouple or decay == 0:
@@ -201,7 +205,21 @@ def decay_scalars(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) ->
         shrink = 1 - decay
     else:
         shrink = 1 - group['lr'] * decay
-    return [l2, shrink]
+    return [sign, l2, shrink]
+
+
+def decayed_gradient(param: torch.Tensor, grad: torch.Tensor, sign: torch.Tensor, decay: torch.Tensor,
+                     shrink: torch.Tensor, l2: bool) -> torch.Tensor:
+    r"""
+    The first lines of every compiled update, from the numbers of `gradient_scalars`: returns $g_t$,
+    or $-g_t$ to maximize, plus $\lambda \theta_{t-1}$ for $L_2$; and shrinks $\theta_{t-1}$ in place
+    by $1 - \alpha \lambda$, $1 - \lambda$, or $1$. It is traced into the update that calls it.
+    """
+    g = sign * grad
+    if l2:
+        g = g + decay * param
+    param.mul_(shrink)
+    return g
 
 
 def uses_l2(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> bool:
@@ -221,11 +239,11 @@ class AdamUpdate(FastUpdate):
 
     * AMSGrad divides by $v^{\max}_t = \max(v^{\max}_{t-1}, v_t)$: `max_exp_avg_sqs` is not empty.
     * AdaBelief averages $(g_t - m_t)^2 + \epsilon$ instead of $g_t^2$: the flag `belief`.
-    * RAdam's step is $\alpha_t \frac{m_t}{s \sqrt{v_t} + \epsilon'}$ while the variance is
-      tractable and $\alpha_t m_t$ before. The second is the first with $s = 0$ and $\epsilon' = 1$,
+    * RAdam's step is $\alpha_t \frac{m_t}{c \sqrt{v_t} + \epsilon'}$ while the variance is
+      tractable and $\alpha_t m_t$ before. The second is the first with $c = 0$ and $\epsilon' = 1$,
       so the switch is a change of numbers, not of code.
 
-    The scale $s$ also covers the update without the optimization, which divides $\sqrt{v_t}$ by
+    The scale $c$ also covers the update without the optimization, which divides $\sqrt{v_t}$ by
     $\sqrt{1-\beta_2^t}$: multiplying by the reciprocal costs one multiplication per element instead
     of a division, and differs from the reference by at most one rounding.
     """
@@ -237,10 +255,6 @@ class AdamUpdate(FastUpdate):
     second_moment_max = 'max_exp_avg_sq'
     belief = False
 
-    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
-        """The weight decay must be one of the three rules of `WeightDecay`, not a subclass."""
-        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
-
     def amsgrad(self, group: Dict[str, Any]) -> bool:
         """Whether the group divides by $v^{\\max}_t$; never for Adam itself."""
         return False
@@ -248,9 +262,9 @@ class AdamUpdate(FastUpdate):
     def step_scalars(self, optimizer: Adam, group: Dict[str, Any], state: Dict[str, Any],
                      bias_correction1: float, bias_correction2: float) -> List[float]:
         r"""
-        $s$, $\epsilon'$ and the step size $\alpha_t$ of Adam's `adam_update`: $s = 1$ and
+        $c$, $\epsilon'$ and the step size $\alpha_t$ of Adam's `adam_update`: $c = 1$ and
         $\epsilon' = \epsilon \sqrt{1-\beta_2^t}$ for the optimized update,
-        $s = \frac{1}{\sqrt{1-\beta_2^t}}$ and $\epsilon' = \epsilon$ otherwise.
+        $c = \frac{1}{\sqrt{1-\beta_2^t}}$ and $\epsilon' = \epsilon$ otherwise.
         """
         lr = optimizer.get_lr(state, group)
         if optimizer.optimized_update:
@@ -266,11 +280,9 @@ class AdamUpdate(FastUpdate):
         beta1, beta2 = group['betas']
         bias_correction1 = 1 - beta1 ** state['step']
         bias_correction2 = 1 - beta2 ** state['step']
-        # $\pm 1$: $-g_t$ when maximizing
-        sign = -1. if group['maximize'] else 1.
         # AdaBelief's $\epsilon$ inside $s_t$
         belief_eps = group['eps'] if self.belief else 0.
-        return ([sign, *decay_scalars(optimizer, group), 1 - beta1, beta2, 1 - beta2, belief_eps] +
+        return ([*gradient_scalars(optimizer, group), 1 - beta1, beta2, 1 - beta2, belief_eps] +
                 self.step_scalars(optimizer, group, state, bias_correction1, bias_correction2))
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
@@ -291,13 +303,7 @@ class AdamUpdate(FastUpdate):
             # In the parameter's dtype, as the reference's Python floats are
             (sign, decay, shrink, one_minus_beta1, beta2, one_minus_beta2, belief_eps,
              scale, eps, step_size) = scalars[i].to(param.dtype).unbind()
-            # $g_t$, or $-g_t$ to maximize
-            g = sign * grad
-            # $g_t + \lambda \theta_{t-1}$
-            if l2:
-                g = g + decay * param
-            # $\theta_{t-1} (1 - \alpha \lambda)$, or $(1 - \lambda)$, or unchanged
-            param.mul_(shrink)
+            g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
             m.lerp_(g, one_minus_beta1)
             if belief:
@@ -310,9 +316,9 @@ class AdamUpdate(FastUpdate):
             # $v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t)$, which the step then divides by
             if max_exp_avg_sqs:
                 v = max_exp_avg_sqs[i].copy_(torch.maximum(max_exp_avg_sqs[i], v))
-            # $s \sqrt{v_t} + \epsilon'$
+            # $c \sqrt{v_t} + \epsilon'$
             denominator = v.sqrt() * scale + eps
-            # $\theta_t \leftarrow \theta_{t-1} - \alpha_t \frac{m_t}{s \sqrt{v_t} + \epsilon'}$
+            # $\theta_t \leftarrow \theta_{t-1} - \alpha_t \frac{m_t}{c \sqrt{v_t} + \epsilon'}$
             param.sub_(step_size * m / denominator)
 
     def run(self, optimizer: Adam, group: Dict[str, Any], params: List[torch.Tensor],
@@ -354,9 +360,9 @@ class RAdamUpdate(AMSGradUpdate):
     def step_scalars(self, optimizer: RAdam, group: Dict[str, Any], state: Dict[str, Any],
                      bias_correction1: float, bias_correction2: float) -> List[float]:
         r"""
-        $\alpha_t \hat{m}_t$ with $s = 0$, $\epsilon' = 1$ while $r_t$ is undefined; then
-        $s = 1$, $\epsilon' = \epsilon$ and $\alpha r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$ (optimized),
-        or $s = \frac{1}{\sqrt{1-\beta_2^t}}$, $\epsilon' = \frac{\epsilon}{\sqrt{1-\beta_2^t}}$ and
+        $\alpha_t \hat{m}_t$ with $c = 0$, $\epsilon' = 1$ while $r_t$ is undefined; then
+        $c = 1$, $\epsilon' = \epsilon$ and $\alpha r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$ (optimized),
+        or $c = \frac{1}{\sqrt{1-\beta_2^t}}$, $\epsilon' = \frac{\epsilon}{\sqrt{1-\beta_2^t}}$ and
         $\frac{\alpha r_t}{1-\beta_1^t}$.
         """
         lr = optimizer.get_lr(state, group)
@@ -401,9 +407,6 @@ class SGDUpdate(FastUpdate):
     reference = SGD
     hooks = ('init_state', 'step_param')
 
-    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
-        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
-
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], momentum_buffers: List[torch.Tensor],
                scalars: torch.Tensor, l2: bool, nesterov: bool):
         r"""
@@ -413,11 +416,7 @@ class SGDUpdate(FastUpdate):
         for i, (param, grad) in enumerate(zip(params, grads)):
             (sign, decay, shrink, buffer_momentum, one_minus_dampening,
              momentum, lr) = scalars[i].to(param.dtype).unbind()
-            # $g_t$, or $-g_t$ to maximize, plus $\lambda \theta_{t-1}$ for $L_2$
-            g = sign * grad
-            if l2:
-                g = g + decay * param
-            param.mul_(shrink)
+            g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             if momentum_buffers:
                 # $v_t \leftarrow \mu v_{t-1} + (1 - \tau) g_t$
                 velocity = momentum_buffers[i].mul_(buffer_momentum).add_(one_minus_dampening * g)
@@ -437,10 +436,9 @@ class SGDUpdate(FastUpdate):
                 buffers.append((state['momentum_buffer'], first))
 
         def row(first: bool) -> List[float]:
-            sign = -1. if group['maximize'] else 1.
             # $\mu$ and $1 - \tau$ for the buffer: $0$ and $1$ on the first step
             buffer_scalars = [0., 1.] if first else [group['momentum'], 1 - group['dampening']]
-            return [sign, *decay_scalars(optimizer, group), *buffer_scalars, group['momentum'], group['lr']]
+            return [*gradient_scalars(optimizer, group), *buffer_scalars, group['momentum'], group['lr']]
 
         firsts = [first for _, first in buffers] or [False] * len(params)
         scalars = torch.tensor([row(first) for first in firsts], dtype=torch.float64)
@@ -458,18 +456,12 @@ class AdagradUpdate(FastUpdate):
     reference = Adagrad
     hooks = ('init_state', 'step_param')
 
-    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
-        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
-
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], sums: List[torch.Tensor],
                scalars: torch.Tensor, l2: bool):
         """`sums` are $G_{t-1}$."""
         for i, (param, grad, total) in enumerate(zip(params, grads, sums)):
             sign, decay, shrink, eps, lr = scalars[i].to(param.dtype).unbind()
-            g = sign * grad
-            if l2:
-                g = g + decay * param
-            param.mul_(shrink)
+            g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $G_t \leftarrow G_{t-1} + g_t^2$
             total.add_(g * g)
             # $\theta_t \leftarrow \theta_{t-1} - \frac{\eta_t}{\sqrt{G_t} + \epsilon} \, g_t$
@@ -481,10 +473,9 @@ class AdagradUpdate(FastUpdate):
             state['step'] += 1
 
         def row(state: Dict[str, Any]) -> List[float]:
-            sign = -1. if group['maximize'] else 1.
             # $\eta_t = \frac{\eta}{1 + (t - 1) \delta}$
             lr = group['lr'] / (1 + (state['step'] - 1) * group['lr_decay'])
-            return [sign, *decay_scalars(optimizer, group), group['eps'], lr]
+            return [*gradient_scalars(optimizer, group), group['eps'], lr]
 
         scalars = scalar_rows(states, row, key=lambda state: state['step'])
         self.call(params, grads, [state['sum'] for state in states], scalars, uses_l2(optimizer, group))
@@ -500,9 +491,6 @@ class RMSpropUpdate(FastUpdate):
     reference = RMSprop
     hooks = ('init_state', 'step_param')
 
-    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
-        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
-
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], square_avgs: List[torch.Tensor],
                grad_avgs: List[torch.Tensor], momentum_buffers: List[torch.Tensor], scalars: torch.Tensor,
                l2: bool):
@@ -512,10 +500,7 @@ class RMSpropUpdate(FastUpdate):
         """
         for i, (param, grad, square_avg) in enumerate(zip(params, grads, square_avgs)):
             sign, decay, shrink, alpha, one_minus_alpha, eps, momentum, lr = scalars[i].to(param.dtype).unbind()
-            g = sign * grad
-            if l2:
-                g = g + decay * param
-            param.mul_(shrink)
+            g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $v_t \leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2$
             square_avg.mul_(alpha).add_(one_minus_alpha * g * g)
             if grad_avgs:
@@ -537,8 +522,7 @@ class RMSpropUpdate(FastUpdate):
             grads: List[torch.Tensor], states: List[Dict[str, Any]]):
         for state in states:
             state['step'] += 1
-        sign = -1. if group['maximize'] else 1.
-        row = [sign, *decay_scalars(optimizer, group), group['alpha'], 1 - group['alpha'], group['eps'],
+        row = [*gradient_scalars(optimizer, group), group['alpha'], 1 - group['alpha'], group['eps'],
                group['momentum'], group['lr']]
         scalars = torch.tensor([row] * len(states), dtype=torch.float64)
         grad_avgs = [state['grad_avg'] for state in states] if group['centered'] else []
@@ -561,18 +545,12 @@ class NAdamUpdate(FastUpdate):
     reference = NAdam
     hooks = ('init_state', 'step_param', 'get_mv', 'nadam_update', 'momentum')
 
-    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
-        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
-
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
                exp_avg_sqs: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
         for i, (param, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
             (sign, decay, shrink, one_minus_beta1, beta2, one_minus_beta2,
              scale, eps, grad_step, momentum_step) = scalars[i].to(param.dtype).unbind()
-            g = sign * grad
-            if l2:
-                g = g + decay * param
-            param.mul_(shrink)
+            g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             m.lerp_(g, one_minus_beta1)
             v.mul_(beta2).add_(one_minus_beta2 * g * g)
             denominator = v.sqrt() * scale + eps
@@ -597,8 +575,7 @@ class NAdamUpdate(FastUpdate):
             scale, eps, step_size = 1., group['eps'] * math.sqrt(bias_correction2), lr * math.sqrt(bias_correction2)
         else:
             scale, eps, step_size = 1 / math.sqrt(bias_correction2), group['eps'], lr
-        sign = -1. if group['maximize'] else 1.
-        return [sign, *decay_scalars(optimizer, group), 1 - beta1, beta2, 1 - beta2, scale, eps,
+        return [*gradient_scalars(optimizer, group), 1 - beta1, beta2, 1 - beta2, scale, eps,
                 step_size * (1 - mu) / (1 - mu_product), step_size * mu_next / (1 - mu_product * mu_next)]
 
     def run(self, optimizer: NAdam, group: Dict[str, Any], params: List[torch.Tensor],
@@ -623,18 +600,12 @@ class AdamaxUpdate(FastUpdate):
     reference = Adamax
     hooks = ('init_state', 'step_param', 'get_mv', 'adam_update')
 
-    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
-        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
-
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
                exp_infs: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
         """`exp_infs` are $u_{t-1}$."""
         for i, (param, grad, m, u) in enumerate(zip(params, grads, exp_avgs, exp_infs)):
             sign, decay, shrink, one_minus_beta1, beta2, eps, step_size = scalars[i].to(param.dtype).unbind()
-            g = sign * grad
-            if l2:
-                g = g + decay * param
-            param.mul_(shrink)
+            g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             m.lerp_(g, one_minus_beta1)
             # $u_t \leftarrow \max(\beta_2 u_{t-1}, |g_t| + \epsilon)$
             u.copy_(torch.maximum(u * beta2, g.abs() + eps))
@@ -648,9 +619,8 @@ class AdamaxUpdate(FastUpdate):
 
         def row(state: Dict[str, Any]) -> List[float]:
             beta1, beta2 = group['betas']
-            sign = -1. if group['maximize'] else 1.
             step_size = optimizer.get_lr(state, group) / (1 - beta1 ** state['step'])
-            return [sign, *decay_scalars(optimizer, group), 1 - beta1, beta2, group['eps'], step_size]
+            return [*gradient_scalars(optimizer, group), 1 - beta1, beta2, group['eps'], step_size]
 
         scalars = scalar_rows(states, row, key=lambda state: state['step'])
         self.call(params, grads, [state['exp_avg'] for state in states],
@@ -667,18 +637,12 @@ class AdadeltaUpdate(FastUpdate):
     reference = Adadelta
     hooks = ('init_state', 'step_param')
 
-    def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
-        return super().applies_to(optimizer) and type(optimizer.weight_decay) is WeightDecay
-
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], square_avgs: List[torch.Tensor],
                acc_deltas: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
         r"""`square_avgs` are $E[g^2]_{t-1}$, `acc_deltas` are $E[\Delta\theta^2]_{t-1}$."""
         for i, (param, grad, square_avg, acc_delta) in enumerate(zip(params, grads, square_avgs, acc_deltas)):
             sign, decay, shrink, rho, one_minus_rho, eps, lr = scalars[i].to(param.dtype).unbind()
-            g = sign * grad
-            if l2:
-                g = g + decay * param
-            param.mul_(shrink)
+            g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $E[g^2]_t \leftarrow \rho \, E[g^2]_{t-1} + (1 - \rho) \, g_t^2$
             square_avg.mul_(rho).add_(one_minus_rho * g * g)
             # $\Delta\theta_t = \frac{\text{RMS}[\Delta\theta]_{t-1}}{\text{RMS}[g]_t} g_t$
@@ -692,8 +656,7 @@ class AdadeltaUpdate(FastUpdate):
             grads: List[torch.Tensor], states: List[Dict[str, Any]]):
         for state in states:
             state['step'] += 1
-        sign = -1. if group['maximize'] else 1.
-        row = [sign, *decay_scalars(optimizer, group), group['rho'], 1 - group['rho'], group['eps'], group['lr']]
+        row = [*gradient_scalars(optimizer, group), group['rho'], 1 - group['rho'], group['eps'], group['lr']]
         self.call(params, grads, [state['square_avg'] for state in states],
                   [state['acc_delta'] for state in states], torch.tensor([row] * len(states), dtype=torch.float64),
                   uses_l2(optimizer, group))
