@@ -23,8 +23,22 @@ window.MathJax = {
   startup: {
     pageReady: function () {
       return MathJax.startup.defaultPageReady().then(function () {
+        fitInlineMath();
+        window.addEventListener('resize', fitInlineMath);
         document.documentElement.setAttribute('data-mathjax', 'done');
       });
     }
   }
 };
+
+// Inline math cannot break across lines. One wider than its column (a long formula on a phone)
+// becomes its own scrollable line instead of widening the page.
+function fitInlineMath() {
+  var containers = document.querySelectorAll('.prose mjx-container:not([display="true"])');
+  for (var i = 0; i < containers.length; i++) {
+    var math = containers[i];
+    math.classList.remove('too-wide');
+    var column = math.closest('.prose');
+    if (math.getBoundingClientRect().width > column.clientWidth - 32) math.classList.add('too-wide');
+  }
+}

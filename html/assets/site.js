@@ -62,26 +62,39 @@
     return total + (lower.indexOf(terms.join(' ')) >= 0 ? weight : 0);
   }
 
+  // Every term must appear. Titles and summaries weigh most, then headings, then prose; the
+  // whole phrase scores a bonus. Each page shows at most its two best hits.
   function search(query) {
     var terms = query.toLowerCase().split(/\s+/).filter(Boolean);
     if (!terms.length) return [];
     var hits = [];
     window.SEARCH_INDEX.forEach(function (page) {
       var url = page[0], title = page[1], summary = page[2];
+      var found = [];
       var pageScore = score(title + ' ' + summary, terms, 3);
-      if (pageScore) hits.push({score: pageScore + 1, url: url, title: title, detail: summary});
+      if (pageScore) found.push({score: pageScore + 1, url: url, title: title, detail: summary});
       page[3].forEach(function (section) {
-        var s = score(section[1], terms, 2) || score(section[2], terms, 1);
-        if (s) hits.push({score: s, url: url + '#' + section[0], title: title, detail: section[1] || snippet(section[2], terms[0])});
+        var heading = section[1], text = section[2];
+        var s = score(heading, terms, 2) || score(text, terms, 1);
+        if (s) {
+          found.push({score: s, url: url + '#' + section[0], title: title + (heading ? ' › ' + heading : ''),
+                      detail: snippet(text, terms)});
+        }
       });
+      found.sort(byScore);
+      hits = hits.concat(found.slice(0, 2));
     });
-    hits.sort(function (a, b) { return b.score - a.score || (a.url < b.url ? -1 : 1); });
+    hits.sort(byScore);
     return hits.slice(0, 12);
   }
 
-  function snippet(text, term) {
-    var at = Math.max(0, text.toLowerCase().indexOf(term) - 40);
-    return (at ? '…' : '') + text.slice(at, at + 110) + '…';
+  function byScore(a, b) { return b.score - a.score || (a.url < b.url ? -1 : 1); }
+
+  function snippet(text, terms) {
+    var lower = text.toLowerCase();
+    var phrase = lower.indexOf(terms.join(' '));
+    var at = Math.max(0, (phrase >= 0 ? phrase : lower.indexOf(terms[0])) - 40);
+    return (at ? '…' : '') + text.slice(at, at + 120) + (at + 120 < text.length ? '…' : '');
   }
 
   function show() {
