@@ -131,7 +131,8 @@ class FastUpdate:
     hooks: Tuple[str, ...]
 
     def __init__(self):
-        self.compiled = torch.compile(self.update, fullgraph=True, dynamic=False)
+        # `torch.compile(self.update)`, made on the first fast step: importing the compiler takes seconds
+        self.compiled: Optional[Callable] = None
         # Set to the reason when compiling failed, so that it is not tried again.
         self.broken: Optional[str] = None
 
@@ -166,6 +167,8 @@ class FastUpdate:
         Inductor in torch 2.13 loses in-place writes to 0-d `float64` inputs (it treats them as
         scalars), so each 0-d tensor is passed as a one-element view of the same memory.
         """
+        if self.compiled is None:
+            self.compiled = torch.compile(self.update, fullgraph=True, dynamic=False)
         args = [[t.view(1) if t.dim() == 0 else t for t in arg] if isinstance(arg, list) else arg
                 for arg in args]
         with torch._dynamo.config.patch(recompile_limit=256, accumulated_recompile_limit=4096):
