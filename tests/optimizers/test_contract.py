@@ -6,7 +6,6 @@ A newly exported optimizer is picked up here automatically; it must get an entry
 
 import copy
 import inspect
-import io
 import math
 
 import pytest
@@ -14,6 +13,7 @@ import torch
 
 import labml_opt
 from labml_opt import GenericAdaptiveOptimizer
+from tests.optimizers.resume import saved
 
 OPTIMIZERS = sorted((value for value in vars(labml_opt).values()
                      if isinstance(value, type) and issubclass(value, torch.optim.Optimizer)
@@ -73,14 +73,6 @@ def train(model, optimizer, steps, seed=1):
         optimizer.zero_grad()
         torch.nn.functional.mse_loss(model(x), y).backward()
         optimizer.step()
-
-
-def saved(state_dict):
-    """`state_dict` after a trip through `torch.save`, so no tensor is shared with the optimizer."""
-    buffer = io.BytesIO()
-    torch.save(state_dict, buffer)
-    buffer.seek(0)
-    return torch.load(buffer)
 
 
 def test_every_exported_optimizer_is_covered():
