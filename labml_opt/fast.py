@@ -226,7 +226,7 @@ def decayed_gradient(param: torch.Tensor, grad: torch.Tensor, sign: torch.Tensor
 
 
 def uses_l2(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> bool:
-    """Whether $L_2$ decay changes the gradient: a flag, since without it $\\theta$ is not read for it."""
+    r"""Whether $L_2$ decay changes the gradient: a flag, since without it $\theta$ is not read for it."""
     return not optimizer.weight_decay.weight_decouple and group['weight_decay'] != 0
 
 
@@ -259,7 +259,7 @@ class AdamUpdate(FastUpdate):
     belief = False
 
     def amsgrad(self, group: Dict[str, Any]) -> bool:
-        """Whether the group divides by $v^{\\max}_t$; never for Adam itself."""
+        r"""Whether the group divides by $v^{\max}_t$; never for Adam itself."""
         return False
 
     def step_scalars(self, optimizer: Adam, group: Dict[str, Any], state: Dict[str, Any],
@@ -303,7 +303,7 @@ class AdamUpdate(FastUpdate):
         loop into one pass over the parameter, with no full-size temporaries.
         """
         for i, (param, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
-            # In the parameter's dtype, as the reference's Python floats are
+            # This parameter's numbers, rounded to its dtype as the reference's Python floats are
             (sign, decay, shrink, one_minus_beta1, beta2, one_minus_beta2, belief_eps,
              scale, eps, step_size) = scalars[i].to(param.dtype).unbind()
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
@@ -340,8 +340,8 @@ class AdamUpdate(FastUpdate):
 
 
 class AMSGradUpdate(AdamUpdate):
-    """
-    [AMSGrad](amsgrad.html) overrides `init_state` and `get_mv` to keep and use $v^{\\max}_t$ when the
+    r"""
+    [AMSGrad](amsgrad.html) overrides `init_state` and `get_mv` to keep and use $v^{\max}_t$ when the
     group has `amsgrad` on.
     """
 
@@ -450,10 +450,13 @@ class SGDUpdate(FastUpdate):
 
 
 class AdagradUpdate(FastUpdate):
-    """
+    r"""
     <a id="AdagradUpdate"></a>
 
     ## Adagrad
+
+    [Adagrad](adagrad.html)'s sum $G_t$ and step in one pass; $\eta_t$ with its `lr_decay` is a number
+    computed per step count.
     """
 
     reference = Adagrad
@@ -485,10 +488,13 @@ class AdagradUpdate(FastUpdate):
 
 
 class RMSpropUpdate(FastUpdate):
-    """
+    r"""
     <a id="RMSpropUpdate"></a>
 
     ## RMSprop
+
+    [RMSprop](rmsprop.html), with its centered and momentum variants as flags: each adds a state tensor
+    to read and write.
     """
 
     reference = RMSprop
@@ -507,14 +513,16 @@ class RMSpropUpdate(FastUpdate):
             # $v_t \leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2$
             square_avg.mul_(alpha).add_(one_minus_alpha * g * g)
             if grad_avgs:
-                # $\bar{g}_t \leftarrow \alpha \bar{g}_{t-1} + (1 - \alpha) g_t$, then $\sqrt{v_t - \bar{g}_t^2} + \epsilon$
+                # $\bar{g}_t \leftarrow \alpha \bar{g}_{t-1} + (1 - \alpha) g_t$,
+                # then $\sqrt{v_t - \bar{g}_t^2} + \epsilon$
                 grad_avg = grad_avgs[i].lerp_(g, one_minus_alpha)
                 denominator = (square_avg - grad_avg * grad_avg).sqrt() + eps
             else:
                 # $\sqrt{v_t} + \epsilon$
                 denominator = square_avg.sqrt() + eps
             if momentum_buffers:
-                # $b_t \leftarrow \mu b_{t-1} + \frac{g_t}{\sqrt{v_t} + \epsilon}$, $\theta_t \leftarrow \theta_{t-1} - \eta \, b_t$
+                # $b_t \leftarrow \mu b_{t-1} + \frac{g_t}{\sqrt{v_t} + \epsilon}$,
+                # then $\theta_t \leftarrow \theta_{t-1} - \eta \, b_t$
                 velocity = momentum_buffers[i].mul_(momentum).add_(g / denominator)
                 param.sub_(lr * velocity)
             else:
@@ -594,10 +602,12 @@ class NAdamUpdate(FastUpdate):
 
 
 class AdamaxUpdate(FastUpdate):
-    """
+    r"""
     <a id="AdamaxUpdate"></a>
 
     ## Adamax
+
+    [Adamax](adamax.html) divides by the running maximum $u_t$ instead of $\sqrt{v_t}$.
     """
 
     reference = Adamax
@@ -631,10 +641,12 @@ class AdamaxUpdate(FastUpdate):
 
 
 class AdadeltaUpdate(FastUpdate):
-    """
+    r"""
     <a id="AdadeltaUpdate"></a>
 
     ## Adadelta
+
+    [Adadelta](adadelta.html)'s two averages and its step, with no learning-rate schedule to compute.
     """
 
     reference = Adadelta
