@@ -35,7 +35,7 @@ Three details make that work:
 * **Scalars are tensors.** The bias corrections $1 - \beta_1^t$, the learning rate from a scheduler
   and the step size change every step. Passed as Python floats they would be baked into the compiled
   code as constants, and each new value would compile again. They are computed in Python with the
-  same expressions as the reference, and passed as one small `float64` tensor with a row per
+  same expressions as the reference, and passed as one small tensor with a row per
   parameter, which the compiled code reads. Changing `lr`, `betas` or `eps` never recompiles.
 * **Flags are constants.** Options that change the shape of the computation, such as $L_2$ weight
   decay or AMSGrad's extra state, are Python booleans: each combination compiles once. Options that
@@ -110,6 +110,8 @@ os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR',
 MIN_NUMEL = 1 << 22
 # The dtypes the fast path is tested for.
 DTYPES = (torch.float32, torch.float64)
+# The scalars of a step, one row per parameter, in `float32` and in `float64`
+Tables = Tuple[torch.Tensor, torch.Tensor]
 
 
 class FastPathWarning(RuntimeWarning):
@@ -176,9 +178,9 @@ class FastUpdate:
 
 
 def scalar_rows(states: List[Dict[str, Any]], row: Callable[[Dict[str, Any]], List[float]],
-                key: Callable[[Dict[str, Any]], Any]) -> torch.Tensor:
+                key: Callable[[Dict[str, Any]], Any]) -> Tables:
     """
-    The scalars of every parameter as a `float64` tensor with a row per parameter. Parameters of a
+    The scalars of every parameter, a row per parameter, as tables. Parameters of a
     group usually share their step count, so the row of each distinct `key` (the step count) is
     computed once: hooks such as `get_lr` may depend on the group and the step, not on other state.
     """
@@ -189,7 +191,23 @@ def scalar_rows(states: List[Dict[str, Any]], row: Callable[[Dict[str, Any]], Li
         if k not in rows:
             rows[k] = row(state)
         table.append(rows[k])
-    return torch.tensor(table, dtype=torch.float64)
+    return scalar_tables(table)
+
+
+def scalar_tables(rows: List[List[float]]) -> Tables:
+    """
+    The rows, one per parameter, as a `float32` and a `float64` tensor. Each parameter reads the
+    table of its own dtype, rounded once here as the reference rounds its Python floats, so that the
+    compiled loop converts nothing.
+    """
+    table = torch.tensor(rows, dtype=torch.float64)
+    return table.float(), table
+
+
+def row_of(scalars: Tables, i: int, param: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    """Inside the compiled updates: parameter `i`'s numbers, as 0-d tensors in its dtype."""
+    table32, table64 = scalars
+    return (table64 if param.dtype == torch.float64 else table32)[i].unbind()
 
 
 def gradient_scalars(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> List[float]:
@@ -289,7 +307,7 @@ class AdamUpdate(FastUpdate):
                 self.step_scalars(optimizer, group, state, bias_correction1, bias_correction2))
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
-               exp_avg_sqs: List[torch.Tensor], max_exp_avg_sqs: List[torch.Tensor], scalars: torch.Tensor,
+               exp_avg_sqs: List[torch.Tensor], max_exp_avg_sqs: List[torch.Tensor], scalars: Tables,
                l2: bool, belief: bool):
         r"""
         ### The group update
@@ -303,9 +321,8 @@ class AdamUpdate(FastUpdate):
         loop into one pass over the parameter, with no full-size temporaries.
         """
         for i, (param, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
-            # This parameter's numbers, rounded to its dtype as the reference's Python floats are
             (sign, decay, shrink, one_minus_beta1, beta2, one_minus_beta2, belief_eps,
-             scale, eps, step_size) = scalars[i].to(param.dtype).unbind()
+             scale, eps, step_size) = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
             m.lerp_(g, one_minus_beta1)
@@ -411,14 +428,14 @@ class SGDUpdate(FastUpdate):
     hooks = ('init_state', 'step_param')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], momentum_buffers: List[torch.Tensor],
-               scalars: torch.Tensor, l2: bool, nesterov: bool):
+               scalars: Tables, l2: bool, nesterov: bool):
         r"""
         * `momentum_buffers` are $v_{t-1}$, or empty without momentum
         * `nesterov` steps along $g_t + \mu v_t$ instead of $v_t$
         """
         for i, (param, grad) in enumerate(zip(params, grads)):
             (sign, decay, shrink, buffer_momentum, one_minus_dampening,
-             momentum, lr) = scalars[i].to(param.dtype).unbind()
+             momentum, lr) = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             if momentum_buffers:
                 # $v_t \leftarrow \mu v_{t-1} + (1 - \tau) g_t$
@@ -444,7 +461,7 @@ class SGDUpdate(FastUpdate):
             return [*gradient_scalars(optimizer, group), *buffer_scalars, group['momentum'], group['lr']]
 
         firsts = [first for _, first in buffers] or [False] * len(params)
-        scalars = torch.tensor([row(first) for first in firsts], dtype=torch.float64)
+        scalars = scalar_tables([row(first) for first in firsts])
         self.call(params, grads, [buffer for buffer, _ in buffers], scalars,
                   uses_l2(optimizer, group), group['nesterov'])
 
@@ -463,10 +480,10 @@ class AdagradUpdate(FastUpdate):
     hooks = ('init_state', 'step_param')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], sums: List[torch.Tensor],
-               scalars: torch.Tensor, l2: bool):
+               scalars: Tables, l2: bool):
         """`sums` are $G_{t-1}$."""
         for i, (param, grad, total) in enumerate(zip(params, grads, sums)):
-            sign, decay, shrink, eps, lr = scalars[i].to(param.dtype).unbind()
+            sign, decay, shrink, eps, lr = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $G_t \leftarrow G_{t-1} + g_t^2$
             total.add_(g * g)
@@ -501,14 +518,14 @@ class RMSpropUpdate(FastUpdate):
     hooks = ('init_state', 'step_param')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], square_avgs: List[torch.Tensor],
-               grad_avgs: List[torch.Tensor], momentum_buffers: List[torch.Tensor], scalars: torch.Tensor,
+               grad_avgs: List[torch.Tensor], momentum_buffers: List[torch.Tensor], scalars: Tables,
                l2: bool):
         r"""
         * `square_avgs` are $v_{t-1}$; `grad_avgs` are $\bar{g}_{t-1}$ when centered, else empty;
           `momentum_buffers` are $b_{t-1}$ with momentum, else empty
         """
         for i, (param, grad, square_avg) in enumerate(zip(params, grads, square_avgs)):
-            sign, decay, shrink, alpha, one_minus_alpha, eps, momentum, lr = scalars[i].to(param.dtype).unbind()
+            sign, decay, shrink, alpha, one_minus_alpha, eps, momentum, lr = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $v_t \leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2$
             square_avg.mul_(alpha).add_(one_minus_alpha * g * g)
@@ -535,7 +552,7 @@ class RMSpropUpdate(FastUpdate):
             state['step'] += 1
         row = [*gradient_scalars(optimizer, group), group['alpha'], 1 - group['alpha'], group['eps'],
                group['momentum'], group['lr']]
-        scalars = torch.tensor([row] * len(states), dtype=torch.float64)
+        scalars = scalar_tables([row] * len(states))
         grad_avgs = [state['grad_avg'] for state in states] if group['centered'] else []
         buffers = [state['momentum_buffer'] for state in states] if group['momentum'] > 0 else []
         self.call(params, grads, [state['square_avg'] for state in states], grad_avgs, buffers, scalars,
@@ -557,10 +574,10 @@ class NAdamUpdate(FastUpdate):
     hooks = ('init_state', 'step_param', 'get_mv', 'nadam_update', 'momentum')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
-               exp_avg_sqs: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
+               exp_avg_sqs: List[torch.Tensor], scalars: Tables, l2: bool):
         for i, (param, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
             (sign, decay, shrink, one_minus_beta1, beta2, one_minus_beta2,
-             scale, eps, grad_step, momentum_step) = scalars[i].to(param.dtype).unbind()
+             scale, eps, grad_step, momentum_step) = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             m.lerp_(g, one_minus_beta1)
             v.mul_(beta2).add_(one_minus_beta2 * g * g)
@@ -614,10 +631,10 @@ class AdamaxUpdate(FastUpdate):
     hooks = ('init_state', 'step_param', 'get_mv', 'adam_update')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
-               exp_infs: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
+               exp_infs: List[torch.Tensor], scalars: Tables, l2: bool):
         """`exp_infs` are $u_{t-1}$."""
         for i, (param, grad, m, u) in enumerate(zip(params, grads, exp_avgs, exp_infs)):
-            sign, decay, shrink, one_minus_beta1, beta2, eps, step_size = scalars[i].to(param.dtype).unbind()
+            sign, decay, shrink, one_minus_beta1, beta2, eps, step_size = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             m.lerp_(g, one_minus_beta1)
             # $u_t \leftarrow \max(\beta_2 u_{t-1}, |g_t| + \epsilon)$
@@ -653,10 +670,10 @@ class AdadeltaUpdate(FastUpdate):
     hooks = ('init_state', 'step_param')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], square_avgs: List[torch.Tensor],
-               acc_deltas: List[torch.Tensor], scalars: torch.Tensor, l2: bool):
+               acc_deltas: List[torch.Tensor], scalars: Tables, l2: bool):
         r"""`square_avgs` are $E[g^2]_{t-1}$, `acc_deltas` are $E[\Delta\theta^2]_{t-1}$."""
         for i, (param, grad, square_avg, acc_delta) in enumerate(zip(params, grads, square_avgs, acc_deltas)):
-            sign, decay, shrink, rho, one_minus_rho, eps, lr = scalars[i].to(param.dtype).unbind()
+            sign, decay, shrink, rho, one_minus_rho, eps, lr = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $E[g^2]_t \leftarrow \rho \, E[g^2]_{t-1} + (1 - \rho) \, g_t^2$
             square_avg.mul_(rho).add_(one_minus_rho * g * g)
@@ -673,7 +690,7 @@ class AdadeltaUpdate(FastUpdate):
             state['step'] += 1
         row = [*gradient_scalars(optimizer, group), group['rho'], 1 - group['rho'], group['eps'], group['lr']]
         self.call(params, grads, [state['square_avg'] for state in states],
-                  [state['acc_delta'] for state in states], torch.tensor([row] * len(states), dtype=torch.float64),
+                  [state['acc_delta'] for state in states], scalar_tables([row] * len(states)),
                   uses_l2(optimizer, group))
 
 
