@@ -173,6 +173,16 @@ def measure(name: str, variant: str, make: Callable, params: List[torch.Tensor],
     return result
 
 
+def l3_cache_bytes() -> Optional[int]:
+    """The size of the last-level cache on Linux, to say when a working set fits in it."""
+    try:
+        size = Path('/sys/devices/system/cpu/cpu0/cache/index3/size').read_text().strip()
+    except OSError:
+        return None
+    units = {'K': 1 << 10, 'M': 1 << 20, 'G': 1 << 30}
+    return int(size[:-1]) * units[size[-1]] if size[-1] in units else int(size)
+
+
 def fmt(seconds: Optional[float]) -> str:
     return '' if seconds is None else f'{seconds * 1e3:.1f}'
 
@@ -181,10 +191,12 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
     lines = []
     say = print
     cache = os.environ.get('TORCHINDUCTOR_CACHE_DIR')
+    l3 = l3_cache_bytes()
+    machine = f'{platform.machine()}, {l3 / 2 ** 20:.0f} MiB L3 cache' if l3 else platform.machine()
     header = [
         f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
         f'`python benchmarks/optimizer_step.py {" ".join(sys.argv[1:])}`'.rstrip() + ':',
-        f'torch {torch.__version__}, {torch.get_num_threads()} threads, {platform.machine()}, '
+        f'torch {torch.__version__}, {torch.get_num_threads()} threads, {machine}; '
         f'median of {steps} steps per round, median of {rounds} round(s). '
         'The machine is shared: other processes add noise, mostly to the slower columns.',
         '',
@@ -230,10 +242,15 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
     lines += [
         'The floor is the bytes an algorithm must move per parameter in float32 (Adam: read '
         '$\\theta, g, m, v$, write $\\theta, m, v$: 28 B) divided by the in-place bandwidth. '
-        '"ours" is the default `step()`, which takes the [fast path](fast.html) for groups this large; '
+        f'"ours" is the default `step()`, which takes the [fast path](fast.html) for groups of at least '
+        f'{labml_opt.fast.MIN_NUMEL / 1e6:.1f}M elements; '
         '"ours reference" is the annotated per-parameter code. "first step" is the default path\'s '
         'first step in seconds: it compiles ("compiled") or loads the compiled code from the Inductor '
-        f'cache (`{cache}`, "cached"); the first one in the process also imports the compiler.',
+        f'cache (`{cache}`, "cached"), or neither when it reuses code compiled for an earlier optimizer '
+        'with the same update (AdamW reuses Adam\'s); the first one in the process also imports the compiler. '
+        'Where the working set (about 7 tensors of the model\'s size for Adam) fits in the L3 cache, '
+        'the floor, measured on a buffer of the same size, is not a hard bound, and times below it occur; '
+        'the largest size is the one limited by main memory.',
     ]
     return '\n'.join(lines) + '\n'
 
