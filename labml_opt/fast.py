@@ -71,7 +71,8 @@ Sparse gradients go to the reference path, which refuses them with an error.
 ### The compile cache
 
 The first step of each group structure (number, shapes, strides and dtypes of its tensors, and the
-flags) compiles, which takes from a few to tens of seconds. Inductor caches the compiled code on disk.
+flags) compiles, which takes from a few to tens of seconds. A step in which only some of a group's
+parameters have gradients is another structure, and compiles once too. Inductor caches the compiled code on disk.
 Unless `TORCHINDUCTOR_CACHE_DIR` is already set, importing this module sets it to
 `~/.cache/labml_opt/inductor`, outside any repository, so a later run with the same structures
 starts in about a second, plus a few seconds to load Inductor itself the first time in a process.
