@@ -300,3 +300,25 @@ def test_large_group_takes_the_fast_path_without_full_size_temporaries():
     assert fast_largest < 4096
     # and, for the operating system, no fresh pages
     assert fast_faults < 0.02 * numel * 4 / resource.getpagesize()
+
+
+def test_parameters_without_gradients_are_left_alone_on_the_fast_path():
+    torch.manual_seed(0)
+    initial = [torch.randn(4, 3), torch.randn(5)]
+    runs = []
+    for value in (True, False):
+        params = [p.clone().requires_grad_() for p in initial]
+        optimizer = AdamW([{'params': params, 'fast': value}], lr=1e-2)
+        generator = torch.Generator().manual_seed(1)
+        for step in range(20):
+            for p in params:
+                p.grad = torch.randn(p.shape, generator=generator)
+            # Every third step the second parameter takes no part in the loss
+            if step % 3 == 0:
+                params[1].grad = None
+            optimizer.step()
+        runs.append((params, optimizer))
+    (ours, fast_optimizer), (reference, reference_optimizer) = runs
+    for a, b in zip(ours, reference):
+        assert (a - b).abs().max().item() <= 1e-6
+    assert fast_optimizer.state[ours[1]]['step'] == reference_optimizer.state[reference[1]]['step'] == 13
