@@ -13,9 +13,8 @@ import pytest
 import torch
 
 import labml_opt.fast as fast
-from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AMSGrad, NAdam, RAdam,
-                       RMSprop, SharedAdam, WeightDecay)
-from labml_opt import AdamWarmup
+from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup, AMSGrad, NAdam,
+                       RAdam, RMSprop, SharedAdam, WeightDecay)
 from tests.optimizers.parity import max_param_difference
 
 pytestmark = pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning')
