@@ -91,9 +91,9 @@ import torch.multiprocessing as mp
 from labml import experiment, tracker
 from torch import nn
 
+from labml_opt.experiments.results import RESULTS, results_folder
 from labml_opt.shared_adam import SharedAdam, WorkerError, run_workers
 
-RESULTS = Path(__file__).parent / 'results'
 
 
 @dataclass
@@ -438,10 +438,14 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--lock', action='store_true', help="serialise each parameter's update")
     parser.add_argument('--start-method', choices=['spawn', 'fork', 'forkserver'], default=defaults.start_method)
     parser.add_argument('--timeout', type=float, default=defaults.timeout, help='seconds before the run is stopped')
-    parser.add_argument('--results', type=Path, default=RESULTS, help='where the summary, plot and table go')
+    parser.add_argument('--results', type=Path, default=None,
+                        help='where the summary, plot and table go (default: next to this page for a run '
+                             'with the default settings, else logs/results/)')
     parser.add_argument('--plot', action='store_true',
                         help='redraw the plot and table from the summary in --results, without training')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    args.results = results_folder(args, parser, ignore=('plot', 'timeout'))
+    return args
 
 
 def main(argv: Optional[List[str]] = None) -> int:

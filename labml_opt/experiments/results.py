@@ -30,6 +30,7 @@ python -m labml_opt.experiments.results
 ```
 """
 
+import argparse
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +40,29 @@ import numpy as np
 import yaml
 
 RESULTS = Path(__file__).parent / 'results'
+
+
+def logs_path() -> Path:
+    """Where labml keeps its runs: `logs/` next to the `.labml.yaml` that labml found."""
+    from labml import lab
+    return Path(lab.get_experiments_path())
+
+
+def results_folder(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                   ignore: Sequence[str] = ()) -> Path:
+    """
+    Where an experiment writes its summary, plots and tables. The files next to the pages are the
+    reference runs, so only a run with every setting at its default writes there. A shorter or
+    otherwise changed run (`--epochs 1`, a few `--optimizers`, another `--seed`) writes under
+    `logs/results/` instead, so that trying something never rewrites what the site shows.
+    `--results` names a folder explicitly; `ignore` lists options that do not change the runs.
+    """
+    if args.results is not None:
+        return args.results
+    defaults = vars(parser.parse_args([]))
+    skipped = {'results', *ignore}
+    changed = [name for name, value in vars(args).items() if name not in skipped and value != defaults.get(name)]
+    return logs_path() / 'results' if changed else RESULTS
 
 # One tracked value: steps and values, in step order.
 Series = Tuple[List[int], List[float]]

