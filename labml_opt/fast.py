@@ -767,10 +767,11 @@ def fast_group_step(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) 
     if fast is False:
         return False
     params = [param for param in group['params'] if param.grad is not None]
+    # Small groups, the common case on every step of a small model, leave before anything else is checked
+    if fast is None and sum(param.numel() for param in params) < MIN_NUMEL:
+        return False
     # Sparse gradients are the reference path's to refuse
     if not params or any(param.grad.layout != torch.strided for param in params):
-        return False
-    if fast is None and sum(param.numel() for param in params) < MIN_NUMEL:
         return False
     update = update_for(optimizer)
     reason = unsupported(update, group, params)
