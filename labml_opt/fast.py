@@ -141,16 +141,22 @@ class FastUpdate:
 
     def applies_to(self, optimizer: GenericAdaptiveOptimizer) -> bool:
         """
-        `optimizer` is a `reference`, and every hook in `hooks`, plus `step`, is the very function
+        The class of `optimizer` has `reference`'s math, and its weight decay is one of the three
+        rules of `WeightDecay`, not a subclass.
+        """
+        return self.reproduces(type(optimizer)) and type(getattr(optimizer, 'weight_decay', None)) is WeightDecay
+
+    @functools.lru_cache(maxsize=None)
+    def reproduces(self, cls: type) -> bool:
+        """
+        `cls` is a `reference`, and every hook in `hooks`, plus `step`, is the very function
         `reference` has: a subclass that overrides one of them has different math. (`torch.optim`
         wraps each class's `step` for its hooks and profiler; `inspect.unwrap` sees through that.)
-        Its weight decay must be one of the three rules of `WeightDecay`, not a subclass.
+        This depends only on the class, so it is worked out once per class, not on every step.
         """
-        cls = type(optimizer)
-        return (isinstance(optimizer, self.reference) and
+        return (issubclass(cls, self.reference) and
                 all(inspect.unwrap(getattr(cls, name)) is inspect.unwrap(getattr(self.reference, name))
-                    for name in self.hooks + ('step',)) and
-                type(getattr(optimizer, 'weight_decay', None)) is WeightDecay)
+                    for name in self.hooks + ('step',)))
 
     def update(self, *args):
         """The group update, in plain PyTorch; compiled once per group structure."""
