@@ -16,7 +16,6 @@ import contextlib
 import html
 import io
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -28,8 +27,7 @@ sys.path.insert(0, str(ROOT))
 
 from site_gen.parse import parse  # noqa: E402
 from site_gen.site import DEFAULT_SOURCES, build, discover  # noqa: E402
-
-MATH_RE = re.compile(r'\$\$.+?\$\$|\\begin\{([a-z]+\*?)\}.+?\\end\{\1\}|\\\[.+?\\\]|\\\(.+?\\\)|(?<!\\)\$.+?(?<!\\)\$', re.S)
+from tests.site_gen.math_spans import math_spans  # noqa: E402
 
 
 def best_of(repeat, run):
@@ -39,16 +37,6 @@ def best_of(repeat, run):
         run()
         times.append(time.perf_counter() - start)
     return min(times)
-
-
-def math_spans(path):
-    source = parse(path, (ROOT / path).read_bytes())
-    spans = []
-    for section in source.sections:
-        for block in section.prose:
-            text = re.sub(r'`[^`\n]*`', '', re.sub(r'```.*?```', '', '\n'.join(t for _, t in block), flags=re.S))
-            spans += [m.group() for m in MATH_RE.finditer(text)]
-    return spans
 
 
 def kept(spans, page):
@@ -84,7 +72,7 @@ def main():
 
         ours_kept = pycco_kept = total = 0
         for path in python_files:
-            spans = math_spans(path)
+            spans = math_spans(parse(path, (ROOT / path).read_bytes()))
             total += len(spans)
             ours = Path(path).with_name('index.html') if path.endswith('__init__.py') else Path(path).with_suffix('.html')
             ours_kept += kept(spans, (site / ours).read_text(encoding='utf-8'))

@@ -13,6 +13,7 @@ from site_gen import SiteError
 from site_gen.parse import parse
 from site_gen.render import Renderer
 from tests.site_gen.conftest import REPO, page_sources, write_tree
+from tests.site_gen.math_spans import math_spans
 
 
 def render(text: str, path: str = 'pkg/m.py', root: Path = REPO):
@@ -26,21 +27,7 @@ def page_html(page) -> str:
 
 # ## Math is protected
 #
-# The spans are found here by a separate, simpler extraction than the generator's, over the
-# parsed prose with code spans removed.
-
-MATH_RE = re.compile(r'\$\$.+?\$\$|\\begin\{([a-z]+\*?)\}.+?\\end\{\1\}|\\\[.+?\\\]|\\\(.+?\\\)|(?<!\\)\$.+?(?<!\\)\$', re.S)
-
-
-def math_spans(source):
-    spans = []
-    for section in source.sections:
-        for block in section.prose:
-            text = '\n'.join(t for _, t in block)
-            text = re.sub(r'```.*?```', '', text, flags=re.S)
-            text = re.sub(r'`[^`\n]*`', '', text)
-            spans += [m.group() for m in MATH_RE.finditer(text)]
-    return spans
+# The spans come from `math_spans.py`, an extraction independent of the generator's.
 
 
 @pytest.mark.parametrize('path', page_sources())
