@@ -18,6 +18,7 @@ import torch.multiprocessing as mp
 import labml_opt
 from labml_opt.accumulate import GradientAccumulation
 from labml_opt.distributed import batches, make_model, shard, train_step
+from tests.optimizers.parity import max_difference
 
 WORLD_SIZE = 2
 STEPS = 6
@@ -143,10 +144,6 @@ def single_process(make, steps=STEPS, model=None, optimizer=None):
         if step >= STEPS - steps:
             train_step(model, optimizer, batch)
     return model, optimizer
-
-
-def max_difference(a, b):
-    return max((p - q).abs().max().item() for p, q in zip(a, b))
 
 
 @pytest.mark.parametrize('name', list(DDP_CASES))

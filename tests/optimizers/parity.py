@@ -79,4 +79,9 @@ def max_param_difference(make_ours: MakeOptimizer, make_reference: MakeOptimizer
             for p, n in zip(params, noise):
                 p.grad = n + 0.1 * p.detach()
             optimizer.step()
-    return max((a - b).abs().max().item() for a, b in zip(ours, reference))
+    return max_difference(ours, reference)
+
+
+def max_difference(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) -> float:
+    """$\\max |a - b|$ over every element of two lists of tensors."""
+    return max((x - y).abs().max().item() for x, y in zip(a, b))

@@ -8,7 +8,7 @@ from typing import Any, Callable, Dict, List
 
 import torch
 
-from tests.optimizers.parity import clone_params, gradients, make_params, param_groups
+from tests.optimizers.parity import clone_params, gradients, make_params, max_difference, param_groups
 
 # Build an optimizer from a list of param-group dicts.
 MakeOptimizer = Callable[[List[Dict[str, Any]]], torch.optim.Optimizer]
@@ -73,4 +73,4 @@ def max_resume_difference(make_first: MakeOptimizer, make_second: MakeOptimizer,
     through a state_dict half way, and `make_first` all the way.
     """
     resumed, uninterrupted = resumed_and_uninterrupted(make_first, make_second, second_group=second_group)
-    return max((a - b).abs().max().item() for a, b in zip(resumed, uninterrupted))
+    return max_difference(resumed, uninterrupted)

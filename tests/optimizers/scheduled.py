@@ -10,7 +10,7 @@ from typing import Any, Callable, Dict
 import torch
 
 from labml_opt import Adam
-from tests.optimizers.parity import MakeOptimizer, clone_params, gradients, make_params, param_groups
+from tests.optimizers.parity import MakeOptimizer, clone_params, gradients, make_params, max_difference, param_groups
 
 # The closed-form learning rate at step `t` (counting from one) for a param group's hyper-parameters.
 ClosedForm = Callable[[int, Dict[str, Any]], float]
@@ -56,6 +56,6 @@ def max_difference_from_adam_with_closed_form_lr(make_ours: MakeOptimizer, close
                 applied = optimizer.get_lr(optimizer.state[p], group)
                 assert abs(applied - closed_form(t, group)) <= 1e-12 * abs(closed_form(t, group)) + 1e-300, \
                     f'step {t}: get_lr gives {applied}, the closed form {closed_form(t, group)}'
-        worst = max(worst, max((a - b).abs().max().item() for a, b in zip(ours, reference)))
+        worst = max(worst, max_difference(ours, reference))
     return worst
 

@@ -8,7 +8,7 @@ from typing import Any, Dict
 
 import torch
 
-from tests.optimizers.parity import MakeOptimizer, clone_params, gradients, make_params, param_groups
+from tests.optimizers.parity import MakeOptimizer, clone_params, gradients, make_params, max_difference, param_groups
 
 
 def max_param_difference_with_tiny_gradients(make_ours: MakeOptimizer, make_reference: MakeOptimizer, *,
@@ -24,4 +24,4 @@ def max_param_difference_with_tiny_gradients(make_ours: MakeOptimizer, make_refe
             for p, n in zip(params, noise):
                 p.grad = n.clone()
             optimizer.step()
-    return max((a - b).abs().max().item() for a, b in zip(ours, reference))
+    return max_difference(ours, reference)
