@@ -193,7 +193,8 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         loading [Adam](adam.html)'s state into [AMSGrad](amsgrad.html) would otherwise fail with a
         `KeyError` on the first step, or run on without $\max v_t$.
 
-        A `step` that `torch.optim` saved as a tensor is turned into the type our state uses.
+        A number that `torch.optim` saves as a 0-d tensor (`step`, NAdam's `mu_product`) is turned
+        back into the Python number our `init_state` uses for it.
         """
         source = state_dict.get('optimizer', 'a state_dict with no optimizer name (torch.optim?)')
         saved_ids = [i for group in state_dict['param_groups'] for i in group['params']]
@@ -216,8 +217,9 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
 
         for param, fresh in fresh_states.items():
             state = self.state[param]
-            if 'step' in fresh and not isinstance(fresh['step'], torch.Tensor):
-                state['step'] = int(state['step'])
+            for key, value in fresh.items():
+                if isinstance(value, (int, float)) and isinstance(state[key], torch.Tensor):
+                    state[key] = type(value)(state[key].item())
 
 
 class WeightDecay:

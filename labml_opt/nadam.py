@@ -107,15 +107,6 @@ class NAdam(Adam):
         super().init_state(state, group, param)
         state['mu_product'] = 1.
 
-    def load_state_dict(self, state_dict: Dict[str, Any]):
-        """
-        `torch.optim.NAdam` saves `mu_product` as a 0-d tensor; we keep it as a Python number.
-        """
-        super().load_state_dict(state_dict)
-        for state in self.state.values():
-            if isinstance(state.get('mu_product'), torch.Tensor):
-                state['mu_product'] = state['mu_product'].item()
-
     @staticmethod
     def momentum(group: Dict[str, Any], step: int) -> float:
         r"""

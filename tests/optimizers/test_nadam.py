@@ -1,4 +1,5 @@
 import contextlib
+import copy
 
 import pytest
 import torch
@@ -87,3 +88,16 @@ def test_torch_nadam_state_dict_loads_and_continues_identically():
 def test_bad_momentum_decay_is_a_clear_error(value):
     with pytest.raises(ValueError, match=f'Invalid momentum_decay {value!r} for NAdam'):
         NAdam([torch.ones(1, requires_grad=True)], momentum_decay=value)
+
+
+def test_numbers_torch_saves_as_tensors_load_as_python_numbers():
+    param = torch.nn.Parameter(torch.ones(3))
+    theirs = torch.optim.NAdam([param])
+    param.grad = torch.ones(3)
+    theirs.step()
+    ours = NAdam([torch.nn.Parameter(torch.ones(3))])
+    ours.load_state_dict(copy.deepcopy(theirs.state_dict()))
+    state = next(iter(ours.state.values()))
+    assert type(state['step']) is int and state['step'] == 1
+    assert type(state['mu_product']) is float
+    assert state['mu_product'] == pytest.approx(theirs.state[param]['mu_product'].item(), rel=1e-7)
