@@ -47,7 +47,7 @@ import labml_opt.fast  # noqa: E402
 # Adam reads theta, g, m, v and writes theta, m, v.
 TENSOR_PASSES = {
     'Adam': 7, 'AdamW': 7, 'AMSGrad': 9, 'RAdam': 7, 'AdaBelief': 7,
-    'SGD': 5, 'Adagrad': 5, 'RMSprop': 5, 'NAdam': 7, 'Adamax': 7, 'Adadelta': 8,
+    'SGD': 5, 'Adagrad': 5, 'RMSprop': 5, 'NAdam': 7, 'Adamax': 7, 'Adadelta': 8, 'SharedAdam': 7,
 }
 
 
@@ -84,6 +84,8 @@ def variants(name: str) -> Dict[str, Callable]:
         'NAdam': lambda g: labml_opt.NAdam(g, lr=1e-3),
         'Adamax': lambda g: labml_opt.Adamax(g, lr=1e-3),
         'Adadelta': lambda g: labml_opt.Adadelta(g, lr=1.0),
+        # Adam with its state in shared memory, against torch's Adam: the same algorithm
+        'SharedAdam': lambda g: labml_opt.SharedAdam(g, lr=1e-3),
     }[name]
     torch_make, fused = {
         'Adam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
@@ -97,6 +99,7 @@ def variants(name: str) -> Dict[str, Callable]:
         'NAdam': (lambda p, **k: torch.optim.NAdam(p, lr=1e-3, **k), False),
         'Adamax': (lambda p, **k: torch.optim.Adamax(p, lr=1e-3, **k), False),
         'Adadelta': (lambda p, **k: torch.optim.Adadelta(p, lr=1.0, **k), False),
+        'SharedAdam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
     }[name]
     result = {
         'default': lambda p: ours([{'params': p}]),

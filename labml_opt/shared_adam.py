@@ -80,7 +80,8 @@ lock while it updates a parameter: the step, both moments and the parameter chan
 and no increment of $t$ is lost. With $N$ workers taking $k$ steps each, every parameter's $t$ ends
 at exactly $N k$. Adam updates each parameter using only that parameter's own state, so
 serialising each parameter's update is enough for the result to equal a serial run of the same
-gradients in some order; the steps of different parameters may still interleave. The lock must
+gradients in some order; the steps of different parameters may still interleave. (A group large
+enough for the [fast path](fast.html) is updated all at once, under one hold of the lock.) The lock must
 come from the same start method as the worker processes: `lock=True` uses the default one; for
 `spawn`, pass `torch.multiprocessing.get_context('spawn').Lock()`.
 """

@@ -72,6 +72,9 @@ CASES = [
     (AdaBelief, dict(lr=1e-2, rectify=False, decoupled_weight_decay=False, weight_decay=1e-2,
                      maximize=True), dict(lr=3e-3, amsgrad=True)),
     (AdamWarmup, dict(lr=1e-2), dict(lr=3e-3)),
+    (SharedAdam, dict(lr=1e-2, weight_decay=1e-2), dict(lr=3e-3)),
+    (SharedAdam, dict(lr=1e-2, optimized_update=False, maximize=True, lock=True),
+     dict(lr=3e-3, weight_decay=0.1)),
     (SGD, dict(lr=1e-2), dict(lr=3e-3, weight_decay=1e-2)),
     (SGD, dict(lr=1e-2, momentum=0.9, dampening=0.1, weight_decay=1e-2), dict(lr=3e-3, momentum=0.5)),
     (SGD, dict(lr=1e-3, momentum=0.9, nesterov=True, maximize=True), dict(lr=3e-3)),
@@ -172,13 +175,17 @@ def test_invalid_fast_option_is_rejected():
         optimizer.step()
 
 
-def test_lr_and_betas_changes_do_not_recompile():
+def test_lr_and_betas_changes_do_not_recompile(monkeypatch):
     param, optimizer = one_group(lr=1e-2)
     optimizer.step()
-    with torch._dynamo.config.patch(error_on_recompile=True):
-        for lr, betas, eps in [(1e-3, (0.5, 0.9), 1e-6), (0.3, (0.0, 0.0), 0.)]:
-            optimizer.param_groups[0].update(lr=lr, betas=betas, eps=eps)
-            optimizer.step()
+    update = fast.update_for(optimizer)
+
+    def no_compiling(*args):
+        raise AssertionError('compiled again')
+    monkeypatch.setattr(update, 'compile', no_compiling)
+    for lr, betas, eps in [(1e-3, (0.5, 0.9), 1e-6), (0.3, (0.0, 0.0), 0.)]:
+        optimizer.param_groups[0].update(lr=lr, betas=betas, eps=eps)
+        optimizer.step()
     assert optimizer.state[param]['step'] == 3
 
 
@@ -219,13 +226,15 @@ def test_missing_compiler_falls_back_with_a_warning():
 
 
 @pytest.mark.parametrize('cls, kwargs', [(Adam, dict(lr=1e-2)), (NAdam, dict(lr=1e-2)),
-                                         (SGD, dict(lr=1e-2, momentum=0.9))])
+                                         (SGD, dict(lr=1e-2, momentum=0.9)), (SharedAdam, dict(lr=1e-2))])
 def test_failed_compile_undoes_the_state_and_falls_back(monkeypatch, cls, kwargs):
     update = fast.update_for(cls([torch.zeros(1, requires_grad=True)], **kwargs))
 
-    def failing(*args):
-        raise torch._dynamo.exc.TorchDynamoException('simulated compiler failure')
-    monkeypatch.setattr(update, 'compiled', failing)
+    def failing(*args, **kwargs):
+        raise RuntimeError('simulated compiler failure')
+    # Inductor fails after make_fx has traced the update, and nothing has been compiled yet
+    monkeypatch.setattr(torch._inductor, 'standalone_compile', failing)
+    monkeypatch.setattr(update, 'compiled', {})
     monkeypatch.setattr(update, 'broken', None)
     param, optimizer = one_group(cls, **kwargs)
     reference_param = param.detach().clone().requires_grad_()
@@ -242,6 +251,54 @@ def test_failed_compile_undoes_the_state_and_falls_back(monkeypatch, cls, kwargs
             assert torch.equal(ours[key], theirs[key])
         else:
             assert ours[key] == theirs[key]
+
+
+class CountingLock:
+    """A lock that counts how often it is held."""
+
+    def __init__(self):
+        self.held = 0
+
+    def __enter__(self):
+        self.held += 1
+
+    def __exit__(self, *args):
+        pass
+
+
+def test_shared_adam_fast_path_counts_the_shared_step_under_its_lock():
+    lock = CountingLock()
+    params = [torch.randn(4, 3, requires_grad=True), torch.randn(5, requires_grad=True)]
+    optimizer = SharedAdam([{'params': params, 'fast': True}], lr=1e-2, lock=lock)
+    for _ in range(3):
+        for p in params:
+            p.grad = torch.randn(p.shape)
+        optimizer.step()
+    # One hold per step for the whole group, and the shared 0-d step tensors counted in place
+    assert lock.held == 3
+    for p in params:
+        step = optimizer.state[p]['step']
+        assert step.dtype == torch.int64 and step.dim() == 0 and step.is_shared() and step.item() == 3
+
+
+def test_a_new_gradient_layout_compiles_again_and_stays_exact():
+    # The compiled loop is made for each tensor's strides: a transposed gradient is another version
+    torch.manual_seed(0)
+    initial = torch.randn(6, 4)
+    update = fast.update_for(Adam([torch.zeros(1, requires_grad=True)]))
+    versions = len(update.compiled)
+    runs = []
+    for value in (True, False):
+        param = initial.clone().requires_grad_()
+        optimizer = Adam([{'params': [param], 'fast': value}], lr=1e-2)
+        generator = torch.Generator().manual_seed(1)
+        for step in range(6):
+            grad = torch.randn(4, 6, generator=generator).t()
+            param.grad = grad if step % 2 else grad.contiguous()
+            optimizer.step()
+        runs.append(param)
+    assert len(update.compiled) == versions + 2
+    assert (runs[0] - runs[1]).abs().max().item() <= 1e-6
 
 
 class AdamWithOwnMoments(Adam):
@@ -263,7 +320,7 @@ def test_subclass_overriding_the_math_keeps_its_override():
 def test_hooks_that_return_numbers_keep_the_fast_path():
     assert fast.update_for(AdamWarmup([torch.zeros(1, requires_grad=True)])) is not None
     assert fast.update_for(AdamW([torch.zeros(1, requires_grad=True)])) is not None
-    assert fast.update_for(SharedAdam([torch.zeros(1, requires_grad=True)])) is None
+    assert isinstance(fast.update_for(SharedAdam([torch.zeros(1, requires_grad=True)])), fast.SharedAdamUpdate)
     assert fast.update_for(AdamWithOwnMoments([torch.zeros(1, requires_grad=True)])) is None
 
 
