@@ -48,6 +48,8 @@ import labml_opt.fast  # noqa: E402
 TENSOR_PASSES = {
     'Adam': 7, 'AdamW': 7, 'AMSGrad': 9, 'RAdam': 7, 'AdaBelief': 7,
     'SGD': 5, 'Adagrad': 5, 'RMSprop': 5, 'NAdam': 7, 'Adamax': 7, 'Adadelta': 8, 'SharedAdam': 7,
+    # Sophia's step reads theta, g, m, h and writes theta, m; refreshing h is a separate pass every k steps
+    'Sophia': 6,
 }
 
 
@@ -86,6 +88,7 @@ def variants(name: str) -> Dict[str, Callable]:
         'Adadelta': lambda g: labml_opt.Adadelta(g, lr=1.0),
         # Adam with its state in shared memory, against torch's Adam: the same algorithm
         'SharedAdam': lambda g: labml_opt.SharedAdam(g, lr=1e-3),
+        'Sophia': lambda g: labml_opt.Sophia(g, lr=1e-3),
     }[name]
     torch_make, fused = {
         'Adam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
@@ -100,6 +103,7 @@ def variants(name: str) -> Dict[str, Callable]:
         'Adamax': (lambda p, **k: torch.optim.Adamax(p, lr=1e-3, **k), False),
         'Adadelta': (lambda p, **k: torch.optim.Adadelta(p, lr=1.0, **k), False),
         'SharedAdam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
+        'Sophia': (None, False),
     }[name]
     result = {
         'default': lambda p: ours([{'params': p}]),

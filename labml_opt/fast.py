@@ -115,6 +115,7 @@ from labml_opt.radam import RAdam
 from labml_opt.rmsprop import RMSprop
 from labml_opt.sgd import SGD
 from labml_opt.shared_adam import SharedAdam
+from labml_opt.sophia import Sophia
 
 os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR',
                       os.path.join(os.path.expanduser('~'), '.cache', 'labml_opt', 'inductor'))
@@ -811,11 +812,47 @@ class AdadeltaUpdate(FastUpdate):
                   uses_l2(optimizer, group))
 
 
+class SophiaUpdate(FastUpdate):
+    r"""
+    <a id="SophiaUpdate"></a>
+
+    ## Sophia
+
+    [Sophia](sophia.html)'s step: the momentum, the clipped ratio to the curvature, and the
+    parameter, in one pass instead of the reference's three, and without its full-size buffer for
+    the ratio. Refreshing the curvature estimate, every few steps, stays with `update_hessian`.
+    """
+
+    reference = Sophia
+    hooks = ('init_state', 'step_param')
+
+    def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
+               hessians: List[torch.Tensor], scalars: Scalars, l2: bool):
+        """`exp_avgs` are $m_{t-1}$, `hessians` are $h_t$."""
+        for i, (param, grad, m, h) in enumerate(zip(params, grads, exp_avgs, hessians)):
+            sign, decay, shrink, one_minus_beta1, rho, eps, lr = row_of(scalars, i, param)
+            g = decayed_gradient(param, grad, sign, decay, shrink, l2)
+            m.lerp_(g, one_minus_beta1)
+            # $\operatorname{clip} \big( \frac{m_t}{\max \{ \rho h_t, \epsilon \}}, 1 \big)$
+            clipped = (m / torch.maximum(h * rho, eps)).clamp(-1., 1.)
+            # $\theta_{t+1} \leftarrow \theta_t - \eta \cdot \operatorname{clip}(\dots)$
+            param.sub_(lr * clipped)
+
+    def run(self, optimizer: Sophia, group: Dict[str, Any], params: List[torch.Tensor],
+            grads: List[torch.Tensor], states: List[Dict[str, Any]]):
+        for state in states:
+            state['step'] += 1
+        beta1, _ = group['betas']
+        row = [*gradient_scalars(optimizer, group), 1 - beta1, group['rho'], group['eps'], group['lr']]
+        self.call(params, grads, [state['exp_avg'] for state in states],
+                  [state['hessian'] for state in states], Rows([row] * len(states)), uses_l2(optimizer, group))
+
+
 # The fast updates, most specific first: an `AdaBelief` is also a `RAdam`, an `AMSGrad` and an `Adam`;
 # NAdam and Adamax override hooks of Adam, so Adam's update never applies to them.
 UPDATES: List[FastUpdate] = [AdaBeliefUpdate(), RAdamUpdate(), AMSGradUpdate(), SharedAdamUpdate(), AdamUpdate(),
                              NAdamUpdate(), AdamaxUpdate(),
-                             SGDUpdate(), AdagradUpdate(), RMSpropUpdate(), AdadeltaUpdate()]
+                             SGDUpdate(), AdagradUpdate(), RMSpropUpdate(), AdadeltaUpdate(), SophiaUpdate()]
 
 # The `(class, reason)` pairs already warned about.
 _warned = set()

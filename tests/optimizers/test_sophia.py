@@ -61,12 +61,15 @@ def sampled_gradients(params, seed):
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 @pytest.mark.parametrize('maximize', [False, True])
-def test_sophia_matches_algorithm_3_after_200_steps_with_hessian_refresh_and_clipping(dtype, maximize):
+@pytest.mark.parametrize('fast', [False, True], ids=['reference', 'fast'])
+def test_sophia_matches_algorithm_3_after_200_steps_with_hessian_refresh_and_clipping(dtype, maximize, fast):
     steps, k, batch_size = 200, 10, 8
     second = dict(lr=3e-3, betas=(0.9, 0.95), rho=0.1, weight_decay=0.)
     initial = make_params(dtype)
     ours = clone_params(initial)
-    optimizer = Sophia(param_groups(ours, second), lr=1e-2, rho=0.04, weight_decay=0.1, maximize=maximize)
+    # Both paths: the annotated step, and the compiled one of the fast path
+    groups = [dict(group, fast=fast) for group in param_groups(ours, second)]
+    optimizer = Sophia(groups, lr=1e-2, rho=0.04, weight_decay=0.1, maximize=maximize)
 
     groups = [dict(lr=1e-2, betas=(0.965, 0.99), rho=0.04, eps=1e-15, weight_decay=0.1, indices=[0, 1]),
               dict(second, eps=1e-15, indices=[2, 3])]
