@@ -49,9 +49,10 @@ batches ([the experiment](experiments/compare.html)); rerun it with
 
 ## How fast they are
 
-Each default `step()` runs the same math as the annotated code, compiled into one fused loop per
-param group ([the fast path](fast.html)). Measured against `torch.optim` and the memory-bandwidth
-floor in the same run with `python benchmarks/optimizer_step.py`:
+For a param group of about four million elements or more, the default `step()` runs the same math
+as the annotated code, compiled into one fused loop over the whole group ([the fast path](fast.html)),
+for every optimizer here. Measured against `torch.optim` and the memory-bandwidth floor in the same
+run with `python benchmarks/optimizer_step.py`:
 
 [[include: results/optimizer_step.md]]
 """

@@ -92,12 +92,14 @@ starts in about a second, plus a few seconds to load Inductor itself the first t
 [[include: results/optimizer_step.md]]
 """
 
+import array
 import contextlib
 import functools
 import inspect
 import math
 import os
 import shutil
+import threading
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -147,6 +149,8 @@ class FastUpdate:
     def __init__(self):
         # The compiled versions of `update`, one per group structure (see `call`)
         self.compiled: Dict[Any, Callable] = {}
+        # Each thread's `ScalarInputs`, one per group structure
+        self.local = threading.local()
         # Set to the reason when compiling failed, so that it is not tried again.
         self.broken: Optional[str] = None
 
@@ -188,36 +192,52 @@ class FastUpdate:
         on every call (about a microsecond per tensor); the tensors go to the compiled code as
         one flat list.
 
-        The scalars go as 0-d `float64` tensors, one per number of each distinct row: usually every
-        parameter of a group has the same row, so this is a handful of inputs that every loop
-        reads, which lets Inductor fuse the loops of parameters of the same size.
+        The scalars go as 0-d `float64` tensors, one per number of each distinct row. Rows are
+        told apart by identity: `scalar_rows` gives the parameters that share a step count the
+        very same list. Usually that is every parameter of the group, so this is a handful of
+        inputs that every loop reads, which lets Inductor fuse the loops of parameters of the same
+        size. The 0-d tensors are made once, as views of one buffer, and the numbers are written
+        into that buffer on every call: creating tensors costs more than a few microseconds per
+        step, once the update has swept the caches.
 
         Inductor in torch 2.13 treats a 0-d `float64` input as a number, and would lose in-place
         writes to a 0-d parameter or state; each of those is passed as a one-element view of the
         same memory.
         """
         tensors: List[torch.Tensor] = []
+        numbers: List[float] = []
         # For each argument: the length of a list of tensors, the row of each parameter and the
         # row width for `Rows`, or a 1-tuple for a flag
         layout: List[Any] = []
         for arg in args:
             if isinstance(arg, Rows):
-                distinct: Dict[Tuple[float, ...], int] = {}
-                which = tuple([distinct.setdefault(tuple(row), len(distinct)) for row in arg])
-                layout.append((which, len(arg[0])))
-                tensors.extend(torch.tensor([x for row in distinct for x in row], dtype=torch.float64).unbind())
+                rows: Dict[int, int] = {}
+                which = []
+                for row in arg:
+                    index = rows.get(id(row))
+                    if index is None:
+                        index = rows[id(row)] = len(rows)
+                        numbers.extend(row)
+                    which.append(index)
+                layout.append((tuple(which), len(arg[0])))
             elif isinstance(arg, list):
                 layout.append(len(arg))
                 tensors.extend([t.view(1) if t.dim() == 0 else t for t in arg])
             else:
                 layout.append((arg,))
         key = (tuple(layout), tuple([(t.dtype, t.shape, t.stride()) for t in tensors]))
+        # This thread's 0-d tensors for this structure: another thread may be stepping another
+        # optimizer of the same structure at the same time
+        inputs = self.local.__dict__.setdefault('scalars', {}).get(key)
+        if inputs is None:
+            inputs = self.local.scalars[key] = ScalarInputs(len(numbers))
+        inputs.write(numbers)
         compiled = self.compiled.get(key)
         if compiled is None:
-            compiled = self.compiled[key] = self.compile(layout, tensors)
-        compiled(*tensors)
+            compiled = self.compiled[key] = self.compile(layout, tensors, inputs.tensors)
+        compiled(*tensors, *inputs.tensors)
 
-    def compile(self, layout: List[Any], tensors: List[torch.Tensor]) -> Callable:
+    def compile(self, layout: List[Any], tensors: List[torch.Tensor], scalars: List[torch.Tensor]) -> Callable:
         """
         Compile `update` for one group structure, or raise `CompileFailed`.
 
@@ -227,19 +247,25 @@ class FastUpdate:
         `torch.compile` of the update itself, the result has no guards: the key in `call` plays
         their part, at a fraction of their cost per step.
         """
+        count = len(tensors)
+
         def flat_update(*flat: torch.Tensor):
-            self.update(*unflatten(layout, list(flat)))
+            self.update(*unflatten(layout, list(flat[:count]), list(flat[count:])))
             return ()
 
+        inputs = tensors + list(scalars)
         try:
             # torch's compiler imports modules that warn of their own deprecations: not the user's to
             # see, and under `-W error` they would stop the compile
             with warnings.catch_warnings():
                 warnings.simplefilter('ignore', DeprecationWarning)
                 from torch.fx.experimental.proxy_tensor import make_fx
-                graph = make_fx(flat_update, tracing_mode='fake')(*tensors)
-                return torch._inductor.standalone_compile(graph, tensors, dynamic_shapes='from_example_inputs',
-                                                          options={})
+                graph = make_fx(flat_update, tracing_mode='fake')(*inputs)
+                # Inductor would check the size and strides of every input on every call; the key in
+                # `call` has already checked them, and the dtypes too. After the update has swept
+                # the caches, those checks cost 60 µs per step for Adam's 80 tensors.
+                return torch._inductor.standalone_compile(graph, inputs, dynamic_shapes='from_example_inputs',
+                                                          options={'config_patches': {'size_asserts': False}})
         except Exception as error:
             raise CompileFailed(f'compiling failed: {type(error).__name__}: {str(error).splitlines()[0]}') \
                 from error
@@ -254,13 +280,31 @@ class CompileFailed(RuntimeError):
 
 
 class Rows(list):
-    """The numbers of a step, as Python floats: a list of the same length for each parameter."""
-
-
-def unflatten(layout: List[Any], tensors: List[torch.Tensor]) -> List[Any]:
     """
-    The arguments of `update` back from `call`'s flat list of tensors and its layout; `Rows` come
-    back as a tuple of 0-d tensors for each parameter.
+    The numbers of a step, as Python floats: a list of the same length for each parameter.
+    Parameters with the same numbers should share one list: that is what `call` looks for.
+    """
+
+
+class ScalarInputs:
+    """
+    The 0-d `float64` tensors that carry the numbers of a step into the compiled code: views of
+    one buffer, made once and written in place.
+    """
+
+    def __init__(self, count: int):
+        self.buffer = array.array('d', bytes(8 * count))
+        self.tensors = list(torch.frombuffer(self.buffer, dtype=torch.float64).unbind()) if count else []
+
+    def write(self, numbers: List[float]):
+        # Same length, so the buffer, which the tensors share, stays where it is
+        self.buffer[:] = array.array('d', numbers)
+
+
+def unflatten(layout: List[Any], tensors: List[torch.Tensor], scalars: List[torch.Tensor]) -> List[Any]:
+    """
+    The arguments of `update` back from `call`'s flat list of tensors, its 0-d scalars and its
+    layout; `Rows` come back as a tuple of 0-d tensors for each parameter.
     """
     args, start = [], 0
     for item in layout:
@@ -271,8 +315,7 @@ def unflatten(layout: List[Any], tensors: List[torch.Tensor]) -> List[Any]:
             args.append(item[0])
         else:
             which, width = item
-            args.append([tuple(tensors[start + row * width:start + (row + 1) * width]) for row in which])
-            start += (max(which) + 1) * width
+            args.append([tuple(scalars[row * width:(row + 1) * width]) for row in which])
     return args
 
 
@@ -579,7 +622,9 @@ class SGDUpdate(FastUpdate):
             return [*gradient_scalars(optimizer, group), *buffer_scalars, group['momentum'], group['lr']]
 
         firsts = [first for _, first in buffers] or [False] * len(params)
-        scalars = Rows([row(first) for first in firsts])
+        # One list per distinct row, shared by the parameters that have it
+        rows = {first: row(first) for first in set(firsts)}
+        scalars = Rows([rows[first] for first in firsts])
         self.call(params, grads, [buffer for buffer, _ in buffers], scalars,
                   uses_l2(optimizer, group), group['nesterov'])
 
@@ -898,7 +943,7 @@ def unsupported(update: Optional[FastUpdate], group: Dict[str, Any], params: Lis
         grad = param.grad
         if param.dtype not in DTYPES or grad.dtype != param.dtype:
             return f'parameter dtype {param.dtype} with gradient dtype {grad.dtype} (supported: float32, float64)'
-        if param.device.type != 'cpu' or grad.device != param.device:
+        if not (param.is_cpu and grad.is_cpu):
             return f'parameter on {param.device}, gradient on {grad.device} (supported: CPU)'
     if not compiler_available():
         return f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})'
