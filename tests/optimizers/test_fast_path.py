@@ -14,7 +14,7 @@ import torch
 
 import labml_opt.fast as fast
 from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup, AMSGrad, NAdam,
-                       RAdam, RMSprop, SharedAdam, WeightDecay)
+                       RAdam, RMSprop, SharedAdam, Sophia, WeightDecay)
 from tests.optimizers.parity import max_param_difference
 
 pytestmark = pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning')
@@ -342,10 +342,16 @@ def allocations(optimizer, steps=3):
     return largest, faults
 
 
-def test_large_group_takes_the_fast_path_without_full_size_temporaries():
-    # 16 MiB per tensor: the reference makes -g and sqrt(v) of that size on every step.
+@pytest.mark.parametrize('cls, kwargs', [
+    (Adam, dict(lr=1e-3)),
+    (SGD, dict(lr=1e-3, momentum=0.9, nesterov=True)),
+    (RMSprop, dict(lr=1e-3, centered=True, momentum=0.9)),
+    (Sophia, dict(lr=1e-3)),
+], ids=lambda value: value.__name__ if isinstance(value, type) else '')
+def test_large_group_takes_the_fast_path_without_full_size_temporaries(cls, kwargs):
+    # 16 MiB per tensor: the reference makes -g (to maximize) and more of that size on every step.
     numel = fast.MIN_NUMEL
-    param, optimizer = one_group(numel=numel, fast_value=None, lr=1e-3, maximize=True)
+    param, optimizer = one_group(cls, numel=numel, fast_value=None, maximize=True, **kwargs)
     assert fast.fast_group_step(optimizer, optimizer.param_groups[0])
     fast_largest, fast_faults = allocations(optimizer)
     optimizer.param_groups[0]['fast'] = False
