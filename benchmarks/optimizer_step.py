@@ -26,7 +26,6 @@ The Markdown table is written to `benchmarks/results/optimizer_step.md` and copi
 import argparse
 import datetime
 import gc
-import os
 import platform
 import shutil
 import statistics
@@ -197,7 +196,7 @@ def fmt(seconds: Optional[float]) -> str:
 def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
     lines = []
     say = print
-    cache = os.environ.get('TORCHINDUCTOR_CACHE_DIR')
+    cache = labml_opt.fast.CACHE_DIR
     l3 = l3_cache_bytes()
     machine = f'{platform.machine()}, {l3 / 2 ** 20:.0f} MiB L3 cache' if l3 else platform.machine()
     header = [

@@ -83,9 +83,11 @@ The first step of each group structure (number, shapes, strides and dtypes of it
 flags, and which parameters share their numbers) compiles, which takes from a few to tens of
 seconds. A step in which only some of a group's parameters have gradients is another structure,
 and compiles once too. Inductor caches the compiled code on disk.
-Unless `TORCHINDUCTOR_CACHE_DIR` is already set, importing this module sets it to
-`~/.cache/labml_opt/inductor`, outside any repository, so a later run with the same structures
-starts in about a second, plus a few seconds to load Inductor itself the first time in a process.
+The fast path's compiles use `~/.cache/labml_opt/inductor`, outside any repository, or
+`TORCHINDUCTOR_CACHE_DIR` if it was set when this module was imported. The variable is set only
+while the fast path compiles, so `torch.compile` of your own model keeps its own cache. A later run
+with the same structures starts in about a second, plus a few seconds to load Inductor itself the
+first time in a process.
 
 ## Benchmark
 
@@ -119,8 +121,10 @@ from labml_opt.sgd import SGD
 from labml_opt.shared_adam import SharedAdam
 from labml_opt.sophia import Sophia
 
-os.environ.setdefault('TORCHINDUCTOR_CACHE_DIR',
-                      os.path.join(os.path.expanduser('~'), '.cache', 'labml_opt', 'inductor'))
+# Where Inductor caches what the fast path compiles: `TORCHINDUCTOR_CACHE_DIR` if it was set before
+# this module was imported, else a directory of our own
+CACHE_DIR = (os.environ.get('TORCHINDUCTOR_CACHE_DIR') or
+             os.path.join(os.path.expanduser('~'), '.cache', 'labml_opt', 'inductor'))
 
 # Groups smaller than this many elements stay on the reference path when `fast` is `None`.
 MIN_NUMEL = 1 << 22
@@ -257,7 +261,7 @@ class FastUpdate:
         try:
             # torch's compiler imports modules that warn of their own deprecations: not the user's to
             # see, and under `-W error` they would stop the compile
-            with warnings.catch_warnings():
+            with warnings.catch_warnings(), inductor_cache(CACHE_DIR):
                 warnings.simplefilter('ignore', DeprecationWarning)
                 from torch.fx.experimental.proxy_tensor import make_fx
                 graph = make_fx(flat_update, tracing_mode='fake')(*inputs)
@@ -273,6 +277,23 @@ class FastUpdate:
 
 # Inside the compiled updates: the numbers of each parameter, as 0-d `float64` tensors
 Scalars = List[Tuple[torch.Tensor, ...]]
+
+
+@contextlib.contextmanager
+def inductor_cache(directory: str):
+    """
+    Inductor reads `TORCHINDUCTOR_CACHE_DIR` whenever it reads or writes its cache; point it at
+    `directory` for a while, then put back what was there.
+    """
+    before = os.environ.get('TORCHINDUCTOR_CACHE_DIR')
+    os.environ['TORCHINDUCTOR_CACHE_DIR'] = directory
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ['TORCHINDUCTOR_CACHE_DIR']
+        else:
+            os.environ['TORCHINDUCTOR_CACHE_DIR'] = before
 
 
 class CompileFailed(RuntimeError):

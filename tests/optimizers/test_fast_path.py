@@ -7,6 +7,7 @@ Compiling is the cost here: the flags that are numbers share one compiled versio
 structure, so most cases below reuse what an earlier case compiled.
 """
 
+import os
 import resource
 
 import pytest
@@ -167,6 +168,19 @@ def test_small_groups_take_the_reference_path_unless_asked():
     assert not fast.fast_group_step(optimizer, optimizer.param_groups[0])
     optimizer.param_groups[0]['fast'] = True
     assert fast.fast_group_step(optimizer, optimizer.param_groups[0])
+
+
+def test_compiles_are_cached_in_our_directory_without_changing_the_users_variable(monkeypatch, tmp_path):
+    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'users'))
+    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path / 'ours'))
+    # 13 elements: a structure that no other test compiles
+    param, optimizer = one_group(numel=13, lr=1e-2)
+    optimizer.step()
+    assert optimizer.state[param]['step'] == 1
+    # Our compile went to our directory, and the user's setting is back for their own compiles
+    assert list((tmp_path / 'ours').glob('fxgraph/*'))
+    assert not list((tmp_path / 'users').rglob('*'))
+    assert os.environ['TORCHINDUCTOR_CACHE_DIR'] == str(tmp_path / 'users')
 
 
 def test_invalid_fast_option_is_rejected():
