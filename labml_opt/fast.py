@@ -36,7 +36,8 @@ Four details make that work:
 * **Scalars are inputs.** The bias corrections $1 - \beta_1^t$, the learning rate from a scheduler
   and the step size change every step. Written into the code as constants, each new value would
   compile again. They are computed in Python with the same expressions as the reference and passed
-  as 0-d tensors. Changing `lr`, `betas` or `eps` never recompiles. Parameters whose numbers are
+  as 0-d tensors. Changing `lr`, `betas` or `eps` does not recompile (but for one switch of
+  formula inside [`lerp_`](#lerp_), which compiles once more). Parameters whose numbers are
   equal, usually all of a group's, read the same inputs, and Inductor then fuses the loops of
   parameters of the same size into one loop. For SGD on the 20 tensors of the benchmark below
   that is 5 loops instead of 20, and a quarter less time per step at 10M parameters than with a
@@ -404,6 +405,22 @@ def uses_l2(optimizer: GenericAdaptiveOptimizer, group: Dict[str, Any]) -> bool:
     return not optimizer.weight_decay.weight_decouple and group['weight_decay'] != 0
 
 
+def lerp_(average: torch.Tensor, value: torch.Tensor, weight: torch.Tensor, small: bool) -> torch.Tensor:
+    r"""
+    <a id="lerp_"></a>
+
+    `average.lerp_(value, weight)` inside the compiled updates: $a \leftarrow a + w (x - a)$.
+    `torch.lerp` computes $a + w (x - a)$ when $|w| < \frac{1}{2}$ and $x - (1 - w)(x - a)$
+    otherwise, which is more accurate near $w = 1$. With $w$ an input, Inductor's loop computes
+    both and picks one for every element. `small` is that choice, made once per step in Python
+    from the number, so that the loop computes one formula: it takes Adam's step at 10M parameters
+    from 6.6 to 6.2 ms. A moving average's weight, $1 - \beta$, is small in practice.
+    """
+    if small:
+        return average.add_(weight * (value - average))
+    return average.lerp_(value, weight)
+
+
 class AdamUpdate(FastUpdate):
     r"""
     <a id="AdamUpdate"></a>
@@ -466,7 +483,7 @@ class AdamUpdate(FastUpdate):
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
                exp_avg_sqs: List[torch.Tensor], max_exp_avg_sqs: List[torch.Tensor], scalars: Scalars,
-               l2: bool, belief: bool):
+               l2: bool, belief: bool, small_weight: bool):
         r"""
         ### The group update
 
@@ -474,6 +491,7 @@ class AdamUpdate(FastUpdate):
         * `max_exp_avg_sqs` is $v^{\max}_{t-1}$ for AMSGrad, or empty
         * `scalars` has one row per parameter, from `scalars()`
         * `l2` says whether $L_2$ decay is added to the gradient, `belief` whether this is AdaBelief
+        * `small_weight` says whether $1 - \beta_1 < \frac{1}{2}$ (see [`lerp_`](#lerp_))
 
         Each line is the reference line with the same equation; Inductor turns each iteration of the
         loop into one pass over the parameter, with no full-size temporaries.
@@ -483,7 +501,7 @@ class AdamUpdate(FastUpdate):
              scale, eps, step_size) = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
             # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
-            m.lerp_(g, one_minus_beta1)
+            lerp_(m, g, one_minus_beta1, small_weight)
             if belief:
                 # $s_t \leftarrow \beta_2 s_{t-1} + (1 - \beta_2) (g_t - m_t)^2 + \epsilon$
                 surprise = g - m
@@ -511,7 +529,7 @@ class AdamUpdate(FastUpdate):
         maxima = [state[self.second_moment_max] for state in states] if self.amsgrad(group) else []
         self.call(params, grads, [state['exp_avg'] for state in states],
                   [state[self.second_moment] for state in states], maxima, scalars,
-                  uses_l2(optimizer, group), self.belief)
+                  uses_l2(optimizer, group), self.belief, abs(1 - group['betas'][0]) < 0.5)
 
 
 class AMSGradUpdate(AdamUpdate):
@@ -703,7 +721,7 @@ class RMSpropUpdate(FastUpdate):
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], square_avgs: List[torch.Tensor],
                grad_avgs: List[torch.Tensor], momentum_buffers: List[torch.Tensor], scalars: Scalars,
-               l2: bool):
+               l2: bool, small_weight: bool):
         r"""
         * `square_avgs` are $v_{t-1}$; `grad_avgs` are $\bar{g}_{t-1}$ when centered, else empty;
           `momentum_buffers` are $b_{t-1}$ with momentum, else empty
@@ -716,7 +734,7 @@ class RMSpropUpdate(FastUpdate):
             if grad_avgs:
                 # $\bar{g}_t \leftarrow \alpha \bar{g}_{t-1} + (1 - \alpha) g_t$,
                 # then $\sqrt{v_t - \bar{g}_t^2} + \epsilon$
-                grad_avg = grad_avgs[i].lerp_(g, one_minus_alpha)
+                grad_avg = lerp_(grad_avgs[i], g, one_minus_alpha, small_weight)
                 denominator = (square_avg - grad_avg * grad_avg).sqrt() + eps
             else:
                 # $\sqrt{v_t} + \epsilon$
@@ -740,7 +758,7 @@ class RMSpropUpdate(FastUpdate):
         grad_avgs = [state['grad_avg'] for state in states] if group['centered'] else []
         buffers = [state['momentum_buffer'] for state in states] if group['momentum'] > 0 else []
         self.call(params, grads, [state['square_avg'] for state in states], grad_avgs, buffers, scalars,
-                  uses_l2(optimizer, group))
+                  uses_l2(optimizer, group), abs(1 - group['alpha']) < 0.5)
 
 
 class NAdamUpdate(FastUpdate):
@@ -758,12 +776,12 @@ class NAdamUpdate(FastUpdate):
     hooks = ('init_state', 'step_param', 'get_mv', 'nadam_update', 'momentum')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
-               exp_avg_sqs: List[torch.Tensor], scalars: Scalars, l2: bool):
+               exp_avg_sqs: List[torch.Tensor], scalars: Scalars, l2: bool, small_weight: bool):
         for i, (param, grad, m, v) in enumerate(zip(params, grads, exp_avgs, exp_avg_sqs)):
             (sign, decay, shrink, one_minus_beta1, beta2, one_minus_beta2,
              scale, eps, grad_step, momentum_step) = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
-            m.lerp_(g, one_minus_beta1)
+            lerp_(m, g, one_minus_beta1, small_weight)
             v.mul_(beta2).add_(one_minus_beta2 * g * g)
             denominator = v.sqrt() * scale + eps
             # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{1 - \mu_t}{1 - \prod_{i \le t} \mu_i}
@@ -799,7 +817,8 @@ class NAdamUpdate(FastUpdate):
         scalars = scalar_rows(states, lambda state: self.scalars(optimizer, group, state),
                               key=lambda state: (state['step'], state['mu_product']))
         self.call(params, grads, [state['exp_avg'] for state in states],
-                  [state['exp_avg_sq'] for state in states], scalars, uses_l2(optimizer, group))
+                  [state['exp_avg_sq'] for state in states], scalars, uses_l2(optimizer, group),
+                  abs(1 - group['betas'][0]) < 0.5)
 
 
 class AdamaxUpdate(FastUpdate):
@@ -815,12 +834,12 @@ class AdamaxUpdate(FastUpdate):
     hooks = ('init_state', 'step_param', 'get_mv', 'adam_update')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
-               exp_infs: List[torch.Tensor], scalars: Scalars, l2: bool):
+               exp_infs: List[torch.Tensor], scalars: Scalars, l2: bool, small_weight: bool):
         """`exp_infs` are $u_{t-1}$."""
         for i, (param, grad, m, u) in enumerate(zip(params, grads, exp_avgs, exp_infs)):
             sign, decay, shrink, one_minus_beta1, beta2, eps, step_size = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
-            m.lerp_(g, one_minus_beta1)
+            lerp_(m, g, one_minus_beta1, small_weight)
             # $u_t \leftarrow \max(\beta_2 u_{t-1}, |g_t| + \epsilon)$
             u.copy_(torch.maximum(u * beta2, g.abs() + eps))
             # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha}{1 - \beta_1^t} \frac{m_t}{u_t}$
@@ -838,7 +857,8 @@ class AdamaxUpdate(FastUpdate):
 
         scalars = scalar_rows(states, row, key=lambda state: state['step'])
         self.call(params, grads, [state['exp_avg'] for state in states],
-                  [state['exp_inf'] for state in states], scalars, uses_l2(optimizer, group))
+                  [state['exp_inf'] for state in states], scalars, uses_l2(optimizer, group),
+                  abs(1 - group['betas'][0]) < 0.5)
 
 
 class AdadeltaUpdate(FastUpdate):
@@ -893,12 +913,12 @@ class SophiaUpdate(FastUpdate):
     hooks = ('init_state', 'step_param')
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
-               hessians: List[torch.Tensor], scalars: Scalars, l2: bool):
+               hessians: List[torch.Tensor], scalars: Scalars, l2: bool, small_weight: bool):
         """`exp_avgs` are $m_{t-1}$, `hessians` are $h_t$."""
         for i, (param, grad, m, h) in enumerate(zip(params, grads, exp_avgs, hessians)):
             sign, decay, shrink, one_minus_beta1, rho, eps, lr = row_of(scalars, i, param)
             g = decayed_gradient(param, grad, sign, decay, shrink, l2)
-            m.lerp_(g, one_minus_beta1)
+            lerp_(m, g, one_minus_beta1, small_weight)
             # $\operatorname{clip} \big( \frac{m_t}{\max \{ \rho h_t, \epsilon \}}, 1 \big)$
             clipped = (m / torch.maximum(h * rho, eps)).clamp(-1., 1.)
             # $\theta_{t+1} \leftarrow \theta_t - \eta \cdot \operatorname{clip}(\dots)$
@@ -911,7 +931,8 @@ class SophiaUpdate(FastUpdate):
         beta1, _ = group['betas']
         row = [*gradient_scalars(optimizer, group), 1 - beta1, group['rho'], group['eps'], group['lr']]
         self.call(params, grads, [state['exp_avg'] for state in states],
-                  [state['hessian'] for state in states], Rows([row] * len(states)), uses_l2(optimizer, group))
+                  [state['hessian'] for state in states], Rows([row] * len(states)), uses_l2(optimizer, group),
+                  abs(1 - beta1) < 0.5)
 
 
 # The fast updates, most specific first: an `AdaBelief` is also a `RAdam`, an `AMSGrad` and an `Adam`;

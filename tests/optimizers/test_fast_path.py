@@ -73,6 +73,9 @@ CASES = [
     (AdaBelief, dict(lr=1e-2, rectify=False, decoupled_weight_decay=False, weight_decay=1e-2,
                      maximize=True), dict(lr=3e-3, amsgrad=True)),
     (AdamWarmup, dict(lr=1e-2), dict(lr=3e-3)),
+    # A moving-average weight 1 - beta of 1/2 or more: lerp's other formula
+    (Adam, dict(lr=1e-2, betas=(0.3, 0.9)), dict(lr=3e-3, betas=(0.5, 0.99))),
+    (RMSprop, dict(lr=1e-2, alpha=0.45, centered=True), dict(lr=3e-3, alpha=0.5, centered=True)),
     (SharedAdam, dict(lr=1e-2, weight_decay=1e-2), dict(lr=3e-3)),
     (SharedAdam, dict(lr=1e-2, optimized_update=False, maximize=True, lock=True),
      dict(lr=3e-3, weight_decay=0.1)),
@@ -197,10 +200,28 @@ def test_lr_and_betas_changes_do_not_recompile(monkeypatch):
     def no_compiling(*args):
         raise AssertionError('compiled again')
     monkeypatch.setattr(update, 'compile', no_compiling)
-    for lr, betas, eps in [(1e-3, (0.5, 0.9), 1e-6), (0.3, (0.0, 0.0), 0.)]:
+    for lr, betas, eps in [(1e-3, (0.6, 0.9), 1e-6), (0.3, (0.99, 0.0), 0.)]:
         optimizer.param_groups[0].update(lr=lr, betas=betas, eps=eps)
         optimizer.step()
     assert optimizer.state[param]['step'] == 3
+
+
+def test_a_moving_average_weight_of_one_half_or_more_compiles_lerps_other_formula_once(monkeypatch):
+    param, optimizer = one_group(numel=11, lr=1e-2)
+    optimizer.step()
+    update = fast.update_for(optimizer)
+    compiled = []
+    real_compile = update.compile
+
+    def counting(*args):
+        compiled.append(args)
+        return real_compile(*args)
+    monkeypatch.setattr(update, 'compile', counting)
+    for beta1 in (0.5, 0.0, 0.9, 0.2):
+        optimizer.param_groups[0]['betas'] = (beta1, 0.999)
+        optimizer.step()
+    # 1 - beta1 >= 1/2 is one more version, compiled on its first step and reused after
+    assert len(compiled) == 1
 
 
 def reference_after_one_step(cls, param, **kwargs):
