@@ -48,7 +48,7 @@ TENSOR_PASSES = {
     'Adam': 7, 'AdamW': 7, 'AMSGrad': 9, 'RAdam': 7, 'AdaBelief': 7,
     'SGD': 5, 'Adagrad': 5, 'RMSprop': 5, 'NAdam': 7, 'Adamax': 7, 'Adadelta': 8, 'SharedAdam': 7,
     # Sophia's step reads theta, g, m, h and writes theta, m; refreshing h is a separate pass every k steps
-    'Sophia': 6,
+    'Sophia': 6, 'AdamWarmup': 7, 'AdamWarmupCosineDecay': 7, 'Noam': 7,
 }
 
 
@@ -59,7 +59,11 @@ def labml_nn_optimizer(name: str) -> Optional[Callable]:
         from labml_nn.optimizers.ada_belief import AdaBelief
         from labml_nn.optimizers.adam import Adam
         from labml_nn.optimizers.amsgrad import AMSGrad
+        from labml_nn.optimizers.adam_warmup import AdamWarmup
+        from labml_nn.optimizers.adam_warmup_cosine_decay import AdamWarmupCosineDecay
+        from labml_nn.optimizers.noam import Noam
         from labml_nn.optimizers.radam import RAdam
+        from labml_nn.optimizers.sophia import Sophia
     except ImportError:
         return None
     return {
@@ -68,6 +72,12 @@ def labml_nn_optimizer(name: str) -> Optional[Callable]:
         'AMSGrad': lambda params: AMSGrad(params, lr=1e-3, eps=1e-8),
         'RAdam': lambda params: RAdam(params, lr=1e-3, eps=1e-8),
         'AdaBelief': lambda params: AdaBelief(params, lr=1e-3, eps=1e-16),
+        'AdamWarmup': lambda params: AdamWarmup(params, lr=1e-3, eps=1e-8, warmup=2000),
+        'AdamWarmupCosineDecay': lambda params: AdamWarmupCosineDecay(params, lr=1e-3, eps=1e-8, warmup=2000,
+                                                                      total_steps=100_000),
+        'Noam': lambda params: Noam(params, lr=1., betas=(0.9, 0.98), eps=1e-9, warmup=4000, d_model=512),
+        'Sophia': lambda params: Sophia(params, lr=1e-3, betas=(0.965, 0.99), eps=1e-15, rho=0.04,
+                                        weight_decay=WeightDecay(0.1, weight_decouple=True)),
     }.get(name)
 
 
@@ -88,6 +98,11 @@ def variants(name: str) -> Dict[str, Callable]:
         # Adam with its state in shared memory, against torch's Adam: the same algorithm
         'SharedAdam': lambda g: labml_opt.SharedAdam(g, lr=1e-3),
         'Sophia': lambda g: labml_opt.Sophia(g, lr=1e-3),
+        # Adam with a learning-rate schedule: torch's Adam is the same step, with the schedule outside it
+        'AdamWarmup': lambda g: labml_opt.AdamWarmup(g, lr=1e-3, warmup=2000),
+        'AdamWarmupCosineDecay': lambda g: labml_opt.AdamWarmupCosineDecay(g, lr=1e-3, warmup=2000,
+                                                                             total_steps=100_000),
+        'Noam': lambda g: labml_opt.Noam(g),
     }[name]
     torch_make, fused = {
         'Adam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
@@ -103,6 +118,9 @@ def variants(name: str) -> Dict[str, Callable]:
         'Adadelta': (lambda p, **k: torch.optim.Adadelta(p, lr=1.0, **k), False),
         'SharedAdam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
         'Sophia': (None, False),
+        'AdamWarmup': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
+        'AdamWarmupCosineDecay': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
+        'Noam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.98), eps=1e-9, **k), True),
     }[name]
     result = {
         'default': lambda p: ours([{'params': p}]),
