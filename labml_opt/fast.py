@@ -481,6 +481,11 @@ class AdamUpdate(FastUpdate):
         return ([*gradient_scalars(optimizer, group), 1 - beta1, beta2, 1 - beta2, belief_eps] +
                 self.step_scalars(optimizer, group, state, bias_correction1, bias_correction2))
 
+    def count_steps(self, states: List[Dict[str, Any]]):
+        r"""$t \leftarrow t + 1$ for every parameter."""
+        for state in states:
+            state['step'] += 1
+
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
                exp_avg_sqs: List[torch.Tensor], max_exp_avg_sqs: List[torch.Tensor], scalars: Scalars,
                l2: bool, belief: bool, small_weight: bool):
@@ -522,8 +527,7 @@ class AdamUpdate(FastUpdate):
         """
         The step counts go up first, so that `get_lr` sees $t$ as it does in the reference.
         """
-        for state in states:
-            state['step'] += 1
+        self.count_steps(states)
         scalars = scalar_rows(states, lambda state: self.scalars(optimizer, group, state),
                               key=lambda state: int(state['step']))
         maxima = [state[self.second_moment_max] for state in states] if self.amsgrad(group) else []
@@ -608,9 +612,12 @@ class SharedAdamUpdate(AdamUpdate):
             try:
                 super().run(optimizer, group, params, grads, states)
             except CompileFailed:
-                for state in states:
-                    state['step'] -= 1
+                torch._foreach_sub_([state['step'] for state in states], 1)
                 raise
+
+    def count_steps(self, states: List[Dict[str, Any]]):
+        """The shared 0-d step tensors, counted by one operation for the group instead of one each."""
+        torch._foreach_add_([state['step'] for state in states], 1)
 
 
 class SGDUpdate(FastUpdate):
