@@ -342,19 +342,19 @@ def unflatten(layout: List[Any], tensors: List[torch.Tensor], scalars: List[torc
 
 
 def scalar_rows(states: List[Dict[str, Any]], row: Callable[[Dict[str, Any]], List[float]],
-                key: Callable[[Dict[str, Any]], Any]) -> Rows:
+                keys: List[Any]) -> Rows:
     """
     The scalars of every parameter, a row per parameter. Parameters of a group usually share
-    their step count, so the row of each distinct `key` (the step count) is computed once: hooks
-    such as `get_lr` may depend on the group and the step, not on other state.
+    their step count, so the row of each distinct key (the step count, in `keys`, one per state)
+    is computed once: hooks such as `get_lr` may depend on the group and the step, not on other
+    state.
     """
     rows: Dict[Any, List[float]] = {}
     table = Rows()
-    for state in states:
-        k = key(state)
-        if k not in rows:
-            rows[k] = row(state)
-        table.append(rows[k])
+    for state, key in zip(states, keys):
+        if key not in rows:
+            rows[key] = row(state)
+        table.append(rows[key])
     return table
 
 
@@ -481,10 +481,11 @@ class AdamUpdate(FastUpdate):
         return ([*gradient_scalars(optimizer, group), 1 - beta1, beta2, 1 - beta2, belief_eps] +
                 self.step_scalars(optimizer, group, state, bias_correction1, bias_correction2))
 
-    def count_steps(self, states: List[Dict[str, Any]]):
-        r"""$t \leftarrow t + 1$ for every parameter."""
+    def count_steps(self, states: List[Dict[str, Any]]) -> List[int]:
+        r"""$t \leftarrow t + 1$ for every parameter; returns the new counts."""
         for state in states:
             state['step'] += 1
+        return [state['step'] for state in states]
 
     def update(self, params: List[torch.Tensor], grads: List[torch.Tensor], exp_avgs: List[torch.Tensor],
                exp_avg_sqs: List[torch.Tensor], max_exp_avg_sqs: List[torch.Tensor], scalars: Scalars,
@@ -527,9 +528,8 @@ class AdamUpdate(FastUpdate):
         """
         The step counts go up first, so that `get_lr` sees $t$ as it does in the reference.
         """
-        self.count_steps(states)
-        scalars = scalar_rows(states, lambda state: self.scalars(optimizer, group, state),
-                              key=lambda state: int(state['step']))
+        steps = self.count_steps(states)
+        scalars = scalar_rows(states, lambda state: self.scalars(optimizer, group, state), steps)
         maxima = [state[self.second_moment_max] for state in states] if self.amsgrad(group) else []
         self.call(params, grads, [state['exp_avg'] for state in states],
                   [state[self.second_moment] for state in states], maxima, scalars,
@@ -615,9 +615,11 @@ class SharedAdamUpdate(AdamUpdate):
                 torch._foreach_sub_([state['step'] for state in states], 1)
                 raise
 
-    def count_steps(self, states: List[Dict[str, Any]]):
-        """The shared 0-d step tensors, counted by one operation for the group instead of one each."""
-        torch._foreach_add_([state['step'] for state in states], 1)
+    def count_steps(self, states: List[Dict[str, Any]]) -> List[int]:
+        """The shared 0-d step tensors, counted in place by one operation for the whole group."""
+        steps = [state['step'] for state in states]
+        torch._foreach_add_(steps, 1)
+        return [int(step) for step in steps]
 
 
 class SGDUpdate(FastUpdate):
@@ -709,7 +711,7 @@ class AdagradUpdate(FastUpdate):
             lr = group['lr'] / (1 + (state['step'] - 1) * group['lr_decay'])
             return [*gradient_scalars(optimizer, group), group['eps'], lr]
 
-        scalars = scalar_rows(states, row, key=lambda state: state['step'])
+        scalars = scalar_rows(states, row, [state['step'] for state in states])
         self.call(params, grads, [state['sum'] for state in states], scalars, uses_l2(optimizer, group))
 
 
@@ -822,7 +824,7 @@ class NAdamUpdate(FastUpdate):
             # $\prod_{i=1}^{t} \mu_i$, kept in the state as the reference keeps it
             state['mu_product'] *= optimizer.momentum(group, state['step'])
         scalars = scalar_rows(states, lambda state: self.scalars(optimizer, group, state),
-                              key=lambda state: (state['step'], state['mu_product']))
+                              [(state['step'], state['mu_product']) for state in states])
         self.call(params, grads, [state['exp_avg'] for state in states],
                   [state['exp_avg_sq'] for state in states], scalars, uses_l2(optimizer, group),
                   abs(1 - group['betas'][0]) < 0.5)
@@ -862,7 +864,7 @@ class AdamaxUpdate(FastUpdate):
             step_size = optimizer.get_lr(state, group) / (1 - beta1 ** state['step'])
             return [*gradient_scalars(optimizer, group), 1 - beta1, beta2, group['eps'], step_size]
 
-        scalars = scalar_rows(states, row, key=lambda state: state['step'])
+        scalars = scalar_rows(states, row, [state['step'] for state in states])
         self.call(params, grads, [state['exp_avg'] for state in states],
                   [state['exp_inf'] for state in states], scalars, uses_l2(optimizer, group),
                   abs(1 - group['betas'][0]) < 0.5)
