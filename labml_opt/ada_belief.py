@@ -65,8 +65,9 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from labml_opt import Params, WeightDecay
+from labml_opt.optimizer import Numbers, Params, WeightDecay
 from labml_opt.adam import Adam
+from labml_opt.amsgrad import AMSGrad
 from labml_opt.radam import RAdam
 
 
@@ -75,7 +76,7 @@ class AdaBelief(RAdam):
     ## AdaBelief optimizer
 
     It overrides `init_state` and `get_mv`, which compute $s_t$ in place of $v_t$, and
-    `adam_update`, which chooses between [RAdam](radam.html)'s rectified step and
+    `step_numbers` and `adam_update`, which choose between [RAdam](radam.html)'s rectified step and
     [Adam](adam.html)'s.
     """
 
@@ -89,7 +90,7 @@ class AdaBelief(RAdam):
         * `lr` is the learning rate $\alpha$
         * `betas` is the pair $(\beta_1, \beta_2)$
         * `eps` is $\epsilon$, added to $s_t$ and to the denominator
-        * `weight_decay` is $\lambda$, a float or a [`WeightDecay`](index.html#WeightDecay)
+        * `weight_decay` is $\lambda$, a float or a [`WeightDecay`](optimizer.html#WeightDecay)
         * `decoupled_weight_decay` makes a float `weight_decay` decoupled rather than $L_2$
         * `amsgrad` divides by $\sqrt{s^{\max}_t}$
         * `rectify` takes [RAdam](radam.html)'s rectified step instead of Adam's
@@ -117,28 +118,33 @@ class AdaBelief(RAdam):
         if group['amsgrad']:
             state['max_exp_avg_var'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    def get_mv(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        """[RAdam](radam.html)'s numbers, or, with `rectify` off, [AMSGrad](amsgrad.html)'s, which are Adam's."""
+        if self.rectify:
+            return super().step_numbers(state, group)
+        return AMSGrad.step_numbers(self, state, group)
+
+    def get_mv(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor):
         r"""
         ### Update $m_t$ and $s_t$
 
         Returns $m_t$ and $s_t$, or $s^{\max}_t$ with `amsgrad`; the update divides by its root.
         """
-        beta1, beta2 = group['betas']
         m, s = state['exp_avg'], state['exp_avg_var']
         # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
-        m.lerp_(grad, 1 - beta1)
+        m.lerp_(grad, 1 - numbers.beta1)
         # $g_t - m_t$, how far the gradient is from its prediction
         surprise = grad - m
         # $s_t \leftarrow \beta_2 s_{t-1} + (1 - \beta_2) (g_t - m_t)^2 + \epsilon$
-        s.mul_(beta2).addcmul_(surprise, surprise, value=1 - beta2).add_(group['eps'])
-        if not group['amsgrad']:
+        s.mul_(numbers.beta2).addcmul_(surprise, surprise * (1 - numbers.beta2)).add_(numbers.eps)
+        if not numbers.amsgrad:
             return m, s
         s_max = state['max_exp_avg_var']
         # $s^{\max}_t \leftarrow \max(s^{\max}_{t-1}, s_t)$
         torch.maximum(s_max, s, out=s_max)
         return m, s_max
 
-    def adam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
+    def adam_update(self, state: Dict[str, Any], numbers: Numbers, param: nn.Parameter,
                     m: torch.Tensor, s: torch.Tensor):
         r"""
         ### Take the step
@@ -149,7 +155,7 @@ class AdaBelief(RAdam):
         Both steps only need a second moment to divide by, so $s_t$ goes where they expect $v_t$.
         """
         if self.rectify:
-            super().adam_update(state, group, param, m, s)
+            super().adam_update(state, numbers, param, m, s)
         else:
             # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_t}{\sqrt{\hat{s}_t} + \epsilon}$
-            Adam.adam_update(self, state, group, param, m, s)
+            Adam.adam_update(self, state, numbers, param, m, s)

@@ -77,7 +77,7 @@ from typing import Any, Dict, Union
 import torch
 from torch import nn
 
-from labml_opt import GenericAdaptiveOptimizer, Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay, as_weight_decay
 
 
 class Adadelta(GenericAdaptiveOptimizer):
@@ -95,7 +95,7 @@ class Adadelta(GenericAdaptiveOptimizer):
         * `rho` is the decay rate $\rho$ of both moving averages
         * `eps` is $\epsilon$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adadelta`;
-          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `maximize` ascends the objective instead of descending it
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
@@ -116,30 +116,36 @@ class Adadelta(GenericAdaptiveOptimizer):
         state['square_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
         state['acc_delta'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
-                   param: nn.Parameter):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        """
+        ### The numbers of a step
+
+        The group's hyper-parameters as they are, and the step counted.
+        """
+        state['step'] += 1
+        return Numbers(self.weight_decay.numbers(group), lr=group['lr'], rho=group['rho'], eps=group['eps'])
+
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """
         ### Update one parameter
 
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
         """
-        rho, eps = group['rho'], group['eps']
+        rho, eps = numbers.rho, numbers.eps
         square_avg, acc_delta = state['square_avg'], state['acc_delta']
         # $g_t \leftarrow g_t + \lambda \theta_{t-1}$
-        grad = self.weight_decay(param, grad, group)
-        state['step'] += 1
+        grad = self.weight_decay(param, grad, numbers)
         # $E[g^2]_t \leftarrow \rho \, E[g^2]_{t-1} + (1 - \rho) \, g_t^2$
-        square_avg.mul_(rho).addcmul_(grad, grad, value=1 - rho)
+        square_avg.mul_(rho).addcmul_(grad, grad * (1 - rho))
         # $\text{RMS}[g]_t = \sqrt{E[g^2]_t + \epsilon}$
         rms_grad = square_avg.add(eps).sqrt_()
         # $\Delta\theta_t = \frac{\text{RMS}[\Delta\theta]_{t-1}}{\text{RMS}[g]_t} g_t$,
         # built in the tensor that first holds $\text{RMS}[\Delta\theta]_{t-1}$
         delta = acc_delta.add(eps).sqrt_().div_(rms_grad).mul_(grad)
         # $E[\Delta\theta^2]_t \leftarrow \rho \, E[\Delta\theta^2]_{t-1} + (1 - \rho) \, \Delta\theta_t^2$
-        acc_delta.mul_(rho).addcmul_(delta, delta, value=1 - rho)
+        acc_delta.mul_(rho).addcmul_(delta, delta * (1 - rho))
         # $\theta_t \leftarrow \theta_{t-1} - \eta \, \Delta\theta_t$
-        param.add_(delta, alpha=-group['lr'])
-
+        param.sub_(numbers.lr * delta)
 
 # ## Next
 #

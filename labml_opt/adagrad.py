@@ -55,7 +55,7 @@ from typing import Any, Dict, Union
 import torch
 from torch import nn
 
-from labml_opt import GenericAdaptiveOptimizer, Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay, as_weight_decay
 
 
 class Adagrad(GenericAdaptiveOptimizer):
@@ -73,7 +73,7 @@ class Adagrad(GenericAdaptiveOptimizer):
         * `lr` is the learning rate $\eta$
         * `lr_decay` is $\delta$, which makes the rate $\eta_t = \frac{\eta}{1 + (t - 1) \delta}$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adagrad`;
-          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `initial_accumulator_value` is $G_0$
         * `eps` is $\epsilon$
         * `maximize` ascends the objective instead of descending it
@@ -100,25 +100,29 @@ class Adagrad(GenericAdaptiveOptimizer):
         state['sum'] = torch.full_like(param, group['initial_accumulator_value'],
                                        memory_format=torch.preserve_format)
 
-    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
-                   param: nn.Parameter):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        r"""
+        ### The numbers of step $t$
+        """
+        state['step'] += 1
+        # $\eta_t = \frac{\eta}{1 + (t - 1) \delta}$
+        lr = group['lr'] / (1 + (state['step'] - 1) * group['lr_decay'])
+        return Numbers(self.weight_decay.numbers(group), lr=lr, eps=group['eps'])
+
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """
         ### Update one parameter
 
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
         """
         # $g_t \leftarrow g_t + \lambda \theta_{t-1}$
-        grad = self.weight_decay(param, grad, group)
-        state['step'] += 1
-        # $\eta_t = \frac{\eta}{1 + (t - 1) \delta}$
-        lr = group['lr'] / (1 + (state['step'] - 1) * group['lr_decay'])
+        grad = self.weight_decay(param, grad, numbers)
         # $G_t \leftarrow G_{t-1} + g_t^2$
-        state['sum'].addcmul_(grad, grad, value=1)
+        state['sum'].addcmul_(grad, grad)
         # $\sqrt{G_t} + \epsilon$, with $\epsilon$ outside the root
-        denominator = state['sum'].sqrt().add_(group['eps'])
+        denominator = state['sum'].sqrt().add_(numbers.eps)
         # $\theta_t \leftarrow \theta_{t-1} - \frac{\eta_t}{\sqrt{G_t} + \epsilon} \, g_t$
-        param.addcdiv_(grad, denominator, value=-lr)
-
+        param.sub_(numbers.lr * grad / denominator)
 
 # ## Next
 #

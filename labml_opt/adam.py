@@ -67,7 +67,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from labml_opt import GenericAdaptiveOptimizer, Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay, as_weight_decay
 
 
 class Adam(GenericAdaptiveOptimizer):
@@ -76,7 +76,7 @@ class Adam(GenericAdaptiveOptimizer):
 
     The update is split into hooks so that each variant overrides one idea:
     [AMSGrad](amsgrad.html) changes `get_mv`, the warm-up schedules change `get_lr`,
-    and [RAdam](radam.html) changes `adam_update`.
+    and [RAdam](radam.html) changes `step_numbers` and `adam_update`.
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
@@ -89,7 +89,7 @@ class Adam(GenericAdaptiveOptimizer):
         * `betas` is the pair $(\beta_1, \beta_2)$
         * `eps` is $\epsilon$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adam`;
-          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `optimized_update` folds bias correction into the step size, as derived above
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
@@ -113,21 +113,6 @@ class Adam(GenericAdaptiveOptimizer):
         state['exp_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
         state['exp_avg_sq'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    def get_mv(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor):
-        """
-        ### Update the moving averages $m_t$ and $v_t$
-
-        Both are updated in place, so the step allocates nothing for them.
-        """
-        beta1, beta2 = group['betas']
-        m, v = state['exp_avg'], state['exp_avg_sq']
-        # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$, written as
-        # $m_{t-1} + (1 - \beta_1)(g_t - m_{t-1})$, one fused pass
-        m.lerp_(grad, 1 - beta1)
-        # $v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2$
-        v.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
-        return m, v
-
     def get_lr(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
         r"""
         ### The learning rate $\alpha$
@@ -136,7 +121,48 @@ class Adam(GenericAdaptiveOptimizer):
         """
         return group['lr']
 
-    def adam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        r"""
+        ### The numbers of step $t$
+
+        Everything in the step that is the same for every element, computed once in Python.
+        """
+        # $t \leftarrow t + 1$; `state['step']` may be a 0-d tensor, as [SharedAdam](shared_adam.html) keeps it
+        state['step'] += 1
+        step = int(state['step'])
+        beta1, beta2 = group['betas']
+        # $1 - \beta_1^t$ and $1 - \beta_2^t$
+        bias_correction1 = 1 - beta1 ** step
+        bias_correction2 = 1 - beta2 ** step
+        lr = self.get_lr(state, group)
+        numbers = Numbers(self.weight_decay.numbers(group), beta1=beta1, beta2=beta2, eps=group['eps'], lr=lr,
+                          bias_correction1=bias_correction1, bias_correction2=bias_correction2,
+                          sqrt_bias_correction2=math.sqrt(bias_correction2))
+        if self.optimized_update:
+            # $\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$
+            numbers.update(eps_hat=group['eps'] * math.sqrt(bias_correction2))
+            # $\alpha \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$
+            numbers.update(step_size=lr * math.sqrt(bias_correction2) / bias_correction1)
+        else:
+            # $\frac{\alpha}{1-\beta_1^t}$
+            numbers.update(step_size=lr / bias_correction1)
+        return numbers
+
+    def get_mv(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor):
+        """
+        ### Update the moving averages $m_t$ and $v_t$
+
+        Both are updated in place, so the step allocates nothing for them.
+        """
+        m, v = state['exp_avg'], state['exp_avg_sq']
+        # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$, written as
+        # $m_{t-1} + (1 - \beta_1)(g_t - m_{t-1})$
+        m.lerp_(grad, 1 - numbers.beta1)
+        # $v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2$
+        v.mul_(numbers.beta2).addcmul_(grad, grad * (1 - numbers.beta2))
+        return m, v
+
+    def adam_update(self, state: Dict[str, Any], numbers: Numbers, param: nn.Parameter,
                     m: torch.Tensor, v: torch.Tensor):
         r"""
         ### Take the Adam step
@@ -144,40 +170,24 @@ class Adam(GenericAdaptiveOptimizer):
         * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
         * `m` and `v` are $m_t$ and $v_t$
         """
-        beta1, beta2 = group['betas']
-        # $t$ as a Python number, also when it is kept in a tensor as [SharedAdam](shared_adam.html) does
-        step = int(state['step'])
-        # $1 - \beta_1^t$ and $1 - \beta_2^t$
-        bias_correction1 = 1 - beta1 ** step
-        bias_correction2 = 1 - beta2 ** step
-        lr = self.get_lr(state, group)
-
         if self.optimized_update:
-            # $\sqrt{v_t} + \hat{\epsilon}$ with $\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$
-            denominator = v.sqrt().add_(group['eps'] * math.sqrt(bias_correction2))
-            # $\alpha \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$
-            step_size = lr * math.sqrt(bias_correction2) / bias_correction1
-            # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
-            #   \cdot \frac{m_t}{\sqrt{v_t} + \hat{\epsilon}}$
-            param.addcdiv_(m, denominator, value=-step_size)
+            # $\sqrt{v_t} + \hat{\epsilon}$
+            denominator = v.sqrt().add_(numbers.eps_hat)
         else:
             # $\sqrt{\hat{v}_t} + \epsilon = \frac{\sqrt{v_t}}{\sqrt{1-\beta_2^t}} + \epsilon$
-            denominator = (v.sqrt() / math.sqrt(bias_correction2)).add_(group['eps'])
-            # $\frac{\alpha}{1-\beta_1^t}$
-            step_size = lr / bias_correction1
-            # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}$
-            param.addcdiv_(m, denominator, value=-step_size)
+            denominator = (v.sqrt() / numbers.sqrt_bias_correction2).add_(numbers.eps)
+        # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
+        #   \cdot \frac{m_t}{\sqrt{v_t} + \hat{\epsilon}}$, or in the textbook form
+        #   $\theta_{t-1} - \frac{\alpha}{1-\beta_1^t} \cdot \frac{m_t}{\sqrt{\hat{v}_t} + \epsilon}$
+        param.sub_(numbers.step_size * m / denominator)
 
-    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
-                   param: nn.Parameter):
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """
         ### Update one parameter
 
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
         """
         # Weight decay first: $L_2$ changes $g_t$, decoupled decay shrinks $\theta_{t-1}$
-        grad = self.weight_decay(param, grad, group)
-        # $t \leftarrow t + 1$
-        state['step'] += 1
-        m, v = self.get_mv(state, group, grad)
-        self.adam_update(state, group, param, m, v)
+        grad = self.weight_decay(param, grad, numbers)
+        m, v = self.get_mv(state, numbers, grad)
+        self.adam_update(state, numbers, param, m, v)

@@ -50,7 +50,7 @@ optimizer continues its warm-up where it stopped.
 * This is Adam with warm-up, nothing more. labml_nn's `AdamWarmup` is built on
   [AMSGrad](amsgrad.html), and its experiment config named "AdamW" builds this
   warm-up optimizer; here each name means one algorithm.
-* Decoupled weight decay (a [`WeightDecay`](index.html#WeightDecay) with
+* Decoupled weight decay (a [`WeightDecay`](optimizer.html#WeightDecay) with
   `weight_decouple=True`) shrinks by $\alpha \lambda$ using the group's `lr`, the *peak* rate:
   the decay itself is not warmed up. The default float `weight_decay` is $L_2$, as in
   `torch.optim.Adam`, and passes through $\alpha_t$ like the rest of the gradient.
@@ -61,7 +61,7 @@ optimizer continues its warm-up where it stopped.
 import numbers
 from typing import Any, Dict, Optional, Tuple, Union
 
-from labml_opt import Params, WeightDecay
+from labml_opt.optimizer import Params, WeightDecay
 from labml_opt.adam import Adam
 
 

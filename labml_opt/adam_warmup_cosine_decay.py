@@ -44,7 +44,7 @@ import math
 import numbers
 from typing import Any, Dict, Optional, Tuple, Union
 
-from labml_opt import Params, WeightDecay
+from labml_opt.optimizer import Params, WeightDecay
 from labml_opt.adam_warmup import AdamWarmup
 
 

@@ -52,7 +52,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from labml_opt import Params, WeightDecay
+from labml_opt.optimizer import Numbers, Params, WeightDecay
 from labml_opt.adam import Adam
 
 
@@ -60,8 +60,8 @@ class Adamax(Adam):
     """
     ## Adamax optimizer
 
-    It overrides `init_state` and `get_mv`, to keep $u_t$ instead of $v_t$, and `adam_update`,
-    which needs no second bias correction.
+    It overrides `init_state` and `get_mv`, to keep $u_t$ instead of $v_t$, and `step_numbers` and
+    `adam_update`, since the step needs no second bias correction.
     """
 
     def __init__(self, params: Params, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
@@ -73,7 +73,7 @@ class Adamax(Adam):
         * `betas` is the pair $(\beta_1, \beta_2)$
         * `eps` is $\epsilon$, added to $|g_t|$ inside the maximum
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adamax`;
-          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
 
@@ -94,19 +94,24 @@ class Adamax(Adam):
         state['exp_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
         state['exp_inf'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    def get_mv(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        r"""Adam's numbers, with the step size $\frac{\alpha}{1 - \beta_1^t}$: $u_t$ needs no bias correction."""
+        numbers = super().step_numbers(state, group)
+        numbers.update(step_size=numbers.lr / numbers.bias_correction1)
+        return numbers
+
+    def get_mv(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor):
         r"""
         ### Update $m_t$ and $u_t$
         """
-        beta1, beta2 = group['betas']
         m, u = state['exp_avg'], state['exp_inf']
         # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
-        m.lerp_(grad, 1 - beta1)
+        m.lerp_(grad, 1 - numbers.beta1)
         # $u_t \leftarrow \max(\beta_2 u_{t-1}, |g_t| + \epsilon)$, in place
-        torch.maximum(u.mul_(beta2), grad.abs().add_(group['eps']), out=u)
+        torch.maximum(u.mul_(numbers.beta2), grad.abs().add_(numbers.eps), out=u)
         return m, u
 
-    def adam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
+    def adam_update(self, state: Dict[str, Any], numbers: Numbers, param: nn.Parameter,
                     m: torch.Tensor, u: torch.Tensor):
         r"""
         ### Take the Adamax step
@@ -114,8 +119,5 @@ class Adamax(Adam):
         * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
         * `m` and `u` are $m_t$ and $u_t$
         """
-        beta1 = group['betas'][0]
-        # $1 - \beta_1^t$
-        bias_correction1 = 1 - beta1 ** state['step']
         # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha}{1 - \beta_1^t} \frac{m_t}{u_t}$
-        param.addcdiv_(m, u, value=-self.get_lr(state, group) / bias_correction1)
+        param.sub_(numbers.step_size * m / u)

@@ -41,15 +41,15 @@ This class follows `torch.optim.AdamW`: `weight_decay` defaults to $10^{-2}$ and
 scaled by the current learning rate, $1 - \alpha \lambda$. In the paper the decay is scaled
 only by the schedule multiplier $\eta_t$, not by $\alpha$, so a paper value of $\lambda$
 corresponds to $\lambda / \alpha$ here. Decay that ignores the learning rate is available as
-`WeightDecay(weight_decouple=True, absolute=True)`; see [the shared page](index.html#WeightDecay).
+`WeightDecay(weight_decouple=True, absolute=True)`; see [the shared page](optimizer.html#WeightDecay).
 
-The whole algorithm is therefore Adam with a different default [`WeightDecay`](index.html#WeightDecay),
+The whole algorithm is therefore Adam with a different default [`WeightDecay`](optimizer.html#WeightDecay),
 which is what the code below says.
 """
 
 from typing import Any, Dict, Optional, Tuple, Union
 
-from labml_opt import Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import Params, WeightDecay, as_weight_decay
 from labml_opt.adam import Adam
 
 
@@ -69,7 +69,7 @@ class AdamW(Adam):
         * `eps` is $\epsilon$
         * `weight_decay` is $\lambda$: a float means decoupled decay
           $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \alpha \lambda)$, as in `torch.optim.AdamW`;
-          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `optimized_update` folds bias correction into the step size, as in [Adam](adam.html)
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses

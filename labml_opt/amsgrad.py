@@ -46,7 +46,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from labml_opt import Params, WeightDecay
+from labml_opt.optimizer import Numbers, Params, WeightDecay
 from labml_opt.adam import Adam
 
 
@@ -54,8 +54,8 @@ class AMSGrad(Adam):
     r"""
     ## AMSGrad optimizer
 
-    It overrides `init_state`, to keep $v^{\max}_t$, and `get_mv`, to hand it to
-    [Adam's update](adam.html) in place of $v_t$. Nothing else changes.
+    It overrides `init_state`, to keep $v^{\max}_t$, `step_numbers`, to say whether the group keeps
+    it, and `get_mv`, to hand it to [Adam's update](adam.html) in place of $v_t$. Nothing else changes.
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
@@ -68,7 +68,7 @@ class AMSGrad(Adam):
         * `betas` is the pair $(\beta_1, \beta_2)$
         * `eps` is $\epsilon$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adam`;
-          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `amsgrad` keeps $v^{\max}_t$; `False` gives plain [Adam](adam.html)
         * `optimized_update` folds bias correction into the step size, as in [Adam](adam.html)
         * `maximize` ascends the objective instead of descending it
@@ -89,14 +89,20 @@ class AMSGrad(Adam):
         if group['amsgrad']:
             state['max_exp_avg_sq'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    def get_mv(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        r"""Adam's numbers, and whether this group keeps $v^{\max}_t$."""
+        numbers = super().step_numbers(state, group)
+        numbers.update(amsgrad=group['amsgrad'])
+        return numbers
+
+    def get_mv(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor):
         r"""
         ### $m_t$ and the second moment the step divides by
 
         Returns $m_t$ and $v^{\max}_t$, or Adam's $m_t$ and $v_t$ when `amsgrad` is off.
         """
-        m, v = super().get_mv(state, group, grad)
-        if not group['amsgrad']:
+        m, v = super().get_mv(state, numbers, grad)
+        if not numbers.amsgrad:
             return m, v
         v_max = state['max_exp_avg_sq']
         # $v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t)$, in place

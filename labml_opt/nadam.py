@@ -56,13 +56,12 @@ decoupled, as in [AdamW](adamw.html); torch calls that variant NAdamW.
 $\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$ exactly as [derived for Adam](adam.html).
 """
 
-import math
 from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from torch import nn
 
-from labml_opt import Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import Numbers, Params, WeightDecay, as_weight_decay
 from labml_opt.adam import Adam
 
 
@@ -71,7 +70,8 @@ class NAdam(Adam):
     ## NAdam optimizer
 
     The step needs the gradient $g_t$ itself, which Adam's `adam_update` does not receive,
-    so NAdam overrides `step_param` and takes its step in `nadam_update`.
+    so NAdam overrides `step_param` and takes its step in `nadam_update`, with the step sizes
+    that its `step_numbers` adds to Adam's.
     """
 
     def __init__(self, params: Params, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
@@ -84,7 +84,7 @@ class NAdam(Adam):
         * `lr` is the learning rate $\alpha$; the default $2 \cdot 10^{-3}$ is torch's
         * `betas` is the pair $(\beta_1, \beta_2)$
         * `eps` is $\epsilon$
-        * `weight_decay` is $\lambda$, a float or a [`WeightDecay`](index.html#WeightDecay)
+        * `weight_decay` is $\lambda$, a float or a [`WeightDecay`](optimizer.html#WeightDecay)
         * `momentum_decay` is $\psi$, how fast $\mu_t$ approaches $\beta_1$
         * `decoupled_weight_decay` makes a float `weight_decay` decoupled rather than $L_2$
         * `optimized_update` folds bias correction into the step sizes
@@ -116,29 +116,15 @@ class NAdam(Adam):
         # $\mu_t = \beta_1 (1 - \frac{1}{2} \cdot 0.96^{t \psi})$
         return beta1 * (1 - 0.5 * 0.96 ** (step * group['momentum_decay']))
 
-    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
-                   param: nn.Parameter):
-        """
-        ### Update one parameter
-
-        * `grad` is $g_t$, the gradient of the loss with respect to `param`
-        """
-        grad = self.weight_decay(param, grad, group)
-        # $t \leftarrow t + 1$
-        state['step'] += 1
-        m, v = self.get_mv(state, group, grad)
-        self.nadam_update(state, group, param, grad, m, v)
-
-    def nadam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
-                     grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
         r"""
-        ### Take the NAdam step
+        ### The numbers of step $t$
 
-        * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
-        * `grad` is $g_t$, and `m` and `v` are $m_t$ and $v_t$
+        [Adam's](adam.html) numbers, the running product of the momentum coefficients, and the step
+        sizes of the two parts of the update.
         """
-        beta2 = group['betas'][1]
-        step = state['step']
+        numbers = super().step_numbers(state, group)
+        step = int(state['step'])
         # $\mu_t$ and $\mu_{t+1}$
         mu = self.momentum(group, step)
         mu_next = self.momentum(group, step + 1)
@@ -146,26 +132,45 @@ class NAdam(Adam):
         state['mu_product'] *= mu
         mu_product = state['mu_product']
         mu_product_next = mu_product * mu_next
-        # $1 - \beta_2^t$
-        bias_correction2 = 1 - beta2 ** step
-        lr = self.get_lr(state, group)
+        # $\alpha \sqrt{1-\beta_2^t}$ for the optimized update, which divides by
+        # $\sqrt{1-\beta_2^t}$ times $\sqrt{\hat{v}_t} + \epsilon$; $\alpha$ otherwise
+        step_size = numbers.lr * numbers.sqrt_bias_correction2 if self.optimized_update else numbers.lr
+        # $\alpha \frac{1 - \mu_t}{1 - \prod_{i=1}^{t} \mu_i}$ for $g_t$, and
+        # $\alpha \frac{\mu_{t+1}}{1 - \prod_{i=1}^{t+1} \mu_i}$ for $m_t$
+        numbers.update(grad_step_size=step_size * (1 - mu) / (1 - mu_product),
+                       momentum_step_size=step_size * mu_next / (1 - mu_product_next))
+        return numbers
 
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
+        """
+        ### Update one parameter
+
+        * `grad` is $g_t$, the gradient of the loss with respect to `param`
+        """
+        grad = self.weight_decay(param, grad, numbers)
+        m, v = self.get_mv(state, numbers, grad)
+        self.nadam_update(state, numbers, param, grad, m, v)
+
+    def nadam_update(self, state: Dict[str, Any], numbers: Numbers, param: nn.Parameter,
+                     grad: torch.Tensor, m: torch.Tensor, v: torch.Tensor):
+        r"""
+        ### Take the NAdam step
+
+        * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
+        * `grad` is $g_t$, and `m` and `v` are $m_t$ and $v_t$
+        """
         if self.optimized_update:
             # $\sqrt{v_t} + \hat{\epsilon}$, with $\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$,
             # which is $\sqrt{1-\beta_2^t}$ times $\sqrt{\hat{v}_t} + \epsilon$
-            denominator = v.sqrt().add_(group['eps'] * math.sqrt(bias_correction2))
-            # $\alpha \sqrt{1-\beta_2^t}$ undoes that factor
-            step_size = lr * math.sqrt(bias_correction2)
+            denominator = v.sqrt().add_(numbers.eps_hat)
         else:
             # $\sqrt{\hat{v}_t} + \epsilon$
-            denominator = (v.sqrt() / math.sqrt(bias_correction2)).add_(group['eps'])
-            step_size = lr
-
+            denominator = (v.sqrt() / numbers.sqrt_bias_correction2).add_(numbers.eps)
         # The current gradient's part of $\bar{m}_t$:
         # $\theta \leftarrow \theta - \alpha \frac{1 - \mu_t}{1 - \prod_{i=1}^{t} \mu_i}
         #   \cdot \frac{g_t}{\sqrt{\hat{v}_t} + \epsilon}$
-        param.addcdiv_(grad, denominator, value=-step_size * (1 - mu) / (1 - mu_product))
+        param.sub_(numbers.grad_step_size * grad / denominator)
         # The look-ahead momentum's part:
         # $\theta \leftarrow \theta - \alpha \frac{\mu_{t+1}}{1 - \prod_{i=1}^{t+1} \mu_i}
         #   \cdot \frac{m_t}{\sqrt{\hat{v}_t} + \epsilon}$
-        param.addcdiv_(m, denominator, value=-step_size * mu_next / (1 - mu_product_next))
+        param.sub_(numbers.momentum_step_size * m / denominator)

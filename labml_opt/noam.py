@@ -56,7 +56,7 @@ refused. Absolute decoupled decay does not involve $\alpha$ and is allowed.
 import numbers
 from typing import Any, Dict, Optional, Tuple, Union
 
-from labml_opt import Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import Params, WeightDecay, as_weight_decay
 from labml_opt.adam import Adam
 
 

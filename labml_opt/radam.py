@@ -99,7 +99,7 @@ from typing import Any, Dict, Optional, Tuple, Union
 import torch
 from torch import nn
 
-from labml_opt import Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import Numbers, Params, WeightDecay, as_weight_decay
 from labml_opt.amsgrad import AMSGrad
 
 
@@ -107,7 +107,7 @@ class RAdam(AMSGrad):
     """
     ## RAdam optimizer
 
-    It overrides `adam_update`; the moments come from [AMSGrad](amsgrad.html)'s `get_mv`.
+    It overrides `step_numbers` and `adam_update`; the moments come from [AMSGrad](amsgrad.html)'s `get_mv`.
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
@@ -120,7 +120,7 @@ class RAdam(AMSGrad):
         * `lr` is the learning rate $\alpha$
         * `betas` is the pair $(\beta_1, \beta_2)$
         * `eps` is $\epsilon$, added to $\sqrt{v_t}$ as in `torch.optim.RAdam`
-        * `weight_decay` is $\lambda$, a float or a [`WeightDecay`](index.html#WeightDecay)
+        * `weight_decay` is $\lambda$, a float or a [`WeightDecay`](optimizer.html#WeightDecay)
         * `decoupled_weight_decay` makes a float `weight_decay` decoupled, as in [AdamW](adamw.html),
           instead of $L_2$
         * `amsgrad` divides by $\sqrt{v^{\max}_t}$, as in [AMSGrad](amsgrad.html)
@@ -151,7 +151,28 @@ class RAdam(AMSGrad):
         # $r_t = \sqrt{\frac{(\rho_t - 4)(\rho_t - 2) \rho_\infty}{(\rho_\infty - 4)(\rho_\infty - 2) \rho_t}}$
         return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
 
-    def adam_update(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter,
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        r"""
+        ### The numbers of step $t$
+
+        [Adam's](adam.html), with the step size of RAdam's step: whether $r_t$ exists
+        (`rectified`), and the factor on $m_t$ in either case.
+        """
+        numbers = super().step_numbers(state, group)
+        r = self.rectification(numbers.beta2, int(state['step']))
+        numbers.update(rectified=r is not None)
+        if r is None:
+            # $\frac{\alpha}{1-\beta_1^t}$, for SGD with momentum
+            numbers.update(step_size=numbers.lr / numbers.bias_correction1)
+        elif self.optimized_update:
+            # $\alpha \, r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$
+            numbers.update(step_size=numbers.lr * r * numbers.sqrt_bias_correction2 / numbers.bias_correction1)
+        else:
+            # $\frac{\alpha \, r_t}{1-\beta_1^t}$
+            numbers.update(step_size=numbers.lr * r / numbers.bias_correction1)
+        return numbers
+
+    def adam_update(self, state: Dict[str, Any], numbers: Numbers, param: nn.Parameter,
                     m: torch.Tensor, v: torch.Tensor):
         r"""
         ### Take the RAdam step
@@ -159,27 +180,17 @@ class RAdam(AMSGrad):
         * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
         * `m` is $m_t$, and `v` is $v_t$ (or $v^{\max}_t$ with AMSGrad)
         """
-        beta1, beta2 = group['betas']
-        # $1 - \beta_1^t$ and $1 - \beta_2^t$
-        bias_correction1 = 1 - beta1 ** state['step']
-        bias_correction2 = 1 - beta2 ** state['step']
-        lr = self.get_lr(state, group)
-        r = self.rectification(beta2, state['step'])
-
-        if r is None:
+        if not numbers.rectified:
             # SGD with momentum: $\theta_t \leftarrow \theta_{t-1} - \alpha \hat{m}_t$
-            param.add_(m, alpha=-lr / bias_correction1)
-        elif self.optimized_update:
+            param.sub_(numbers.step_size * m)
+            return
+        if self.optimized_update:
             # $\sqrt{v_t} + \epsilon$
-            denominator = v.sqrt().add_(group['eps'])
-            # $\alpha \, r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}$
-            step_size = lr * r * math.sqrt(bias_correction2) / bias_correction1
-            # $\theta_t \leftarrow \theta_{t-1} - \alpha \, r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
-            #   \cdot \frac{m_t}{\sqrt{v_t} + \epsilon}$
-            param.addcdiv_(m, denominator, value=-step_size)
+            denominator = v.sqrt().add_(numbers.eps)
         else:
             # $\sqrt{\hat{v}_t} + \frac{\epsilon}{\sqrt{1-\beta_2^t}} = \frac{\sqrt{v_t} + \epsilon}{\sqrt{1-\beta_2^t}}$
-            denominator = v.sqrt().add_(group['eps']).div_(math.sqrt(bias_correction2))
-            # $\theta_t \leftarrow \theta_{t-1} - \alpha \, r_t
-            #   \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon / \sqrt{1-\beta_2^t}}$
-            param.addcdiv_(m, denominator, value=-lr * r / bias_correction1)
+            denominator = v.sqrt().add_(numbers.eps).div_(numbers.sqrt_bias_correction2)
+        # $\theta_t \leftarrow \theta_{t-1} - \alpha \, r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
+        #   \cdot \frac{m_t}{\sqrt{v_t} + \epsilon}$, or
+        #   $\theta_{t-1} - \alpha \, r_t \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon / \sqrt{1-\beta_2^t}}$
+        param.sub_(numbers.step_size * m / denominator)

@@ -62,7 +62,7 @@ from typing import Any, Dict, Union
 import torch
 from torch import nn
 
-from labml_opt import GenericAdaptiveOptimizer, Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay, as_weight_decay
 
 
 class RMSprop(GenericAdaptiveOptimizer):
@@ -81,7 +81,7 @@ class RMSprop(GenericAdaptiveOptimizer):
         * `alpha` is the smoothing constant $\alpha$
         * `eps` is $\epsilon$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.RMSprop`;
-          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `momentum` is $\mu$
         * `centered` divides by the estimated standard deviation of the gradient
         * `maximize` ascends the objective instead of descending it
@@ -113,22 +113,31 @@ class RMSprop(GenericAdaptiveOptimizer):
         if group['centered']:
             state['grad_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
-    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
-                   param: nn.Parameter):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        """
+        ### The numbers of a step
+
+        The group's hyper-parameters as they are, and the step counted.
+        """
+        state['step'] += 1
+        return Numbers(self.weight_decay.numbers(group), lr=group['lr'], alpha=group['alpha'], eps=group['eps'],
+                       momentum=group['momentum'], uses_momentum=group['momentum'] > 0,
+                       centered=group['centered'])
+
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """
         ### Update one parameter
 
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
         """
-        alpha = group['alpha']
+        alpha = numbers.alpha
         square_avg = state['square_avg']
         # $g_t \leftarrow g_t + \lambda \theta_{t-1}$
-        grad = self.weight_decay(param, grad, group)
-        state['step'] += 1
+        grad = self.weight_decay(param, grad, numbers)
         # $v_t \leftarrow \alpha v_{t-1} + (1 - \alpha) g_t^2$
-        square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+        square_avg.mul_(alpha).addcmul_(grad, grad * (1 - alpha))
 
-        if group['centered']:
+        if numbers.centered:
             grad_avg = state['grad_avg']
             # $\bar{g}_t \leftarrow \alpha \bar{g}_{t-1} + (1 - \alpha) g_t$
             grad_avg.lerp_(grad, 1 - alpha)
@@ -138,18 +147,17 @@ class RMSprop(GenericAdaptiveOptimizer):
             # $\sqrt{v_t}$
             denominator = square_avg.sqrt()
         # $\epsilon$ outside the root
-        denominator.add_(group['eps'])
+        denominator.add_(numbers.eps)
 
-        if group['momentum'] > 0:
+        if numbers.uses_momentum:
             velocity = state['momentum_buffer']
             # $b_t \leftarrow \mu b_{t-1} + \frac{g_t}{\sqrt{v_t} + \epsilon}$
-            velocity.mul_(group['momentum']).addcdiv_(grad, denominator)
+            velocity.mul_(numbers.momentum).addcdiv_(grad, denominator)
             # $\theta_t \leftarrow \theta_{t-1} - \eta \, b_t$
-            param.add_(velocity, alpha=-group['lr'])
+            param.sub_(numbers.lr * velocity)
         else:
             # $\theta_t \leftarrow \theta_{t-1} - \frac{\eta}{\sqrt{v_t} + \epsilon} \, g_t$
-            param.addcdiv_(grad, denominator, value=-group['lr'])
-
+            param.sub_(numbers.lr * grad / denominator)
 
 # ## Next
 #

@@ -80,7 +80,7 @@ from typing import Any, Dict, Union
 import torch
 from torch import nn
 
-from labml_opt import GenericAdaptiveOptimizer, Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay, as_weight_decay
 
 
 class SGD(GenericAdaptiveOptimizer):
@@ -99,7 +99,7 @@ class SGD(GenericAdaptiveOptimizer):
         * `momentum` is $\mu$; $0$ turns momentum off and keeps no state at all
         * `dampening` is $\tau$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.SGD`;
-          pass a [`WeightDecay`](index.html#WeightDecay) for another rule
+          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `nesterov` uses Nesterov momentum
         * `maximize` ascends the objective instead of descending it
         """
@@ -124,32 +124,39 @@ class SGD(GenericAdaptiveOptimizer):
         if group['momentum'] != 0:
             state['momentum_buffer'] = None
 
-    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
-                   param: nn.Parameter):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        """
+        ### The numbers of a step
+
+        The group's hyper-parameters as they are; SGD counts no steps.
+        """
+        return Numbers(self.weight_decay.numbers(group), lr=group['lr'], momentum=group['momentum'],
+                       dampening=group['dampening'], nesterov=group['nesterov'],
+                       uses_momentum=group['momentum'] != 0)
+
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """
         ### Update one parameter
 
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
         """
         # $g_t \leftarrow g_t + \lambda \theta_{t-1}$
-        grad = self.weight_decay(param, grad, group)
-        momentum = group['momentum']
-        if momentum != 0:
+        grad = self.weight_decay(param, grad, numbers)
+        if numbers.uses_momentum:
             velocity = state['momentum_buffer']
             # $v_1 = g_1$, a copy: `param.grad` belongs to the user
             if velocity is None:
                 velocity = state['momentum_buffer'] = grad.clone()
             # $v_t \leftarrow \mu v_{t-1} + (1 - \tau) g_t$
             else:
-                velocity.mul_(momentum).add_(grad, alpha=1 - group['dampening'])
+                velocity.mul_(numbers.momentum).add_(grad * (1 - numbers.dampening))
             # Nesterov steps along $g_t + \mu v_t$, classical momentum along $v_t$
-            if group['nesterov']:
-                grad = grad.add(velocity, alpha=momentum)
+            if numbers.nesterov:
+                grad = grad + numbers.momentum * velocity
             else:
                 grad = velocity
         # $\theta_t \leftarrow \theta_{t-1} - \eta \, g_t$, where $g_t$ now holds the direction above
-        param.add_(grad, alpha=-group['lr'])
-
+        param.sub_(numbers.lr * grad)
 
 # ## Next
 #

@@ -34,7 +34,7 @@ This class builds on our [Adam](adam.html) and changes only where the state live
   and moved to shared memory;
 * the step $t$ is a shared 0-d `int64` tensor, updated in place (`state['step'] += 1`), so every
   worker counts every update;
-* an optional lock makes each parameter's update atomic, for when exactness matters more than speed.
+* an optional lock makes each param group's update atomic, for when exactness matters more than speed.
 
 ## What races Hogwild tolerates
 
@@ -76,12 +76,11 @@ any worker that imports a library with its own thread pool, to one thread from t
 ## The lock
 
 `SharedAdam(params, lock=True)` (or `lock=context.Lock()`) holds a `torch.multiprocessing`
-lock while it updates a parameter: the step, both moments and the parameter change together,
+lock while it updates a param group: the steps, both moments and the parameters change together,
 and no increment of $t$ is lost. With $N$ workers taking $k$ steps each, every parameter's $t$ ends
 at exactly $N k$. Adam updates each parameter using only that parameter's own state, so
-serialising each parameter's update is enough for the result to equal a serial run of the same
-gradients in some order; the steps of different parameters may still interleave. (A group large
-enough for the [fast path](fast.html) is updated all at once, under one hold of the lock.) The lock must
+serialising the updates is enough for the result to equal a serial run of the same gradients in
+some order; the steps of different groups may still interleave. The lock must
 come from the same start method as the worker processes: `lock=True` uses the default one; for
 `spawn`, pass `torch.multiprocessing.get_context('spawn').Lock()`.
 """
@@ -98,7 +97,7 @@ import torch
 import torch.multiprocessing as mp
 from torch import nn
 
-from labml_opt import Params, WeightDecay
+from labml_opt.optimizer import Params, WeightDecay
 from labml_opt.adam import Adam
 
 
@@ -117,7 +116,7 @@ class SharedAdam(Adam):
         r"""
         The arguments are those of [Adam](adam.html), plus
 
-        * `lock` serialises each parameter's update: `True` for a lock from the default start
+        * `lock` serialises each param group's update: `True` for a lock from the default start
           method, or a lock made by the context that starts the workers; `False` for Hogwild
         """
         super().__init__(params=params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
@@ -146,16 +145,18 @@ class SharedAdam(Adam):
         for value in state.values():
             value.share_memory_()
 
-    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
-                   param: nn.Parameter):
+    def step_group(self, group: Dict[str, Any]):
         """
-        ### Update one parameter, under the lock if there is one
+        ### Update one group, under the lock if there is one
+
+        With a lock, each group's update is atomic: no other worker's update of these parameters,
+        or of their step counts, runs in between.
         """
         if self.lock is None:
-            super().step_param(state, group, grad, param)
+            super().step_group(group)
         else:
             with self.lock:
-                super().step_param(state, group, grad, param)
+                super().step_group(group)
 
     def load_state_dict(self, state_dict: Dict[str, Any]):
         """

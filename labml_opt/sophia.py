@@ -116,7 +116,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from labml_opt import GenericAdaptiveOptimizer, Params, WeightDecay, as_weight_decay
+from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay, as_weight_decay
 
 
 class Sophia(GenericAdaptiveOptimizer):
@@ -137,7 +137,7 @@ class Sophia(GenericAdaptiveOptimizer):
         * `rho` is $\rho$ (the paper's $\gamma$)
         * `eps` is $\epsilon$; it must be positive, since $h$ starts at zero
         * `weight_decay` is $\lambda$: a float means decoupled decay, as in the paper; pass a
-          [`WeightDecay`](index.html#WeightDecay) for another rule
+          [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `maximize` ascends the objective instead of descending it
 
         The defaults are those of the authors' code. `torch.optim` has no Sophia to follow.
@@ -188,8 +188,19 @@ class Sophia(GenericAdaptiveOptimizer):
                 # $\hat{h}_t = B \cdot \hat{g} \odot \hat{g}$
                 state['hessian'].mul_(beta2).addcmul_(param.grad, param.grad, value=(1 - beta2) * batch_size)
 
-    def step_param(self, state: Dict[str, Any], group: Dict[str, Any], grad: torch.Tensor,
-                   param: nn.Parameter):
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        """
+        ### The numbers of a step
+
+        The group's hyper-parameters as they are, and the step counted.
+        """
+        # $t \leftarrow t + 1$
+        state['step'] += 1
+        beta1, _ = group['betas']
+        return Numbers(self.weight_decay.numbers(group), lr=group['lr'], beta1=beta1, rho=group['rho'],
+                       eps=group['eps'])
+
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         r"""
         ### Update one parameter
 
@@ -197,21 +208,17 @@ class Sophia(GenericAdaptiveOptimizer):
         * `param` is $\theta_t$, updated in place to $\theta_{t+1}$
         """
         # $\theta_t \leftarrow \theta_t - \eta \lambda \theta_t$, before the update, as in the paper
-        grad = self.weight_decay(param, grad, group)
-        # $t \leftarrow t + 1$
-        state['step'] += 1
-        beta1, _ = group['betas']
+        grad = self.weight_decay(param, grad, numbers)
         m, h = state['exp_avg'], state['hessian']
         # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
-        m.lerp_(grad, 1 - beta1)
+        m.lerp_(grad, 1 - numbers.beta1)
         # $\max \{ \rho h_t, \epsilon \}$; $\epsilon$ only matters where the curvature is unknown or zero
-        denominator = torch.mul(h, group['rho']).clamp_(min=group['eps'])
+        denominator = torch.mul(h, numbers.rho).clamp_(min=numbers.eps)
         # $\operatorname{clip} \big( \frac{m_t}{\max \{ \rho h_t, \epsilon \}}, 1 \big)$, computed in
         # the denominator's buffer
         clipped = torch.div(m, denominator, out=denominator).clamp_(-1., 1.)
         # $\theta_{t+1} \leftarrow \theta_t - \eta \cdot \operatorname{clip}(\dots)$
-        param.add_(clipped, alpha=-group['lr'])
-
+        param.sub_(numbers.lr * clipped)
 
 def gnb_loss(logits: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     r"""

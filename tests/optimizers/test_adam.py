@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from labml_opt import Adam, WeightDecay
+from labml_opt import Adam, Numbers, WeightDecay
 from tests.optimizers.parity import max_param_difference
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
@@ -51,7 +51,8 @@ def test_absolute_weight_decay_shrinks_by_lambda_regardless_of_lr():
 def test_zero_weight_decay_never_touches_the_parameter_or_gradient(decoupled):
     # In-place operations bump a tensor's version counter; with lambda = 0 there must be none.
     param, grad = torch.ones(3), torch.ones(3)
-    result = WeightDecay(0., weight_decouple=decoupled)(param, grad, {'weight_decay': 0., 'lr': 1.})
+    rule = WeightDecay(0., weight_decouple=decoupled)
+    result = rule(param, grad, Numbers(rule.numbers({'weight_decay': 0., 'lr': 1.})))
     assert result is grad
     assert param._version == 0 and grad._version == 0
 

@@ -7,7 +7,9 @@ from labml_opt import SGD
 from tests.optimizers.parity import max_param_difference
 from tests.optimizers.resume import assert_resume_is_bit_identical, max_resume_difference
 
-TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
+# float32: torch steps with `add_(g, alpha=-lr)`, one fused multiply-add; our `sub_(lr * g)` rounds
+# twice, which compounds to a few 1e-6 over 200 steps with momentum (float64 shows the math agrees)
+TOLERANCE = {torch.float32: 5e-6, torch.float64: 1e-12}
 
 
 def flag_combinations():

@@ -1,0 +1,300 @@
+r"""
+---
+title: The template optimizer
+summary: The base class that every optimizer here fills in, the numbers of a step apart from its tensor math, and the three ways of weight decay.
+---
+
+# The template optimizer
+
+Every optimizer in this package is a subclass of
+[`GenericAdaptiveOptimizer`](#GenericAdaptiveOptimizer), and writes three methods:
+
+* `init_state(state, group, param)` creates the state of a parameter, the first time it has
+  a gradient: moving averages as tensors of the parameter's shape, and counters such as the step $t$.
+* `step_numbers(state, group)` counts the step and returns **the numbers of step $t$**: everything
+  in the update that is the same for every element of the parameter, such as the bias corrections
+  $1 - \beta_1^t$, a scheduled learning rate $\alpha_t$, or the step size that folds them together.
+  It is plain Python arithmetic on floats, run once per parameter and step.
+* `step_param(state, numbers, grad, param)` is **the tensor math** of the step: it updates the
+  state tensors and the parameter in place, using the numbers.
+
+The split is what lets the same code run two ways. For a small param group it runs as written,
+one operation per line. For a large one, [the fast path](fast.html) records `step_param` once,
+with each number as an input rather than a constant, and compiles it into one loop that reads and
+writes each tensor once; that loop then runs for every parameter of every size, on every step.
+There is no second copy of any algorithm: the code on each page is the code that runs.
+
+Two rules follow from the split, and the pages keep them:
+
+* The tensor math combines tensors with numbers through operations that take a tensor as well as
+  a float: `*`, `+`, `lerp_`, `torch.maximum`. (`add_(x, alpha=a)` and `addcdiv_(..., value=a)` take
+  only a Python number, so the pages write `add_(a * x)` instead.)
+* Anything that decides *which* operations run, rather than with which numbers, is a `bool` in the
+  numbers (AMSGrad on or off, RAdam's step rectified or not, weight decay of one kind or another)
+  or a setting of the optimizer such as `optimized_update`. Each combination is compiled once.
+
+This page also holds [`WeightDecay`](#WeightDecay), the three ways of shrinking weights that the
+optimizers share.
+"""
+
+import math
+from typing import Any, Callable, Dict, Iterable, Optional, Union
+
+import torch
+from torch import nn
+
+from labml_opt import fast
+
+# The types a user may pass as `params`: tensors, or dicts that form param groups.
+Params = Union[Iterable[torch.Tensor], Iterable[Dict[str, Any]]]
+
+
+class Numbers(dict):
+    """
+    The numbers of one step by name, read as attributes: `numbers.beta1` is `numbers['beta1']`.
+    A `float` or `int` is a value; a `bool` or `None` says which operations run.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self[name]
+        except KeyError:
+            raise AttributeError(f'no number {name!r} in this step (it has {sorted(self)})') from None
+
+
+class GenericAdaptiveOptimizer(torch.optim.Optimizer):
+    """
+    <a id="GenericAdaptiveOptimizer"></a>
+
+    ## The template optimizer
+
+    Everything that is the same for every algorithm lives here, once: checking hyper-parameters,
+    walking the param groups, creating state lazily, `maximize`, and saving and loading state.
+    """
+
+    def __init__(self, params: Params, defaults: Dict[str, Any]):
+        r"""
+        * `params` is an iterable of parameters, or of dicts that define param groups
+        * `defaults` holds the default hyper-parameters of every group, such as the learning
+          rate `lr` ($\alpha$), `betas` ($\beta_1, \beta_2$) and `eps` ($\epsilon$)
+
+        The common hyper-parameters are checked here, so that a bad value fails at construction,
+        naming the optimizer, the parameter and the value, not as a NaN many steps later.
+        """
+        self.check_hyperparameters(defaults)
+        super().__init__(params, defaults)
+
+    def check(self, name: str, value: Any, valid: bool, requirement: str):
+        """
+        Raise a `ValueError` that names the optimizer, the hyper-parameter `name` and its `value`
+        unless `valid` holds; `requirement` says what a good value looks like.
+        """
+        if not valid:
+            raise ValueError(f'Invalid {name} {value!r} for {type(self).__name__}: must be {requirement}')
+
+    def check_hyperparameters(self, defaults: Dict[str, Any]):
+        """
+        Check the hyper-parameters that many optimizers share. A NaN fails every comparison, so
+        `not value >= 0` rejects it along with negative values.
+        """
+        for name, value in defaults.items():
+            if isinstance(value, float):
+                self.check(name, value, not math.isnan(value), 'a number, not NaN')
+        for name in ('lr', 'eps', 'weight_decay'):
+            if name in defaults:
+                self.check(name, defaults[name], defaults[name] >= 0, '>= 0')
+        if 'betas' in defaults:
+            betas = defaults['betas']
+            self.check('betas', betas, isinstance(betas, (tuple, list)) and len(betas) == 2, 'a pair (beta1, beta2)')
+            for i, beta in enumerate(betas):
+                self.check(f'beta{i + 1}', beta, 0 <= beta < 1, 'in [0, 1)')
+
+    def add_param_group(self, param_group: Dict[str, Any]):
+        r"""
+        Our updates are written for real tensors. Rather than silently computing $g^2$ where
+        $g \bar{g} = |g|^2$ is meant, complex parameters are refused when they arrive.
+        """
+        super().add_param_group(param_group)
+        for param in self.param_groups[-1]['params']:
+            if param.is_complex():
+                raise ValueError(f'{type(self).__name__} does not support complex parameters '
+                                 f'(got one of dtype {param.dtype}); use torch.view_as_real')
+
+    def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
+        """Create the state of parameter `param`; called before its first update."""
+        raise NotImplementedError
+
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        """Count the step in `state` and return the numbers of this step, from `group` and the counters."""
+        raise NotImplementedError
+
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
+        """Update `param` and its state tensors in place, given its gradient `grad` and the step's `numbers`."""
+        raise NotImplementedError
+
+    @torch.no_grad()
+    def step(self, closure: Optional[Callable[[], float]] = None):
+        """
+        ### One optimization step
+
+        `closure`, if given, re-evaluates the model and returns the loss; it needs gradients,
+        so it runs with autograd enabled, outside the `no_grad` that covers the updates.
+        """
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for group in self.param_groups:
+            self.step_group(group)
+        return loss
+
+    def step_group(self, group: Dict[str, Any]):
+        """
+        ### Update the parameters of one group
+        """
+        # A parameter that took no part in the loss has no gradient and is left alone.
+        params = [param for param in group['params'] if param.grad is not None]
+        # The compiled `step_param` for this group ([the fast path](fast.html)), or `None` for the
+        # code as written
+        compiled = fast.compiled_step(self, group, params)
+        for param in params:
+            grad = param.grad
+            if grad.is_sparse:
+                raise RuntimeError(f'{type(self).__name__} does not support sparse gradients')
+            state = self.state[param]
+            # State is created lazily, so that parameters without gradients cost no memory.
+            if len(state) == 0:
+                self.init_state(state, group, param)
+            numbers = self.step_numbers(state, group)
+            if compiled is not None and compiled(state, numbers, grad, param):
+                continue
+            # To maximize $f$, descend on $-f$, whose gradient is $-g$.
+            if group.get('maximize', False):
+                grad = -grad
+            self.step_param(state, numbers, grad, param)
+
+    def __getstate__(self) -> Dict[str, Any]:
+        """
+        `torch.optim` pickles only `defaults`, `state` and `param_groups`. Our optimizers also keep
+        settings as attributes (the `WeightDecay` rule, `optimized_update`), which `copy.deepcopy`
+        and pickling (as in a `spawn`ed worker) must carry too. Private attributes, such as caches,
+        are rebuilt on demand.
+        """
+        settings = {name: value for name, value in self.__dict__.items() if not name.startswith('_')}
+        return {**settings, **super().__getstate__()}
+
+    def state_dict(self) -> Dict[str, Any]:
+        """
+        The usual `state_dict`, plus the optimizer's class name. `torch.optim` ignores the extra
+        key, and it lets `load_state_dict` say what was loaded into what.
+        """
+        return {**super().state_dict(), 'optimizer': type(self).__name__}
+
+    def load_state_dict(self, state_dict: Dict[str, Any]):
+        r"""
+        Refuse a state that another algorithm saved, before anything is changed.
+        Each saved parameter state must have exactly the keys that `init_state` would create:
+        loading [Adam](adam.html)'s state into [AMSGrad](amsgrad.html) would otherwise fail with a
+        `KeyError` on the first step, or run on without $\max v_t$.
+
+        A number that `torch.optim` saves as a 0-d tensor (`step`, NAdam's `mu_product`) is turned
+        back into the Python number our `init_state` uses for it.
+        """
+        source = state_dict.get('optimizer', 'a state_dict with no optimizer name (torch.optim?)')
+        saved_ids = [i for group in state_dict['param_groups'] for i in group['params']]
+        ours = [(group, param) for group in self.param_groups for param in group['params']]
+        fresh_states = {}
+        for saved_id, (group, param) in zip(saved_ids, ours):
+            saved = state_dict['state'].get(saved_id)
+            if not saved:
+                continue
+            fresh: Dict[str, Any] = {}
+            self.init_state(fresh, group, param)
+            missing, extra = fresh.keys() - saved.keys(), saved.keys() - fresh.keys()
+            if missing or extra:
+                raise ValueError(f'Cannot load the state of {source} into {type(self).__name__}: '
+                                 f'its parameter state has keys {sorted(saved)}, '
+                                 f'{type(self).__name__} needs {sorted(fresh)}')
+            fresh_states[param] = fresh
+
+        super().load_state_dict(state_dict)
+
+        for param, fresh in fresh_states.items():
+            state = self.state[param]
+            for key, value in fresh.items():
+                if isinstance(value, (int, float)) and isinstance(state[key], torch.Tensor):
+                    state[key] = type(value)(state[key].item())
+
+
+class WeightDecay:
+    r"""
+    <a id="WeightDecay"></a>
+
+    ## Weight decay
+
+    Weight decay pulls parameters towards zero. There are three ways to do it, and the difference
+    matters for adaptive optimizers (see [AdamW](adamw.html)):
+
+    * **$L_2$ regularization** adds $\frac{\lambda}{2} \lVert \theta \rVert^2$ to the loss, so
+      the gradient becomes $g_t + \lambda \theta_{t-1}$. It then passes through the moment
+      estimates and is divided by $\sqrt{\hat{v}_t}$ like the rest of the gradient.
+    * **Decoupled decay** shrinks the parameters directly, outside the adaptive update:
+      $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \alpha \lambda)$.
+    * **Absolute decoupled decay** does the same without the learning rate:
+      $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \lambda)$.
+
+    The coefficient $\lambda$ lives in each param group as `weight_decay`, so groups can differ;
+    this object only says which of the three rules to apply.
+    """
+
+    def __init__(self, weight_decay: float = 0., weight_decouple: bool = True, absolute: bool = False):
+        r"""
+        * `weight_decay` is the default decay coefficient $\lambda$
+        * `weight_decouple` chooses decoupled decay over $L_2$ in the gradient
+        * `absolute` makes decoupled decay ignore the learning rate
+        """
+        if absolute and not weight_decouple:
+            raise ValueError('Invalid absolute=True for WeightDecay: absolute decay must be decoupled '
+                             '(weight_decouple=True)')
+        self.weight_decay = weight_decay
+        self.weight_decouple = weight_decouple
+        self.absolute = absolute
+
+    def defaults(self) -> Dict[str, Any]:
+        """The default for each param group's `weight_decay`."""
+        return dict(weight_decay=self.weight_decay)
+
+    def numbers(self, group: Dict[str, Any]) -> Dict[str, Any]:
+        r"""
+        The numbers of the decay in this step: whether to add $\lambda \theta_{t-1}$ to the gradient
+        (`l2_decay`) or to shrink $\theta_{t-1}$ (`decoupled_decay`), $\lambda$, and the factor
+        $1 - \alpha \lambda$ or $1 - \lambda$. With $\lambda = 0$ both flags are off, and the step
+        multiplies nothing by one.
+        """
+        decay = group['weight_decay']
+        factor = 1 - decay if self.absolute else 1 - group['lr'] * decay
+        return dict(l2_decay=not self.weight_decouple and decay != 0,
+                    decoupled_decay=self.weight_decouple and decay != 0,
+                    weight_decay=decay, decay_factor=factor)
+
+    def __call__(self, param: torch.Tensor, grad: torch.Tensor, numbers: Numbers) -> torch.Tensor:
+        r"""
+        Apply the decay to `param` or `grad`, and return the gradient the optimizer should use.
+        """
+        if numbers.l2_decay:
+            # $g_t + \lambda \theta_{t-1}$, in a new tensor: `param.grad` belongs to the user.
+            return grad + numbers.weight_decay * param
+        if numbers.decoupled_decay:
+            # $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \alpha \lambda)$, or $(1 - \lambda)$ for absolute decay
+            param.mul_(numbers.decay_factor)
+        return grad
+
+
+def as_weight_decay(weight_decay: Union[float, WeightDecay], decoupled: bool) -> WeightDecay:
+    """
+    Optimizers take `weight_decay` as a float with the meaning `torch.optim` gives it for that
+    algorithm ($L_2$ for Adam, decoupled for AdamW), or as a `WeightDecay` that says which rule to use.
+    """
+    if isinstance(weight_decay, WeightDecay):
+        return weight_decay
+    return WeightDecay(weight_decay, weight_decouple=decoupled)

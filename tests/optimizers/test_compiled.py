@@ -1,0 +1,284 @@
+"""
+The fast path (labml_opt/fast.py) runs each optimizer's own `step_param`, recorded and compiled.
+These tests hold the compiled step to the same code run as written: every optimizer, every flag,
+200 steps, on parameters of mixed shapes, strides and dtypes.
+"""
+
+import logging
+import os
+import threading
+from typing import Any, Callable, Dict, List
+
+import pytest
+import torch
+
+import labml_opt.fast as fast
+from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup, AdamWarmupCosineDecay,
+                       AMSGrad, NAdam, Noam, RAdam, RMSprop, SharedAdam, Sophia, WeightDecay)
+
+# The compiled step must not silently fall back to the code as written.
+pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
+
+# How far the compiled step may drift from the code as written in 200 steps: one rounding per
+# operation in a different order, and in `float64` nothing visible.
+TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
+
+# Every optimizer and every flag it has, each flag value at least once. Each entry compiles one
+# loop (two for SGD with momentum, whose first step creates its buffer), so the table covers the
+# flags without their full product.
+CASES: List[Any] = [
+    (Adam, {}),
+    (Adam, dict(optimized_update=False, weight_decay=0.1, maximize=True)),
+    (Adam, dict(weight_decay=WeightDecay(0.1, absolute=True))),
+    (AMSGrad, {}),
+    (AMSGrad, dict(amsgrad=False, optimized_update=False)),
+    (AdamW, dict(weight_decay=0.1)),
+    (RAdam, {}),
+    (RAdam, dict(optimized_update=False, amsgrad=True, decoupled_weight_decay=True, weight_decay=0.1)),
+    (AdaBelief, {}),
+    (AdaBelief, dict(rectify=False, amsgrad=True, weight_decay=0.1, decoupled_weight_decay=False)),
+    (AdaBelief, dict(rectify=False, optimized_update=False)),
+    (NAdam, {}),
+    (NAdam, dict(optimized_update=False, weight_decay=0.1, decoupled_weight_decay=True, maximize=True)),
+    (Adamax, dict(weight_decay=0.1)),
+    (SharedAdam, {}),
+    (SGD, dict(lr=1e-2)),
+    (SGD, dict(lr=1e-2, momentum=0.9, dampening=0.1, weight_decay=0.1)),
+    (SGD, dict(lr=1e-2, momentum=0.9, nesterov=True, maximize=True)),
+    (Adagrad, dict(lr_decay=0.01, initial_accumulator_value=0.1)),
+    (Adagrad, dict(weight_decay=0.1, maximize=True)),
+    (RMSprop, {}),
+    (RMSprop, dict(centered=True, momentum=0.9, weight_decay=0.1)),
+    (Adadelta, dict(weight_decay=0.1, maximize=True)),
+    (Sophia, {}),
+    (AdamWarmup, dict(warmup=50)),
+    (AdamWarmupCosineDecay, dict(warmup=20, total_steps=150, final_lr_ratio=0.1)),
+    (Noam, dict(warmup=30, d_model=16)),
+]
+# A few in `float64` too, one per kind of update
+FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),
+           (RMSprop, dict(centered=True)), (Adadelta, {}), (Adagrad, {}), (Adamax, {}), (Sophia, {}),
+           (AdaBelief, {})]
+
+
+def case_id(case) -> str:
+    cls, kwargs = case
+    return cls.__name__ + ''.join(f'-{k}={v}' for k, v in kwargs.items())
+
+
+def make_params(dtype: torch.dtype) -> List[torch.Tensor]:
+    """A matrix, a 0-d scalar, a one-element vector, a non-contiguous transposed matrix, and a vector."""
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(5, 3), (), (1,), (4, 6), (7,)]
+    params = [torch.randn(shape, generator=generator, dtype=dtype) for shape in shapes]
+    params[3] = params[3].t()
+    return params
+
+
+def run(make: Callable[[List[Dict[str, Any]]], torch.optim.Optimizer], params: List[torch.Tensor], fast_path: bool,
+        steps: int = 200, grad_scale: float = 1., listed_twice: bool = False) -> List[torch.Tensor]:
+    """
+    Step a copy of `params` with gradient noise plus a pull to zero; the last parameter has no
+    gradient on every third step, and with `listed_twice` the first is in its group twice.
+    """
+    copies = [p.clone().requires_grad_() for p in params]
+    group = copies + copies[:1] if listed_twice else copies
+    optimizer = make([{'params': group, 'fast': fast_path}])
+    generator = torch.Generator().manual_seed(1)
+    for step in range(steps):
+        for p in copies:
+            noise = grad_scale * torch.randn(p.shape, generator=generator, dtype=p.dtype)
+            p.grad = torch.empty_strided(p.shape, p.stride(), dtype=p.dtype).copy_(noise + 0.1 * p.detach())
+        if step % 3 == 0:
+            copies[-1].grad = None
+        optimizer.step()
+        if isinstance(optimizer, Sophia) and step % 10 == 0:
+            optimizer.update_hessian(batch_size=4)
+    return [p.detach() for p in copies]
+
+
+def max_difference(a: List[torch.Tensor], b: List[torch.Tensor]) -> float:
+    return max((x - y).abs().max().item() for x, y in zip(a, b))
+
+
+def check_parity(cls, kwargs, dtype, **run_options):
+    params = make_params(dtype)
+    make = lambda groups: cls(groups, **kwargs)  # noqa: E731
+    written = run(make, params, fast_path=False, **run_options)
+    compiled = run(make, params, fast_path=True, **run_options)
+    # The step moved the parameters: a test of a step that does nothing would pass
+    assert max_difference(written, params) > 1e-5
+    assert max_difference(compiled, written) <= TOLERANCE[dtype]
+
+
+@pytest.mark.parametrize('case', CASES, ids=case_id)
+def test_compiled_step_matches_the_code_as_written_in_float32(case):
+    check_parity(*case, torch.float32)
+
+
+@pytest.mark.parametrize('case', FLOAT64, ids=case_id)
+def test_compiled_step_matches_the_code_as_written_in_float64(case):
+    check_parity(*case, torch.float64)
+
+
+@pytest.mark.parametrize('case', [c for c in CASES if c[0] not in (SGD, Sophia)], ids=case_id)
+def test_compiled_step_matches_with_gradients_as_small_as_eps(case):
+    # Where epsilon goes, and how it is rescaled, decides the step when gradients are this small.
+    cls, kwargs = case
+    check_parity(cls, kwargs, torch.float32, grad_scale=1e-6, steps=100)
+
+
+@pytest.mark.parametrize('case', [(Adam, {}), (SGD, dict(lr=1e-2, momentum=0.9)), (NAdam, {})], ids=case_id)
+def test_a_parameter_listed_twice_is_updated_twice_on_both_paths(case):
+    check_parity(*case, torch.float32, listed_twice=True, steps=50)
+
+
+def test_a_group_of_mixed_dtypes_matches():
+    params = make_params(torch.float32)
+    params[1] = params[1].double()
+    params[4] = params[4].double()
+    make = lambda groups: Adam(groups, weight_decay=0.1)  # noqa: E731
+    assert max_difference(run(make, params, True), run(make, params, False)) <= TOLERANCE[torch.float32]
+
+
+class MaxMomentAdam(Adam):
+    """
+    A user's variant that overrides one hook: the second moment is the running maximum of $g^2$
+    instead of its moving average.
+    """
+
+    def get_mv(self, state, numbers, grad):
+        m, v = state['exp_avg'], state['exp_avg_sq']
+        m.lerp_(grad, 1 - numbers.beta1)
+        torch.maximum(v.mul_(numbers.beta2), grad * grad, out=v)
+        return m, v
+
+
+def test_a_subclass_that_overrides_a_hook_is_compiled_with_its_override():
+    params = make_params(torch.float32)
+    make = lambda groups: MaxMomentAdam(groups)  # noqa: E731
+    compiled = run(make, params, fast_path=True)
+    assert any(key[0][0] is MaxMomentAdam and not isinstance(kernel, str) for key, kernel in fast.KERNELS.items())
+    assert max_difference(compiled, run(make, params, fast_path=False)) <= TOLERANCE[torch.float32]
+    # The override is what ran: plain Adam ends elsewhere
+    assert max_difference(compiled, run(lambda groups: Adam(groups), params, fast_path=True)) > 1e-3
+
+
+def test_one_loop_serves_every_shape_in_a_group():
+    before = len(fast.KERNELS)
+    params = [torch.randn(shape, requires_grad=True) for shape in [(3, 4), (5,), (2, 3, 4), (), (100,)]]
+    optimizer = Adamax([{'params': params, 'fast': True}], lr=1e-2, betas=(0.8, 0.9))
+    for p in params:
+        p.grad = torch.randn_like(p)
+    optimizer.step()
+    assert len(fast.KERNELS) - before <= 1
+    assert all(len(optimizer.state[p]) == 3 for p in params)
+
+
+def test_threads_taking_their_first_step_together_each_get_a_correct_result():
+    class ThreadedAdam(Adam):
+        """A class of its own, so that nothing is compiled for it before the threads start."""
+
+    params = make_params(torch.float32)
+    expected = run(lambda groups: ThreadedAdam(groups), params, fast_path=False, steps=5)
+    results: Dict[int, List[torch.Tensor]] = {}
+    barrier = threading.Barrier(3)
+
+    def worker(i: int):
+        barrier.wait()
+        results[i] = run(lambda groups: ThreadedAdam(groups), params, fast_path=True, steps=5)
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 3
+    for result in results.values():
+        assert max_difference(result, expected) <= TOLERANCE[torch.float32]
+    kernels = [kernel for key, kernel in fast.KERNELS.items() if key[0][0] is ThreadedAdam]
+    assert kernels and not any(isinstance(kernel, str) for kernel in kernels)
+
+
+def test_a_step_that_reads_a_number_in_python_runs_as_written_with_a_warning():
+    class PythonBranch(SGD):
+        def step_param(self, state, numbers, grad, param):
+            # A number read with Python: it cannot be an input of a recorded loop
+            if float(numbers.lr) > 0:
+                param.sub_(numbers.lr * grad)
+
+    param = torch.ones(4, requires_grad=True)
+    param.grad = torch.ones(4)
+    optimizer = PythonBranch([{'params': [param], 'fast': True}], lr=0.5)
+    with pytest.warns(fast.FastPathWarning, match='compiling the PythonBranch step .* failed: .* with Python'):
+        optimizer.step()
+    assert torch.equal(param.detach(), torch.full((4,), 0.5))
+    # The branch is the code's own on every step: with lr < 0 it takes no step
+    optimizer.param_groups[0]['lr'] = -0.5
+    optimizer.step()
+    assert torch.equal(param.detach(), torch.full((4,), 0.5))
+
+
+def test_unsupported_groups_warn_and_run_as_written():
+    param = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
+    param.grad = torch.ones(4, dtype=torch.bfloat16)
+    with pytest.warns(fast.FastPathWarning, match='bfloat16'):
+        Adagrad([{'params': [param], 'fast': True}]).step()
+    assert param.detach().float().lt(1).all()
+
+
+def test_no_compiler_means_the_code_as_written():
+    param = torch.ones(4, requires_grad=True)
+    param.grad = torch.ones(4)
+    with torch._inductor.config.patch({'cpp.cxx': ('no-such-compiler-labml',)}):
+        with pytest.warns(fast.FastPathWarning, match='no C.. compiler'):
+            Adadelta([{'params': [param], 'fast': True}]).step()
+    assert param.detach().lt(1).all()
+
+
+def test_small_groups_compile_nothing_and_large_ones_do(monkeypatch):
+    class Counted(RMSprop):
+        pass
+
+    monkeypatch.setattr(fast, 'MIN_NUMEL', 100)
+    small = torch.zeros(99, requires_grad=True)
+    small.grad = torch.ones(99)
+    Counted([small]).step()
+    assert not any(key[0][0] is Counted for key in fast.KERNELS)
+    large = torch.zeros(100, requires_grad=True)
+    large.grad = torch.ones(100)
+    Counted([large]).step()
+    assert any(key[0][0] is Counted for key in fast.KERNELS)
+
+
+def test_fast_must_be_a_boolean_or_none():
+    param = torch.zeros(3, requires_grad=True)
+    param.grad = torch.ones(3)
+    with pytest.raises(ValueError, match="Invalid fast 'yes' for Adam"):
+        Adam([{'params': [param], 'fast': 'yes'}]).step()
+
+
+def test_a_slow_compile_says_so_once(monkeypatch, caplog):
+    class Announced(Adagrad):
+        pass
+
+    monkeypatch.setattr(fast, 'SLOW_COMPILE', 0.)
+    param = torch.zeros(3, requires_grad=True)
+    param.grad = torch.ones(3)
+    with caplog.at_level(logging.WARNING, logger='labml_opt.fast'):
+        optimizer = Announced([{'params': [param], 'fast': True}])
+        optimizer.step()
+        optimizer.step()
+    messages = [record.getMessage() for record in caplog.records if 'compiling' in record.getMessage()]
+    assert messages == ['labml_opt: compiling the Announced step for torch.float32 (once; cached on disk)']
+
+
+def test_the_users_inductor_cache_setting_is_left_alone(monkeypatch):
+    class Cached(Adadelta):
+        pass
+
+    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', '/tmp/the-users-own-cache')
+    param = torch.zeros(3, requires_grad=True)
+    param.grad = torch.ones(3)
+    Cached([{'params': [param], 'fast': True}]).step()
+    assert os.environ['TORCHINDUCTOR_CACHE_DIR'] == '/tmp/the-users-own-cache'
