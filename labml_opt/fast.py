@@ -100,6 +100,10 @@ DTYPES = (torch.float32, torch.float64)
 # The length of the stand-in tensors. Inductor decides from it whether the loop is worth
 # running on several threads; a million elements makes it do so.
 TRACE_NUMEL = 1 << 20
+# Each update is compiled twice: to run on all threads, and on one. Tensors of at least this many
+# elements take the first: below it, waking threads costs more than it saves (it is torch's own
+# grain size), and on a busy machine it can cost milliseconds.
+PARALLEL_NUMEL = 1 << 15
 # A compile that takes longer than this many seconds says so while it runs.
 SLOW_COMPILE = 2.
 
@@ -148,8 +152,6 @@ def unsupported(group: Dict[str, Any], params: List[torch.Tensor]) -> Optional[s
             return f'parameter dtype {param.dtype} with gradient dtype {grad.dtype} (supported: float32, float64)'
         if not (param.is_cpu and grad.is_cpu):
             return f'parameter on {param.device}, gradient on {grad.device} (supported: CPU)'
-    if not compiler_available():
-        return f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})'
     return None
 
 
@@ -208,16 +210,22 @@ def settings(optimizer: torch.optim.Optimizer) -> Tuple[Tuple[str, Any], ...]:
 
 class Kernel:
     """
-    One compiled update: for tensors of any length, the numbers as 0-d inputs.
+    One compiled update, for tensors of any length, with the numbers as 0-d inputs.
 
-    * `function` is Inductor's compiled function of the flat tensors and the numbers
-    * `created` names the state tensors that the update creates (SGD's first momentum buffer)
+    * `count` is the number of numbers, and `created` names the state tensors that the update
+      creates (SGD's first momentum buffer)
+    * `plan` says what to pass to Inductor's C++ function, in its order: an index into the
+      inputs (the parameter, its gradient, the state tensors and the numbers), or `-1` for the
+      length of the tensors; `function` is then that C++ function, called directly.
+      Without a plan, `function` is the compiled graph as Inductor returns it, which also
+      creates the tensors in `created`.
     """
 
-    def __init__(self, function: Callable, count: int, created: List[str]):
+    def __init__(self, function: Callable, count: int, created: List[str], plan: Optional[List[int]] = None):
         self.function = function
         self.count = count
         self.created = created
+        self.plan = plan
         # Each thread's 0-d inputs for the numbers
         self.local = threading.local()
 
@@ -231,8 +239,28 @@ class Kernel:
         if inputs is None:
             inputs = self.local.inputs = ScalarInputs(self.count)
         inputs.write(values)
+        if self.plan is not None:
+            # The C++ loop takes data pointers and the length: contiguous tensors need no flat views
+            everything = [param, grad, *tensors, *inputs.tensors]
+            numel = param.numel()
+            self.function(*[everything[i] if i >= 0 else numel for i in self.plan])
+            return []
         flat = [param.view(-1), grad.view(-1)] + [tensor.view(-1) for tensor in tensors]
         return self.function(*flat, *inputs.tensors)
+
+
+class BySize:
+    """The update compiled for small tensors, on one thread, and for large ones, on all."""
+
+    def __init__(self, serial: Kernel, parallel: Kernel):
+        self.serial = serial
+        self.parallel = parallel
+        self.created = serial.created
+
+    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor],
+                 values: List[float]) -> List[torch.Tensor]:
+        kernel = self.parallel if param.numel() >= PARALLEL_NUMEL else self.serial
+        return kernel(param, grad, tensors, values)
 
 
 class ScalarInputs:
@@ -276,7 +304,9 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, t
         timer.daemon = True
         timer.start()
         try:
-            KERNELS[key] = record_and_compile(optimizer, maximize, list(tensors), empty, numbers, param.dtype)
+            kernels = [record_and_compile(optimizer, maximize, list(tensors), empty, numbers, param.dtype, threads)
+                       for threads in (1, -1)]
+            KERNELS[key] = BySize(*kernels)
         except Exception as error:
             KERNELS[key] = f'compiling the {what} failed: {type(error).__name__}: {str(error).splitlines()[0]}'
         finally:
@@ -285,11 +315,11 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, t
 
 
 def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, keys: List[str], empty: Tuple[str, ...],
-                       numbers: Dict[str, Any], dtype: torch.dtype) -> Kernel:
+                       numbers: Dict[str, Any], dtype: torch.dtype, threads: int) -> Kernel:
     """
     The update of one parameter as a function of flat tensors: the parameter, its gradient, the
     state tensors named `keys`, and the numbers of the step, in the order `numbers` has them. It
-    returns the state tensors that `step_param` created.
+    returns the state tensors that `step_param` created. `threads` is 1, or -1 for all.
     """
     names = [name for name, value in numbers.items() if is_value(value)]
     flags = {name: value for name, value in numbers.items() if not is_value(value)}
@@ -311,26 +341,155 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, keys: L
 
     stand_ins = [torch.zeros(TRACE_NUMEL, dtype=dtype) for _ in range(2 + len(keys))]
     scalars = [torch.tensor(float(numbers[name]), dtype=torch.float64) for name in names]
+    from torch.fx.experimental.proxy_tensor import make_fx
+    graph = make_fx(update, tracing_mode='symbolic')(*stand_ins, *scalars)
+    # A `step_param` that reads a number or a size with Python (`float(x)`, `if n > 100`) is
+    # recorded for the value it saw, under a condition ("guard") that the loop would not check
+    guards = graph.shape_env.guards
+    if guards:
+        raise ValueError(f'step_param reads a number or a tensor size with Python ({guards[0].expr}), '
+                         f'so the recorded step would hold for that value only')
+    saved = SavedKernels(CACHE_DIR, graph.code, dtype, threads)
+    plan = saved.load()
+    if plan is not None:
+        return Kernel(plan[0], len(names), list(created), plan[1])
+    if not compiler_available():
+        raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
     with warnings.catch_warnings(), inductor_cache(CACHE_DIR):
         # torch's compiler imports modules that warn of their own deprecations: not the user's to
         # see, and under `-W error` they would stop the compile
         warnings.simplefilter('ignore', DeprecationWarning)
-        from torch.fx.experimental.proxy_tensor import make_fx
-        graph = make_fx(update, tracing_mode='symbolic')(*stand_ins, *scalars)
-        # A `step_param` that reads a number or a size with Python (`float(x)`, `if n > 100`) is
-        # recorded for the value it saw, under a condition ("guard") that the loop would not check
-        guards = graph.shape_env.guards
-        if guards:
-            raise ValueError(f'step_param reads a number or a tensor size with Python ({guards[0].expr}), '
-                             f'so the recorded step would hold for that value only')
         # Inductor would check the size and strides of every input on every call; `CompiledStep`
         # has checked that they are flat and contiguous. `vec_isa_ok` skips Inductor's probe of
         # which vector instructions work, a second of subprocesses in every new process; the
         # instructions it picks are those `/proc/cpuinfo` lists.
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
-            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True}})
-    return Kernel(function, len(names), list(created))
+            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads}})
+    kernel = Kernel(function, len(names), list(created))
+    if not created:
+        direct = direct_call(kernel, 2 + len(keys), dtype)
+        if direct is not None:
+            saved.save(*direct)
+            return Kernel(direct[0], len(names), [], direct[1])
+    return kernel
+
+
+def direct_call(kernel: Kernel, count: int, dtype: torch.dtype) -> Optional[Tuple[Callable, List[int]]]:
+    """
+    Inductor's compiled graph is a Python function that calls one C++ function per fused loop.
+    For an update that is one loop, call that C++ function directly: it saves a few microseconds
+    on each of a model's hundreds of parameters, and a later process can load it without
+    importing the compiler (see `SavedKernels`).
+
+    Run the compiled graph once on probe tensors of an odd length, with Inductor's C++ functions
+    wrapped to record their arguments, and map each argument back to an input by its memory, or
+    to the length. Then check the plan: the direct call on one copy of random inputs must give
+    exactly what the graph gives on another. Anything else returns `None`, and the graph is used.
+    """
+    import sys
+    # Inductor's generated modules, which hold its C++ functions as globals named `cpp_fused_...`
+    modules = [module for name, module in list(sys.modules.items()) if name.startswith('torch._inductor.runtime.compile_tasks.')]
+    calls: List[Tuple[Callable, Tuple[Any, ...]]] = []
+    patched = []
+    for module in modules:
+        for name, value in list(vars(module).items()):
+            if name.startswith('cpp_fused_'):
+                def recorder(*args, _function=value):
+                    calls.append((_function, args))
+                    return _function(*args)
+                setattr(module, name, recorder)
+                patched.append((module, name, value))
+    numel = 4099
+    generator = torch.Generator().manual_seed(0)
+    probe = [torch.rand(numel, generator=generator, dtype=dtype) + 0.5 for _ in range(count)]
+    values = [0.25 + 0.5 * i / max(1, kernel.count) for i in range(kernel.count)]
+    copy = [tensor.clone() for tensor in probe]
+    try:
+        kernel(probe[0], probe[1], probe[2:], values)
+    finally:
+        for module, name, value in patched:
+            setattr(module, name, value)
+    if len(calls) != 1:
+        return None
+    function, args = calls[0]
+    inputs = probe + kernel.local.inputs.tensors
+    # The graph's inputs are flat views of these tensors: the same memory, other objects
+    where = {(tensor.data_ptr(), tensor.dtype): i for i, tensor in enumerate(inputs)}
+    plan = []
+    for arg in args:
+        if isinstance(arg, torch.Tensor):
+            index = where.get((arg.data_ptr(), arg.dtype))
+        else:
+            index = -1 if arg == numel else None
+        if index is None:
+            return None
+        plan.append(index)
+    direct = Kernel(function, kernel.count, [], plan)
+    direct(copy[0], copy[1], copy[2:], values)
+    if not all(torch.equal(a, b) for a, b in zip(probe, copy)):
+        return None
+    return function, plan
+
+
+class SavedKernels:
+    """
+    <a id="SavedKernels"></a>
+
+    ## Our own cache of compiled loops
+
+    Inductor's cache saves the compiling, but a new process still imports Inductor to use it,
+    a few seconds before the first step. A loop that `direct_call` can call directly is saved
+    here instead: its shared library and its plan, under a digest of the recorded graph, the
+    dtype, torch's version and the CPU's vector instructions. A later process records the step
+    (a few milliseconds), finds the digest, and loads the library.
+
+    Files are written to a temporary name and renamed, so a killed process leaves no half-written
+    entry; an entry that fails to load is compiled again.
+    """
+
+    def __init__(self, directory: str, code: str, dtype: torch.dtype, threads: int):
+        import hashlib
+        text = '\n'.join([code, str(dtype), str(threads), torch.__version__, torch.backends.cpu.get_cpu_capability()])
+        self.digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+        self.directory = os.path.join(directory, 'labml_opt_kernels')
+        self.library = os.path.join(self.directory, self.digest + '.so')
+        self.plan = os.path.join(self.directory, self.digest + '.json')
+
+    def load(self) -> Optional[Tuple[Callable, List[int]]]:
+        import importlib.util
+        import json
+        try:
+            with open(self.plan) as file:
+                plan = json.load(file)
+            if not (isinstance(plan, list) and all(isinstance(i, int) for i in plan)):
+                return None
+            # Inductor's C++ functions find the data of a tensor through this address
+            os.environ['_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR'] = str(
+                torch._C._dynamo.guards._torchinductor_pyobject_tensor_data_ptr)
+            spec = importlib.util.spec_from_file_location(f'labml_opt_{self.digest}.kernel', self.library)
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            return module.kernel, plan
+        except (OSError, ValueError, ImportError, AttributeError):
+            return None
+
+    def save(self, function: Callable, plan: List[int]):
+        import json
+        import sys
+        library = sys.modules[function.__module__].__file__ if function.__module__ in sys.modules else None
+        library = library or getattr(getattr(function, '__self__', None), '__file__', None)
+        if library is None:
+            return
+        os.makedirs(self.directory, exist_ok=True)
+        for source, target, write in ((library, self.library, None), (None, self.plan, json.dumps(plan))):
+            temporary = f'{target}.{os.getpid()}.tmp'
+            if write is None:
+                shutil.copyfile(source, temporary)
+            else:
+                with open(temporary, 'w') as file:
+                    file.write(write)
+            os.replace(temporary, target)
 
 
 @contextlib.contextmanager

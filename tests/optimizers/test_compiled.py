@@ -6,6 +6,7 @@ These tests hold the compiled step to the same code run as written: every optimi
 
 import logging
 import os
+import random
 import threading
 from typing import Any, Callable, Dict, List
 
@@ -228,12 +229,53 @@ def test_unsupported_groups_warn_and_run_as_written():
 
 
 def test_no_compiler_means_the_code_as_written():
+    class Uncompiled(Adadelta):
+        """A step that no earlier run can have compiled and saved: its constant is new every run."""
+        constant = 1 + random.random()
+
+        def step_param(self, state, numbers, grad, param):
+            super().step_param(state, numbers, grad * self.constant, param)
+
     param = torch.ones(4, requires_grad=True)
     param.grad = torch.ones(4)
     with torch._inductor.config.patch({'cpp.cxx': ('no-such-compiler-labml',)}):
         with pytest.warns(fast.FastPathWarning, match='no C.. compiler'):
-            Adadelta([{'params': [param], 'fast': True}]).step()
+            Uncompiled([{'params': [param], 'fast': True}]).step()
     assert param.detach().lt(1).all()
+
+
+def test_a_saved_loop_is_loaded_without_the_compiler(tmp_path, monkeypatch):
+    class Saved(Adagrad):
+        constant = 1 + random.random()
+
+        def step_param(self, state, numbers, grad, param):
+            super().step_param(state, numbers, grad * self.constant, param)
+
+    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
+    param = torch.ones(4, requires_grad=True)
+    param.grad = torch.ones(4)
+    Saved([{'params': [param], 'fast': True}]).step()
+    # A new process would start with no compiled kernels: forget them, and take the compiler away
+    monkeypatch.setattr(fast, 'KERNELS', {})
+    expected = param.detach().clone().requires_grad_()
+    expected.grad = torch.ones(4)
+    Saved([{'params': [expected], 'fast': False}]).step()
+    with torch._inductor.config.patch({'cpp.cxx': ('no-such-compiler-labml',)}):
+        Saved([{'params': [param], 'fast': True}]).step()
+    assert torch.equal(param.detach(), expected.detach())
+    assert sorted(path.suffix for path in (tmp_path / 'labml_opt_kernels').iterdir()) == ['.json', '.json', '.so', '.so']
+
+
+def test_a_damaged_saved_loop_is_compiled_again(tmp_path, monkeypatch):
+    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
+    param = torch.ones(4, requires_grad=True)
+    param.grad = torch.ones(4)
+    Adamax([{'params': [param], 'fast': True}]).step()
+    for path in (tmp_path / 'labml_opt_kernels').iterdir():
+        path.write_text('not a plan' if path.suffix == '.json' else 'not a library')
+    monkeypatch.setattr(fast, 'KERNELS', {})
+    Adamax([{'params': [param], 'fast': True}]).step()
+    assert all(not isinstance(kernel, str) for kernel in fast.KERNELS.values())
 
 
 def test_small_groups_compile_nothing_and_large_ones_do(monkeypatch):
