@@ -64,13 +64,42 @@ A subclass that overrides a hook, `get_mv` say, is recorded with its override: t
 runs whatever `step_param` does. When a group that asked for the fast path, or is large enough for
 it, cannot have it, a `FastPathWarning` says why, once per reason and class.
 
-### The compile cache
+### Two loops per update
+
+Each update is compiled twice: once to run on all of the machine's threads, for tensors of at
+least `PARALLEL_NUMEL` elements, and once to run on one, for the rest. Waking threads for a bias
+of 768 numbers costs more than the update itself, and on a busy machine, where the other threads
+may not be scheduled at once, it can cost milliseconds.
+
+### Calling the loop
+
+Inductor returns a Python function that checks and unpacks its inputs and then calls its C++
+loop. For an update that is one loop, [`direct_call`](#direct_call) finds out, on probe tensors,
+which input goes where in the loop's arguments, and the fast path then calls the C++ function
+itself: about three microseconds per parameter, which matters when a model has hundreds of small
+tensors.
+
+### The caches
 
 The first step of each optimizer class, setting and dtype compiles, in a few seconds; a compile
-that takes longer than two seconds says so while it runs. Inductor caches the compiled code
-on disk: the fast path's compiles use `~/.cache/labml_opt/inductor`, outside any repository, or
-`TORCHINDUCTOR_CACHE_DIR` if it was set when this module was imported. The variable is set only
-while the fast path compiles, so `torch.compile` of your own model keeps its own cache.
+that takes longer than two seconds says so while it runs. Inductor caches what it compiles on
+disk, in `~/.cache/labml_opt/inductor`, outside any repository, or in `TORCHINDUCTOR_CACHE_DIR` if
+it was set when this module was imported. The variable is set only while the fast path compiles,
+so `torch.compile` of your own model keeps its own cache.
+
+Using Inductor's cache still means importing Inductor, a few seconds in every new process. So the
+loops that can be called directly are also [saved](#SavedKernels) in a folder of that cache,
+with their call plans; a later process records the step, finds its loop there, and loads it
+without importing the compiler, or needing one.
+
+<a id="first-step"></a>
+
+### The first step
+
+Measured with `python benchmarks/first_step.py`, each cell in a fresh process, on the shapes of a
+real model in one param group:
+
+[[include: results/first_step.md]]
 
 ## Benchmark
 
@@ -181,15 +210,16 @@ class CompiledStep:
             return False
         empty = tuple(key for key, value in state.items() if value is None)
         flags = tuple((name, value) for name, value in numbers.items() if not is_value(value))
-        values = [value for value in numbers.values() if is_value(value)]
-        key = (self.owner, param.dtype, tuple(tensors), empty, flags, len(values))
+        names = tuple(name for name, value in numbers.items() if is_value(value))
+        layout = tuple((key, tensor.dtype) for key, tensor in tensors.items())
+        key = (self.owner, param.dtype, layout, empty, flags, names)
         kernel = KERNELS.get(key)
         if kernel is None:
-            kernel = compile_kernel(key, self.optimizer, self.maximize, tensors, empty, numbers, param)
+            kernel = compile_kernel(key, self.optimizer, self.maximize, layout, empty, numbers, param)
         if isinstance(kernel, str):
             warn_once(self.optimizer, kernel)
             return False
-        created = kernel(param, grad, list(tensors.values()), values)
+        created = kernel(param, grad, list(tensors.values()), [numbers[name] for name in names])
         state.update(zip(kernel.created, [tensor.view(param.shape) for tensor in created]))
         return True
 
@@ -284,7 +314,7 @@ KERNELS: Dict[Any, Any] = {}
 COMPILE_LOCK = threading.Lock()
 
 
-def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, tensors: Dict[str, torch.Tensor],
+def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
                    empty: Tuple[str, ...], numbers: Dict[str, Any], param: torch.Tensor) -> Any:
     """
     <a id="compile_kernel"></a>
@@ -304,7 +334,7 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, t
         timer.daemon = True
         timer.start()
         try:
-            kernels = [record_and_compile(optimizer, maximize, list(tensors), empty, numbers, param.dtype, threads)
+            kernels = [record_and_compile(optimizer, maximize, layout, empty, numbers, param.dtype, threads)
                        for threads in (1, -1)]
             KERNELS[key] = BySize(*kernels)
         except Exception as error:
@@ -314,15 +344,16 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, t
         return KERNELS[key]
 
 
-def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, keys: List[str], empty: Tuple[str, ...],
-                       numbers: Dict[str, Any], dtype: torch.dtype, threads: int) -> Kernel:
+def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
+                       empty: Tuple[str, ...], numbers: Dict[str, Any], dtype: torch.dtype, threads: int) -> Kernel:
     """
     The update of one parameter as a function of flat tensors: the parameter, its gradient, the
-    state tensors named `keys`, and the numbers of the step, in the order `numbers` has them. It
+    state tensors of `layout` (key and dtype), and the numbers of the step, in the order `numbers` has them. It
     returns the state tensors that `step_param` created. `threads` is 1, or -1 for all.
     """
     names = [name for name, value in numbers.items() if is_value(value)]
     flags = {name: value for name, value in numbers.items() if not is_value(value)}
+    keys = [key for key, _ in layout]
     created: List[str] = []
 
     def update(param: torch.Tensor, grad: torch.Tensor, *inputs: torch.Tensor) -> List[torch.Tensor]:
@@ -339,7 +370,7 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, keys: L
                       if isinstance(value, torch.Tensor) and (key not in keys or value is not inputs[keys.index(key)])]
         return [state[key] for key in created]
 
-    stand_ins = [torch.zeros(TRACE_NUMEL, dtype=dtype) for _ in range(2 + len(keys))]
+    stand_ins = [torch.zeros(TRACE_NUMEL, dtype=tensor_dtype) for tensor_dtype in [dtype, dtype] + [d for _, d in layout]]
     scalars = [torch.tensor(float(numbers[name]), dtype=torch.float64) for name in names]
     from torch.fx.experimental.proxy_tensor import make_fx
     graph = make_fx(update, tracing_mode='symbolic')(*stand_ins, *scalars)
@@ -349,7 +380,7 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, keys: L
     if guards:
         raise ValueError(f'step_param reads a number or a tensor size with Python ({guards[0].expr}), '
                          f'so the recorded step would hold for that value only')
-    saved = SavedKernels(CACHE_DIR, graph.code, dtype, threads)
+    saved = SavedKernels(CACHE_DIR, graph.code, [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
         return Kernel(plan[0], len(names), list(created), plan[1])
@@ -368,15 +399,19 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, keys: L
             options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads}})
     kernel = Kernel(function, len(names), list(created))
     if not created:
-        direct = direct_call(kernel, 2 + len(keys), dtype)
+        direct = direct_call(kernel, stand_ins)
         if direct is not None:
             saved.save(*direct)
             return Kernel(direct[0], len(names), [], direct[1])
     return kernel
 
 
-def direct_call(kernel: Kernel, count: int, dtype: torch.dtype) -> Optional[Tuple[Callable, List[int]]]:
+def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple[Callable, List[int]]]:
     """
+    <a id="direct_call"></a>
+
+    ## Calling the C++ loop directly
+
     Inductor's compiled graph is a Python function that calls one C++ function per fused loop.
     For an update that is one loop, call that C++ function directly: it saves a few microseconds
     on each of a model's hundreds of parameters, and a later process can load it without
@@ -402,7 +437,7 @@ def direct_call(kernel: Kernel, count: int, dtype: torch.dtype) -> Optional[Tupl
                 patched.append((module, name, value))
     numel = 4099
     generator = torch.Generator().manual_seed(0)
-    probe = [torch.rand(numel, generator=generator, dtype=dtype) + 0.5 for _ in range(count)]
+    probe = [torch.rand(numel, generator=generator).to(tensor.dtype) + 1 for tensor in stand_ins]
     values = [0.25 + 0.5 * i / max(1, kernel.count) for i in range(kernel.count)]
     copy = [tensor.clone() for tensor in probe]
     try:
@@ -441,16 +476,16 @@ class SavedKernels:
     Inductor's cache saves the compiling, but a new process still imports Inductor to use it,
     a few seconds before the first step. A loop that `direct_call` can call directly is saved
     here instead: its shared library and its plan, under a digest of the recorded graph, the
-    dtype, torch's version and the CPU's vector instructions. A later process records the step
+    dtypes of its inputs, the threads it runs on, torch's version and the CPU's vector instructions. A later process records the step
     (a few milliseconds), finds the digest, and loads the library.
 
     Files are written to a temporary name and renamed, so a killed process leaves no half-written
     entry; an entry that fails to load is compiled again.
     """
 
-    def __init__(self, directory: str, code: str, dtype: torch.dtype, threads: int):
+    def __init__(self, directory: str, code: str, dtypes: List[torch.dtype], threads: int):
         import hashlib
-        text = '\n'.join([code, str(dtype), str(threads), torch.__version__, torch.backends.cpu.get_cpu_capability()])
+        text = '\n'.join([code, str(dtypes), str(threads), torch.__version__, torch.backends.cpu.get_cpu_capability()])
         self.digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         self.directory = os.path.join(directory, 'labml_opt_kernels')
         self.library = os.path.join(self.directory, self.digest + '.so')
