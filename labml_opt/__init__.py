@@ -21,7 +21,8 @@ so that its variants override one idea each. The same code runs as written for s
 
 * The classics, told as a story in which each fixes the last one's weakness:
   [SGD with momentum](sgd.html), [Adagrad](adagrad.html), [Adadelta](adadelta.html),
-  [RMSprop](rmsprop.html), and then [Adam](adam.html).
+  [RMSprop](rmsprop.html), and then [Adam](adam.html); and two more of `torch.optim`'s:
+  [Rprop](rprop.html), which steps by the sign of the gradient, and [averaged SGD](asgd.html).
 * Adam's family: [AMSGrad](amsgrad.html), [AdamW](adamw.html), [RAdam](radam.html),
   [AdaBelief](ada_belief.html), [NAdam](nadam.html), [Adamax](adamax.html), and the second-order
   [Sophia](sophia.html).
@@ -67,7 +68,9 @@ from labml_opt.adam_warmup import AdamWarmup
 from labml_opt.adam_warmup_cosine_decay import AdamWarmupCosineDecay
 from labml_opt.noam import Noam
 from labml_opt.sophia import Sophia
+from labml_opt.rprop import Rprop
+from labml_opt.asgd import ASGD
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
-           'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia']
+           'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia', 'Rprop', 'ASGD']

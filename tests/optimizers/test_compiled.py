@@ -15,7 +15,7 @@ import torch
 
 import labml_opt.fast as fast
 from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup, AdamWarmupCosineDecay,
-                       AMSGrad, NAdam, Noam, RAdam, RMSprop, SharedAdam, Sophia, WeightDecay)
+                       AMSGrad, ASGD, NAdam, Noam, RAdam, RMSprop, Rprop, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -55,11 +55,13 @@ CASES: List[Any] = [
     (AdamWarmup, dict(warmup=50)),
     (AdamWarmupCosineDecay, dict(warmup=20, total_steps=150, final_lr_ratio=0.1)),
     (Noam, dict(warmup=30, d_model=16)),
+    (Rprop, dict(etas=(0.3, 1.5), maximize=True)),
+    (ASGD, dict(t0=50, weight_decay=0.1)),
 ]
 # A few in `float64` too, one per kind of update
 FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),
            (RMSprop, dict(centered=True)), (Adadelta, {}), (Adagrad, {}), (Adamax, {}), (Sophia, {}),
-           (AdaBelief, {})]
+           (AdaBelief, {}), (Rprop, {}), (ASGD, dict(t0=20))]
 
 
 def case_id(case) -> str:
@@ -122,7 +124,7 @@ def test_compiled_step_matches_the_code_as_written_in_float64(case):
     check_parity(*case, torch.float64)
 
 
-@pytest.mark.parametrize('case', [c for c in CASES if c[0] not in (SGD, Sophia)], ids=case_id)
+@pytest.mark.parametrize('case', [c for c in CASES if c[0] not in (SGD, Sophia, Rprop, ASGD)], ids=case_id)
 def test_compiled_step_matches_with_gradients_as_small_as_eps(case):
     # Where epsilon goes, and how it is rescaled, decides the step when gradients are this small.
     cls, kwargs = case
