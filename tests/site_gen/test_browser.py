@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from site_gen.site import DEFAULT_SOURCES, build
+from site_gen.site import build
 from tests.site_gen.conftest import REPO, write_tree
 
 playwright_api = pytest.importorskip('playwright.sync_api')
@@ -36,7 +36,7 @@ def browser():
 @pytest.fixture(scope='session')
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('browser') / 'html'
-    build(REPO, DEFAULT_SOURCES, out)
+    build(REPO, None, out)
     return out
 
 
