@@ -46,8 +46,9 @@ from site_gen.tex import PLACEHOLDER_RE, extract
 
 INCLUDE_RE = re.compile(r'\[\[include:\s*(.+?)\s*\]\]')
 # Control characters other than tab have no place in prose; in math they are a `\b` or `\f`
-# that some tool turned into a backspace or form feed.
-CONTROL_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f]')
+# that some tool turned into a backspace or form feed. The two private-use characters that mark
+# math placeholders may not be written by hand either.
+CONTROL_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f\ue000\ue001]')
 # A tag in the sanitiser's output: attribute values are always in double quotes there.
 TAG_RE = re.compile(r'(<[^"<>]*(?:"[^"]*"[^"<>]*)*>)')
 URL_ATTRIBUTE_RE = re.compile(r'<(a|img)\b[^"<>]*(?:"[^"]*"[^"<>]*)*>')
@@ -146,9 +147,10 @@ class Renderer:
         """Append one prose line, or the lines of the Markdown file it includes."""
         control = CONTROL_RE.search(text)
         if control:
-            page.errors.append(SiteError(path, number, f'control character U+{ord(control.group()):04X} in prose at column '
-                                                       f'{control.start() + 1}: a `\\b` or `\\f` turned into a byte by a tool? '
-                                                       f'write the backslash in the source'))
+            hint = ('the generator uses it to mark math' if control.group() in '\ue000\ue001' else
+                    'a `\\b` or `\\f` turned into a byte by a tool? write the backslash in the source')
+            page.errors.append(SiteError(path, number, f'character U+{ord(control.group()):04X} is not allowed in prose '
+                                                       f'(column {control.start() + 1}): {hint}'))
             text = CONTROL_RE.sub(' ', text)
         m = INCLUDE_RE.fullmatch(text.strip())
         if not m:

@@ -172,7 +172,7 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
     removed = [path for path in old.get('files', []) if path not in outputs and path != MANIFEST and remove(out, path)]
     write_if_changed(out, MANIFEST, encode_manifest(manifest))
     return Report(rendered=sorted(rendered), written=written, removed=removed, warnings=warnings,
-                  pages=len(pages), notes=notes, errors=errors)
+                  pages=len(pages), notes=sorted(notes), errors=errors)
 
 
 def render(renderer: Renderer, path: str, data: bytes):

@@ -91,9 +91,11 @@ def extract(text: str, origins: List[Tuple[str, int]], maths: List[str], errors:
             maths.append(span)
             i = span_end
             continue
-        step = 2 if text[i] == '\\' else 1
-        out.append(text[i:i + step])
-        i += step
+        # Not math: one character, an escape pair, or a run of dollars whose span was unclosed
+        # (reported once, not once per dollar).
+        run = re.compile(r'\$+|\\.?|.', re.S).match(text, i).group()
+        out.append(run)
+        i += len(run)
     return ''.join(out)
 
 
