@@ -32,7 +32,7 @@ PROSE = {
     'script_in_comment': f'<!-- <script>{RUN}</script> -->',
     'html_comment_breakout': f'<!--> <img src=x onerror={RUN}> -->',
     'img_onerror_unquoted': f'<img src=x onerror={RUN}>',
-    'img_slash_separators': f'<img/src=x/onerror={RUN}>',
+    'img_slash_separators': f'<img/src="x"/onerror={RUN}>',
     'img_unclosed_tag': f'<img src=x onerror="{RUN}"',
     'svg_onload': f'<svg onload={RUN}></svg>',
     'svg_xlink_href': f'<svg><a xlink:href="javascript:{RUN}"><text y="20">svg link</text></a></svg>',
