@@ -84,7 +84,7 @@ PROSE = {
     'link_protocol_relative': '<a href="//evil.example/">elsewhere</a>',
     # The generator's own markers, written by hand.
     'placeholder_characters': '\ue0000\ue001 and <b>bold</b>',
-    'math_in_link_title': '[x](a.html "cost $" onmouseover="x$")',
+    'math_in_link_title': f'[x](a.html "t $" onmouseover="{RUN}$")',
 }
 COMMENTS = {
     'comment_backslash_svg': f'# \\<svg onload={RUN}>',

@@ -12,6 +12,7 @@ import pytest
 
 from site_gen.parse import parse
 from site_gen.render import Renderer
+from site_gen.sanitise import url_problem
 from tests.site_gen.conftest import REPO, page_sources, write_tree
 from tests.site_gen.math_spans import math_spans
 from tests.site_gen.payloads import PAYLOADS, dangers
@@ -164,9 +165,31 @@ def test_allowed_anchors_and_safe_links_are_kept():
 
 
 def test_math_in_a_link_title_stays_text_and_cannot_open_a_tag():
-    _, page = render('"""\n[x](a.html "cost $" onmouseover="x$")\n"""\nx = 1\n')
+    _, page = render('"""\n[x](a.html "cost $" onmouseover="alert(1)$")\n"""\nx = 1\n')
     out = page_html(page)
-    assert dangers(out) == [] and '<span class="math">' not in re.sub(r'<span class="math">[^<]*</span>', '', out)
+    assert dangers(out) == []
+    assert '<a href="a.html" title="cost $&quot; onmouseover=&quot;alert(1)$">x</a>' in out
+
+
+@pytest.mark.parametrize('url', ['javascript:alert(1)', ' javascript:alert(1)', 'java\tscript:alert(1)',
+                                 '\x01javascript:alert(1)', 'JavaScript:alert(1)', 'vbscript:x', 'data:text/html,x',
+                                 '//evil.example/', ' //evil.example/', '\\\\evil.example/', '/\\evil.example/',
+                                 '\n//evil.example/'])
+def test_url_policy_refuses_schemes_and_other_hosts_however_they_are_written(url):
+    assert url_problem('a', 'href', url) and url_problem('img', 'src', url)
+
+
+@pytest.mark.parametrize('url', ['adam.html', 'adam.html#L3', '#WeightDecay', '../index.html', 'https://arxiv.org/abs/1',
+                                 'mailto:a@b.example', 'results/plot.svg', '/absolute/path.html'])
+def test_url_policy_lets_relative_and_web_links_through(url):
+    assert url_problem('a', 'href', url) is None
+
+
+def test_unsafe_urls_are_dropped_even_if_the_sanitiser_let_them_through(monkeypatch):
+    monkeypatch.setattr('site_gen.render.sanitise', lambda fragment, remote_images: (fragment, []))
+    _, page = render('"""\n[a](javascript:alert(1)) ![b](//evil.example/a.png) [c](//evil.example/)\n"""\nx = 1\n')
+    out = page_html(page)
+    assert 'javascript' not in out and 'evil.example' not in out
 
 
 # ## Includes and images

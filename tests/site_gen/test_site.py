@@ -20,7 +20,7 @@ from site_gen import BuildError, SiteError
 from site_gen.__main__ import main
 from site_gen.check import check
 from site_gen.config import Config
-from site_gen.site import build
+from site_gen.site import build, inside, load_manifest
 from tests.site_gen.conftest import REPO, write_tree
 
 SOURCES = ['pkg', 'README.md']
@@ -486,3 +486,20 @@ def test_cli_without_sources_builds_what_the_configuration_names(small_site):
     assert result.returncode == 0, result.stderr
     assert sorted(p for p in digest_tree(small_site / 'pkg/out') if p.endswith('.html')) == [
         'index.html', 'pkg/index.html', 'pkg/sub/gamma.html', 'pkg/sub/index.html']
+
+
+@pytest.mark.parametrize('path', ['../x', '/etc/passwd', 'a/../../x', 'a\\..\\x', '', 'C:/x', 'a//b', './a'])
+def test_the_write_gate_refuses_any_path_that_is_not_plainly_inside(tmp_path, path):
+    with pytest.raises(BuildError, match='refusing to write or remove'):
+        inside(tmp_path / 'out', path)
+
+
+def test_manifest_entries_with_paths_that_leave_the_folder_are_dropped_when_read(tmp_path):
+    (tmp_path / 'manifest.json').write_text(json.dumps({
+        'generator': 'g', 'files': ['a.html', '../b', '/c', 'd/../../e', 3],
+        'pages': {'a.html': {'hash': 'h', 'source': 'a.py', 'images': ['ok.png'], 'deps': {'ok.md': 'h'}},
+                  'b.html': {'hash': 'h', 'source': 'b.py', 'images': ['../secret'], 'deps': {}},
+                  'c.html': {'hash': 'h', 'source': '../c.py'},
+                  'd.html': {'hash': 'h', 'source': 'd.py', 'deps': {'/etc/passwd': 'h'}}}}))
+    manifest = load_manifest(tmp_path)
+    assert manifest['files'] == ['a.html'] and list(manifest['pages']) == ['a.html']
