@@ -159,7 +159,7 @@ class Renderer:
             return
         target = normalise((Path(path).parent / m.group(1)).as_posix())
         full = self.root / target if target else None
-        if target is None:
+        if target is None or not self.within_root(full):
             problem = f'include {m.group(1)} points outside the source tree'
         elif not full.is_file():
             problem = f'include file not found: {m.group(1)} (looked for {target})'
@@ -189,7 +189,9 @@ class Renderer:
         relative = not re.match(r'[A-Za-z][A-Za-z0-9+.-]*:|/', value)
         if tag == 'img' and relative:
             source = normalise((Path(path).parent / value.split('#')[0].split('?')[0]).as_posix())
-            if source is None or not (self.root / source).is_file():
+            if source is not None and not self.within_root(self.root / source):
+                page.errors.append(SiteError(*where(value, lines, origins), f'image {value} leads outside the source tree'))
+            elif source is None or not (self.root / source).is_file():
                 page.errors.append(SiteError(*where(value, lines, origins), f'image not found: {value}'))
             else:
                 page.images[source] = source
@@ -199,6 +201,15 @@ class Renderer:
             if page_url:
                 value = relative_url(self.page_for(path), page_url) + (f'#{fragment}' if fragment else '')
         return f'{attribute}="{html.escape(value)}"'
+
+
+    def within_root(self, path: Path) -> bool:
+        """
+        Whether `path` really is in the tree: a symbolic link in a pull request must not copy
+        `~/.ssh/id_rsa` into the site as an image, or include it as Markdown.
+        """
+        root = self.root.resolve()
+        return root in path.resolve().parents
 
 
 def where(needle: str, lines: List[str], origins: List[Tuple[str, int]]) -> Tuple[str, int]:

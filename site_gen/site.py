@@ -211,7 +211,9 @@ def discover(root: Path, sources, out: Path, exclude=(), notes: Optional[List[st
             if (any(part.startswith('.') or part == '__pycache__' for part in Path(relative).parts)
                     or path == out or out in path.parents or any(fnmatch(relative, pattern) for pattern in exclude)):
                 continue
-            if path.suffix not in ('.py', '.md'):
+            if root not in path.resolve().parents:
+                notes.append(f'{relative}: skipped: a symbolic link that leads outside the root')
+            elif path.suffix not in ('.py', '.md'):
                 notes.append(f'{relative}: skipped: neither Python nor Markdown')
             elif not path.read_bytes().strip():
                 notes.append(f'{relative}: skipped: empty file, so no page' +

@@ -56,7 +56,8 @@ class Watched:
 
     def route(self, route):
         url = route.request.url
-        if url.startswith(('file://', 'http://127.0.0.1', 'http://localhost', 'data:', 'blob:')):
+        # `file:///` only: `file://host/...` is a request to another machine.
+        if url.startswith(('file:///', 'http://127.0.0.1', 'http://localhost', 'data:', 'blob:')):
             route.continue_()
         else:
             self.outside.append(url)

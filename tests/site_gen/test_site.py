@@ -503,3 +503,19 @@ def test_manifest_entries_with_paths_that_leave_the_folder_are_dropped_when_read
                   'd.html': {'hash': 'h', 'source': 'd.py', 'deps': {'/etc/passwd': 'h'}}}}))
     manifest = load_manifest(tmp_path)
     assert manifest['files'] == ['a.html'] and list(manifest['pages']) == ['a.html']
+
+
+def test_symbolic_links_in_the_sources_cannot_bring_files_from_outside_the_tree_into_the_site(small_site, tmp_path):
+    secret = tmp_path / 'id_rsa'
+    secret.write_text('PRIVATE KEY')
+    for name in ('pkg/key.png', 'pkg/key.md', 'pkg/leak.py'):
+        (small_site / name).symlink_to(secret)
+    write_tree(small_site, {'pkg/beta.py': '"""\n![k](key.png)\n\n[[include: key.md]]\n"""\nx = 1\n'})
+    with pytest.raises(BuildError) as error:
+        build(small_site, SOURCES, small_site / 'html')
+    assert [str(e) for e in error.value.errors] == ['pkg/beta.py:2: image key.png leads outside the source tree',
+                                                    'pkg/beta.py:4: include key.md points outside the source tree']
+    write_tree(small_site, {'pkg/beta.py': 'x = 1\n'})
+    report = build(small_site, SOURCES, small_site / 'html')
+    assert report.notes == ['pkg/leak.py: skipped: a symbolic link that leads outside the root']
+    assert not any('PRIVATE' in p.read_text(errors='replace') for p in (small_site / 'html').rglob('*') if p.is_file())
