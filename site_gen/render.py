@@ -6,7 +6,9 @@ summary: Markdown with math kept byte for byte, the parsed HTML allow-listed, an
 
 # Render
 
-Prose goes through four steps, each a function that returns a value:
+Prose goes through four steps, each a function that returns a value (in Python sources,
+[docstrings](docstrings.html) first rewrites Google/NumPy sections, doctests and reST math into
+Markdown):
 
 1. [tex](tex.html) cuts every math span out, so that Markdown cannot mangle it;
 2. Markdown turns the rest into HTML;
@@ -40,6 +42,7 @@ from pygments.token import STANDARD_TYPES, Error
 from pygments.util import ClassNotFound
 
 from site_gen import SiteError
+from site_gen.docstrings import readable
 from site_gen.parse import Section, Source
 from site_gen.sanitise import sanitise, url_problem
 from site_gen.tex import PLACEHOLDER_RE, extract
@@ -103,7 +106,7 @@ class Renderer:
         code_lines = highlight(source.text) if source.is_python else []
         used_ids: set = set()
         for section in source.sections:
-            prose_html = self.prose(source.path, section, page, used_ids)
+            prose_html = self.prose(source.path, section, page, used_ids, source.is_python)
             headings = re.findall(r'<h[1-6] id="[^"]*">(.*?)</h[1-6]>', prose_html, re.S)
             heading = plain_text(headings[0]) if headings else None
             anchor = section_id(section, heading, source, used_ids)
@@ -116,15 +119,18 @@ class Renderer:
 
     # ### Prose
 
-    def prose(self, path: str, section: Section, page: RenderedPage, used_ids: set) -> str:
-        """Markdown of the section's prose blocks, includes expanded, to safe HTML."""
+    def prose(self, path: str, section: Section, page: RenderedPage, used_ids: set, docstrings: bool) -> str:
+        """
+        Markdown of the section's prose blocks, includes expanded, to safe HTML. In Python
+        sources, Google/NumPy sections, doctests and reST math are rewritten first.
+        """
         lines: List[str] = []
         origins: List[Tuple[str, int]] = []
         for block in section.prose:
             if lines:
                 lines.append('')
                 origins.append(origins[-1])
-            for number, text in block:
+            for number, text in readable(block) if docstrings else block:
                 self.expand(path, number, text, lines, origins, page, ())
         if not lines:
             return ''
