@@ -253,3 +253,21 @@ def test_an_undefined_macro_is_an_error_the_tests_see_not_quiet_red_text(tmp_pat
         watched.open(tmp_path / 'out/m/index.html')
         assert watched.page.evaluate('window.mathErrors') == ['Undefined control sequence \\notamacro']
         assert any('Undefined control sequence' in e for e in watched.errors)
+
+
+def test_torch_optim_docstrings_typeset_without_math_errors(tmp_path, browser):
+    """Sphinx-style docstrings from torch itself: sections, doctests, `:math:` and `.. math::`."""
+    optim = Path(pytest.importorskip('torch').__file__).parent / 'optim'
+    report = build(optim.parent, ['optim/lr_scheduler.py', 'optim/swa_utils.py'], tmp_path / 'out')
+    assert report.warnings == []
+    problems = []
+    with Watched(browser) as watched:
+        for name in ('lr_scheduler', 'swa_utils'):
+            watched.open(tmp_path / f'out/optim/{name}.html')
+            state = watched.page.evaluate("""() => ({errors: window.mathErrors,
+                merror: document.querySelectorAll('mjx-merror').length,
+                typeset: document.querySelectorAll('span.math mjx-container').length})""")
+            if state['errors'] or state['merror'] or not state['typeset']:
+                problems.append(f'{name}: {state}')
+        problems += watched.errors + watched.outside
+    assert problems == []
