@@ -35,8 +35,9 @@ commands:
 
 SRC may be relative, absolute or ../ paths. Without SRC, the `sources` of [tool.site_gen] in the
 nearest pyproject.toml are built (else the current folder). Page paths are relative to --root,
-by default the deepest folder that holds every SRC. [tool.site_gen] also sets the site name, the base URL
-of canonical links, the repository and branch of "view source" links, and an exclude list.
+by default the deepest folder that holds every SRC. [tool.site_gen] also sets the site name,
+the base URL of canonical links, the repository and branch of "view source" links, and an
+exclude list.
 
 Comments and docstrings are Markdown with LaTeX math ($...$, $$...$$, \\begin{align}...).
 If any source has an error (syntax, unclosed $, missing image, not UTF-8, ...), every error of
