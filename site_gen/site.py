@@ -382,8 +382,10 @@ def token_rules(css: str) -> str:
 def generator_hash() -> str:
     """Everything besides the sources that shapes the output: our code, templates and styles."""
     import markdown
+    import nh3
     import pygments
-    digest = hashlib.sha256(f'markdown {markdown.__version__} pygments {pygments.__version__}'.encode())
+    digest = hashlib.sha256(f'markdown {markdown.__version__} pygments {pygments.__version__} '
+                            f'nh3 {nh3.__version__}'.encode())
     for path in sorted(generator_files()):
         digest.update(path.relative_to(PACKAGE).as_posix().encode() + b'\0' + path.read_bytes())
     return digest.hexdigest()
