@@ -114,7 +114,9 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
         data = (root / path).read_bytes()
         digest = sha_bytes(data)
         before = previous.get(url)
-        if before and before.get('source') == path and before['hash'] == digest and deps_unchanged(root, before):
+        # A cached page's images are copied from the manifest's list: they too must really be in the tree.
+        if (before and before.get('source') == path and before['hash'] == digest and deps_unchanged(root, before)
+                and all(renderer.within_root(root / image) for image in before.get('images', []))):
             metas[url] = before
             continue
         source, page, problems = render(renderer, path, data)

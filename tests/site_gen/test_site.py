@@ -519,3 +519,12 @@ def test_symbolic_links_in_the_sources_cannot_bring_files_from_outside_the_tree_
     report = build(small_site, SOURCES, small_site / 'html')
     assert report.notes == ['pkg/leak.py: skipped: a symbolic link that leads outside the root']
     assert not any('PRIVATE' in p.read_text(errors='replace') for p in (small_site / 'html').rglob('*') if p.is_file())
+
+
+def test_a_tampered_manifest_cannot_copy_a_file_through_a_symbolic_link_as_a_cached_image(built, tmp_path):
+    secret = tmp_path / 'id_rsa'
+    secret.write_text('PRIVATE KEY')
+    (built / 'pkg/key.png').symlink_to(secret)
+    tamper(built, lambda m: m['pages']['pkg/beta.html'].update(images=['pkg/key.png'], key='changed'))
+    assert build(built, SOURCES, built / 'html').rendered == ['pkg/beta.html'], 'the entry is not trusted as a cache'
+    assert not any('PRIVATE' in p.read_text(errors='replace') for p in (built / 'html').rglob('*') if p.is_file())
