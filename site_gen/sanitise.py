@@ -130,5 +130,5 @@ def removed(before: str, after: str, remote_images: bool) -> List[Tuple[str, str
         elif attribute == 'class' and tag in ALLOWED_CLASSES:
             continue
         elif (tag, None, None) not in lost:
-            notes.append((attribute, f'attribute {attribute}= of <{tag}> is not on the allow-list; removed'))
+            notes.append((f'{attribute}=', f'attribute {attribute}= of <{tag}> is not on the allow-list; removed'))
     return notes

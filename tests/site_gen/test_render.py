@@ -283,3 +283,8 @@ def test_search_entries_are_split_at_headings_with_their_own_anchors():
     _, page = render('"""\n# Adam\n\nIntro.\n\n## Why bias correction\n\nBoth averages start at zero.\n"""\nx = 1\n')
     assert page.sections[0].search == [['adam', 'Adam', 'Intro.'],
                                        ['why-bias-correction', 'Why bias correction', 'Both averages start at zero.']]
+
+
+def test_a_removed_attribute_is_reported_at_its_own_line_not_where_its_name_is_a_word():
+    _, page = render('"""\nA style of writing.\n\n<div style="color: red">x</div>\n"""\nx = 1\n')
+    assert page.warnings == ['pkg/m.py:4: attribute style= of <div> is not on the allow-list; removed']
