@@ -130,15 +130,14 @@ def sections(lines: List[ProseLine]) -> List[ProseLine]:
     while i < len(lines):
         number, text = lines[i]
         google = GOOGLE_RE.fullmatch(text)
-        numpy = (NUMPY_RE.fullmatch(text) if i + 1 < len(lines)
-                 and re.fullmatch(r' *-{3,} *', lines[i + 1][1]) else None)
+        numpy = numpy_header(lines, i)
         if google and i + 1 < len(lines) and indent(lines[i + 1][1]) > indent(text):
             end = body_end(lines, i + 1, indent(text))
             body, name = dedented(lines[i + 1:end]), google.group(2)
         elif numpy:
+            # A NumPy section runs to the next header; its entries sit at the header's margin.
             end = i + 2
-            while end < len(lines) and not (NUMPY_RE.fullmatch(lines[end][1]) and end + 1 < len(lines)
-                                            and re.fullmatch(r' *-{3,} *', lines[end + 1][1])):
+            while end < len(lines) and not numpy_header(lines, end):
                 end += 1
             while end > i + 2 and not lines[end - 1][1].strip():
                 end -= 1
@@ -150,11 +149,18 @@ def sections(lines: List[ProseLine]) -> List[ProseLine]:
         paragraph(out, number)
         # The header, and a blank line so that Markdown starts the list (NumPy's underline goes).
         out += [(number, f'**{name}**'), (lines[i + 1][0] if numpy else number, '')]
-        out += entries(body, numpy is not None) if name in ENTRY_SECTIONS or numpy and name in (
-            'Returns', 'Yields') else body
+        listed = name in ENTRY_SECTIONS or (numpy and name in ('Returns', 'Yields'))
+        out += entries(body, numpy is not None) if listed else body
         out.append((lines[end - 1][0], ''))
         i = end
     return out
+
+
+def numpy_header(lines: List[ProseLine], k: int):
+    """The match of a NumPy section header at line `k`: a known name over a line of dashes."""
+    if k + 1 < len(lines) and re.fullmatch(r' *-{3,} *', lines[k + 1][1]):
+        return NUMPY_RE.fullmatch(lines[k][1])
+    return None
 
 
 def entries(body: List[ProseLine], numpy: bool) -> List[ProseLine]:

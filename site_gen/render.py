@@ -175,7 +175,7 @@ class Renderer:
             try:
                 included = full.read_bytes().decode('utf-8')
             except UnicodeDecodeError:
-                included, problem = None, f'include file {target} is not UTF-8'
+                problem = f'include file {target} is not UTF-8'
             else:
                 page.deps.append(target)
                 for k, line in enumerate(included.splitlines(), 1):
@@ -207,7 +207,6 @@ class Renderer:
             if page_url:
                 value = relative_url(self.page_for(path), page_url) + (f'#{fragment}' if fragment else '')
         return f'{attribute}="{html.escape(value)}"'
-
 
     def within_root(self, path: Path) -> bool:
         """
