@@ -55,6 +55,8 @@ CONTROL_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f\ue000\ue001]')
 # A tag in the sanitiser's output: attribute values are always in double quotes there.
 TAG_RE = re.compile(r'(<[^"<>]*(?:"[^"]*"[^"<>]*)*>)')
 URL_ATTRIBUTE_RE = re.compile(r'<(a|img)\b[^"<>]*(?:"[^"]*"[^"<>]*)*>')
+# Lexers keep no state between calls, so one serves every file and every inline span.
+PYTHON_LEXER = PythonLexer(stripnl=False, ensurenl=False, tabsize=0)
 FENCED_RE = re.compile(r'<pre><code(?: class="language-([\w+-]+)")?>(.*?)</code></pre>', re.S)
 
 
@@ -253,7 +255,7 @@ def highlight(text: str, language: str = 'python') -> List[str]:
     Neighbouring tokens of the same class share one `<span>`.
     """
     if language == 'python':
-        lexer = PythonLexer(stripnl=False, ensurenl=False, tabsize=0)
+        lexer = PYTHON_LEXER
     else:
         lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False, tabsize=0)
     lines: List[List[Tuple[str, str]]] = [[]]

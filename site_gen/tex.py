@@ -42,6 +42,8 @@ FORBIDDEN_MACROS = {
 }
 
 FENCE_RE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
+TEXT_RE = re.compile(r'[^`$\\\n]+\n?|\$+|\\.?|.', re.S)
+BEGIN_RE = re.compile(r'\\begin\{([^}]*)\}')
 
 
 def extract(text: str, origins: List[Tuple[str, int]], maths: List[str], errors: List[SiteError]) -> str:
@@ -91,9 +93,10 @@ def extract(text: str, origins: List[Tuple[str, int]], maths: List[str], errors:
             maths.append(span)
             i = span_end
             continue
-        # Not math: one character, an escape pair, or a run of dollars whose span was unclosed
-        # (reported once, not once per dollar).
-        run = re.compile(r'\$+|\\.?|.', re.S).match(text, i).group()
+        # Not math: plain text up to the next character that could start something (and its line
+        # end, where a fence could start), an escape pair, or a run of dollars whose span was
+        # unclosed (reported once, not once per dollar).
+        run = TEXT_RE.match(text, i).group()
         out.append(run)
         i += len(run)
     return ''.join(out)
@@ -121,7 +124,7 @@ def math_end(text: str, i: int, fail) -> Optional[int]:
             if j < 0:
                 return fail(i, f'unclosed {opening}: math needs a closing {closing}')
             return j + 2
-    begin = re.compile(r'\\begin\{([^}]*)\}').match(text, i)
+    begin = BEGIN_RE.match(text, i)
     if begin:
         name = re.escape(begin.group(1))
         depth = 0
