@@ -13,7 +13,7 @@ MathJax only looks inside those spans, so a stray `$` elsewhere is never typeset
 
 Each span is checked here, so that the build fails where MathJax would show red text:
 braces and environments must balance, and the macros that reach outside the formula are refused
-([`FORBIDDEN_MACROS`](#FORBIDDEN_MACROS)).
+([`FORBIDDEN_MACROS`](#FORBIDDEN_MACROS)), as is a colour argument that is not a colour.
 
 `extract()` returns values; a problem is recorded with its file and line and the walk goes on, so
 one build reports every error of a file.
@@ -40,6 +40,12 @@ FORBIDDEN_MACROS = {
     'data': 'sets data attributes', 'unicode': 'loads fonts by name', 'require': 'loads MathJax extensions',
     'mmlToken': 'sets arbitrary attributes, href and style included',
 }
+
+# Macros whose first arguments are colours, and how many: MathJax writes a colour into CSS as it
+# is, so `\fcolorbox{red;background:url(…)}{…}` would load from another host.
+COLOR_MACROS = {'color': 1, 'textcolor': 1, 'colorbox': 1, 'fcolorbox': 2, 'definecolor': 3, 'pagecolor': 1,
+                'rowcolor': 1, 'columncolor': 1, 'cellcolor': 1, 'mathcolor': 1}
+COLOR_RE = re.compile(r'[\w\s#.,!+-]*')
 
 FENCE_RE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
 TEXT_RE = re.compile(r'[^`$\\\n]+\n?|\$+|\\.?|.', re.S)
@@ -162,6 +168,11 @@ def check_math(span: str) -> Optional[str]:
             return f'\\{name} is not allowed in math: it {FORBIDDEN_MACROS[name]} outside the formula'
         if name == 'bbox' and ':' in bracket_argument(span, m.end()):
             return '\\bbox with a CSS style (a `name:` part) is not allowed in math; use a colour and a padding'
+        if name in COLOR_MACROS:
+            colour = next((a for a in arguments(span, m.end(), COLOR_MACROS[name]) if not COLOR_RE.fullmatch(a)), None)
+            if colour is not None:
+                return (f'\\{name} takes a colour, and {colour!r} is not one (MathJax would write it into CSS): '
+                        f'use a name, numbers or #rrggbb')
     depth = 0
     for m in re.finditer(r'\\.|[{}]', span, re.S):
         depth += {'{': 1, '}': -1}.get(m.group(), 0)
@@ -178,6 +189,43 @@ def check_math(span: str) -> Optional[str]:
     if environments:
         return f'unclosed \\begin{{{environments[-1]}}} in math {span!r}'
     return None
+
+
+def arguments(span: str, i: int, count: int) -> List[str]:
+    """
+    The `[...]` options and the first `count` arguments after offset `i`, read as TeX reads
+    them: a `{...}` group, else one character or control sequence.
+    """
+    found: List[str] = []
+    taken = 0
+    while taken < count:
+        while i < len(span) and span[i] in ' \t\n':
+            i += 1
+        if i >= len(span):
+            break
+        if span[i] == '[':
+            option = bracket_argument(span, i)
+            found.append(option)
+            i += len(option) + 2
+            continue
+        if span[i] == '{':
+            depth, j = 0, i
+            while j < len(span):
+                if span[j] == '\\':
+                    j += 2
+                    continue
+                depth += {'{': 1, '}': -1}.get(span[j], 0)
+                if depth == 0:
+                    break
+                j += 1
+            found.append(span[i + 1:j])
+            i = j + 1
+        else:
+            token = re.compile(r'\\[A-Za-z]+|\\?.', re.S).match(span, i).group()
+            found.append(token)
+            i += len(token)
+        taken += 1
+    return found
 
 
 def bracket_argument(span: str, i: int) -> str:

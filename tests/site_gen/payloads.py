@@ -99,6 +99,7 @@ MATH = {
     'math_unicode': '$\\unicode[evil]{x41}$',
     'math_mmltoken': f'$\\mmlToken{{mi}}[href="javascript:{RUN}"]{{x}}$',
     'math_bbox_style': f'$\\bbox[background-image:url({EVIL}/a.png)]{{x}}$',
+    'math_fcolorbox_style': f'$\\fcolorbox{{red;background:url({EVIL}/a.png)}}{{white}}{{x}}$',
 }
 
 

@@ -107,6 +107,11 @@ def test_every_error_of_a_file_is_reported_at_its_own_line(tmp_path):
     ('\\begin{align}a &= \\href{javascript:x}{b}\\end{align}', '\\href'),
     ('$\\bbox[5px,background-image:url(https://evil.example/a.png)]{x}$', '\\bbox'),
     ('$\\bbox[5px,{]},border:1px solid]{x}$', '\\bbox'),
+    ('$\\fcolorbox{red;background:url(https://evil.example/a.png)}{white}{x}$', '\\fcolorbox'),
+    ('$\\fcolorbox{red}{white;background:url(https://evil.example/a.png)}{x}$', '\\fcolorbox'),
+    ('$\\colorbox{red:x}{y}$', '\\colorbox'),
+    ('$\\definecolor{e}{named}{red;background:image-set("https://evil.example/a.png" 1x)}$', '\\definecolor'),
+    ('$\\color[named]{red;x}{y}$', '\\color'),
 ])
 def test_math_macros_that_link_style_or_load_are_refused_at_their_line(math, macro):
     _, page = render(f'r"""\nFine.\n\nThen {math} here.\n"""\nx = 1\n')
@@ -115,7 +120,9 @@ def test_math_macros_that_link_style_or_load_are_refused_at_their_line(math, mac
 
 
 @pytest.mark.parametrize('math', ['$a \\\\ href$', '$\\hrefx$', '$\\bbox[red,5px]{x}$', '$\\bbox{x} : y$',
-                                  '$\\color{red}{x}$', '$\\text{class: style}$'])
+                                  '$\\color{red}{x}$', '$\\text{class: style}$', '$\\color red x$',
+                                  '$\\fcolorbox{red}{white}{x; y: z}$', '$\\color[rgb]{0.1,0.2,0.3}{x}$',
+                                  '$\\textcolor{#ff0000}{a:b}$'])
 def test_math_that_only_looks_like_a_forbidden_macro_is_kept(math):
     _, page = render(f'"""\nThen {math} here.\n"""\nx = 1\n')
     assert page.errors == []
