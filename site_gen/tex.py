@@ -33,12 +33,13 @@ PLACEHOLDER_RE = re.compile('\ue000(\\d+)\ue001')
 # TeX macros that MathJax turns into links, CSS, classes, ids, data attributes or font requests:
 # `\href{javascript:…}{x}` would be a link that runs script, `\style{background:url(…)}` a request
 # to another host. The MathJax configuration leaves out the packages that define most of them
-# (`html`, `unicode`, `require`); refusing them here says so at build time, at the right line.
+# (`html`, `unicode`, `require`, `setoptions`); refusing them here says so at build time, at the right line.
 # `\mmlToken` can set `href`, `style` and `class` on any token, and `\bbox` takes CSS after a colon.
 FORBIDDEN_MACROS = {
     'href': 'makes a link', 'class': 'sets a CSS class', 'cssId': 'sets an id', 'style': 'sets CSS',
     'data': 'sets data attributes', 'unicode': 'loads fonts by name', 'require': 'loads MathJax extensions',
     'mmlToken': 'sets arbitrary attributes, href and style included',
+    'setOptions': "changes MathJax's own options",
 }
 
 # Macros whose first arguments are colours, and how many: MathJax writes a colour into CSS as it

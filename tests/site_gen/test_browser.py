@@ -225,7 +225,8 @@ def test_mathjax_cannot_make_links_styles_or_requests_even_from_math_the_build_d
     build(tmp_path, ['m'], tmp_path / 'out')
     macros = [r'\href{javascript:window.pwned=1}{x}', r'\class{permalink}{x}', r'\cssId{search}{x}',
               r'\style{background:url(https://evil.example/a.png)}{x}', r'\data{pwned=1}{x}',
-              r'\unicode[evil]{x41}', r'\require{html}\href{javascript:window.pwned=1}{x}']
+              r'\unicode[evil]{x41}', r'\require{html}\href{javascript:window.pwned=1}{x}',
+              r'\setOptions[tex]{digits=x}x']
     with Watched(browser) as watched:
         page = watched.page
         watched.open(tmp_path / 'out/m/index.html')
@@ -242,7 +243,8 @@ def test_mathjax_cannot_make_links_styles_or_requests_even_from_math_the_build_d
         }""", macros)
         assert result['links'] == 0 and result['styled'] == 0, result
         assert sorted(set(result['errors'])) == [f'Undefined control sequence \\{name}' for name in
-                                                ('class', 'cssId', 'data', 'href', 'require', 'style', 'unicode')]
+                                                ('class', 'cssId', 'data', 'href', 'require', 'setOptions', 'style',
+                                                 'unicode')]
         assert page.evaluate('window.pwned') is None and watched.outside == []
 
 

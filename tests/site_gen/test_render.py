@@ -103,6 +103,7 @@ def test_every_error_of_a_file_is_reported_at_its_own_line(tmp_path):
     ('$\\data{foo=bar}{x}$', '\\data'),
     ('$\\unicode[some-font]{x41}$', '\\unicode'),
     ('\\(\\require{html}\\)', '\\require'),
+    ('$\\setOptions[tex]{digits=x}$', '\\setOptions'),
     ('$\\mmlToken{mi}[href="javascript:alert(1)"]{x}$', '\\mmlToken'),
     ('\\begin{align}a &= \\href{javascript:x}{b}\\end{align}', '\\href'),
     ('$\\bbox[5px,background-image:url(https://evil.example/a.png)]{x}$', '\\bbox'),
