@@ -82,8 +82,9 @@ def url_problem(tag: str, attribute: str, value: str, remote_images: bool = Fals
 def sanitise(fragment: str, remote_images: bool = False) -> Tuple[str, List[Tuple[str, str]]]:
     """
     The allow-listed part of the HTML `fragment`, and a description of each tag, attribute or URL
-    that was removed (see `removed`). The content of `<script>` and `<style>` goes with them; other tags off the
-    list are dropped and their text kept.
+    that was removed (see `removed`). The content of `<script>` and `<style>` goes with them;
+    other tags off the list are dropped and their text kept. No `class` survives but a fenced
+    block's language, so prose cannot mark its own text as math for MathJax.
     """
     def keep(tag: str, attribute: str, value: str) -> Optional[str]:
         if attribute not in ALLOWED_ATTRIBUTES['*'] | ALLOWED_ATTRIBUTES.get(tag, set()) | {'class'}:

@@ -82,7 +82,10 @@ PROSE = {
     'image_slash_backslash': '<img src="/\\evil.example/a.png">',
     'image_remote_https': f'<img src="{EVIL}/a.png">',
     'link_protocol_relative': '<a href="//evil.example/">elsewhere</a>',
-    # The generator's own markers, written by hand.
+    # The generator's own markers, written by hand: MathJax typesets only `class="math"`, and
+    # `&#36;` is a dollar that our math extraction does not see but the browser does.
+    'raw_math_span': f'<span class="math">&#36;\\fcolorbox{{red;background:url({EVIL}/a.png)}}{{white}}{{x}}&#36;</span>',
+    'raw_math_div': '<div class="math">&#36;&#92;href{javascript:window.pwned=1}{click}&#36;</div>',
     'placeholder_characters': '\ue0000\ue001 and <b>bold</b>',
     'math_in_link_title': f'[x](a.html "t $" onmouseover="{RUN}$")',
 }
