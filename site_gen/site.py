@@ -81,20 +81,17 @@ class Report:
 
 
 def build(root: Path, sources=None, out: Path = Path('html'), links_from: Optional[Path] = None,
-          keep_going: bool = False, config: Optional[configuration.Config] = None) -> Report:
+          keep_going: bool = False) -> Report:
     """
     Build the site from `sources` (files and folders, relative to `root` or absolute; by default
-    the configuration's `sources`, else the root itself) into `out`. Without a `config`, the
-    nearest `pyproject.toml` at or above `root` gives it. Links from pages to their source files
-    are relative to `links_from` (default `out`), so that `check` can build elsewhere and still
-    compare byte for byte.
+    the configuration's `sources`, else the root itself) into `out`. The configuration is the
+    `[tool.site_gen]` table of the nearest `pyproject.toml` at or above `root`. Links from pages
+    to their source files are relative to `links_from` (default `out`), so that `check` can build
+    elsewhere and still compare byte for byte.
     """
     root, out = Path(root).resolve(), Path(out).resolve()
     links_from = Path(links_from).resolve() if links_from else out
-    if config is None:
-        config, project = configuration.find(root)
-    else:
-        project = root
+    config, project = configuration.find(root)
     notes: List[str] = []
     paths = discover(root, sources or config.sources or ['.'], out, config.exclude, notes)
     urls = assign_urls(paths)
