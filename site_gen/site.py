@@ -93,7 +93,8 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
     links_from = Path(links_from).resolve() if links_from else out
     config, project = configuration.find(root)
     notes: List[str] = []
-    paths = discover(root, sources or config.sources or ['.'], out, config.exclude, notes)
+    sources = sources or [project / source for source in config.sources] or ['.']
+    paths = discover(root, sources, out, config.exclude, notes)
     urls = assign_urls(paths)
     page_for = {p: u for p, u in urls.items()}.get
     old = load_manifest(out)

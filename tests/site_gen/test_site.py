@@ -528,3 +528,10 @@ def test_a_tampered_manifest_cannot_copy_a_file_through_a_symbolic_link_as_a_cac
     tamper(built, lambda m: m['pages']['pkg/beta.html'].update(images=['pkg/key.png'], key='changed'))
     assert build(built, SOURCES, built / 'html').rendered == ['pkg/beta.html'], 'the entry is not trusted as a cache'
     assert not any('PRIVATE' in p.read_text(errors='replace') for p in (built / 'html').rglob('*') if p.is_file())
+
+
+def test_configured_sources_are_relative_to_the_pyproject_folder_whatever_the_root(small_site):
+    write_tree(small_site, {'pyproject.toml': '[tool.site_gen]\nsources = ["pkg/sub"]\n'})
+    build(small_site / 'pkg', None, small_site / 'out')
+    assert sorted(p for p in digest_tree(small_site / 'out') if p.endswith('.html')) == [
+        'index.html', 'sub/gamma.html', 'sub/index.html']
