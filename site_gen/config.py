@@ -57,33 +57,36 @@ class Config:
         return self.base_url.rstrip('/') + '/' + page if self.base_url else None
 
 
-STRINGS = ('name', 'base_url', 'repository', 'branch')
-LISTS = ('sources', 'exclude')
-FLAGS = ('remote_images',)
+# Each key and the kind of value it takes.
+KEYS = {'name': str, 'base_url': str, 'repository': str, 'branch': str, 'sources': list, 'exclude': list,
+        'remote_images': bool}
+KIND_NAMES = {str: 'a string', list: 'a list of strings', bool: 'true or false'}
 
 
 def load(root: Path) -> Config:
-    """The `[tool.site_gen]` table of `root/pyproject.toml`, or the defaults when there is none."""
+    """
+    The `[tool.site_gen]` table of `root/pyproject.toml`, or the defaults when there is none.
+    A problem is a `SiteError` naming the file (by the path it was found at) and the key's line.
+    """
     path = Path(root) / CONFIG_FILE
     if not path.is_file():
         return Config()
     try:
         table = tomllib.loads(path.read_text(encoding='utf-8')).get('tool', {}).get('site_gen', {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise SiteError(CONFIG_FILE, getattr(e, 'lineno', 1) or 1, f'cannot read [tool.site_gen]: {e}') from None
+        raise SiteError(str(path), 1, f'cannot read it as TOML: {e}') from None
     values = {}
     for key, value in table.items():
-        kind = (str if key in STRINGS else list if key in LISTS else bool if key in FLAGS else None)
+        kind = KEYS.get(key)
         if kind is None:
-            raise SiteError(CONFIG_FILE, line_of(path, key),
-                            f'unknown key {key!r} in [tool.site_gen] (known: {", ".join(STRINGS + LISTS + FLAGS)})')
+            raise SiteError(str(path), line_of(path, key),
+                            f'unknown key {key!r} in [tool.site_gen] (known: {", ".join(KEYS)})')
         if not isinstance(value, kind) or (kind is list and not all(isinstance(v, str) for v in value)):
-            raise SiteError(CONFIG_FILE, line_of(path, key), f'[tool.site_gen] {key} must be '
-                                                             f'{ {str: "a string", list: "a list of strings", bool: "true or false"}[kind] }')
+            raise SiteError(str(path), line_of(path, key), f'[tool.site_gen] {key} must be {KIND_NAMES[kind]}')
         values[key] = tuple(value) if kind is list else value
     for key in ('base_url', 'repository'):
         if values.get(key) and not values[key].startswith('https://'):
-            raise SiteError(CONFIG_FILE, line_of(path, key), f'[tool.site_gen] {key} must start with https://')
+            raise SiteError(str(path), line_of(path, key), f'[tool.site_gen] {key} must start with https://')
     return Config(**values)
 
 

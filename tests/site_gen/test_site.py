@@ -437,7 +437,7 @@ def test_a_bad_configuration_is_an_error_at_its_line(small_site, table, line, me
     write_tree(small_site, {'pyproject.toml': f'[tool.site_gen]\nname = "x"\n{table}'})
     with pytest.raises(SiteError) as error:
         build(small_site, SOURCES, small_site / 'html')
-    assert str(error.value).startswith(f'pyproject.toml:{line}: ') and message in str(error.value)
+    assert str(error.value).startswith(f'{small_site / "pyproject.toml"}:{line}: ') and message in str(error.value)
 
 
 def test_console_script_site_gen_is_declared_and_is_the_same_main():
