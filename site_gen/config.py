@@ -24,6 +24,7 @@ The table is read from the nearest `pyproject.toml` at or above the root of the 
 a typo does not silently change nothing.
 """
 
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -74,7 +75,8 @@ def load(root: Path) -> Config:
     try:
         table = tomllib.loads(path.read_text(encoding='utf-8')).get('tool', {}).get('site_gen', {})
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:
-        raise SiteError(str(path), 1, f'cannot read it as TOML: {e}') from None
+        line = re.search(r'at line (\d+)', str(e))
+        raise SiteError(str(path), int(line.group(1)) if line else 1, f'cannot read it as TOML: {e}') from None
     values = {}
     for key, value in table.items():
         kind = KEYS.get(key)

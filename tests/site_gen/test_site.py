@@ -432,6 +432,7 @@ def test_view_source_links_name_a_range_of_lines_when_a_section_has_several():
     ('exclude = "x"\n', 3, 'exclude must be a list of strings'),
     ('base_url = "http://x.example/"\n', 3, 'base_url must start with https://'),
     ('repository = "javascript:alert(1)"\n', 3, 'repository must start with https://'),
+    ('branch = \n', 3, 'cannot read it as TOML'),
 ])
 def test_a_bad_configuration_is_an_error_at_its_line(small_site, table, line, message):
     write_tree(small_site, {'pyproject.toml': f'[tool.site_gen]\nname = "x"\n{table}'})
