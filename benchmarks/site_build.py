@@ -26,7 +26,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from site_gen.parse import parse  # noqa: E402
-from site_gen.site import DEFAULT_SOURCES, build, discover  # noqa: E402
+from site_gen.config import load  # noqa: E402
+from site_gen.site import build, discover  # noqa: E402
 from tests.site_gen.math_spans import math_spans  # noqa: E402
 
 
@@ -45,7 +46,7 @@ def kept(spans, page):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('sources', nargs='*', default=list(DEFAULT_SOURCES), metavar='SRC',
+    parser.add_argument('sources', nargs='*', default=list(load(ROOT).sources), metavar='SRC',
                         help='files or folders to build (default: %(default)s)')
     parser.add_argument('--repeat', type=int, default=3)
     args = parser.parse_args()

@@ -6,14 +6,19 @@ summary: Renders annotated Python modules into an offline side-by-side site with
 
 # site_gen
 
-A Pycco-sized generator in four stages, one module each:
+A Pycco-sized generator that reads as a pipeline, parse → render → site → write:
 
 * [`parse`](parse.html): source text to sections of prose and code, via `tokenize`, never `__doc__`
-* [`render`](render.html): prose to HTML with math kept byte for byte; code highlighted as a whole file
-* [`site`](site.html): pages, navigation, index pages, search index, and incremental, atomic writes
-* [`check`](check.html): links, math and freshness of a built site
+* [`render`](render.html): prose to HTML, code highlighted as a whole file, with three helpers
+  that return values:
+  [`docstrings`](docstrings.html) (Google/NumPy sections, doctests, reST math to Markdown),
+  [`tex`](tex.html) (math cut out before Markdown and checked) and
+  [`sanitise`](sanitise.html) (the parsed HTML allow-listed)
+* [`site`](site.html): pages, navigation, index pages, search index, and incremental, atomic
+  writes that stay inside the output folder; [`config`](config.html) reads `[tool.site_gen]`
+* [`check`](check.html): links, URLs, math and freshness of a built site
 
-`python -m site_gen --help` explains the command line.
+`site-gen --help` (or `python -m site_gen --help`) explains the command line.
 """
 
 

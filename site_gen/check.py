@@ -13,7 +13,9 @@ summary: Fails when the site is stale, a link or anchor is broken, math is unbal
 * **Links**: every relative `href` and `src` must name an existing file, and a `#fragment`
   must name an `id` in the target page; no `id` may appear twice on a page. Links to `http(s)` are not fetched (we are offline).
 * **Math**: every math span is closed by its own delimiter, with balanced braces and environments.
-* **Scripts**: a page may only load our scripts from `assets/`.
+* **Scripts and URLs**: a page may only load our scripts from `assets/`, and no link may use a
+  scheme other than `http(s)` or `mailto` (the empty `data:,` favicon aside) or name another host
+  without one (`//host/…`).
 """
 
 import html
@@ -25,13 +27,14 @@ from pathlib import Path
 from typing import Dict, List, Set
 
 from site_gen import BuildError
-from site_gen.render import check_math
-from site_gen.site import DEFAULT_SOURCES, build
+from site_gen.sanitise import url_problem
+from site_gen.tex import check_math
+from site_gen.site import build
 
 MATH_DELIMITERS = (('$$', '$$'), ('\\[', '\\]'), ('\\(', '\\)'), ('$', '$'))
 
 
-def check(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html')) -> List[str]:
+def check(root: Path, sources=None, out: Path = Path('html')) -> List[str]:
     out = Path(out).resolve()
     if not out.is_dir():
         return [f'{out}: no site here; run `python -m site_gen build` first']
@@ -97,7 +100,12 @@ def links_and_scripts(out: Path) -> List[str]:
             if not script or out / 'assets' not in target.parents:
                 problems.append(f'{name}: script {script or "(inline)"!r} is not one of the site\'s assets')
         for link in page.links:
-            if re.match(r'(https?|mailto|data):', link):
+            if link == 'data:,':
+                continue
+            if url_problem('a', 'href', link):
+                problems.append(f'{name}: unsafe URL {link!r}: {url_problem("a", "href", link)}')
+                continue
+            if re.match(r'(https?|mailto):', link):
                 continue
             target_name, _, fragment = link.partition('#')
             target = (path.parent / target_name).resolve() if target_name else path

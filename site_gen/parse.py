@@ -50,7 +50,10 @@ class Section:
 
 @dataclass
 class Source:
-    """A parsed file: its lines, front matter and sections."""
+    """
+    A parsed file: its lines, front matter and sections, and the problems found in its front
+    matter: `errors` stop its page from being built, `warnings` do not.
+    """
     path: str
     text: str
     lines: List[str]
@@ -58,12 +61,15 @@ class Source:
     summary: str
     sections: List[Section]
     is_python: bool
+    errors: List[SiteError] = field(default_factory=list)
+    warnings: List[str] = field(default_factory=list)
 
 
 def parse(path: str, data: bytes) -> Source:
     """
     Parse the file `path` (used in messages) with contents `data`.
     Python files are split into sections; anything else is Markdown, one section of prose.
+    A file that cannot be read at all (not UTF-8, a syntax error, empty) raises `SiteError`.
     """
     text = decode(path, data)
     if not text.strip():
@@ -76,8 +82,9 @@ def parse(path: str, data: bytes) -> Source:
         sections = group_sections(lines, kinds, names)
     else:
         sections = [Section(prose=[[(n, line) for n, line in enumerate(lines, 1)]])]
-    title, summary = front_matter(path, sections)
-    return Source(path, text, lines, title, summary, sections, path.endswith('.py'))
+    source = Source(path, text, lines, None, '', sections, path.endswith('.py'))
+    source.title, source.summary = front_matter(source)
+    return source
 
 
 def decode(path: str, data: bytes) -> str:
@@ -134,11 +141,6 @@ def classify_python(path: str, text: str, lines: List[str]):
                 continue
             body = tok.string[1:]
             kinds[row] = ('comment', body[1:] if body.startswith(' ') else body)
-
-    if not any(line.strip() and n not in kinds for n, line in enumerate(lines, 1)):
-        first = min(kinds) if kinds else 1
-        raise SiteError(path, first, 'file has only comments: add code, or a docstring, '
-                                     'or move the prose to a Markdown file')
 
     names = {}
     owners = [(tree, None)]
@@ -246,9 +248,11 @@ def group_sections(lines: List[str], kinds: Dict[int, tuple], names: Dict[int, s
 #
 # The first prose block may open with YAML between two `---` lines. Its `title` and `summary`
 # become the page title, the meta description and the index entry; its lines are blanked so the
-# reader does not see them, but they still count as prose for the invariant.
+# reader does not see them, but they still count as prose for the invariant. Another key is a
+# warning: it may be meant for another tool (labml_nn's pages carry `redirect:`), or be a typo.
 
-def front_matter(path: str, sections: List[Section]) -> Tuple[Optional[str], str]:
+def front_matter(source: Source) -> Tuple[Optional[str], str]:
+    path, sections = source.path, source.sections
     block = next((b for s in sections for b in s.prose), None)
     first_heading = None
     for section in sections:
@@ -265,22 +269,27 @@ def front_matter(path: str, sections: List[Section]) -> Tuple[Optional[str], str
         return first_heading, ''
     end = next((i for i in range(start + 1, len(texts)) if texts[i].strip() == '---'), None)
     if end is None:
-        raise SiteError(path, block[start][0], "front matter opened with '---' is never closed")
+        source.errors.append(SiteError(path, block[start][0], "front matter opened with '---' is never closed"))
+        return first_heading, ''
+    block[start:end + 1] = [(n, '') for n, _ in block[start:end + 1]]
     try:
         meta = yaml.safe_load('\n'.join(texts[start + 1:end])) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         line = block[start + 1 + mark.line][0] if mark else block[start][0]
-        raise SiteError(path, line, f'front matter is not valid YAML: {getattr(e, "problem", e)}') from None
+        source.errors.append(SiteError(path, line, f'front matter is not valid YAML: {getattr(e, "problem", e)}'))
+        return first_heading, ''
     if not isinstance(meta, dict):
-        raise SiteError(path, block[start][0], 'front matter must be `key: value` lines')
+        source.errors.append(SiteError(path, block[start][0], 'front matter must be `key: value` lines'))
+        return first_heading, ''
     for i in range(start + 1, end):
         key = texts[i].split(':', 1)[0].strip()
         if texts[i][:1] not in ' \t#' and key and key not in FRONT_MATTER_KEYS:
-            raise SiteError(path, block[i][0], f'unknown front-matter key {key!r} '
-                                               f'(allowed: {", ".join(FRONT_MATTER_KEYS)})')
+            source.warnings.append(f'{path}:{block[i][0]}: unknown front-matter key {key!r} ignored '
+                                   f'(known: {", ".join(FRONT_MATTER_KEYS)})')
     for key in FRONT_MATTER_KEYS:
         if not isinstance(meta.get(key), str) or not meta[key].strip():
-            raise SiteError(path, block[start][0], f'front matter needs a one-line `{key}:`')
-    block[start:end + 1] = [(n, '') for n, _ in block[start:end + 1]]
+            source.errors.append(SiteError(path, block[start][0], f'front matter needs a one-line `{key}:`'))
+    if source.errors:
+        return first_heading, ''
     return meta['title'].strip(), meta['summary'].strip()

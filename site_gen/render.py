@@ -1,24 +1,29 @@
 r"""
 ---
 title: Render sections to HTML
-summary: Markdown with math kept byte for byte, a small HTML allow-list, and code highlighted as one file.
+summary: Markdown with math kept byte for byte, the parsed HTML allow-listed, and code highlighted as one file.
 ---
 
 # Render
 
-Prose goes through Markdown, code through Pygments. Three things make this harder than Pycco:
+Prose goes through four steps, each a function that returns a value (in Python sources,
+[docstrings](docstrings.html) first rewrites Google/NumPy sections, doctests and reST math into
+Markdown):
 
-* **Math must reach MathJax byte for byte.** Markdown would eat `\\` row breaks, read `_` as
-  emphasis and `\{` as an escaped brace. So every math span is cut out first, replaced by a
-  placeholder Markdown cannot touch, and put back afterwards, HTML-escaped, inside
-  `<span class="math">`. MathJax only looks inside those spans, so a stray `$` elsewhere
-  is never typeset.
-* **Prose is written by people, and HTML in it must not run.** Tags on a small allow-list pass
-  ([`ALLOWED_TAGS`](#ALLOWED_TAGS)); any other tag, or an allowed tag with an attribute off the
-  list (every `on*=` handler, `style`), is escaped so that it shows as text. Links and images
-  may not use `javascript:` or any scheme but `http`, `https` and `mailto`; images must be relative.
-* **Code is highlighted as a whole file**, so a multi-line string is coloured right, and then
-  split into lines that keep their numbers.
+1. [tex](tex.html) cuts every math span out, so that Markdown cannot mangle it;
+2. Markdown turns the rest into HTML;
+3. [sanitise](sanitise.html) parses that HTML as a browser would and keeps only what is on its
+   allow-list, so that no HTML written in a docstring can run script or load from another host;
+4. our own additions go in: the math spans (HTML-escaped, inside `<span class="math">`),
+   highlighted code, heading ids, links to source files turned into links to their pages. They
+   are applied to the sanitiser's output, whose serialisation is regular (every attribute in
+   double quotes), not to anything a person wrote.
+
+**Code is highlighted as a whole file**, so a multi-line string is coloured right, and then split
+into lines that keep their numbers.
+
+Problems are recorded in the page (`errors` and `warnings`, each naming its file and line), and
+rendering goes on, so that a build reports every error of every file.
 """
 
 import ast
@@ -26,51 +31,47 @@ import hashlib
 import html
 import re
 import warnings
-from bisect import bisect_right
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import markdown
+from pygments.lexers import get_lexer_by_name
 from pygments.lexers.python import PythonLexer
 from pygments.token import STANDARD_TYPES, Error
+from pygments.util import ClassNotFound
 
 from site_gen import SiteError
+from site_gen.docstrings import readable
 from site_gen.parse import Section, Source
-
-# <a id="ALLOWED_TAGS"></a>
-# The HTML that prose may contain, with the attributes each tag may carry. `id` and `title`
-# are allowed on all of them, for anchors such as `<a id="WeightDecay"></a>`.
-ALLOWED_TAGS = {
-    'a': {'href', 'name'}, 'abbr': set(), 'b': set(), 'br': set(), 'code': set(), 'del': set(),
-    'details': set(), 'div': set(), 'em': set(), 'i': set(), 'img': {'src', 'alt', 'width', 'height'},
-    'kbd': set(), 'mark': set(), 'p': set(), 'span': set(), 'strong': set(), 'sub': set(),
-    'summary': set(), 'sup': set(), 'u': set(),
-}
-GLOBAL_ATTRIBUTES = {'id', 'title'}
-SAFE_SCHEMES = {'http', 'https', 'mailto'}
-
-# Math placeholders use private-use characters, which Markdown leaves alone.
-PLACEHOLDER = '\ue000{}\ue001'
-PLACEHOLDER_RE = re.compile('\ue000(\\d+)\ue001')
+from site_gen.sanitise import sanitise, url_problem
+from site_gen.tex import PLACEHOLDER_RE, extract
 
 INCLUDE_RE = re.compile(r'\[\[include:\s*(.+?)\s*\]\]')
-TAG_RE = re.compile(r'<!--.*?-->|</?([A-Za-z][A-Za-z0-9-]*)((?:\s+[^<>]*?)?)\s*/?>', re.S)
-ATTRIBUTE_RE = re.compile(r'''\s*([^\s=/>"']+)(?:\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s"'=<>`]+)))?''')
-IMAGE_RE = re.compile(r'!\[[^\]]*\]\(\s*<?([^)\s>]+)')
-FENCE_RE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
 # Control characters other than tab have no place in prose; in math they are a `\b` or `\f`
-# that some tool turned into a backspace or form feed.
-CONTROL_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f]')
+# that some tool turned into a backspace or form feed. The two private-use characters that mark
+# math placeholders may not be written by hand either.
+CONTROL_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f\ue000\ue001]')
+# A tag in the sanitiser's output: attribute values are always in double quotes there.
+TAG_RE = re.compile(r'(<[^"<>]*(?:"[^"]*"[^"<>]*)*>)')
+URL_ATTRIBUTE_RE = re.compile(r'<(a|img)\b[^"<>]*(?:"[^"]*"[^"<>]*)*>')
+# Lexers keep no state between calls, so one serves every file and every inline span.
+PYTHON_LEXER = PythonLexer(stripnl=False, ensurenl=False, tabsize=0)
+FENCED_RE = re.compile(r'<pre><code(?: class="language-([\w+-]+)")?>(.*?)</code></pre>', re.S)
 
 
 @dataclass
 class RenderedSection:
-    """One section as HTML, with its prose split at headings as `[anchor, heading, text]` for search."""
+    """
+    One section as HTML, with its prose split at headings as `[anchor, heading, text]` for search,
+    and the first and last line of the code it shows (0 when it has none).
+    """
     id: str
     prose: str
     code: str
     search: List[List[str]]
+    first_line: int = 0
+    last_line: int = 0
 
 
 @dataclass
@@ -78,11 +79,12 @@ class RenderedPage:
     """
     * `deps` are the files the page read besides its source (includes and images)
     * `images` maps an image's source path to its path in the output, both relative to the root
-    * `warnings` name file:line for each escaped tag or link
+    * `errors` are the problems that stop the page from being built, `warnings` the ones that do not
     """
     sections: List[RenderedSection]
     deps: List[str] = field(default_factory=list)
     images: Dict[str, str] = field(default_factory=dict)
+    errors: List[SiteError] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
 
 
@@ -91,280 +93,171 @@ class Renderer:
     * `root` is the directory that source paths are relative to
     * `page_for` maps a source path to its page's output path, or `None`; links to a source
       file in prose (`[adam.py](adam.py)`) become links to its page
+    * `remote_images` lets images load from `https` URLs; otherwise they must be files in the tree
     """
 
-    def __init__(self, root: Path, page_for: Callable[[str], Optional[str]]):
+    def __init__(self, root: Path, page_for: Callable[[str], Optional[str]], remote_images: bool = False):
         self.root = root
         self.page_for = page_for
-        self.md = markdown.Markdown(extensions=['fenced_code', 'codehilite', 'tables', 'sane_lists'],
-                                    extension_configs={'codehilite': {'guess_lang': False, 'css_class': 'hl'}})
+        self.remote_images = remote_images
+        self.md = markdown.Markdown(extensions=['fenced_code', 'tables', 'sane_lists'],
+                                    extension_configs={'tables': {'use_align_attribute': True}})
 
     def render(self, source: Source) -> RenderedPage:
         page = RenderedPage(sections=[])
         code_lines = highlight(source.text) if source.is_python else []
         used_ids: set = set()
         for section in source.sections:
-            prose_html = self.prose(source.path, section, page, used_ids)
+            prose_html = self.prose(source.path, section, page, used_ids, source.is_python)
             headings = re.findall(r'<h[1-6] id="[^"]*">(.*?)</h[1-6]>', prose_html, re.S)
             heading = plain_text(headings[0]) if headings else None
             anchor = section_id(section, heading, source, used_ids)
-            page.sections.append(RenderedSection(id=anchor, prose=prose_html, code=code_html(source, section, code_lines),
-                                                 search=search_entries(anchor, prose_html)))
+            shown = shown_lines(source, section)
+            page.sections.append(RenderedSection(id=anchor, prose=prose_html, code=code_html(shown, code_lines),
+                                                 search=search_entries(anchor, prose_html),
+                                                 first_line=shown[0] if shown else 0, last_line=shown[-1] if shown else 0))
         page.deps = sorted(set(page.deps) | set(page.images))
         return page
 
     # ### Prose
 
-    def prose(self, path: str, section: Section, page: RenderedPage, used_ids: set) -> str:
-        """Markdown of the section's prose blocks, includes expanded, to safe HTML."""
+    def prose(self, path: str, section: Section, page: RenderedPage, used_ids: set, docstrings: bool) -> str:
+        """
+        Markdown of the section's prose blocks, includes expanded, to safe HTML. In Python
+        sources, Google/NumPy sections, doctests and reST math are rewritten first.
+        """
         lines: List[str] = []
         origins: List[Tuple[str, int]] = []
         for block in section.prose:
             if lines:
                 lines.append('')
                 origins.append(origins[-1])
-            for number, text in block:
+            for number, text in readable(block) if docstrings else block:
                 self.expand(path, number, text, lines, origins, page, ())
+        if not lines:
+            return ''
         maths: List[str] = []
-        text = protect('\n'.join(lines), origins, maths, page, self.root, path)
+        text = extract('\n'.join(lines), origins, maths, page.errors)
         self.md.reset()
-        out = self.md.convert(text)
-        out = PLACEHOLDER_RE.sub(lambda m: f'<span class="math">{html.escape(maths[int(m.group(1))], quote=False)}</span>', out)
-        out = re.sub(r'(?<!<pre>)(?<!</span>)<code>([^<]*)</code>',
+        out, removed = sanitise(self.md.convert(text), self.remote_images)
+        page.warnings += ['{}:{}: {}'.format(*where(needle, lines, origins), note) for needle, note in removed]
+        out = highlight_fences(out)
+        out = re.sub(r'(?<!<pre>)<code>([^<]*)</code>',
                      lambda m: f'<code class="hl">{highlight_inline(html.unescape(m.group(1)))}</code>', out)
+        out = restore_math(out, maths)
         out = re.sub(r'<h([1-6])>(.*?)</h\1>',
                      lambda m: f'<h{m.group(1)} id="{unique_id(slug(plain_text(m.group(2))), used_ids)}">{m.group(2)}</h{m.group(1)}>',
                      out, flags=re.S)
-        return re.sub(r'<(?:a|img)\s[^>]*>', lambda tag: re.sub(
-            r'\b(href|src)="([^"]*)"', lambda m: self.url(m, path, page, origins[0]), tag.group()), out)
+        return URL_ATTRIBUTE_RE.sub(lambda tag: re.sub(
+            r'\b(href|src)="([^"]*)"', lambda m: self.url(tag.group(1), m, path, page, lines, origins), tag.group()), out)
 
     def expand(self, path, number, text, lines, origins, page, seen):
         """Append one prose line, or the lines of the Markdown file it includes."""
         control = CONTROL_RE.search(text)
         if control:
-            raise SiteError(path, number, f'control character U+{ord(control.group()):04X} in prose at column '
-                                          f'{control.start() + 1}: a `\\b` or `\\f` turned into a byte by a tool? '
-                                          f'write the backslash in the source')
+            hint = ('the generator uses it to mark math' if control.group() in '\ue000\ue001' else
+                    'a `\\b` or `\\f` turned into a byte by a tool? write the backslash in the source')
+            page.errors.append(SiteError(path, number, f'character U+{ord(control.group()):04X} is not allowed in prose '
+                                                       f'(column {control.start() + 1}): {hint}'))
+            text = CONTROL_RE.sub(' ', text)
         m = INCLUDE_RE.fullmatch(text.strip())
         if not m:
             lines.append(text)
             origins.append((path, number))
             return
         target = normalise((Path(path).parent / m.group(1)).as_posix())
-        if target is None:
-            raise SiteError(path, number, f'include {m.group(1)} points outside the source tree')
-        full = self.root / target
-        if not full.is_file():
-            raise SiteError(path, number, f'include file not found: {m.group(1)} (looked for {target})')
-        if target in seen:
-            raise SiteError(path, number, f'include cycle: {" -> ".join(seen + (target,))}')
-        data = full.read_bytes()
-        try:
-            included = data.decode('utf-8')
-        except UnicodeDecodeError:
-            raise SiteError(path, number, f'include file {target} is not UTF-8') from None
-        page.deps.append(target)
-        for k, line in enumerate(included.splitlines(), 1):
-            self.expand(target, k, line, lines, origins, page, seen + (target,))
+        full = self.root / target if target else None
+        if target is None or not self.within_root(full):
+            problem = f'include {m.group(1)} points outside the source tree'
+        elif not full.is_file():
+            problem = f'include file not found: {m.group(1)} (looked for {target})'
+        elif target in seen:
+            problem = f'include cycle: {" -> ".join(seen + (target,))}'
+        else:
+            try:
+                included = full.read_bytes().decode('utf-8')
+            except UnicodeDecodeError:
+                problem = f'include file {target} is not UTF-8'
+            else:
+                page.deps.append(target)
+                for k, line in enumerate(included.splitlines(), 1):
+                    self.expand(target, k, line, lines, origins, page, seen + (target,))
+                return
+        page.errors.append(SiteError(path, number, problem))
 
-    def url(self, m, path: str, page: RenderedPage, origin: Tuple[str, int]) -> str:
-        """Check a link or image URL; rewrite links to source files into links to their pages."""
+    def url(self, tag: str, m, path: str, page: RenderedPage, lines, origins) -> str:
+        """
+        Record a relative image, which must exist; rewrite a link to a source file into a link
+        to its page. The sanitiser has already removed every URL that may not reach a page;
+        `url_problem` is asked again so that a gap there cannot become a gap here.
+        """
         attribute, value = m.group(1), html.unescape(m.group(2))
-        squashed = re.sub(r'[\x00-\x20]', '', value).lower()
-        scheme = re.match(r'([a-z][a-z0-9+.-]*):', squashed)
-        if scheme and (scheme.group(1) not in SAFE_SCHEMES or attribute == 'src'):
-            page.warnings.append(f'{origin[0]}:{origin[1]}: unsafe URL {value!r} removed')
-            return f'{attribute}="#"'
-        if attribute == 'href' and not scheme and not value.startswith(('#', '/')):
+        if url_problem(tag, attribute, value, self.remote_images):
+            return ''
+        relative = not re.match(r'[A-Za-z][A-Za-z0-9+.-]*:|/', value)
+        if tag == 'img' and relative:
+            source = normalise((Path(path).parent / value.split('#')[0].split('?')[0]).as_posix())
+            if source is not None and not self.within_root(self.root / source):
+                page.errors.append(SiteError(*where(value, lines, origins), f'image {value} leads outside the source tree'))
+            elif source is None or not (self.root / source).is_file():
+                page.errors.append(SiteError(*where(value, lines, origins), f'image not found: {value}'))
+            else:
+                page.images[source] = source
+        elif tag == 'a' and relative and not value.startswith('#'):
             target, _, fragment = value.partition('#')
-            resolved = (Path(path).parent / target).as_posix() if target else None
-            page_url = self.page_for(normalise(resolved)) if resolved else None
+            page_url = self.page_for(normalise((Path(path).parent / target).as_posix()))
             if page_url:
-                here = self.page_for(path)
-                value = relative_url(here, page_url) + (f'#{fragment}' if fragment else '')
+                value = relative_url(self.page_for(path), page_url) + (f'#{fragment}' if fragment else '')
         return f'{attribute}="{html.escape(value)}"'
 
+    def within_root(self, path: Path) -> bool:
+        """
+        Whether `path` really is in the tree: a symbolic link in a pull request must not copy
+        `~/.ssh/id_rsa` into the site as an image, or include it as Markdown.
+        """
+        root = self.root.resolve()
+        return root in path.resolve().parents
 
-def protect(text: str, origins: List[Tuple[str, int]], maths: List[str], page: RenderedPage,
-            root: Path, path: str) -> str:
+
+def where(needle: str, lines: List[str], origins: List[Tuple[str, int]]) -> Tuple[str, int]:
     """
-    Walk the Markdown once, skipping code spans and fences. Replace each math span with a
-    placeholder (its text goes to `maths`), escape disallowed HTML, and collect relative images.
+    The file and line of the first prose line that contains `needle` (a tag, an attribute, a URL),
+    for messages about HTML, which Markdown has already joined into one string; else the
+    block's first line.
     """
-    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == '\n']
-
-    def where(offset: int) -> Tuple[str, int]:
-        return origins[min(bisect_right(line_starts, offset) - 1, len(origins) - 1)]
-
-    def fail(offset: int, message: str):
-        file, line = where(offset)
-        raise SiteError(file, line, message)
-
-    out = []
-    i = 0
-    while i < len(text):
-        at_line_start = i == 0 or text[i - 1] == '\n'
-        fence = FENCE_RE.match(text, i) if at_line_start else None
-        if fence:
-            marker = fence.group(1)
-            close = re.compile('^ {0,3}' + re.escape(marker[0]) + '{' + str(len(marker)) + ',}[ \t]*$', re.M)
-            end_of_line = text.find('\n', i)
-            found = close.search(text, end_of_line + 1) if end_of_line >= 0 else None
-            j = found.end() if found else len(text)
-            out.append(text[i:j])
-            i = j
-            continue
-        c = text[i]
-        if c == '`':
-            run = re.match('`+', text[i:]).group()
-            closing = re.compile('(?<!`)' + run + '(?!`)').search(text, i + len(run))
-            j = closing.end() if closing else i + len(run)
-            out.append(text[i:j])
-            i = j
-            continue
-        if text.startswith('\\$', i):
-            out.append('&#36;')
-            i += 2
-            continue
-        span_end = math_end(text, i, fail)
-        if span_end is not None:
-            span = text[i:span_end]
-            problem = check_math(span)
-            if problem:
-                fail(i, problem)
-            out.append(PLACEHOLDER.format(len(maths)))
-            maths.append(span)
-            i = span_end
-            continue
-        if c == '\\':
-            out.append(text[i:i + 2])
-            i += 2
-            continue
-        if c == '<':
-            tag = TAG_RE.match(text, i)
-            if tag:
-                out.append(sanitise(tag, where(i), page, root, path))
-                i = tag.end()
-                continue
-        if c == '!':
-            image = IMAGE_RE.match(text, i)
-            if image:
-                add_image(image.group(1), path, where(i), page, root)
-        out.append(c)
-        i += 1
-    return ''.join(out)
+    for variant in (needle, html.escape(needle), html.escape(needle, quote=False)):
+        for text, origin in zip(lines, origins):
+            if variant.lower() in text.lower():
+                return origin
+    return origins[0]
 
 
-def math_end(text: str, i: int, fail) -> Optional[int]:
-    """If a math span starts at `i`, the offset just past its end; an unclosed one is an error."""
-    if text.startswith('$$', i):
-        j = find_unescaped(text, '$$', i + 2)
-        if j < 0:
-            fail(i, 'unclosed $$: display math needs a closing $$ (write \\$ for a dollar sign)')
-        return j + 2
-    if text.startswith('$', i):
-        j = find_unescaped(text, '$', i + 1)
-        if j < 0 or '\n\n' in text[i:j]:
-            fail(i, 'unclosed $ in prose: inline math needs a closing $ in the same paragraph '
-                    '(write \\$ for a dollar sign)')
-        return j + 1
-    for opening, closing in (('\\(', '\\)'), ('\\[', '\\]')):
-        if text.startswith(opening, i):
-            j = text.find(closing, i + 2)
-            if j < 0:
-                fail(i, f'unclosed {opening}: math needs a closing {closing}')
-            return j + 2
-    begin = re.compile(r'\\begin\{([^}]*)\}').match(text, i)
-    if begin:
-        name = re.escape(begin.group(1))
-        depth, pos = 0, i
-        for m in re.compile(r'\\(begin|end)\{' + name + r'\}').finditer(text, i):
-            depth += 1 if m.group(1) == 'begin' else -1
-            pos = m.end()
-            if depth == 0:
-                return pos
-        fail(i, f'unclosed \\begin{{{begin.group(1)}}}: no matching \\end{{{begin.group(1)}}}')
-    if text.startswith('\\end{', i):
-        fail(i, f'{text[i:text.find("}", i) + 1]} without a matching \\begin')
-    return None
-
-
-def find_unescaped(text: str, needle: str, start: int) -> int:
-    """The offset of `needle` at or after `start` that is not preceded by a backslash escape."""
-    i = start
-    while i < len(text):
-        if text[i] == '\\':
-            i += 2
-            continue
-        if text.startswith(needle, i):
-            return i
-        i += 1
-    return -1
-
-
-def check_math(span: str) -> Optional[str]:
-    """What is wrong with a math span's braces or environments (errors MathJax would show in red)."""
-    depth = 0
-    for m in re.finditer(r'\\.|[{}]', span, re.S):
-        depth += {'{': 1, '}': -1}.get(m.group(), 0)
-        if depth < 0:
-            return f'unbalanced }} in math {span!r}'
-    if depth:
-        return f'unclosed {{ in math {span!r}'
-    environments = []
-    for m in re.finditer(r'\\(begin|end)\{([^}]*)\}', span):
-        if m.group(1) == 'begin':
-            environments.append(m.group(2))
-        elif not environments or environments.pop() != m.group(2):
-            return f'\\end{{{m.group(2)}}} does not close the open environment in math {span!r}'
-    if environments:
-        return f'unclosed \\begin{{{environments[-1]}}} in math {span!r}'
-    return None
-
-
-def sanitise(tag: re.Match, origin: Tuple[str, int], page: RenderedPage, root: Path, path: str) -> str:
-    """Keep a tag on the allow-list with allowed attributes; escape anything else."""
-    name = (tag.group(1) or '').lower()
-    allowed = ALLOWED_TAGS.get(name)
-    attributes = tag.group(2) or ''
-    parsed = list(ATTRIBUTE_RE.finditer(attributes))
-    ok = allowed is not None and ''.join(m.group() for m in parsed).strip() == attributes.strip()
-    image = None
-    for m in parsed if ok else []:
-        attribute = m.group(1).lower()
-        value = next((v for v in m.group(2, 3, 4) if v is not None), '')
-        ok = ok and attribute in allowed | GLOBAL_ATTRIBUTES
-        if name == 'img' and attribute == 'src':
-            image = html.unescape(value)
-    if ok:
-        if image is not None:
-            add_image(image, path, origin, page, root)
-        return tag.group()
-    page.warnings.append(f'{origin[0]}:{origin[1]}: HTML {tag.group()[:60]!r} is not on the allow-list; shown as text')
-    return html.escape(tag.group(), quote=False)
-
-
-def add_image(url: str, path: str, origin: Tuple[str, int], page: RenderedPage, root: Path):
+def restore_math(fragment: str, maths: List[str]) -> str:
     """
-    A relative image is copied to the same place relative to the page. Like every URL in
-    included Markdown, it is relative to the page `path` that includes it.
+    Put each math span back: as `<span class="math">` in text, and as escaped text inside an
+    attribute (a `title` or URL that happened to contain dollars), where a tag would not belong.
     """
-    if re.match(r'[A-Za-z][A-Za-z0-9+.-]*:|/', url):
-        return
-    source = normalise((Path(path).parent / url.split('#')[0].split('?')[0]).as_posix())
-    if source is None or not (root / source).is_file():
-        raise SiteError(origin[0], origin[1], f'image not found: {url}')
-    page.images[source] = source
+    def text(m):
+        return f'<span class="math">{html.escape(maths[int(m.group(1))], quote=False)}</span>'
+
+    def attribute(m):
+        return html.escape(maths[int(m.group(1))])
+
+    parts = TAG_RE.split(fragment)
+    return ''.join(PLACEHOLDER_RE.sub(attribute if k % 2 else text, part) for k, part in enumerate(parts))
 
 
 # ### Code
 
-def highlight(text: str) -> List[str]:
+def highlight(text: str, language: str = 'python') -> List[str]:
     """
     The whole file through Pygments, then split into one HTML string per source line.
     Neighbouring tokens of the same class share one `<span>`.
     """
-    lexer = PythonLexer(stripnl=False, ensurenl=False, tabsize=0)
+    if language == 'python':
+        lexer = PYTHON_LEXER
+    else:
+        lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False, tabsize=0)
     lines: List[List[Tuple[str, str]]] = [[]]
     for token_type, value in lexer.get_tokens(text):
         css = css_class(token_type)
@@ -380,6 +273,22 @@ def highlight(text: str) -> List[str]:
                 row.append((css, part))
     return [''.join(f'<span class="{css}">{html.escape(part, quote=False)}</span>' if css
                     else html.escape(part, quote=False) for css, part in row) for row in lines]
+
+
+def highlight_fences(fragment: str) -> str:
+    """
+    Fenced code blocks, coloured by the language their fence names (one the sanitiser allows);
+    a block without a language stays plain. Pygments gets the text, not the HTML, and escapes it.
+    """
+    def fence(m):
+        language, code = m.group(1), html.unescape(m.group(2))
+        try:
+            body = '\n'.join(highlight(code, language)) if language else html.escape(code, quote=False)
+        except ClassNotFound:
+            body = html.escape(code, quote=False)
+        return f'<div class="hl"><pre><code>{body}</code></pre></div>'
+
+    return FENCED_RE.sub(fence, fragment)
 
 
 def highlight_inline(code: str) -> str:
@@ -402,13 +311,18 @@ def css_class(token_type) -> str:
     return STANDARD_TYPES[token_type]
 
 
-def code_html(source: Source, section: Section, code_lines: List[str]) -> str:
-    """The section's code lines with self-linking numbers; blank lines at either end are dropped."""
+def shown_lines(source: Source, section: Section) -> List[int]:
+    """The numbers of the section's code lines that are shown: blank lines at either end are dropped."""
     numbers = list(section.code)
     while numbers and not source.lines[numbers[0] - 1].strip():
         numbers.pop(0)
     while numbers and not source.lines[numbers[-1] - 1].strip():
         numbers.pop()
+    return numbers
+
+
+def code_html(numbers: List[int], code_lines: List[str]) -> str:
+    """The code lines `numbers` with self-linking numbers."""
     if not numbers:
         return ''
     rows = [f'<span class="line" id="L{n}"><a class="ln" href="#L{n}">{n}</a>{code_lines[n - 1]}</span>'

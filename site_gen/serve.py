@@ -20,10 +20,10 @@ from pathlib import Path
 from typing import Dict
 
 from site_gen import BuildError
-from site_gen.site import DEFAULT_SOURCES, PACKAGE, build
+from site_gen.site import PACKAGE, build
 
 
-def serve(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), port: int = 8000,
+def serve(root: Path, sources=None, out: Path = Path('html'), port: int = 8000,
           poll: float = 0.5, stop: threading.Event = None, ready=None):
     """
     Serve `out` until interrupted (or until `stop` is set). `ready(port)` is called once the
@@ -65,7 +65,7 @@ def rebuild(root: Path, sources, out: Path):
 def snapshot(root: Path, sources) -> Dict[str, float]:
     """Modification times of everything a build reads: sources, their folders' files, templates."""
     times = {}
-    for source in list(sources) + [PACKAGE]:
+    for source in list(sources or ['.']) + [PACKAGE]:
         path = root / source
         for file in ([path] if path.is_file() else path.rglob('*') if path.is_dir() else []):
             if file.is_file() and '__pycache__' not in file.parts:

@@ -1,48 +1,57 @@
 """
 ---
 title: Build the site
-summary: Pages, navigation, index pages, search index and assets, written incrementally and atomically.
+summary: Pages, navigation, index pages, search index and assets, written incrementally and atomically, only inside the output folder.
 ---
 
 # Site
 
-`build()` turns source files into `html/`:
+`build()` turns source files into a site folder:
 
-1. **Find** the sources and give each page its path: `pkg/__init__.py` and `pkg/README.md`
-   become `pkg/index.html`, `pkg/adam.py` becomes `pkg/adam.html`. Two sources that would
-   write the same page are an error, not a silent overwrite.
+1. **Find** the sources and give each page its path, relative to the root: `pkg/__init__.py` and
+   `pkg/README.md` become `pkg/index.html`, `pkg/adam.py` becomes `pkg/adam.html`. Two sources
+   that would write the same page are an error, not a silent overwrite. An empty file is skipped
+   with a note, and so is a named file that is neither Python nor Markdown.
 2. **Parse and render** each source whose bytes, includes or images changed since the last build.
-   The manifest `html/manifest.json` remembers, for every page, the hashes it was built from and
+   The manifest `manifest.json` remembers, for every page, the hashes it was built from and
    what the navigation needs (title, summary, search entries). It holds no timestamps and no
    absolute paths, so it is the same on every machine and can be committed with the site.
    Every error of every file is collected first; **if there is any, nothing is written** and the
-   last good site stays as it was.
+   last good site stays as it was. With `keep_going`, the good pages are built and the bad ones
+   left out.
 3. **Lay out** each page with its navigation (breadcrumb, previous/next, index listing).
    A page whose inputs and navigation did not change is not rendered again.
 4. **Write** only the files whose bytes differ, each through a temporary file and a rename,
    and remove pages whose sources are gone.
+
+The manifest is committed, so a pull request can change it: it is read as untrusted input. An
+entry whose paths are not plain relative paths is dropped, and every write and removal goes
+through [`inside`](#inside), which refuses any path that would land outside the output folder.
 """
 
 import hashlib
 import json
 import os
 import re
+import time
 from dataclasses import dataclass, field
+from fnmatch import fnmatch
 from pathlib import Path
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional
 
 from site_gen import BuildError, SiteError
+from site_gen import config as configuration
 from site_gen.parse import parse
-from site_gen.render import Renderer, relative_url
+from site_gen.render import Renderer, normalise, relative_url
 
 PACKAGE = Path(__file__).resolve().parent
-DEFAULT_SOURCES = ('labml_opt', 'README.md')
 MANIFEST = 'manifest.json'
-# Canonical URLs are this plus the page's path; change it in one place when the site moves.
-SITE_URL = 'https://labml-opt.github.io/'
 # The MathJax files a page needs, from the `django-static-mathjax` wheel: the combined TeX to
 # CommonHTML component, the fonts it loads on demand, and the licence.
 MATHJAX_FILES = ('es5/tex-chtml-full.js', 'es5/output/chtml/fonts/woff-v2/*.woff', 'LICENSE')
+# Our temporary files: `.NAME.PID.tmp`, next to the file they become.
+TEMPORARY_RE = re.compile(r'^\..+\.(\d+)\.tmp$')
+STALE_SECONDS = 600
 
 
 @dataclass
@@ -58,28 +67,40 @@ class Page:
 
 @dataclass
 class Report:
+    """
+    What a build did. `notes` say what was skipped and why; `errors` are only non-empty after a
+    build with `keep_going` (otherwise they are raised), and name the pages that were left out.
+    """
     rendered: List[str]
     written: List[str]
     removed: List[str]
     warnings: List[str]
     pages: int
+    notes: List[str] = field(default_factory=list)
+    errors: List[SiteError] = field(default_factory=list)
 
 
-def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), links_from: Optional[Path] = None) -> Report:
+def build(root: Path, sources=None, out: Path = Path('html'), links_from: Optional[Path] = None,
+          keep_going: bool = False) -> Report:
     """
-    Build the site from `sources` (paths relative to `root`) into `out`. Links from pages to
-    their source files are relative to `links_from` (default `out`), so that `check` can build
+    Build the site from `sources` (files and folders, relative to `root` or absolute; by default
+    the configuration's `sources`, else the root itself) into `out`. The configuration is the
+    `[tool.site_gen]` table of the nearest `pyproject.toml` at or above `root`. Links from pages
+    to their source files are relative to `links_from` (default `out`), so that `check` can build
     elsewhere and still compare byte for byte.
     """
     root, out = Path(root).resolve(), Path(out).resolve()
     links_from = Path(links_from).resolve() if links_from else out
-    paths = discover(root, sources, out)
+    config, project = configuration.find(root)
+    notes: List[str] = []
+    sources = sources or [project / source for source in config.sources] or ['.']
+    paths = discover(root, sources, out, config.exclude, notes)
     urls = assign_urls(paths)
     page_for = {p: u for p, u in urls.items()}.get
     old = load_manifest(out)
     generator = generator_hash()
     previous = old.get('pages', {}) if old.get('generator') == generator else {}
-    renderer = Renderer(root, page_for)
+    renderer = Renderer(root, page_for, remote_images=config.remote_images)
 
     # ### Parse and render what changed
     metas: Dict[str, dict] = {}
@@ -88,26 +109,28 @@ def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), links_f
     warnings: List[str] = []
     for path in paths:
         url = urls[path]
-        digest = sha(root / path)
+        data = (root / path).read_bytes()
+        digest = sha_bytes(data)
         before = previous.get(url)
-        if before and before.get('source') == path and before['hash'] == digest and deps_unchanged(root, before):
+        # A cached page's images are copied from the manifest's list: they too must really be in the tree.
+        if (before and before.get('source') == path and before['hash'] == digest and deps_unchanged(root, before)
+                and all(renderer.within_root(root / image) for image in before.get('images', []))):
             metas[url] = before
             continue
-        try:
-            source = parse(path, (root / path).read_bytes())
-            page = renderer.render(source)
-        except SiteError as e:
-            errors.append(e)
+        source, page, problems = render(renderer, path, data)
+        if source:
+            warnings += source.warnings + page.warnings
+        if problems:
+            errors += problems
             continue
         rendered[url] = (source, page)
-        warnings += page.warnings
         metas[url] = {
             'source': path, 'hash': digest,
             'title': source.title or default_title(path), 'summary': source.summary,
             'deps': {d: sha(root / d) for d in page.deps}, 'images': sorted(page.images),
             'search': [entry for s in page.sections for entry in s.search],
         }
-    if errors:
+    if errors and not keep_going:
         raise BuildError(errors)
 
     # ### Lay out pages
@@ -116,7 +139,7 @@ def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), links_f
     outputs: Dict[str, bytes] = {}
     manifest_pages = {}
     for url, page in sorted(pages.items()):
-        context = navigation(page, pages, root, links_from)
+        context = navigation(page, pages, root, links_from, config, project)
         key = sha_text(json.dumps([generator, page.meta.get('hash'), page.meta.get('deps'), context, everything],
                                   sort_keys=True))
         before = previous.get(url, {})
@@ -125,11 +148,10 @@ def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), links_f
             outputs[url] = existing.read_bytes()
         else:
             if page.source and url not in rendered:
-                try:
-                    source = parse(page.source, (root / page.source).read_bytes())
-                    rendered[url] = (source, renderer.render(source))
-                except SiteError as e:
-                    raise BuildError([e]) from None
+                source, rendered_page, problems = render(renderer, page.source, (root / page.source).read_bytes())
+                if problems:
+                    raise BuildError(problems)
+                rendered[url] = (source, rendered_page)
             body = rendered[url][1].sections if page.source else []
             outputs[url] = template('page.html', page=page, sections=body, **context).encode()
         manifest_pages[url] = dict(page.meta, key=key, output=sha_bytes(outputs[url]))
@@ -139,31 +161,67 @@ def build(root: Path, sources=DEFAULT_SOURCES, out: Path = Path('html'), links_f
     outputs.update(assets())
     outputs['assets/search-index.js'] = search_index(pages)
     manifest = {'generator': generator, 'pages': manifest_pages, 'files': sorted(outputs)}
-    outputs[MANIFEST] = (json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False) + '\n').encode()
 
     # ### Write
-    written = [path for path, data in sorted(outputs.items()) if write_if_changed(out / path, data)]
-    removed = [path for path in old.get('files', []) if path not in outputs and remove(out, path)]
+    # The manifest is written first with every file this build may write, so that a build
+    # killed half way leaves nothing that the next build does not know about and cannot remove.
+    remove_temporaries(out)
+    journal = dict(old, files=sorted(set(old.get('files', [])) | set(outputs) | {MANIFEST}))
+    write_if_changed(out, MANIFEST, encode_manifest(journal))
+    written = [path for path, data in sorted(outputs.items()) if write_if_changed(out, path, data)]
+    removed = [path for path in old.get('files', []) if path not in outputs and path != MANIFEST and remove(out, path)]
+    write_if_changed(out, MANIFEST, encode_manifest(manifest))
     return Report(rendered=sorted(rendered), written=written, removed=removed, warnings=warnings,
-                  pages=len(pages))
+                  pages=len(pages), notes=sorted(notes), errors=errors)
+
+
+def render(renderer: Renderer, path: str, data: bytes):
+    """Parse and render one source: the parsed source, its page, and every error of both, in line order."""
+    try:
+        source = parse(path, data)
+    except SiteError as e:
+        return None, None, [e]
+    page = renderer.render(source)
+    errors = sorted(source.errors + page.errors, key=lambda e: (e.path != path, e.path, e.line))
+    return source, page, errors
 
 
 # ## Finding sources and naming pages
 
-def discover(root: Path, sources, out: Path) -> List[str]:
-    """Every `.py` file under each source folder, plus source files named directly."""
+def discover(root: Path, sources, out: Path, exclude=(), notes: Optional[List[str]] = None) -> List[str]:
+    """
+    Every `.py` file under each source folder, plus the Python and Markdown files named directly,
+    as paths relative to `root`; not hidden files, caches, the output folder, or what the
+    configuration excludes. Empty files and named files of another kind are left out with a note.
+    """
+    notes = [] if notes is None else notes
     found = set()
+    errors = []
     for source in sources:
         full = (root / source).resolve()
         if not full.exists():
-            raise BuildError([SiteError(str(source), 1, 'no such file or folder to build')])
-        if full.is_dir():
-            for path in full.rglob('*.py'):
-                relative = path.relative_to(root)
-                if not any(part.startswith(('.', '__pycache__')) for part in relative.parts) and out not in path.parents:
-                    found.add(relative.as_posix())
-        else:
-            found.add(full.relative_to(root).as_posix())
+            errors.append(SiteError(str(source), 1, 'no such file or folder to build'))
+            continue
+        if full != root and root not in full.parents:
+            errors.append(SiteError(str(source), 1, f'outside the root {root}; pass --root with a folder that holds it'))
+            continue
+        candidates = sorted(full.rglob('*.py')) if full.is_dir() else [full]
+        for path in candidates:
+            relative = path.relative_to(root).as_posix()
+            if (any(part.startswith('.') or part == '__pycache__' for part in Path(relative).parts)
+                    or path == out or out in path.parents or any(fnmatch(relative, pattern) for pattern in exclude)):
+                continue
+            if root not in path.resolve().parents:
+                notes.append(f'{relative}: skipped: a symbolic link that leads outside the root')
+            elif path.suffix not in ('.py', '.md'):
+                notes.append(f'{relative}: skipped: neither Python nor Markdown')
+            elif not path.read_bytes().strip():
+                notes.append(f'{relative}: skipped: empty file, so no page' +
+                             ('; the folder gets a generated index page' if path.name == '__init__.py' else ''))
+            else:
+                found.add(relative)
+    if errors:
+        raise BuildError(errors)
     return sorted(found)
 
 
@@ -176,7 +234,7 @@ def assign_urls(paths: List[str]) -> Dict[str, str]:
         stem = name.rsplit('.', 1)[0]
         page = 'index' if name in ('__init__.py', 'README.md') else stem
         url = f'{folder}/{page}.html' if folder else f'{page}.html'
-        if url in owners or url.startswith('assets/'):
+        if url in owners or url.startswith('assets/') or url == MANIFEST:
             errors.append(SiteError(path, 1, f'{owners.get(url, "the site assets")} and {path} would '
                                              f'both be written to {url}; rename one'))
         owners[url] = path
@@ -212,7 +270,8 @@ def site_pages(metas: Dict[str, dict]) -> Dict[str, Page]:
 
 # ## Navigation
 
-def navigation(page: Page, pages: Dict[str, Page], root: Path, out: Path) -> dict:
+def navigation(page: Page, pages: Dict[str, Page], root: Path, out: Path, config: configuration.Config,
+               project: Path) -> dict:
     """Everything on a page that depends on other pages; part of the page's cache key."""
     here = page.url
     own_folder = page.folder
@@ -233,9 +292,12 @@ def navigation(page: Page, pages: Dict[str, Page], root: Path, out: Path) -> dic
         listing = [(pages[u].title, pages[u].summary, relative_url(here, u)) for u in siblings if u != here]
         subfolders = [(p.title, p.summary, relative_url(here, p.url)) for p in sorted(pages.values(), key=lambda p: p.url)
                       if p.is_index and p.folder and p.folder.rpartition('/')[0] == own_folder and p.url != here]
-    source_href = None
+    # "View source" points into the repository when the configuration names one, at the path
+    # relative to the project's folder; otherwise to the file itself, relative to the page.
+    source_href = source_url = None
     if page.source:
-        source_href = Path(os.path.relpath(root / page.source, (out / here).parent)).as_posix()
+        source_url = config.source_url(Path(os.path.relpath(root / page.source, project)).as_posix())
+        source_href = source_url or Path(os.path.relpath(root / page.source, (out / here).parent)).as_posix()
     depth = here.count('/')
     return {
         'crumbs': parents,
@@ -245,8 +307,9 @@ def navigation(page: Page, pages: Dict[str, Page], root: Path, out: Path) -> dic
         'subfolders': subfolders,
         'source_href': source_href,
         'root': '../' * depth,
-        'canonical': SITE_URL + here,
-        'site_title': pages['index.html'].title,
+        'source_url': source_url,
+        'canonical': config.canonical(here),
+        'site_title': config.name or pages['index.html'].title,
     }
 
 
@@ -319,8 +382,10 @@ def token_rules(css: str) -> str:
 def generator_hash() -> str:
     """Everything besides the sources that shapes the output: our code, templates and styles."""
     import markdown
+    import nh3
     import pygments
-    digest = hashlib.sha256(f'markdown {markdown.__version__} pygments {pygments.__version__}'.encode())
+    digest = hashlib.sha256(f'markdown {markdown.__version__} pygments {pygments.__version__} '
+                            f'nh3 {nh3.__version__}'.encode())
     for path in sorted(generator_files()):
         digest.update(path.relative_to(PACKAGE).as_posix().encode() + b'\0' + path.read_bytes())
     return digest.hexdigest()
@@ -336,26 +401,73 @@ def deps_unchanged(root: Path, meta: dict) -> bool:
     return all((root / d).is_file() and sha(root / d) == h for d, h in meta.get('deps', {}).items())
 
 
+# ### The manifest is untrusted input
+#
+# Only what passes `valid_entry` is used as a cache; the rest is dropped, so those pages are
+# rendered again. Paths must be plain relative paths: no `..`, no leading `/`, nothing `normalise`
+# would change.
+
 def load_manifest(out: Path) -> dict:
     try:
-        return json.loads((out / MANIFEST).read_text(encoding='utf-8'))
+        manifest = json.loads((out / MANIFEST).read_text(encoding='utf-8'))
     except (OSError, ValueError):
         return {}
+    if not isinstance(manifest, dict):
+        return {}
+    pages = manifest.get('pages') if isinstance(manifest.get('pages'), dict) else {}
+    files = manifest.get('files') if isinstance(manifest.get('files'), list) else []
+    return {'generator': manifest.get('generator'),
+            'pages': {url: meta for url, meta in pages.items() if valid_entry(url, meta)},
+            'files': [path for path in files if plain_path(path)]}
 
 
-def write_if_changed(path: Path, data: bytes) -> bool:
+def valid_entry(url, meta) -> bool:
+    return (plain_path(url) and isinstance(meta, dict) and isinstance(meta.get('hash'), str)
+            and (meta.get('source') is None or plain_path(meta.get('source')))
+            and isinstance(meta.get('deps', {}), dict) and all(plain_path(d) for d in meta.get('deps', {}))
+            and isinstance(meta.get('images', []), list) and all(plain_path(i) for i in meta.get('images', []))
+            and isinstance(meta.get('title', ''), str) and isinstance(meta.get('summary', ''), str)
+            and isinstance(meta.get('search', []), list))
+
+
+def plain_path(path) -> bool:
+    """A relative path with `/` separators that stays where it points: `a/b.html`, not `../b` or `/b`."""
+    return (isinstance(path, str) and path != '' and '\\' not in path and '\0' not in path
+            and not re.match(r'[A-Za-z]:', path) and normalise(path) == path)
+
+
+def encode_manifest(manifest: dict) -> bytes:
+    return (json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False) + '\n').encode()
+
+
+# ### Writing only inside the output folder
+#
+# <a id="inside"></a>
+# `inside` is the one gate for every write and removal. Besides the path's text, it checks
+# where the path really lands, so a symbolic link inside the output folder cannot lead out of it.
+
+def inside(out: Path, path: str) -> Path:
+    target = out / path
+    if not plain_path(path) or out.resolve() not in target.resolve().parents:
+        raise BuildError([SiteError(str(out / MANIFEST), 1, f'refusing to write or remove {path!r}: '
+                                                            f'it is outside {out}')])
+    return target
+
+
+def write_if_changed(out: Path, path: str, data: bytes) -> bool:
     """Write through a temporary file and a rename, so no reader ever sees half a file."""
-    if path.is_file() and path.read_bytes() == data:
+    target = inside(out, path)
+    if target.is_file() and target.read_bytes() == data:
         return False
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f'.{path.name}.{os.getpid()}.tmp')
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f'.{target.name}.{os.getpid()}.tmp')
     temporary.write_bytes(data)
-    os.replace(temporary, path)
+    os.replace(temporary, target)
     return True
 
 
 def remove(out: Path, path: str) -> bool:
-    target = out / path
+    target = inside(out, path)
     if not target.is_file():
         return False
     target.unlink()
@@ -363,6 +475,33 @@ def remove(out: Path, path: str) -> bool:
         if parent == out or any(parent.iterdir()):
             break
         parent.rmdir()
+    return True
+
+
+def remove_temporaries(out: Path):
+    """
+    The temporary files of builds that were killed between writing and renaming. One of a build
+    that is still running (`serve` and `build` at once) is left alone, unless it is old enough
+    that its process id must belong to some other process by now.
+    """
+    if not out.is_dir():
+        return
+    for path in out.rglob('.*.tmp'):
+        m = TEMPORARY_RE.match(path.name)
+        if not m or not path.is_file() or path.is_symlink():
+            continue
+        pid = int(m.group(1))
+        if pid == os.getpid() or not process_alive(pid) or time.time() - path.stat().st_mtime > STALE_SECONDS:
+            inside(out, path.relative_to(out).as_posix()).unlink()
+
+
+def process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True
     return True
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from site_gen.site import DEFAULT_SOURCES, build
+from site_gen.site import build
 from tests.site_gen.conftest import REPO, write_tree
+from tests.site_gen.payloads import MATH, PAYLOADS
 
 playwright_api = pytest.importorskip('playwright.sync_api')
 
@@ -36,7 +37,7 @@ def browser():
 @pytest.fixture(scope='session')
 def site(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp('browser') / 'html'
-    build(REPO, DEFAULT_SOURCES, out)
+    build(REPO, None, out)
     return out
 
 
@@ -55,7 +56,8 @@ class Watched:
 
     def route(self, route):
         url = route.request.url
-        if url.startswith(('file://', 'http://127.0.0.1', 'http://localhost', 'data:', 'blob:')):
+        # `file:///` only: `file://host/...` is a request to another machine.
+        if url.startswith(('file:///', 'http://127.0.0.1', 'http://localhost', 'data:', 'blob:')):
             route.continue_()
         else:
             self.outside.append(url)
@@ -165,23 +167,85 @@ def test_clicking_an_identifier_highlights_its_other_uses(site, browser):
         assert len(marked) >= 3 and set(marked) == {'bias_correction2'}
 
 
-def test_scripts_and_handlers_written_in_a_source_never_run(tmp_path, browser):
-    write_tree(tmp_path, {
-        'evil/__init__.py': '"""\n# Evil\n\n<script>window.pwned = "script"</script>\n\n'
-                            '<img src="x.png" onerror="window.pwned = \'onerror\'">\n\n'
-                            '<a id="go" href="javascript:window.pwned=\'href\'">go</a>\n\n'
-                            '[md](javascript:window.pwned=\'markdown\')\n"""\nx = 1\n',
-    })
-    build(tmp_path, ['evil'], tmp_path / 'out')
+@pytest.fixture(scope='module')
+def payload_site(tmp_path_factory):
+    """Every payload of the corpus as its own page; the ones in math are refused by the build."""
+    root = tmp_path_factory.mktemp('payloads')
+    write_tree(root, {f'evil/{name}.py': text for name, text in PAYLOADS.items()})
+    write_tree(root, {'evil/x': '<svg xmlns="http://www.w3.org/2000/svg" width="4" height="4"/>'})
+    report = build(root, ['evil'], root / 'out', keep_going=True)
+    return root / 'out', report
+
+
+def test_math_that_links_or_styles_is_refused_by_the_build_at_its_line(payload_site):
+    _, report = payload_site
+    refused = {e.path.removeprefix('evil/').removesuffix('.py') for e in report.errors}
+    assert refused == set(MATH) | {'placeholder_characters'}
+    assert all(e.line == 4 for e in report.errors), [str(e) for e in report.errors]
+
+
+def test_no_payload_runs_script_or_makes_a_request_in_chromium(payload_site, browser):
+    out, _ = payload_site
+    pages = sorted((out / 'evil').glob('*.html'))
+    assert len(pages) == len(PAYLOADS) - len(MATH) - 1 + 1, 'every payload page but the refused ones, plus the index'
+    problems = []
     with Watched(browser) as watched:
         page = watched.page
         dialogs = []
         page.on('dialog', lambda d: (dialogs.append(d.message), d.dismiss()))
-        watched.open(tmp_path / 'out/evil/index.html')
-        for link in page.query_selector_all('.prose a:not(.permalink):not(.source-link)'):
-            link.click()
-        assert page.evaluate('window.pwned') is None and dialogs == []
-        assert 'window.pwned = "script"' in page.inner_text('main'), 'the escaped HTML is shown as text'
+        for path in pages:
+            watched.open(path)
+            # Every link and image as the browser resolved it: only files here, or the web by http(s).
+            urls = page.evaluate("""() => [...document.querySelectorAll('main [href], main [src], main [srcset],'
+                                           + ' main [action], main [data], main [poster]')]
+                                    .map(e => [e.tagName, e.href || e.src || e.getAttribute('srcset') || e.getAttribute('action')
+                                               || e.getAttribute('data') || e.getAttribute('poster') || ''])""")
+            for tag, url in urls:
+                scheme = url.split(':', 1)[0].lower()
+                if scheme not in ('file', 'http', 'https', 'mailto') or (tag == 'IMG' and scheme != 'file'):
+                    problems.append(f'{path.name}: <{tag.lower()}> with {url!r}')
+            # Click every link in the prose, and hover everything, in case a handler survived.
+            for link in page.query_selector_all('.prose a[href]:not(.permalink):not(.source-link)'):
+                href = link.get_attribute('href') or ''
+                if href.startswith('#') or href.lower().startswith(('javascript', 'vbscript', 'data')):
+                    link.click()
+            page.hover('main')
+            if page.evaluate('window.pwned') is not None:
+                problems.append(f'{path.name}: script ran')
+            problems += [f'{path.name}: {e}' for e in watched.errors if 'MathJax' not in e]
+            watched.errors.clear()
+        problems += [f'dialog: {d}' for d in dialogs]
+        problems += [f'request left the machine: {url}' for url in watched.outside]
+    assert problems == [], '\n'.join(problems)
+
+
+def test_mathjax_cannot_make_links_styles_or_requests_even_from_math_the_build_did_not_check(tmp_path, browser):
+    """The MathJax configuration, on its own: spans written straight into a built page."""
+    write_tree(tmp_path, {'m/__init__.py': '"""\n# Math\n\nFine $x$.\n"""\nx = 1\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    macros = [r'\href{javascript:window.pwned=1}{x}', r'\class{permalink}{x}', r'\cssId{search}{x}',
+              r'\style{background:url(https://evil.example/a.png)}{x}', r'\data{pwned=1}{x}',
+              r'\unicode[evil]{x41}', r'\require{html}\href{javascript:window.pwned=1}{x}',
+              r'\setOptions[tex]{digits=x}x']
+    with Watched(browser) as watched:
+        page = watched.page
+        watched.open(tmp_path / 'out/m/index.html')
+        result = page.evaluate("""async (macros) => {
+            const spans = macros.map(m => { const s = document.createElement('span'); s.className = 'math';
+                                            s.textContent = '$' + m + '$'; document.querySelector('.prose').appendChild(s);
+                                            return s; });
+            window.mathErrors = [];
+            await MathJax.typesetPromise(spans);
+            return {errors: window.mathErrors,
+                    links: spans.map(s => s.querySelectorAll('a, [href]').length).reduce((a, b) => a + b, 0),
+                    styled: spans.map(s => s.querySelectorAll('[style*="url"], .permalink, #search, [data-pwned]').length)
+                                 .reduce((a, b) => a + b, 0)};
+        }""", macros)
+        assert result['links'] == 0 and result['styled'] == 0, result
+        assert sorted(set(result['errors'])) == [f'Undefined control sequence \\{name}' for name in
+                                                ('class', 'cssId', 'data', 'href', 'require', 'setOptions', 'style',
+                                                 'unicode')]
+        assert page.evaluate('window.pwned') is None and watched.outside == []
 
 
 def test_an_undefined_macro_is_an_error_the_tests_see_not_quiet_red_text(tmp_path, browser):
@@ -191,3 +255,21 @@ def test_an_undefined_macro_is_an_error_the_tests_see_not_quiet_red_text(tmp_pat
         watched.open(tmp_path / 'out/m/index.html')
         assert watched.page.evaluate('window.mathErrors') == ['Undefined control sequence \\notamacro']
         assert any('Undefined control sequence' in e for e in watched.errors)
+
+
+def test_torch_optim_docstrings_typeset_without_math_errors(tmp_path, browser):
+    """Sphinx-style docstrings from torch itself: sections, doctests, `:math:` and `.. math::`."""
+    optim = Path(pytest.importorskip('torch').__file__).parent / 'optim'
+    report = build(optim.parent, ['optim/lr_scheduler.py', 'optim/swa_utils.py'], tmp_path / 'out')
+    assert report.warnings == []
+    problems = []
+    with Watched(browser) as watched:
+        for name in ('lr_scheduler', 'swa_utils'):
+            watched.open(tmp_path / f'out/optim/{name}.html')
+            state = watched.page.evaluate("""() => ({errors: window.mathErrors,
+                merror: document.querySelectorAll('mjx-merror').length,
+                typeset: document.querySelectorAll('span.math mjx-container').length})""")
+            if state['errors'] or state['merror'] or not state['typeset']:
+                problems.append(f'{name}: {state}')
+        problems += watched.errors + watched.outside
+    assert problems == []

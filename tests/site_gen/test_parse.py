@@ -44,11 +44,9 @@ def prose_of(source):
 @pytest.mark.parametrize('path', repo_python_files())
 def test_every_repo_python_file_keeps_every_line_exactly_once(path):
     data = (REPO / path).read_bytes()
-    text = data.decode('utf-8')
-    code_lines = [line for line in text.splitlines() if line.strip() and not line.strip().startswith('#')]
-    if not code_lines:
-        # Empty and comment-only files are not pages; the parser must say so, naming the file.
-        with pytest.raises(SiteError, match=re.escape(path) + r':\d+: '):
+    if not data.strip():
+        # An empty file is no page (the build skips it with a note); the parser says so, naming the file.
+        with pytest.raises(SiteError, match=re.escape(path) + r':1: empty file'):
             parse(path, data)
         return
     assert_every_line_once_in_order(parse(path, data))
@@ -118,11 +116,10 @@ def modules(draw):
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(modules())
 def test_generated_sources_keep_every_line_exactly_once_in_order(text):
-    code = [line for line in text.split('\n') if line.strip() and not line.strip().startswith('#')]
     try:
         source = parse('gen.py', text.encode())
     except SiteError as e:
-        assert not code, f'unexpected error on a file with code: {e}'
+        assert not text.strip(), f'unexpected error on a file that is not empty: {e}'
         return
     assert_every_line_once_in_order(source)
     # Code lines are the source lines themselves, so their numbers and text are the originals.
@@ -203,16 +200,38 @@ def test_markdown_file_is_one_prose_section_titled_by_its_heading():
 
 @pytest.mark.parametrize('data, line, message', [
     (b'x = 1\ndef f(:\n    pass\n', 2, 'syntax error'),
-    (b'"""\n---\ntitle: T\nsummary: S\ncolour: red\n---\n"""\nx = 1\n', 5, "unknown front-matter key 'colour'"),
-    (b'"""\n---\ntitle: T\nsummary: S\n"""\nx = 1\n', 2, 'never closed'),
-    (b'"""\n---\nsummary: S\n---\n"""\nx = 1\n', 2, 'needs a one-line `title:`'),
     (b'x = 1\ny = "caf\xe9"\n', 2, 'not UTF-8: byte 0xe9'),
     (b'', 1, 'empty file'),
     (b'  \n\n', 1, 'empty file'),
-    (b'\n# just\n# comments\n', 2, 'only comments'),
 ])
-def test_bad_input_is_reported_with_file_and_line(data, line, message):
+def test_unreadable_input_is_reported_with_file_and_line(data, line, message):
     with pytest.raises(SiteError) as error:
         parse('pkg/bad.py', data)
     assert str(error.value).startswith(f'pkg/bad.py:{line}: ')
     assert message in str(error.value)
+
+
+@pytest.mark.parametrize('data, errors', [
+    (b'"""\n---\ntitle: T\nsummary: S\n"""\nx = 1\n', ['pkg/bad.py:2: front matter opened with']),
+    (b'"""\n---\ntitle: [T\nsummary: S\n---\n"""\nx = 1\n', ['pkg/bad.py:4: front matter is not valid YAML']),
+    (b'"""\n---\nauthor: me\n---\n"""\nx = 1\n', ['pkg/bad.py:2: front matter needs a one-line `title:`',
+                                                   'pkg/bad.py:2: front matter needs a one-line `summary:`']),
+])
+def test_every_front_matter_error_is_recorded_at_its_line(data, errors):
+    source = parse('pkg/bad.py', data)
+    assert [str(e)[:len(expected)] for e, expected in zip(source.errors, errors)] == errors
+    assert len(source.errors) == len(errors)
+
+
+def test_unknown_front_matter_key_is_a_warning_at_its_line_and_the_page_keeps_its_title():
+    source = parse('pkg/m.py', b'"""\n---\ntitle: T\nsummary: S\nredirect: elsewhere\n---\n"""\nx = 1\n')
+    assert source.errors == []
+    assert source.warnings == ["pkg/m.py:5: unknown front-matter key 'redirect' ignored (known: title, summary)"]
+    assert (source.title, source.summary) == ('T', 'S')
+
+
+def test_comment_only_file_is_a_page_of_prose():
+    source = parse('pkg/notes.py', b'\n# # Notes\n#\n# Only prose here.\n')
+    assert source.title == 'Notes'
+    assert prose_of(source) == ['# Notes', '', 'Only prose here.']
+    assert_every_line_once_in_order(source)

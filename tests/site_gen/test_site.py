@@ -5,17 +5,22 @@ and the command line.
 """
 
 import hashlib
+import importlib
+import json
 import os
 import re
 import subprocess
 import sys
 import time
+import tomllib
 
 import pytest
 
-from site_gen import BuildError
+from site_gen import BuildError, SiteError
+from site_gen.__main__ import main
 from site_gen.check import check
-from site_gen.site import build
+from site_gen.config import Config
+from site_gen.site import build, inside, load_manifest
 from tests.site_gen.conftest import REPO, write_tree
 
 SOURCES = ['pkg', 'README.md']
@@ -44,11 +49,11 @@ def test_pages_are_laid_out_by_folder_with_init_and_readme_as_index_pages(built)
                      'pkg/sub/gamma.html', 'pkg/sub/index.html']
 
 
-def test_page_has_title_description_canonical_breadcrumb_and_source_link(built):
+def test_page_has_title_description_breadcrumb_and_source_link_and_no_canonical_without_a_base_url(built):
     page = read(built, 'pkg/sub/gamma.html')
     assert '<title>Gamma · Small site</title>' in page
     assert '<meta name="description" content="Nested module.">' in page
-    assert re.search(r'<link rel="canonical" href="https://[^"]+/pkg/sub/gamma.html">', page)
+    assert 'rel="canonical"' not in page and 'labml-opt' not in page
     crumbs = re.search(r'<nav class="crumbs".*?</nav>', page, re.S).group()
     assert re.findall(r'href="([^"]+)">([^<]+)</a>', crumbs) == [
         ('../../index.html', 'Small site'), ('../index.html', 'The package'), ('index.html', 'Sub')]
@@ -156,9 +161,8 @@ def test_deleted_source_removes_its_page(built):
     ('pkg/beta.py', 'def broken(:\n', 1),
     ('pkg/beta.py', '"""\nUnclosed $x.\n"""\nx = 1\n', 2),
     ('pkg/beta.py', b'x = "\xff"\n', 1),
-    ('pkg/new.py', '', 1),
-    ('pkg/new.py', '# only\n# comments\n', 1),
-    ('pkg/new.py', '"""\n---\ntitle: T\nsummary: S\nauthor: me\n---\n"""\nx = 1\n', 5),
+    ('pkg/new.py', '"""\n---\ntitle: T\n---\n"""\nx = 1\n', 2),
+    ('pkg/new.py', '"""\n![gone](gone.png)\n"""\nx = 1\n', 2),
 ])
 def test_a_bad_file_fails_the_build_and_leaves_the_last_good_site_untouched(built, name, content, line):
     before = digest_tree(built / 'html')
@@ -169,11 +173,45 @@ def test_a_bad_file_fails_the_build_and_leaves_the_last_good_site_untouched(buil
     assert digest_tree(built / 'html') == before
 
 
-def test_all_bad_files_are_reported_together(built):
-    write_tree(built, {'pkg/one.py': 'def (:\n', 'pkg/two.py': ''})
+def test_every_error_of_every_file_is_reported_together_at_its_line(built):
+    write_tree(built, {'pkg/one.py': 'def (:\n',
+                       'pkg/two.py': '"""\n![a](a.png)\n\n$x\n\n![b](b.png)\n"""\nx = 1\n# $\\href{https://x.example}{y}$\ny = 2\n'})
     with pytest.raises(BuildError) as error:
         build(built, SOURCES, built / 'html')
-    assert [e.path for e in error.value.errors] == ['pkg/one.py', 'pkg/two.py']
+    assert [(e.path, e.line) for e in error.value.errors] == [
+        ('pkg/one.py', 1), ('pkg/two.py', 2), ('pkg/two.py', 4), ('pkg/two.py', 6), ('pkg/two.py', 9)]
+
+
+def test_keep_going_builds_every_good_page_and_reports_the_bad_ones(built):
+    write_tree(built, {'pkg/one.py': 'def (:\n', 'pkg/beta.py': '"""\n$open\n"""\nx = 1\n'})
+    report = build(built, SOURCES, built / 'html', keep_going=True)
+    assert [str(e)[:15] for e in report.errors] == ['pkg/beta.py:2: ', 'pkg/one.py:1: s']
+    pages = sorted(p for p in digest_tree(built / 'html') if p.endswith('.html'))
+    assert pages == ['index.html', 'pkg/alpha.html', 'pkg/index.html', 'pkg/sub/gamma.html', 'pkg/sub/index.html']
+    assert 'beta.html' not in read(built, 'pkg/alpha.html')
+
+
+def test_empty_files_are_skipped_with_a_note_and_comment_only_files_are_pages(built):
+    write_tree(built, {'pkg/sub/__init__.py': '', 'pkg/blank.py': '\n  \n', 'pkg/notes.py': '# # Notes\n#\n# Prose only.\n'})
+    report = build(built, SOURCES, built / 'html')
+    assert report.notes == ['pkg/blank.py: skipped: empty file, so no page',
+                            'pkg/sub/__init__.py: skipped: empty file, so no page; the folder gets a generated index page']
+    assert 'Prose only.' in read(built, 'pkg/notes.html')
+    assert '<h1 id="sub">sub</h1>' in read(built, 'pkg/sub/index.html')
+
+
+def test_unknown_front_matter_key_is_a_warning_and_the_page_is_built(built):
+    write_tree(built, {'pkg/new.py': '"""\n---\ntitle: T\nsummary: S\nredirect: x\n---\n"""\nx = 1\n'})
+    report = build(built, SOURCES, built / 'html')
+    assert report.warnings == ["pkg/new.py:5: unknown front-matter key 'redirect' ignored (known: title, summary)"]
+    assert (built / 'html/pkg/new.html').is_file()
+
+
+def test_named_files_that_are_neither_python_nor_markdown_are_skipped_with_a_note(built):
+    write_tree(built, {'setup.cfg': '[x]\n'})
+    report = build(built, SOURCES + ['setup.cfg', 'pkg/sub/results/plot.svg'], built / 'html')
+    assert report.notes == ['pkg/sub/results/plot.svg: skipped: neither Python nor Markdown',
+                            'setup.cfg: skipped: neither Python nor Markdown']
 
 
 def test_two_sources_for_one_page_is_an_error_not_an_overwrite(built):
@@ -251,3 +289,250 @@ def test_cli_check_exits_nonzero_on_a_stale_site(built):
     (built / 'pkg/beta.py').write_text((built / 'pkg/beta.py').read_text() + 'z = 9\n')
     result = run('check', 'pkg', 'README.md', cwd=built)
     assert result.returncode == 1 and 'stale' in result.stderr
+
+
+# ## The output folder is the only place a build writes
+#
+# `html/manifest.json` is committed, so a pull request can change it. Whatever it says, a build
+# writes and removes only inside the output folder.
+
+def tamper(site, change):
+    path = site / 'html/manifest.json'
+    manifest = json.loads(path.read_text())
+    change(manifest)
+    path.write_text(json.dumps(manifest))
+
+
+def outside_files(site):
+    """Files around the site that a build must never touch, with their contents."""
+    victim = site.parent / 'victim.txt'
+    victim.write_text('keep me')
+    write_tree(site, {'Makefile': 'keep me too\n'})
+    return {victim: 'keep me', site / 'Makefile': 'keep me too\n'}
+
+
+@pytest.mark.parametrize('entry', ['../Makefile', '../../victim.txt', '/etc/hostname', 'pkg/../../Makefile',
+                                   './../Makefile', 'pkg//../../Makefile', '..\\\\Makefile', ''])
+def test_a_tampered_manifest_cannot_make_a_build_remove_files_outside_the_output_folder(built, entry):
+    kept = outside_files(built)
+    tamper(built, lambda m: m['files'].append(entry))
+    build(built, SOURCES, built / 'html')
+    assert {path: path.read_text() for path in kept} == kept
+
+
+def test_a_tampered_manifest_cannot_make_a_build_copy_or_write_files_outside_the_output_folder(built):
+    kept = outside_files(built)
+    secret = built.parent / 'secret.txt'
+    secret.write_text('private')
+
+    def change(manifest):
+        for meta in manifest['pages'].values():
+            meta['images'] = meta.get('images', []) + ['../secret.txt', '../../victim.txt']
+            meta['deps'] = dict(meta.get('deps', {}), **{'../secret.txt': 'x'})
+    tamper(built, change)
+    build(built, SOURCES, built / 'html')
+    assert {path: path.read_text() for path in kept} == kept
+    assert not any('private' in p.read_text(errors='replace') for p in (built / 'html').rglob('*') if p.is_file())
+    assert check(built, SOURCES, built / 'html') == []
+
+
+def test_a_symbolic_link_inside_the_output_folder_does_not_lead_a_build_out_of_it(built, tmp_path):
+    elsewhere = tmp_path / 'elsewhere'
+    elsewhere.mkdir()
+    (elsewhere / 'beta.html').write_text('not ours')
+    page_folder = built / 'html/pkg'
+    for path in sorted(page_folder.rglob('*'), reverse=True):
+        path.rmdir() if path.is_dir() else path.unlink()
+    page_folder.rmdir()
+    page_folder.symlink_to(elsewhere)
+    with pytest.raises(BuildError, match='refusing to write or remove'):
+        build(built, SOURCES, built / 'html')
+    assert [p.name for p in elsewhere.iterdir()] == ['beta.html'] and (elsewhere / 'beta.html').read_text() == 'not ours'
+
+
+@pytest.mark.parametrize('manifest', ['not json', '[]', '{"files": "abc", "pages": []}',
+                                      '{"files": [1, null], "pages": {"../x.html": {"hash": "h"}}}'])
+def test_a_malformed_manifest_only_costs_a_full_rebuild(built, manifest):
+    (built / 'html/manifest.json').write_text(manifest)
+    report = build(built, SOURCES, built / 'html')
+    assert len(report.rendered) == 6
+    assert check(built, SOURCES, built / 'html') == []
+
+
+# ## A killed build leaves nothing behind that the next build does not clean up
+
+def test_temporary_files_of_a_killed_build_are_removed_by_the_next_build(built):
+    dead = subprocess.run([sys.executable, '-c', 'import os; print(os.getpid())'], capture_output=True, text=True)
+    stale = [built / f'html/.index.html.{dead.stdout.strip()}.tmp', built / f'html/pkg/.beta.html.{dead.stdout.strip()}.tmp']
+    for path in stale:
+        path.write_text('half a page')
+    assert any('not produced by the sources' in p for p in check(built, SOURCES, built / 'html'))
+    build(built, SOURCES, built / 'html')
+    assert not any(path.exists() for path in stale)
+    assert check(built, SOURCES, built / 'html') == []
+
+
+def test_a_temporary_file_of_a_build_still_running_is_left_alone(built):
+    alive = built / f'html/.index.html.{os.getppid()}.tmp'
+    alive.write_text('being written')
+    build(built, SOURCES, built / 'html')
+    assert alive.exists()
+
+
+def test_files_written_by_a_build_killed_before_its_manifest_are_removed_once_their_source_is_gone(built, monkeypatch):
+    write_tree(built, {'pkg/new.py': '"""\n---\ntitle: New\nsummary: S\n---\n"""\nx = 1\n'})
+    replace, calls = os.replace, []
+
+    def killed_after_the_new_page(source, target):
+        replace(source, target)
+        calls.append(target)
+        if str(target).endswith('pkg/new.html'):
+            raise KeyboardInterrupt('killed')
+    monkeypatch.setattr(os, 'replace', killed_after_the_new_page)
+    with pytest.raises(KeyboardInterrupt):
+        build(built, SOURCES, built / 'html')
+    monkeypatch.setattr(os, 'replace', replace)
+    assert (built / 'html/pkg/new.html').is_file()
+    (built / 'pkg/new.py').unlink()
+    build(built, SOURCES, built / 'html')
+    assert not (built / 'html/pkg/new.html').exists()
+    assert check(built, SOURCES, built / 'html') == []
+
+
+# ## Any tree, from anywhere: configuration and command line
+
+def test_configuration_names_the_site_sets_canonical_and_view_source_links_and_excludes(small_site):
+    write_tree(small_site, {'pyproject.toml': '[project]\nname = "small"\n\n[tool.site_gen]\nname = "Small docs"\n'
+                                              'base_url = "https://docs.example.org/small/"\n'
+                                              'repository = "https://git.example.org/me/small"\nbranch = "dev"\n'
+                                              'sources = ["pkg", "README.md"]\nexclude = ["pkg/beta.py", "pkg/sub/*"]\n'})
+    build(small_site, None, small_site / 'html')
+    pages = sorted(p for p in digest_tree(small_site / 'html') if p.endswith('.html'))
+    assert pages == ['index.html', 'pkg/alpha.html', 'pkg/index.html']
+    alpha = read(small_site, 'pkg/alpha.html')
+    assert '<title>Alpha · Small docs</title>' in alpha and 'data-site="Small docs"' in alpha
+    assert '<link rel="canonical" href="https://docs.example.org/small/pkg/alpha.html">' in alpha
+    assert 'class="source-link" href="https://git.example.org/me/small/blob/dev/pkg/alpha.py"' in alpha
+    # One link per section with code, to its first line: `import math`, `def alpha(x):`, `return ...`.
+    lines = re.findall(r'class="view-source" href="https://git.example.org/me/small/blob/dev/pkg/alpha.py#L(\d+)"', alpha)
+    source = (small_site / 'pkg/alpha.py').read_text().split('\n')
+    assert [source[int(n) - 1].strip() for n in lines] == ['import math', 'def alpha(x):', 'return math.sqrt(x)']
+    assert check(small_site, None, small_site / 'html') == []
+
+
+def test_view_source_links_name_a_range_of_lines_when_a_section_has_several():
+    config = Config(repository='https://git.example.org/me/small/', branch='dev')
+    assert config.source_url('pkg/a.py', 3, 7) == 'https://git.example.org/me/small/blob/dev/pkg/a.py#L3-L7'
+    assert config.source_url('pkg/a.py', 3, 3) == 'https://git.example.org/me/small/blob/dev/pkg/a.py#L3'
+    assert Config().source_url('pkg/a.py', 3, 7) is None and Config().canonical('a.html') is None
+
+
+@pytest.mark.parametrize('table, line, message', [
+    ('nmae = "x"\n', 3, "unknown key 'nmae' in [tool.site_gen]"),
+    ('exclude = "x"\n', 3, 'exclude must be a list of strings'),
+    ('base_url = "http://x.example/"\n', 3, 'base_url must start with https://'),
+    ('repository = "javascript:alert(1)"\n', 3, 'repository must start with https://'),
+    ('branch = \n', 3, 'cannot read it as TOML'),
+])
+def test_a_bad_configuration_is_an_error_at_its_line(small_site, table, line, message):
+    write_tree(small_site, {'pyproject.toml': f'[tool.site_gen]\nname = "x"\n{table}'})
+    with pytest.raises(SiteError) as error:
+        build(small_site, SOURCES, small_site / 'html')
+    assert str(error.value).startswith(f'{small_site / "pyproject.toml"}:{line}: ') and message in str(error.value)
+
+
+def test_console_script_site_gen_is_declared_and_is_the_same_main():
+    project = tomllib.loads((REPO / 'pyproject.toml').read_text())
+    module, _, function = project['project']['scripts']['site-gen'].partition(':')
+    assert getattr(importlib.import_module(module), function) is main
+    assert 'nh3' in project['project']['dependencies']
+    assert re.search(r'^nh3==', (REPO / 'constraints.txt').read_text(), re.M)
+    assert project['tool']['site_gen']['sources'] == ['labml_opt', 'README.md']
+
+
+def test_cli_builds_from_an_absolute_path_from_elsewhere(small_site, tmp_path):
+    out = tmp_path / 'site'
+    result = run('build', str(small_site / 'pkg'), str(small_site / 'README.md'), '--out', str(out), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert (out / 'pkg/sub/gamma.html').is_file() and (out / 'index.html').is_file()
+
+
+def test_cli_builds_from_a_dotdot_path_with_a_root(small_site):
+    elsewhere = small_site.parent / 'work'
+    elsewhere.mkdir()
+    result = run('build', '../src/pkg/sub', '--root', '../src', '--out', 'out', cwd=elsewhere)
+    assert result.returncode == 0, result.stderr
+    assert (elsewhere / 'out/pkg/sub/gamma.html').is_file()
+    alone = run('build', '../src/pkg/sub', '--out', 'alone', cwd=elsewhere)
+    assert alone.returncode == 0 and (elsewhere / 'alone/gamma.html').is_file(), 'a folder named alone is its own root'
+
+
+def test_cli_names_a_source_outside_the_root_instead_of_a_traceback(small_site):
+    result = run('build', 'pkg', '--root', 'pkg/sub', '--out', 'out', cwd=small_site)
+    assert result.returncode == 1 and 'Traceback' not in result.stderr
+    assert f'outside the root {small_site / "pkg/sub"}' in result.stderr
+
+
+def test_cli_keep_going_builds_the_good_pages_and_still_fails(built):
+    (built / 'pkg/beta.py').write_text('"""\n$$ open\n"""\nx = 1\n')
+    result = run('build', 'pkg', 'README.md', '--out', 'html', '--keep-going', cwd=built)
+    assert result.returncode == 1
+    assert 'site_gen: pkg/beta.py:2: unclosed $$' in result.stderr and 'their pages were left out' in result.stderr
+    assert not (built / 'html/pkg/beta.html').exists() and (built / 'html/pkg/alpha.html').is_file()
+
+
+def test_cli_without_sources_builds_what_the_configuration_names(small_site):
+    write_tree(small_site, {'pyproject.toml': '[tool.site_gen]\nsources = ["pkg/sub"]\n'})
+    result = run('build', '--out', 'out', cwd=small_site / 'pkg')
+    assert result.returncode == 0, result.stderr
+    assert sorted(p for p in digest_tree(small_site / 'pkg/out') if p.endswith('.html')) == [
+        'index.html', 'pkg/index.html', 'pkg/sub/gamma.html', 'pkg/sub/index.html']
+
+
+@pytest.mark.parametrize('path', ['../x', '/etc/passwd', 'a/../../x', 'a\\..\\x', '', 'C:/x', 'a//b', './a'])
+def test_the_write_gate_refuses_any_path_that_is_not_plainly_inside(tmp_path, path):
+    with pytest.raises(BuildError, match='refusing to write or remove'):
+        inside(tmp_path / 'out', path)
+
+
+def test_manifest_entries_with_paths_that_leave_the_folder_are_dropped_when_read(tmp_path):
+    (tmp_path / 'manifest.json').write_text(json.dumps({
+        'generator': 'g', 'files': ['a.html', '../b', '/c', 'd/../../e', 3],
+        'pages': {'a.html': {'hash': 'h', 'source': 'a.py', 'images': ['ok.png'], 'deps': {'ok.md': 'h'}},
+                  'b.html': {'hash': 'h', 'source': 'b.py', 'images': ['../secret'], 'deps': {}},
+                  'c.html': {'hash': 'h', 'source': '../c.py'},
+                  'd.html': {'hash': 'h', 'source': 'd.py', 'deps': {'/etc/passwd': 'h'}}}}))
+    manifest = load_manifest(tmp_path)
+    assert manifest['files'] == ['a.html'] and list(manifest['pages']) == ['a.html']
+
+
+def test_symbolic_links_in_the_sources_cannot_bring_files_from_outside_the_tree_into_the_site(small_site, tmp_path):
+    secret = tmp_path / 'id_rsa'
+    secret.write_text('PRIVATE KEY')
+    for name in ('pkg/key.png', 'pkg/key.md', 'pkg/leak.py'):
+        (small_site / name).symlink_to(secret)
+    write_tree(small_site, {'pkg/beta.py': '"""\n![k](key.png)\n\n[[include: key.md]]\n"""\nx = 1\n'})
+    with pytest.raises(BuildError) as error:
+        build(small_site, SOURCES, small_site / 'html')
+    assert [str(e) for e in error.value.errors] == ['pkg/beta.py:2: image key.png leads outside the source tree',
+                                                    'pkg/beta.py:4: include key.md points outside the source tree']
+    write_tree(small_site, {'pkg/beta.py': 'x = 1\n'})
+    report = build(small_site, SOURCES, small_site / 'html')
+    assert report.notes == ['pkg/leak.py: skipped: a symbolic link that leads outside the root']
+    assert not any('PRIVATE' in p.read_text(errors='replace') for p in (small_site / 'html').rglob('*') if p.is_file())
+
+
+def test_a_tampered_manifest_cannot_copy_a_file_through_a_symbolic_link_as_a_cached_image(built, tmp_path):
+    secret = tmp_path / 'id_rsa'
+    secret.write_text('PRIVATE KEY')
+    (built / 'pkg/key.png').symlink_to(secret)
+    tamper(built, lambda m: m['pages']['pkg/beta.html'].update(images=['pkg/key.png'], key='changed'))
+    assert build(built, SOURCES, built / 'html').rendered == ['pkg/beta.html'], 'the entry is not trusted as a cache'
+    assert not any('PRIVATE' in p.read_text(errors='replace') for p in (built / 'html').rglob('*') if p.is_file())
+
+
+def test_configured_sources_are_relative_to_the_pyproject_folder_whatever_the_root(small_site):
+    write_tree(small_site, {'pyproject.toml': '[tool.site_gen]\nsources = ["pkg/sub"]\n'})
+    build(small_site / 'pkg', None, small_site / 'out')
+    assert sorted(p for p in digest_tree(small_site / 'out') if p.endswith('.html')) == [
+        'index.html', 'sub/gamma.html', 'sub/index.html']
