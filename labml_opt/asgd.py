@@ -77,18 +77,12 @@ class ASGD(GenericAdaptiveOptimizer):
         * `t0` is $t_0$, the step from which the iterates are averaged
         * `weight_decay` is an $L_2$ coefficient added to the gradient, as in `torch.optim.ASGD`
         * `maximize` ascends the objective instead of descending it
-        * `foreach=False` runs the code as written; `None` and `True` let large groups take
-          [the fast path](fast.html)
-        * `capturable` and `differentiable` must be `False`: CUDA graphs need a GPU, and the
-          step is not differentiable here
+        * `foreach`, `differentiable` and `capturable` are torch's implementation keywords; see
+          [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
         """
         self.weight_decay = WeightDecay(weight_decay, weight_decouple=False)
-        self.check('capturable', capturable, capturable is False, 'False (CUDA graphs need a GPU)')
-        self.check('differentiable', differentiable, differentiable is False, 'False')
-        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, foreach=foreach,
-                        maximize=maximize, differentiable=differentiable, capturable=capturable)
-        if foreach is False:
-            defaults['fast'] = False
+        defaults = dict(lr=lr, lambd=lambd, alpha=alpha, t0=t0, weight_decay=weight_decay, maximize=maximize,
+                        **self.implementation_options(foreach, differentiable, capturable))
         super().__init__(params, defaults)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):

@@ -109,6 +109,21 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             for i, beta in enumerate(betas):
                 self.check(f'beta{i + 1}', beta, 0 <= beta < 1, 'in [0, 1)')
 
+    def implementation_options(self, foreach: Optional[bool], differentiable: bool, capturable: bool) -> Dict[str, Any]:
+        """
+        The group defaults for `torch.optim`'s implementation keywords, which our classes take so that
+        switching is a change of import: `foreach=False` asks for the code as written (the group key
+        `fast`, see [the fast path](fast.html)), `None` and `True` leave the choice to the fast path.
+        CUDA graphs (`capturable`) need a GPU, and our steps are not differentiable, so both must be
+        `False`.
+        """
+        self.check('capturable', capturable, capturable is False, 'False (CUDA graphs need a GPU)')
+        self.check('differentiable', differentiable, differentiable is False, 'False')
+        options = dict(foreach=foreach, differentiable=differentiable, capturable=capturable)
+        if foreach is False:
+            options['fast'] = False
+        return options
+
     def add_param_group(self, param_group: Dict[str, Any]):
         r"""
         Our updates are written for real tensors. Rather than silently computing $g^2$ where

@@ -73,21 +73,15 @@ class Rprop(GenericAdaptiveOptimizer):
         * `etas` is $(\eta^-, \eta^+)$, with $0 < \eta^- < 1 < \eta^+$
         * `step_sizes` is $(\Delta_{\min}, \Delta_{\max})$
         * `maximize` ascends the objective instead of descending it
-        * `foreach=False` runs the code as written; `None` and `True` let large groups take
-          [the fast path](fast.html)
-        * `capturable` and `differentiable` must be `False`: CUDA graphs need a GPU, and the
-          step is not differentiable here
+        * `foreach`, `differentiable` and `capturable` are torch's implementation keywords; see
+          [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
         """
         self.check('etas', etas, isinstance(etas, (tuple, list)) and len(etas) == 2 and 0 < etas[0] < 1 < etas[1],
                    'a pair (eta_minus, eta_plus) with 0 < eta_minus < 1 < eta_plus')
         self.check('step_sizes', step_sizes, isinstance(step_sizes, (tuple, list)) and len(step_sizes) == 2 and
                    0 <= step_sizes[0] <= step_sizes[1], 'a pair (min, max) with 0 <= min <= max')
-        self.check('capturable', capturable, capturable is False, 'False (CUDA graphs need a GPU)')
-        self.check('differentiable', differentiable, differentiable is False, 'False')
-        defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), foreach=foreach, maximize=maximize,
-                        differentiable=differentiable, capturable=capturable)
-        if foreach is False:
-            defaults['fast'] = False
+        defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize,
+                        **self.implementation_options(foreach, differentiable, capturable))
         super().__init__(params, defaults)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
