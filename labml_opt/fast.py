@@ -202,31 +202,43 @@ class CompiledStep:
 
     def __call__(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,
                  param: torch.Tensor) -> bool:
-        # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
-        tensors = {key: value for key, value in state.items()
-                   if isinstance(value, torch.Tensor) and value.shape == param.shape}
-        if not (param.is_contiguous() and grad.is_contiguous() and
-                all(tensor.is_contiguous() for tensor in tensors.values())):
+        """
+        This runs for every parameter on every step, so each of its loops is a single pass.
+        """
+        if not (param.is_contiguous() and grad.is_contiguous()):
             return False
-        empty = tuple(key for key, value in state.items() if value is None)
-        flags = tuple((name, value) for name, value in numbers.items() if not is_value(value))
-        names = tuple(name for name, value in numbers.items() if is_value(value))
-        layout = tuple((key, tensor.dtype) for key, tensor in tensors.items())
-        key = (self.owner, param.dtype, layout, empty, flags, names)
+        # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
+        tensors, layout, empty = [], [], []
+        for key, value in state.items():
+            if value is None:
+                empty.append(key)
+            elif isinstance(value, torch.Tensor) and value.shape == param.shape:
+                if not value.is_contiguous():
+                    return False
+                tensors.append(value)
+                layout.append((key, value.dtype))
+        flags, names, values = [], [], []
+        for name, value in numbers.items():
+            if is_value(value):
+                names.append(name)
+                values.append(value)
+            else:
+                flags.append((name, value))
+        key = (self.owner, param.dtype, tuple(layout), tuple(empty), tuple(flags), tuple(names))
         kernel = KERNELS.get(key)
         if kernel is None:
-            kernel = compile_kernel(key, self.optimizer, self.maximize, layout, empty, numbers, param)
+            kernel = compile_kernel(key, self.optimizer, self.maximize, key[2], key[3], numbers, param)
         if isinstance(kernel, str):
             warn_once(self.optimizer, kernel)
             return False
-        created = kernel(param, grad, list(tensors.values()), [numbers[name] for name in names])
+        created = kernel(param, grad, tensors, values)
         state.update(zip(kernel.created, [tensor.view(param.shape) for tensor in created]))
         return True
 
 
 def is_value(number: Any) -> bool:
-    """A number of the step that is an input of the loop, rather than a flag that shapes it."""
-    return isinstance(number, (int, float)) and not isinstance(number, bool)
+    """A number of the step that is an input of the loop (a float or an int), rather than a flag that shapes it."""
+    return isinstance(number, float) or type(number) is int
 
 
 def settings(optimizer: torch.optim.Optimizer) -> Tuple[Tuple[str, Any], ...]:
