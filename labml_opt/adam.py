@@ -35,7 +35,8 @@ not the largest step either. By Cauchy-Schwarz, for $\beta_1^2 < \beta_2$ and la
 $$\frac{\lvert \hat{m}_t \rvert}{\sqrt{\hat{v}_t}} \le \frac{1 - \beta_1}{\sqrt{(1 - \beta_2)(1 - \beta_1^2 / \beta_2)}}
   \approx 7.27$$
 
-with equality for gradients that grow by a factor $\beta_2 / \beta_1 \approx 1.11$ every step. In
+reached, late in a run, by gradients that have grown by a factor $\beta_2 / \beta_1 \approx 1.11$
+every step for the last few dozen steps. In
 training, where gradients of one coordinate are of a similar size from step to step, the step is
 about $\alpha$ or less, and the noisier the gradient, the smaller it is.
 
