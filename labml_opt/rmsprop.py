@@ -63,8 +63,11 @@ together differently in three ways.
   $\frac{1}{1 - \mu}$ times it, ten times with $\mu = 0.9$, where Adam's $m_t$ approaches the
   gradient itself. An RMSprop learning rate with momentum is worth about $\frac{1}{1 - \mu}$ Adam
   learning rates.
-* It warms up: $b_0 = 0$, so the sum starts at one term and grows over about $\frac{1}{1 - \mu}$
-  steps, with no correction, where Adam divides $m_t$ by $1 - \beta_1^t$.
+* Neither average is corrected for its start at zero. $b_t$ starts from one term and fills over
+  about $\frac{1}{1 - \mu}$ steps, while each term is inflated by $v_t$'s bias towards zero. For a
+  constant gradient, with $\beta_2 = 0.99$ and $\mu = 0.9$, the step is $10 \alpha$ at $t = 1$,
+  peaks at about $30 \alpha$ at $t = 11$, and settles at $10 \alpha$ after a few hundred steps;
+  Adam's step in the same case is $\alpha$ from the first step on.
 * It is applied to the *normalised* gradient $\frac{g_t}{\sqrt{v_t} + \epsilon}$, each term
   divided by the $v$ of its own step; Adam averages raw gradients and divides the average by the
   current $\sqrt{\hat{v}_t}$.
