@@ -17,7 +17,7 @@ step of SGD with momentum instead.
 Adam's per-coordinate step size is $\alpha \psi_t$, with the *adaptive rate*
 $\psi_t = \frac{1}{\sqrt{\hat{v}_t}}$. Its size is not the problem: at $t = 1$,
 $\hat{m}_1 = g_1$ and $\hat{v}_1 = g_1^2$, so Adam's first step is $\alpha \operatorname{sign}(g_1)$
-whatever $g_1$ is. The problem is its *variance*. Early on, $\hat{v}_t$ averages only a few
+whatever $g_1$ is (as long as $\lvert g_1 \rvert \gg \epsilon$). The problem is its *variance*. Early on, $\hat{v}_t$ averages only a few
 squared gradients, so $\psi_t$ is a noisy function of a handful of samples; the paper shows that
 its variance is very large in the first steps and shrinks as more gradients are averaged. This is
 why Adam often needs a learning-rate warm-up, and the paper argues that warm-up works precisely by
