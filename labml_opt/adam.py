@@ -24,7 +24,8 @@ v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
 $m_t$ is momentum: it averages out noise in the gradient and keeps moving along directions
 that stay consistent from step to step. $v_t$ estimates the scale of each coordinate's gradient,
 and dividing by $\sqrt{\hat{v}_t}$ makes the step in every coordinate about $\alpha$ in size,
-however large or small its gradients are: multiplying the loss by $100$ leaves every step as it was.
+however large or small its gradients are: multiplying the loss by $100$ leaves every step as it was
+(as long as $\sqrt{\hat{v}_t} \gg \epsilon$).
 
 $\alpha$ is therefore an *approximate* bound on each coordinate's step, not a strict one. Kingma and
 Ba (section 2.1) work out the worst case they consider: a gradient $g$ after a long run of zeros
@@ -36,9 +37,9 @@ $$\frac{\lvert \hat{m}_t \rvert}{\sqrt{\hat{v}_t}} \le \frac{1 - \beta_1}{\sqrt{
   \approx 7.27$$
 
 reached, late in a run, by gradients that have grown by a factor $\beta_2 / \beta_1 \approx 1.11$
-every step for the last few dozen steps. In
-training, where gradients of one coordinate are of a similar size from step to step, the step is
-about $\alpha$ or less, and the noisier the gradient, the smaller it is.
+every step for the last few dozen steps. In training, where the gradients of one coordinate are of
+a similar size from step to step, the step is about $\alpha$ or less, and the noisier the gradient,
+the smaller it is.
 
 Nor do rare gradients move a parameter as much as frequent ones. A coordinate that gets a gradient
 $g$ once every $100$ steps and zero otherwise settles at $v_t \approx (1 - \beta_2) g^2 / (1 - \beta_2^{100})$,
