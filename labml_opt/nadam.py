@@ -63,7 +63,8 @@ $$\bar{m}_t = \left( \frac{1 - \mu_t}{1 - \prod_{i=1}^{t} \mu_i}
 
 With the defaults that is $1.06 g$ at $t = 1$, $0.73 g$ at $t = 3$ and $4$ (the lowest), $0.84 g$
 at $t = 10$, $0.95 g$ at $t = 20$, and within $1\%$ of $g$ only from $t = 37$ on. For those first
-few dozen steps NAdam moves up to $27\%$ less than the same gradient would move Adam.
+few dozen steps NAdam moves up to $27\%$ less than Adam would with the same $\alpha$ and the
+same gradient ($6\%$ more at $t = 1$).
 (Dozat's form, with $m_t = (1 - \prod_{i=1}^{t} \mu_i) g$ here, starts higher, $1.31 g$ at $t = 1$
 and $1.03 g$ at $t = 3$, and is within $1\%$ of $g$ from $t = 5$.)
 `python -m labml_opt.figures` measures $\bar{m}_t$ from this class's steps, and
