@@ -32,6 +32,51 @@ so that its variants override one idea each. The same code runs as written for s
   [DistributedDataParallel and ZeRO](distributed.html), and
   [gradient accumulation](accumulate.html).
 
+## Notation
+
+Every page uses the same symbols. The code names follow `torch.optim`'s arguments and state keys.
+
+| symbol | meaning | in the code |
+|---|---|---|
+| $t$ | the step, counted from $1$ | `state['step']` |
+| $\theta_{t-1}$, $\theta_t$ | a parameter before and after step $t$ (on every page, Sophia's too) | `param` |
+| $g_t$ | the gradient of the loss at $\theta_{t-1}$ | `grad` |
+| $\alpha$, $\alpha_t$ | the learning rate; $\alpha_t$ when a schedule sets it for step $t$ | `lr` |
+| $m_t$ | the moving average of gradients (the first moment) | `exp_avg` |
+| $v_t$ | the moving average of squared gradients (the second moment) | `exp_avg_sq`, RMSprop's `square_avg` |
+| $\hat{m}_t$, $\hat{v}_t$ | the bias-corrected averages $\frac{m_t}{1 - \beta_1^t}$, $\frac{v_t}{1 - \beta_2^t}$ | |
+| $\beta_1$ | the decay rate of $m_t$ | `betas[0]` |
+| $\beta_2$ | the decay rate of $v_t$ and of every other average of squares | `betas[1]`, RMSprop's `alpha`, Adadelta's `rho` |
+| $\mu$ | the momentum of a velocity $b_t$ that *sums* gradients (SGD, RMSprop); NAdam's $\mu_t$ is its schedule of $\beta_1$, in Dozat's notation | `momentum` |
+| $b_t$ | that velocity | `momentum_buffer` |
+| $\lambda$ | the weight decay | `weight_decay` |
+| $\epsilon$ | a small constant that keeps a division finite; where it goes is in the table below | `eps` |
+
+Symbols that belong to one page: Adagrad's sum $G_t$ (`sum`) and rate decay $\delta$ (`lr_decay`);
+Adadelta's $E[g^2]_t$ (`square_avg`) and $E[\Delta\theta^2]_t$ (`acc_delta`); AdaBelief's $s_t$
+(`exp_avg_var`); Adamax's $u_t$ (`exp_inf`); RAdam's adaptive rate $\psi_t$ and the lengths
+$\rho_t$, $\rho_\infty$; NAdam's $\kappa$ (`momentum_decay`); Sophia's curvature $h_t$ (`hessian`)
+and its scale $\gamma$ (`rho`); SGD's dampening $\tau$; the warm-up length $w$.
+
+### Where each optimizer puts $\epsilon$
+
+The first step of each, from zero state, for a gradient $g$ (with $\lambda = 0$). These are
+closed forms that `tests/optimizers/test_index.py` checks the optimizers against, with $\epsilon$
+as large as $g$, where putting it anywhere else gives another number.
+
+| optimizer | $\epsilon$ | first step $\theta_0 - \theta_1$ |
+|---|---|---|
+| [SGD](sgd.html) | none | $\alpha g$ |
+| [Adagrad](adagrad.html) | outside the root: $\sqrt{G_t} + \epsilon$ | $\alpha \frac{g}{\lvert g \rvert + \epsilon}$ |
+| [Adadelta](adadelta.html) | inside both roots: $\sqrt{E[\Delta\theta^2]_{t-1} + \epsilon}$, $\sqrt{E[g^2]_t + \epsilon}$ | $\alpha \frac{\sqrt{\epsilon}}{\sqrt{(1 - \beta_2) g^2 + \epsilon}} g$ |
+| [RMSprop](rmsprop.html) | outside the root, no bias correction: $\sqrt{v_t} + \epsilon$ | $\alpha \frac{g}{\sqrt{1 - \beta_2} \lvert g \rvert + \epsilon}$ |
+| [Adam](adam.html), [AMSGrad](amsgrad.html), [AdamW](adamw.html) | after bias correction: $\sqrt{\hat{v}_t} + \epsilon$ | $\alpha \frac{g}{\lvert g \rvert + \epsilon}$ |
+| [NAdam](nadam.html) | after bias correction: $\sqrt{\hat{v}_t} + \epsilon$ | $\alpha \Big(1 + \frac{\mu_2 (1 - \beta_1)}{1 - \mu_1 \mu_2}\Big) \frac{g}{\lvert g \rvert + \epsilon}$ |
+| [RAdam](radam.html) | before bias correction: $\sqrt{v_t} + \epsilon$; none in its first five (SGD) steps | $\alpha g$ |
+| [AdaBelief](ada_belief.html) | inside $s_t$, and after bias correction: $\sqrt{\hat{s}_t} + \epsilon$ | with `rectify=False`: $\alpha \frac{g}{\sqrt{\beta_1^2 g^2 + \epsilon / (1 - \beta_2)} + \epsilon}$ |
+| [Adamax](adamax.html) | inside the maximum: $\max(\beta_2 u_{t-1}, \lvert g_t \rvert + \epsilon)$ | $\alpha \frac{g}{\lvert g \rvert + \epsilon}$ |
+| [Sophia](sophia.html) | a floor: $\max \{ \gamma h_t, \epsilon \}$ | $\alpha \operatorname{clip} \Big( \frac{(1 - \beta_1) g}{\max \{ \gamma h_1, \epsilon \}}, 1 \Big)$ |
+
 ## How they compare
 
 Ten of them train the same MLP on real MNIST digits, from the same initial weights on the same

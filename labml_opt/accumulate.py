@@ -25,8 +25,13 @@ $$L = \frac{1}{k b} \sum_{j=1}^{k} \sum_{n \in B_j} \ell_n = \frac{1}{k} \sum_{j
 for each micro-batch, without `zero_grad()` in between, leaves exactly $\nabla_\theta L$ in
 `param.grad`. The optimizer then cannot tell the difference: whatever it does with a gradient,
 SGD or [Adam](adam.html), it does with this one. Forgetting the $\frac{1}{k}$ multiplies the
-gradient by $k$; for SGD that is a $k$ times larger learning rate, while Adam, which divides by
-the gradient's own scale, would hide the mistake almost completely.
+loss's gradient by $k$; for SGD that is a $k$ times larger learning rate, while Adam, which
+divides by the gradient's own scale, would hide the mistake almost completely, except where
+$\epsilon$ matters. It is not hidden from $L_2$ weight decay: the optimizer adds
+$\lambda \theta_{t-1}$ to the gradient once, after accumulation, so next to a $k$ times larger
+loss gradient the decay weighs $k$ times less, as if $\lambda$ were $\lambda / k$, for SGD and Adam
+alike. Decoupled decay, as in [AdamW](adamw.html), does not pass through the gradient and is
+unchanged.
 
 ## The short last group
 

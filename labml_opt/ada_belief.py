@@ -8,8 +8,10 @@ summary: An annotated PyTorch implementation of AdaBelief, which scales each ste
 
 AdaBelief comes from [*AdaBelief Optimizer: Adapting Stepsizes by the Belief in Observed
 Gradients*](https://arxiv.org/abs/2010.07468) by Zhuang et al. (2020). It replaces
-[Adam](adam.html)'s moving average of $g_t^2$ with a moving average of $(g_t - m_t)^2$: the
-squared distance between the gradient and the momentum that predicted it.
+[Adam](adam.html)'s moving average of $g_t^2$ with a moving average of $(g_t - m_t)^2$. The
+prediction of $g_t$ is $m_{t-1}$, the momentum before $g_t$ arrived, and since
+$g_t - m_t = \beta_1 (g_t - m_{t-1})$, this is $\beta_1^2$ times the squared distance between the
+gradient and its prediction.
 
 \begin{align}
 m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
@@ -26,9 +28,9 @@ smaller $\epsilon$ (they use $10^{-16}$), which is our default.
 
 ## Why it works
 
-$m_t$ is a prediction of the next gradient, and $s_t$ measures how wrong that prediction has
-been: it estimates the *variance* of the gradient, where Adam's $v_t$ estimates its second
-moment. The two differ exactly where it matters.
+$m_{t-1}$ is a prediction of the gradient $g_t$, and $s_t$ measures how wrong that prediction
+has been, scaled by $\beta_1^2$: it estimates the *variance* of the gradient, where Adam's $v_t$
+estimates its second moment. The two differ exactly where it matters.
 
 * Where the loss is steep but smoothly curved, gradients are large and consistent. Adam sees a
   large $v_t$ and takes small steps; AdaBelief sees a small $s_t$ (the gradient is as predicted)
@@ -133,7 +135,7 @@ class AdaBelief(RAdam):
         m, s = state['exp_avg'], state['exp_avg_var']
         # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
         m.lerp_(grad, 1 - numbers.beta1)
-        # $g_t - m_t$, how far the gradient is from its prediction
+        # $g_t - m_t = \beta_1 (g_t - m_{t-1})$, $\beta_1$ times how far the gradient is from its prediction $m_{t-1}$
         surprise = grad - m
         # $s_t \leftarrow \beta_2 s_{t-1} + (1 - \beta_2) (g_t - m_t)^2 + \epsilon$
         s.mul_(numbers.beta2).addcmul_(surprise, surprise * (1 - numbers.beta2)).add_(numbers.eps)

@@ -14,24 +14,25 @@ by Matthew Zeiler, makes two changes.
 ## A moving average instead of a sum
 
 The first replaces $G_t$ with an exponential moving average of squared gradients, with decay
-rate $\rho$:
+rate $\beta_2$ (the paper's and torch's `rho`; $\beta_2$ is its name across [these pages](index.html)):
 
-$$E[g^2]_t = \rho \, E[g^2]_{t-1} + (1 - \rho) \, g_t^2$$
+$$E[g^2]_t = \beta_2 \, E[g^2]_{t-1} + (1 - \beta_2) \, g_t^2$$
 
-Old gradients now fade: the average covers roughly the last $\frac{1}{1 - \rho}$ steps, ten with
-$\rho = 0.9$. It measures the *recent* size of the gradient, so the rate can shrink while
+Old gradients now fade: the average covers roughly the last $\frac{1}{1 - \beta_2}$ steps, ten with
+$\beta_2 = 0.9$. It measures the *recent* size of the gradient, so the rate can shrink while
 gradients are large and grow back when they become small, and it no longer dies with time.
-Writing $\text{RMS}[x]_t = \sqrt{E[x^2]_t + \epsilon}$, this alone gives
-$\Delta\theta_t = -\frac{\eta}{\text{RMS}[g]_t} g_t$. That is [RMSprop](rmsprop.html), the next
+Writing $\text{RMS}[x]_t = \sqrt{E[x^2]_t + \epsilon}$, and $\Delta\theta_t$ for the change
+that step $t$ makes to $\theta$, this alone gives $\Delta\theta_t = -\frac{\alpha}{\text{RMS}[g]_t} g_t$. That is [RMSprop](rmsprop.html), the next
 page, which in fact appeared independently around the same time.
 
 ## Getting the units right
 
 The second change is an argument about units. Suppose $\theta$ is measured in metres and the
 loss $J$ has no unit. Then the gradient $g = \frac{\partial J}{\partial \theta}$ is in
-$\frac{1}{\text{m}}$, and so is SGD's step $-\eta g$: we add a quantity in $\frac{1}{\text{m}}$
-to one in metres, with $\eta$ silently in $\text{m}^2$ to make it work. Adagrad's and RMSprop's
-steps $\frac{g}{\sqrt{E[g^2]}}$ have no unit at all, so their $\eta$ carries metres. Either way,
+$\frac{1}{\text{m}}$, and so is SGD's step $-\alpha g$ unless $\alpha$ has a unit: we add a
+quantity in $\frac{1}{\text{m}}$ to one in metres, with $\alpha$ silently in $\text{m}^2$ to make it work.
+Adagrad's and RMSprop's steps $\frac{g}{\sqrt{E[g^2]}}$ have no unit at all, so their $\alpha$
+carries metres. Either way,
 a good learning rate depends on how the parameter happens to be scaled.
 
 Newton's method does not have this problem. Its step $-\frac{g}{\partial^2 J / \partial \theta^2}$
@@ -44,23 +45,27 @@ $$\Delta\theta = -\frac{g}{\partial^2 J / \partial \theta^2}
 
 Adadelta estimates this ratio per parameter from quantities it can track: the recent size of the
 updates in the numerator, the recent size of the gradients in the denominator. The current update
-is not known yet, so the numerator uses the average up to the previous step:
+is not known yet, so the numerator uses the average up to the previous step. With
+$\Delta\theta_t$ the change of step $t$, minus sign included, as above and in the paper:
 
 \begin{align}
-E[g^2]_t &\leftarrow \rho \, E[g^2]_{t-1} + (1 - \rho) \, g_t^2 \\
-\Delta\theta_t &\leftarrow \frac{\sqrt{E[\Delta\theta^2]_{t-1} + \epsilon}}{\sqrt{E[g^2]_t + \epsilon}} \, g_t \\
-E[\Delta\theta^2]_t &\leftarrow \rho \, E[\Delta\theta^2]_{t-1} + (1 - \rho) \, \Delta\theta_t^2 \\
-\theta_t &\leftarrow \theta_{t-1} - \eta \, \Delta\theta_t
+E[g^2]_t &\leftarrow \beta_2 \, E[g^2]_{t-1} + (1 - \beta_2) \, g_t^2 \\
+\Delta\theta_t &\leftarrow -\frac{\sqrt{E[\Delta\theta^2]_{t-1} + \epsilon}}{\sqrt{E[g^2]_t + \epsilon}} \, g_t \\
+E[\Delta\theta^2]_t &\leftarrow \beta_2 \, E[\Delta\theta^2]_{t-1} + (1 - \beta_2) \, \Delta\theta_t^2 \\
+\theta_t &\leftarrow \theta_{t-1} + \alpha \, \Delta\theta_t
 \end{align}
 
 The step is now in metres over $\frac{1}{\text{m}}$ times $\frac{1}{\text{m}}$: metres, the units
-of $\theta$. The paper has no learning rate at all; PyTorch keeps one, with default $\eta = 1$,
-which recovers the paper. With any other $\eta$, note that $E[\Delta\theta^2]$ tracks the update
-*before* scaling by $\eta$, as in PyTorch.
+of $\theta$. The paper has no learning rate at all; PyTorch keeps one, with default $\alpha = 1$,
+which recovers the paper. With any other $\alpha$, note that $E[\Delta\theta^2]$ tracks the update
+*before* scaling by $\alpha$, as in PyTorch.
 
-Here $\epsilon$ is inside both roots and does real work: $E[\Delta\theta^2]_0 = 0$, so
-$\sqrt{\epsilon}$ is the size of the very first steps, and it keeps a parameter that has stopped
-moving from being stuck forever. That is why PyTorch's default $\epsilon = 10^{-6}$ is much
+Here $\epsilon$ is inside both roots and does real work: $E[\Delta\theta^2]_0 = 0$, so the first
+step is $\alpha$ (by default $1$) times $\lvert \Delta\theta_1 \rvert = \frac{\sqrt{\epsilon}}{\sqrt{(1 - \beta_2) g_1^2 + \epsilon}} \lvert g_1 \rvert$,
+which is $\sqrt{\epsilon / (1 - \beta_2)} \approx 3.2 \sqrt{\epsilon}$ for any gradient much larger
+than $\sqrt{\epsilon}$, with $\beta_2 = 0.9$ ($3.2 \cdot 10^{-3}$ with torch's $\epsilon = 10^{-6}$).
+The next steps grow out of that size, and $\epsilon$ keeps a parameter that has stopped moving
+from being stuck forever. That is why PyTorch's default $\epsilon = 10^{-6}$ is much
 larger than Adagrad's.
 
 It is also where the units went. Under the numerator's root, $\epsilon$ is added to a squared
@@ -69,7 +74,7 @@ how the parameters are scaled. The step never depends on the scale of the gradie
 sizes of the updates grow out of $\sqrt{\epsilon}$. Measure $\theta$ in centimetres instead of
 metres and scale $\epsilon$ by $10^4$ to match, and the whole run is the same run, in centimetres
 (as long as $\epsilon$ stays small next to $E[g^2]_t$ in the denominator, where the same
-$\epsilon$ has the wrong units). SGD would need $\eta$ scaled by $10^4$ for that, RMSprop by $10^2$.
+$\epsilon$ has the wrong units). SGD would need $\alpha$ scaled by $10^4$ for that, RMSprop by $10^2$.
 """
 
 from typing import Any, Dict, Union
@@ -91,8 +96,8 @@ class Adadelta(GenericAdaptiveOptimizer):
                  weight_decay: Union[float, WeightDecay] = 0., *, maximize: bool = False):
         r"""
         * `params` is the list of parameters, or of param groups
-        * `lr` is $\eta$; the default $1$ is the paper's algorithm
-        * `rho` is the decay rate $\rho$ of both moving averages
+        * `lr` is $\alpha$; the default $1$ is the paper's algorithm
+        * `rho` is the decay rate $\beta_2$ of both moving averages
         * `eps` is $\epsilon$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adadelta`;
           pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
@@ -135,16 +140,16 @@ class Adadelta(GenericAdaptiveOptimizer):
         square_avg, acc_delta = state['square_avg'], state['acc_delta']
         # $g_t \leftarrow g_t + \lambda \theta_{t-1}$
         grad = self.weight_decay(param, grad, numbers)
-        # $E[g^2]_t \leftarrow \rho \, E[g^2]_{t-1} + (1 - \rho) \, g_t^2$
+        # $E[g^2]_t \leftarrow \beta_2 \, E[g^2]_{t-1} + (1 - \beta_2) \, g_t^2$, with $\beta_2$ = `rho`
         square_avg.mul_(rho).addcmul_(grad, grad * (1 - rho))
         # $\text{RMS}[g]_t = \sqrt{E[g^2]_t + \epsilon}$
         rms_grad = square_avg.add(eps).sqrt_()
-        # $\Delta\theta_t = \frac{\text{RMS}[\Delta\theta]_{t-1}}{\text{RMS}[g]_t} g_t$,
-        # built in the tensor that first holds $\text{RMS}[\Delta\theta]_{t-1}$
+        # $-\Delta\theta_t = \frac{\text{RMS}[\Delta\theta]_{t-1}}{\text{RMS}[g]_t} g_t$, the step before
+        # its sign, built in the tensor that first holds $\text{RMS}[\Delta\theta]_{t-1}$
         delta = acc_delta.add(eps).sqrt_().div_(rms_grad).mul_(grad)
-        # $E[\Delta\theta^2]_t \leftarrow \rho \, E[\Delta\theta^2]_{t-1} + (1 - \rho) \, \Delta\theta_t^2$
+        # $E[\Delta\theta^2]_t \leftarrow \beta_2 \, E[\Delta\theta^2]_{t-1} + (1 - \beta_2) \, \Delta\theta_t^2$
         acc_delta.mul_(rho).addcmul_(delta, delta * (1 - rho))
-        # $\theta_t \leftarrow \theta_{t-1} - \eta \, \Delta\theta_t$
+        # $\theta_t \leftarrow \theta_{t-1} + \alpha \, \Delta\theta_t$
         param.sub_(numbers.lr * delta)
 
 # ## Next

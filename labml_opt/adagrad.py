@@ -6,7 +6,7 @@ summary: An annotated PyTorch implementation of Adagrad, which gives every param
 
 # Adagrad
 
-[SGD](sgd.html) moves every parameter with the same learning rate $\eta$. That suits nobody in
+[SGD](sgd.html) moves every parameter with the same learning rate $\alpha$. That suits nobody in
 particular. Take a word-embedding table: the row of a common word gets a gradient on every step,
 the row of a rare word once in a thousand steps. A rate small enough to keep the common row stable
 leaves the rare row almost untrained. We would like parameters with frequent, large gradients to
@@ -22,11 +22,11 @@ and dividing that parameter's step by its square root:
 
 \begin{align}
 G_t &\leftarrow G_{t-1} + g_t^2 \\
-\theta_t &\leftarrow \theta_{t-1} - \frac{\eta}{\sqrt{G_t} + \epsilon} \, g_t
+\theta_t &\leftarrow \theta_{t-1} - \frac{\alpha}{\sqrt{G_t} + \epsilon} \, g_t
 \end{align}
 
 (all operations element-wise). A parameter whose gradients have been large has a large
-$G_{t,i}$ and a small effective rate $\frac{\eta}{\sqrt{G_{t,i}}}$; one whose gradients have been
+$G_{t,i}$ and a small effective rate $\frac{\alpha}{\sqrt{G_{t,i}}}$; one whose gradients have been
 rare keeps a large rate. The step no longer depends on the scale of the gradient either:
 multiplying the loss by $100$ multiplies $g_t$ and $\sqrt{G_t}$ alike, and the ratio stays.
 
@@ -37,17 +37,17 @@ do we. $G_0$ is `initial_accumulator_value`, zero by default.
 
 $G_t$ is a sum of non-negative terms, so it only grows. If a parameter's gradients keep a
 typical size $\sigma$, then $G_t \approx t \sigma^2$ and its step shrinks like
-$\frac{\eta}{\sqrt{t}}$, whether or not the parameter is anywhere near a minimum. Every step
+$\frac{\alpha}{\sqrt{t}}$, whether or not the parameter is anywhere near a minimum. Every step
 early in training is paid for with smaller steps forever after. On a convex problem this decay
 is exactly what the theory wants; on a long non-convex training run the learning rate fades
 towards zero and learning stalls.
 
 A larger $G_0$ tames the very first steps, where $\sqrt{G_1} = |g_1|$ makes the first update
-$\eta \, \text{sign}(g_1)$ for every parameter at once, but it also starts every rate lower and
+$\alpha \, \text{sign}(g_1)$ for every parameter at once, but it also starts every rate lower and
 the decay is the same.
 
 `lr_decay` $\delta$ adds a further, explicit decay on top, as in PyTorch:
-$\eta_t = \frac{\eta}{1 + (t - 1) \delta}$.
+$\alpha_t = \frac{\alpha}{1 + (t - 1) \delta}$.
 """
 
 from typing import Any, Dict, Union
@@ -70,8 +70,8 @@ class Adagrad(GenericAdaptiveOptimizer):
                  eps: float = 1e-10, *, maximize: bool = False):
         r"""
         * `params` is the list of parameters, or of param groups
-        * `lr` is the learning rate $\eta$
-        * `lr_decay` is $\delta$, which makes the rate $\eta_t = \frac{\eta}{1 + (t - 1) \delta}$
+        * `lr` is the learning rate $\alpha$
+        * `lr_decay` is $\delta$, which makes the rate $\alpha_t = \frac{\alpha}{1 + (t - 1) \delta}$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adagrad`;
           pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `initial_accumulator_value` is $G_0$
@@ -105,7 +105,7 @@ class Adagrad(GenericAdaptiveOptimizer):
         ### The numbers of step $t$
         """
         state['step'] += 1
-        # $\eta_t = \frac{\eta}{1 + (t - 1) \delta}$
+        # $\alpha_t = \frac{\alpha}{1 + (t - 1) \delta}$
         lr = group['lr'] / (1 + (state['step'] - 1) * group['lr_decay'])
         return Numbers(self.weight_decay.numbers(group), lr=lr, eps=group['eps'])
 
@@ -121,7 +121,7 @@ class Adagrad(GenericAdaptiveOptimizer):
         state['sum'].addcmul_(grad, grad)
         # $\sqrt{G_t} + \epsilon$, with $\epsilon$ outside the root
         denominator = state['sum'].sqrt().add_(numbers.eps)
-        # $\theta_t \leftarrow \theta_{t-1} - \frac{\eta_t}{\sqrt{G_t} + \epsilon} \, g_t$
+        # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\sqrt{G_t} + \epsilon} \, g_t$
         param.sub_(numbers.lr * grad / denominator)
 
 # ## Next

@@ -24,9 +24,29 @@ v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
 $m_t$ is momentum: it averages out noise in the gradient and keeps moving along directions
 that stay consistent from step to step. $v_t$ estimates the scale of each coordinate's gradient,
 and dividing by $\sqrt{\hat{v}_t}$ makes the step in every coordinate about $\alpha$ in size,
-however large or small its gradients are. A parameter with rare, small gradients moves as readily
-as one with large, frequent ones, and $\alpha$ becomes a bound on the step rather than a number
-to tune against the gradient's units.
+however large or small its gradients are: multiplying the loss by $100$ leaves every step as it was
+(as long as $\sqrt{\hat{v}_t} \gg \epsilon$).
+
+$\alpha$ is therefore an *approximate* bound on each coordinate's step, not a strict one. Kingma and
+Ba (section 2.1) work out the worst case they consider: a gradient $g$ after a long run of zeros
+gives $\hat{m}_t \approx (1 - \beta_1) g$ and $\hat{v}_t \approx (1 - \beta_2) g^2$, so the step is
+$\alpha \frac{1 - \beta_1}{\sqrt{1 - \beta_2}} \approx 3.16 \alpha$ with the default betas. That is
+not the largest step either. By Cauchy-Schwarz, for $\beta_1^2 < \beta_2$ and large $t$,
+
+$$\frac{\lvert \hat{m}_t \rvert}{\sqrt{\hat{v}_t}} \le \frac{1 - \beta_1}{\sqrt{(1 - \beta_2)(1 - \beta_1^2 / \beta_2)}}
+  \approx 7.27$$
+
+reached, late in a run, by gradients that have grown by a factor $\beta_2 / \beta_1 \approx 1.11$
+every step for the last few dozen steps. In training, where the gradients of one coordinate are of
+a similar size from step to step, the step is about $\alpha$ or less, and the noisier the gradient,
+the smaller it is.
+
+Nor do rare gradients move a parameter as much as frequent ones. A coordinate that gets a gradient
+$g$ once every $100$ steps and zero otherwise settles at $v_t \approx (1 - \beta_2) g^2 / (1 - \beta_2^{100})$,
+about $0.0105 g^2$, and moves about $9.8 \alpha$ in total over the hundred steps after each
+gradient. A coordinate that gets $g$ on every step moves $100 \alpha$ in the same time. What the
+division removes is the dependence on the gradient's *scale*, not on its frequency.
+`tests/optimizers/test_adam.py` checks all three numbers against this class.
 
 ## Why bias correction
 

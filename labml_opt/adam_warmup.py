@@ -8,8 +8,9 @@ summary: Adam whose learning rate grows linearly from zero to its full value ove
 
 Warm-up starts training with a small learning rate and raises it linearly to the target
 $\alpha$ over the first $w$ steps. It was popularised by
-[*Attention Is All You Need*](https://arxiv.org/abs/1706.03762) (see [Noam](noam.html)) and
-is now part of almost every large training run. With $t$ counting from one,
+[*Attention Is All You Need*](https://arxiv.org/abs/1706.03762) (see [Noam](noam.html)) for Adam,
+and by Goyal et al., [*Accurate, Large Minibatch SGD: Training ImageNet in 1 Hour*](https://arxiv.org/abs/1706.02677)
+(2017), for SGD with large batches; it is now part of almost every large training run. With $t$ counting from one,
 
 $$\alpha_t = \alpha \min \Big(1, \frac{t}{w}\Big)$$
 
@@ -17,7 +18,9 @@ and everything else is plain [Adam](adam.html), with $\alpha_t$ in place of $\al
 
 $$\theta_t \leftarrow \theta_{t-1} - \alpha_t \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}$$
 
-The first step moves by $\alpha / w$, step $w$ and every later one by the full $\alpha$.
+The first step uses the rate $\alpha / w$, step $w$ and every later one the full $\alpha$ (Adam's
+steps are then about $\alpha_t$ per coordinate: exactly $\alpha_1 \operatorname{sign}(g_1)$ at
+$t = 1$, see [Adam's page](adam.html) for how far from $\alpha_t$ later steps can be).
 With $w = 0$ there is no warm-up and this is exactly Adam.
 
 ## Why it works
@@ -31,10 +34,13 @@ correction removes the *bias* of that estimate, not its *variance*
 limits the damage those early steps can do; once $v_t$ averages over many gradients, the full
 $\alpha$ is safe.
 
-That also suggests how long to warm up. Ma and Yarats,
+That explanation is disputed. Ma and Yarats,
 [*On the Adequacy of Untuned Warmup for Adaptive Optimization*](https://arxiv.org/abs/1910.04209),
-propose $w = 2 / (1 - \beta_2)$ as a rule of thumb: $2000$ steps for $\beta_2 = 0.999$, our
-default.
+refute that analysis: they explain the need for warm-up by the *magnitude* of Adam's early
+updates, which are about $\alpha$ per coordinate from the very first step, rather than by the
+variance of the adaptive rate. They find that Adam with an untuned linear warm-up over
+$w = 2 / (1 - \beta_2)$ steps performs about as well as RAdam, and propose it as a default:
+$2000$ steps for $\beta_2 = 0.999$, our default.
 
 ## Whose step count
 
@@ -45,7 +51,7 @@ of a rare token, starts its own warm-up then, which is what we want: its $v_t$ i
 new as everyone's was at step one. Because the count lives in the state, a saved and reloaded
 optimizer continues its warm-up where it stopped.
 
-## Two notes
+## Three notes
 
 * This is Adam with warm-up, nothing more. labml_nn's `AdamWarmup` is built on
   [AMSGrad](amsgrad.html), and its experiment config named "AdamW" builds this

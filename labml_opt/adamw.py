@@ -18,7 +18,9 @@ v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
 \theta_t &\leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}
 \end{align}
 
-Here $g_t$ is the gradient of the loss alone; the decay never reaches $m_t$ or $v_t$.
+with Adam's bias-corrected averages $\hat{m}_t = \frac{m_t}{1 - \beta_1^t}$ and
+$\hat{v}_t = \frac{v_t}{1 - \beta_2^t}$. Here $g_t$ is the gradient of the loss alone; the decay
+never reaches $m_t$ or $v_t$.
 
 ## Why it works
 
@@ -39,7 +41,7 @@ then generalizes about as well as SGD with momentum on image classification.
 
 This class follows `torch.optim.AdamW`: `weight_decay` defaults to $10^{-2}$ and the decay is
 scaled by the current learning rate, $1 - \alpha \lambda$. In the paper the decay is scaled
-only by the schedule multiplier $\eta_t$, not by $\alpha$, so a paper value of $\lambda$
+only by the schedule multiplier, which the paper calls $\eta_t$, not by $\alpha$, so a paper value of $\lambda$
 corresponds to $\lambda / \alpha$ here. Decay that ignores the learning rate is available as
 `WeightDecay(weight_decouple=True, absolute=True)`; see [the shared page](optimizer.html#WeightDecay).
 

@@ -31,10 +31,32 @@ $\frac{\alpha}{\sqrt{v_t}}$ grows between the rare informative gradients, and th
 wrong-way steps outweigh the one right-way step.
 
 Adam's convergence proof needs the effective step size $\frac{\alpha_t}{\sqrt{v_t}}$ to shrink
-over time, and this example breaks that. Keeping $v^{\max}_t$, which can only grow, restores
-it: once a coordinate has seen a large gradient, its step stays small. The cost is one more
-tensor of state per parameter, `max_exp_avg_sq`, named as in `torch.optim` so that their
-`state_dict`s load into ours.
+over time, and this example breaks that. The paper's Algorithm 2 keeps $v^{\max}_t$, which can only
+grow, and has **no bias correction**: its effective step size $\frac{\alpha_t}{\sqrt{v^{\max}_t}}$
+can only shrink, for a non-increasing $\alpha_t$, and that is what its proof uses.
+
+The form implemented here, and in `torch.optim`, corrects the bias *after* the maximum, dividing by
+$\sqrt{v^{\max}_t / (1 - \beta_2^t)}$. The correction $\frac{1}{1 - \beta_2^t}$ falls towards one,
+so with a constant $\alpha$ the effective step size $\alpha \sqrt{1 - \beta_2^t} / \sqrt{v^{\max}_t}$
+*grows* for as long as $v^{\max}_t$ stays put. Take one gradient of $1$ and then gradients of
+$0.01$, with $\alpha = 10^{-3}$ and $\beta_2 = 0.999$. $v_t$ never again exceeds $v_1 = 10^{-3}$, so
+$v^{\max}_t = 10^{-3}$ for good, and the effective step size is
+$\alpha \sqrt{(1 - \beta_2^t) / (1 - \beta_2)}$: $10^{-3}$ at $t = 1$, $9.8 \cdot 10^{-3}$ at
+$t = 100$, $3.1 \cdot 10^{-2}$ at $t = 3000$, on its way to $\alpha / \sqrt{1 - \beta_2} \approx 3.2 \cdot 10^{-2}$,
+the constant of Algorithm 2. Adam, for comparison, lets $v_t$ fall to $10^{-4}$ and ends at
+$\alpha / 10^{-2} = 0.1$.
+
+![The effective step size of AMSGrad with and without bias correction, and of Adam, after one gradient of 1 and then gradients of 0.01](figures/amsgrad_effective_step_size.svg)
+
+So what the maximum guarantees in the implemented form is weaker: the effective step size never
+exceeds $\frac{\alpha}{\sqrt{v^{\max}_t}}$, which cannot grow, where Adam's grows as $v_t$
+decays, without limit if the gradients vanish. It grows only through the bias correction: $1 - \beta_2^t$ is within $1\%$ of one after
+$\ln 0.01 / \ln \beta_2 \approx 4600$ steps. The curves are drawn by
+`python -m labml_opt.figures` from this class, and `tests/optimizers/test_amsgrad.py` checks them
+against the closed forms.
+
+The cost is one more tensor of state per parameter, `max_exp_avg_sq`, named as in `torch.optim`
+so that their `state_dict`s load into ours.
 
 The `amsgrad` flag lives in each param group, as in `torch.optim`, so `AMSGrad(amsgrad=False)`
 is plain Adam. [RAdam](radam.html) and [AdaBelief](ada_belief.html) extend this class and turn

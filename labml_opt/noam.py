@@ -33,13 +33,19 @@ For the paper's base model ($d_{model} = 512$, $w = 4000$) that is about $7 \tim
 ## Why it works
 
 The warm-up half is there for the reasons given on the [warm-up page](adam_warmup.html): Adam's
-$v_t$ needs many gradients before dividing by it is safe. Transformers with the layer
-normalisation after each residual block, as in the paper, are known to diverge without it
-(Xiong et al., [*On Layer Normalization in the Transformer Architecture*](https://arxiv.org/abs/2002.04745)).
-The decay half is the classic $1/\sqrt{t}$ step size of stochastic gradient methods: it keeps
-shrinking, so the noise in the updates averages out, but slowly enough that the steps add up to
-an unbounded distance and progress never stalls. The factor $d_{model}^{-0.5}$ gives wider
-models, whose layers sum over more inputs, smaller steps.
+$v_t$ needs many gradients before dividing by it is safe. For Transformers with the layer
+normalisation after each residual block, as in the paper, Xiong et al.
+([*On Layer Normalization in the Transformer Architecture*](https://arxiv.org/abs/2002.04745))
+found warm-up necessary in their experiments: without it, at the learning rates they tried,
+training reached much worse results, which they trace to large gradients near the output at
+initialisation. The paper itself gives no reason for the schedule's shape. The decay half is the
+$1/\sqrt{t}$ step size familiar from the analysis of stochastic gradient methods: each step is
+smaller than the last, which lowers the noise in the parameters, while the sum of the steps'
+sizes still grows without bound ($\sum_t t^{-1/2}$ diverges), so the schedule never stops
+training altogether. Neither is a guarantee for a Transformer, which is not the convex problem
+those analyses assume. The factor $d_{model}^{-0.5}$ gives wider models smaller steps; one
+reading is that a wider layer sums over more inputs, so the same change to each weight moves its
+outputs more.
 
 The paper pairs the schedule with $\beta_1 = 0.9$, $\beta_2 = 0.98$ and $\epsilon = 10^{-9}$;
 those are our defaults. `torch.optim` has no such optimizer, so there are no torch defaults to

@@ -10,14 +10,14 @@ This is the first page of a short story that ends at [Adam](adam.html). Each opt
 fixes one weakness of the one before, and each page ends by pointing at the next.
 
 Gradient descent moves every parameter a small step against the gradient $g_t$ of the loss
-$J$, with learning rate $\eta$:
+$J$, with learning rate $\alpha$:
 
-$$\theta_t \leftarrow \theta_{t-1} - \eta \, g_t, \qquad g_t = \nabla_\theta J(\theta_{t-1})$$
+$$\theta_t \leftarrow \theta_{t-1} - \alpha \, g_t, \qquad g_t = \nabla_\theta J(\theta_{t-1})$$
 
 *Stochastic* means $g_t$ comes from a mini-batch rather than the whole data set: a noisy
 but cheap estimate of the true gradient. In practice "SGD" means mini-batch gradient descent.
 
-$\eta$ sets the step size, and one number has to suit the whole loss surface. Too large and
+$\alpha$ sets the step size, and one number has to suit the whole loss surface. Too large and
 training oscillates or diverges (a NaN loss is the usual sign); too small and it crawls.
 
 ## Momentum
@@ -27,16 +27,18 @@ gradient is large and plain SGD moves fast; across a long flat region, or down t
 of a narrow valley, the gradient is tiny and SGD barely moves, even when it has been pointing
 the same way for a thousand steps. In the valley it also zig-zags between the steep walls.
 
-Momentum gives the ball a velocity $v_t$ that remembers past gradients:
+Momentum gives the ball a velocity $b_t$ that remembers past gradients (torch's
+`momentum_buffer`; $v_t$ is kept for Adam's second moment):
 
 \begin{align}
-v_t &\leftarrow \mu v_{t-1} + g_t \\
-\theta_t &\leftarrow \theta_{t-1} - \eta \, v_t
+b_t &\leftarrow \mu b_{t-1} + g_t \\
+\theta_t &\leftarrow \theta_{t-1} - \alpha \, b_t
 \end{align}
 
 With momentum $\mu$ (typically $0.9$), gradients that keep pointing the same way add up: a
 constant gradient $g$ gives a velocity that approaches $\frac{g}{1 - \mu}$, ten times the plain
-step. Gradients that flip sign from step to step, as across the walls of a valley, cancel.
+step. $b_t$ is a sum, not an average like Adam's $m_t$, which is why momentum gets its own
+symbol $\mu$ rather than $\beta_1$. Gradients that flip sign from step to step, as across the walls of a valley, cancel.
 So the ball speeds up across flat ground and settles down in ravines.
 
 ## PyTorch's form and the textbook's
@@ -45,31 +47,31 @@ The equations above are the form `torch.optim.SGD` uses, and so do we. Many text
 Sutskever et al., 2013) put the learning rate inside the velocity instead:
 
 \begin{align}
-u_t &\leftarrow \mu u_{t-1} + \eta_t \, g_t \\
+u_t &\leftarrow \mu u_{t-1} + \alpha_t \, g_t \\
 \theta_t &\leftarrow \theta_{t-1} - u_t
 \end{align}
 
-While the learning rate is constant the two are the same algorithm: by induction $u_t = \eta v_t$,
-so both take the step $\eta v_t$. Unrolling both shows when they differ:
+While the learning rate is constant the two are the same algorithm: by induction $u_t = \alpha b_t$,
+so both take the step $\alpha b_t$. Unrolling both shows when they differ:
 
 \begin{align}
-\text{PyTorch:} \quad \theta_{t-1} - \theta_t &= \eta_t \sum_{i=1}^{t} \mu^{t-i} g_i \\
-\text{textbook:} \quad \theta_{t-1} - \theta_t &= \sum_{i=1}^{t} \mu^{t-i} \eta_i \, g_i
+\text{PyTorch:} \quad \theta_{t-1} - \theta_t &= \alpha_t \sum_{i=1}^{t} \mu^{t-i} g_i \\
+\text{textbook:} \quad \theta_{t-1} - \theta_t &= \sum_{i=1}^{t} \mu^{t-i} \alpha_i \, g_i
 \end{align}
 
-When a scheduler changes the learning rate, PyTorch's form applies the new $\eta_t$ to the whole
-remembered velocity at once: halving $\eta$ halves the very next step. In the textbook form each
+When a scheduler changes the learning rate, PyTorch's form applies the new $\alpha_t$ to the whole
+remembered velocity at once: halving $\alpha$ halves the very next step. In the textbook form each
 gradient keeps the rate it arrived with, so the change fades in over about $\frac{1}{1 - \mu}$
 steps. Neither is wrong, but a schedule tuned for one is not the same schedule for the other.
 
 ## Dampening and Nesterov
 
 *Dampening* $\tau$ scales the new gradient's share of the velocity,
-$v_t \leftarrow \mu v_{t-1} + (1 - \tau) g_t$. PyTorch starts the velocity at the first gradient
-itself, $v_1 = g_1$, without dampening; we do the same.
+$b_t \leftarrow \mu b_{t-1} + (1 - \tau) g_t$. PyTorch starts the velocity at the first gradient
+itself, $b_1 = g_1$, without dampening; we do the same.
 
 *Nesterov momentum* looks ahead: it steps along the gradient plus the velocity it is about to
-have, $\theta_t \leftarrow \theta_{t-1} - \eta (g_t + \mu v_t)$. It needs momentum, and dampening
+have, $\theta_t \leftarrow \theta_{t-1} - \alpha (g_t + \mu b_t)$. It needs momentum, and dampening
 would break the look-ahead, so it requires $\mu > 0$ and $\tau = 0$.
 
 Weight decay $\lambda$ is $L_2$ regularization, as in PyTorch: $g_t \leftarrow g_t + \lambda \theta_{t-1}$.
@@ -95,7 +97,7 @@ class SGD(GenericAdaptiveOptimizer):
                  maximize: bool = False):
         r"""
         * `params` is the list of parameters, or of param groups
-        * `lr` is the learning rate $\eta$
+        * `lr` is the learning rate $\alpha$
         * `momentum` is $\mu$; $0$ turns momentum off and keeps no state at all
         * `dampening` is $\tau$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.SGD`;
@@ -116,8 +118,8 @@ class SGD(GenericAdaptiveOptimizer):
         """
         ### Initialize the state of a parameter
 
-        Plain SGD remembers nothing. With momentum, `momentum_buffer` is the velocity $v_t$.
-        It starts as `None` because $v_1$ is the first gradient itself, which only the first step
+        Plain SGD remembers nothing. With momentum, `momentum_buffer` is the velocity $b_t$.
+        It starts as `None` because $b_1$ is the first gradient itself, which only the first step
         knows. Creating the key here, rather than in the first step, is what lets a saved state
         with a `momentum_buffer` load.
         """
@@ -144,18 +146,18 @@ class SGD(GenericAdaptiveOptimizer):
         grad = self.weight_decay(param, grad, numbers)
         if numbers.uses_momentum:
             velocity = state['momentum_buffer']
-            # $v_1 = g_1$, a copy: `param.grad` belongs to the user
+            # $b_1 = g_1$, a copy: `param.grad` belongs to the user
             if velocity is None:
                 velocity = state['momentum_buffer'] = grad.clone()
-            # $v_t \leftarrow \mu v_{t-1} + (1 - \tau) g_t$
+            # $b_t \leftarrow \mu b_{t-1} + (1 - \tau) g_t$
             else:
                 velocity.mul_(numbers.momentum).add_(grad * (1 - numbers.dampening))
-            # Nesterov steps along $g_t + \mu v_t$, classical momentum along $v_t$
+            # Nesterov steps along $g_t + \mu b_t$, classical momentum along $b_t$
             if numbers.nesterov:
                 grad = grad + numbers.momentum * velocity
             else:
                 grad = velocity
-        # $\theta_t \leftarrow \theta_{t-1} - \eta \, g_t$, where $g_t$ now holds the direction above
+        # $\theta_t \leftarrow \theta_{t-1} - \alpha \, g_t$, where $g_t$ now holds the direction above
         param.sub_(numbers.lr * grad)
 
 # ## Next

@@ -1,26 +1,28 @@
 r"""
 ---
 title: Shared Adam for Hogwild training
-summary: An Adam whose moments and step counter live in shared memory, so that many processes can train one model with one optimizer, as A3C does.
+summary: An Adam whose moments and step counter live in shared memory, so that many processes can train one model with one optimizer, as A3C does with RMSProp.
 ---
 
 # Shared Adam
 
-[A3C](https://arxiv.org/abs/1602.01783) (asynchronous advantage actor-critic) trains one model
-from several worker processes. Each worker plays its own copy of the environment, computes a
-gradient from what it saw, and applies that gradient to the model that all workers share, without
+[A3C](https://arxiv.org/abs/1602.01783) (asynchronous advantage actor-critic, Mnih et al. 2016)
+trains one model from several workers (threads in the paper, processes in PyTorch ports). Each
+worker plays its own copy of the environment, computes a gradient from what it saw, and applies that gradient to the model that all workers share, without
 waiting for the others. This is *Hogwild* training, after
 [Recht et al.](https://arxiv.org/abs/1106.5730): updates are applied without locks, and the
 workers read parameters that others may be changing.
 
 Sharing the model is easy: `model.share_memory()` moves its parameters into shared memory, and
-processes started with `torch.multiprocessing` see the same storage. Sharing the optimizer is
-where it goes wrong. [Adam](adam.html) keeps per-parameter state, $m_t$, $v_t$ and the step $t$,
-and creates it lazily on the first step. Each worker would then create its own state, in its own
-memory: every worker keeps its own moments, computed from a fraction of the gradients, and its own
-$t$. The moments of a shared optimizer must be shared too.
+processes started with `torch.multiprocessing` see the same storage. The optimizer's state is
+a choice. [Adam](adam.html) keeps per-parameter state, $m_t$, $v_t$ and the step $t$, and creates
+it lazily on the first step, so each worker would create its own, in its own memory: its own
+moments, computed from a fraction of the gradients, and its own $t$. That is a workable
+algorithm. The A3C paper used RMSProp, not Adam, and compared exactly these two options: per-thread
+statistics trained, and statistics shared between the threads were more robust across learning
+rates and seeds. This class gives the shared option for Adam.
 
-The widely copied fix subclasses `torch.optim.Adam`, creates the state eagerly and calls
+The widely copied way to share Adam's state subclasses `torch.optim.Adam`, creates the state eagerly and calls
 `share_memory_()` on the moments, with the step kept as a Python `int`. An `int` cannot be shared:
 every process would count only its own updates, so the bias corrections $1 - \beta_1^t$ and
 $1 - \beta_2^t$ would use a $t$ about $N$ times too small with $N$ workers. Current PyTorch refuses
@@ -57,10 +59,13 @@ with no such proof. It works in practice because a collision perturbs one step b
 parameters a worker reads are only a few updates old, and the policy gradient is far noisier
 than either; never waiting for a lock is worth more than the lost exactness.
 
-What would *not* be tolerable is state that splits for good, such as each worker keeping its own
-$m$, $v$ and $t$: the workers would then run $N$ unrelated Adams on one model, each with moments of
-only its own gradients and bias corrections for a $t$ that counts only its own steps. That is the
-bug this class exists to avoid.
+State that splits for good, each worker keeping its own $m$, $v$ and $t$, is a different
+algorithm rather than a race: $N$ Adams on one model, each with moments of only its own gradients
+and bias corrections for a $t$ that counts only its own steps. It trains (A3C's per-thread RMSProp
+is the same design), but each worker's $v$ averages $N$ times fewer gradients and is noisier, and
+the A3C paper found the shared statistics more robust. Sharing them is what this class is for;
+the accidental version, where the author meant to share and the state silently split, is the bug
+it avoids.
 
 ## Why one thread per worker
 

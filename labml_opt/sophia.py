@@ -17,16 +17,16 @@ estimator below. The authors' code is [Liuhong99/Sophia](https://github.com/Liuh
 
 The symbols:
 
-* $\eta$ is the learning rate (`lr`): the largest step any coordinate can take
+* $\alpha$ is the learning rate (`lr`): the largest step any coordinate can take (the paper's $\eta_t$)
 * $\beta_1$, $\beta_2$ are the decay rates of the two moving averages (`betas`)
-* $\rho$ (`rho`) scales the curvature in the denominator; the final version of the paper
-  calls it $\gamma$, the authors' code `rho`
+* $\gamma$ (`rho`) scales the curvature in the denominator; the final version of the paper
+  calls it $\gamma$, earlier versions and the authors' code $\rho$
 * $\epsilon$ (`eps`) is a floor on the denominator
 * $\lambda$ (`weight_decay`) is decoupled weight decay
 * $B$ is the batch size (number of examples, or tokens) of the loss the curvature is estimated on
 * $k$ is how often the curvature estimate is refreshed: every $k$ steps; the paper uses $k = 10$
 
-Starting from $m_0 = 0$ and $h_{1-k} = 0$, step $t = 1, 2, \dots$ is
+Starting from $m_0 = 0$ and $h_{1-k} = 0$, step $t = 1, 2, \dots$ takes $\theta_{t-1}$ to $\theta_t$:
 
 \begin{align}
 m_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
@@ -34,29 +34,35 @@ h_t &\leftarrow \begin{cases}
   \beta_2 h_{t-k} + (1 - \beta_2) \hat{h}_t & \text{if } t \bmod k = 1 \\
   h_{t-1} & \text{otherwise}
 \end{cases} \\
-\theta_t &\leftarrow \theta_t - \eta \lambda \theta_t \\
-\theta_{t+1} &\leftarrow \theta_t - \eta \operatorname{clip} \Big( \frac{m_t}{\max \{ \rho h_t, \epsilon \}}, 1 \Big)
+\theta_{t-1} &\leftarrow \theta_{t-1} - \alpha \lambda \theta_{t-1} \\
+\theta_t &\leftarrow \theta_{t-1} - \alpha \operatorname{clip} \Big( \frac{m_t}{\max \{ \gamma h_t, \epsilon \}}, 1 \Big)
 \end{align}
 
-where $\operatorname{clip}(z, 1) = \max \{ \min \{ z, 1 \}, -1 \}$ per coordinate, and
-$\hat{h}_t$ is a fresh estimate of the Hessian's diagonal at $\theta_t$. There is no bias
-correction. (Here, as in the paper, $\theta_t$ is the parameter *before* step $t$.)
+where $\operatorname{clip}(z, 1) = \max \{ \min \{ z, 1 \}, -1 \}$ per coordinate, $g_t$ is the
+gradient at $\theta_{t-1}$, and $\hat{h}_t$ is a fresh estimate of the Hessian's diagonal at
+$\theta_{t-1}$. There is no bias correction. (The paper writes $\theta_t$ for the parameter
+*before* step $t$, so its $\theta_{t+1}$ is our $\theta_t$; here, as on every page, $\theta_t$ is
+the parameter after step $t$.)
 
 ## Why it works
 
 Newton's method steps by $-g / h$ along a coordinate with curvature $h$: a long step where the
 loss is flat, a short one where it is sharp. Adam's $\sqrt{v_t}$ only sees the size of the
 gradient, which is a poor stand-in for curvature: a sharp, narrow valley and a steep, straight
-slope can have the same gradient. Dividing the momentum $m_t$ by $\rho h_t$ adapts each
+slope can have the same gradient. Dividing the momentum $m_t$ by $\gamma h_t$ adapts each
 coordinate to its real curvature.
 
 Pure Newton steps are dangerous, though. Where the estimate $h_t$ is tiny, stale, or the loss is
-not convex, $m_t / h_t$ can be enormous. The clip bounds every coordinate's step by $\eta$, so
-in the worst case Sophia is sign descent with momentum, $\theta \leftarrow \theta - \eta
-\operatorname{sign}(m_t)$, a step no larger than Adam's. Where the curvature is known and large,
-the step is the smaller, Newton-like $\eta m_t / (\rho h_t)$. How many coordinates are clipped
-is a useful diagnostic: the authors advise tuning $\rho$ so that a good share of coordinates,
-but not all, escape the clip.
+not convex, $m_t / h_t$ can be enormous. The clip bounds every coordinate's step by $\alpha$.
+A clipped coordinate moves by exactly $\alpha$, $\theta_t = \theta_{t-1} - \alpha \operatorname{sign}(m_t)$:
+sign descent with momentum. That is the *largest* step Sophia takes, and about the size of a
+typical Adam step, not a smaller one: Adam's step is about $\alpha$ when its gradients are
+consistent, less when they are noisy, and can reach a few times $\alpha$ ([Adam's page](adam.html)
+works out how much). Where the curvature is known and large, the step is the smaller, Newton-like
+$\alpha m_t / (\gamma h_t)$. How many coordinates are clipped is a useful diagnostic: the authors
+advise tuning $\gamma$ so that a good share of coordinates, but not all, escape the clip.
+`tests/optimizers/test_sophia.py` checks that clipped coordinates move by exactly $\alpha$ and the
+others by $\alpha \frac{m_t}{\gamma h_t}$.
 
 The curvature changes slowly, so it is estimated only every $k$ steps and averaged with
 $\beta_2$. With $k = 10$ the extra cost is one backward pass every ten steps.
@@ -102,7 +108,7 @@ numerically against $G$ computed in closed form.
 ## When to call it
 
 The paper refreshes $h$ at steps $t = 1, k+1, 2k+1, \dots$, *before* the update, at the same
-$\theta_t$. (The authors' training script refreshes just *after* the updates of steps
+$\theta_{t-1}$ the step's gradient is taken at. (The authors' training script refreshes just *after* the updates of steps
 $k, 2k, \dots$ instead, so its first $k$ steps run with $h = 0$, that is, as clipped sign steps.)
 
 [`train_with_sophia`](#train_with_sophia), at the bottom of this page, is the paper's loop,
@@ -132,9 +138,9 @@ class Sophia(GenericAdaptiveOptimizer):
                  rho: float = 0.04, eps: float = 1e-15, weight_decay: Union[float, WeightDecay] = 0.1,
                  maximize: bool = False, defaults: Optional[Dict[str, Any]] = None):
         r"""
-        * `lr` is $\eta$, the largest step a coordinate can take
+        * `lr` is $\alpha$, the largest step a coordinate can take
         * `betas` is $(\beta_1, \beta_2)$: $\beta_1$ for $m_t$, $\beta_2$ for $h_t$
-        * `rho` is $\rho$ (the paper's $\gamma$)
+        * `rho` is $\gamma$ (the paper's $\gamma$, its code's `rho`)
         * `eps` is $\epsilon$; it must be positive, since $h$ starts at zero
         * `weight_decay` is $\lambda$: a float means decoupled decay, as in the paper; pass a
           [`WeightDecay`](optimizer.html#WeightDecay) for another rule
@@ -205,19 +211,19 @@ class Sophia(GenericAdaptiveOptimizer):
         ### Update one parameter
 
         * `grad` is $g_t$
-        * `param` is $\theta_t$, updated in place to $\theta_{t+1}$
+        * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
         """
-        # $\theta_t \leftarrow \theta_t - \eta \lambda \theta_t$, before the update, as in the paper
+        # $\theta_{t-1} \leftarrow \theta_{t-1} - \alpha \lambda \theta_{t-1}$, before the update, as in the paper
         grad = self.weight_decay(param, grad, numbers)
         m, h = state['exp_avg'], state['hessian']
         # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
         m.lerp_(grad, 1 - numbers.beta1)
-        # $\max \{ \rho h_t, \epsilon \}$; $\epsilon$ only matters where the curvature is unknown or zero
+        # $\max \{ \gamma h_t, \epsilon \}$; $\epsilon$ only matters where the curvature is unknown or zero
         denominator = torch.mul(h, numbers.rho).clamp_(min=numbers.eps)
-        # $\operatorname{clip} \big( \frac{m_t}{\max \{ \rho h_t, \epsilon \}}, 1 \big)$, computed in
+        # $\operatorname{clip} \big( \frac{m_t}{\max \{ \gamma h_t, \epsilon \}}, 1 \big)$, computed in
         # the denominator's buffer
         clipped = torch.div(m, denominator, out=denominator).clamp_(-1., 1.)
-        # $\theta_{t+1} \leftarrow \theta_t - \eta \cdot \operatorname{clip}(\dots)$
+        # $\theta_t \leftarrow \theta_{t-1} - \alpha \cdot \operatorname{clip}(\dots)$
         param.sub_(numbers.lr * clipped)
 
 def gnb_loss(logits: torch.Tensor, generator: Optional[torch.Generator] = None) -> torch.Tensor:
@@ -252,7 +258,7 @@ def train_with_sophia(model: nn.Module, optimizer: Sophia,
     One pass over `batches` of inputs and labels for a classifier `model` that returns logits;
     returns the training loss of each step. This is the loop of Algorithm 3: on steps
     $t = 1, k+1, 2k+1, \dots$ (those with $(t - 1) \bmod k = 0$) it refreshes $h$ at the current
-    $\theta_t$ before updating. The forward pass is shared: the sampled-label loss is
+    $\theta_{t-1}$ before updating. The forward pass is shared: the sampled-label loss is
     back-propagated through the same logits as the training loss, keeping the graph for it.
 
     For example, a logistic regression on 64 features and 10 classes, given an iterable of
@@ -268,7 +274,7 @@ def train_with_sophia(model: nn.Module, optimizer: Sophia,
     for t, (x, y) in enumerate(batches, start=1):
         logits = model(x)
         if (t - 1) % k == 0:
-            # $\hat{g} = \nabla_\theta \hat{L}(\theta_t)$ into `param.grad`, then
+            # $\hat{g} = \nabla_\theta \hat{L}(\theta_{t-1})$ into `param.grad`, then
             # $h_t \leftarrow \beta_2 h_{t-k} + (1 - \beta_2) B \hat{g} \odot \hat{g}$
             optimizer.zero_grad()
             gnb_loss(logits).backward(retain_graph=True)

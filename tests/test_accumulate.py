@@ -133,3 +133,18 @@ def test_invalid_settings_name_the_parameter_and_value(kwargs, name, value):
     with pytest.raises(ValueError, match=f'Invalid {name} {value!r} for GradientAccumulation'):
         GradientAccumulation(**kwargs)
 
+
+
+def test_forgetting_one_over_k_weighs_l2_decay_k_times_less():
+    # The page's claim: without $\frac{1}{k}$, SGD with $L_2$ decay $\lambda$ and rate $\alpha$ takes the
+    # step of torch's SGD with rate $k \alpha$ and decay $\lambda / k$ on the mean gradient.
+    k, lr, decay = 4, 0.05, 0.3
+    ours, reference = make_model(), make_model()
+    optimizer = SGD(ours.parameters(), lr=lr, weight_decay=decay)
+    torch_optimizer = torch.optim.SGD(reference.parameters(), lr=k * lr, weight_decay=decay / k)
+    for x, y in micro_batches(k):
+        torch.nn.functional.mse_loss(ours(x), y).backward()
+        (torch.nn.functional.mse_loss(reference(x), y) / k).backward()
+    optimizer.step()
+    torch_optimizer.step()
+    assert max_difference(list(ours.parameters()), list(reference.parameters())) <= 1e-6

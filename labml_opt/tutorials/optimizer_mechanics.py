@@ -141,8 +141,9 @@ assert torch.allclose(state['exp_avg'], 0.1 * grad)
 assert torch.allclose(state['exp_avg_sq'], 0.001 * grad ** 2)
 
 # The state is created lazily, at a parameter's first step, and is as large as the
-# parameters themselves, once per moving average: Adam's state doubles the memory a model's
-# parameters take.
+# parameters themselves, once per moving average: Adam's state is twice the size of the
+# parameters, so parameters and state together take three times the parameters' memory
+# (four with the gradients).
 assert all(state[key].shape == model[0].weight.shape for key in ('exp_avg', 'exp_avg_sq'))
 
 # ## Saving and loading: `state_dict`

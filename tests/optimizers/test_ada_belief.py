@@ -117,3 +117,19 @@ def test_defaults_follow_the_authors_implementation():
     optimizer = AdaBelief([torch.ones(1, requires_grad=True)])
     assert optimizer.defaults['eps'] == 1e-16 and optimizer.defaults['amsgrad'] is False
     assert optimizer.rectify and optimizer.weight_decay.weight_decouple
+
+
+def test_s_t_averages_beta1_squared_times_the_distance_from_the_prediction_m_t_minus_1():
+    # The page's claim: $g_t - m_t = \beta_1 (g_t - m_{t-1})$, so
+    # $s_t = \beta_2 s_{t-1} + (1 - \beta_2) \beta_1^2 (g_t - m_{t-1})^2 + \epsilon$
+    beta1, beta2, eps = 0.8, 0.9, 1e-3
+    param = torch.zeros(3, dtype=torch.float64, requires_grad=True)
+    optimizer = AdaBelief([param], betas=(beta1, beta2), eps=eps)
+    m, s = torch.zeros(3, dtype=torch.float64), torch.zeros(3, dtype=torch.float64)
+    for g in ([1., -2., 0.5], [0.3, 4., 0.5], [-1., 1., 0.5]):
+        g = torch.tensor(g, dtype=torch.float64)
+        s = beta2 * s + (1 - beta2) * beta1 ** 2 * (g - m) ** 2 + eps
+        m = beta1 * m + (1 - beta1) * g
+        param.grad = g
+        optimizer.step()
+        assert torch.allclose(optimizer.state[param]['exp_avg_var'], s, rtol=1e-12, atol=0)

@@ -92,3 +92,17 @@ def test_invalid_adadelta_hyperparameters_name_optimizer_parameter_and_value(nam
         Adadelta([torch.zeros(1, requires_grad=True)], **{name: value})
     message = str(error.value)
     assert 'Adadelta' in message and name in message and repr(value) in message
+
+
+def test_first_step_is_about_3_2_sqrt_eps_for_a_gradient_much_larger_than_sqrt_eps():
+    # The page's claim: $\lvert \Delta\theta_1 \rvert = \frac{\sqrt{\epsilon}}{\sqrt{(1 - \beta_2) g^2 + \epsilon}} \lvert g \rvert$,
+    # about $\sqrt{\epsilon / (1 - \beta_2)}$, whatever the gradient's size
+    eps = 1e-6
+    for g in (1., -30., 0.5):
+        param = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        optimizer = Adadelta([param], eps=eps)
+        param.grad = torch.tensor([g], dtype=torch.float64)
+        optimizer.step()
+        step = -param.item()
+        assert step == pytest.approx(eps ** 0.5 / ((1 - 0.9) * g ** 2 + eps) ** 0.5 * g, rel=1e-12)
+        assert abs(step) == pytest.approx(3.16e-3, rel=2e-3)

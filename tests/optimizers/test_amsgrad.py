@@ -1,7 +1,10 @@
+import math
+
 import pytest
 import torch
 
 from labml_opt import Adam, AMSGrad
+from labml_opt.figures import amsgrad_effective_step_size
 from tests.optimizers.parity import clone_params, make_params, max_difference, max_param_difference
 from tests.optimizers.resume import max_resume_difference
 
@@ -67,3 +70,29 @@ def test_torch_amsgrad_state_dict_loads_and_continues_identically():
     ours = lambda groups: AMSGrad(groups, lr=1e-2)
     assert max_resume_difference(theirs, ours, second_group=dict(lr=3e-2)) <= 1e-6
     assert max_resume_difference(ours, theirs, second_group=dict(lr=3e-2)) <= 1e-6
+
+# The page's claim: with torch's bias correction after the maximum, the effective step size grows.
+ALPHA, BETA2 = 1e-3, 0.999
+
+
+def test_amsgrad_effective_step_size_grows_with_bias_correction_after_the_maximum():
+    rates = amsgrad_effective_step_size(3000, lr=ALPHA)
+    for t in (1, 2, 10, 100, 1000, 3000):
+        # $v^{\max}_t = v_1 = 1 - \beta_2$ for good, so $\alpha \sqrt{(1 - \beta_2^t) / (1 - \beta_2)}$
+        assert rates[t - 1] == pytest.approx(ALPHA * math.sqrt((1 - BETA2 ** t) / (1 - BETA2)), rel=1e-9)
+    # The page's numbers
+    assert rates[0] == pytest.approx(1e-3, rel=1e-9)
+    assert rates[99] == pytest.approx(9.8e-3, abs=5e-5)
+    assert rates[2999] == pytest.approx(3.1e-2, abs=5e-4)
+    assert all(later > earlier for earlier, later in zip(rates, rates[1:]))
+    # ... but never above Algorithm 2's constant $\alpha / \sqrt{v^{\max}_t}$
+    assert max(rates) <= ALPHA / math.sqrt(1 - BETA2)
+
+
+def test_adam_effective_step_size_on_the_same_gradients_keeps_growing_to_0_1():
+    rates = amsgrad_effective_step_size(3000, lr=ALPHA, amsgrad=False)
+    for t in (1, 100, 1000, 3000):
+        # $v_t = (1 - \beta_2) \beta_2^{t-1} + 10^{-4} (1 - \beta_2^{t-1})$ for $g_1 = 1$, then $0.01$
+        v = (1 - BETA2) * BETA2 ** (t - 1) + 1e-4 * (1 - BETA2 ** (t - 1))
+        assert rates[t - 1] == pytest.approx(ALPHA / math.sqrt(v / (1 - BETA2 ** t)), rel=1e-9)
+    assert rates[2999] > 2 * amsgrad_effective_step_size(3000, lr=ALPHA)[2999]

@@ -5,6 +5,7 @@ import pytest
 import torch
 
 from labml_opt import NAdam
+from labml_opt.figures import nadam_average
 from tests.optimizers.parity import max_param_difference
 from tests.optimizers.resume import max_resume_difference
 from tests.optimizers.tiny_gradients import max_param_difference_with_tiny_gradients
@@ -101,3 +102,36 @@ def test_numbers_torch_saves_as_tensors_load_as_python_numbers():
     assert type(state['step']) is int and state['step'] == 1
     assert type(state['mu_product']) is float
     assert state['mu_product'] == pytest.approx(theirs.state[param]['mu_product'].item(), rel=1e-7)
+
+
+def dozat_momentum(t: int, beta1: float = 0.9, kappa: float = 4e-3) -> float:
+    r"""$\mu_t = \beta_1 (1 - \frac{1}{2} \cdot 0.96^{t \kappa})$, the paper's schedule."""
+    return beta1 * (1 - 0.5 * 0.96 ** (t * kappa))
+
+
+def test_nadam_average_of_a_constant_gradient_is_biased_for_the_first_dozens_of_steps():
+    # The page's claim: $m_t$ is averaged with $\beta_1$ but corrected with $1 - \prod \mu_i$.
+    measured = nadam_average(60)
+    product = 1.
+    for t in range(1, 61):
+        mu, mu_next = dozat_momentum(t), dozat_momentum(t + 1)
+        product *= mu
+        # $\bar{m}_t / g = \frac{1 - \mu_t}{1 - \prod_{i \le t} \mu_i}
+        #   + \frac{\mu_{t+1} (1 - \beta_1^t)}{1 - \prod_{i \le t+1} \mu_i}$
+        expected = (1 - mu) / (1 - product) + mu_next * (1 - 0.9 ** t) / (1 - product * mu_next)
+        assert measured[t - 1] == pytest.approx(expected, rel=1e-9)
+    # The page's numbers
+    assert [round(measured[t - 1], 2) for t in (1, 3, 4, 10, 20)] == [1.06, 0.73, 0.73, 0.84, 0.95]
+    assert min(measured) == pytest.approx(0.731, abs=1e-3) and measured.index(min(measured)) == 3
+    assert abs(measured[35] - 1) > 0.01 and all(abs(m - 1) < 0.01 for m in measured[36:])
+
+
+def test_dozats_average_with_the_schedule_is_closer_to_the_gradient():
+    # The page's numbers for the paper's form, $m_t = (1 - \prod_{i \le t} \mu_i) g$ for a constant $g$
+    product, averages = 1., []
+    for t in range(1, 11):
+        mu, mu_next = dozat_momentum(t), dozat_momentum(t + 1)
+        product *= mu
+        averages.append((1 - mu) / (1 - product) + mu_next * (1 - product) / (1 - product * mu_next))
+    assert [round(averages[t - 1], 2) for t in (1, 3)] == [1.31, 1.03]
+    assert abs(averages[3] - 1) > 0.01 and all(abs(a - 1) < 0.01 for a in averages[4:])

@@ -4,6 +4,7 @@ import pytest
 import torch
 
 from labml_opt import RAdam
+from labml_opt.figures import radam_rectification
 from tests.optimizers.parity import max_param_difference
 from tests.optimizers.tiny_gradients import max_param_difference_with_tiny_gradients
 
@@ -127,3 +128,59 @@ def test_amsgrad_changes_radams_trajectory_on_the_parity_problem():
                                              decoupled=False),
         second_group=dict(lr=3e-3))
     assert difference > 1e-3
+
+
+def paper_rectification(t: int, beta2: float) -> float:
+    r"""$r_t$ from the paper's formulas for $\rho_\infty$ and $\rho_t$, or $1$ for an SGD step ($\rho_t \le 5$)."""
+    rho_inf = 2 / (1 - beta2) - 1
+    rho_t = rho_inf - 2 * t * beta2 ** t / (1 - beta2 ** t)
+    if rho_t <= 5:
+        return 1.
+    return math.sqrt((rho_t - 4) * (rho_t - 2) * rho_inf / ((rho_inf - 4) * (rho_inf - 2) * rho_t))
+
+
+@pytest.mark.parametrize('beta2', [0.999, 0.99])
+def test_radams_step_for_a_constant_gradient_is_alpha_times_r_t_over_a_run(beta2):
+    measured = radam_rectification(3000, betas=(0.9, beta2))
+    for t in range(1, 3001):
+        assert measured[t - 1] == pytest.approx(paper_rectification(t, beta2), rel=1e-9)
+
+
+def test_r_t_stays_below_0_41_for_the_first_362_steps_with_beta2_0_999():
+    # The page's numbers: RAdam steps less than half of Adam's for hundreds of steps
+    r = radam_rectification(3000)
+    assert r[:5] == [1.] * 5
+    assert max(r[5:362]) <= 0.41 < r[362]
+    assert [round(r[t - 1], 3) for t in (6, 100)] == [0.026, 0.215]
+    assert [round(r[t - 1], 2) for t in (1000, 3000)] == [0.65, 0.92]
+
+
+def exact_variance_of_psi(rho: float) -> float:
+    r"""
+    $\sigma^2 \operatorname{Var}[\psi]$ for $\psi = 1 / \sqrt{\sigma^2 \chi^2_\rho / \rho}$: the page's
+    closed form, $\frac{\rho}{\rho - 2} - \frac{\rho}{2} \Big( \frac{\Gamma((\rho - 1)/2)}{\Gamma(\rho/2)} \Big)^2$.
+    """
+    return rho / (rho - 2) - rho / 2 * math.exp(2 * (math.lgamma((rho - 1) / 2) - math.lgamma(rho / 2)))
+
+
+def approximate_variance_of_psi(rho: float) -> float:
+    r"""The paper's first-order approximation, $\frac{\rho}{2 (\rho - 2)(\rho - 4)}$ (with $\sigma = 1$)."""
+    return rho / (2 * (rho - 2) * (rho - 4))
+
+
+@pytest.mark.parametrize('rho', [3, 5, 100])
+def test_variance_of_psi_matches_sampling_and_exists_for_rho_above_2(rho):
+    # An independent reference: sample $\psi$ from $\rho$ squared standard normal gradients.
+    generator = torch.Generator().manual_seed(0)
+    squares = torch.randn(200_000, rho, generator=generator, dtype=torch.float64) ** 2
+    psi = 1 / squares.mean(dim=1).sqrt()
+    # For $\rho = 3$ the variance exists but its estimate has infinite variance: a loose check
+    assert psi.var().item() == pytest.approx(exact_variance_of_psi(rho), rel=0.2 if rho == 3 else 0.02)
+
+
+def test_the_first_order_approximation_needs_rho_above_4_and_is_close_only_for_large_rho():
+    # The page's numbers
+    assert approximate_variance_of_psi(3) < 0 < exact_variance_of_psi(3)
+    assert exact_variance_of_psi(5) == pytest.approx(0.25, abs=0.005)
+    assert approximate_variance_of_psi(5) / exact_variance_of_psi(5) == pytest.approx(3.3, abs=0.05)
+    assert approximate_variance_of_psi(100) / exact_variance_of_psi(100) == pytest.approx(1.02, abs=0.005)

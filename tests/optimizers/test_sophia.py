@@ -247,3 +247,40 @@ def test_bad_batch_size_for_the_hessian_update_is_rejected(batch_size):
     optimizer = Sophia([torch.zeros(2, requires_grad=True)])
     with pytest.raises(ValueError, match=f'Invalid batch_size {batch_size!r} for Sophia: must be an integer >= 1'):
         optimizer.update_hessian(batch_size)
+
+
+def test_clipped_coordinates_move_exactly_lr_and_the_others_by_the_smaller_newton_step():
+    # The page's claim: $\alpha$ is the largest step, taken exactly by every clipped coordinate.
+    lr, beta1, beta2, gamma, batch_size = 0.1, 0.9, 0.99, 0.5, 4
+    param = torch.zeros(6, dtype=torch.float64, requires_grad=True)
+    optimizer = Sophia([param], lr=lr, betas=(beta1, beta2), rho=gamma, eps=1e-12, weight_decay=0.)
+    g_hat = torch.tensor([1., 1., 0.1, 2., 0.5, 3.], dtype=torch.float64)
+    g = torch.tensor([0.02, -0.5, 0.3, 1., -0.01, -2.], dtype=torch.float64)
+    param.grad = g_hat.clone()
+    optimizer.update_hessian(batch_size=batch_size)
+    param.grad = g.clone()
+    optimizer.step()
+    step = -param.detach()
+    # $m_1 = (1 - \beta_1) g_1$, $h_1 = (1 - \beta_2) B \hat{g}^2$, unclipped step $\alpha m_1 / (\gamma h_1)$
+    newton = lr * (1 - beta1) * g / (gamma * (1 - beta2) * batch_size * g_hat ** 2)
+    clipped = newton.abs() >= lr
+    assert 0 < clipped.sum() < 6
+    assert torch.equal(step[clipped], lr * torch.sign(g[clipped]))
+    assert torch.allclose(step[~clipped], newton[~clipped], rtol=1e-12, atol=0)
+    assert (step[~clipped].abs() < lr).all()
+
+
+def test_no_coordinate_ever_moves_more_than_lr():
+    generator = torch.Generator().manual_seed(0)
+    lr = 0.05
+    param = torch.zeros(1000, dtype=torch.float64, requires_grad=True)
+    optimizer = Sophia([param], lr=lr, weight_decay=0.)
+    for t in range(1, 31):
+        if t % 10 == 1:
+            param.grad = torch.randn(1000, generator=generator, dtype=torch.float64)
+            optimizer.update_hessian(batch_size=1)
+        param.grad = 10 * torch.randn(1000, generator=generator, dtype=torch.float64)
+        before = param.detach().clone()
+        optimizer.step()
+        # up to the rounding of $\theta_{t-1} - \alpha$
+        assert (param.detach() - before).abs().max().item() <= lr * (1 + 1e-12)

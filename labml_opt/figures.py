@@ -1,0 +1,162 @@
+r"""
+---
+title: Figures of the optimizer pages
+summary: The measurements behind the figures on the AMSGrad, NAdam and RAdam pages, taken from the optimizers themselves, and the command that draws them.
+---
+
+# Figures of the optimizer pages
+
+Each figure on an optimizer's page is a measurement of that optimizer, not a plot of its formula:
+the functions below run the optimizer on one coordinate with a chosen gradient sequence and read
+off the quantity the page talks about from the steps it takes. The tests in `tests/optimizers/`
+compare the same measurements with the pages' closed forms, so a figure cannot show something the
+code does not do. Redraw them all with
+
+```bash
+python -m labml_opt.figures
+```
+
+which writes the SVG files into `labml_opt/figures/`, next to the pages that show them.
+"""
+
+import math
+from pathlib import Path
+from typing import Iterable, List
+
+import torch
+
+from labml_opt.amsgrad import AMSGrad
+from labml_opt.nadam import NAdam
+from labml_opt.radam import RAdam
+
+FIGURES = Path(__file__).parent / 'figures'
+
+
+def steps_taken(optimizer_class, gradients: Iterable[float], **kwargs) -> List[float]:
+    r"""
+    The steps $\theta_{t-1} - \theta_t$ that `optimizer_class(**kwargs)` takes on one float64
+    coordinate, starting from zero, for the given `gradients` $g_1, g_2, \dots$.
+    """
+    param = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    optimizer = optimizer_class([param], **kwargs)
+    steps = []
+    for g in gradients:
+        param.grad = torch.tensor([g], dtype=torch.float64)
+        before = param.item()
+        optimizer.step()
+        steps.append(before - param.item())
+    return steps
+
+
+def amsgrad_effective_step_size(steps: int, lr: float = 1e-3, betas=(0.9, 0.999), amsgrad: bool = True) -> List[float]:
+    r"""
+    ### AMSGrad's effective step size
+
+    One gradient of $1$, then gradients of $0.01$: the step $\theta_{t-1} - \theta_t$ divided by
+    $\hat{m}_t = \frac{m_t}{1 - \beta_1^t}$, which is what multiplies $\hat{m}_t$, that is
+    $\frac{\alpha}{\sqrt{v^{\max}_t / (1 - \beta_2^t)}}$ ($\epsilon = 0$). With `amsgrad=False`
+    it is Adam's $\frac{\alpha}{\sqrt{\hat{v}_t}}$.
+    """
+    gradients = [1.] + [0.01] * (steps - 1)
+    beta1 = betas[0]
+    taken = steps_taken(AMSGrad, gradients, lr=lr, betas=betas, eps=0., amsgrad=amsgrad)
+    rates, m = [], 0.
+    for t, (g, step) in enumerate(zip(gradients, taken), start=1):
+        # $m_t$, from the gradients, to divide the step by $\hat{m}_t$
+        m = beta1 * m + (1 - beta1) * g
+        rates.append(step / (m / (1 - beta1 ** t)))
+    return rates
+
+
+def nadam_average(steps: int, lr: float = 2e-3, **kwargs) -> List[float]:
+    r"""
+    ### NAdam's $\bar{m}_t$ for a constant gradient
+
+    With $g_t = 1$ for every $t$, $\hat{v}_t = 1$, so with $\epsilon = 0$ each step is
+    $\alpha \bar{m}_t$: the step divided by $\alpha$ is $\bar{m}_t / g$.
+    """
+    return [step / lr for step in steps_taken(NAdam, [1.] * steps, lr=lr, eps=0., **kwargs)]
+
+
+def radam_rectification(steps: int, lr: float = 1e-3, betas=(0.9, 0.999)) -> List[float]:
+    r"""
+    ### RAdam's $r_t$
+
+    With $g_t = 1$ for every $t$, $\hat{m}_t = 1$ and $\sqrt{v_t} = \sqrt{1 - \beta_2^t}$, so with
+    $\epsilon = 0$ a rectified step is $\alpha \, r_t$ and an SGD step is $\alpha$. The step divided
+    by $\alpha$ is $r_t$, or $1$ while RAdam takes SGD steps.
+    """
+    return [step / lr for step in steps_taken(RAdam, [1.] * steps, lr=lr, betas=betas, eps=0.)]
+
+
+def draw():
+    """Draw every figure into `labml_opt/figures/`."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    # Same bytes for the same figure: no date in the SVG, and fixed ids
+    matplotlib.rcParams['svg.hashsalt'] = 'labml_opt'
+    # Text as text, not as paths: smaller files that the browser's fonts draw
+    matplotlib.rcParams['svg.fonttype'] = 'none'
+    metadata = {'Date': None}
+    FIGURES.mkdir(exist_ok=True)
+
+    # AMSGrad: implemented (bias correction after the maximum), Algorithm 2 (none), and Adam
+    steps, lr, beta2 = 3000, 1e-3, 0.999
+    t = list(range(1, steps + 1))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.plot(t, amsgrad_effective_step_size(steps, lr=lr), label='AMSGrad as implemented (torch): grows')
+    ax.plot(t, [lr / math.sqrt(1 - beta2)] * steps, '--', label="AMSGrad, paper's Algorithm 2: constant")
+    ax.plot(t, amsgrad_effective_step_size(steps, lr=lr, amsgrad=False), ':', label='Adam')
+    ax.set_xscale('log')
+    ax.set_yscale('log')
+    ax.set_xlabel('step $t$')
+    ax.set_ylabel('effective step size')
+    ax.set_title('gradient 1 at $t = 1$, then 0.01; $\\alpha = 10^{-3}$, $\\beta_2 = 0.999$', fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(FIGURES / 'amsgrad_effective_step_size.svg', metadata=metadata)
+    plt.close(fig)
+
+    # NAdam: implemented average, and Dozat's average with mu_t, for a constant gradient
+    steps, kappa, beta1 = 60, 4e-3, 0.9
+    t = list(range(1, steps + 1))
+    mu = [beta1 * (1 - 0.5 * 0.96 ** (i * kappa)) for i in range(1, steps + 2)]
+    dozat, product = [], 1.
+    for i in range(steps):
+        product *= mu[i]
+        # Dozat's $m_t = (1 - \prod \mu_i) g$ for a constant $g$
+        dozat.append((1 - mu[i]) / (1 - product) + mu[i + 1] * (1 - product) / (1 - product * mu[i + 1]))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.plot(t, nadam_average(steps), 'o-', markersize=3, label='as implemented (torch): $m_t$ averaged with $\\beta_1$')
+    ax.plot(t, dozat, 's--', markersize=3, label="Dozat's paper: $m_t$ averaged with $\\mu_t$")
+    ax.axhline(1., color='gray', linewidth=0.8)
+    ax.set_xlabel('step $t$')
+    ax.set_ylabel('$\\bar{m}_t / g$')
+    ax.set_title('NAdam, constant gradient $g$, default $\\beta_1$ and momentum_decay', fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(FIGURES / 'nadam_average.svg', metadata=metadata)
+    plt.close(fig)
+
+    # RAdam: r_t for two beta2
+    steps = 3000
+    t = list(range(1, steps + 1))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    for beta2 in (0.999, 0.99):
+        r = radam_rectification(steps, betas=(0.9, beta2))
+        ax.plot(t, r, label=f'$\\beta_2 = {beta2}$ (1 while SGD steps)')
+    ax.axhline(0.41, color='gray', linewidth=0.8, linestyle=':')
+    ax.axvline(362, color='gray', linewidth=0.8, linestyle=':')
+    ax.set_xscale('log')
+    ax.set_xlabel('step $t$')
+    ax.set_ylabel('$r_t$')
+    ax.set_title('RAdam: $r_t \\leq 0.41$ until $t = 362$ with $\\beta_2 = 0.999$', fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(FIGURES / 'radam_rectification.svg', metadata=metadata)
+    plt.close(fig)
+
+
+if __name__ == '__main__':
+    draw()
