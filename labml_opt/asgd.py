@@ -16,19 +16,20 @@ curvature, while the last iterate does not.
 
 `torch.optim.ASGD` follows the form in [*Towards Optimal One Pass Large Scale Learning with
 Averaged Stochastic Gradient Descent*](https://arxiv.org/abs/1107.2490) by Xu (2011). With
-learning rate $\eta$, decay $\lambda$, power $\alpha$ and the step $t_0$ at which averaging starts:
+learning rate $\alpha$, decay $\lambda$, power $p$ (torch's `alpha`: on this site $\alpha$ is the
+learning rate) and the step $t_0$ at which averaging starts:
 
 \begin{align}
-\theta_t &\leftarrow \theta_{t-1} (1 - \lambda \eta_t) - \eta_t \, g_t \\
-\bar{\theta}_t &\leftarrow \bar{\theta}_{t-1} + \mu_t (\theta_t - \bar{\theta}_{t-1}) \\
-\eta_{t+1} &= \frac{\eta}{(1 + \lambda \eta t)^{\alpha}} \\
-\mu_{t+1} &= \frac{1}{\max(1, t - t_0)}
+\theta_t &\leftarrow \theta_{t-1} (1 - \lambda \alpha_t) - \alpha_t \, g_t \\
+\bar{\theta}_t &\leftarrow \bar{\theta}_{t-1} + \omega_t (\theta_t - \bar{\theta}_{t-1}) \\
+\alpha_{t+1} &= \frac{\alpha}{(1 + \lambda \alpha t)^{p}} \\
+\omega_{t+1} &= \frac{1}{\max(1, t - t_0)}
 \end{align}
 
-starting from $\eta_1 = \eta$ and $\mu_1 = 1$. Up to step $t_0 + 2$, $\mu_t = 1$ and the "average"
-is the last iterate; from there on, $\mu_t$ is $\frac{1}{2}, \frac{1}{3}, \dots$ and $\bar{\theta}_t$
-is the plain mean of the iterates since step $t_0 + 2$. (`torch.optim.ASGD` keeps $\eta_t$ and
-$\mu_t$ in `float32` tensors; we round them to `float32` too, so that the two agree exactly.)
+starting from $\alpha_1 = \alpha$ and $\omega_1 = 1$. Up to step $t_0 + 2$, $\omega_t = 1$ and the "average"
+is the last iterate; from there on, $\omega_t$ is $\frac{1}{2}, \frac{1}{3}, \dots$ and $\bar{\theta}_t$
+is the plain mean of the iterates since step $t_0 + 2$. (`torch.optim.ASGD` keeps $\alpha_t$ and
+$\omega_t$ in `float32` tensors; we round them to `float32` too, so that the two agree exactly.)
 
 ## What the average is for
 
@@ -44,7 +45,7 @@ with torch.no_grad():
 With the default $t_0 = 10^6$, averaging starts late in any short run; set `t0` to the step after
 which the iterates have settled, for example the end of a warm-up. $\lambda$ is a decay towards
 zero, applied to $\theta$ like [decoupled weight decay](optimizer.html#WeightDecay) scaled by the
-current rate, and it also sets how fast $\eta_t$ decays.
+current rate, and it also sets how fast $\alpha_t$ decays.
 """
 
 from typing import Any, Dict, Optional
@@ -56,7 +57,7 @@ from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, Weigh
 
 
 def float32(value: float) -> float:
-    """`value` rounded to `float32`, as `torch.optim.ASGD` rounds $\\eta_t$ and $\\mu_t$ by keeping them in 0-d tensors."""
+    """`value` rounded to `float32`, as `torch.optim.ASGD` rounds $\\alpha_t$ and $\\omega_t$ by keeping them in 0-d tensors."""
     return torch.tensor(value, dtype=torch.float32).item()
 
 
@@ -71,11 +72,11 @@ class ASGD(GenericAdaptiveOptimizer):
                  t0: float = 1e6, weight_decay: float = 0, foreach: Optional[bool] = None, maximize: bool = False,
                  differentiable: bool = False, capturable: bool = False):
         r"""
-        * `lr` is $\eta$
+        * `lr` is $\alpha$
         * `lambd` is $\lambda$, the decay of $\theta$ and of the learning rate
-        * `alpha` is $\alpha$, the power of the learning rate's decay
+        * `alpha` is $p$, the power of the learning rate's decay
         * `t0` is $t_0$, the step from which the iterates are averaged
-        * `weight_decay` is an $L_2$ coefficient added to the gradient, as in `torch.optim.ASGD`
+        * `weight_decay` is $w$, an $L_2$ coefficient added to the gradient, as in `torch.optim.ASGD`
         * `maximize` ascends the objective instead of descending it
         * `foreach`, `differentiable` and `capturable` are torch's implementation keywords; see
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
@@ -90,7 +91,7 @@ class ASGD(GenericAdaptiveOptimizer):
         ### Initialize the state of a parameter
 
         * `step` is $t$
-        * `eta` is $\eta_t$ and `mu` is $\mu_t$, the numbers of the next step
+        * `eta` is $\alpha_t$ and `mu` is $\omega_t$, the numbers of the next step
         * `ax` is $\bar{\theta}_t$, the average of the iterates
         """
         state['step'] = 0
@@ -102,15 +103,15 @@ class ASGD(GenericAdaptiveOptimizer):
         r"""
         ### The numbers of step $t$
 
-        This step's $\eta_t$ and $\mu_t$, which the last step computed; and, for the next step,
-        $\eta_{t+1}$ and $\mu_{t+1}$.
+        This step's $\alpha_t$ and $\omega_t$, which the last step computed; and, for the next step,
+        $\alpha_{t+1}$ and $\omega_{t+1}$.
         """
         state['step'] += 1
         step, eta, mu = state['step'], state['eta'], state['mu']
         lr, lambd = group['lr'], group['lambd']
-        # $\eta_{t+1} = \frac{\eta}{(1 + \lambda \eta t)^{\alpha}}$
+        # $\alpha_{t+1} = \frac{\alpha}{(1 + \lambda \alpha t)^{p}}$
         state['eta'] = float32(lr / ((1 + lambd * lr * step) ** group['alpha']))
-        # $\mu_{t+1} = \frac{1}{\max(1, t - t_0)}$
+        # $\omega_{t+1} = \frac{1}{\max(1, t - t_0)}$
         state['mu'] = float32(1 / max(1, step - group['t0']))
         return Numbers(self.weight_decay.numbers(group), eta=eta, mu=mu, averaging=mu != 1,
                        shrink=1 - lambd * eta)
@@ -121,14 +122,14 @@ class ASGD(GenericAdaptiveOptimizer):
 
         * `grad` is $g_t$
         """
-        # $g_t \leftarrow g_t + \lambda_{L_2} \theta_{t-1}$
+        # $L_2$ decay, if `weight_decay` is set: $g_t \leftarrow g_t + w \theta_{t-1}$
         grad = self.weight_decay(param, grad, numbers)
-        # $\theta_t \leftarrow \theta_{t-1} (1 - \lambda \eta_t) - \eta_t \, g_t$
+        # $\theta_t \leftarrow \theta_{t-1} (1 - \lambda \alpha_t) - \alpha_t \, g_t$
         param.mul_(numbers.shrink).sub_(numbers.eta * grad)
         ax = state['ax']
         if numbers.averaging:
-            # $\bar{\theta}_t \leftarrow \bar{\theta}_{t-1} + \mu_t (\theta_t - \bar{\theta}_{t-1})$
+            # $\bar{\theta}_t \leftarrow \bar{\theta}_{t-1} + \omega_t (\theta_t - \bar{\theta}_{t-1})$
             ax.add_((param - ax) * numbers.mu)
         else:
-            # $\mu_t = 1$: the average is the last iterate
+            # $\omega_t = 1$: the average is the last iterate
             ax.copy_(param)

@@ -99,7 +99,7 @@ def test_asgd_average_is_the_mean_of_the_iterates_after_t0():
         param.grad = torch.randn(4, dtype=torch.float64) + param.detach()
         optimizer.step()
         iterates.append(param.detach().clone())
-    # mu_t = 1 / max(1, t - 1 - t0) is 1 up to step t0 + 2, then 1/2, 1/3, ...: the mean of the iterates
+    # omega_t = 1 / max(1, t - 1 - t0) is 1 up to step t0 + 2, then 1/2, 1/3, ...: the mean of the iterates
     # from step t0 + 2 on (index t0 + 1). torch keeps mu in float32, and so do we: 1/3 is not exact.
     expected = torch.stack(iterates[6:]).mean(0)
     assert torch.allclose(optimizer.state[param]['ax'], expected, atol=1e-7)
