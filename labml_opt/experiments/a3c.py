@@ -343,6 +343,7 @@ def train(configs: Configs, results: Optional[Path] = RESULTS) -> Dict[str, Any]
     stop, reports = context.Event(), context.Queue()
     monitor = Monitor(configs, reports, stop)
 
+    plain_console()
     experiment.create(name='a3c', writers=labml_writers())
     experiment.configs(asdict(configs))
     started = time.monotonic()
@@ -507,7 +508,6 @@ def main(argv: Optional[List[str]] = None) -> int:
     if args.plot:
         write_report(json.loads((args.results / 'a3c_summary.json').read_text()), args.results)
         return 0
-    plain_console()
     configs = Configs(**{name: getattr(args, name) for name in Configs.__dataclass_fields__ if hasattr(args, name)})
     try:
         summary = train(configs, args.results)

@@ -265,6 +265,7 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence
     recorder = Recorder()
     learner = Learner(model, optimizer, nn.functional.cross_entropy, data)
 
+    plain_console()
     experiment.create(name=spec.experiment, comment=spec.label, writers=labml_writers())
     configs = asdict(spec)
     configs.update(hyper=json.dumps(spec.hyper), schedule_args=json.dumps(spec.schedule_args),
@@ -361,7 +362,6 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, invoc
     130; a run whose loss is no longer finite stops the command with exit code 1.
     """
     name = invocation.command.rsplit('.', 1)[-1]
-    plain_console()
     try:
         data = load_data(args)
         steps = plan(specs, invocation)
