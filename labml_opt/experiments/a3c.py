@@ -241,8 +241,10 @@ def worker(rank: int, configs: Configs, model: ActorCritic, optimizer: SharedAda
 
         # A loss that is no longer finite cannot recover: the worker fails, and with it the command.
         if not math.isfinite(float(losses['loss'])):
-            raise FloatingPointError(f'the loss became {float(losses["loss"])} after {int(progress)} environment '
-                                     f'steps; a smaller --lr may keep it finite')
+            message = (f'the loss became {float(losses["loss"])} after {int(progress)} environment steps; '
+                       f'a smaller --lr may keep it finite')
+            reports.put(dict(worker=rank, error=message))
+            raise FloatingPointError(message)
         local.zero_grad()
         losses['loss'].backward()
         nn.utils.clip_grad_norm_(local.parameters(), configs.grad_clip)
@@ -286,6 +288,7 @@ class Monitor:
         self.episodes: List[Dict[str, Any]] = []
         self.solved_at: Optional[int] = None
         self.best_average = -math.inf
+        self.errors: List[str] = []
         self.started = time.monotonic()
         # One line per tenth of the budget of steps where the output is not a terminal
         self.progress = Progress('a3c', [configs.total_steps])
@@ -297,12 +300,16 @@ class Monitor:
         recent = self.episodes[-self.configs.window:]
         return sum(e['episode_return'] for e in recent) / len(recent)
 
-    def __call__(self):
+    def __call__(self, wait: float = 0.):
+        """Take every report in the queue; with `wait`, wait that long for one more to arrive."""
         while True:
             try:
-                report = self.reports.get_nowait()
+                report = self.reports.get(timeout=wait) if wait else self.reports.get_nowait()
             except queue.Empty:
                 return
+            if 'error' in report:
+                self.errors.append(f'worker {report["worker"]}: {report["error"]}')
+                continue
             report['episode'] = len(self.episodes)
             report['seconds'] = time.monotonic() - self.started
             self.episodes.append(report)
@@ -351,6 +358,10 @@ def train(configs: Configs, results: Optional[Path] = RESULTS) -> Dict[str, Any]
         with experiment.start():
             run_workers(worker, configs.workers, (configs, model, optimizer, progress, stop, reports),
                         context=context, timeout=configs.timeout, monitor=monitor)
+    except WorkerError as error:
+        # A worker that failed on purpose said why before it exited.
+        monitor(wait=1.)
+        raise WorkerError('; '.join([str(error), *monitor.errors])) from None
     finally:
         wait_for_labml()
     wall_time = time.monotonic() - started
