@@ -37,8 +37,8 @@ The schedules as the runs recorded them, step by step:
 For the first half of training the four curves stay close; the one-cycle runs start a little
 slower, at $\alpha_{max} / 25$. In the second half, as their rates anneal, they pull ahead:
 Adam's final training loss with the cycle is less than half that of its constant run, and SGD
-with momentum also ends lower. Validation accuracy moves much less, by half a percent or less,
-within what another seed would change: with 4,500 digits the model fits the training set long
+with momentum also ends lower. Validation accuracy moves much less, by about one percent, within what another seed
+would change: with 4,500 digits the model fits the training set long
 before it stops improving on the validation set.
 
 ## Run it

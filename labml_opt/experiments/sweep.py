@@ -24,7 +24,7 @@ $\eta / \epsilon$ for coordinates whose gradients stay below $\epsilon$.
 
 Up to $\epsilon = 10^{-4}$ the first steps are the same huge ones, and the loss starts with the
 same spike. $\epsilon = 10^{-2}$ removes most of it and
-ends with a training loss about a third of the default's, as in the notebook this comes from.
+ends with a training loss less than half the default's, as in the notebook this comes from.
 $\epsilon = 1$ has no spike either, but it shrinks every step for the whole run and ends behind
 $\epsilon = 10^{-2}$.
 
