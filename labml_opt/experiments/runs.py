@@ -368,6 +368,9 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, invoc
         labml_writers()
     except (ValueError, FileNotFoundError, AppUnreachable) as error:
         parser.error(str(error))
+    except KeyboardInterrupt:
+        print(f'\n{name}: interrupted before any run started; run the command again', file=sys.stderr)
+        raise SystemExit(130)
     if args.resume and all(step.action == 'done' for step in steps):
         parser.error(f'argument --resume: run {args.resume} belongs to `{invocation.command_line}`, '
                      f'whose runs have all completed: nothing to resume')
