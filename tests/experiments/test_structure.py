@@ -17,7 +17,7 @@ LAYERS = [
     {'data', 'plots', 'results', 'schedules', 'tracking'},
     {'learner'},
     {'runs'},
-    {'compare', 'sweep', 'one_cycle', 'a3c'},
+    {'compare', 'sweep', 'one_cycle', 'a3c', 'benchmark'},
     {'__main__'},
 ]
 LAYER = {module: level for level, modules in enumerate(LAYERS) for module in modules}
