@@ -44,7 +44,10 @@ python -m labml_opt.experiments.benchmark           # every optimizer: about 90 
 ```
 
 Each run is a labml run under `logs/benchmark_<workload>/`; progress shows the position of
-each run and the ETA of the whole benchmark. Only the full benchmark with its default settings
+each run and the ETA of the whole benchmark. Ctrl-C prints the command that resumes: `--resume
+RUN_UUID` reads back the runs the benchmark completed (each leaves `outcome.json` in its labml
+directory), trains the interrupted run again from its start (a run takes under a minute), and
+goes on with the same options. Only the full benchmark with its default settings
 writes the committed results next to this page; `--quick` and any other setting write them under
 `logs/results/`. The full benchmark has not been run for this page yet: its results are not
 committed, so this page has no plots or tables so far. A run of the benchmark writes
@@ -62,9 +65,10 @@ import math
 import statistics
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from uuid import uuid1
 
 import numpy as np
 import torch
@@ -74,8 +78,10 @@ from labml_opt.experiments.data import Data, load_digits
 from labml_opt.experiments.learner import (AvgStats, Callback, Diverged, LabmlTracker, Learner, Runner, ShowProgress,
                                            StopOnNaN, TrainEval)
 from labml_opt.experiments.plots import figure, markdown_table, save
-from labml_opt.experiments.results import RESULTS, logs_path, results_folder, round_floats, write_timing
-from labml_opt.experiments.runs import MLP, OPTIMIZERS, make_optimizer, parse_optimizers
+from labml_opt.experiments.results import (logs_path, read_configs, read_status, results_folder, round_floats,
+                                           runs_of, write_timing)
+from labml_opt.experiments.runs import (MLP, OPTIMIZERS, Invocation, make_optimizer, parse_optimizers,
+                                        resumed_invocation)
 from labml_opt.experiments.tracking import AppUnreachable, Progress, labml_writers, plain_console, wait_for_labml
 
 NAME = 'benchmark'
@@ -307,23 +313,34 @@ def state_bytes(optimizer: torch.optim.Optimizer) -> float:
     return kept / sum(p.numel() for p in params)
 
 
-def one_run(workload: Workload, name: str, lr: float, seed: int, progress: Progress, index: int) -> Outcome:
-    """Train `name` at learning rate `lr` with `seed`, as one labml run; a diverging run is an outcome, not an error."""
+def label_of(name: str, lr: float, seed: int) -> str:
+    return f'{name} lr={lr:.3g} seed={seed}'
+
+
+def one_run(workload: Workload, name: str, lr: float, seed: int, progress: Progress, index: int,
+            invocation: Invocation) -> Outcome:
+    """
+    Train `name` at learning rate `lr` with `seed`, as one labml run of `invocation`; a diverging
+    run is an outcome, not an error. A completed run leaves its outcome in `outcome.json` in its
+    labml directory, where a resumed benchmark finds it.
+    """
     from labml import experiment
     data = workload.data(seed)
     torch.manual_seed(seed)
     model = workload.model(data)
     optimizer = make_optimizer(name, model.parameters(), {'lr': lr})
     timer, curve = StepTimer(), Curve()
-    label = f'{name} lr={lr:.3g} seed={seed}'
+    label = label_of(name, lr, seed)
     runner = Runner(Learner(model, optimizer, sequence_loss, data),
                     [TrainEval(), AvgStats(), LabmlTracker(), StopOnNaN(), timer, curve,
                      ShowProgress(progress, index, label)])
     outcome = Outcome(name, lr, seed)
     plain_console()
     experiment.create(name=f'{NAME}_{workload.name}', comment=label, writers=labml_writers())
-    experiment.configs({'workload': workload.name, 'optimizer': name, 'lr': lr, 'seed': seed,
-                        'epochs': workload.epochs, 'threads': torch.get_num_threads()})
+    experiment.configs({'workload': workload.name, 'optimizer': name, 'lr': lr, 'seed': seed, 'label': label,
+                        'epochs': workload.epochs, 'threads': torch.get_num_threads(), 'invocation': invocation.id,
+                        'command_line': json.dumps([invocation.command, *invocation.argv])})
+    path = logs_path() / f'{NAME}_{workload.name}' / experiment.get_uuid()
     try:
         with experiment.start():
             runner.fit(workload.epochs)
@@ -336,7 +353,17 @@ def one_run(workload: Workload, name: str, lr: float, seed: int, progress: Progr
         outcome.test_loss, outcome.test_accuracy = evaluate(model, data.test_batches())
     outcome.step_seconds = timer.seconds / max(1, timer.steps)
     outcome.state_bytes_per_parameter = state_bytes(optimizer)
+    (path / 'outcome.json').write_text(json.dumps(asdict(outcome)))
     return outcome
+
+
+def completed(workload: Workload, invocation: Invocation) -> Dict[str, Outcome]:
+    """The outcomes of the runs `invocation` completed on `workload`, by label."""
+    done = {}
+    for path in runs_of(logs_path(), f'{NAME}_{workload.name}', invocation.id):
+        if read_status(path / 'run_log.jsonl') == 'completed' and (path / 'outcome.json').exists():
+            done[read_configs(path)['label']] = Outcome(**json.loads((path / 'outcome.json').read_text()))
+    return done
 
 
 def run_steps(workload: Workload) -> int:
@@ -347,32 +374,40 @@ def run_steps(workload: Workload) -> int:
 
 
 def benchmark(workloads: Sequence[Workload], optimizers: Sequence[str], factors: Sequence[float],
-              seeds: Sequence[int], tuning_seed: int = 0) -> Dict[str, List[Outcome]]:
+              seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0) -> Dict[str, List[Outcome]]:
     """
     <a id="benchmark"></a>
 
     ## The protocol
 
     For each workload and optimizer: the learning-rate grid on `tuning_seed`, the lowest final
-    validation loss chooses, and the chosen rate is rerun on every seed of `seeds`.
+    validation loss chooses, and the chosen rate is rerun on every seed of `seeds`. The runs that
+    `invocation` completed before (when it is resumed) are read back instead of trained again.
     """
     per_workload = len(optimizers) * (len(factors) + len(seeds))
     progress = Progress(NAME, [run_steps(w) for w in workloads for _ in range(per_workload)])
     outcomes: Dict[str, List[Outcome]] = {}
     index = 0
     for workload in workloads:
+        done = completed(workload, invocation)
+
+        def run(name: str, lr: float, seed: int) -> Outcome:
+            nonlocal index
+            label = label_of(name, lr, seed)
+            if label in done:
+                progress.skip_run(index, label)
+                outcome = done[label]
+            else:
+                outcome = one_run(workload, name, lr, seed, progress, index, invocation)
+            index += 1
+            return outcome
+
         outcomes[workload.name] = []
         for name in optimizers:
             default = OPTIMIZERS[name]['lr']
-            tuning = []
-            for factor in factors:
-                tuning.append(one_run(workload, name, default * factor, tuning_seed, progress, index))
-                index += 1
+            tuning = [run(name, default * factor, tuning_seed) for factor in factors]
             best = min(tuning, key=lambda o: o.final_valid)
-            outcomes[workload.name] += tuning
-            for seed in seeds:
-                outcomes[workload.name].append(one_run(workload, name, best.lr, seed, progress, index))
-                index += 1
+            outcomes[workload.name] += tuning + [run(name, best.lr, seed) for seed in seeds]
     return outcomes
 
 
@@ -514,6 +549,23 @@ def verdict(workload: str, stats: Dict[str, Tuple[float, float]], label: str, ed
     return text + '\n'
 
 
+def run_directories(workloads: Sequence[Workload], invocation: Invocation) -> List[Path]:
+    return [path for w in workloads for path in runs_of(logs_path(), f'{NAME}_{w.name}', invocation.id)]
+
+
+def parse_benchmark(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]):
+    """The arguments and the invocation: a new one, or with `--resume` the one of the run it names, with its options."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.resume is None:
+        return args, Invocation(uuid1().hex, COMMAND, argv)
+    invocation = resumed_invocation(parser, args, COMMAND)
+    resumed, threads = args.resume, args.threads
+    args = parser.parse_args(invocation.argv)
+    args.resume, args.threads = resumed, threads
+    return args, invocation
+
+
 def main(argv: Sequence[str] = None):
     parser = argparse.ArgumentParser(prog=COMMAND, description='Tune and compare the optimizers on two workloads.')
     parser.add_argument('--quick', action='store_true',
@@ -526,7 +578,9 @@ def main(argv: Sequence[str] = None):
     parser.add_argument('--results', type=Path, default=None,
                         help='where the summary, plots and tables go (default: next to this page for the full '
                              'benchmark with its default settings, else logs/results/)')
-    args = parser.parse_args(argv)
+    parser.add_argument('--resume', metavar='RUN_UUID', default=None,
+                        help='finish the benchmark that run RUN_UUID belongs to, with its own options')
+    args, invocation = parse_benchmark(parser, argv)
     budget = 'quick' if args.quick else 'full'
     try:
         optimizers = parse_optimizers(args.optimizers or (QUICK_OPTIMIZERS if args.quick else ','.join(OPTIMIZERS)))
@@ -545,12 +599,22 @@ def main(argv: Sequence[str] = None):
     except AppUnreachable as error:
         parser.error(str(error))
     torch.set_num_threads(args.threads)
-    results = results_folder(args, parser, ignore=())
+    results = results_folder(args, parser, ignore=('resume', 'threads'))
     seeds = list(range(1, args.seeds + 1))
+    workloads = [WORKLOADS[budget][n] for n in names]
+    planned = len(workloads) * len(optimizers) * (len(LR_FACTORS[budget]) + len(seeds))
+    if args.resume and sum(len(completed(w, invocation)) for w in workloads) >= planned:
+        parser.error(f'argument --resume: run {args.resume} belongs to `{invocation.command_line}`, '
+                     f'whose runs have all completed: nothing to resume')
     try:
-        outcomes = benchmark([WORKLOADS[budget][n] for n in names], optimizers, LR_FACTORS[budget], seeds)
+        outcomes = benchmark(workloads, optimizers, LR_FACTORS[budget], seeds, invocation)
     except KeyboardInterrupt:
-        print(f'\n{NAME}: interrupted; the benchmark cannot be resumed yet: run the command again', file=sys.stderr)
+        # The interrupted run is trained again from its start: a run of the benchmark is short.
+        uuid = max(run_directories(workloads, invocation), key=lambda p: p.stat().st_mtime, default=None)
+        if uuid is None:
+            print(f'\n{NAME}: interrupted before any run started; run the command again', file=sys.stderr)
+        else:
+            print(f'\n{NAME}: interrupted. Resume with:\n  {COMMAND} --resume {uuid.name}', file=sys.stderr)
         raise SystemExit(130)
     summary, timing = summarize(outcomes, seeds)
     results.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,8 @@
 import json
 import math
+import os
+import re
+import signal
 
 import numpy as np
 import pytest
@@ -45,7 +48,7 @@ def test_the_digits_test_split_is_the_same_for_every_seed_and_never_trained_or_v
 
 def fake_runs(valid, test):
     """A stand-in for `one_run`: the final validation and test loss of each learning rate."""
-    def one_run(workload, name, lr, seed, progress, index):
+    def one_run(workload, name, lr, seed, progress, index, invocation):
         outcome = Outcome(name, lr, seed, curve=[(10, valid[round(lr, 8)], 1.)], test_loss=test[round(lr, 8)])
         calls.append((name, lr, seed))
         return outcome
@@ -54,7 +57,7 @@ def fake_runs(valid, test):
 
 
 def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimizer_and_reports_other_seeds(
-        monkeypatch):
+        labml_dir, monkeypatch):
     factors = [0.1, 1., 10.]
     lrs = {round(benchmark.OPTIMIZERS[n]['lr'] * f, 8) for n in ('sgd', 'adam') for f in factors}
     # Both defaults are 1e-3: the middle rate is best on validation, the largest on the test split
@@ -62,7 +65,9 @@ def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimize
     test = {lr: 0. if lr == 1e-2 else 1. for lr in lrs}
     one_run, calls = fake_runs(valid, test)
     monkeypatch.setattr(benchmark, 'one_run', one_run)
-    outcomes = benchmark.benchmark([Workload('chars', 1, 1)], ['sgd', 'adam'], factors, seeds=[1, 2, 3])
+    invocation = benchmark.Invocation('test', benchmark.COMMAND, [])
+    outcomes = benchmark.benchmark([Workload('chars', 1, 1)], ['sgd', 'adam'], factors, seeds=[1, 2, 3],
+                                   invocation=invocation)
     for name in ('sgd', 'adam'):
         grid = [(lr, seed) for n, lr, seed in calls if n == name and seed == 0]
         reported = [(lr, seed) for n, lr, seed in calls if n == name and seed != 0]
@@ -73,7 +78,8 @@ def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimize
 
 def test_a_diverging_grid_point_is_an_outcome_not_the_end_of_the_benchmark(labml_dir):
     progress = benchmark.Progress('benchmark', [6])
-    outcome = benchmark.one_run(Workload('chars', epochs=2, steps=3), 'sgd', 1e9, 0, progress, 0)
+    outcome = benchmark.one_run(Workload('chars', epochs=2, steps=3), 'sgd', 1e9, 0, progress, 0,
+                                benchmark.Invocation('test', benchmark.COMMAND, []))
     assert outcome.diverged and 'loss became' in outcome.diverged
     assert math.isinf(outcome.final_valid) and math.isinf(outcome.test_loss)
 
@@ -133,3 +139,37 @@ def test_bad_benchmark_options_are_refused_before_training(labml_dir, capsys, ar
         benchmark.main(argv)
     assert message in capsys.readouterr().err
     assert not (labml_dir / 'logs').exists()
+
+
+TINY = ['--quick', '--workloads', 'chars', '--optimizers', 'adam', '--seeds', '2']
+FILES = ['benchmark_summary.json', 'benchmark_table.md', 'benchmark_verdict.md', 'benchmark_chars_loss.svg']
+
+
+@pytest.mark.timeout(120)
+def test_an_interrupted_benchmark_resumes_to_the_results_of_a_straight_one(labml_dir, monkeypatch, capsys,
+                                                                           sigint_default):
+    monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=2, steps=4)})
+    show = benchmark.ShowProgress.after_batch
+
+    def after_batch(self, runner):
+        show(self, runner)
+        if self.index == 3 and runner.in_train and runner.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(benchmark.ShowProgress, 'after_batch', after_batch)
+        with pytest.raises(SystemExit) as exit_info:
+            benchmark.main(TINY + ['--results', str(labml_dir / 'a')])
+    assert exit_info.value.code == 130
+    uuid = re.search(r'--resume (\w+)', capsys.readouterr().err).group(1)
+    assert not (labml_dir / 'a').exists()
+    benchmark.main(['--resume', uuid])
+    out = capsys.readouterr().out
+    # The 3 runs completed before Ctrl-C (the grid) are read back; the interrupted one and the rest are trained
+    assert out.count(': completed before') == 3
+    benchmark.main(TINY + ['--results', str(labml_dir / 'b')])
+    for name in FILES:
+        assert (labml_dir / 'a' / name).read_bytes() == (labml_dir / 'b' / name).read_bytes(), name
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.main(['--resume', uuid])
+    assert exit_info.value.code == 2 and 'nothing to resume' in capsys.readouterr().err
