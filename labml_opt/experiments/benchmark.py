@@ -16,8 +16,9 @@ the first. This benchmark follows the protocol of
   and a test split used only for the numbers reported.
 * **An equal tuning budget.** Every optimizer gets the same grid of learning rates, the same
   multiples of its default $\alpha_0$: $\alpha_0 \cdot 10^{k/2}$ for $k = -2, \dots, 3$ (three
-  of them with `--quick`). The one with the lowest final validation loss is chosen, on a tuning
-  seed that is not reported.
+  of them with `--quick`), each with the two values of its most important
+  [second hyper-parameter](#SECOND) where it has one. The setting with the lowest final
+  validation loss is chosen, on a tuning seed that is not reported.
 * **Paired seeds.** The chosen setting is rerun on three other seeds. A seed fixes the initial
   weights and the order of the batches, and every optimizer sees the same ones, so that the
   differences between optimizers are not differences between draws.
@@ -39,7 +40,7 @@ the first. This benchmark follows the protocol of
 ## Run it
 
 ```bash
-python -m labml_opt.experiments.benchmark --quick   # two optimizers, both workloads, under 5 minutes
+python -m labml_opt.experiments.benchmark --quick   # two optimizers, both workloads: about 3 minutes
 python -m labml_opt.experiments.benchmark           # every optimizer: about 90 minutes on 2 cores
 ```
 
@@ -234,12 +235,38 @@ class Workload:
 
 # The budgets: the full benchmark, and `--quick`
 WORKLOADS = {
-    'full': {'mnist': Workload('mnist', epochs=5), 'chars': Workload('chars', epochs=10, steps=100)},
+    'full': {'mnist': Workload('mnist', epochs=5), 'chars': Workload('chars', epochs=8, steps=100)},
     'quick': {'mnist': Workload('mnist', epochs=2), 'chars': Workload('chars', epochs=3, steps=40)},
 }
 # Multiples of each optimizer's default learning rate: half-decades around it
 LR_FACTORS = {'full': [10 ** (k / 2) for k in range(-2, 4)], 'quick': [10 ** -0.5, 1., 10 ** 0.5]}
 QUICK_OPTIMIZERS = 'momentum,adam'
+
+# <a id="SECOND"></a>
+# The most important second hyper-parameter of each optimizer, and the values the grid tries
+# (the default first): momentum's $\beta$; Adagrad's initial accumulator and RMSprop's
+# $\epsilon$, which the [sweeps](sweep.html) show matter most; Adadelta's $\rho$; $\beta_2$
+# for Adam and its variants; the decoupled weight decay of AdamW. Plain SGD has none, so its
+# grid is the learning rates alone.
+SECOND: Dict[str, Tuple[str, List[Any]]] = {
+    'momentum': ('momentum', [0.9, 0.99]),
+    'adagrad': ('initial_accumulator_value', [0., 0.1]),
+    'adadelta': ('rho', [0.9, 0.99]),
+    'rmsprop': ('eps', [1e-8, 1e-2]),
+    'adam': ('betas', [(0.9, 0.999), (0.9, 0.99)]),
+    'amsgrad': ('betas', [(0.9, 0.999), (0.9, 0.99)]),
+    'adamw': ('weight_decay', [1e-2, 1e-1]),
+    'radam': ('betas', [(0.9, 0.999), (0.9, 0.99)]),
+    'adabelief': ('betas', [(0.9, 0.999), (0.9, 0.99)]),
+}
+NO_SECOND = ('sgd',)
+
+
+def grid(name: str, factors: Sequence[float]) -> List[Tuple[float, Dict[str, Any]]]:
+    """The learning rates and second hyper-parameters `name` is tuned over."""
+    key, values = SECOND.get(name, (None, [None]))
+    return [(OPTIMIZERS[name]['lr'] * factor, {} if key is None else {key: value})
+            for value in values for factor in factors]
 
 
 class StepTimer(Callback):
@@ -279,6 +306,7 @@ class Outcome:
     optimizer: str
     lr: float
     seed: int
+    hyper: Dict[str, Any] = field(default_factory=dict)
     curve: List[Tuple[int, float, float]] = field(default_factory=list)
     test_loss: float = math.inf
     test_accuracy: float = 0.
@@ -313,14 +341,15 @@ def state_bytes(optimizer: torch.optim.Optimizer) -> float:
     return kept / sum(p.numel() for p in params)
 
 
-def label_of(name: str, lr: float, seed: int) -> str:
-    return f'{name} lr={lr:.3g} seed={seed}'
+def label_of(name: str, lr: float, hyper: Dict[str, Any], seed: int) -> str:
+    """`adam lr=0.001 betas=[0.9, 0.99] seed=1`: JSON for the values, so that a tuple read back as a list reads the same."""
+    return ' '.join([name, f'lr={lr:.3g}', *(f'{k}={json.dumps(v)}' for k, v in hyper.items()), f'seed={seed}'])
 
 
-def one_run(workload: Workload, name: str, lr: float, seed: int, progress: Progress, index: int,
-            invocation: Invocation) -> Outcome:
+def one_run(workload: Workload, name: str, lr: float, hyper: Dict[str, Any], seed: int, progress: Progress,
+            index: int, invocation: Invocation) -> Outcome:
     """
-    Train `name` at learning rate `lr` with `seed`, as one labml run of `invocation`; a diverging
+    Train `name` at learning rate `lr` and `hyper` with `seed`, as one labml run of `invocation`; a diverging
     run is an outcome, not an error. A completed run leaves its outcome in `outcome.json` in its
     labml directory, where a resumed benchmark finds it.
     """
@@ -328,16 +357,18 @@ def one_run(workload: Workload, name: str, lr: float, seed: int, progress: Progr
     data = workload.data(seed)
     torch.manual_seed(seed)
     model = workload.model(data)
-    optimizer = make_optimizer(name, model.parameters(), {'lr': lr})
+    optimizer = make_optimizer(name, model.parameters(),
+                               {'lr': lr, **{k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}})
     timer, curve = StepTimer(), Curve()
-    label = label_of(name, lr, seed)
+    label = label_of(name, lr, hyper, seed)
     runner = Runner(Learner(model, optimizer, sequence_loss, data),
                     [TrainEval(), AvgStats(), LabmlTracker(), StopOnNaN(), timer, curve,
                      ShowProgress(progress, index, label)])
-    outcome = Outcome(name, lr, seed)
+    outcome = Outcome(name, lr, seed, dict(hyper))
     plain_console()
     experiment.create(name=f'{NAME}_{workload.name}', comment=label, writers=labml_writers())
-    experiment.configs({'workload': workload.name, 'optimizer': name, 'lr': lr, 'seed': seed, 'label': label,
+    experiment.configs({'workload': workload.name, 'optimizer': name, 'lr': lr, 'hyper': json.dumps(hyper),
+                        'seed': seed, 'label': label,
                         'epochs': workload.epochs, 'threads': torch.get_num_threads(), 'invocation': invocation.id,
                         'command_line': json.dumps([invocation.command, *invocation.argv])})
     path = logs_path() / f'{NAME}_{workload.name}' / experiment.get_uuid()
@@ -380,34 +411,34 @@ def benchmark(workloads: Sequence[Workload], optimizers: Sequence[str], factors:
 
     ## The protocol
 
-    For each workload and optimizer: the learning-rate grid on `tuning_seed`, the lowest final
-    validation loss chooses, and the chosen rate is rerun on every seed of `seeds`. The runs that
+    For each workload and optimizer: the [grid](#SECOND) of learning rates and second
+    hyper-parameter on `tuning_seed`, the lowest final validation loss chooses, and the chosen
+    setting is rerun on every seed of `seeds`. The runs that
     `invocation` completed before (when it is resumed) are read back instead of trained again.
     """
-    per_workload = len(optimizers) * (len(factors) + len(seeds))
+    per_workload = sum(len(grid(name, factors)) + len(seeds) for name in optimizers)
     progress = Progress(NAME, [run_steps(w) for w in workloads for _ in range(per_workload)])
     outcomes: Dict[str, List[Outcome]] = {}
     index = 0
     for workload in workloads:
         done = completed(workload, invocation)
 
-        def run(name: str, lr: float, seed: int) -> Outcome:
+        def run(name: str, lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
             nonlocal index
-            label = label_of(name, lr, seed)
+            label = label_of(name, lr, hyper, seed)
             if label in done:
                 progress.skip_run(index, label)
                 outcome = done[label]
             else:
-                outcome = one_run(workload, name, lr, seed, progress, index, invocation)
+                outcome = one_run(workload, name, lr, hyper, seed, progress, index, invocation)
             index += 1
             return outcome
 
         outcomes[workload.name] = []
         for name in optimizers:
-            default = OPTIMIZERS[name]['lr']
-            tuning = [run(name, default * factor, tuning_seed) for factor in factors]
+            tuning = [run(name, lr, hyper, tuning_seed) for lr, hyper in grid(name, factors)]
             best = min(tuning, key=lambda o: o.final_valid)
-            outcomes[workload.name] += tuning + [run(name, best.lr, seed) for seed in seeds]
+            outcomes[workload.name] += tuning + [run(name, best.lr, best.hyper, seed) for seed in seeds]
     return outcomes
 
 
@@ -441,19 +472,21 @@ def summarize(outcomes: Dict[str, List[Outcome]], seeds: Sequence[int]) -> Tuple
     timing: Dict[str, Any] = {}
     for workload, runs in outcomes.items():
         reported: Dict[str, List[Outcome]] = {}
-        grid: Dict[str, List[Tuple[float, float]]] = {}
+        tried: Dict[str, List[Outcome]] = {}
         for o in runs:
             if o.seed in seeds:
                 reported.setdefault(o.optimizer, []).append(o)
             else:
-                grid.setdefault(o.optimizer, []).append((o.lr, o.final_valid))
+                tried.setdefault(o.optimizer, []).append(o)
         target = target_loss(reported)
         rows = {}
         for name, seeded in reported.items():
             reached = [steps_to(o.curve, target) for o in seeded]
             rows[name] = {
                 'lr': seeded[0].lr,
-                'grid': [[lr, None if math.isinf(v) else round_floats([v])[0]] for lr, v in grid[name]],
+                'hyper': seeded[0].hyper,
+                'grid': [{'lr': o.lr, **o.hyper, 'final_valid_loss': None if math.isinf(o.final_valid)
+                          else round_floats([o.final_valid])[0]} for o in tried[name]],
                 'steps': [step for step, _, _ in seeded[0].curve],
                 'valid_loss': [round_floats([loss for _, loss, _ in o.curve]) for o in seeded],
                 'test_loss': round_floats([o.test_loss for o in seeded]),
@@ -493,7 +526,9 @@ def render(summary: Dict[str, Any], results: Path) -> List[Path]:
         save(fig, results / f'{NAME}_{workload}_loss.svg')
         fig, ax = figure()
         for i, (name, row) in enumerate(rows.items()):
-            points = [(lr, v * scale) for lr, v in row['grid'] if v is not None]
+            # The learning rates at the chosen value of the second hyper-parameter
+            points = [(point['lr'], point['final_valid_loss'] * scale) for point in row['grid']
+                      if point['final_valid_loss'] is not None and chosen_second(point, row)]
             ax.plot([p[0] for p in points], [p[1] for p in points], 'o-', color=f'C{i % 10}', label=name)
         ax.set_xscale('log'), ax.set_xlabel('learning rate'), ax.set_ylabel(f'final validation {label}')
         ax.set_title(f'{workload}: sensitivity to the learning rate (tuning seed; missing points diverged)')
@@ -512,18 +547,25 @@ def render(summary: Dict[str, Any], results: Path) -> List[Path]:
             loss, loss_std = mean_std([v * scale for v in row['test_loss']])
             accuracy, accuracy_std = mean_std(row['test_accuracy'])
             stats[name] = (loss, loss_std)
-            table_rows.append([workload, f'`{name}`', f'{row["lr"]:.3g}', f'{loss:.4f} ± {loss_std:.4f}',
+            second = ', '.join(f'{k} {json.dumps(v)}' for k, v in row['hyper'].items())
+            table_rows.append([workload, f'`{name}`', f'{row["lr"]:.3g}' + (f', {second}' if second else ''),
+                               f'{loss:.4f} ± {loss_std:.4f}',
                                f'{100 * accuracy:.2f} ± {100 * accuracy_std:.2f}%',
                                f'{row["state_bytes_per_parameter"]:g}'])
         edges = [name for name, row in rows.items()
-                 if row['lr'] in (min(lr for lr, _ in row['grid']), max(lr for lr, _ in row['grid']))]
+                 if row['lr'] in (min(p['lr'] for p in row['grid']), max(p['lr'] for p in row['grid']))]
         verdicts.append(verdict(workload, stats, label, edges))
     table = results / f'{NAME}_table.md'
-    table.write_text(markdown_table(['workload', 'optimizer', 'chosen lr', 'test loss', 'test accuracy',
+    table.write_text(markdown_table(['workload', 'optimizer', 'chosen setting', 'test loss', 'test accuracy',
                                      'state bytes per parameter'], table_rows))
     text = results / f'{NAME}_verdict.md'
     text.write_text('\n'.join(verdicts))
     return written + [table, text]
+
+
+def chosen_second(point: Dict[str, Any], row: Dict[str, Any]) -> bool:
+    """Whether a grid point has the second hyper-parameter the tuning chose."""
+    return all(json.dumps(point.get(k)) == json.dumps(v) for k, v in row['hyper'].items())
 
 
 def verdict(workload: str, stats: Dict[str, Tuple[float, float]], label: str, edges: Sequence[str] = ()) -> str:
@@ -544,8 +586,10 @@ def verdict(workload: str, stats: Dict[str, Tuple[float, float]], label: str, ed
     else:
         text += 'Every other optimizer is more than one standard deviation behind.'
     if edges:
-        text += (f' The chosen learning rate of {", ".join(f"`{n}`" for n in edges)} is at the edge of the grid: '
-                 f'a wider grid may do better.')
+        names = ', '.join(f'`{n}`' for n in edges)
+        text += (f' The chosen learning rate of {names} is at the edge of the grid' if len(edges) == 1 else
+                 f' The chosen learning rates of {names} are at the edge of the grid')
+        text += ': a wider grid may do better.'
     return text + '\n'
 
 
@@ -602,7 +646,7 @@ def main(argv: Sequence[str] = None):
     results = results_folder(args, parser, ignore=('resume', 'threads'))
     seeds = list(range(1, args.seeds + 1))
     workloads = [WORKLOADS[budget][n] for n in names]
-    planned = len(workloads) * len(optimizers) * (len(LR_FACTORS[budget]) + len(seeds))
+    planned = len(workloads) * sum(len(grid(name, LR_FACTORS[budget])) + len(seeds) for name in optimizers)
     if args.resume and sum(len(completed(w, invocation)) for w in workloads) >= planned:
         parser.error(f'argument --resume: run {args.resume} belongs to `{invocation.command_line}`, '
                      f'whose runs have all completed: nothing to resume')

@@ -48,8 +48,8 @@ def test_the_digits_test_split_is_the_same_for_every_seed_and_never_trained_or_v
 
 def fake_runs(valid, test):
     """A stand-in for `one_run`: the final validation and test loss of each learning rate."""
-    def one_run(workload, name, lr, seed, progress, index, invocation):
-        outcome = Outcome(name, lr, seed, curve=[(10, valid[round(lr, 8)], 1.)], test_loss=test[round(lr, 8)])
+    def one_run(workload, name, lr, hyper, seed, progress, index, invocation):
+        outcome = Outcome(name, lr, seed, hyper, curve=[(10, valid[round(lr, 8)], 1.)], test_loss=test[round(lr, 8)])
         calls.append((name, lr, seed))
         return outcome
     calls = []
@@ -71,14 +71,26 @@ def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimize
     for name in ('sgd', 'adam'):
         grid = [(lr, seed) for n, lr, seed in calls if n == name and seed == 0]
         reported = [(lr, seed) for n, lr, seed in calls if n == name and seed != 0]
-        assert len(grid) == len(factors)
+        assert len(grid) == len(factors) * (1 if name == 'sgd' else 2)
         assert reported == [(1e-3, 1), (1e-3, 2), (1e-3, 3)]
-    assert len(outcomes['chars']) == 2 * (3 + 3)
+    assert len(outcomes['chars']) == (3 + 3) + (6 + 3)
+
+
+def test_every_optimizer_has_a_second_hyper_parameter_or_is_said_to_have_none():
+    from labml_opt.experiments.runs import hyper_parameters, optimizer_class
+    import inspect
+    assert set(benchmark.SECOND) | set(benchmark.NO_SECOND) == set(benchmark.OPTIMIZERS)
+    for name, (key, values) in benchmark.SECOND.items():
+        assert key in hyper_parameters(name) and len(values) == 2
+        # The first value is the one the experiments use: the optimizer's default, or ours
+        default = benchmark.OPTIMIZERS[name].get(key, inspect.signature(optimizer_class(name).__init__)
+                                                 .parameters[key].default)
+        assert values[0] == default, name
 
 
 def test_a_diverging_grid_point_is_an_outcome_not_the_end_of_the_benchmark(labml_dir):
     progress = benchmark.Progress('benchmark', [6])
-    outcome = benchmark.one_run(Workload('chars', epochs=2, steps=3), 'sgd', 1e9, 0, progress, 0,
+    outcome = benchmark.one_run(Workload('chars', epochs=2, steps=3), 'sgd', 1e9, {}, 0, progress, 0,
                                 benchmark.Invocation('test', benchmark.COMMAND, []))
     assert outcome.diverged and 'loss became' in outcome.diverged
     assert math.isinf(outcome.final_valid) and math.isinf(outcome.test_loss)
@@ -108,14 +120,15 @@ def test_a_tiny_benchmark_writes_repeatable_results_apart_from_its_timing(labml_
         assert (labml_dir / 'first' / name).read_bytes() == (labml_dir / 'second' / name).read_bytes(), name
     summary = json.loads((labml_dir / 'first' / 'benchmark_summary.json').read_text())
     adam = summary['workloads']['chars']['optimizers']['adam']
-    assert len(adam['grid']) == 3 and len(adam['test_loss']) == 2 and adam['state_bytes_per_parameter'] == 8
+    assert len(adam['grid']) == 6 and len(adam['test_loss']) == 2 and adam['state_bytes_per_parameter'] == 8
+    assert {json.dumps(point['betas']) for point in adam['grid']} == {'[0.9, 0.999]', '[0.9, 0.99]'}
     assert 'seconds' not in json.dumps(summary)
     timing = json.loads((labml_dir / 'first' / 'benchmark_timing.json').read_text())
     assert timing['chars']['adam']['seconds_per_step'] > 0
-    # 2 optimizers x (3 grid points + 2 seeds) runs, each a labml run
-    assert len(list((labml_dir / 'logs' / 'benchmark_chars').iterdir())) == 2 * 2 * 5
+    # sgd: 3 grid points + 2 seeds; adam: 3 x 2 grid points + 2 seeds; each a labml run, twice
+    assert len(list((labml_dir / 'logs' / 'benchmark_chars').iterdir())) == 2 * (5 + 8)
     out = capsys.readouterr().out
-    assert 'run 10/10' in out and 'all ETA' in out and '\x1b' not in out
+    assert 'run 13/13' in out and 'all ETA' in out and '\x1b' not in out
 
 
 def test_the_quick_benchmark_and_changed_settings_never_write_next_to_the_page(labml_dir, monkeypatch):
