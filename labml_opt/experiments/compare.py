@@ -17,7 +17,9 @@ same order (the batch order depends only on the seed and the epoch). Each optimi
 run, with its configs, the loss of every batch, and the validation loss and accuracy of every
 epoch. Hyper-parameters are PyTorch's defaults (see [`OPTIMIZERS`](runs.html#OPTIMIZERS));
 none is tuned for this problem, which is the point: this is what each optimizer does
-out of the box.
+out of the box. It is not a ranking of the optimizers: one seed decides little here, and tuning
+the learning rate reverses much of the order. The [benchmark](benchmark.html) tunes every
+optimizer with the same budget and reports several seeds on a held-out test split.
 
 ## Results
 

@@ -33,6 +33,7 @@ from it. Redrawing every plot and table from the committed summaries is a comman
 
 import argparse
 import json
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Tuple
@@ -153,8 +154,12 @@ def read_run(path: Path, follow_resume: bool = True) -> Run:
 
 
 def find_run(logs: Path, uuid: str) -> Path:
-    """The directory of run `uuid`, in any experiment under `logs`."""
-    matches = sorted(p for p in Path(logs).glob(f'*/{uuid}') if (p / 'run.yaml').exists()) if uuid else []
+    """
+    The directory of run `uuid`, in any experiment under `logs`. A uuid is letters, digits, `_`
+    and `-` only, so that `*` or `../x` never names some other directory.
+    """
+    valid = re.fullmatch(r'[\w-]+', uuid) is not None
+    matches = sorted(p for p in Path(logs).glob(f'*/{uuid}') if (p / 'run.yaml').exists()) if valid else []
     if not matches:
         raise FileNotFoundError(f'No run {uuid!r} under {logs}')
     return matches[0]

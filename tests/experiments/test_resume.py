@@ -102,6 +102,7 @@ def finished_run(labml_dir, idx_dir) -> str:
 @pytest.mark.parametrize('target,extra,message', [
     ('', [], "argument --resume: invalid value '': give the uuid of a run"),
     ('0123abc', [], "argument --resume: invalid value '0123abc': no run with that uuid under"),
+    ('*', [], "argument --resume: invalid value '*': no run with that uuid under"),
     ('FINISHED', [], 'whose runs have all completed: nothing to resume'),
     ('FINISHED', ['--epochs', '3'], 'argument --resume: cannot be combined with --epochs'),
 ])
