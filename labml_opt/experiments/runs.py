@@ -385,6 +385,7 @@ def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, invoc
             show = ShowProgress(progress, index, step.spec.label)
             if step.action == 'resume':
                 spec = RunSpec(**{**asdict(step.spec), 'resumed_from': step.path.name})
+                # Until the new run exists, Ctrl-C leaves the one it continues as the one to resume.
                 last = step.path.name
                 last = train_run(spec, data=data, callbacks=[show], invocation=invocation,
                                  checkpoint=step.path / 'checkpoints' / 'checkpoint.pt').uuid
