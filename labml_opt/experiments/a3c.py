@@ -17,7 +17,8 @@ Run it with
 python -m labml_opt.experiments.a3c --workers 2 --seed 0
 ```
 
-and `--help` for the other settings. Progress is tracked with labml: the return of every episode
+and `--help` for the other settings; each is checked against its valid range before any worker
+starts, and a loss that stops being a finite number fails the worker, and so the command. Progress is tracked with labml: the return of every episode
 and the mean losses over it, for each worker, and the settings of the run. The workers are
 started by [`run_workers`](../shared_adam.html#run_workers): if one of them fails, the others are
 stopped and the command exits with code 1, naming the worker; Ctrl-C stops them all.
@@ -69,6 +70,9 @@ The plot and the table come from the committed run summary `results/a3c_summary.
 by `python -m labml_opt.experiments.a3c --workers 2 --seed 0` on a machine with 2 cores that
 other jobs were sharing (the wall time is what that machine gave us);
 `python -m labml_opt.experiments.a3c --plot` redraws them from the summary without training.
+That run took 59 s from starting the workers to their end; wall-clock times change with the
+load of the machine, so each run writes them to `results/a3c_timing.json`, which git ignores,
+instead of the summary.
 Hogwild updates interleave differently on every run, so a run is not bit-for-bit repeatable,
 even with the same seed: an earlier run with seed 0 reached the goal only after 232,460
 environment steps (66 s). Runs with `--seed 1` and `--seed 2` reached it after 91,260 and 91,992
@@ -92,8 +96,8 @@ from labml import experiment, tracker
 from torch import nn
 
 from labml_opt.experiments.results import RESULTS, results_folder
+from labml_opt.experiments.tracking import AppUnreachable, Progress, labml_writers, plain_console, wait_for_labml
 from labml_opt.shared_adam import SharedAdam, WorkerError, run_workers
-
 
 
 @dataclass
@@ -235,6 +239,12 @@ def worker(rank: int, configs: Configs, model: ActorCritic, optimizer: SharedAda
         returns = n_step_returns(rewards, bootstrap, configs.gamma)
         losses = a3c_loss(local, torch.stack(observations), torch.tensor(actions), returns, configs)
 
+        # A loss that is no longer finite cannot recover: the worker fails, and with it the command.
+        if not math.isfinite(float(losses['loss'])):
+            message = (f'the loss became {float(losses["loss"])} after {int(progress)} environment steps; '
+                       f'a smaller --lr may keep it finite')
+            reports.put(dict(worker=rank, error=message))
+            raise FloatingPointError(message)
         local.zero_grad()
         losses['loss'].backward()
         nn.utils.clip_grad_norm_(local.parameters(), configs.grad_clip)
@@ -278,19 +288,28 @@ class Monitor:
         self.episodes: List[Dict[str, Any]] = []
         self.solved_at: Optional[int] = None
         self.best_average = -math.inf
+        self.errors: List[str] = []
         self.started = time.monotonic()
+        # One line per tenth of the budget of steps where the output is not a terminal
+        self.progress = Progress('a3c', [configs.total_steps])
+        self.progress.start_run(0, f'{configs.workers} workers')
+        self.tenths = 0
 
     def average(self) -> float:
         """Mean return of the last `window` episodes"""
         recent = self.episodes[-self.configs.window:]
         return sum(e['episode_return'] for e in recent) / len(recent)
 
-    def __call__(self):
+    def __call__(self, wait: float = 0.):
+        """Take every report in the queue; with `wait`, wait that long for one more to arrive."""
         while True:
             try:
-                report = self.reports.get_nowait()
+                report = self.reports.get(timeout=wait) if wait else self.reports.get_nowait()
             except queue.Empty:
                 return
+            if 'error' in report:
+                self.errors.append(f'worker {report["worker"]}: {report["error"]}')
+                continue
             report['episode'] = len(self.episodes)
             report['seconds'] = time.monotonic() - self.started
             self.episodes.append(report)
@@ -305,6 +324,13 @@ class Monitor:
                     self.solved_at = len(self.episodes) - 1
                     self.stop.set()
             tracker.save(report['steps'], values)
+            tenths = min(10, 10 * report['steps'] // self.configs.total_steps)
+            shown = {'return': report['episode_return']}
+            if 'average_return' in values:
+                shown['average'] = values['average_return']
+            self.progress.update(min(report['steps'], self.configs.total_steps), shown,
+                                 f'episode {len(self.episodes)}', final=tenths > self.tenths or self.stop.is_set())
+            self.tenths = tenths
 
 
 def train(configs: Configs, results: Optional[Path] = RESULTS) -> Dict[str, Any]:
@@ -324,24 +350,43 @@ def train(configs: Configs, results: Optional[Path] = RESULTS) -> Dict[str, Any]
     stop, reports = context.Event(), context.Queue()
     monitor = Monitor(configs, reports, stop)
 
-    experiment.create(name='a3c', writers={'screen', 'file'})
+    plain_console()
+    experiment.create(name='a3c', writers=labml_writers())
     experiment.configs(asdict(configs))
     started = time.monotonic()
-    with experiment.start():
-        run_workers(worker, configs.workers, (configs, model, optimizer, progress, stop, reports),
-                    context=context, timeout=configs.timeout, monitor=monitor)
+    try:
+        with experiment.start():
+            run_workers(worker, configs.workers, (configs, model, optimizer, progress, stop, reports),
+                        context=context, timeout=configs.timeout, monitor=monitor)
+    except WorkerError as error:
+        # A worker that failed on purpose said why before it exited.
+        monitor(wait=1.)
+        raise WorkerError('; '.join([str(error), *monitor.errors])) from None
+    finally:
+        wait_for_labml()
     wall_time = time.monotonic() - started
 
-    summary = summarize(configs, monitor, wall_time, int(progress),
-                        int(optimizer.state[next(iter(model.parameters()))]['step']))
+    summary = summarize(configs, monitor, int(progress), int(optimizer.state[next(iter(model.parameters()))]['step']))
+    timing = timing_of(monitor, wall_time)
     if results is not None:
         results.mkdir(parents=True, exist_ok=True)
         (results / 'a3c_summary.json').write_text(json.dumps(summary, indent=1) + '\n')
+        (results / 'a3c_timing.json').write_text(json.dumps(timing, indent=1) + '\n')
         write_report(summary, results)
-    return summary
+    return {**summary, **timing}
 
 
-def summarize(configs: Configs, monitor: Monitor, wall_time: float, env_steps: int, updates: int,
+def timing_of(monitor: Monitor, wall_time: float) -> Dict[str, Any]:
+    """
+    The wall-clock figures of a run, kept out of the summary (in `a3c_timing.json`, which git
+    ignores): they change on every run, with the load of the machine.
+    """
+    solved = monitor.solved_at
+    return dict(wall_time_seconds=round(wall_time, 1),
+                solved_after_seconds=None if solved is None else round(monitor.episodes[solved]['seconds'], 1))
+
+
+def summarize(configs: Configs, monitor: Monitor, env_steps: int, updates: int,
               max_points: int = 400) -> Dict[str, Any]:
     """
     The numbers of a run, with the per-episode returns downsampled to at most `max_points` rows so
@@ -365,12 +410,10 @@ def summarize(configs: Configs, monitor: Monitor, wall_time: float, env_steps: i
         solved=solved is not None,
         solved_at_episode=solved,
         solved_at_steps=None if solved is None else monitor.episodes[solved]['steps'],
-        solved_after_seconds=None if solved is None else round(monitor.episodes[solved]['seconds'], 1),
         best_average_return=None if monitor.best_average == -math.inf else round(monitor.best_average, 2),
         episodes=len(returns),
         env_steps=env_steps,
         optimizer_steps=updates,
-        wall_time_seconds=round(wall_time, 1),
         torch=torch.__version__,
         columns=['episode', 'env_steps', 'return', f'average_return_last_{window}'],
         rows=rows,
@@ -404,17 +447,35 @@ def write_report(summary: Dict[str, Any], results: Path):
     figure.savefig(results / 'a3c_returns.svg', format='svg', metadata={'Date': None})
     plt.close(figure)
 
-    solved = (f'yes, after {summary["solved_at_episode"] + 1} episodes, {summary["solved_at_steps"]:,} steps '
-              f'and {summary["solved_after_seconds"]} s' if summary['solved'] else 'no')
+    solved = (f'yes, after {summary["solved_at_episode"] + 1} episodes and {summary["solved_at_steps"]:,} steps'
+              if summary['solved'] else 'no')
     lines = ['| | This run |', '|---|---|',
              f'| Goal: average return ≥ {configs["goal"]:g} over {configs["window"]} episodes | {solved} |',
              f'| Best {configs["window"]}-episode average | {summary["best_average_return"]} |',
              f'| Episodes, environment steps, optimizer steps | {summary["episodes"]}, '
              f'{summary["env_steps"]:,}, {summary["optimizer_steps"]:,} |',
-             f'| Wall time, from starting the workers to their end | {summary["wall_time_seconds"]} s |',
              f'| Workers, seed, learning rate | {configs["workers"]}, {configs["seed"]}, {configs["lr"]:g} |',
              f'| PyTorch | {summary["torch"]} |']
     (results / 'a3c_summary.md').write_text('\n'.join(lines) + '\n')
+
+
+# The valid values of every numeric option, checked before any worker starts (NaN and infinities
+# never pass): a test and the text the error gives.
+RANGES = {
+    'workers': (lambda v: v >= 1, '>= 1'),
+    'total_steps': (lambda v: v >= 1, '>= 1'),
+    'n_steps': (lambda v: v >= 1, '>= 1'),
+    'gamma': (lambda v: 0 <= v <= 1, 'in [0, 1]'),
+    'lr': (lambda v: v > 0, '> 0'),
+    'value_coef': (lambda v: v >= 0, '>= 0'),
+    'entropy_coef': (lambda v: v >= 0, '>= 0'),
+    'grad_clip': (lambda v: v > 0, '> 0'),
+    'd_hidden': (lambda v: v >= 1, '>= 1'),
+    'goal': (lambda v: True, 'a finite number'),
+    'window': (lambda v: v >= 1, '>= 1'),
+    'seed': (lambda v: v >= 0, '>= 0'),
+    'timeout': (lambda v: v > 0, '> 0'),
+}
 
 
 def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
@@ -444,6 +505,10 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
     parser.add_argument('--plot', action='store_true',
                         help='redraw the plot and table from the summary in --results, without training')
     args = parser.parse_args(argv)
+    for name, (valid, text) in RANGES.items():
+        value = getattr(args, name)
+        if not (math.isfinite(value) and valid(value)):
+            parser.error(f'argument --{name.replace("_", "-")}: invalid value {value}: must be {text}')
     args.results = results_folder(args, parser, ignore=('plot', 'timeout'))
     return args
 
@@ -457,7 +522,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     configs = Configs(**{name: getattr(args, name) for name in Configs.__dataclass_fields__ if hasattr(args, name)})
     try:
         summary = train(configs, args.results)
-    except WorkerError as error:
+    except (WorkerError, AppUnreachable) as error:
         print(f'a3c: {error}', file=sys.stderr)
         return 1
     print(json.dumps({k: v for k, v in summary.items() if k != 'rows'}, indent=1))

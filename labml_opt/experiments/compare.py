@@ -1,7 +1,7 @@
 r"""
 ---
 title: Comparing optimizers on MNIST digits
-summary: Ten optimizers train the same 784-256-256-10 MLP from the same initial weights on the same batches of real MNIST digits; loss curves, validation accuracy and wall time.
+summary: Ten optimizers train the same 784-256-256-10 MLP from the same initial weights on the same batches of real MNIST digits, each at its default learning rate; loss curves and validation accuracy.
 ---
 
 # Comparing optimizers on MNIST digits
@@ -17,7 +17,9 @@ same order (the batch order depends only on the seed and the epoch). Each optimi
 run, with its configs, the loss of every batch, and the validation loss and accuracy of every
 epoch. Hyper-parameters are PyTorch's defaults (see [`OPTIMIZERS`](runs.html#OPTIMIZERS));
 none is tuned for this problem, which is the point: this is what each optimizer does
-out of the box.
+out of the box. It is not a ranking of the optimizers: one seed decides little here, and tuning
+the learning rate reverses much of the order. The [benchmark](benchmark.html) tunes every
+optimizer with the same budget and reports several seeds on a held-out test split.
 
 ## Results
 
@@ -39,7 +41,7 @@ What the curves show, on this problem and with these defaults:
   Adam here.
 * RMSprop starts with a spike (single batches above a loss of 1,000): with
   $\epsilon = 10^{-8}$ and its average of $g^2$ still near zero, the first steps are about ten
-  times the learning rate in every coordinate. It recovers, but ends behind; in the
+  times the learning rate in every coordinate. It recovers, but at this default rate it ends behind; in the
   [$\epsilon$ sweep](sweep.html), $\epsilon = 10^{-2}$ tames the start and ends far lower.
 * Adam, AMSGrad and AdamW are nearly indistinguishable: over 350 steps, the running maximum of
   $v_t$ and a small decoupled weight decay change little. RAdam and AdaBelief (which rectifies
@@ -49,10 +51,10 @@ What the curves show, on this problem and with these defaults:
 These are single runs with one seed on a small problem; differences of a few tenths of a percent
 in accuracy are noise, not a ranking.
 
-The wall-time column is each run's time in the training loop, one process with one torch thread,
-on a 2-core machine that other jobs were using at the same time, so it says more about the
-machine's load at that moment than about the optimizers. The note under the table gives the time
-of the whole comparison.
+Wall-clock times are not in the table: they change on every run, and say more about the load
+of the shared 2-core machine at that moment than about the optimizers. Each command writes them
+to `results/compare_timing.json`, which git ignores, so that rerunning the reference command
+rewrites the committed summary, plots and table byte for byte.
 
 ## Run it
 
@@ -62,21 +64,19 @@ python -m labml_opt.experiments.compare
 
 trains all ten (`--optimizers sgd,adam` for a subset, `--set rmsprop.eps=1e-2` to change a
 hyper-parameter), writes the runs to `logs/compare/`, and rewrites the summary, plots and
-table in `results/`. Ctrl-C stops after the current batch with a checkpoint;
-`--resume RUN_UUID` continues that run.
+table in `results/` (a run with other settings writes them under `logs/results/`). Ctrl-C stops
+after the current batch with a checkpoint and prints the command that resumes:
+`--resume RUN_UUID` finishes every run of the interrupted command, with its options.
 """
 
 import argparse
-import sys
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from labml_opt.experiments.results import (RESULTS, latest_runs, plot_series, read_summary, results_table, summarize,
-                                           write_summary)
-from labml_opt.experiments.runs import (OPTIMIZERS, RunSpec, apply_common, common_arguments, load_data,
-                                        logs_path, parse_hyper, parse_optimizers, resume_run,
-                                        train_run)
+from labml_opt.experiments.plots import plot_series, results_table
+from labml_opt.experiments.results import RESULTS, read_summary, summarize, write_summary, write_timing
+from labml_opt.experiments.runs import (OPTIMIZERS, RunSpec, common_arguments, parse_command, parse_hyper,
+                                        parse_optimizers, run_command)
 
 NAME = 'compare'
 COMMAND = 'python -m labml_opt.experiments.compare'
@@ -93,25 +93,13 @@ def render(summary: Dict[str, Any], results: Path = RESULTS) -> List[Path]:
                     log=True, title='Training loss (log scale)'),
     ]
     table = results / 'compare_table.md'
-    note = f'\n{summary["note"]}\n' if summary.get('note') else ''
-    table.write_text(results_table(runs, 'optimizer') + note)
+    table.write_text(results_table(runs, 'optimizer'))
     return written + [table]
 
 
 def render_results(results: Path = RESULTS) -> List[Path]:
     """Re-draw from the committed summary."""
     return render(read_summary(NAME, results), results)
-
-
-def summarize_runs(labels: Sequence[str], note: str = '', results: Path = RESULTS) -> List[Path]:
-    """Summarize the latest completed run of each label under `logs/compare/`, and render it."""
-    runs = latest_runs(logs_path(), NAME)
-    missing = [label for label in labels if label not in runs]
-    if missing:
-        print(f'No completed run yet for {", ".join(missing)}; they are left out of the summary', file=sys.stderr)
-    summaries = [summarize(runs[label]) for label in labels if label in runs]
-    write_summary(NAME, summaries, COMMAND, note, results)
-    return render({'runs': summaries, 'note': note}, results)
 
 
 def main(argv: Sequence[str] = None):
@@ -121,32 +109,23 @@ def main(argv: Sequence[str] = None):
                         help=f'comma-separated, from: {", ".join(OPTIMIZERS)} (default: all)')
     parser.add_argument('--set', action='append', default=[], metavar='OPTIMIZER.KEY=VALUE',
                         help='override a hyper-parameter, e.g. --set rmsprop.eps=1e-2 (repeatable)')
-    args = parser.parse_args(argv)
-    apply_common(args, parser)
+    args, invocation = parse_command(parser, argv, COMMAND)
     try:
         optimizers = parse_optimizers(args.optimizers)
         hyper = parse_hyper(args.set, optimizers)
     except ValueError as e:
         parser.error(str(e))
 
-    started = time.perf_counter()
-    if args.resume:
-        resume_run(args.resume)
-    else:
-        data = load_data(args)
-        for name in optimizers:
-            spec = RunSpec(experiment=NAME, label=name, optimizer=name, hyper=hyper[name], data=args.data,
-                           batch_size=args.batch_size, epochs=args.epochs, seed=args.seed,
-                           accumulate=args.accumulate)
-            train_run(spec, data=data)
-    elapsed = time.perf_counter() - started
-    print(f'{NAME}: {elapsed:.1f} s in all')
-    if not args.no_summary:
-        threads = 'one torch thread' if args.threads == 1 else f'{args.threads} torch threads'
-        note = (f'All {len(optimizers)} runs took {elapsed:.0f} s of wall time together, including loading the '
-                f'digits and creating the labml runs, with {threads} on a 2-core machine shared with other jobs.')
-        for path in summarize_runs(optimizers, note if not args.resume else '', args.results):
-            print(path)
+    specs = [RunSpec(experiment=NAME, label=name, optimizer=name, hyper=hyper[name], data=args.data,
+                     batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, accumulate=args.accumulate)
+             for name in optimizers]
+    runs, timing = run_command(parser, args, invocation, specs)
+    if args.no_summary:
+        return
+    summaries = [summarize(run) for run in runs]
+    write_summary(NAME, summaries, COMMAND, args.results)
+    for path in [write_timing(NAME, timing, args.results), *render({'runs': summaries}, args.results)]:
+        print(path)
 
 
 if __name__ == '__main__':

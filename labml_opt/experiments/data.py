@@ -112,9 +112,11 @@ class Data:
     """
 
     def __init__(self, x: np.ndarray, y: np.ndarray, *, valid_fraction: float = 0.1, batch_size: int = 64,
-                 seed: int = 0):
+                 seed: int = 0, n_classes: int = 10):
         """
-        * `x`, `y` are the pixels (one row per digit) and the labels
+        * `x`, `y` are the pixels (one row per digit) and the labels, whole numbers in
+          $[0, n_{classes})$; a label outside is refused, since the model's output layer has
+          one unit per class, and a stray label would silently make it bigger
         * `valid_fraction` of the digits is held out for validation
         * `batch_size` is the number of digits per training batch
         * `seed` fixes the split and the order of the batches
@@ -123,6 +125,13 @@ class Data:
             raise ValueError(f'Invalid valid_fraction {valid_fraction!r}: must be in (0, 1)')
         if batch_size < 1:
             raise ValueError(f'Invalid batch_size {batch_size!r}: must be >= 1')
+        labels = np.asarray(y)
+        if len(labels) != len(x):
+            raise ValueError(f'{len(x)} digits but {len(labels)} labels')
+        outside = labels[(labels < 0) | (labels >= n_classes) | (labels != np.round(labels))]
+        if len(outside):
+            raise ValueError(f'{len(outside)} labels are outside the class range 0 to {n_classes - 1}, '
+                             f'such as {outside[0].item()!r}')
         self.batch_size = batch_size
         self.seed = seed
         # The digits often come sorted by label, so the split must be a random one.
@@ -136,7 +145,7 @@ class Data:
         self.x_train = (x_train - self.mean) / self.std
         self.x_valid = (x_valid - self.mean) / self.std
         self.y_train, self.y_valid = y[n_valid:], y[:n_valid]
-        self.n_classes = int(y.max()) + 1
+        self.n_classes = n_classes
 
     @property
     def n_inputs(self) -> int:

@@ -42,7 +42,9 @@ import torch
 from torch import nn
 
 from labml_opt.experiments.data import Data
+from labml_opt.experiments.plots import plot_series
 from labml_opt.experiments.schedules import Schedule
+from labml_opt.experiments.tracking import Progress
 
 
 class CancelBatch(Exception):
@@ -280,12 +282,10 @@ class Recorder(Callback):
 
     def plot_lr(self, path: Path, group: int = 0):
         """Plot the learning rate of param group `group` against the step, as an SVG at `path`."""
-        from labml_opt.experiments.results import plot_series
         plot_series({'lr': [lrs[group] for lrs in self.lrs]}, path, ylabel='learning rate')
 
     def plot_loss(self, path: Path, smooth: int = 1, log: bool = False):
         """Plot the training loss against the step, as an SVG at `path`."""
-        from labml_opt.experiments.results import plot_series
         plot_series({'loss': self.losses}, path, ylabel='training loss', smooth=smooth, log=log)
 
     def state_dict(self) -> Dict[str, Any]:
@@ -458,6 +458,55 @@ class StopOnDivergence(Callback):
         self.average, self.count, self.best = state['average'], state['count'], state['best']
 
 
+class Diverged(Exception):
+    """The loss is no longer a finite number: training cannot recover, and the run has failed."""
+
+
+class StopOnNaN(Callback):
+    """
+    <a id="StopOnNaN"></a>
+
+    ## Stopping when the loss is NaN
+
+    Once the loss of a batch, training or validation, is NaN or infinite, every later step is NaN
+    too: the run has failed, and it stops at once with [`Diverged`](#StopOnNaN), which the
+    command reports with a non-zero exit. It runs after `StopOnDivergence`, so that a
+    learning-rate range test, which drives the loss up on purpose, ends normally instead.
+    """
+    order = 2
+
+    def after_loss(self, runner: Runner):
+        loss = runner.loss.item()
+        if not math.isfinite(loss):
+            split = 'training' if runner.in_train else 'validation'
+            raise Diverged(f'the {split} loss became {loss} at step {runner.step} (epoch {runner.epoch + 1}); '
+                           f'a smaller learning rate may keep it finite')
+
+
+class ShowProgress(Callback):
+    """
+    Shows the run's progress on the console, through the command's [`Progress`](tracking.html#Progress):
+    a line redrawn at training batches, ended after each epoch with the epoch's averages.
+    """
+    order = 30
+
+    def __init__(self, progress: Progress, index: int, label: str):
+        self.progress, self.index, self.label = progress, index, label
+
+    def begin_fit(self, runner: Runner):
+        self.progress.start_run(self.index, self.label, runner.step)
+
+    def after_batch(self, runner: Runner):
+        if runner.in_train and runner.loss is not None:
+            where = f'epoch {runner.epoch + 1}/{runner.epochs}'
+            self.progress.update(runner.step + 1, {'loss': runner.loss.item()}, where)
+
+    def after_epoch(self, runner: Runner):
+        stats = getattr(runner, 'stats', {})
+        values = {f'{split} {name}': value for split, averages in stats.items() for name, value in averages.items()}
+        self.progress.update(runner.step, values, f'epoch {runner.epoch + 1}/{runner.epochs}', final=True)
+
+
 class LabmlTracker(Callback):
     """
     ## Tracking with labml
@@ -542,6 +591,8 @@ class Checkpointer(Callback):
         self.previous_handler = signal.signal(signal.SIGINT, self.on_sigint)
 
     def after_fit(self, runner: Runner):
+        # Whatever the command started with comes back: Python's handler, or `SIG_IGN` in a
+        # process started in the background, where Ctrl-C is not meant to reach it.
         signal.signal(signal.SIGINT, self.previous_handler)
 
     def save(self, runner: Runner, epoch: int, batch: int):
@@ -570,12 +621,35 @@ class Checkpointer(Callback):
         self.save(runner, runner.epoch + 1, 0)
 
 
+class BadCheckpoint(ValueError):
+    """A checkpoint that cannot be read."""
+
+
+def load_checkpoint(path: Path) -> Dict[str, Any]:
+    """
+    Read a [checkpoint](#Checkpointer) with `weights_only=True`: only tensors, numbers, strings and
+    containers of them are unpickled, so a checkpoint file cannot run code when it is loaded.
+    A file that is cut short or not a checkpoint at all is a `BadCheckpoint` naming the file.
+    """
+    try:
+        state = torch.load(path, weights_only=True)
+    except Exception as error:
+        raise BadCheckpoint(f'Checkpoint {path} cannot be read ({type(error).__name__}: '
+                            f'{str(error).splitlines()[0] if str(error) else "no details"})') from None
+    missing = [key for key in ('epoch', 'batch', 'model', 'optimizer', 'callbacks')
+               if not isinstance(state, dict) or key not in state]
+    if missing:
+        raise BadCheckpoint(f'Checkpoint {path} is not a checkpoint of this training loop: '
+                            f'it has no {", ".join(missing)}')
+    return state
+
+
 def resume(runner: Runner, path: Path) -> Dict[str, int]:
     """
     Load a [checkpoint](#Checkpointer) into the runner's learner and callbacks, and return the
     `start_epoch` and `start_batch` to pass to `fit`.
     """
-    state = torch.load(path, weights_only=False)
+    state = load_checkpoint(path)
     runner.learner.model.load_state_dict(state['model'])
     runner.learner.optimizer.load_state_dict(state['optimizer'])
     for callback in runner.callbacks:

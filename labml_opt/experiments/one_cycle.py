@@ -37,8 +37,8 @@ The schedules as the runs recorded them, step by step:
 For the first half of training the four curves stay close; the one-cycle runs start a little
 slower, at $\alpha_{max} / 25$. In the second half, as their rates anneal, they pull ahead:
 Adam's final training loss with the cycle is less than half that of its constant run, and SGD
-with momentum also ends lower. Validation accuracy moves much less, by half a percent or less,
-within what another seed would change: with 4,500 digits the model fits the training set long
+with momentum also ends lower. Validation accuracy moves much less, by about one percent, within what another seed
+would change: with 4,500 digits the model fits the training set long
 before it stops improving on the validation set.
 
 ## Run it
@@ -52,14 +52,13 @@ rewrites the summary, plots and table in `results/`.
 """
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
-from labml_opt.experiments.results import (RESULTS, latest_runs, plot_series, read_summary, results_table,
-                                           summarize, write_summary)
-from labml_opt.experiments.runs import (RunSpec, apply_common, check_optimizer, common_arguments, load_data,
-                                        logs_path, optimizer_class, resume_run, train_run)
+from labml_opt.experiments.plots import plot_series, results_table
+from labml_opt.experiments.results import RESULTS, read_summary, summarize, write_summary, write_timing
+from labml_opt.experiments.runs import (RunSpec, check_optimizer, common_arguments, optimizer_class, parse_command,
+                                        run_command)
 
 NAME = 'one_cycle'
 COMMAND = 'python -m labml_opt.experiments.one_cycle'
@@ -113,8 +112,7 @@ def main(argv: Sequence[str] = None):
     parser.add_argument('--max-lr', default='adam=3e-3,momentum=0.05',
                         help='peak learning rate per optimizer, e.g. adam=3e-3,momentum=0.05')
     parser.add_argument('--pct-start', type=float, default=0.25, help='fraction of training spent warming up')
-    args = parser.parse_args(argv)
-    apply_common(args, parser)
+    args, invocation = parse_command(parser, argv, COMMAND)
     try:
         peaks = parse_max_lr(args.max_lr)
         if not 0 < args.pct_start < 1:
@@ -129,20 +127,12 @@ def main(argv: Sequence[str] = None):
         specs.append(RunSpec(label=f'{name} constant', optimizer=name, hyper={'lr': peak}, **common))
         specs.append(RunSpec(label=f'{name} one-cycle', optimizer=name, hyper={'lr': peak}, schedule='one_cycle',
                              schedule_args={'max_lr': peak, 'pct_start': args.pct_start}, **common))
-    started = time.perf_counter()
-    if args.resume:
-        resume_run(args.resume)
-    else:
-        data = load_data(args)
-        for spec in specs:
-            train_run(spec, data=data)
-    print(f'{NAME}: {time.perf_counter() - started:.1f} s in all')
+    runs, timing = run_command(parser, args, invocation, specs)
     if args.no_summary:
         return
-    runs = latest_runs(logs_path(), NAME)
-    summaries = [summarize(runs[spec.label]) for spec in specs if spec.label in runs]
+    summaries = [summarize(run) for run in runs]
     write_summary(NAME, summaries, COMMAND, results=args.results)
-    for path in render({'runs': summaries}, args.results):
+    for path in [write_timing(NAME, timing, args.results), *render({'runs': summaries}, args.results)]:
         print(path)
 
 

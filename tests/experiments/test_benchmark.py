@@ -1,0 +1,188 @@
+import json
+import math
+import os
+import re
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from labml_opt.experiments import benchmark
+from labml_opt.experiments.benchmark import Chars, Digits, Outcome, Workload
+
+
+def test_the_text_splits_into_contiguous_disjoint_parts_and_targets_are_the_next_characters():
+    data = Chars(seed=0, steps=3)
+    assert len(data.train) + len(data.valid) + len(data.test) > 460_000
+    assert len(data.train) == pytest.approx(8 * len(data.test), rel=0.01)
+    from pydoc_data.topics import topics
+    text = '\n\n'.join(topics[key] for key in sorted(topics))
+    decoded = ''.join(data.vocabulary[i] for i in data.test[:200].tolist())
+    assert decoded == text[len(data.train) + len(data.valid):][:200]
+    x, y = next(data.train_batches(0))
+    assert x.shape == y.shape == (32, 64) and torch.equal(x[:, 1:], y[:, :-1])
+
+
+def test_batches_are_paired_by_seed_and_the_test_windows_never_change():
+    first, again, other = Chars(seed=1, steps=2), Chars(seed=1, steps=2), Chars(seed=2, steps=2)
+    for (a, _), (b, _), (c, _) in zip(first.train_batches(0), again.train_batches(0), other.train_batches(0)):
+        assert torch.equal(a, b) and not torch.equal(a, c)
+    assert all(torch.equal(a[0], c[0]) for a, c in zip(first.test_batches(), other.test_batches()))
+
+
+def rows(x: torch.Tensor) -> set:
+    return {bytes(row.numpy().tobytes()) for row in x}
+
+
+def test_the_digits_test_split_is_the_same_for_every_seed_and_never_trained_or_validated_on():
+    one, two = Digits(seed=1), Digits(seed=2)
+    # The same digits, normalised with each seed's own training pixels
+    assert torch.equal(one.y_test, two.y_test) and len(one.x_test) == 750
+    assert torch.allclose(one.x_test * one.std + one.mean, two.x_test * two.std + two.mean, atol=1e-3)
+    assert len(one.x_valid) == 638 and len(one.x_train) == 3612
+    test = rows(one.x_test)
+    assert not test & rows(one.x_train) and not test & rows(one.x_valid)
+    assert rows(one.x_valid) != rows(two.x_valid)
+
+
+def fake_runs(valid, test):
+    """A stand-in for `one_run`: the final validation and test loss of each learning rate."""
+    def one_run(workload, name, lr, hyper, seed, progress, index, invocation):
+        outcome = Outcome(name, lr, seed, hyper, curve=[(10, valid[round(lr, 8)], 1.)], test_loss=test[round(lr, 8)])
+        calls.append((name, lr, seed))
+        return outcome
+    calls = []
+    return one_run, calls
+
+
+def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimizer_and_reports_other_seeds(
+        labml_dir, monkeypatch):
+    factors = [0.1, 1., 10.]
+    lrs = {round(benchmark.OPTIMIZERS[n]['lr'] * f, 8) for n in ('sgd', 'adam') for f in factors}
+    # Both defaults are 1e-3: the middle rate is best on validation, the largest on the test split
+    valid = {lr: 1. if lr == 1e-3 else 2. for lr in lrs}
+    test = {lr: 0. if lr == 1e-2 else 1. for lr in lrs}
+    one_run, calls = fake_runs(valid, test)
+    monkeypatch.setattr(benchmark, 'one_run', one_run)
+    invocation = benchmark.Invocation('test', benchmark.COMMAND, [])
+    outcomes = benchmark.benchmark([Workload('chars', 1, 1)], ['sgd', 'adam'], factors, seeds=[1, 2, 3],
+                                   invocation=invocation)
+    for name in ('sgd', 'adam'):
+        grid = [(lr, seed) for n, lr, seed in calls if n == name and seed == 0]
+        reported = [(lr, seed) for n, lr, seed in calls if n == name and seed != 0]
+        assert len(grid) == len(factors) * (1 if name == 'sgd' else 2)
+        assert reported == [(1e-3, 1), (1e-3, 2), (1e-3, 3)]
+    assert len(outcomes['chars']) == (3 + 3) + (6 + 3)
+
+
+def test_every_optimizer_has_a_second_hyper_parameter_or_is_said_to_have_none():
+    from labml_opt.experiments.runs import hyper_parameters, optimizer_class
+    import inspect
+    assert set(benchmark.SECOND) | set(benchmark.NO_SECOND) == set(benchmark.OPTIMIZERS)
+    for name, (key, values) in benchmark.SECOND.items():
+        assert key in hyper_parameters(name) and len(values) == 2
+        # The first value is the one the experiments use: the optimizer's default, or ours
+        default = benchmark.OPTIMIZERS[name].get(key, inspect.signature(optimizer_class(name).__init__)
+                                                 .parameters[key].default)
+        assert values[0] == default, name
+
+
+def test_a_diverging_grid_point_is_an_outcome_not_the_end_of_the_benchmark(labml_dir):
+    progress = benchmark.Progress('benchmark', [6])
+    outcome = benchmark.one_run(Workload('chars', epochs=2, steps=3), 'sgd', 1e9, {}, 0, progress, 0,
+                                benchmark.Invocation('test', benchmark.COMMAND, []))
+    assert outcome.diverged and 'loss became' in outcome.diverged
+    assert math.isinf(outcome.final_valid) and math.isinf(outcome.test_loss)
+
+
+@pytest.mark.parametrize('stats,tied', [
+    ({'adam': (1.00, 0.02), 'sgd': (1.01, 0.01), 'adagrad': (1.20, 0.01)}, ['sgd']),
+    ({'adam': (1.00, 0.001), 'sgd': (1.01, 0.001)}, []),
+])
+def test_the_verdict_calls_differences_within_one_standard_deviation_a_tie(stats, tied):
+    text = benchmark.verdict('mnist', stats, 'loss', edges=['sgd'])
+    assert text.startswith('* **mnist**: `adam` has the lowest mean test loss, 1.0000 ± ')
+    assert ('a tie' in text) == bool(tied) and all(f'`{n}`' in text.split('lowest')[1] for n in tied)
+    assert '`adagrad`' not in text
+    assert 'The chosen learning rate of `sgd` is at the edge of the grid' in text
+
+
+@pytest.mark.timeout(120)
+def test_a_tiny_benchmark_writes_repeatable_results_apart_from_its_timing(labml_dir, monkeypatch, capsys):
+    monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=2, steps=4)})
+    for folder in ('first', 'second'):
+        benchmark.main(['--quick', '--workloads', 'chars', '--optimizers', 'sgd,adam', '--seeds', '2',
+                        '--results', str(labml_dir / folder)])
+    names = ['benchmark_summary.json', 'benchmark_table.md', 'benchmark_verdict.md', 'benchmark_chars_loss.svg',
+             'benchmark_chars_lr.svg', 'benchmark_chars_target.svg']
+    for name in names:
+        assert (labml_dir / 'first' / name).read_bytes() == (labml_dir / 'second' / name).read_bytes(), name
+    summary = json.loads((labml_dir / 'first' / 'benchmark_summary.json').read_text())
+    adam = summary['workloads']['chars']['optimizers']['adam']
+    assert len(adam['grid']) == 6 and len(adam['test_loss']) == 2 and adam['state_bytes_per_parameter'] == 8
+    assert {json.dumps(point['betas']) for point in adam['grid']} == {'[0.9, 0.999]', '[0.9, 0.99]'}
+    assert 'seconds' not in json.dumps(summary)
+    timing = json.loads((labml_dir / 'first' / 'benchmark_timing.json').read_text())
+    assert timing['chars']['adam']['seconds_per_step'] > 0
+    # sgd: 3 grid points + 2 seeds; adam: 3 x 2 grid points + 2 seeds; each a labml run, twice
+    assert len(list((labml_dir / 'logs' / 'benchmark_chars').iterdir())) == 2 * (5 + 8)
+    out = capsys.readouterr().out
+    assert 'run 13/13' in out and 'all ETA' in out and '\x1b' not in out
+
+
+def test_the_quick_benchmark_and_changed_settings_never_write_next_to_the_page(labml_dir, monkeypatch):
+    from labml_opt.experiments.results import RESULTS
+    written = []
+    monkeypatch.setattr(benchmark, 'benchmark', lambda *args, **kwargs: written.append(args) or {})
+    monkeypatch.setattr(benchmark, 'summarize', lambda outcomes, seeds: ({'workloads': {}}, {}))
+    for argv in (['--quick'], ['--seeds', '4'], ['--workloads', 'mnist']):
+        benchmark.main(argv)
+        assert (labml_dir / 'logs' / 'results' / 'benchmark_summary.json').exists()
+        assert not (RESULTS / 'benchmark_summary.json').exists()
+
+
+@pytest.mark.parametrize('argv,message', [
+    (['--seeds', '1'], 'argument --seeds: invalid value 1: must be >= 2'),
+    (['--workloads', 'mnist,cifar'], "Unknown workload 'cifar': choose from mnist, chars"),
+    (['--optimizers', 'adamm'], "Unknown optimizer 'adamm'"),
+])
+def test_bad_benchmark_options_are_refused_before_training(labml_dir, capsys, argv, message):
+    with pytest.raises(SystemExit):
+        benchmark.main(argv)
+    assert message in capsys.readouterr().err
+    assert not (labml_dir / 'logs').exists()
+
+
+TINY = ['--quick', '--workloads', 'chars', '--optimizers', 'adam', '--seeds', '2']
+FILES = ['benchmark_summary.json', 'benchmark_table.md', 'benchmark_verdict.md', 'benchmark_chars_loss.svg']
+
+
+@pytest.mark.timeout(120)
+def test_an_interrupted_benchmark_resumes_to_the_results_of_a_straight_one(labml_dir, monkeypatch, capsys,
+                                                                           sigint_default):
+    monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=2, steps=4)})
+    show = benchmark.ShowProgress.after_batch
+
+    def after_batch(self, runner):
+        show(self, runner)
+        if self.index == 3 and runner.in_train and runner.step == 2:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(benchmark.ShowProgress, 'after_batch', after_batch)
+        with pytest.raises(SystemExit) as exit_info:
+            benchmark.main(TINY + ['--results', str(labml_dir / 'a')])
+    assert exit_info.value.code == 130
+    uuid = re.search(r'--resume (\w+)', capsys.readouterr().err).group(1)
+    assert not (labml_dir / 'a').exists()
+    benchmark.main(['--resume', uuid])
+    out = capsys.readouterr().out
+    # The 3 runs completed before Ctrl-C (the grid) are read back; the interrupted one and the rest are trained
+    assert out.count(': completed before') == 3
+    benchmark.main(TINY + ['--results', str(labml_dir / 'b')])
+    for name in FILES:
+        assert (labml_dir / 'a' / name).read_bytes() == (labml_dir / 'b' / name).read_bytes(), name
+    with pytest.raises(SystemExit) as exit_info:
+        benchmark.main(['--resume', uuid])
+    assert exit_info.value.code == 2 and 'nothing to resume' in capsys.readouterr().err
