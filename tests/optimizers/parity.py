@@ -70,7 +70,8 @@ def train(params: Sequence[torch.Tensor], optimizer: torch.optim.Optimizer, nois
     r"""
     Take one step per entry of `noise`, numbered from `first_step`. The gradient is the noise plus
     `pull` times the parameter (the gradient of $\frac{pull}{2}\theta^2$), so the parameters move as
-    in training and a difference that appears feeds back rather than cancels. Before step
+    in training and a difference that appears feeds back rather than cancels; noise `None` leaves
+    that parameter without a gradient. Before step
     `change_lr_at` every group's `lr` is halved, as a scheduler would; `scheduler.step()`, if
     given, follows every step.
     """
@@ -79,7 +80,7 @@ def train(params: Sequence[torch.Tensor], optimizer: torch.optim.Optimizer, nois
             for group in optimizer.param_groups:
                 group['lr'] *= 0.5
         for p, n in zip(params, step_noise):
-            p.grad = n + pull * p.detach()
+            p.grad = None if n is None else n + pull * p.detach()
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
