@@ -228,7 +228,8 @@ TABLE = [
           tiny=dict(eps=1e-6),
           bad=[(dict(warmup=0), 'warmup 0', 'an integer >= 1'), (dict(warmup=-5), 'warmup -5', 'an integer >= 1'),
                (dict(warmup=10.5), 'warmup 10.5', 'an integer >= 1'),
-               (dict(d_model=0), 'd_model 0', 'an integer >= 1'), (dict(d_model=64.0), 'd_model 64.0', 'an integer >= 1'),
+               (dict(d_model=0), 'd_model 0', 'an integer >= 1'),
+               (dict(d_model=64.0), 'd_model 64.0', 'an integer >= 1'),
                (dict(weight_decay=WeightDecay(0.1, weight_decouple=True)), re.compile(r'weight_decay .*'),
                 'a float (L2) or a WeightDecay that is not decoupled relative to lr, since lr is a factor for Noam')],
           learns=dict(kwargs=dict(lr=1., warmup=10, d_model=16), steps=100, factor=10)),
@@ -244,7 +245,8 @@ TABLE = [
               groups, lr=1e-4, betas=(0.965, 0.99), rho=0.04, eps=1e-15, weight_decay=0.1),
           tiny=dict(eps=1e-6),
           bad=[(dict(rho=-0.1), 'rho -0.1', '>= 0'), (dict(rho=float('nan')), 'rho nan', '>= 0'),
-               (dict(eps=0.), 'eps 0.0', '> 0'), (dict(eps=-1e-8), 'eps -1e-08', '> 0'), (dict(eps=float('nan')), 'eps nan', '> 0'),
+               (dict(eps=0.), 'eps 0.0', '> 0'), (dict(eps=-1e-8), 'eps -1e-08', '> 0'),
+               (dict(eps=float('nan')), 'eps nan', '> 0'),
                (dict(betas=(0.9, 1.0)), 'beta2 1.0', 'in [0, 1)')],
           learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
 ]
@@ -302,6 +304,10 @@ def pair(entry: Entry, case_flags: Dict[str, Any], decay: Optional[str] = None, 
     return (lambda groups: entry.cls(groups, **first)), (lambda groups: reference(groups, **theirs)), second
 
 
+def case_id(entry: Entry, case_flags: Dict[str, Any], *more: str) -> str:
+    return '-'.join([entry.name] + [f'{key}={value}' for key, value in case_flags.items()] + list(more))
+
+
 def parity_cases():
     """
     Every flag combination of every entry, in float32 and float64, each with one weight-decay
@@ -313,9 +319,8 @@ def parity_cases():
         for i in range(max(len(entry.flags), len(rules))):
             case_flags, decay = entry.flags[i % len(entry.flags)], rules[i % len(rules)]
             for dtype in (torch.float32, torch.float64):
-                flag_id = '-'.join(f'{k}={v}' for k, v in case_flags.items())
                 yield pytest.param(entry, case_flags, decay, dtype,
-                                   id=f'{entry.name}-{flag_id}-decay={decay}-{str(dtype)[6:]}')
+                                   id=case_id(entry, case_flags, f'decay={decay}', str(dtype)[6:]))
 
 
 def test_every_exported_optimizer_has_an_entry():
@@ -334,7 +339,7 @@ def tiny_cases():
         if entry.tiny is not None:
             for case_flags in ([dict(optimized_update=True), dict(optimized_update=False)]
                                if accepts(entry.cls, 'optimized_update') else [{}]):
-                yield pytest.param(entry, case_flags, id=f'{entry.name}-{case_flags}')
+                yield pytest.param(entry, case_flags, id=case_id(entry, case_flags))
 
 
 @pytest.mark.parametrize('entry, case_flags', list(tiny_cases()))
@@ -410,7 +415,7 @@ def test_steps_with_defaults_as_torch_or_the_paper_does(entry):
 def resume_cases():
     for entry in TABLE:
         for case_flags in (entry.flags[0], entry.flags[-1]):
-            yield pytest.param(entry, case_flags, id=f'{entry.name}-' + '-'.join(f'{k}={v}' for k, v in case_flags.items()))
+            yield pytest.param(entry, case_flags, id=case_id(entry, case_flags))
 
 
 @pytest.mark.parametrize('entry, case_flags', list(resume_cases()))
@@ -544,7 +549,8 @@ COMMON_BAD = [(dict(lr=-1e-3), 'lr -0.001', '>= 0'), (dict(lr=float('nan')), 'lr
               (dict(eps=-1e-8), 'eps -1e-08', '>= 0'), (dict(eps=float('nan')), 'eps nan', 'a number, not NaN'),
               (dict(weight_decay=-0.1), 'weight_decay -0.1', '>= 0'),
               (dict(weight_decay=float('nan')), 'weight_decay nan', 'a number, not NaN'),
-              (dict(betas=(1.0, 0.999)), 'beta1 1.0', 'in [0, 1)'), (dict(betas=(0.9, -0.1)), 'beta2 -0.1', 'in [0, 1)'),
+              (dict(betas=(1.0, 0.999)), 'beta1 1.0', 'in [0, 1)'),
+              (dict(betas=(0.9, -0.1)), 'beta2 -0.1', 'in [0, 1)'),
               (dict(betas=(0.9, float('nan'))), 'beta2 nan', 'in [0, 1)')]
 
 

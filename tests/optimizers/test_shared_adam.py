@@ -114,7 +114,8 @@ def test_workers_with_lock_update_the_one_shared_state_like_serial_adam(start_me
     for param, twin in zip(model.parameters(), reference.parameters()):
         assert int(optimizer.state[param]['step']) == workers * STEPS
         for key in ('exp_avg', 'exp_avg_sq'):
-            assert max_difference([optimizer.state[param][key]], [adam.state[twin][key]]) <= TOLERANCE[torch.float32]
+            difference = max_difference([optimizer.state[param][key]], [adam.state[twin][key]])
+            assert difference <= TOLERANCE[torch.float32]
         assert max_difference([param], [twin]) <= TOLERANCE[torch.float32]
 
 
