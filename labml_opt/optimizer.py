@@ -233,6 +233,11 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             fresh_states[param] = fresh
 
         super().load_state_dict(state_dict)
+        # A group saved by `torch.optim` lacks the keys only our classes have (RAdam's `amsgrad`):
+        # they take the constructor's values, as `torch.optim` does for its own new keys.
+        for group in self.param_groups:
+            for key, value in self.defaults.items():
+                group.setdefault(key, value)
 
         for param, fresh in fresh_states.items():
             state = self.state[param]

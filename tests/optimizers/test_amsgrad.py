@@ -5,27 +5,11 @@ import torch
 
 from labml_opt import Adam, AMSGrad
 from labml_opt.figures import amsgrad_effective_step_size
-from tests.optimizers.parity import clone_params, make_params, max_difference, max_param_difference
-from tests.optimizers.resume import max_resume_difference
-
-TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
-
-
-@pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
-@pytest.mark.parametrize('optimized_update', [True, False])
-@pytest.mark.parametrize('maximize', [False, True])
-def test_amsgrad_matches_torch_after_200_steps(dtype, optimized_update, maximize):
-    difference = max_param_difference(
-        lambda groups: AMSGrad(groups, lr=1e-2, betas=(0.8, 0.99), weight_decay=1e-2,
-                               optimized_update=optimized_update, maximize=maximize),
-        lambda groups: torch.optim.Adam(groups, lr=1e-2, betas=(0.8, 0.99), weight_decay=1e-2,
-                                        amsgrad=True, maximize=maximize),
-        dtype=dtype, second_group=dict(lr=3e-3, weight_decay=0.1))
-    assert difference <= TOLERANCE[dtype]
+from tests.optimizers.parity import TOLERANCE, clone_params, make_params, max_param_difference
 
 
 def test_the_maximum_changes_the_trajectory_on_the_parity_problem():
-    # Otherwise the parity test above could not tell AMSGrad from Adam.
+    # Otherwise the contract's parity test could not tell AMSGrad from Adam.
     difference = max_param_difference(
         lambda groups: Adam(groups, lr=1e-2, betas=(0.8, 0.99)),
         lambda groups: torch.optim.Adam(groups, lr=1e-2, betas=(0.8, 0.99), amsgrad=True),
@@ -33,12 +17,7 @@ def test_the_maximum_changes_the_trajectory_on_the_parity_problem():
     assert difference > 1e-3
 
 
-def test_amsgrad_false_is_adam_and_keeps_no_maximum():
-    difference = max_param_difference(
-        lambda groups: AMSGrad(groups, lr=1e-2, amsgrad=False),
-        lambda groups: torch.optim.Adam(groups, lr=1e-2),
-        second_group=dict(lr=3e-3))
-    assert difference <= 1e-6
+def test_amsgrad_false_keeps_no_maximum():
     param = torch.ones(3, requires_grad=True)
     optimizer = AMSGrad([param], amsgrad=False)
     param.grad = torch.ones(3)
@@ -46,30 +25,19 @@ def test_amsgrad_false_is_adam_and_keeps_no_maximum():
     assert set(optimizer.state[param]) == {'step', 'exp_avg', 'exp_avg_sq'}
 
 
-def test_amsgrad_can_be_switched_per_param_group():
-    params = make_params()
-    ours, reference = clone_params(params), clone_params(params)
-    optimizer = AMSGrad([{'params': ours[:2]}, {'params': ours[2:], 'amsgrad': False}], lr=1e-2)
-    torch_optimizer = torch.optim.Adam([{'params': reference[:2], 'amsgrad': True}, {'params': reference[2:]}],
-                                       lr=1e-2)
-    generator = torch.Generator().manual_seed(0)
-    for _ in range(50):
-        for a, b in zip(ours, reference):
-            a.grad = torch.randn(a.shape, generator=generator)
-            b.grad = a.grad.clone()
-        optimizer.step()
-        torch_optimizer.step()
-    assert 'max_exp_avg_sq' in optimizer.state[ours[0]]
-    assert 'max_exp_avg_sq' not in optimizer.state[ours[2]]
-    assert max_difference(ours, reference) <= 1e-6
+def test_amsgrad_can_be_switched_off_per_param_group():
+    difference = max_param_difference(lambda groups: AMSGrad(groups, lr=1e-2),
+                                      lambda groups: torch.optim.Adam(groups, lr=1e-2, amsgrad=True),
+                                      second_group=dict(amsgrad=False))
+    assert difference <= TOLERANCE[torch.float32]
+    params = clone_params(make_params())
+    optimizer = AMSGrad([{'params': params[:2]}, {'params': params[2:], 'amsgrad': False}])
+    for p in params:
+        p.grad = torch.ones_like(p)
+    optimizer.step()
+    assert 'max_exp_avg_sq' in optimizer.state[params[0]]
+    assert 'max_exp_avg_sq' not in optimizer.state[params[2]]
 
-
-def test_torch_amsgrad_state_dict_loads_and_continues_identically():
-    # Half way through, the state moves between torch and us through a saved state_dict.
-    theirs = lambda groups: torch.optim.Adam(groups, lr=1e-2, amsgrad=True)
-    ours = lambda groups: AMSGrad(groups, lr=1e-2)
-    assert max_resume_difference(theirs, ours, second_group=dict(lr=3e-2)) <= 1e-6
-    assert max_resume_difference(ours, theirs, second_group=dict(lr=3e-2)) <= 1e-6
 
 # The page's claim: with torch's bias correction after the maximum, the effective step size grows.
 ALPHA, BETA2 = 1e-3, 0.999

@@ -11,9 +11,9 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
-from labml_opt import Adam, SharedAdam, WeightDecay
+from labml_opt import SharedAdam, WeightDecay
 from labml_opt.shared_adam import WorkerError, run_workers
-from tests.optimizers.parity import max_param_difference
+from tests.optimizers.parity import TOLERANCE, max_difference
 
 ROOT = Path(__file__).resolve().parents[2]
 WORKERS, STEPS = 3, 40
@@ -26,27 +26,6 @@ def state_tensors(optimizer):
 def small_model():
     torch.manual_seed(0)
     return torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.Tanh(), torch.nn.Linear(4, 2))
-
-
-@pytest.mark.timeout(60)
-@pytest.mark.parametrize('optimized_update', [True, False])
-def test_shared_adam_in_one_process_is_bit_identical_to_adam(optimized_update):
-    difference = max_param_difference(
-        lambda groups: SharedAdam(groups, lr=1e-2, betas=(0.8, 0.99), weight_decay=1e-2,
-                                  optimized_update=optimized_update),
-        lambda groups: Adam(groups, lr=1e-2, betas=(0.8, 0.99), weight_decay=1e-2,
-                            optimized_update=optimized_update),
-        second_group=dict(lr=3e-3, weight_decay=0.))
-    assert difference == 0.
-
-
-@pytest.mark.timeout(60)
-def test_shared_adam_with_lock_and_decoupled_decay_is_bit_identical_to_adam():
-    decay = WeightDecay(0.1, weight_decouple=True)
-    difference = max_param_difference(
-        lambda groups: SharedAdam(groups, lr=1e-2, weight_decay=decay, lock=True),
-        lambda groups: Adam(groups, lr=1e-2, weight_decay=decay), steps=50)
-    assert difference == 0.
 
 
 @pytest.mark.timeout(60)
@@ -70,32 +49,23 @@ def test_state_is_created_at_construction_in_shared_memory_with_a_tensor_step():
 
 
 @pytest.mark.timeout(60)
-def test_loaded_state_is_shared_copied_and_continues_like_adam():
+def test_loaded_state_is_shared_and_copied():
+    # That training continues as torch's Adam would is the contract test's interop check.
     model, twin = small_model(), small_model()
-    adam = Adam(model.parameters(), lr=1e-2)
+    adam = torch.optim.Adam(model.parameters(), lr=1e-2)
     for _ in range(3):
         for param in model.parameters():
             param.grad = torch.ones_like(param)
         adam.step()
     saved = adam.state_dict()
-    twin.load_state_dict(model.state_dict())
     shared = SharedAdam(twin.parameters(), lr=1e-2)
     shared.load_state_dict(saved)
     for saved_state, state in zip(saved['state'].values(), shared.state.values()):
         assert all(value.is_shared() for value in state.values())
-        assert int(state['step']) == saved_state['step'] == 3
+        assert state['step'].dtype == torch.int64 and int(state['step']) == 3
         # Copies, not the tensors of the dict that was loaded
         assert state['exp_avg'].data_ptr() != saved_state['exp_avg'].data_ptr()
         assert torch.equal(state['exp_avg_sq'], saved_state['exp_avg_sq'])
-    for _ in range(2):
-        for a, b in zip(model.parameters(), twin.parameters()):
-            a.grad, b.grad = torch.full_like(a, 0.5), torch.full_like(b, 0.5)
-        adam.step()
-        shared.step()
-    assert all(torch.equal(a, b) for a, b in zip(model.parameters(), twin.parameters()))
-    # And back: Adam gets an int step from SharedAdam's tensor
-    adam.load_state_dict(shared.state_dict())
-    assert all(isinstance(state['step'], int) and state['step'] == 5 for state in adam.state.values())
 
 
 @pytest.mark.timeout(60)
@@ -127,7 +97,7 @@ def step_constant_gradient(rank, model, optimizer, steps):
 def test_workers_with_lock_update_the_one_shared_state_like_serial_adam(start_method, workers, bound):
     """
     Every worker applies the same gradient, so under the lock any order of the N k updates gives
-    exactly what one Adam computes in N k steps. That holds only if every worker updated the very
+    what one Adam computes in N k steps. That holds only if every worker updated the very
     tensors the parent holds: the moments, the parameters and the step.
     """
     context = mp.get_context(start_method)
@@ -136,16 +106,17 @@ def test_workers_with_lock_update_the_one_shared_state_like_serial_adam(start_me
     optimizer = SharedAdam(model.parameters(), lr=1e-2, lock=context.Lock())
     run_workers(step_constant_gradient, workers, (model, optimizer, STEPS), context=context, timeout=bound)
 
-    adam = Adam(reference.parameters(), lr=1e-2)
+    adam = torch.optim.Adam(reference.parameters(), lr=1e-2)
     for _ in range(workers * STEPS):
         for param in reference.parameters():
             param.grad = torch.ones_like(param)
         adam.step()
     for param, twin in zip(model.parameters(), reference.parameters()):
         assert int(optimizer.state[param]['step']) == workers * STEPS
-        assert torch.equal(optimizer.state[param]['exp_avg'], adam.state[twin]['exp_avg'])
-        assert torch.equal(optimizer.state[param]['exp_avg_sq'], adam.state[twin]['exp_avg_sq'])
-        assert torch.equal(param, twin)
+        for key in ('exp_avg', 'exp_avg_sq'):
+            difference = max_difference([optimizer.state[param][key]], [adam.state[twin][key]])
+            assert difference <= TOLERANCE[torch.float32]
+        assert max_difference([param], [twin]) <= TOLERANCE[torch.float32]
 
 
 @pytest.mark.timeout(60)
