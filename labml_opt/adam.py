@@ -155,9 +155,9 @@ class Adam(GenericAdaptiveOptimizer):
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         lr = self.get_lr(state, group)
-        numbers = Numbers(self.weight_decay.numbers(group), beta1=beta1, beta2=beta2, eps=group['eps'], lr=lr,
-                          bias_correction1=bias_correction1, bias_correction2=bias_correction2,
-                          sqrt_bias_correction2=math.sqrt(bias_correction2))
+        numbers = Numbers(self.weight_decay.numbers(group), lr=lr, beta1=beta1, beta2=beta2, eps=group['eps'])
+        numbers.update(bias_correction1=bias_correction1, bias_correction2=bias_correction2,
+                       sqrt_bias_correction2=math.sqrt(bias_correction2))
         if self.optimized_update:
             # $\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$
             numbers.update(eps_hat=group['eps'] * math.sqrt(bias_correction2))
@@ -182,6 +182,19 @@ class Adam(GenericAdaptiveOptimizer):
         v.mul_(numbers.beta2).addcmul_(grad, grad * (1 - numbers.beta2))
         return m, v
 
+    def denominator(self, numbers: Numbers, v: torch.Tensor) -> torch.Tensor:
+        r"""
+        ### The denominator
+
+        $\sqrt{v_t} + \hat{\epsilon}$ for the optimized update, which is $\sqrt{1-\beta_2^t}$ times the
+        textbook $\sqrt{\hat{v}_t} + \epsilon$; or the textbook form itself.
+        """
+        if self.optimized_update:
+            # $\sqrt{v_t} + \hat{\epsilon}$
+            return v.sqrt().add_(numbers.eps_hat)
+        # $\sqrt{\hat{v}_t} + \epsilon = \frac{\sqrt{v_t}}{\sqrt{1-\beta_2^t}} + \epsilon$
+        return (v.sqrt() / numbers.sqrt_bias_correction2).add_(numbers.eps)
+
     def adam_update(self, state: Dict[str, Any], numbers: Numbers, param: nn.Parameter,
                     m: torch.Tensor, v: torch.Tensor):
         r"""
@@ -190,12 +203,7 @@ class Adam(GenericAdaptiveOptimizer):
         * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
         * `m` and `v` are $m_t$ and $v_t$
         """
-        if self.optimized_update:
-            # $\sqrt{v_t} + \hat{\epsilon}$
-            denominator = v.sqrt().add_(numbers.eps_hat)
-        else:
-            # $\sqrt{\hat{v}_t} + \epsilon = \frac{\sqrt{v_t}}{\sqrt{1-\beta_2^t}} + \epsilon$
-            denominator = (v.sqrt() / numbers.sqrt_bias_correction2).add_(numbers.eps)
+        denominator = self.denominator(numbers, v)
         # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
         #   \cdot \frac{m_t}{\sqrt{v_t} + \hat{\epsilon}}$, or in the textbook form
         #   $\theta_{t-1} - \frac{\alpha}{1-\beta_1^t} \cdot \frac{m_t}{\sqrt{\hat{v}_t} + \epsilon}$

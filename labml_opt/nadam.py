@@ -182,13 +182,9 @@ class NAdam(Adam):
         * `param` is $\theta_{t-1}$, updated in place to $\theta_t$
         * `grad` is $g_t$, and `m` and `v` are $m_t$ and $v_t$
         """
-        if self.optimized_update:
-            # $\sqrt{v_t} + \hat{\epsilon}$, with $\hat{\epsilon} = \epsilon \sqrt{1-\beta_2^t}$,
-            # which is $\sqrt{1-\beta_2^t}$ times $\sqrt{\hat{v}_t} + \epsilon$
-            denominator = v.sqrt().add_(numbers.eps_hat)
-        else:
-            # $\sqrt{\hat{v}_t} + \epsilon$
-            denominator = (v.sqrt() / numbers.sqrt_bias_correction2).add_(numbers.eps)
+        # [Adam's denominator](adam.html): $\sqrt{v_t} + \hat{\epsilon}$ for the optimized update,
+        # $\sqrt{1-\beta_2^t}$ times $\sqrt{\hat{v}_t} + \epsilon$, which its step sizes undo
+        denominator = self.denominator(numbers, v)
         # The current gradient's part of $\bar{m}_t$:
         # $\theta \leftarrow \theta - \alpha \frac{1 - \mu_t}{1 - \prod_{i=1}^{t} \mu_i}
         #   \cdot \frac{g_t}{\sqrt{\hat{v}_t} + \epsilon}$
