@@ -25,6 +25,7 @@ so that its variants override one idea each. The same code runs as written for s
 * Adam's family: [AMSGrad](amsgrad.html), [AdamW](adamw.html), [RAdam](radam.html),
   [AdaBelief](ada_belief.html), [NAdam](nadam.html), [Adamax](adamax.html), and the second-order
   [Sophia](sophia.html).
+* The modern optimizers: [Lion](lion.html), the sign of a momentum, found by program search.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
@@ -67,7 +68,9 @@ from labml_opt.adam_warmup import AdamWarmup
 from labml_opt.adam_warmup_cosine_decay import AdamWarmupCosineDecay
 from labml_opt.noam import Noam
 from labml_opt.sophia import Sophia
+from labml_opt.lion import Lion
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
-           'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia']
+           'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia',
+           'Lion']

@@ -15,7 +15,7 @@ import torch
 
 import labml_opt.fast as fast
 from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup, AdamWarmupCosineDecay,
-                       AMSGrad, NAdam, Noam, RAdam, RMSprop, SharedAdam, Sophia, WeightDecay)
+                       AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -55,11 +55,13 @@ CASES: List[Any] = [
     (AdamWarmup, dict(warmup=50)),
     (AdamWarmupCosineDecay, dict(warmup=20, total_steps=150, final_lr_ratio=0.1)),
     (Noam, dict(warmup=30, d_model=16)),
+    (Lion, dict(lr=1e-2)),
+    (Lion, dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
 ]
 # A few in `float64` too, one per kind of update
 FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),
            (RMSprop, dict(centered=True)), (Adadelta, {}), (Adagrad, {}), (Adamax, {}), (Sophia, {}),
-           (AdaBelief, {})]
+           (AdaBelief, {}), (Lion, dict(lr=1e-2, weight_decay=0.1))]
 
 
 def case_id(case) -> str:

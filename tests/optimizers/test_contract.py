@@ -43,6 +43,8 @@ SETTINGS = {
     # Adadelta's steps start at about sqrt(eps) in size and grow as its accumulated updates do.
     'Adadelta': dict(kwargs=dict(lr=1.0), steps=300, factor=8),
     'RMSprop': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
+    # Every coordinate moves by exactly lr, so lr is smaller than Adam's.
+    'Lion': dict(kwargs=dict(lr=1e-2), steps=100, factor=10),
 }
 
 
