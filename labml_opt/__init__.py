@@ -25,7 +25,8 @@ so that its variants override one idea each. The same code runs as written for s
 * Adam's family: [AMSGrad](amsgrad.html), [AdamW](adamw.html), [RAdam](radam.html),
   [AdaBelief](ada_belief.html), [NAdam](nadam.html), [Adamax](adamax.html), and the second-order
   [Sophia](sophia.html).
-* The modern optimizers: [Lion](lion.html), the sign of a momentum, found by program search.
+* The modern optimizers: [Lion](lion.html), the sign of a momentum, found by program search;
+  [AdEMAMix](ademamix.html), Adam with a second momentum that remembers ten thousand steps.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
@@ -69,8 +70,9 @@ from labml_opt.adam_warmup_cosine_decay import AdamWarmupCosineDecay
 from labml_opt.noam import Noam
 from labml_opt.sophia import Sophia
 from labml_opt.lion import Lion
+from labml_opt.ademamix import AdEMAMix
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
            'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia',
-           'Lion']
+           'Lion', 'AdEMAMix']

@@ -14,8 +14,8 @@ import pytest
 import torch
 
 import labml_opt.fast as fast
-from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup, AdamWarmupCosineDecay,
-                       AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, SharedAdam, Sophia, WeightDecay)
+from labml_opt import (SGD, AdaBelief, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
+                       AdamWarmupCosineDecay, AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -57,11 +57,15 @@ CASES: List[Any] = [
     (Noam, dict(warmup=30, d_model=16)),
     (Lion, dict(lr=1e-2)),
     (Lion, dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
+    (AdEMAMix, dict(weight_decay=0.1)),
+    (AdEMAMix, dict(weight_decay=0.1, weight_decouple=True, t_alpha_beta3=50, maximize=True)),
+    (AdEMAMix, dict(weight_decay=0.01, weight_decouple=True, fixed_decay=True, alpha=0.)),
 ]
 # A few in `float64` too, one per kind of update
 FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),
            (RMSprop, dict(centered=True)), (Adadelta, {}), (Adagrad, {}), (Adamax, {}), (Sophia, {}),
-           (AdaBelief, {}), (Lion, dict(lr=1e-2, weight_decay=0.1))]
+           (AdaBelief, {}), (Lion, dict(lr=1e-2, weight_decay=0.1)),
+           (AdEMAMix, dict(t_alpha_beta3=50))]
 
 
 def case_id(case) -> str:

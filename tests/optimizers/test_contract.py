@@ -45,6 +45,7 @@ SETTINGS = {
     'RMSprop': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
     # Every coordinate moves by exactly lr, so lr is smaller than Adam's.
     'Lion': dict(kwargs=dict(lr=1e-2), steps=100, factor=10),
+    'AdEMAMix': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
 }
 
 

@@ -22,7 +22,8 @@ def test_lion_has_the_reference_arguments_and_defaults():
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
-@pytest.mark.parametrize('options', [dict(), dict(weight_decay=0.5), dict(weight_decay=0.5, decoupled_weight_decay=True)],
+@pytest.mark.parametrize('options', [dict(), dict(weight_decay=0.5),
+                                     dict(weight_decay=0.5, decoupled_weight_decay=True)],
                          ids=['plain', 'decay', 'decoupled_decay'])
 def test_lion_matches_lion_pytorch_after_200_steps(dtype, options):
     kwargs = dict(lr=1e-2, betas=(0.8, 0.95), **options)
@@ -51,20 +52,17 @@ def test_every_element_of_the_step_is_exactly_plus_or_minus_lr():
 
 
 def test_the_step_does_not_depend_on_the_size_of_the_gradient():
-    # Compared with the reference: gradients a million times larger give the same trajectory.
-    small = max_param_difference(lambda groups: Lion(groups, lr=1e-2), lambda groups: lion_pytorch.Lion(groups, lr=1e-2),
-                                 grad_scale=1e-3)
-    assert small <= 1e-6
+    # Ours with gradients a million times larger than the reference's ends where the reference does.
     generator = torch.Generator().manual_seed(0)
-    a, b = torch.randn(30, generator=generator).requires_grad_(), None
-    b = a.detach().clone().requires_grad_()
-    ours, theirs = Lion([a], lr=1e-2), lion_pytorch.Lion([b], lr=1e-2)
+    ours_param = torch.randn(30, generator=generator).requires_grad_()
+    theirs_param = ours_param.detach().clone().requires_grad_()
+    ours, theirs = Lion([ours_param], lr=1e-2), lion_pytorch.Lion([theirs_param], lr=1e-2)
     for _ in range(50):
         noise = torch.randn(30, generator=generator)
-        a.grad, b.grad = 1e6 * noise, noise
+        ours_param.grad, theirs_param.grad = 1e6 * noise, noise
         ours.step()
         theirs.step()
-    assert torch.equal(a.detach(), b.detach())
+    assert torch.equal(ours_param.detach(), theirs_param.detach())
 
 
 def test_triton_is_refused_by_name():
