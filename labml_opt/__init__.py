@@ -26,7 +26,9 @@ so that its variants override one idea each. The same code runs as written for s
   [AdaBelief](ada_belief.html), [NAdam](nadam.html), [Adamax](adamax.html), and the second-order
   [Sophia](sophia.html).
 * The modern optimizers: [Lion](lion.html), the sign of a momentum, found by program search;
-  [AdEMAMix](ademamix.html), Adam with a second momentum that remembers ten thousand steps.
+  [AdEMAMix](ademamix.html), Adam with a second momentum that remembers ten thousand steps;
+  [Schedule-Free SGD](schedule_free_sgd.html) and [Schedule-Free AdamW](schedule_free_adamw.html),
+  which replace the learning-rate schedule with an average of the iterates.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
@@ -71,8 +73,10 @@ from labml_opt.noam import Noam
 from labml_opt.sophia import Sophia
 from labml_opt.lion import Lion
 from labml_opt.ademamix import AdEMAMix
+from labml_opt.schedule_free_sgd import ScheduleFreeSGD
+from labml_opt.schedule_free_adamw import ScheduleFreeAdamW
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
            'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia',
-           'Lion', 'AdEMAMix']
+           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW']

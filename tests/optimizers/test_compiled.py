@@ -15,7 +15,8 @@ import torch
 
 import labml_opt.fast as fast
 from labml_opt import (SGD, AdaBelief, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
-                       AdamWarmupCosineDecay, AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, SharedAdam, Sophia, WeightDecay)
+                       AdamWarmupCosineDecay, AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, ScheduleFreeAdamW,
+                       ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -60,12 +61,17 @@ CASES: List[Any] = [
     (AdEMAMix, dict(weight_decay=0.1)),
     (AdEMAMix, dict(weight_decay=0.1, weight_decouple=True, t_alpha_beta3=50, maximize=True)),
     (AdEMAMix, dict(weight_decay=0.01, weight_decouple=True, fixed_decay=True, alpha=0.)),
+    (ScheduleFreeSGD, dict(lr=0.1)),
+    (ScheduleFreeSGD, dict(lr=0.1, weight_decay=0.1, warmup_steps=20, r=1.)),
+    (ScheduleFreeAdamW, dict(lr=1e-2)),
+    (ScheduleFreeAdamW, dict(lr=1e-2, weight_decay=0.1, warmup_steps=20)),
 ]
 # A few in `float64` too, one per kind of update
 FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),
            (RMSprop, dict(centered=True)), (Adadelta, {}), (Adagrad, {}), (Adamax, {}), (Sophia, {}),
            (AdaBelief, {}), (Lion, dict(lr=1e-2, weight_decay=0.1)),
-           (AdEMAMix, dict(t_alpha_beta3=50))]
+           (AdEMAMix, dict(t_alpha_beta3=50)), (ScheduleFreeSGD, dict(lr=0.1)),
+           (ScheduleFreeAdamW, dict(lr=1e-2))]
 
 
 def case_id(case) -> str:
@@ -91,6 +97,9 @@ def run(make: Callable[[List[Dict[str, Any]]], torch.optim.Optimizer], params: L
     copies = [p.clone().requires_grad_() for p in params]
     group = copies + copies[:1] if listed_twice else copies
     optimizer = make([{'params': group, 'fast': fast_path}])
+    # Schedule-Free optimizers step only in train mode
+    if hasattr(optimizer, 'train'):
+        optimizer.train()
     generator = torch.Generator().manual_seed(1)
     for step in range(steps):
         for p in copies:
