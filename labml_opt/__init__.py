@@ -74,9 +74,10 @@ from labml_opt.sophia import Sophia
 from labml_opt.lion import Lion
 from labml_opt.ademamix import AdEMAMix
 from labml_opt.schedule_free_sgd import ScheduleFreeSGD
-from labml_opt.schedule_free_adamw import ScheduleFreeAdamW
+from labml_opt.schedule_free_adamw import ScheduleFreeAdamW, ScheduleFreeAdamWPaper
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
            'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia',
-           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW']
+           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW',
+           'ScheduleFreeAdamWPaper']

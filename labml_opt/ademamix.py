@@ -60,8 +60,8 @@ Three tensors of state, $m_1$, $m_2$ and $v$: 12 bytes per `float32` parameter, 
 ## What to tune
 
 * $\eta$ (`lr`), $\beta_1$, $\beta_2$, $\epsilon$: as for AdamW; the paper keeps AdamW's values.
-* $\beta_3$ and $\alpha$: the paper uses $\beta_3 = 0.9999$ with $\alpha$ between 5 and 10; the
-  larger $\beta_3$, the more the warm-up matters.
+* $\beta_3$ and $\alpha$: $0.9999$ and $5$ by default. A larger $\beta_3$ remembers longer, a
+  larger $\alpha$ gives the old gradients more say, and both make the warm-up matter more.
 * $T$ (`t_alpha_beta3`): the paper sets it to the total number of steps. Without it, a large
   $\beta_3$ with a large $\alpha$ can diverge early.
 

@@ -42,10 +42,10 @@ $m$ is replaced by $z$.
 
 ## What to tune
 
-* $\gamma$ (`lr`): the paper finds Schedule-Free's best learning rates are a few times larger
-  than those of AdamW with a cosine schedule; the reference's default is $0.0025$.
-* `warmup_steps`: Schedule-Free AdamW needs a warm-up like AdamW does; do not add a scheduler.
-* $\beta_1$: $0.9$; larger values, such as $0.95$ or $0.98$, can help on long runs.
+* $\gamma$ (`lr`): the reference package's README finds the best learning rate 1 to 10 times
+  larger than with a schedule; its default is $0.0025$.
+* `warmup_steps`: Schedule-Free AdamW needs a warm-up where AdamW would; add no scheduler.
+* $\beta_1$: $0.9$; the README finds that very long runs may need $0.95$ or $0.98$.
 * `weight_decay`, $\beta_2$, $\epsilon$: as for AdamW.
 
 ## The reference implementation, and where it departs from the paper
@@ -59,9 +59,14 @@ $\gamma_t = \gamma \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$ with $\sqrt{v_t
 denominator, which also lowers the averaging weights of the first steps; the reference package
 keeps that form as `AdamWScheduleFreePaper`, and says it "can cause instability on some problems".
 The two differ in the size of $\epsilon$ relative to the gradient, and in the first few thousand
-averaging weights. This class follows `AdamWScheduleFree`.
+averaging weights. `ScheduleFreeAdamW` follows `AdamWScheduleFree`;
+[`ScheduleFreeAdamWPaper`](#ScheduleFreeAdamWPaper) below takes the paper's form and is tested
+against `AdamWScheduleFreePaper`. (Both packages' classes, and so both of ours, weight the
+average by the largest learning rate so far rather than by $\gamma_t$; see
+[Schedule-Free SGD](schedule_free_sgd.html).)
 """
 
+import math
 from typing import Any, Dict, Optional, Tuple
 
 import torch
@@ -130,3 +135,31 @@ class ScheduleFreeAdamW(ScheduleFree):
         # $\frac{g_t}{\sqrt{v_t / (1 - \beta_2^t)} + \epsilon} + \lambda y_t$
         step = self.weight_decay(param, grad / denominator, numbers)
         self.average_step(state, numbers, step, param)
+
+
+class ScheduleFreeAdamWPaper(ScheduleFreeAdamW):
+    r"""
+    <a id="ScheduleFreeAdamWPaper"></a>
+
+    ## The paper's form
+
+    The arguments of `ScheduleFreeAdamW`. The bias correction of $v_t$ moves from the denominator
+    into the learning rate, as in the paper's Algorithm 1:
+
+    $$z_{t+1} = z_t - \gamma_t \left( \frac{g_t}{\sqrt{v_t} + \epsilon} + \lambda y_t \right),
+      \qquad \gamma_t = \gamma \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$$
+
+    This is the same step with $\epsilon$ replaced by $\epsilon / \sqrt{1 - \beta_2^t}$, which
+    is about 30 times larger at $t = 1$ (with $\beta_2 = 0.999$) and the same once
+    $\beta_2^t \approx 0$; and since $\gamma_t$ rises with $t$, the first steps count less in the average.
+    """
+
+    def learning_rate(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
+        r"""$\gamma_t = \gamma \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$"""
+        return super().learning_rate(state, group) * math.sqrt(1 - group['betas'][1] ** state['step'])
+
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        r"""With the correction in $\gamma_t$, the denominator is $\sqrt{v_t} + \epsilon$: divide $v_t$ by one."""
+        numbers = super().step_numbers(state, group)
+        numbers.update(bias_correction2=1.0)
+        return numbers

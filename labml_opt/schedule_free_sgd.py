@@ -83,10 +83,12 @@ One tensor of state, $z$: 4 bytes per `float32` parameter, as for SGD with momen
 
 ## What to tune
 
-* $\gamma$ (`lr`): larger than for SGD with a schedule; the reference's default is 1. There is
-  no schedule to tune, and an lr scheduler should not be used (other than the built-in warm-up).
-* $\beta$ (`momentum`): 0.9; the paper finds larger values help on long runs.
-* `warmup_steps`: a linear warm-up, as for any SGD; the paper uses about 5% of training.
+* $\gamma$ (`lr`): much larger than for SGD with a schedule; the reference package's README
+  suggests starting 10 to 50 times above the usual rates, and its default is 1. There is no
+  schedule to tune, and no lr scheduler should be used besides the built-in warm-up.
+* $\beta$ (`momentum`): 0.9; the README finds that very long runs may need 0.95 or 0.98, and that
+  training is more sensitive to it than to an ordinary momentum.
+* `warmup_steps`: a linear warm-up, where scheduled training would have one.
 * `weight_decay`: added to the gradient at $y$ ($L_2$), as in the reference.
 
 ## The reference implementation, and where it departs from the paper
@@ -206,15 +208,22 @@ class ScheduleFree(GenericAdaptiveOptimizer):
         state['lr_max'] = -1.0
         state['z'] = param.detach().clone(memory_format=torch.preserve_format)
 
+    def learning_rate(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
+        r"""
+        ### The learning rate $\gamma_t$
+
+        The group's `lr`, after a linear warm-up over `warmup_steps`: $\gamma \min(1, t / T_{warmup})$.
+        """
+        step, warmup = state['step'], group['warmup_steps']
+        return group['lr'] * (step / warmup if step <= warmup else 1.0)
+
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
         r"""
         ### The numbers of step $t$
         """
         state['step'] += 1
         step = state['step']
-        warmup = group['warmup_steps']
-        # $\gamma_t$, after a linear warm-up over `warmup_steps`
-        lr = group['lr'] * (step / warmup if step <= warmup else 1.0)
+        lr = self.learning_rate(state, group)
         state['lr_max'] = max(lr, state['lr_max'])
         # $w_t = t^r (\max_{i \le t} \gamma_i)^p$
         weight = step ** group['r'] * state['lr_max'] ** group['weight_lr_power']

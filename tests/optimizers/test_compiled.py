@@ -16,7 +16,7 @@ import torch
 import labml_opt.fast as fast
 from labml_opt import (SGD, AdaBelief, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
                        AdamWarmupCosineDecay, AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, ScheduleFreeAdamW,
-                       ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
+                       ScheduleFreeAdamWPaper, ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -65,6 +65,7 @@ CASES: List[Any] = [
     (ScheduleFreeSGD, dict(lr=0.1, weight_decay=0.1, warmup_steps=20, r=1.)),
     (ScheduleFreeAdamW, dict(lr=1e-2)),
     (ScheduleFreeAdamW, dict(lr=1e-2, weight_decay=0.1, warmup_steps=20)),
+    (ScheduleFreeAdamWPaper, dict(lr=1e-2, weight_decay=0.1)),
 ]
 # A few in `float64` too, one per kind of update
 FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),

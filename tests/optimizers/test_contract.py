@@ -50,6 +50,7 @@ SETTINGS = {
     # cuts the loss only 4.5 times in 100 steps.
     'ScheduleFreeSGD': dict(kwargs=dict(lr=5.0), steps=100, factor=10),
     'ScheduleFreeAdamW': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
+    'ScheduleFreeAdamWPaper': dict(kwargs=dict(lr=3e-2), steps=100, factor=10),
 }
 
 

@@ -1,6 +1,6 @@
 """
-Schedule-Free SGD and AdamW against `schedulefree.SGDScheduleFree` and `AdamWScheduleFree`, in
-train mode (the parameters hold y) and eval mode (they hold x), and the central claim: x is the
+Schedule-Free SGD and AdamW against `schedulefree.SGDScheduleFree` and `AdamWScheduleFree`, and
+the paper's form of AdamW against `AdamWScheduleFreePaper`, in train mode (the parameters hold y) and eval mode (they hold x), and the central claim: x is the
 average of the z iterates, with the weights the paper gives, computed here from the recorded z's.
 """
 
@@ -10,12 +10,13 @@ import pytest
 import schedulefree
 import torch
 
-from labml_opt import ScheduleFreeAdamW, ScheduleFreeSGD
+from labml_opt import ScheduleFreeAdamW, ScheduleFreeAdamWPaper, ScheduleFreeSGD
 from tests.optimizers.parity import clone_params, gradients, make_params, max_difference, param_groups
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
 PAIRS = {'SGD': (ScheduleFreeSGD, schedulefree.SGDScheduleFree),
-         'AdamW': (ScheduleFreeAdamW, schedulefree.AdamWScheduleFree)}
+         'AdamW': (ScheduleFreeAdamW, schedulefree.AdamWScheduleFree),
+         'AdamWPaper': (ScheduleFreeAdamWPaper, schedulefree.AdamWScheduleFreePaper)}
 
 
 @pytest.mark.parametrize('ours, reference', PAIRS.values(), ids=PAIRS.keys())
@@ -63,6 +64,11 @@ OPTIONS = {
         dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1, warmup_steps=20, r=1.0),
         dict(lr=1e-2, eps=1e-3, weight_lr_power=1.0, foreach=False),
     ]),
+    # The paper's form of the bias correction, which the package keeps as AdamWScheduleFreePaper
+    'AdamWPaper': (ScheduleFreeAdamWPaper, schedulefree.AdamWScheduleFreePaper, [
+        dict(lr=1e-2),
+        dict(lr=1e-2, betas=(0.8, 0.99), weight_decay=0.1, warmup_steps=20, r=1.0, eps=1e-3),
+    ]),
 }
 CASES = [(ours, reference, kwargs) for ours, reference, options in OPTIONS.values() for kwargs in options]
 
@@ -74,6 +80,12 @@ def test_schedule_free_matches_the_reference_in_train_and_eval_mode(ours, refere
     second_group = dict(lr=kwargs['lr'] / 3, weight_decay=0.05)
     y, x = run_both(ours, reference, dtype=dtype, second_group=second_group, **kwargs)
     assert y <= TOLERANCE[dtype] and x <= TOLERANCE[dtype]
+
+
+def test_the_papers_bias_correction_is_a_different_step():
+    # The two forms differ (in epsilon and in the early weights), so the parity above tells them apart
+    y, x = run_both(ScheduleFreeAdamWPaper, schedulefree.AdamWScheduleFree, dtype=torch.float64, lr=1e-2, eps=1e-3)
+    assert y > 1e-4 and x > 1e-4
 
 
 @pytest.mark.parametrize('r, warmup_steps', [(0.0, 0), (1.0, 0), (0.0, 10), (2.0, 15)])
