@@ -142,6 +142,15 @@ class ScheduleFree(GenericAdaptiveOptimizer):
         # Like the reference, an optimizer starts in eval mode.
         super().__init__(params, dict(defaults, train_mode=False))
 
+    def add_param_group(self, param_group: Dict[str, Any]):
+        """
+        A group added later, as when layers are unfrozen during training, joins in the mode of the
+        others: its new parameters have no $z$ yet, so they hold $x = y = z$ in either mode.
+        """
+        if self.param_groups:
+            param_group.setdefault('train_mode', self.param_groups[0]['train_mode'])
+        super().add_param_group(param_group)
+
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         super().check_hyperparameters(defaults)
         self.check('warmup_steps', defaults['warmup_steps'], defaults['warmup_steps'] >= 0, '>= 0')

@@ -128,6 +128,16 @@ def test_stepping_in_eval_mode_is_an_error_naming_the_optimizer(cls):
         optimizer.step()
 
 
+def test_a_group_added_while_training_steps_with_the_others():
+    first, second = torch.zeros(3, requires_grad=True), torch.zeros(2, requires_grad=True)
+    optimizer = ScheduleFreeSGD([first])
+    optimizer.train()
+    optimizer.add_param_group({'params': [second]})
+    first.grad, second.grad = torch.ones(3), torch.ones(2)
+    optimizer.step()
+    assert second.detach().lt(0).all()
+
+
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])
 def test_eval_then_train_returns_to_y(dtype):
     param = torch.randn(10, dtype=dtype, requires_grad=True)
