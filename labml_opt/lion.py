@@ -46,7 +46,8 @@ past gradients stays long. (With $\beta_1 = \beta_2$ this is signSGD with moment
 ## Memory per parameter
 
 One tensor of state, $m$, the size of the parameter: 4 bytes per `float32` parameter, half of
-[Adam](adam.html)'s 8.
+[Adam](adam.html)'s 8. Its time per step, next to `lion_pytorch`'s, is in
+[the benchmark](fast.html#benchmark).
 
 <a id="tuning"></a>
 

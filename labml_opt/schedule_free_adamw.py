@@ -38,7 +38,8 @@ is, and is not divided by $\sqrt{\hat{v}_t}$: decoupled, as in [AdamW](adamw.htm
 ## Memory per parameter
 
 Two tensors of state, $z$ and $v$: 8 bytes per `float32` parameter, the same as AdamW, whose
-$m$ is replaced by $z$.
+$m$ is replaced by $z$. Its time per step, next to `schedulefree`'s, is in
+[the benchmark](fast.html#benchmark).
 
 ## What to tune
 

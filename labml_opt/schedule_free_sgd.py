@@ -79,7 +79,8 @@ before evaluating.
 
 ## Memory per parameter
 
-One tensor of state, $z$: 4 bytes per `float32` parameter, as for SGD with momentum.
+One tensor of state, $z$: 4 bytes per `float32` parameter, as for SGD with momentum. Its time
+per step, next to `schedulefree`'s, is in [the benchmark](fast.html#benchmark).
 
 ## What to tune
 
