@@ -51,7 +51,13 @@ TENSOR_PASSES = {
     'SGD': 5, 'Adagrad': 5, 'RMSprop': 5, 'NAdam': 7, 'Adamax': 7, 'Adadelta': 8, 'SharedAdam': 7,
     # Sophia's step reads theta, g, m, h and writes theta, m; refreshing h is a separate pass every k steps
     'Sophia': 6, 'AdamWarmup': 7, 'AdamWarmupCosineDecay': 7, 'Noam': 7, 'AdamSubclass': 7,
+    # Lion reads theta, g, m and writes theta, m; AdEMAMix adds the slow average to Adam's three;
+    # Schedule-Free reads y, g, z (and v for AdamW) and writes y, z (and v)
+    'Lion': 5, 'AdEMAMix': 9, 'ScheduleFreeSGD': 5, 'ScheduleFreeAdamW': 7,
 }
+# The optimizers that torch does not have: their reference packages take the "torch" columns, as
+# (for-loop, foreach) implementations
+REFERENCE_PACKAGES = ('Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW')
 
 
 class AdamSubclass(labml_opt.Adam):
@@ -93,6 +99,27 @@ def labml_nn_optimizer(name: str) -> Optional[Callable]:
     }.get(name)
 
 
+def training(optimizer: torch.optim.Optimizer) -> torch.optim.Optimizer:
+    """Schedule-Free optimizers, ours and the reference's, step only in train mode."""
+    if hasattr(optimizer, 'train'):
+        optimizer.train()
+    return optimizer
+
+
+def reference_package(name: str, foreach: bool) -> Callable:
+    """The reference package's implementation of `name`, for-loop or foreach."""
+    import lion_pytorch
+    import lion_pytorch.foreach
+    import pytorch_optimizer
+    import schedulefree
+    return {
+        'Lion': lambda p: (lion_pytorch.foreach.Lion if foreach else lion_pytorch.Lion)(p, lr=1e-4),
+        'AdEMAMix': lambda p: pytorch_optimizer.AdEMAMix(p, lr=1e-3, foreach=foreach),
+        'ScheduleFreeSGD': lambda p: training(schedulefree.SGDScheduleFree(p, lr=1.0, foreach=foreach)),
+        'ScheduleFreeAdamW': lambda p: training(schedulefree.AdamWScheduleFree(p, lr=2.5e-3, foreach=foreach)),
+    }[name]
+
+
 def variants(name: str) -> Dict[str, Callable]:
     """Every implementation of optimizer `name` to time, as functions of a list of parameters."""
     ours = {
@@ -116,6 +143,10 @@ def variants(name: str) -> Dict[str, Callable]:
                                                                              total_steps=100_000),
         'Noam': lambda g: labml_opt.Noam(g),
         'AdamSubclass': lambda g: AdamSubclass(g, lr=1e-3),
+        'Lion': lambda g: labml_opt.Lion(g, lr=1e-4),
+        'AdEMAMix': lambda g: labml_opt.AdEMAMix(g, lr=1e-3),
+        'ScheduleFreeSGD': lambda g: training(labml_opt.ScheduleFreeSGD(g, lr=1.0)),
+        'ScheduleFreeAdamW': lambda g: training(labml_opt.ScheduleFreeAdamW(g, lr=2.5e-3)),
     }[name]
     torch_make, fused = {
         'Adam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
@@ -135,6 +166,7 @@ def variants(name: str) -> Dict[str, Callable]:
         'AdamWarmupCosineDecay': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
         'Noam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.98), eps=1e-9, **k), True),
         'AdamSubclass': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
+        **{reference: (lambda p, foreach: reference_package(name, foreach)(p), False) for reference in REFERENCE_PACKAGES},
     }[name]
     result = {
         'default': lambda p: ours([{'params': p}]),
@@ -285,7 +317,9 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
         '"ours as written" is the same code run one operation at a time. "first step" is the default path\'s '
         'first step in seconds: it compiles ("compiled") or loads the compiled loop from the cache '
         f'(`{cache}`, "cached"), or neither when it reuses a loop compiled for an earlier optimizer '
-        'with the same update in this process. AdamSubclass is a user\'s subclass of Adam that overrides `get_mv`, '
+        'with the same update in this process. For ' + ', '.join(REFERENCE_PACKAGES) + ', which torch does not '
+        'have, the torch columns time their reference packages (lion-pytorch, pytorch-optimizer, schedulefree), '
+        'for-loop and foreach. AdamSubclass is a user\'s subclass of Adam that overrides `get_mv`, '
         'timed against torch\'s Adam. [benchmarks/first_step.py](fast.html#first-step) measures the first step in '
         'fresh processes, with an empty cache and a warm one, on GPT-2\'s shapes. '
         'Where the working set (about 7 tensors of the model\'s size for Adam) fits in the L3 cache, '

@@ -26,6 +26,10 @@ so that its variants override one idea each. The same code runs as written for s
 * Adam's family: [AMSGrad](amsgrad.html), [AdamW](adamw.html), [RAdam](radam.html),
   [AdaBelief](ada_belief.html), [NAdam](nadam.html), [Adamax](adamax.html), and the second-order
   [Sophia](sophia.html).
+* The modern optimizers: [Lion](lion.html), the sign of a momentum, found by program search;
+  [AdEMAMix](ademamix.html), Adam with a second momentum that remembers ten thousand steps;
+  [Schedule-Free SGD](schedule_free_sgd.html) and [Schedule-Free AdamW](schedule_free_adamw.html),
+  which replace the learning-rate schedule with an average of the iterates.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
@@ -115,7 +119,12 @@ from labml_opt.noam import Noam
 from labml_opt.sophia import Sophia
 from labml_opt.rprop import Rprop
 from labml_opt.asgd import ASGD
+from labml_opt.lion import Lion
+from labml_opt.ademamix import AdEMAMix
+from labml_opt.schedule_free_sgd import ScheduleFreeSGD
+from labml_opt.schedule_free_adamw import ScheduleFreeAdamW, ScheduleFreeAdamWPaper
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
-           'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia', 'Rprop', 'ASGD']
+           'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia', 'Rprop', 'ASGD',
+           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper']

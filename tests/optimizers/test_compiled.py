@@ -14,8 +14,9 @@ import pytest
 import torch
 
 import labml_opt.fast as fast
-from labml_opt import (SGD, AdaBelief, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup, AdamWarmupCosineDecay,
-                       AMSGrad, ASGD, NAdam, Noam, RAdam, RMSprop, Rprop, SharedAdam, Sophia, WeightDecay)
+from labml_opt import (SGD, ASGD, AdaBelief, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
+                       AdamWarmupCosineDecay, AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, Rprop, ScheduleFreeAdamW,
+                       ScheduleFreeAdamWPaper, ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -57,11 +58,23 @@ CASES: List[Any] = [
     (Noam, dict(warmup=30, d_model=16)),
     (Rprop, dict(etas=(0.3, 1.5), maximize=True)),
     (ASGD, dict(t0=50, weight_decay=0.1)),
+    (Lion, dict(lr=1e-2)),
+    (Lion, dict(lr=1e-2, weight_decay=0.1, decoupled_weight_decay=True)),
+    (AdEMAMix, dict(weight_decay=0.1)),
+    (AdEMAMix, dict(weight_decay=0.1, weight_decouple=True, t_alpha_beta3=50, maximize=True)),
+    (AdEMAMix, dict(weight_decay=0.01, weight_decouple=True, fixed_decay=True, alpha=0.)),
+    (ScheduleFreeSGD, dict(lr=0.1)),
+    (ScheduleFreeSGD, dict(lr=0.1, weight_decay=0.1, warmup_steps=20, r=1.)),
+    (ScheduleFreeAdamW, dict(lr=1e-2)),
+    (ScheduleFreeAdamW, dict(lr=1e-2, weight_decay=0.1, warmup_steps=20)),
+    (ScheduleFreeAdamWPaper, dict(lr=1e-2, weight_decay=0.1)),
 ]
 # A few in `float64` too, one per kind of update
 FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),
            (RMSprop, dict(centered=True)), (Adadelta, {}), (Adagrad, {}), (Adamax, {}), (Sophia, {}),
-           (AdaBelief, {}), (Rprop, {}), (ASGD, dict(t0=20))]
+           (AdaBelief, {}), (Rprop, {}), (ASGD, dict(t0=20)), (Lion, dict(lr=1e-2, weight_decay=0.1)),
+           (AdEMAMix, dict(t_alpha_beta3=50)), (ScheduleFreeSGD, dict(lr=0.1)),
+           (ScheduleFreeAdamW, dict(lr=1e-2))]
 
 
 def case_id(case) -> str:
@@ -87,6 +100,9 @@ def run(make: Callable[[List[Dict[str, Any]]], torch.optim.Optimizer], params: L
     copies = [p.clone().requires_grad_() for p in params]
     group = copies + copies[:1] if listed_twice else copies
     optimizer = make([{'params': group, 'fast': fast_path}])
+    # Schedule-Free optimizers step only in train mode
+    if hasattr(optimizer, 'train'):
+        optimizer.train()
     generator = torch.Generator().manual_seed(1)
     for step in range(steps):
         for p in copies:

@@ -18,7 +18,10 @@ import re
 import warnings
 from typing import Any, Callable, Dict, List, Optional
 
+import lion_pytorch
 import pytest
+import pytorch_optimizer
+import schedulefree
 import torch
 
 import labml_opt
@@ -35,6 +38,25 @@ OPTIMIZERS = sorted((value for value in vars(labml_opt).values()
 
 # Flags only our optimizers have: the reference is told nothing of them.
 OURS_ONLY = {'optimized_update', 'lock', 'decoupled_weight_decay'}
+
+
+def training(make: Callable) -> Callable:
+    """
+    `make`, then train mode for the optimizers that have one: Schedule-Free optimizers start in eval
+    mode and step only in train mode, as their reference package's do.
+    """
+    def made(*args, **kwargs):
+        optimizer = make(*args, **kwargs)
+        if hasattr(optimizer, 'train'):
+            optimizer.train()
+        return optimizer
+    return made
+
+
+def package_defaults(cls, *names) -> Dict[str, Any]:
+    """The defaults of a reference package's class, for the arguments `names`."""
+    parameters = inspect.signature(cls.__init__).parameters
+    return {name: parameters[name].default for name in names}
 
 
 def flags(**axes) -> List[Dict[str, Any]]:
@@ -262,6 +284,43 @@ TABLE = [
           interop=dict(t0=20), bad=[(dict(differentiable=True), 'differentiable True', 'False')],
           # Plain SGD with a decaying rate: slower than the momentum methods above.
           learns=dict(kwargs=dict(lr=1.0), steps=200, factor=10)),
+    # The modern optimizers, against their reference packages. Their weight decay rules are their
+    # own (not `WeightDecay`'s), so only the float argument runs, meaning what the package means.
+    # (test_lion.py runs `decoupled_weight_decay` against the package too)
+    Entry(labml_opt.Lion, paper(lion_pytorch.Lion), dict(lr=1e-3, betas=(0.8, 0.95)),
+          dict(lr=3e-4, betas=(0.9, 0.99)), decays=('float',),
+          paper_defaults=package_defaults(lion_pytorch.Lion, 'lr', 'betas', 'weight_decay'),
+          default_reference=lion_pytorch.Lion,
+          learns=dict(kwargs=dict(lr=1e-2), steps=100, factor=10)),
+    Entry(labml_opt.AdEMAMix, lambda flags: pytorch_optimizer.AdEMAMix, dict(lr=1e-2, betas=(0.8, 0.99, 0.999)),
+          dict(lr=3e-3, alpha=2.), flags(weight_decouple=[False, True], maximize=[False, True]) + [dict(alpha=0.)],
+          decays=('float',), per_parameter_schedule=True, tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(pytorch_optimizer.AdEMAMix, 'lr', 'betas', 'weight_decay', 'alpha', 'eps'),
+          default_reference=pytorch_optimizer.AdEMAMix,
+          # A triple of betas: its own rows for the common pair's values
+          bad=[(dict(betas=(1.0, 0.999, 0.9999)), 'beta1 1.0', 'in [0, 1)'),
+               (dict(betas=(0.9, -0.1, 0.9999)), 'beta2 -0.1', 'in [0, 1)'),
+               (dict(betas=(0.9, float('nan'), 0.9999)), 'beta2 nan', 'in [0, 1)')],
+          learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
+    Entry(labml_opt.ScheduleFreeSGD, lambda flags: schedulefree.SGDScheduleFree, dict(lr=0.1), dict(lr=3e-2, momentum=0.8),
+          flags(warmup_steps=[0, 20], r=[0., 1.]), decays=('float',), per_parameter_schedule=True,
+          paper_defaults=package_defaults(schedulefree.SGDScheduleFree, 'lr', 'momentum', 'weight_decay', 'warmup_steps',
+                                          'r', 'weight_lr_power'),
+          # Schedule-Free SGD's good learning rates are large (its reference's default is 1).
+          learns=dict(kwargs=dict(lr=5.0), steps=100, factor=10)),
+    Entry(labml_opt.ScheduleFreeAdamW, lambda flags: schedulefree.AdamWScheduleFree, dict(lr=1e-2, betas=(0.8, 0.99)),
+          dict(lr=3e-3), flags(warmup_steps=[0, 20], r=[0., 1.]), decays=('float',), per_parameter_schedule=True,
+          tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(schedulefree.AdamWScheduleFree, 'lr', 'betas', 'eps', 'weight_decay',
+                                          'warmup_steps', 'r', 'weight_lr_power'),
+          default_reference=schedulefree.AdamWScheduleFree, learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
+    Entry(labml_opt.ScheduleFreeAdamWPaper, lambda flags: schedulefree.AdamWScheduleFreePaper,
+          dict(lr=1e-2, betas=(0.8, 0.99)), dict(lr=3e-3), flags(warmup_steps=[0, 20]), decays=('float',),
+          per_parameter_schedule=True, tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(schedulefree.AdamWScheduleFreePaper, 'lr', 'betas', 'eps', 'weight_decay',
+                                          'warmup_steps', 'r', 'weight_lr_power'),
+          default_reference=schedulefree.AdamWScheduleFreePaper,
+          learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
 ]
 ENTRIES = {entry.name: entry for entry in TABLE}
 
@@ -314,7 +373,7 @@ def pair(entry: Entry, case_flags: Dict[str, Any], decay: Optional[str] = None, 
         reference = wrap(reference)
     elif accepts(entry.cls, 'weight_decay'):
         first['weight_decay'] = theirs['weight_decay'] = 0.
-    return (lambda groups: entry.cls(groups, **first)), (lambda groups: reference(groups, **theirs)), second
+    return (lambda groups: training(entry.cls)(groups, **first)), (lambda groups: training(reference)(groups, **theirs)), second
 
 
 def case_id(entry: Entry, case_flags: Dict[str, Any], *more: str) -> str:
@@ -421,7 +480,7 @@ def test_defaults_are_torchs_or_the_papers(entry):
 def test_steps_with_defaults_as_torch_or_the_paper_does(entry):
     # Also the defaults that are no group key, like AdamW's decoupled decay or AdaBelief's rectify.
     reference = entry.default_reference or entry.torch_cls
-    difference = max_param_difference(entry.cls, reference)
+    difference = max_param_difference(training(entry.cls), training(reference))
     assert difference <= TOLERANCE[torch.float32]
 
 
@@ -526,7 +585,7 @@ def test_step_with_closure_returns_its_loss_and_steps_on_its_gradients(entry):
 @pytest.mark.parametrize('entry', entries())
 def test_step_hooks_run_around_every_step(entry):
     params = clone_params(make_params())
-    optimizer = entry.cls(params, **entry.learns['kwargs'])
+    optimizer = training(entry.cls)(params, **entry.learns['kwargs'])
     calls = []
     optimizer.register_step_pre_hook(lambda opt, args, kwargs: calls.append('pre'))
     optimizer.register_step_post_hook(lambda opt, args, kwargs: calls.append('post'))
@@ -543,7 +602,7 @@ def test_complex_parameters_are_rejected_clearly(entry):
 @pytest.mark.parametrize('entry', entries())
 def test_sparse_gradients_are_rejected_clearly(entry):
     param = torch.zeros(3, requires_grad=True)
-    optimizer = entry.cls([param], **entry.learns['kwargs'])
+    optimizer = training(entry.cls)([param], **entry.learns['kwargs'])
     param.grad = torch.zeros(3).to_sparse()
     with pytest.raises(RuntimeError, match=f'{entry.name} does not support sparse gradients'):
         optimizer.step()
@@ -591,7 +650,7 @@ def test_optimizer_cuts_logistic_regression_loss_on_digits(entry, digits):
     x, y = digits
     torch.manual_seed(0)
     model = torch.nn.Linear(64, 10)
-    optimizer = entry.cls(model.parameters(), **entry.learns['kwargs'])
+    optimizer = training(entry.cls)(model.parameters(), **entry.learns['kwargs'])
 
     def loss():
         return torch.nn.functional.cross_entropy(model(x), y)
@@ -610,7 +669,7 @@ def test_optimizer_cuts_logistic_regression_loss_on_digits(entry, digits):
 @pytest.mark.parametrize('entry', entries())
 def test_deep_copy_keeps_settings_and_trains_identically(entry):
     params = clone_params(make_params())
-    optimizer = entry.cls(params, **entry.learns['kwargs'])
+    optimizer = training(entry.cls)(params, **entry.learns['kwargs'])
     noise = [[torch.full_like(p, 0.1 * (step - 3)) for p in params] for step in range(10)]
     train(params, optimizer, noise[:5])
     # Copied together, the optimizer copy points at the copied parameters.
