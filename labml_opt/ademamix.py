@@ -27,28 +27,28 @@ m_{2,t} &\leftarrow \beta_3 m_{2,t-1} + (1 - \beta_3) g_t \\
 v_t &\leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
 \hat{m}_{1,t} &\leftarrow \frac{m_{1,t}}{1 - \beta_1^t} \qquad
 \hat{v}_t \leftarrow \frac{v_t}{1 - \beta_2^t} \\
-\theta_t &\leftarrow \theta_{t-1} - \eta \left( \frac{\hat{m}_{1,t} + \alpha m_{2,t}}{\sqrt{\hat{v}_t} + \epsilon}
+\theta_t &\leftarrow \theta_{t-1} - \alpha \left( \frac{\hat{m}_{1,t} + a m_{2,t}}{\sqrt{\hat{v}_t} + \epsilon}
   + \lambda \theta_{t-1} \right)
 \end{align}
 
 $m_{2,t}$ is not bias-corrected: early on it is close to zero, and it grows in as it fills, which
-is what a momentum over ten thousand steps should do while it has seen ten. With $\alpha = 0$ the
+is what a momentum over ten thousand steps should do while it has seen ten. With $a = 0$ the
 slow average is computed but never used, and the step is exactly Adam's (AdamW's, with the
 decoupled $\lambda$ above); the tests hold it to `torch.optim.Adam` and `torch.optim.AdamW`.
 
-## Warming up $\alpha$ and $\beta_3$
+## Warming up $a$ and $\beta_3$
 
 Early in training the weights change quickly, and a slow average full of stale gradients makes
 the first steps unstable. The paper therefore grows the slow average's weight and memory over the
 first $T$ steps (`t_alpha_beta3`; the paper uses the whole run):
 
 \begin{align}
-\alpha_t &= \min \left( \frac{t \alpha}{T}, \alpha \right) \\
+a_t &= \min \left( \frac{t a}{T}, a \right) \\
 \beta_{3,t} &= \min \left( \exp \left( \frac{\ln \beta_1 \ln \beta_3}
   {(1 - t/T) \ln \beta_3 + (t/T) \ln \beta_1} \right), \beta_3 \right)
 \end{align}
 
-$\alpha_t$ rises linearly. $\beta_{3,t}$ starts at $\beta_1$ and ends at $\beta_3$, along a path on
+$a_t$ rises linearly. $\beta_{3,t}$ starts at $\beta_1$ and ends at $\beta_3$, along a path on
 which the *half-life* of the average, $\ln \frac{1}{2} / \ln \beta$, rises linearly: a linear
 schedule of $\beta_3$ itself would stay short for almost all of $T$ and then jump. With
 `t_alpha_beta3=None` (the default) both stay at their final values from the first step.
@@ -60,11 +60,11 @@ time per step, next to `pytorch_optimizer`'s, is in [the benchmark](fast.html#be
 
 ## What to tune
 
-* $\eta$ (`lr`), $\beta_1$, $\beta_2$, $\epsilon$: as for AdamW; the paper keeps AdamW's values.
-* $\beta_3$ and $\alpha$: $0.9999$ and $5$ by default. A larger $\beta_3$ remembers longer, a
-  larger $\alpha$ gives the old gradients more say, and both make the warm-up matter more.
+* $\alpha$ (`lr`), $\beta_1$, $\beta_2$, $\epsilon$: as for AdamW; the paper keeps AdamW's values.
+* $\beta_3$ and $a$: $0.9999$ and $5$ by default. A larger $\beta_3$ remembers longer, a
+  larger $a$ gives the old gradients more say, and both make the warm-up matter more.
 * $T$ (`t_alpha_beta3`): the paper sets it to the total number of steps. Without it, a large
-  $\beta_3$ with a large $\alpha$ can diverge early.
+  $\beta_3$ with a large $a$ can diverge early.
 
 ## The reference implementation, and where it departs from the paper
 
@@ -72,12 +72,12 @@ The arguments and defaults are those of
 [`pytorch_optimizer.AdEMAMix`](https://github.com/kozistr/pytorch_optimizer) (PyPI
 `pytorch-optimizer`), and the tests hold this page to it, in both of its ways of decaying weights.
 
-* **Weight decay.** The paper decays like AdamW, $\eta \lambda \theta_{t-1}$ outside the adaptive
+* **Weight decay.** The paper decays like AdamW, $\alpha \lambda \theta_{t-1}$ outside the adaptive
   step. The reference's default, `weight_decouple=False`, adds $\lambda \theta_{t-1}$ to the
   gradient instead ($L_2$ regularization, as `torch.optim.Adam` does), which then passes through
   $\sqrt{\hat{v}_t}$. The two are the same only at the default $\lambda = 0$. Pass
   `weight_decouple=True` for the paper's rule, and `fixed_decay=True` as well to decay by
-  $\lambda$ without $\eta$. `fixed_decay` without `weight_decouple` means nothing, and is refused.
+  $\lambda$ without $\alpha$. `fixed_decay` without `weight_decouple` means nothing, and is refused.
 * **The step count.** The reference counts steps per param group, and this class per parameter,
   as `torch.optim` does. They differ only for a parameter that skips steps without a gradient.
 * **Other arguments.** `foreach` chooses the reference's implementation and is accepted so that
@@ -111,9 +111,9 @@ class AdEMAMix(Adam):
         r"""
         * `betas` is the triple $(\beta_1, \beta_2, \beta_3)$
         * `weight_decay` is $\lambda$, added to the gradient unless `weight_decouple` is set,
-          in which case the weights shrink by $\eta \lambda$ per step, or by $\lambda$ with `fixed_decay`
-        * `alpha` is $\alpha$, the weight of the slow average
-        * `t_alpha_beta3` is $T$, the length of the warm-up of $\alpha$ and $\beta_3$, or `None`
+          in which case the weights shrink by $\alpha \lambda$ per step, or by $\lambda$ with `fixed_decay`
+        * `alpha` is $a$ (the paper's $\alpha$; on this site $\alpha$ is the learning rate), the weight of the slow average
+        * `t_alpha_beta3` is $T$, the length of the warm-up of $a$ and $\beta_3$, or `None`
         * `foreach` is accepted for compatibility and does nothing
 
         and `lr`, `eps` and `maximize` are Adam's.
@@ -157,7 +157,7 @@ class AdEMAMix(Adam):
         beta1, beta2, beta3 = group['betas']
         alpha, warmup = group['alpha'], group['t_alpha_beta3']
         if warmup is not None:
-            # $\alpha_t = \min(t \alpha / T, \alpha)$
+            # $a_t = \min(t a / T, a)$
             alpha = min(step * alpha / warmup, alpha)
             # $\beta_{3,t} = \min \left( \exp \left( \frac{\ln \beta_1 \ln \beta_3}
             #   {(1 - t/T) \ln \beta_3 + (t/T) \ln \beta_1} \right), \beta_3 \right)$
@@ -187,8 +187,8 @@ class AdEMAMix(Adam):
         """
         # $\sqrt{\hat{v}_t} + \epsilon = \frac{\sqrt{v_t}}{\sqrt{1-\beta_2^t}} + \epsilon$
         denominator = (v.sqrt() / numbers.sqrt_bias_correction2).add_(numbers.eps)
-        # $\hat{m}_{1,t} + \alpha_t m_{2,t}$
+        # $\hat{m}_{1,t} + a_t m_{2,t}$
         numerator = m / numbers.bias_correction1 + numbers.alpha * state['exp_avg_slow']
-        # $\theta_t \leftarrow \theta_{t-1} - \eta \frac{\hat{m}_{1,t} + \alpha_t m_{2,t}}{\sqrt{\hat{v}_t} + \epsilon}$
-        # (the decay $\eta \lambda \theta_{t-1}$ was applied before the averages)
+        # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_{1,t} + a_t m_{2,t}}{\sqrt{\hat{v}_t} + \epsilon}$
+        # (the decay $\alpha \lambda \theta_{t-1}$ was applied before the averages)
         param.sub_(numbers.lr * numerator / denominator)

@@ -16,12 +16,12 @@ of Adam's two.
 
 ## The update
 
-With learning rate $\eta$, decay rates $\beta_1, \beta_2$ and decoupled weight decay $\lambda$,
+With learning rate $\alpha$, decay rates $\beta_1, \beta_2$ and decoupled weight decay $\lambda$,
 one step is
 
 \begin{align}
 c_t &\leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t \\
-\theta_t &\leftarrow \theta_{t-1} - \eta \big( \operatorname{sign}(c_t) + \lambda \theta_{t-1} \big) \\
+\theta_t &\leftarrow \theta_{t-1} - \alpha \big( \operatorname{sign}(c_t) + \lambda \theta_{t-1} \big) \\
 m_t &\leftarrow \beta_2 m_{t-1} + (1 - \beta_2) g_t
 \end{align}
 
@@ -30,10 +30,10 @@ That is all. There is no second moment, no $\epsilon$ and no bias correction.
 ## Why it works
 
 **The sign.** $\operatorname{sign}(c_t)$ throws the gradient's size away and keeps only its
-direction in each coordinate. Every weight moves by exactly $\eta$, up or down, on every step
+direction in each coordinate. Every weight moves by exactly $\alpha$, up or down, on every step
 (before the decay). That makes Lion an extreme adaptive method: Adam divides $m_t$ by
 $\sqrt{v_t}$ to bring every coordinate's step to *about* $\alpha$; Lion brings it to *exactly*
-$\eta$. The update has the largest norm an update with entries in $[-\eta, \eta]$ can have, so
+$\alpha$. The update has the largest norm an update with entries in $[-\alpha, \alpha]$ can have, so
 it acts as a regulariser that adds noise, and the weights need a smaller learning rate and a
 larger decay than under AdamW to stay in place (see [tuning](#tuning)).
 
@@ -53,10 +53,10 @@ One tensor of state, $m$, the size of the parameter: 4 bytes per `float32` param
 
 ## What to tune
 
-* **$\eta$** (`lr`): 3 to 10 times smaller than AdamW's, since every coordinate takes a step of
+* **$\alpha$** (`lr`): 3 to 10 times smaller than AdamW's, since every coordinate takes a step of
   the full size. The reference package's default is $10^{-4}$.
 * **$\lambda$** (`weight_decay`): 3 to 10 times larger than AdamW's, so that the decay per step,
-  $\eta \lambda$, stays what it was.
+  $\alpha \lambda$, stays what it was.
 * **$\beta_1, \beta_2$** (`betas`): $(0.9, 0.99)$ by default; the paper uses $(0.95, 0.98)$ for
   language models, where it makes training more stable.
 * The paper finds Lion's advantage over AdamW grows with the batch size; at small batches, where
@@ -68,9 +68,9 @@ The arguments and defaults are those of [`lion_pytorch.Lion`](https://github.com
 (PyPI `lion-pytorch`), the implementation most people use, and the tests hold this page to it.
 It computes the paper's update. Two of its arguments go beyond the paper:
 
-* `decoupled_weight_decay=True` divides $\lambda$ by the learning rate $\eta_0$ given to the
-  constructor, so the decay per step is $\eta_t \lambda / \eta_0$: it follows the shape of a
-  learning rate schedule but not its size, and $\lambda$ means the same at any $\eta_0$.
+* `decoupled_weight_decay=True` divides $\lambda$ by the learning rate $\alpha_0$ given to the
+  constructor, so the decay per step is $\alpha_t \lambda / \alpha_0$: it follows the shape of a
+  learning rate schedule but not its size, and $\lambda$ means the same at any $\alpha_0$.
 * `use_triton=True` runs a Triton kernel on a GPU. This package is for the CPU, so it refuses
   the option; large param groups take [the fast path](fast.html) instead, which compiles the code
   below into one loop.
@@ -96,11 +96,11 @@ class Lion(GenericAdaptiveOptimizer):
                  weight_decay: float = 0.0, use_triton: bool = False, decoupled_weight_decay: bool = False):
         r"""
         * `params` is the list of parameters, or of param groups
-        * `lr` is the learning rate $\eta$
+        * `lr` is the learning rate $\alpha$
         * `betas` is the pair $(\beta_1, \beta_2)$
         * `weight_decay` is the decoupled decay $\lambda$
         * `use_triton` must be `False` (it selects a GPU kernel in the reference package)
-        * `decoupled_weight_decay` divides $\lambda$ by the constructor's `lr`, $\eta_0$
+        * `decoupled_weight_decay` divides $\lambda$ by the constructor's `lr`, $\alpha_0$
         """
         self.check('use_triton', use_triton, use_triton is False,
                    'False: Triton kernels run on GPUs; large groups here take the compiled fast path')
@@ -109,7 +109,7 @@ class Lion(GenericAdaptiveOptimizer):
         super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay))
         self.weight_decay = WeightDecay(weight_decay, weight_decouple=True)
         self.decoupled_weight_decay = decoupled_weight_decay
-        # $\eta_0$, the learning rate given to the constructor
+        # $\alpha_0$, the learning rate given to the constructor
         self.initial_lr = lr
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
@@ -129,7 +129,7 @@ class Lion(GenericAdaptiveOptimizer):
         beta1, beta2 = group['betas']
         numbers = Numbers(self.weight_decay.numbers(group), beta1=beta1, beta2=beta2, lr=group['lr'])
         if self.decoupled_weight_decay:
-            # $1 - \eta_t \frac{\lambda}{\eta_0}$
+            # $1 - \alpha_t \frac{\lambda}{\alpha_0}$
             numbers.update(decay_factor=1 - group['lr'] * group['weight_decay'] / self.initial_lr)
         return numbers
 
@@ -140,11 +140,11 @@ class Lion(GenericAdaptiveOptimizer):
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
         """
         m = state['exp_avg']
-        # $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \eta \lambda)$, the decay
+        # $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \alpha \lambda)$, the decay
         grad = self.weight_decay(param, grad, numbers)
         # $c_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
         c = numbers.beta1 * m + (1 - numbers.beta1) * grad
-        # $\theta_t \leftarrow \theta_{t-1} - \eta \operatorname{sign}(c_t)$
+        # $\theta_t \leftarrow \theta_{t-1} - \alpha \operatorname{sign}(c_t)$
         param.sub_(numbers.lr * torch.sign(c))
         # $m_t \leftarrow \beta_2 m_{t-1} + (1 - \beta_2) g_t$
         m.mul_(numbers.beta2).add_((1 - numbers.beta2) * grad)

@@ -20,14 +20,14 @@ of its moving average of squares, as in [Adam](adam.html), and the weights decay
 
 ## The update
 
-With learning rate $\gamma_t$ (after warm-up), $\beta_1$ as the interpolation $\beta$ of
+With learning rate $\alpha_t$ (after warm-up), $\beta_1$ as the interpolation $\beta$ of
 Schedule-Free SGD, $\beta_2$, $\epsilon$ and decay $\lambda$:
 
 \begin{align}
 y_t &= (1 - \beta_1) z_t + \beta_1 x_t \\
 g_t &= \nabla f(y_t) \\
 v_t &= \beta_2 v_{t-1} + (1 - \beta_2) g_t^2 \\
-z_{t+1} &= z_t - \gamma_t \left( \frac{g_t}{\sqrt{v_t / (1 - \beta_2^t)} + \epsilon} + \lambda y_t \right) \\
+z_{t+1} &= z_t - \alpha_t \left( \frac{g_t}{\sqrt{v_t / (1 - \beta_2^t)} + \epsilon} + \lambda y_t \right) \\
 x_{t+1} &= (1 - c_{t+1}) x_t + c_{t+1} z_{t+1}
 \end{align}
 
@@ -43,7 +43,7 @@ $m$ is replaced by $z$. Its time per step, next to `schedulefree`'s, is in
 
 ## What to tune
 
-* $\gamma$ (`lr`): the reference package's README finds the best learning rate 1 to 10 times
+* $\alpha$ (`lr`): the reference package's README finds the best learning rate 1 to 10 times
   larger than with a schedule; its default is $0.0025$.
 * `warmup_steps`: Schedule-Free AdamW needs a warm-up where AdamW would; add no scheduler.
 * $\beta_1$: $0.9$; the README finds that very long runs may need $0.95$ or $0.98$.
@@ -56,14 +56,14 @@ The arguments and defaults are those of
 tests hold this page to it, in train and eval mode. Besides the departures that
 [Schedule-Free SGD](schedule_free_sgd.html) lists, the reference corrects the bias of $v_t$ inside the square root, as written above. The
 paper's Algorithm 1 moves the correction into the learning rate instead,
-$\gamma_t = \gamma \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$ with $\sqrt{v_t} + \epsilon$ in the
+$\alpha_t = \alpha \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$ with $\sqrt{v_t} + \epsilon$ in the
 denominator, which also lowers the averaging weights of the first steps; the reference package
 keeps that form as `AdamWScheduleFreePaper`, and says it "can cause instability on some problems".
 The two differ in the size of $\epsilon$ relative to the gradient, and in the first few thousand
 averaging weights. `ScheduleFreeAdamW` follows `AdamWScheduleFree`;
 [`ScheduleFreeAdamWPaper`](#ScheduleFreeAdamWPaper) below takes the paper's form and is tested
 against `AdamWScheduleFreePaper`. (Both packages' classes, and so both of ours, weight the
-average by the largest learning rate so far rather than by $\gamma_t$; see
+average by the largest learning rate so far rather than by $\alpha_t$; see
 [Schedule-Free SGD](schedule_free_sgd.html).)
 """
 
@@ -86,7 +86,7 @@ class ScheduleFreeAdamW(ScheduleFree):
                  eps: float = 1e-8, weight_decay: float = 0, warmup_steps: int = 0, r: float = 0.0,
                  weight_lr_power: float = 2.0, foreach: Optional[bool] = True):
         r"""
-        * `lr` is $\gamma$
+        * `lr` is $\alpha$
         * `betas` is $(\beta_1, \beta_2)$; $\beta_1$ must be above 0, since $x$ is recovered by dividing by it
         * `eps` is $\epsilon$
         * `weight_decay` is $\lambda$
@@ -147,20 +147,20 @@ class ScheduleFreeAdamWPaper(ScheduleFreeAdamW):
     The arguments of `ScheduleFreeAdamW`. The bias correction of $v_t$ moves from the denominator
     into the learning rate, as in the paper's Algorithm 1:
 
-    $$z_{t+1} = z_t - \gamma_t \left( \frac{g_t}{\sqrt{v_t} + \epsilon} + \lambda y_t \right),
-      \qquad \gamma_t = \gamma \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$$
+    $$z_{t+1} = z_t - \alpha_t \left( \frac{g_t}{\sqrt{v_t} + \epsilon} + \lambda y_t \right),
+      \qquad \alpha_t = \alpha \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$$
 
     This is the same step with $\epsilon$ replaced by $\epsilon / \sqrt{1 - \beta_2^t}$, which
     is about 30 times larger at $t = 1$ (with $\beta_2 = 0.999$) and the same once
-    $\beta_2^t \approx 0$; and since $\gamma_t$ rises with $t$, the first steps count less in the average.
+    $\beta_2^t \approx 0$; and since $\alpha_t$ rises with $t$, the first steps count less in the average.
     """
 
     def learning_rate(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
-        r"""$\gamma_t = \gamma \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$"""
+        r"""$\alpha_t = \alpha \sqrt{1 - \beta_2^t} \min(1, t / T_{warmup})$"""
         return super().learning_rate(state, group) * math.sqrt(1 - group['betas'][1] ** state['step'])
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
-        r"""With the correction in $\gamma_t$, the denominator is $\sqrt{v_t} + \epsilon$: divide $v_t$ by one."""
+        r"""With the correction in $\alpha_t$, the denominator is $\sqrt{v_t} + \epsilon$: divide $v_t$ by one."""
         numbers = super().step_numbers(state, group)
         numbers.update(bias_correction2=1.0)
         return numbers

@@ -27,11 +27,11 @@ schedules, without a schedule.
 
 ## Three sequences
 
-With learning rate $\gamma$ and momentum $\beta$, start from $z_1 = x_1$ and, for $t = 1, 2, \dots$:
+With learning rate $\alpha$ and momentum $\beta$, start from $z_1 = x_1$ and, for $t = 1, 2, \dots$:
 
 \begin{align}
 y_t &= (1 - \beta) z_t + \beta x_t \\
-z_{t+1} &= z_t - \gamma \nabla f(y_t) \\
+z_{t+1} &= z_t - \alpha \nabla f(y_t) \\
 x_{t+1} &= (1 - c_{t+1}) x_t + c_{t+1} z_{t+1}
 \end{align}
 
@@ -47,11 +47,11 @@ x_{t+1} &= (1 - c_{t+1}) x_t + c_{t+1} z_{t+1}
 
 The averaging weight of step $t$ is $w_t$, and
 
-$$c_{t+1} = \frac{w_t}{\sum_{i=1}^{t} w_i}, \qquad w_t = t^r \big( \max_{i \le t} \gamma_i \big)^p$$
+$$c_{t+1} = \frac{w_t}{\sum_{i=1}^{t} w_i}, \qquad w_t = t^r \big( \max_{i \le t} \alpha_i \big)^p$$
 
-where $\gamma_t$ is the learning rate of step $t$ after the built-in linear warm-up over
+where $\alpha_t$ is the learning rate of step $t$ after the built-in linear warm-up over
 `warmup_steps`, $r$ is `r` and $p$ is `weight_lr_power`. With the defaults $r = 0$, $p = 2$ and no
-warm-up, every weight is $\gamma^2$ and $x$ is the plain average. During a warm-up the early steps,
+warm-up, every weight is $\alpha^2$ and $x$ is the plain average. During a warm-up the early steps,
 taken at small learning rates, count less; $r > 0$ favours later iterates further.
 
 ## Storing two sequences instead of three
@@ -62,8 +62,8 @@ the updates of $z$ and $x$ into $y_{t+1} = (1 - \beta) z_{t+1} + \beta x_{t+1}$ 
 that needs only $y_t$, $z_t$ and the gradient $g_t = \nabla f(y_t)$:
 
 \begin{align}
-y_{t+1} &= (1 - c_{t+1}) y_t + c_{t+1} z_t + \gamma \big( \beta (1 - c_{t+1}) - 1 \big) g_t \\
-z_{t+1} &= z_t - \gamma g_t
+y_{t+1} &= (1 - c_{t+1}) y_t + c_{t+1} z_t + \alpha \big( \beta (1 - c_{t+1}) - 1 \big) g_t \\
+z_{t+1} &= z_t - \alpha g_t
 \end{align}
 
 ## Train and eval modes
@@ -84,7 +84,7 @@ per step, next to `schedulefree`'s, is in [the benchmark](fast.html#benchmark).
 
 ## What to tune
 
-* $\gamma$ (`lr`): much larger than for SGD with a schedule; the reference package's README
+* $\alpha$ (`lr`): much larger than for SGD with a schedule; the reference package's README
   suggests starting 10 to 50 times above the usual rates, and its default is 1. There is no
   schedule to tune, and no lr scheduler should be used besides the built-in warm-up.
 * $\beta$ (`momentum`): 0.9; the README finds that very long runs may need 0.95 or 0.98, and that
@@ -104,7 +104,7 @@ hold this page to it, in train and eval mode.
   forgets the starting point. The difference shrinks as $1/T$; this page follows the reference,
   and the tests check $x$ against the average above, computed from the recorded $z$'s.
 * **Weights from the largest learning rate so far.** The paper's AdamW algorithm weights step $t$
-  by $\gamma_t^2$. The reference weights it by $(\max_{i \le t} \gamma_i)^2$. The two agree while
+  by $\alpha_t^2$. The reference weights it by $(\max_{i \le t} \alpha_i)^2$. The two agree while
   the learning rate only rises, as in a warm-up; when a user lowers it, the reference keeps
   weighting new iterates fully. This page follows the reference.
 * **Step counts.** The reference counts steps, the weight sum and the largest learning rate per
@@ -210,7 +210,7 @@ class ScheduleFree(GenericAdaptiveOptimizer):
 
         * `z` is $z_t$, starting at the parameter, $z_1 = x_1 = y_1$
         * `step` is $t - 1$, the number of steps taken
-        * `weight_sum` is $\sum_{i \le t} w_i$ and `lr_max` is $\max_{i \le t} \gamma_i$
+        * `weight_sum` is $\sum_{i \le t} w_i$ and `lr_max` is $\max_{i \le t} \alpha_i$
           (negative before the first step)
         """
         state['step'] = 0
@@ -220,9 +220,9 @@ class ScheduleFree(GenericAdaptiveOptimizer):
 
     def learning_rate(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
         r"""
-        ### The learning rate $\gamma_t$
+        ### The learning rate $\alpha_t$
 
-        The group's `lr`, after a linear warm-up over `warmup_steps`: $\gamma \min(1, t / T_{warmup})$.
+        The group's `lr`, after a linear warm-up over `warmup_steps`: $\alpha \min(1, t / T_{warmup})$.
         """
         step, warmup = state['step'], group['warmup_steps']
         return group['lr'] * (step / warmup if step <= warmup else 1.0)
@@ -235,14 +235,14 @@ class ScheduleFree(GenericAdaptiveOptimizer):
         step = state['step']
         lr = self.learning_rate(state, group)
         state['lr_max'] = max(lr, state['lr_max'])
-        # $w_t = t^r (\max_{i \le t} \gamma_i)^p$
+        # $w_t = t^r (\max_{i \le t} \alpha_i)^p$
         weight = step ** group['r'] * state['lr_max'] ** group['weight_lr_power']
         state['weight_sum'] += weight
         # $c_{t+1} = w_t / \sum_{i \le t} w_i$, and $0$ while every learning rate so far was $0$
         c = weight / state['weight_sum'] if state['weight_sum'] != 0 else 0.0
         beta = self.momentum(group)
         return Numbers(self.weight_decay.numbers(group), lr=lr, c=c,
-                       # $\gamma (\beta (1 - c_{t+1}) - 1)$
+                       # $\alpha (\beta (1 - c_{t+1}) - 1)$
                        y_step=lr * (beta * (1 - c) - 1))
 
     def average_step(self, state: Dict[str, Any], numbers: Numbers, step: torch.Tensor, y: nn.Parameter):
@@ -253,10 +253,10 @@ class ScheduleFree(GenericAdaptiveOptimizer):
         * `y` is the parameter, $y_t$, updated in place to $y_{t+1}$
         """
         z = state['z']
-        # $y_{t+1} = (1 - c_{t+1}) y_t + c_{t+1} z_t + \gamma (\beta (1 - c_{t+1}) - 1) g_t$
+        # $y_{t+1} = (1 - c_{t+1}) y_t + c_{t+1} z_t + \alpha (\beta (1 - c_{t+1}) - 1) g_t$
         y.lerp_(z, numbers.c)
         y.add_(numbers.y_step * step)
-        # $z_{t+1} = z_t - \gamma g_t$
+        # $z_{t+1} = z_t - \alpha g_t$
         z.sub_(numbers.lr * step)
 
 
@@ -269,10 +269,10 @@ class ScheduleFreeSGD(ScheduleFree):
                  warmup_steps: int = 0, r: float = 0.0, weight_lr_power: float = 2,
                  foreach: Optional[bool] = True):
         r"""
-        * `lr` is $\gamma$
+        * `lr` is $\alpha$
         * `momentum` is $\beta$, in $(0, 1)$: $x$ is recovered by dividing by it
         * `weight_decay` is $\lambda$, added to the gradient at $y$: $g_t + \lambda y_t$
-        * `warmup_steps` is the length of the linear warm-up of $\gamma$
+        * `warmup_steps` is the length of the linear warm-up of $\alpha$
         * `r` and `weight_lr_power` are $r$ and $p$ of the weights $w_t$
         * `foreach` is accepted for compatibility and does nothing
         """
