@@ -209,17 +209,19 @@ class CompiledStep:
             return False
         # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
         tensors, layout, empty = [], [], []
+        shape = param.shape
         for key, value in state.items():
             if value is None:
                 empty.append(key)
-            elif isinstance(value, torch.Tensor) and value.shape == param.shape:
+            elif isinstance(value, torch.Tensor) and value.shape == shape:
                 if not value.is_contiguous():
                     return False
                 tensors.append(value)
                 layout.append((key, value.dtype))
         flags, names, values = [], [], []
         for name, value in numbers.items():
-            if is_value(value):
+            # `is_value`, written out: this line runs for every number of every parameter
+            if type(value) is float or type(value) is int or (type(value) is not bool and isinstance(value, float)):
                 names.append(name)
                 values.append(value)
             else:
