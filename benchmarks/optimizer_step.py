@@ -54,6 +54,9 @@ TENSOR_PASSES = {
     # Lion reads theta, g, m and writes theta, m; AdEMAMix adds the slow average to Adam's three;
     # Schedule-Free reads y, g, z (and v for AdamW) and writes y, z (and v)
     'Lion': 5, 'AdEMAMix': 9, 'ScheduleFreeSGD': 5, 'ScheduleFreeAdamW': 7,
+    # Rprop reads theta, g, the last gradient and the step sizes, and writes the three; ASGD reads
+    # theta, g and the average, and writes theta and the average
+    'Rprop': 7, 'ASGD': 5,
 }
 # The optimizers that torch does not have: their reference packages take the "torch" columns, as
 # (for-loop, foreach) implementations
@@ -143,6 +146,8 @@ def variants(name: str) -> Dict[str, Callable]:
                                                                              total_steps=100_000),
         'Noam': lambda g: labml_opt.Noam(g),
         'AdamSubclass': lambda g: AdamSubclass(g, lr=1e-3),
+        'Rprop': lambda g: labml_opt.Rprop(g),
+        'ASGD': lambda g: labml_opt.ASGD(g),
         'Lion': lambda g: labml_opt.Lion(g, lr=1e-4),
         'AdEMAMix': lambda g: labml_opt.AdEMAMix(g, lr=1e-3),
         'ScheduleFreeSGD': lambda g: training(labml_opt.ScheduleFreeSGD(g, lr=1.0)),
@@ -166,6 +171,8 @@ def variants(name: str) -> Dict[str, Callable]:
         'AdamWarmupCosineDecay': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
         'Noam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, betas=(0.9, 0.98), eps=1e-9, **k), True),
         'AdamSubclass': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
+        'Rprop': (lambda p, **k: torch.optim.Rprop(p, **k), False),
+        'ASGD': (lambda p, **k: torch.optim.ASGD(p, **k), False),
         **{reference: (lambda p, foreach: reference_package(name, foreach)(p), False) for reference in REFERENCE_PACKAGES},
     }[name]
     result = {
