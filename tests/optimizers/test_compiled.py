@@ -4,6 +4,7 @@ These tests hold the compiled step to the same code run as written: every optimi
 200 steps, on parameters of mixed shapes, strides and dtypes.
 """
 
+import copy
 import logging
 import os
 import random
@@ -344,3 +345,25 @@ def test_the_users_inductor_cache_setting_is_left_alone(monkeypatch):
     param.grad = torch.ones(3)
     Cached([{'params': [param], 'fast': True}]).step()
     assert os.environ['TORCHINDUCTOR_CACHE_DIR'] == '/tmp/the-users-own-cache'
+
+
+def test_loading_a_state_mid_run_is_followed_by_the_compiled_step():
+    # The compiled step keeps each parameter's plan from step to step; a loaded state, or a state
+    # tensor replaced by hand, must replace it.
+    def steps(fast_path: bool):
+        param = torch.ones(5, requires_grad=True)
+        optimizer = Adam([{'params': [param], 'fast': fast_path}], lr=0.1)
+        trace = []
+        for i in range(12):
+            if i == 4:
+                saved = copy.deepcopy(optimizer.state_dict())
+            if i == 8:
+                optimizer.load_state_dict(saved)
+            if i == 10:
+                optimizer.state[param]['exp_avg'] = torch.zeros(5)
+            param.grad = torch.full((5,), float(i % 3) - 0.5)
+            optimizer.step()
+            trace.append(param.detach().clone())
+        return torch.stack(trace)
+
+    assert torch.allclose(steps(True), steps(False), atol=1e-7)
