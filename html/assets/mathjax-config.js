@@ -2,6 +2,10 @@
 // so a dollar sign elsewhere is never typeset. `noundefined` and `noerrors` are removed: an
 // undefined macro or a TeX error is recorded in window.mathErrors and logged as a console error,
 // where the browser tests see it, instead of being shown quietly in red.
+// The `html` package (\href, \class, \cssId, \style, \data), `unicode` (fonts by name), `require`
+// and `autoload` (which would load those back on first use) and `setoptions` are removed as well: the generator
+// refuses these macros at build time, and here they are undefined, so math cannot make a link,
+// a style or a request even in a page that was not built by us.
 window.mathErrors = [];
 window.MathJax = {
   tex: {
@@ -9,7 +13,7 @@ window.MathJax = {
     displayMath: [['$$', '$$'], ['\\[', '\\]']],
     processEscapes: false,
     processEnvironments: true,
-    packages: {'[-]': ['noundefined', 'noerrors']},
+    packages: {'[-]': ['noundefined', 'noerrors', 'html', 'unicode', 'require', 'autoload', 'setoptions']},
     formatError: function (jax, error) {
       window.mathErrors.push(error.message);
       console.error('MathJax error: ' + error.message);

@@ -4,7 +4,7 @@
   'use strict';
   var root = document.documentElement;
   var base = root.getAttribute('data-root') || '';
-  var THEME_KEY = 'labml-opt-theme';
+  var THEME_KEY = 'site_gen-theme:' + document.documentElement.getAttribute('data-site');
 
   // ## Theme
   document.getElementById('theme-toggle').addEventListener('click', function () {
