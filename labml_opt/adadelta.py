@@ -77,7 +77,7 @@ metres and scale $\epsilon$ by $10^4$ to match, and the whole run is the same ru
 $\epsilon$ has the wrong units). SGD would need $\alpha$ scaled by $10^4$ for that, RMSprop by $10^2$.
 """
 
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 from torch import nn
@@ -93,7 +93,8 @@ class Adadelta(GenericAdaptiveOptimizer):
     """
 
     def __init__(self, params: Params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
-                 weight_decay: Union[float, WeightDecay] = 0., *, maximize: bool = False):
+                 weight_decay: Union[float, WeightDecay] = 0., *, maximize: bool = False,
+                 foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is $\alpha$; the default $1$ is the paper's algorithm
@@ -102,10 +103,13 @@ class Adadelta(GenericAdaptiveOptimizer):
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adadelta`;
           pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `maximize` ascends the objective instead of descending it
+        * `foreach`, `capturable` and `differentiable` are torch's implementation keywords; see
+          [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
         defaults = dict(**self.weight_decay.defaults(), lr=lr, rho=rho, eps=eps, maximize=maximize)
         self.check('rho', rho, 0 <= rho <= 1, 'in [0, 1]')
+        defaults.update(self.implementation_options(foreach, differentiable, capturable))
         super().__init__(params, defaults)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):

@@ -50,7 +50,7 @@ the decay is the same.
 $\alpha_t = \frac{\alpha}{1 + (t - 1) \delta}$.
 """
 
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 from torch import nn
@@ -67,7 +67,8 @@ class Adagrad(GenericAdaptiveOptimizer):
 
     def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.,
                  weight_decay: Union[float, WeightDecay] = 0., initial_accumulator_value: float = 0.,
-                 eps: float = 1e-10, *, maximize: bool = False):
+                 eps: float = 1e-10, *, maximize: bool = False, foreach: Optional[bool] = None,
+                 differentiable: bool = False, fused: Optional[bool] = None):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -77,6 +78,8 @@ class Adagrad(GenericAdaptiveOptimizer):
         * `initial_accumulator_value` is $G_0$
         * `eps` is $\epsilon$
         * `maximize` ascends the objective instead of descending it
+        * `foreach`, `fused` and `differentiable` are torch's implementation keywords; see
+          [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
         defaults = dict(**self.weight_decay.defaults(), lr=lr, lr_decay=lr_decay,
@@ -84,6 +87,7 @@ class Adagrad(GenericAdaptiveOptimizer):
         self.check('lr_decay', lr_decay, lr_decay >= 0, '>= 0')
         self.check('initial_accumulator_value', initial_accumulator_value, initial_accumulator_value >= 0,
                    '>= 0')
+        defaults.update(self.implementation_options(foreach, differentiable, False, fused))
         super().__init__(params, defaults)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):

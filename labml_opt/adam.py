@@ -102,7 +102,9 @@ class Adam(GenericAdaptiveOptimizer):
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
                  optimized_update: bool = True, maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, *, foreach: Optional[bool] = None,
+                 capturable: bool = False, differentiable: bool = False, fused: Optional[bool] = None,
+                 decoupled_weight_decay: bool = False):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -113,11 +115,14 @@ class Adam(GenericAdaptiveOptimizer):
         * `optimized_update` folds bias correction into the step size, as derived above
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
+        * `decoupled_weight_decay` makes a float `weight_decay` decoupled, as in [AdamW](adamw.html)
+        * `foreach`, `fused`, `capturable` and `differentiable` are torch's implementation keywords; see
+          [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
         """
-        self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
+        self.weight_decay = as_weight_decay(weight_decay, decoupled=decoupled_weight_decay)
         defaults = {} if defaults is None else defaults
         defaults = dict(defaults, **self.weight_decay.defaults(), lr=lr, betas=tuple(betas), eps=eps,
-                        maximize=maximize)
+                        maximize=maximize, **self.implementation_options(foreach, differentiable, capturable, fused))
         super().__init__(params, defaults)
         self.optimized_update = optimized_update
 

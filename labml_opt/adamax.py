@@ -66,7 +66,7 @@ class Adamax(Adam):
 
     def __init__(self, params: Params, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0., maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -76,11 +76,13 @@ class Adamax(Adam):
           pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
+        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          passed to [Adam](adam.html)
 
         There is no `optimized_update`: with one bias correction there is nothing to fold.
         """
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         maximize=maximize, defaults=defaults)
+                         maximize=maximize, defaults=defaults, **implementation)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         r"""

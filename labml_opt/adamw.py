@@ -63,7 +63,7 @@ class AdamW(Adam):
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 1e-2,
                  optimized_update: bool = True, maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -75,8 +75,10 @@ class AdamW(Adam):
         * `optimized_update` folds bias correction into the step size, as in [Adam](adam.html)
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
+        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          passed to [Adam](adam.html)
         """
         # The one difference from Adam: a float `weight_decay` means decoupled decay
         super().__init__(params, lr=lr, betas=betas, eps=eps,
                          weight_decay=as_weight_decay(weight_decay, decoupled=True),
-                         optimized_update=optimized_update, maximize=maximize, defaults=defaults)
+                         optimized_update=optimized_update, maximize=maximize, defaults=defaults, **implementation)

@@ -101,7 +101,7 @@ class NAdam(Adam):
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
                  momentum_decay: float = 4e-3, decoupled_weight_decay: bool = False,
                  optimized_update: bool = True, maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$; the default $2 \cdot 10^{-3}$ is torch's
@@ -113,13 +113,15 @@ class NAdam(Adam):
         * `optimized_update` folds bias correction into the step sizes
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
+        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          passed to [Adam](adam.html)
         """
         self.check('momentum_decay', momentum_decay, momentum_decay >= 0, '>= 0')
         defaults = {} if defaults is None else defaults
         defaults = dict(defaults, momentum_decay=momentum_decay)
         super().__init__(params, lr=lr, betas=betas, eps=eps,
                          weight_decay=as_weight_decay(weight_decay, decoupled=decoupled_weight_decay),
-                         optimized_update=optimized_update, maximize=maximize, defaults=defaults)
+                         optimized_update=optimized_update, maximize=maximize, defaults=defaults, **implementation)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         r"""

@@ -109,19 +109,27 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             for i, beta in enumerate(betas):
                 self.check(f'beta{i + 1}', beta, 0 <= beta < 1, 'in [0, 1)')
 
-    def implementation_options(self, foreach: Optional[bool], differentiable: bool, capturable: bool) -> Dict[str, Any]:
+    def implementation_options(self, foreach: Optional[bool], differentiable: bool, capturable: bool,
+                               fused: Optional[bool] = None) -> Dict[str, Any]:
         """
         The group defaults for `torch.optim`'s implementation keywords, which our classes take so that
-        switching is a change of import: `foreach=False` asks for the code as written (the group key
-        `fast`, see [the fast path](fast.html)), `None` and `True` leave the choice to the fast path.
-        CUDA graphs (`capturable`) need a GPU, and our steps are not differentiable, so both must be
-        `False`.
+        switching is a change of import. They choose between the two ways our code runs (the group
+        key `fast`, see [the fast path](fast.html)): `fused=True` compiles it, and `fused=False` or
+        `foreach=False` runs it as written; with neither, the size of the group decides. (We have no
+        multi-tensor path of its own, so `foreach=True` leaves the choice to the size too.) CUDA
+        graphs (`capturable`) need a GPU, and our steps are not differentiable, so both must be `False`.
         """
         self.check('capturable', capturable, capturable is False, 'False (CUDA graphs need a GPU)')
         self.check('differentiable', differentiable, differentiable is False, 'False')
+        if fused and foreach:
+            # torch's exception type for the same mistake
+            raise RuntimeError(f'{type(self).__name__}: fused and foreach cannot both be True')
         options = dict(foreach=foreach, differentiable=differentiable, capturable=capturable)
-        if foreach is False:
-            options['fast'] = False
+        if fused is not None:
+            options['fused'] = fused
+        fast = fused if fused is not None else (False if foreach is False else None)
+        if fast is not None:
+            options['fast'] = fast
         return options
 
     def add_param_group(self, param_group: Dict[str, Any]):

@@ -135,7 +135,7 @@ class RAdam(AMSGrad):
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
                  decoupled_weight_decay: bool = False, amsgrad: bool = False,
                  optimized_update: bool = True, maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -148,11 +148,13 @@ class RAdam(AMSGrad):
         * `optimized_update` computes the update as written above rather than in its textbook form
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
+        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          passed to [Adam](adam.html)
         """
         super().__init__(params, lr=lr, betas=betas, eps=eps,
                          weight_decay=as_weight_decay(weight_decay, decoupled=decoupled_weight_decay),
                          amsgrad=amsgrad, optimized_update=optimized_update, maximize=maximize,
-                         defaults=defaults)
+                         defaults=defaults, **implementation)
 
     @staticmethod
     def rectification(beta2: float, step: int) -> Optional[float]:

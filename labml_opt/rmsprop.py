@@ -73,7 +73,7 @@ together differently in three ways.
   current $\sqrt{\hat{v}_t}$.
 """
 
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 from torch import nn
@@ -90,7 +90,8 @@ class RMSprop(GenericAdaptiveOptimizer):
 
     def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: Union[float, WeightDecay] = 0., momentum: float = 0., centered: bool = False,
-                 *, maximize: bool = False):
+                 *, maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
+                 differentiable: bool = False):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -101,6 +102,8 @@ class RMSprop(GenericAdaptiveOptimizer):
         * `momentum` is $\mu$
         * `centered` divides by the estimated standard deviation of the gradient
         * `maximize` ascends the objective instead of descending it
+        * `foreach`, `capturable` and `differentiable` are torch's implementation keywords; see
+          [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
 
         `alpha` must be in $[0, 1]$: above $1$ the weight $1 - \beta_2$ of $g_t^2$ is negative, $v_t$
         can go negative, and its root is NaN. (PyTorch accepts any `alpha` $\ge 0$.)
@@ -110,6 +113,7 @@ class RMSprop(GenericAdaptiveOptimizer):
                         centered=centered, maximize=maximize)
         self.check('alpha', alpha, 0 <= alpha <= 1, 'in [0, 1]')
         self.check('momentum', momentum, momentum >= 0, '>= 0')
+        defaults.update(self.implementation_options(foreach, differentiable, capturable))
         super().__init__(params, defaults)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):

@@ -77,7 +77,7 @@ would break the look-ahead, so it requires $\mu > 0$ and $\tau = 0$.
 Weight decay $\lambda$ is $L_2$ regularization, as in PyTorch: $g_t \leftarrow g_t + \lambda \theta_{t-1}$.
 """
 
-from typing import Any, Dict, Union
+from typing import Any, Dict, Optional, Union
 
 import torch
 from torch import nn
@@ -94,7 +94,8 @@ class SGD(GenericAdaptiveOptimizer):
 
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0., dampening: float = 0.,
                  weight_decay: Union[float, WeightDecay] = 0., nesterov: bool = False, *,
-                 maximize: bool = False):
+                 maximize: bool = False, foreach: Optional[bool] = None, differentiable: bool = False,
+                 fused: Optional[bool] = None):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -104,6 +105,8 @@ class SGD(GenericAdaptiveOptimizer):
           pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `nesterov` uses Nesterov momentum
         * `maximize` ascends the objective instead of descending it
+        * `foreach`, `fused` and `differentiable` are torch's implementation keywords; see
+          [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
         defaults = dict(**self.weight_decay.defaults(), lr=lr, momentum=momentum, dampening=dampening,
@@ -112,6 +115,7 @@ class SGD(GenericAdaptiveOptimizer):
         self.check('dampening', dampening, 0 <= dampening <= 1, 'in [0, 1]')
         self.check('nesterov', nesterov, not nesterov or (momentum > 0 and dampening == 0),
                    'False unless momentum > 0 and dampening == 0')
+        defaults.update(self.implementation_options(foreach, differentiable, False, fused))
         super().__init__(params, defaults)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):

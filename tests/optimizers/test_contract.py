@@ -679,3 +679,40 @@ def test_deep_copy_keeps_settings_and_trains_identically(entry):
     train(params, optimizer, noise[5:])
     train(twin, twin_optimizer, noise[5:])
     assert all(torch.equal(a, b) for a, b in zip(params, twin))
+
+
+# torch's keywords that ours do not take yet (issue 12): AMSGrad is its own class here
+NOT_YET = {('Adam', 'amsgrad'), ('AdamW', 'amsgrad')}
+IMPLEMENTATION = {'foreach', 'fused', 'capturable', 'differentiable'}
+
+
+@pytest.mark.parametrize('entry', entries(lambda entry: isinstance(entry.torch_cls, type)
+                                          and entry.torch_cls.__name__ == entry.name))
+def test_takes_every_keyword_of_its_torch_class(entry):
+    # Switching is a change of import: `torch.optim.AdamW(params, fused=True)` must not be a TypeError.
+    ours = inspect.signature(entry.cls.__init__).parameters
+    forwards = any(parameter.kind == parameter.VAR_KEYWORD for parameter in ours.values())
+    theirs = [name for name in inspect.signature(entry.torch_cls.__init__).parameters if name not in ('self', 'params')]
+    missing = [name for name in theirs
+               if name not in ours and not (forwards and name in IMPLEMENTATION) and (entry.name, name) not in NOT_YET]
+    assert not missing
+    defaults = {name: parameter.default for name, parameter in
+                inspect.signature(entry.torch_cls.__init__).parameters.items() if name in IMPLEMENTATION}
+    entry.cls([torch.zeros(2, requires_grad=True)], **required(entry), **defaults)
+
+
+@pytest.mark.parametrize('entry', entries(lambda entry: isinstance(entry.torch_cls, type)
+                                          and entry.torch_cls.__name__ == entry.name))
+def test_fused_compiles_and_foreach_false_runs_as_written(entry):
+    from labml_opt import fast
+    param = torch.zeros(3, requires_grad=True)
+    param.grad = torch.ones(3)
+    group = lambda **keywords: training(entry.cls)([param], **required(entry), **keywords).param_groups[0]  # noqa: E731
+    if 'fused' in inspect.signature(entry.torch_cls).parameters:
+        assert group(fused=True)['fast'] is True
+        with pytest.raises(RuntimeError, match='fused and foreach cannot both be True'):
+            group(fused=True, foreach=True)
+    assert group(foreach=False)['fast'] is False
+    # A small group with neither takes the code as written; the size decides
+    optimizer = training(entry.cls)([param], **required(entry))
+    assert fast.compiled_step(optimizer, optimizer.param_groups[0], [param]) is None
