@@ -89,6 +89,18 @@ def radam_rectification(steps: int, lr: float = 1e-3, betas=(0.9, 0.999)) -> Lis
     return [step / lr for step in steps_taken(RAdam, [1.] * steps, lr=lr, betas=betas, eps=0.)]
 
 
+def save(fig, ax, ylabel: str, title: str, name: str, metadata: dict):
+    """Label the step axis and `ylabel`, title and legend, and write the figure to `figures/name`."""
+    ax.set_xlabel('step $t$')
+    ax.set_ylabel(ylabel)
+    ax.set_title(title, fontsize=10)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(FIGURES / name, metadata=metadata)
+    import matplotlib.pyplot as plt
+    plt.close(fig)
+
+
 def draw():
     """Draw every figure into `labml_opt/figures/`."""
     import matplotlib
@@ -110,13 +122,8 @@ def draw():
     ax.plot(t, amsgrad_effective_step_size(steps, lr=lr, amsgrad=False), ':', label='Adam')
     ax.set_xscale('log')
     ax.set_yscale('log')
-    ax.set_xlabel('step $t$')
-    ax.set_ylabel('effective step size')
-    ax.set_title('gradient 1 at $t = 1$, then 0.01; $\\alpha = 10^{-3}$, $\\beta_2 = 0.999$', fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(FIGURES / 'amsgrad_effective_step_size.svg', metadata=metadata)
-    plt.close(fig)
+    save(fig, ax, 'effective step size', 'gradient 1 at $t = 1$, then 0.01; $\\alpha = 10^{-3}$, $\\beta_2 = 0.999$',
+         'amsgrad_effective_step_size.svg', metadata)
 
     # NAdam: implemented average, and Dozat's average with mu_t, for a constant gradient
     steps, kappa, beta1 = 60, 4e-3, 0.9
@@ -131,13 +138,8 @@ def draw():
     ax.plot(t, nadam_average(steps), 'o-', markersize=3, label='as implemented (torch): $m_t$ averaged with $\\beta_1$')
     ax.plot(t, dozat, 's--', markersize=3, label="Dozat's paper: $m_t$ averaged with $\\mu_t$")
     ax.axhline(1., color='gray', linewidth=0.8)
-    ax.set_xlabel('step $t$')
-    ax.set_ylabel('$\\bar{m}_t / g$')
-    ax.set_title('NAdam, constant gradient $g$, default $\\beta_1$ and momentum_decay', fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(FIGURES / 'nadam_average.svg', metadata=metadata)
-    plt.close(fig)
+    save(fig, ax, '$\\bar{m}_t / g$', 'NAdam, constant gradient $g$, default $\\beta_1$ and momentum_decay',
+         'nadam_average.svg', metadata)
 
     # RAdam: r_t for two beta2
     steps = 3000
@@ -149,13 +151,8 @@ def draw():
     ax.axhline(0.41, color='gray', linewidth=0.8, linestyle=':')
     ax.axvline(362, color='gray', linewidth=0.8, linestyle=':')
     ax.set_xscale('log')
-    ax.set_xlabel('step $t$')
-    ax.set_ylabel('$r_t$')
-    ax.set_title('RAdam: $r_t \\leq 0.41$ until $t = 362$ with $\\beta_2 = 0.999$', fontsize=10)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(FIGURES / 'radam_rectification.svg', metadata=metadata)
-    plt.close(fig)
+    save(fig, ax, '$r_t$', 'RAdam: $r_t \\leq 0.41$ until $t = 362$ with $\\beta_2 = 0.999$', 'radam_rectification.svg',
+         metadata)
 
 
 if __name__ == '__main__':
