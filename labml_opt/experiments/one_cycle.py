@@ -34,8 +34,9 @@ The schedules as the runs recorded them, step by step:
 
 [[include: results/one_cycle_table.md]]
 
-For the first half of training the four curves stay close; the one-cycle runs start a little
-slower, at $\alpha_{max} / 25$. In the second half, as their rates anneal, they pull ahead:
+For the first part of training the one-cycle runs are behind, since they start at
+$\alpha_{max} / 25$: at step 10 Adam's one-cycle run has a loss of 2.06 against 0.85 for its
+constant run (2.4 times higher), and at step 30 0.61 against 0.49. In the second half, as their rates anneal, they pull ahead:
 Adam's final training loss with the cycle is less than half that of its constant run, and SGD
 with momentum also ends lower. Validation accuracy moves much less, by about one percent, within what another seed
 would change: with 4,500 digits the model fits the training set long

@@ -189,7 +189,7 @@ def schedule_callbacks(spec: RunSpec, optimizer: torch.optim.Optimizer) -> List[
     if spec.schedule == 'lr_range':
         return [ParamScheduler('lr', schedules.exponential(args['start'], args['end'])), StopOnDivergence()]
     if spec.schedule == 'one_cycle':
-        # The lr rises from $\alpha_{max} / 25$ to $\alpha_{max}$ and falls to $\alpha_{max} / 10^5$;
+        # The lr rises from $\alpha_{max} / 25$ to $\alpha_{max}$ and falls to $\alpha_{max} / (25 \cdot 10^4)$;
         # momentum (or $\beta_1$) does the opposite, between 0.95 and 0.85.
         peak, pct = args['max_lr'], args.get('pct_start', 0.25)
         result = [ParamScheduler('lr', schedules.one_cycle(peak / 25, peak, peak / 25 / 1e4, pct))]
