@@ -243,8 +243,7 @@ class CompiledStep:
                 layout.append((key, value.dtype))
         flags, names, values = [], [], []
         for name, value in numbers.items():
-            # `is_value`, written out: this line runs for every number of every parameter
-            if type(value) is float or type(value) is int or (type(value) is not bool and isinstance(value, float)):
+            if is_value(value):
                 names.append(name)
                 values.append(value)
             else:
@@ -260,7 +259,7 @@ class CompiledStep:
         state.update(zip(kernel.created, [tensor.view(param.shape) for tensor in created]))
         chosen = kernel.sized(param.numel())
         if chosen.plan is not None and not created:
-            self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, grad)
+            self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, tensors)
         return True
 
 
@@ -271,13 +270,14 @@ class Plan:
     ### What one parameter's step needs, kept from its last step
 
     The C++ loop and its arguments, with a slot for the gradient, which is a new tensor on most
-    steps; and what must be as it was for them to hold: the state's entries, the flags and the
-    names of the numbers. (A counter may change: the numbers carry what the loop needs of it.)
+    steps; and what must be as it was for them to hold: the parameter's size and dtype, the
+    state's entries, the flags and the names of the numbers. (A counter may change: the numbers
+    carry what the loop needs of it.)
     """
 
     def __init__(self, kernel: 'Kernel', state: Dict[str, Any], numbers: Dict[str, Any], names: List[str],
-                 flag_names: List[str], param: torch.Tensor, grad: torch.Tensor):
-        self.state, self.param = state, param
+                 flag_names: List[str], param: torch.Tensor, tensors: List[torch.Tensor]):
+        self.state = state
         # The entries the loop depends on: tensors, and the ones still `None`; counters change every step
         self.size = len(state)
         self.keys = [key for key, value in state.items() if value is None or isinstance(value, torch.Tensor)]
@@ -285,23 +285,26 @@ class Plan:
         self.names, self.flag_names = names, flag_names
         self.flags = [numbers[name] for name in flag_names]
         self.count = len(numbers)
+        self.numel, self.dtype = param.numel(), param.dtype
         self.thread = threading.get_ident()
         self.inputs = kernel.inputs()
         self.function = kernel.function
-        everything = [param, grad, *[value for value in state.values()
-                                     if isinstance(value, torch.Tensor) and value.shape == param.shape],
-                      *self.inputs.tensors]
-        numel = param.numel()
-        self.args = [everything[i] if i >= 0 else numel for i in kernel.plan]
+        # The gradient's slots hold `None` between steps, so that the plan keeps no gradient alive
+        everything = [param, None, *tensors, *self.inputs.tensors]
+        self.args = [everything[i] if i >= 0 else self.numel for i in kernel.plan]
         self.grad_slots = [slot for slot, i in enumerate(kernel.plan) if i == 1]
 
     def holds(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> bool:
-        """The same state entries (by identity), flags and numbers' names; a dense gradient of the same dtype."""
+        """
+        The parameter as it was (a `param.data` of another size or dtype would need another loop),
+        the same state entries (by identity), flags and numbers' names, and a contiguous gradient
+        of the parameter's dtype.
+        """
         return (state is self.state and len(state) == self.size and
+                param.numel() == self.numel and param.dtype == self.dtype and param.is_contiguous() and
                 all(map(operator.is_, map(state.get, self.keys), self.values)) and
                 len(numbers) == self.count and list(map(numbers.get, self.flag_names)) == self.flags and
-                grad.dtype == param.dtype and grad.is_contiguous() and param.is_contiguous() and
-                threading.get_ident() == self.thread)
+                grad.dtype == self.dtype and grad.is_contiguous() and threading.get_ident() == self.thread)
 
     def __call__(self, numbers: Dict[str, Any], grad: torch.Tensor):
         self.inputs.write(list(map(numbers.__getitem__, self.names)))
@@ -309,6 +312,8 @@ class Plan:
         for slot in self.grad_slots:
             args[slot] = grad
         self.function(*args)
+        for slot in self.grad_slots:
+            args[slot] = None
 
 
 def is_value(number: Any) -> bool:

@@ -5,10 +5,12 @@ These tests hold the compiled step to the same code run as written: every optimi
 """
 
 import copy
+import gc
 import logging
 import os
 import random
 import threading
+import weakref
 from typing import Any, Callable, Dict, List
 
 import pytest
@@ -367,3 +369,16 @@ def test_loading_a_state_mid_run_is_followed_by_the_compiled_step():
         return torch.stack(trace)
 
     assert torch.allclose(steps(True), steps(False), atol=1e-7)
+
+
+def test_the_compiled_step_keeps_no_gradient_alive():
+    # A plan keeps its arguments from step to step; a gradient the user has let go of must be freed.
+    param = torch.ones(5, requires_grad=True)
+    optimizer = Adam([{'params': [param], 'fast': True}])
+    for _ in range(3):
+        param.grad = torch.ones(5)
+        optimizer.step()
+        gradient = weakref.ref(param.grad)
+        optimizer.zero_grad(set_to_none=True)
+        gc.collect()
+        assert gradient() is None
