@@ -3,7 +3,7 @@ The cost of the first step, and the steady step, on real model shapes.
 
 Each measurement runs in a fresh process, so that nothing compiled or imported earlier helps it:
 
-* **cold**: an empty Inductor cache, as on a new machine;
+* **cold**: an empty Inductor cache and an empty `HOME`, as on a new machine;
 * **warm**: the cache that the cold run left, as on every later run.
 
 The model shapes are GPT-2 small's (148 tensors, 124M parameters, all in one param group) and a
@@ -70,22 +70,27 @@ def child(model: str, steps: int):
         copy.grad = param.grad.clone()
     result: Dict[str, float] = dict(import_s=imported, tensors=len(params),
                                     params_m=sum(p.numel() for p in params) / 1e6)
-    for name, make, group in (('ours', labml_opt.AdamW, params), ('torch_fused', None, copies)):
-        optimizer = make(group) if make else torch.optim.AdamW(group, fused=True)
+    optimizers = {'ours': lambda: labml_opt.AdamW(params), 'torch_fused': lambda: torch.optim.AdamW(copies, fused=True)}
+    for name, make in list(optimizers.items()):
+        optimizer = optimizers[name] = make()
         start = time.perf_counter()
         optimizer.step()
         result[f'{name}_first_s'] = time.perf_counter() - start
-        times = []
-        for _ in range(steps):
+    # The steady steps interleaved, one of each in turn, so that both see the same load
+    times: Dict[str, List[float]] = {name: [] for name in optimizers}
+    for _ in range(steps):
+        for name, optimizer in optimizers.items():
             start = time.perf_counter()
             optimizer.step()
-            times.append(time.perf_counter() - start)
-        result[f'{name}_step_ms'] = 1e3 * statistics.median(times)
+            times[name].append(time.perf_counter() - start)
+    for name in optimizers:
+        result[f'{name}_step_ms'] = 1e3 * statistics.median(times[name])
     print(json.dumps(result))
 
 
 def measure(model: str, steps: int, cache: str) -> Dict[str, float]:
-    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache)
+    # A fresh HOME too, so that no other cache under ~/.cache helps the cold run
+    env = dict(os.environ, TORCHINDUCTOR_CACHE_DIR=cache, HOME=cache)
     output = subprocess.run([sys.executable, __file__, '--child', model, '--steps', str(steps)], env=env,
                             check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
