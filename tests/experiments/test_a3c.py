@@ -1,4 +1,5 @@
 import json
+import math
 import shutil
 from pathlib import Path
 
@@ -68,14 +69,24 @@ def fail(rank, *args):
     raise RuntimeError(f'worker {rank} fails on purpose')
 
 
+def nan_loss(*args, **kwargs):
+    loss = torch.tensor(math.nan, requires_grad=True)
+    return dict(loss=loss, policy_loss=loss, value_loss=loss, entropy=loss)
+
+
 @pytest.mark.timeout(60)
-def test_a_failing_worker_makes_the_command_exit_with_1(labml_dir, monkeypatch, capsys):
+@pytest.mark.parametrize('name, replacement, steps, message', [
+    ('worker', fail, 100, 'a3c: worker'),
+    ('a3c_loss', nan_loss, 200, 'the loss became nan'),
+])
+def test_a_failing_worker_or_a_nan_loss_makes_the_command_exit_with_1(labml_dir, monkeypatch, capsys, name,
+                                                                       replacement, steps, message):
     # Forked workers run the parent's patched module
-    monkeypatch.setattr(a3c, 'worker', fail)
-    code = a3c.main(['--start-method', 'fork', '--total-steps', '100', '--timeout', '30',
+    monkeypatch.setattr(a3c, name, replacement)
+    code = a3c.main(['--start-method', 'fork', '--total-steps', str(steps), '--timeout', '30',
                      '--results', str(labml_dir / 'results')])
     assert code == 1
-    assert 'a3c: worker' in capsys.readouterr().err
+    assert message in capsys.readouterr().err
     assert not (labml_dir / 'results').exists()
 
 
