@@ -109,6 +109,7 @@ real model in one param group:
 
 import array
 import contextlib
+import functools
 import logging
 import operator
 import os
@@ -665,14 +666,10 @@ def compiler_available() -> bool:
     return compiler_found(tuple(torch._inductor.config.cpp.cxx))
 
 
-_found: Dict[Tuple[Optional[str], ...], bool] = {}
-
-
+@functools.lru_cache(maxsize=None)
 def compiler_found(candidates: Tuple[Optional[str], ...]) -> bool:
-    """Searching `PATH` takes longer than a small step, so each list of candidates is searched once."""
-    if candidates not in _found:
-        _found[candidates] = any(name is not None and shutil.which(name) is not None for name in candidates)
-    return _found[candidates]
+    """Searching `PATH` takes a while, so each list of candidates is searched once."""
+    return any(name is not None and shutil.which(name) is not None for name in candidates)
 
 
 # The `(class, reason)` pairs already warned about.
