@@ -104,7 +104,8 @@ class Adam(GenericAdaptiveOptimizer):
                  optimized_update: bool = True, maximize: bool = False,
                  defaults: Optional[Dict[str, Any]] = None, *, foreach: Optional[bool] = None,
                  capturable: bool = False, differentiable: bool = False, fused: Optional[bool] = None,
-                 decoupled_weight_decay: bool = False):
+                 decoupled_weight_decay: bool = False, state_dtype: Optional[torch.dtype] = None,
+                 kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -118,12 +119,14 @@ class Adam(GenericAdaptiveOptimizer):
         * `decoupled_weight_decay` makes a float `weight_decay` decoupled, as in [AdamW](adamw.html)
         * `foreach`, `fused`, `capturable` and `differentiable` are torch's implementation keywords; see
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
+        * `state_dtype`, `kahan_sum` and `seed` store $m_t$ and $v_t$ (`torch.bfloat16`) or a
+          parameter in low precision, as [low-precision state](low_precision.html) explains
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=decoupled_weight_decay)
         defaults = {} if defaults is None else defaults
         defaults = dict(defaults, **self.weight_decay.defaults(), lr=lr, betas=tuple(betas), eps=eps,
                         maximize=maximize, **self.implementation_options(foreach, differentiable, capturable, fused))
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
         self.optimized_update = optimized_update
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):

@@ -77,6 +77,7 @@ class Adamax(Adam):
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
         * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
           passed to [Adam](adam.html)
 
         There is no `optimized_update`: with one bias correction there is nothing to fold.

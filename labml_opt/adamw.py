@@ -76,6 +76,7 @@ class AdamW(Adam):
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
         * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
           passed to [Adam](adam.html)
         """
         # The one difference from Adam: a float `weight_decay` means decoupled decay

@@ -96,6 +96,7 @@ class AMSGrad(Adam):
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
         * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
           passed to [Adam](adam.html)
         """
         defaults = {} if defaults is None else defaults

@@ -482,7 +482,7 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
         step.update(zip(names, inputs[len(keys):]))
         if maximize:
             grad = -grad
-        optimizer.step_param(state, step, grad, param)
+        optimizer.update_param(state, step, grad, param)
         created[:] = [key for key, value in state.items()
                       if isinstance(value, torch.Tensor) and (key not in keys or value is not inputs[keys.index(key)])]
         return [state[key] for key in created]

@@ -114,6 +114,7 @@ class NAdam(Adam):
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
         * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
           passed to [Adam](adam.html)
         """
         self.check('momentum_decay', momentum_decay, momentum_decay >= 0, '>= 0')

@@ -38,12 +38,13 @@ optimizers share.
 """
 
 import math
+import warnings
 from typing import Any, Callable, Dict, Iterable, Optional, Union
 
 import torch
 from torch import nn
 
-from labml_opt import fast
+from labml_opt import fast, low_precision
 
 # The types a user may pass as `params`: tensors, or dicts that form param groups.
 Params = Union[Iterable[torch.Tensor], Iterable[Dict[str, Any]]]
@@ -72,17 +73,29 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     walking the param groups, creating state lazily, `maximize`, and saving and loading state.
     """
 
-    def __init__(self, params: Params, defaults: Dict[str, Any]):
+    def __init__(self, params: Params, defaults: Dict[str, Any], *, state_dtype: Optional[torch.dtype] = None,
+                 kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is an iterable of parameters, or of dicts that define param groups
         * `defaults` holds the default hyper-parameters of every group, such as the learning
           rate `lr` ($\alpha$), `betas` ($\beta_1, \beta_2$) and `eps` ($\epsilon$)
+        * `state_dtype` is the dtype of the state tensors, `torch.bfloat16` to store them in half the
+          memory (see [low-precision state](low_precision.html)), or `None` for the parameter's dtype
+        * `kahan_sum` keeps a compensation for each `bfloat16` parameter, so that small updates add up
+        * `seed` seeds the random bits of stochastic rounding, so that runs repeat
 
         The common hyper-parameters are checked here, so that a bad value fails at construction,
         naming the optimizer, the parameter and the value, not as a NaN many steps later.
         """
         self.check_hyperparameters(defaults)
+        self.check('state_dtype', state_dtype, state_dtype in (None, torch.float32, torch.float64, torch.bfloat16),
+                   'None, torch.float32, torch.float64 or torch.bfloat16')
+        self.check('kahan_sum', kahan_sum, isinstance(kahan_sum, bool), 'True or False')
+        self.check('seed', seed, type(seed) is int and seed >= 0, 'an int >= 0')
         super().__init__(params, defaults)
+        self.state_dtype = state_dtype
+        self.kahan_sum = kahan_sum
+        self.seed = seed
 
     def check(self, name: str, value: Any, valid: bool, requirement: str):
         """
@@ -147,6 +160,23 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         """Create the state of parameter `param`; called before its first update."""
         raise NotImplementedError
 
+    def init_param_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
+        """
+        `init_state`, then the state tensors of the parameter's shape in `state_dtype`, and, with
+        `kahan_sum`, the compensation $c$ of a `bfloat16` parameter, `kahan_comp`.
+        """
+        self.init_state(state, group, param)
+        if self.state_dtype is not None:
+            for key, value in state.items():
+                if isinstance(value, torch.Tensor) and value.is_floating_point() and value.shape == param.shape:
+                    state[key] = value.to(self.state_dtype)
+        if self.kahan_sum and param.dtype == torch.bfloat16:
+            state['kahan_comp'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def low_precision(self) -> bool:
+        """Whether `step_param` runs through [`step_in_float32`](low_precision.html#step_in_float32)."""
+        return self.state_dtype == torch.bfloat16 or self.kahan_sum
+
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
         """Count the step in `state` and return the numbers of this step, from `group` and the counters."""
         raise NotImplementedError
@@ -180,6 +210,8 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         # The compiled `step_param` for this group ([the fast path](fast.html)), or `None` for the
         # code as written
         compiled = fast.compiled_step(self, group, params)
+        # Each parameter's position among all of the optimizer's, for the seed of its random bits
+        positions = self.positions() if self.low_precision() else None
         for param in params:
             grad = param.grad
             if grad.is_sparse:
@@ -187,14 +219,31 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             state = self.state[param]
             # State is created lazily, so that parameters without gradients cost no memory.
             if len(state) == 0:
-                self.init_state(state, group, param)
+                self.init_param_state(state, group, param)
             numbers = self.step_numbers(state, group)
+            if positions is not None:
+                numbers['rounding_seed'] = low_precision.rounding_seed(self.seed, positions[id(param)], int(state['step']))
             if compiled is not None and compiled(state, numbers, grad, param):
                 continue
             # To maximize $f$, descend on $-f$, whose gradient is $-g$.
             if group.get('maximize', False):
                 grad = -grad
+            self.update_param(state, numbers, grad, param)
+
+    def update_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
+        """
+        `step_param`, or, for [low-precision state](low_precision.html), `step_param` on `float32`
+        copies that are rounded as they are written back. The fast path records this method.
+        """
+        if self.low_precision():
+            low_precision.step_in_float32(self.step_param, state, numbers, grad, param)
+        else:
             self.step_param(state, numbers, grad, param)
+
+    def positions(self) -> Dict[int, int]:
+        """The position of each parameter among the optimizer's, by `id`."""
+        params = (param for group in self.param_groups for param in group['params'])
+        return {id(param): position for position, param in enumerate(params)}
 
     def __getstate__(self) -> Dict[str, Any]:
         """
@@ -221,24 +270,33 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         `KeyError` on the first step, or run on without $\max v_t$.
 
         A number that `torch.optim` saves as a 0-d tensor (`step`, NAdam's `mu_product`) is turned
-        back into the Python number our `init_state` uses for it.
+        back into the Python number our `init_state` uses for it. `torch.optim` casts every state
+        tensor to its parameter's dtype; each is cast back to the dtype this optimizer keeps it in,
+        exactly for a state saved in that dtype, and with a warning for a state saved in another
+        (`bfloat16` moments loaded into a `float32` optimizer, say).
         """
         source = state_dict.get('optimizer', 'a state_dict with no optimizer name (torch.optim?)')
         saved_ids = [i for group in state_dict['param_groups'] for i in group['params']]
         ours = [(group, param) for group in self.param_groups for param in group['params']]
-        fresh_states = {}
+        fresh_states, converted = {}, set()
         for saved_id, (group, param) in zip(saved_ids, ours):
             saved = state_dict['state'].get(saved_id)
             if not saved:
                 continue
             fresh: Dict[str, Any] = {}
-            self.init_state(fresh, group, param)
+            self.init_param_state(fresh, group, param)
             missing, extra = fresh.keys() - saved.keys(), saved.keys() - fresh.keys()
             if missing or extra:
                 raise ValueError(f'Cannot load the state of {source} into {type(self).__name__}: '
                                  f'its parameter state has keys {sorted(saved)}, '
                                  f'{type(self).__name__} needs {sorted(fresh)}')
             fresh_states[param] = fresh
+            converted.update((key, str(saved[key].dtype), str(value.dtype)) for key, value in fresh.items()
+                             if isinstance(value, torch.Tensor) and isinstance(saved[key], torch.Tensor)
+                             and value.is_floating_point() and saved[key].dtype != value.dtype)
+        if converted:
+            warnings.warn(f'{type(self).__name__}: converting the loaded state of {source}: ' +
+                          ', '.join(f'{key} from {saved} to {ours}' for key, saved, ours in sorted(converted)))
 
         super().load_state_dict(state_dict)
         # A group saved by `torch.optim` lacks the keys only our classes have (RAdam's `amsgrad`):
@@ -252,6 +310,8 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             for key, value in fresh.items():
                 if isinstance(value, (int, float)) and isinstance(state[key], torch.Tensor):
                     state[key] = type(value)(state[key].item())
+                elif isinstance(value, torch.Tensor) and state[key].dtype != value.dtype:
+                    state[key] = state[key].to(value.dtype)
 
 
 class WeightDecay:

@@ -1,0 +1,236 @@
+r"""
+---
+title: Low-precision optimizer state
+summary: Adam's moments in bfloat16 and parameters in bfloat16 without losing small updates - the number formats, the lost-update problem, stochastic rounding from a hash, and Kahan summation.
+---
+
+# Low-precision optimizer state
+
+An Adam step on a CPU is limited by memory, not arithmetic (see [the fast path](fast.html)). In
+`float32` it reads $\theta$, $g$, $m$, $v$ and writes $\theta$, $m$, $v$: 7 tensors of 4 bytes, 28
+bytes per parameter. Storing $m$ and $v$ in `bfloat16` makes that
+
+$$\underbrace{4 + 4}_{\theta} + \underbrace{4}_{g} + \underbrace{2 + 2}_{m} + \underbrace{2 + 2}_{v} = 20
+  \text{ bytes per parameter}$$
+
+a floor $\frac{20}{28} \approx 0.71$ times as low, and the optimizer state takes 4 bytes per
+parameter instead of 8. The arithmetic still runs in `float32`: the loop reads a `bfloat16`
+moment, widens it, updates it, and narrows it again as it writes. The narrowing is the whole
+question, and this page is about doing it without spoiling the averages.
+
+## Three codes for a number
+
+A `float32` is a sign bit, 8 bits of exponent $e$ and 23 bits of fraction $f$; it means
+$\pm 2^{e - 127} (1 + f / 2^{23})$. Between two powers of two, $2^k$ and $2^{k+1}$, there are
+$2^{23}$ evenly spaced values, so neighbours differ by a *unit in the last place*,
+$\operatorname{ulp}(x) = 2^{k - 23}$: about $1.2 \times 10^{-7}$ of $x$.
+
+A `bfloat16` is **the top half of a `float32`**: the same sign and 8-bit exponent, and only the
+top 7 bits of the fraction. It covers the same range, from $10^{-38}$ to $3 \times 10^{38}$, so a
+second moment of $10^{-20}$ does not underflow as it would in `float16`, but its ulp is
+$2^{k-7}$: neighbours differ by $\frac{1}{128}$ to $\frac{1}{256}$ of the value. Converting a
+`float32` to `bfloat16` drops the low 16 bits of its code, after rounding them.
+
+An `int8` is 256 codes and nothing else; it stores a number only together with a scale that says
+what the codes mean, as 8-bit optimizers do for blocks of 256 values.
+
+## The lost update
+
+Round to nearest, the usual rounding, returns the closer of the two neighbours. Adam's second
+moment changes by
+
+$$v_t - v_{t-1} = (1 - \beta_2)(g_t^2 - v_{t-1})$$
+
+each step, which with $\beta_2 = 0.999$ is a thousandth of the distance to $g_t^2$. Once that is
+less than half an ulp of $v_{t-1}$, rounding to nearest returns $v_{t-1}$: the step is lost, and
+the next step, from the same $v_{t-1}$, is lost too. With $g_t = 1$ every step, $v_t$ should rise
+to $1 - \beta_2^t$. In `bfloat16` it stops at $\frac{1}{4}$, where the increment
+$(1 - 0.999)(1 - \frac{1}{4}) = 0.00075$ is less than half of $\operatorname{ulp}(\frac{1}{4}) = 2^{-9}$,
+and stays there for ever. Then $\sqrt{\hat{v}_t}$ is half of what it should be and every step of Adam twice
+as large; had the gradient shrunk instead, $v_t$ would be stuck too high and the steps too small.
+
+![Adam's v for a constant gradient, in float32 and in bfloat16 with two roundings](figures/low_precision_lost_update.svg)
+
+Nothing is wrong with any one rounding: each is the closest `bfloat16`. The error is that they are
+all in the same direction, step after step.
+
+## Stochastic rounding
+
+Round $x$, which lies between neighbours $a < x < b$, *up* to $b$ with probability
+$\frac{x - a}{b - a}$ and down to $a$ otherwise. Then
+
+$$\mathbb{E}[\operatorname{round}(x)] = a \Big(1 - \frac{x - a}{b - a}\Big) + b \, \frac{x - a}{b - a} = x$$
+
+The rounding is unbiased: each rounding errs, but the errors average out instead of adding up. An
+increment a tenth of an ulp long moves $v$ up a whole ulp one step in ten, and in expectation
+$v_t$ follows the `float32` recurrence exactly; the figure above shows it doing so.
+
+For `bfloat16` this takes two integer operations on the `float32` code. Read the code as an
+integer $c$ and split it into its top 16 bits $B$, the `bfloat16` code below $x$, and its low 16
+bits $r$, the fraction of the way from $a$ to $b$ in units of $2^{-16}$ of the gap. Add a random
+$u$, uniform on $0, \dots, 2^{16} - 1$, and drop the low 16 bits. The sum carries into the top
+half, giving $B + 1$, the code of $b$, exactly when $u \ge 2^{16} - r$, which has probability
+$\frac{r}{2^{16}} = \frac{x - a}{b - a}$. The sign is a separate bit, so the same holds for
+negative numbers, rounding away from zero with that probability; and at a power of two, $B + 1$
+is still the next `bfloat16`, so nothing special happens there.
+
+## Where the random bits come from
+
+The obvious source, `torch.rand`, would write a full tensor of random numbers and read it back:
+4 bytes per parameter or more, which costs more than the 8 that `bfloat16` saves. Instead, each
+element's bits are a *hash* of its index $i$ and a seed $s$, a number of the step:
+
+$$u_i = h(i + s)$$
+
+A hash needs no memory: it is a few integer operations on numbers in registers, which the compiler
+fuses into the same loop as the update. $h$ below mixes the bits of a 32-bit number with shifts,
+exclusive-ors and multiplications, so that neighbouring inputs give unrelated outputs.
+`tests/optimizers/test_low_precision.py` checks that its low and high 16 bits are uniform, and that the
+mean of many stochastic roundings is the number rounded.
+
+The seed of a step is a function of the optimizer's `seed`, the parameter's position among the
+optimizer's parameters and the step $t$, so every parameter and step gets fresh bits, and a run
+repeats exactly, after a resume too.
+
+## Kahan summation for `bfloat16` parameters
+
+Parameters stored in `bfloat16` have the same problem as $v$, worse: with $\alpha = 10^{-4}$,
+Adam's step of about $\alpha$ is lost on every weight larger than $0.05$ in size. Kahan's
+compensated summation keeps what the rounding dropped in a second `bfloat16` tensor $c$, and adds it
+back on the next step. With $\Delta_t$ the update the optimizer computed in `float32`,
+
+\begin{align}
+u &\leftarrow \Delta_t + c_{t-1} \\
+\theta_t &\leftarrow \operatorname{round}(\theta_{t-1} + u) \\
+c_t &\leftarrow u - (\theta_t - \theta_{t-1})
+\end{align}
+
+$\theta_t - \theta_{t-1}$ is the update the parameter actually took, and $c_t$ is the rest. Small
+updates pile up in $c$ until together they are large enough to move $\theta$; the error of
+$\theta_t$ never grows beyond what is in $c_t$. This costs 2 more bytes per parameter to store,
+and 4 to read and write, and it needs no random bits.
+
+## What it costs
+
+The update itself is unchanged: every optimizer's `step_param` runs on `float32` copies of its
+state, exactly as on its page. The bytes are counted above; the
+[benchmark](#benchmark) measures the time against `torch.optim.AdamW(fused=True)` in `float32`.
+"""
+
+from typing import List, Union
+
+import torch
+
+# 32 bits of an `int64`. Every value the hash computes stays below $2^{32}$, and each product
+# below $2^{63}$, so the arithmetic is exact in `int64`, in eager PyTorch and in the compiled loop.
+MASK32 = 0xFFFFFFFF
+# An odd multiplier below $2^{31}$ that mixes well in this hash
+MULTIPLIER = 0x45D9F3B
+# $G = 2^{32} (1 - \frac{1}{\varphi})$, from the golden ratio $\varphi$: consecutive indices
+# $i$ give words $i G$ spread evenly over $0, \dots, 2^{32} - 1$
+GOLDEN = 0x61C88647
+
+
+def mix(x: torch.Tensor) -> torch.Tensor:
+    r"""
+    ### The hash $h$
+
+    A bijection of 32-bit numbers (each step can be undone), so distinct inputs give distinct
+    outputs; each output bit depends on every input bit.
+    """
+    x = x ^ (x >> 16)
+    x = (x * MULTIPLIER) & MASK32
+    x = x ^ (x >> 16)
+    x = (x * MULTIPLIER) & MASK32
+    return x ^ (x >> 16)
+
+
+def random_bits(like: torch.Tensor, seed: Union[int, torch.Tensor], count: int) -> List[torch.Tensor]:
+    r"""
+    ### Random bits for `count` tensors shaped like `like`
+
+    16 bits per element for each of `count` tensors, as `int32`, from the 32-bit word
+    $w_i = (i \, G + s) \bmod 2^{32}$. `seed` $s$ is a Python `int`, or a 0-d tensor when the
+    compiled loop takes it as an input.
+    """
+    index = torch.arange(like.numel(), dtype=torch.int64, device=like.device).view(like.shape)
+    word = (index * GOLDEN + torch.as_tensor(seed).to(torch.int64)) & MASK32
+    bits = []
+    for k in range(count):
+        if k > 0 and k % 2 == 0:
+            # A third and fourth tensor: another word, $w_i G \bmod 2^{32}$, uniform too but not
+            # independent of the first, only unrelated to it
+            word = (word * GOLDEN) & MASK32
+        bits.append(((word >> (16 * (k % 2))) & 0xFFFF).to(torch.int32))
+    return bits
+
+
+def stochastic_round(x: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
+    r"""
+    ### Stochastic rounding of `float32` `x` to `bfloat16`
+
+    `bits` are $u$, 16 random bits per element. Add them to the code of $x$ and drop its low 16
+    bits: the result is $b$ with probability $\frac{x - a}{b - a}$, else $a$. The `bfloat16`
+    conversion at the end is exact, since the low bits are already zero.
+    """
+    code = x.view(torch.int32)
+    # $(c + u)$ with the low 16 bits cleared; `-65536` is `0xFFFF0000` as an `int32`
+    rounded = (code + bits) & -65536
+    return rounded.view(torch.float32).to(torch.bfloat16)
+
+
+def kahan_round(before: torch.Tensor, after: torch.Tensor, compensation: torch.Tensor) -> torch.Tensor:
+    r"""
+    ### One Kahan step
+
+    * `before` is $\theta_{t-1}$, a `bfloat16` parameter widened to `float32`
+    * `after` is $\theta_{t-1} + \Delta_t$, the optimizer's update of it in `float32`
+    * `compensation` is $c_{t-1}$, in `bfloat16`; it is overwritten with $c_t$
+
+    Returns $\theta_t$ in `bfloat16`.
+    """
+    # $u = \Delta_t + c_{t-1}$
+    total = (after - before) + compensation.float()
+    # $\theta_t = \operatorname{round}(\theta_{t-1} + u)$, to nearest
+    param = (before + total).to(torch.bfloat16)
+    # $c_t = u - (\theta_t - \theta_{t-1})$
+    compensation.copy_(total - (param.float() - before))
+    return param
+
+
+def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param: torch.Tensor):
+    r"""
+    <a id="step_in_float32"></a>
+
+    ### A step on low-precision state
+
+    Run an optimizer's `step_param` on `float32` copies of the `bfloat16` state tensors (and of a
+    `bfloat16` parameter), then write them back: the state with stochastic rounding, the parameter
+    with Kahan summation if it has a `kahan_comp` $c$, or else rounded to nearest.
+    [The template optimizer](optimizer.html#GenericAdaptiveOptimizer) calls this in place of
+    `step_param` when it keeps state in `bfloat16` or sums with Kahan; the fast path compiles it,
+    so that the copies live only in registers.
+    """
+    compensation = state.get('kahan_comp')
+    narrow = [key for key, value in state.items()
+              if isinstance(value, torch.Tensor) and value.dtype == torch.bfloat16 and value is not compensation
+              and value.shape == param.shape]
+    working = dict(state)
+    for key in narrow:
+        working[key] = state[key].float()
+    wide_param = param.float() if param.dtype == torch.bfloat16 else param
+    step_param(working, numbers, grad.float(), wide_param)
+    for key, bits in zip(narrow, random_bits(param, numbers.rounding_seed, len(narrow))):
+        state[key].copy_(stochastic_round(working[key], bits))
+    # Entries that `step_param` created or replaced, rather than updated in place
+    state.update((key, value) for key, value in working.items() if key not in narrow)
+    if wide_param is not param:
+        param.copy_(wide_param if compensation is None else kahan_round(param.float(), wide_param, compensation))
+
+
+def rounding_seed(seed: int, position: int, step: int) -> int:
+    r"""
+    $s$ for the parameter at `position` among the optimizer's parameters, at step $t$ = `step`:
+    the hash of the optimizer's `seed`, the position and the step, one after another.
+    """
+    return mix((mix((mix(seed & MASK32) + position) & MASK32) + step) & MASK32)
