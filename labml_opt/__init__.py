@@ -32,6 +32,9 @@ so that its variants override one idea each. The same code runs as written for s
   which replace the learning-rate schedule with an average of the iterates.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
+* Less memory per parameter: [low-precision state](low_precision.html), Adam's moments in
+  `bfloat16` with stochastic rounding (`state_dtype=torch.bfloat16`), and `bfloat16` parameters
+  with Kahan summation (`kahan_sum=True`).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
   [DistributedDataParallel and ZeRO](distributed.html), and
   [gradient accumulation](accumulate.html).
@@ -60,7 +63,8 @@ Symbols that belong to one page: Adagrad's sum $G_t$ (`sum`) and rate decay $\de
 Adadelta's $E[g^2]_t$ (`square_avg`) and $E[\Delta\theta^2]_t$ (`acc_delta`); AdaBelief's $s_t$
 (`exp_avg_var`); Adamax's $u_t$ (`exp_inf`); RAdam's adaptive rate $\psi_t$ and the lengths
 $\rho_t$, $\rho_\infty$; NAdam's $\kappa$ (`momentum_decay`); Sophia's curvature $h_t$ (`hessian`)
-and its scale $\gamma$ (`rho`); SGD's dampening $\tau$; the warm-up length $w$.
+and its scale $\gamma$ (`rho`); SGD's dampening $\tau$; the warm-up length $w$; low precision's
+random bits $u$, seed of a step $z$ and Kahan compensation $c_t$ (`kahan_comp`).
 
 ### Where each optimizer puts $\epsilon$
 

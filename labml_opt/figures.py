@@ -1,7 +1,7 @@
 r"""
 ---
 title: Figures of the optimizer pages
-summary: The measurements behind the figures on the AMSGrad, NAdam and RAdam pages, taken from the optimizers themselves, and the command that draws them.
+summary: The measurements behind the figures on the AMSGrad, NAdam, RAdam and low-precision pages, taken from the optimizers themselves, and the command that draws them.
 ---
 
 # Figures of the optimizer pages
@@ -25,6 +25,7 @@ from typing import Iterable, List
 
 import torch
 
+from labml_opt.adam import Adam
 from labml_opt.amsgrad import AMSGrad
 from labml_opt.nadam import NAdam
 from labml_opt.radam import RAdam
@@ -87,6 +88,38 @@ def radam_rectification(steps: int, lr: float = 1e-3, betas=(0.9, 0.999)) -> Lis
     by $\alpha$ is $r_t$, or $1$ while RAdam takes SGD steps.
     """
     return [step / lr for step in steps_taken(RAdam, [1.] * steps, lr=lr, betas=betas, eps=0.)]
+
+
+def second_moment(steps: int, state_dtype=None, beta2: float = 0.999, seed: int = 0) -> List[float]:
+    r"""
+    ### Adam's $v_t$ for a constant gradient, with the state in `state_dtype`
+
+    With $g_t = 1$ for every $t$, $v_t = 1 - \beta_2^t$ exactly; what Adam stores is read back after
+    each step.
+    """
+    param = torch.zeros(1, requires_grad=True)
+    optimizer = Adam([param], betas=(0.9, beta2), state_dtype=state_dtype, seed=seed)
+    values = []
+    for _ in range(steps):
+        param.grad = torch.ones(1)
+        optimizer.step()
+        values.append(optimizer.state[param]['exp_avg_sq'].item())
+    return values
+
+
+def second_moment_rounded_to_nearest(steps: int, beta2: float = 0.999) -> List[float]:
+    r"""
+    ### The same $v_t$, stored in `bfloat16` by rounding to nearest
+
+    Adam's update of $v$ computed in `float32`, as in `second_moment`, and stored with
+    `.to(torch.bfloat16)`: what a `bfloat16` state without stochastic rounding holds.
+    """
+    v = torch.zeros(1, dtype=torch.bfloat16)
+    values = []
+    for _ in range(steps):
+        v = (beta2 * v.float() + (1 - beta2)).to(torch.bfloat16)
+        values.append(v.item())
+    return values
 
 
 def save(fig, ax, ylabel: str, title: str, name: str, metadata: dict):
@@ -152,6 +185,17 @@ def draw():
     ax.axvline(362, color='gray', linewidth=0.8, linestyle=':')
     ax.set_xscale('log')
     save(fig, ax, '$r_t$', 'RAdam: $r_t \\leq 0.41$ until $t = 362$ with $\\beta_2 = 0.999$', 'radam_rectification.svg',
+         metadata)
+
+    # Low precision: Adam's v in float32, in bfloat16 rounded to nearest, and with stochastic rounding
+    steps, beta2 = 5000, 0.999
+    t = list(range(1, steps + 1))
+    fig, ax = plt.subplots(figsize=(6.4, 3.6))
+    ax.plot(t, [1 - beta2 ** i for i in t], color='gray', linewidth=3, alpha=0.4, label='$1 - \\beta_2^t$')
+    ax.plot(t, second_moment(steps), label='float32')
+    ax.plot(t, second_moment_rounded_to_nearest(steps), '--', label='bfloat16, rounded to nearest: stops at 1/4')
+    ax.plot(t, second_moment(steps, state_dtype=torch.bfloat16), ':', label='bfloat16, stochastic rounding')
+    save(fig, ax, '$v_t$', 'Adam, gradient 1 at every step, $\\beta_2 = 0.999$', 'low_precision_lost_update.svg',
          metadata)
 
 

@@ -1,0 +1,153 @@
+"""
+Time an AdamW step with low-precision state against torch's fused AdamW in float32, and measure
+the state's bytes per parameter.
+
+In one process, on the parameters of `optimizer_step.py` (16 matrices and 4 biases), rounds
+interleaved so that every variant sees the same load:
+
+* torch's `AdamW(fused=True)` in float32;
+* our AdamW with float32 state, and with `state_dtype=torch.bfloat16` (both the default `step()`,
+  which compiles the page's code for groups this large);
+* torchao's `AdamW8bit` and optimi's `AdamW` (float32 parameters, its for-each path), beside them;
+* the in-place bandwidth, from which each floor follows: 28 bytes per parameter for float32 state,
+  20 for bfloat16 state.
+
+    python benchmarks/low_precision.py                 # 50M parameters
+    python benchmarks/low_precision.py --size 10 --rounds 1
+
+The Markdown table is written to `benchmarks/results/low_precision.md` and copied to
+`labml_opt/results/low_precision.md`, which the low-precision page includes.
+"""
+
+import argparse
+import datetime
+import gc
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+
+import labml_opt  # noqa: E402
+from optimizer_step import bandwidth, make_params  # noqa: E402
+
+LR, WEIGHT_DECAY = 1e-3, 1e-2
+
+
+def torchao_adamw8bit(params):
+    from torchao.optim import AdamW8bit
+    return AdamW8bit(params, lr=LR, weight_decay=WEIGHT_DECAY)
+
+
+def optimi_adamw(params):
+    import optimi
+    return optimi.AdamW(params, lr=LR, weight_decay=WEIGHT_DECAY, foreach=True)
+
+
+# name: (make, bytes moved per parameter by the least any implementation can do, or None)
+VARIANTS: Dict[str, tuple] = {
+    'torch AdamW fused, float32 state': (lambda p: torch.optim.AdamW(p, lr=LR, weight_decay=WEIGHT_DECAY, fused=True), 28),
+    'ours AdamW, float32 state': (lambda p: labml_opt.AdamW(p, lr=LR, weight_decay=WEIGHT_DECAY), 28),
+    'ours AdamW, bfloat16 state': (lambda p: labml_opt.AdamW(p, lr=LR, weight_decay=WEIGHT_DECAY,
+                                                             state_dtype=torch.bfloat16), 20),
+    'torchao AdamW8bit': (torchao_adamw8bit, None),
+    'optimi AdamW (foreach), float32 state': (optimi_adamw, 28),
+}
+
+
+def tensor_bytes(value) -> int:
+    """Bytes of a state tensor, including the inner tensors of a tensor subclass (torchao's 8-bit state)."""
+    if not isinstance(value, torch.Tensor):
+        return 0
+    if hasattr(value, '__tensor_flatten__'):
+        names, _ = value.__tensor_flatten__()
+        return sum(tensor_bytes(getattr(value, name)) for name in names)
+    return value.numel() * value.element_size()
+
+
+def state_bytes_per_param(optimizer: torch.optim.Optimizer, params: List[torch.Tensor]) -> float:
+    total = sum(tensor_bytes(value) for param in params for value in optimizer.state[param].values())
+    return total / sum(param.numel() for param in params)
+
+
+def time_steps(optimizer: torch.optim.Optimizer, steps: int) -> List[float]:
+    times = []
+    for _ in range(steps):
+        start = time.perf_counter()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run(size: float, steps: int, slow_steps: int, rounds: int, say: Callable = print) -> str:
+    params = make_params(int(size * 1e6))
+    numel = sum(param.numel() for param in params)
+    optimizers = {}
+    state_bytes = {}
+    for name, (make, _) in VARIANTS.items():
+        optimizer = make(params)
+        # Two steps of warm-up: the first creates the state and compiles or loads the loop
+        optimizer.step()
+        optimizer.step()
+        optimizers[name] = optimizer
+        state_bytes[name] = state_bytes_per_param(optimizer, params)
+        say(f'{name}: ready, {state_bytes[name]:.2f} state bytes per parameter', flush=True)
+    times: Dict[str, List[float]] = {name: [] for name in VARIANTS}
+    bandwidths = []
+    for round_index in range(rounds):
+        for name, optimizer in optimizers.items():
+            bandwidths.append(bandwidth(numel))
+            slow = name.startswith('torchao')
+            times[name].append(statistics.median(time_steps(optimizer, slow_steps if slow else steps)))
+            say(f'  round {round_index + 1} {name:40s} {times[name][-1] * 1e3:8.1f} ms '
+                f'(bandwidth {bandwidths[-1] / 1e9:.1f} GB/s)', flush=True)
+    bytes_per_second = statistics.median(bandwidths)
+    torch_time = statistics.median(times['torch AdamW fused, float32 state'])
+    lines = [
+        f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
+        f'`python benchmarks/low_precision.py {" ".join(sys.argv[1:])}`'.rstrip() + ':',
+        f'torch {torch.__version__}, {torch.get_num_threads()} threads; {numel / 1e6:.1f}M parameters in 20 tensors; '
+        f'median of {steps} steps ({slow_steps} for torchao) per round, median of {rounds} round(s), rounds '
+        f'interleaved; in-place bandwidth {bytes_per_second / 1e9:.1f} GB/s (median of {len(bandwidths)}). '
+        'The machine is shared: other processes add noise.',
+        '',
+        '| AdamW | state bytes / param | floor bytes / param | floor ms | ms | / torch fused | % of floor |',
+        '|---|---|---|---|---|---|---|',
+    ]
+    for name, (_, floor_bytes) in VARIANTS.items():
+        t = statistics.median(times[name])
+        floor = floor_bytes * numel / bytes_per_second if floor_bytes else None
+        lines.append(f'| {name} | {state_bytes[name]:.2f} | {floor_bytes or ""} | '
+                     f'{"" if floor is None else f"{floor * 1e3:.1f}"} | {t * 1e3:.1f} | {t / torch_time:.2f} | '
+                     f'{"" if floor is None else f"{100 * floor / t:.0f}%"} |')
+    return '\n'.join(lines) + '\n'
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--size', type=float, default=50, help='model size in millions of parameters')
+    parser.add_argument('--steps', type=int, default=10, help='timed steps per variant and round')
+    parser.add_argument('--slow-steps', type=int, default=2, help='timed steps of torchao AdamW8bit per round')
+    parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds; the median is reported')
+    parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'low_precision.md'))
+    parser.add_argument('--no-site-copy', action='store_true',
+                        help='do not copy the table to labml_opt/results/low_precision.md')
+    args = parser.parse_args()
+    table = run(args.size, args.steps, args.slow_steps, args.rounds)
+    print(table)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    if not args.no_site_copy:
+        shutil.copyfile(output, ROOT / 'labml_opt' / 'results' / 'low_precision.md')
+
+
+if __name__ == '__main__':
+    main()
