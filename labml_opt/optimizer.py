@@ -174,8 +174,11 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             state['kahan_comp'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
     def low_precision(self) -> bool:
-        """Whether `step_param` runs through [`step_in_float32`](low_precision.html#step_in_float32)."""
-        return self.state_dtype == torch.bfloat16 or self.kahan_sum
+        """
+        Whether `step_param` runs through [`step_in_float32`](low_precision.html#step_in_float32): with
+        a `state_dtype` (which may differ from the parameter's) or with `kahan_sum`.
+        """
+        return self.state_dtype is not None or self.kahan_sum
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
         """Count the step in `state` and return the numbers of this step, from `group` and the counters."""

@@ -167,7 +167,8 @@ def test_loading_state_of_another_dtype_converts_with_a_warning(saved_dtype, loa
     loaded.step()
 
 
-def test_kahan_summation_keeps_the_updates_that_a_bfloat16_parameter_loses():
+@pytest.mark.parametrize('state_dtype', [None, torch.float32])
+def test_kahan_summation_keeps_the_updates_that_a_bfloat16_parameter_loses(state_dtype):
     def run(dtype, **kwargs):
         param = torch.ones(64, dtype=dtype, requires_grad=True)
         optimizer = labml_opt.AdamW([param], lr=1e-4, weight_decay=0., **kwargs)
@@ -179,7 +180,7 @@ def test_kahan_summation_keeps_the_updates_that_a_bfloat16_parameter_loses():
     assert torch.allclose(exact, torch.full((64,), 0.9), atol=1e-3)
     # Each step, about 1e-4, is less than half an ulp of 1 in bfloat16 (2^-8): every one is lost
     assert torch.equal(run(torch.bfloat16), torch.ones(64))
-    kahan = run(torch.bfloat16, kahan_sum=True)
+    kahan = run(torch.bfloat16, kahan_sum=True, state_dtype=state_dtype)
     # Within one bfloat16 ulp of 0.9 (2^-8 below 1)
     assert (kahan - exact).abs().max() <= 2 ** -8
 
