@@ -142,9 +142,10 @@ with `bfloat16` moments updated in place and rounded to nearest, takes 1.44 ms t
 ms in `float32`. So the rounding and the random bits are a small part of the cost; the
 `bfloat16` moments themselves are the large one. The same plain loop that only loads
 `bfloat16` moments, or only stores them, takes 0.65 ms, and with both but without the parameter's
-update, 0.33 ms. Inductor vectorizes a loop that also updates a `float32` parameter 16 elements
-wide, the width of `float32`, so each load and store of a `bfloat16` moment is a masked
-half-width operation; without the parameter it goes 32 wide. Our reading of these numbers is that
+update, 0.33 ms. Inductor vectorizes a loop 32 elements wide only when every part of it touches
+`bfloat16`, and the part that writes the new $\theta$ back into the parameter does not; so a loop
+that updates a `float32` parameter goes 16 wide, the width of `float32`, and each load and store
+of a `bfloat16` moment is a masked half-width operation. Our reading of these numbers is that
 loading from a cache line that a masked store has just written stalls. Until the loop is
 vectorized otherwise, the floor of 20 bytes is not reached. Measured with
 `python benchmarks/low_precision.py`, beside torchao's 8-bit AdamW and optimi's AdamW, on a
