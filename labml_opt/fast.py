@@ -54,7 +54,8 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   `MIN_NUMEL` elements. Smaller groups, like those of unit tests and small experiments, take the
   code as written, which compiles nothing.
 * Its parameter, gradient and state are dense, contiguous `float32` or `float64` CPU tensors of
-  the same dtype, the group is not `differentiable`, and a C++ compiler is installed. State of
+  the same dtype (or state in `bfloat16`, see [low-precision state](low_precision.html)), the
+  group is not `differentiable`, and a C++ compiler is installed. State of
   another shape (a 0-d step counter, say) belongs to `step_numbers` and is not seen by the loop.
 * Recording and compiling the update worked. A `step_param` that reads a number with Python
   (`float(x)`, `if x > 0`) cannot be recorded with $x$ as an input; it runs as written, with a
@@ -421,8 +422,9 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, l
 
     ## Record and compile
 
-    Record `optimizer.step_param` on stand-in tensors and compile it; store the result, or the
-    reason it failed, under `key`. Another thread that wants the same key waits for the lock and
+    Record `optimizer.update_param` (its `step_param`, with low-precision state handled as
+    [low-precision state](low_precision.html) says) on stand-in tensors and compile it; store the
+    result, or the reason it failed, under `key`. Another thread that wants the same key waits for the lock and
     then finds it.
     """
     with COMPILE_LOCK:
