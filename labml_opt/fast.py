@@ -424,8 +424,8 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, l
 
     Record `optimizer.update_param` (its `step_param`, with low-precision state handled as
     [low-precision state](low_precision.html) says) on stand-in tensors and compile it; store the
-    result, or the reason it failed, under `key`. Another thread that wants the same key waits for the lock and
-    then finds it.
+    result, or the reason it failed, under `key`. Another thread that wants the same key waits for
+    the lock and then finds it.
     """
     with COMPILE_LOCK:
         if key in KERNELS:
