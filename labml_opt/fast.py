@@ -312,7 +312,10 @@ class Plan:
                 grad.dtype == self.dtype and grad.is_contiguous() and threading.get_ident() == self.thread)
 
     def __call__(self, numbers: Dict[str, Any], grad: torch.Tensor):
-        self.inputs.write(list(map(numbers.__getitem__, self.names)))
+        # The parameters of a group usually share one `Numbers` (see `shared_numbers` in
+        # optimizer.py): the loop's inputs hold them already after the first
+        if self.inputs.source is not numbers:
+            self.inputs.write(list(map(numbers.__getitem__, self.names)), numbers)
         args = self.args
         for slot in self.grad_slots:
             args[slot] = grad
@@ -400,10 +403,14 @@ class ScalarInputs:
     def __init__(self, count: int):
         self.buffer = array.array('d', bytes(8 * count))
         self.tensors = list(torch.frombuffer(self.buffer, dtype=torch.float64).unbind()) if count else []
+        # The `Numbers` whose values were written last, if they came from one: numbers are never
+        # changed once made, so writing the same ones again would change nothing
+        self.source = None
 
-    def write(self, values: List[float]):
+    def write(self, values: List[float], source: Optional[Dict[str, Any]] = None):
         # Same length, so the buffer, which the tensors share, stays where it is
         self.buffer[:] = array.array('d', values)
+        self.source = source
 
 
 # The compiled kernels by key, or the reason a key could not be compiled
