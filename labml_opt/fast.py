@@ -57,6 +57,9 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   the same dtype (or state in `bfloat16`, see [low-precision state](low_precision.html)), the
   group is not `differentiable`, and a C++ compiler is installed. State of
   another shape (a 0-d step counter, say) belongs to `step_numbers` and is not seen by the loop.
+  A loop changes its inputs in place and creates nothing, so a step that creates a state tensor
+  (SGD's first, which copies the first gradient into its velocity) runs as written, and the
+  steps after it run the loop.
 * Recording and compiling the update worked. A `step_param` that reads a number with Python
   (`float(x)`, `if x > 0`) cannot be recorded with $x$ as an input; it runs as written, with a
   warning that says why.
@@ -233,12 +236,14 @@ class CompiledStep:
         if not (param.is_contiguous() and grad.is_contiguous()):
             return False
         # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
-        tensors, layout, empty = [], [], []
+        tensors, layout = [], []
         shape = param.shape
         for key, value in state.items():
+            # An entry still to be created, such as SGD's velocity, whose first value is the first
+            # gradient: that first step runs as written, and the loop is for the steps after it
             if value is None:
-                empty.append(key)
-            elif isinstance(value, torch.Tensor) and value.shape == shape:
+                return False
+            if isinstance(value, torch.Tensor) and value.shape == shape:
                 if not value.is_contiguous():
                     return False
                 tensors.append(value)
@@ -250,17 +255,16 @@ class CompiledStep:
                 values.append(value)
             else:
                 flags.append((name, value))
-        key = (self.owner, param.dtype, tuple(layout), tuple(empty), tuple(flags), tuple(names))
+        key = (self.owner, param.dtype, tuple(layout), tuple(flags), tuple(names))
         kernel = KERNELS.get(key)
         if kernel is None:
-            kernel = compile_kernel(key, self.optimizer, self.maximize, key[2], key[3], numbers, param)
+            kernel = compile_kernel(key, self.optimizer, self.maximize, key[2], numbers, param)
         if isinstance(kernel, str):
             warn_once(self.optimizer, kernel)
             return False
-        created = kernel(param, grad, tensors, values)
-        state.update(zip(kernel.created, [tensor.view(param.shape) for tensor in created]))
+        kernel(param, grad, tensors, values)
         chosen = kernel.sized(param.numel())
-        if chosen.plan is not None and not created:
+        if chosen.plan is not None:
             self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, tensors)
         return True
 
@@ -280,9 +284,9 @@ class Plan:
     def __init__(self, kernel: 'Kernel', state: Dict[str, Any], numbers: Dict[str, Any], names: List[str],
                  flag_names: List[str], param: torch.Tensor, tensors: List[torch.Tensor]):
         self.state = state
-        # The entries the loop depends on: tensors, and the ones still `None`; counters change every step
+        # The entries the loop depends on, the tensors; counters change every step
         self.size = len(state)
-        self.keys = [key for key, value in state.items() if value is None or isinstance(value, torch.Tensor)]
+        self.keys = [key for key, value in state.items() if isinstance(value, torch.Tensor)]
         self.values = [state[key] for key in self.keys]
         self.names, self.flag_names = names, flag_names
         self.flags = [numbers[name] for name in flag_names]
@@ -309,7 +313,10 @@ class Plan:
                 grad.dtype == self.dtype and grad.is_contiguous() and threading.get_ident() == self.thread)
 
     def __call__(self, numbers: Dict[str, Any], grad: torch.Tensor):
-        self.inputs.write(list(map(numbers.__getitem__, self.names)))
+        # The parameters of a group usually share one `Numbers` (see `shared_numbers` in
+        # optimizer.py): the loop's inputs hold them already after the first
+        if self.inputs.source is not numbers:
+            self.inputs.write(list(map(numbers.__getitem__, self.names)), numbers)
         args = self.args
         for slot in self.grad_slots:
             args[slot] = grad
@@ -336,19 +343,16 @@ class Kernel:
     """
     One compiled update, for tensors of any length, with the numbers as 0-d inputs.
 
-    * `count` is the number of numbers, and `created` names the state tensors that the update
-      creates (SGD's first momentum buffer)
+    * `count` is the number of numbers
     * `plan` says what to pass to Inductor's C++ function, in its order: an index into the
       inputs (the parameter, its gradient, the state tensors and the numbers), or `-1` for the
       length of the tensors; `function` is then that C++ function, called directly.
-      Without a plan, `function` is the compiled graph as Inductor returns it, which also
-      creates the tensors in `created`.
+      Without a plan, `function` is the compiled graph as Inductor returns it.
     """
 
-    def __init__(self, function: Callable, count: int, created: List[str], plan: Optional[List[int]] = None):
+    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None):
         self.function = function
         self.count = count
-        self.created = created
         self.plan = plan
         # Each thread's 0-d inputs for the numbers
         self.local = threading.local()
@@ -360,8 +364,7 @@ class Kernel:
             inputs = self.local.inputs = ScalarInputs(self.count)
         return inputs
 
-    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor],
-                 values: List[float]) -> List[torch.Tensor]:
+    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor], values: List[float]):
         """
         The numbers go in as 0-d `float64` tensors that are views of one buffer, made once per
         thread and written in place: creating tensors on every call would cost more.
@@ -373,9 +376,9 @@ class Kernel:
             everything = [param, grad, *tensors, *inputs.tensors]
             numel = param.numel()
             self.function(*[everything[i] if i >= 0 else numel for i in self.plan])
-            return []
-        flat = [param.view(-1), grad.view(-1)] + [tensor.view(-1) for tensor in tensors]
-        return self.function(*flat, *inputs.tensors)
+        else:
+            flat = [param.view(-1), grad.view(-1)] + [tensor.view(-1) for tensor in tensors]
+            self.function(*flat, *inputs.tensors)
 
 
 class BySize:
@@ -387,11 +390,9 @@ class BySize:
     def __init__(self, serial: Kernel, parallel: Kernel):
         self.serial = serial
         self.parallel = parallel
-        self.created = serial.created
 
-    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor],
-                 values: List[float]) -> List[torch.Tensor]:
-        return self.sized(param.numel())(param, grad, tensors, values)
+    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor], values: List[float]):
+        self.sized(param.numel())(param, grad, tensors, values)
 
 
 class ScalarInputs:
@@ -403,10 +404,14 @@ class ScalarInputs:
     def __init__(self, count: int):
         self.buffer = array.array('d', bytes(8 * count))
         self.tensors = list(torch.frombuffer(self.buffer, dtype=torch.float64).unbind()) if count else []
+        # The `Numbers` whose values were written last, if they came from one: numbers are never
+        # changed once made, so writing the same ones again would change nothing
+        self.source = None
 
-    def write(self, values: List[float]):
+    def write(self, values: List[float], source: Optional[Dict[str, Any]] = None):
         # Same length, so the buffer, which the tensors share, stays where it is
         self.buffer[:] = array.array('d', values)
+        self.source = source
 
 
 # The compiled kernels by key, or the reason a key could not be compiled
@@ -416,7 +421,7 @@ COMPILE_LOCK = threading.Lock()
 
 
 def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
-                   empty: Tuple[str, ...], numbers: Dict[str, Any], param: torch.Tensor) -> Any:
+                   numbers: Dict[str, Any], param: torch.Tensor) -> Any:
     """
     <a id="compile_kernel"></a>
 
@@ -436,7 +441,7 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, l
         timer.daemon = True
         timer.start()
         try:
-            kernels = [record_and_compile(optimizer, maximize, layout, empty, numbers, param.dtype, threads)
+            kernels = [record_and_compile(optimizer, maximize, layout, numbers, param.dtype, threads)
                        for threads in (1, -1)]
             KERNELS[key] = BySize(*kernels)
         except Exception as error:
@@ -464,20 +469,19 @@ DECOMPOSITIONS = {torch.ops.aten.lerp_.Tensor: lerp_}
 
 
 def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
-                       empty: Tuple[str, ...], numbers: Dict[str, Any], dtype: torch.dtype, threads: int) -> Kernel:
+                       numbers: Dict[str, Any], dtype: torch.dtype, threads: int) -> Kernel:
     """
     The update of one parameter as a function of flat tensors: the parameter, its gradient, the
-    state tensors of `layout` (key and dtype), and the numbers of the step, in the order `numbers` has them. It
-    returns the state tensors that `step_param` created. `threads` is 1, or -1 for all.
+    state tensors of `layout` (key and dtype), and the numbers of the step, in the order `numbers`
+    has them. It returns no tensors: everything it changes, it changes in place. `threads` is 1,
+    or -1 for all.
     """
     names = [name for name, value in numbers.items() if is_value(value)]
     flags = {name: value for name, value in numbers.items() if not is_value(value)}
     keys = [key for key, _ in layout]
-    created: List[str] = []
 
     def update(param: torch.Tensor, grad: torch.Tensor, *inputs: torch.Tensor) -> List[torch.Tensor]:
-        state: Dict[str, Any] = dict.fromkeys(empty)
-        state.update(zip(keys, inputs))
+        state = dict(zip(keys, inputs))
         # The numbers stay `float64`, as Python floats are: $1 - \beta_2$ is computed before it is
         # rounded to the parameter's dtype, where the tensor operation rounds it, as with a float.
         step = type(numbers)(flags)
@@ -485,9 +489,10 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
         if maximize:
             grad = -grad
         optimizer.update_param(state, step, grad, param)
-        created[:] = [key for key, value in state.items()
-                      if isinstance(value, torch.Tensor) and (key not in keys or value is not inputs[keys.index(key)])]
-        return [state[key] for key in created]
+        # The loop can only change state in place: a tensor put into the state would be lost
+        if list(state) != keys or any(state[key] is not tensor for key, tensor in zip(keys, inputs)):
+            raise ValueError('step_param replaces or adds a state tensor, which a compiled loop cannot return')
+        return []
 
     stand_ins = [torch.zeros(TRACE_NUMEL, dtype=tensor_dtype) for tensor_dtype in [dtype, dtype] + [d for _, d in layout]]
     scalars = [torch.tensor(float(numbers[name]), dtype=torch.float64) for name in names]
@@ -502,7 +507,7 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
     saved = SavedKernels(CACHE_DIR, graph.code, [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
-        return Kernel(plan[0], len(names), list(created), plan[1])
+        return Kernel(plan[0], len(names), plan[1])
     if not compiler_available():
         raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
     with warnings.catch_warnings(), inductor_cache(CACHE_DIR):
@@ -516,12 +521,11 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
             options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads}})
-    kernel = Kernel(function, len(names), list(created))
-    if not created:
-        direct = direct_call(kernel, stand_ins)
-        if direct is not None:
-            saved.save(*direct)
-            return Kernel(direct[0], len(names), [], direct[1])
+    kernel = Kernel(function, len(names))
+    direct = direct_call(kernel, stand_ins)
+    if direct is not None:
+        saved.save(*direct)
+        return Kernel(direct[0], len(names), direct[1])
     return kernel
 
 
@@ -579,7 +583,7 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         if index is None:
             return None
         plan.append(index)
-    direct = Kernel(function, kernel.count, [], plan)
+    direct = Kernel(function, kernel.count, plan)
     direct(copy[0], copy[1], copy[2:], values)
     if not all(torch.equal(a, b) for a, b in zip(probe, copy)):
         return None

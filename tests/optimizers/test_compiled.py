@@ -241,6 +241,38 @@ def test_a_step_that_reads_a_number_in_python_runs_as_written_with_a_warning():
     assert torch.equal(param.detach(), torch.full((4,), 0.5))
 
 
+def test_a_step_that_puts_a_tensor_into_the_state_runs_as_written_with_a_warning():
+    class Remembers(SGD):
+        def step_param(self, state, numbers, grad, param):
+            # A loop changes its inputs in place; it cannot hand a new tensor back to the state
+            state['last_grad'] = grad.clone()
+            param.sub_(numbers.lr * grad)
+
+    param = torch.ones(4, requires_grad=True)
+    param.grad = torch.ones(4)
+    optimizer = Remembers([{'params': [param], 'fast': True}], lr=0.5)
+    with pytest.warns(fast.FastPathWarning, match='replaces or adds a state tensor'):
+        optimizer.step()
+    assert torch.equal(optimizer.state[param]['last_grad'], torch.ones(4))
+    assert torch.equal(param.detach(), torch.full((4,), 0.5))
+
+
+def test_the_step_that_creates_the_velocity_runs_as_written_and_the_next_is_compiled():
+    class Velocity(SGD):
+        pass
+
+    param = torch.ones(4, requires_grad=True)
+    param.grad = torch.ones(4)
+    optimizer = Velocity([{'params': [param], 'fast': True}], lr=0.5, momentum=0.9)
+    optimizer.step()
+    assert not any(key[0][0] is Velocity for key in fast.KERNELS)
+    assert torch.equal(optimizer.state[param]['momentum_buffer'], torch.ones(4))
+    optimizer.step()
+    assert any(key[0][0] is Velocity for key in fast.KERNELS)
+    # $b_2 = 0.9 + 1$, $\theta_2 = 1 - 0.5 (1 + 1.9)$
+    assert torch.allclose(param.detach(), torch.full((4,), 1 - 0.5 * 2.9))
+
+
 def test_unsupported_groups_warn_and_run_as_written():
     param = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
     param.grad = torch.ones(4, dtype=torch.bfloat16)
