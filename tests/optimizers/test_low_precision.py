@@ -214,23 +214,28 @@ def test_compiled_bfloat16_state_matches_the_code_as_written(optimizer_class):
     grads = [torch.randn(5003, generator=generator) for _ in range(6)]
     runs = []
     for fast in (True, False):
-        param = start.clone().requires_grad_()
-        optimizer = optimizer_class([{'params': [param], 'fast': fast}], lr=1e-2, state_dtype=torch.bfloat16)
+        # Two parameters with the same values and gradients: only their random bits tell them apart
+        params = [start.clone().requires_grad_() for _ in range(2)]
+        optimizer = optimizer_class([{'params': params, 'fast': fast}], lr=1e-2, state_dtype=torch.bfloat16)
         for grad in grads:
-            param.grad = grad.clone()
+            for param in params:
+                param.grad = grad.clone()
             with warnings.catch_warnings():
                 warnings.simplefilter('error', labml_opt.fast.FastPathWarning)
                 optimizer.step()
-        runs.append((param.detach(), optimizer.state[param]))
-    (compiled, compiled_state), (written, written_state) = runs
-    assert compiled_state['exp_avg'].dtype == torch.bfloat16
-    assert (compiled - written).abs().max() < 1e-5
-    keys = [key for key, value in compiled_state.items() if isinstance(value, torch.Tensor)]
-    assert len(keys) == (3 if optimizer_class is labml_opt.AMSGrad else 2)
-    for key in keys:
-        # The same random bits: the roundings differ only where float32 arithmetic put a value
-        # on the other side of a rounding threshold, in a few elements, by one ulp
-        differ = compiled_state[key] != written_state[key]
-        assert differ.float().mean() < 1e-2
-        a, b = compiled_state[key].float(), written_state[key].float()
-        assert torch.all((a - b).abs() <= 2 ** -7 * torch.maximum(a.abs(), b.abs()))
+        runs.append([(param.detach(), optimizer.state[param]) for param in params])
+    for (compiled, compiled_state), (written, written_state) in zip(*runs):
+        assert compiled_state['exp_avg'].dtype == torch.bfloat16
+        assert (compiled - written).abs().max() < 1e-5
+        keys = [key for key, value in compiled_state.items() if isinstance(value, torch.Tensor)]
+        assert len(keys) == (3 if optimizer_class is labml_opt.AMSGrad else 2)
+        for key in keys:
+            # The same random bits: the roundings differ only where float32 arithmetic put a value
+            # on the other side of a rounding threshold, in a few elements, by one ulp
+            differ = compiled_state[key] != written_state[key]
+            assert differ.float().mean() < 1e-2
+            a, b = compiled_state[key].float(), written_state[key].float()
+            assert torch.all((a - b).abs() <= 2 ** -7 * torch.maximum(a.abs(), b.abs()))
+    # Each parameter has its own seed on the compiled path too
+    (first, first_state), (second, second_state) = runs[0]
+    assert not torch.equal(first_state['exp_avg'], second_state['exp_avg'])
