@@ -30,6 +30,9 @@ from site_gen import SiteError
 # The keys front matter may have; anything else is a typo that would silently vanish.
 FRONT_MATTER_KEYS = ('title', 'summary')
 
+# The fields of `ast` nodes that hold statements (`handlers` and `cases` hold nodes that do).
+STATEMENT_LISTS = ('body', 'orelse', 'finalbody', 'handlers', 'cases')
+
 # A prose line: its source line number and its Markdown text.
 ProseLine = Tuple[int, str]
 
@@ -52,7 +55,8 @@ class Section:
 class Source:
     """
     A parsed file: its lines, front matter and sections, and the problems found in its front
-    matter: `errors` stop its page from being built, `warnings` do not.
+    matter: `errors` stop its page from being built, `warnings` do not. A Python file keeps its
+    tokens, from which [highlight](highlight.html) colours it.
     """
     path: str
     text: str
@@ -63,6 +67,7 @@ class Source:
     is_python: bool
     errors: List[SiteError] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+    tokens: List[tokenize.TokenInfo] = field(default_factory=list)
 
 
 def parse(path: str, data: bytes) -> Source:
@@ -77,12 +82,13 @@ def parse(path: str, data: bytes) -> Source:
     lines = text.split('\n')
     if text.endswith('\n'):
         lines.pop()
+    tokens = []
     if path.endswith('.py'):
-        kinds, names = classify_python(path, text, lines)
+        kinds, names, tokens = classify_python(path, text, lines)
         sections = group_sections(lines, kinds, names)
     else:
         sections = [Section(prose=[[(n, line) for n, line in enumerate(lines, 1)]])]
-    source = Source(path, text, lines, None, '', sections, path.endswith('.py'))
+    source = Source(path, text, lines, None, '', sections, path.endswith('.py'), tokens=tokens)
     source.title, source.summary = front_matter(source)
     return source
 
@@ -110,8 +116,8 @@ def decode(path: str, data: bytes) -> str:
 def classify_python(path: str, text: str, lines: List[str]):
     """
     Return `kinds`, mapping a line number to `('comment', markdown)` or
-    `('doc', markdown, owner_header_line)`, absent for code; and `names`, mapping the first line
-    of each `class`/`def` (decorators included) to its qualified name.
+    `('doc', markdown, owner_header_line)`, absent for code; `names`, mapping the first line
+    of each `class`/`def` (decorators included) to its qualified name; and the tokens.
     """
     try:
         # Invalid escapes such as `\e` warn in `__doc__`, which we never read.
@@ -142,26 +148,28 @@ def classify_python(path: str, text: str, lines: List[str]):
             body = tok.string[1:]
             kinds[row] = ('comment', body[1:] if body.startswith(' ') else body)
 
+    # A `class` or `def` is a statement, so only statements are walked, not expressions.
     names = {}
     owners = [(tree, None)]
     stack = [(tree, '')]
     while stack:
         node, prefix = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                start = min([child.lineno] + [d.lineno for d in child.decorator_list])
-                names[start] = prefix + child.name
-                owners.append((child, start))
-                stack.append((child, prefix + child.name + '.'))
-            else:
-                stack.append((child, prefix))
+        for field_name in STATEMENT_LISTS:
+            for child in getattr(node, field_name, ()):
+                if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                    start = min([child.lineno] + [d.lineno for d in child.decorator_list])
+                    names[start] = prefix + child.name
+                    owners.append((child, start))
+                    stack.append((child, prefix + child.name + '.'))
+                else:
+                    stack.append((child, prefix))
 
     for node, header in owners:
         doc = docstring_lines(node, strings, lines)
         if doc:
             for row, line in doc:
                 kinds[row] = ('doc', line, header)
-    return kinds, names
+    return kinds, names, tokens
 
 
 def docstring_lines(node, strings, lines: List[str]) -> Optional[List[ProseLine]]:

@@ -51,19 +51,23 @@ COLOR_RE = re.compile(r'[\w\s#.,!+-]*')
 FENCE_RE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
 TEXT_RE = re.compile(r'[^`$\\\n]+\n?|\$+|\\.?|.', re.S)
 BEGIN_RE = re.compile(r'\\begin\{([^}]*)\}')
+NEWLINE_RE = re.compile('\n')
 
 
-def extract(text: str, origins: List[Tuple[str, int]], maths: List[str], errors: List[SiteError]) -> str:
+def extract(text: str, origins: List[Tuple[str, int]], maths: List[Tuple[str, str, int]],
+            errors: List[SiteError]) -> str:
     """
     Walk the Markdown `text` once, skipping code spans and fences, and replace each math span by
-    a placeholder; its text is appended to `maths`. `origins[k]` is the file and line of the
-    text's line `k`, for errors.
+    a placeholder; the span, its file and its line are appended to `maths`. `origins[k]` is the
+    file and line of the text's line `k`.
     """
-    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == '\n']
+    line_starts = [0] + [m.end() for m in NEWLINE_RE.finditer(text)]
+
+    def origin(offset: int) -> Tuple[str, int]:
+        return origins[min(bisect_right(line_starts, offset) - 1, len(origins) - 1)]
 
     def fail(offset: int, message: str):
-        file, line = origins[min(bisect_right(line_starts, offset) - 1, len(origins) - 1)]
-        errors.append(SiteError(file, line, message))
+        errors.append(SiteError(*origin(offset), message))
 
     out = []
     i = 0
@@ -97,7 +101,7 @@ def extract(text: str, origins: List[Tuple[str, int]], maths: List[str], errors:
             if problem:
                 fail(i, problem)
             out.append(PLACEHOLDER.format(len(maths)))
-            maths.append(span)
+            maths.append((span, *origin(i)))
             i = span_end
             continue
         # Not math: plain text up to the next character that could start something (and its line
