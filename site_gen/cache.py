@@ -22,12 +22,13 @@ may be reused.
   never committed; deleting it only costs time.
 """
 
+import hashlib
 import json
 import os
 import re
 import sqlite3
 from pathlib import Path
-from typing import Dict, Iterable, Optional, Tuple
+from typing import Callable, Dict, Iterable, Optional, Tuple
 
 from site_gen.render import normalise
 
@@ -79,6 +80,49 @@ class Formulas:
 
     def close(self):
         self.db.close()
+
+
+class Pages:
+    """
+    The pages of the last build into `out`, as its manifest describes them, for this build to
+    reuse: none if our code changed since (`generator` is the hash of everything that shapes a page).
+    """
+
+    def __init__(self, out: Path, generator: str):
+        self.out = out
+        self.manifest = load_manifest(out)
+        self.pages = self.manifest.get('pages', {}) if self.manifest.get('generator') == generator else {}
+
+    def parsed(self, url: str, path: str, digest: str, root: Path, within_root: Callable[[Path], bool]) -> Optional[dict]:
+        """
+        What the last build learnt from `path` (title, summary, search entries, includes, images),
+        if its bytes and those of its includes and images are unchanged. The images are copied
+        from the manifest's list, so they too must really be in the tree.
+        """
+        before = self.pages.get(url)
+        if (before and before.get('source') == path and before['hash'] == digest
+                and all((root / d).is_file() and sha(root / d) == h for d, h in before.get('deps', {}).items())
+                and all(within_root(root / image) for image in before.get('images', []))):
+            return before
+        return None
+
+    def output(self, url: str, key: str) -> Optional[bytes]:
+        """The page the last build wrote, if it was laid out from the same `key` and is as written."""
+        before = self.pages.get(url, {})
+        existing = self.out / url
+        if before.get('key') == key and existing.is_file():
+            data = existing.read_bytes()
+            if sha_bytes(data) == before.get('output'):
+                return data
+        return None
+
+
+def sha(path: Path) -> str:
+    return sha_bytes(path.read_bytes())
+
+
+def sha_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 # ## The manifest is untrusted input

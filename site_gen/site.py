@@ -42,7 +42,7 @@ from typing import Dict, List, Optional
 from site_gen import BuildError, SiteError
 from site_gen import config as configuration
 from site_gen import typeset
-from site_gen.cache import MANIFEST, Formulas, encode_manifest, load_manifest, plain_path
+from site_gen.cache import MANIFEST, Formulas, Pages, encode_manifest, plain_path, sha, sha_bytes
 from site_gen.parse import parse
 from site_gen.render import Renderer, relative_url
 
@@ -95,9 +95,8 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
     paths = discover(root, sources, out, config.exclude, notes)
     urls = assign_urls(paths)
     page_for = {p: u for p, u in urls.items()}.get
-    old = load_manifest(out)
     generator = generator_hash()
-    previous = old.get('pages', {}) if old.get('generator') == generator else {}
+    last = Pages(out, generator)
     renderer = Renderer(root, page_for, remote_images=config.remote_images)
     with typeset.MathJax(Formulas(typeset.engine())) as mathjax:
         # ### Parse and render what changed
@@ -109,10 +108,8 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
             url = urls[path]
             data = (root / path).read_bytes()
             digest = sha_bytes(data)
-            before = previous.get(url)
-            # A cached page's images are copied from the manifest's list: they too must really be in the tree.
-            if (before and before.get('source') == path and before['hash'] == digest and deps_unchanged(root, before)
-                    and all(renderer.within_root(root / image) for image in before.get('images', []))):
+            before = last.parsed(url, path, digest, root, renderer.within_root)
+            if before:
                 metas[url] = before
                 continue
             source, page, problems = render(renderer, path, data)
@@ -150,10 +147,9 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
             context = navigation(page, pages, root, links_from, config, project)
             key = sha_text(json.dumps([generator, page.meta.get('hash'), page.meta.get('deps'), context, everything],
                                       sort_keys=True))
-            before = previous.get(url, {})
-            existing = out / url
-            if before.get('key') == key and existing.is_file() and sha(existing) == before.get('output'):
-                outputs[url] = existing.read_bytes()
+            reused = last.output(url, key)
+            if reused is not None:
+                outputs[url] = reused
             else:
                 if page.source and url not in sections:
                     _, rendered_page, problems = render(renderer, page.source, (root / page.source).read_bytes())
@@ -161,7 +157,8 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
                     if problems or more:
                         raise BuildError(problems + more)
                 body = sections[url] if page.source else []
-                outputs[url] = template('page.html', page=page, sections=body, **context).encode()
+                outputs[url] = template('page.html', page=page, sections=body, math_style=mathjax.page_style(body),
+                                        **context).encode()
             manifest_pages[url] = dict(page.meta, key=key, output=sha_bytes(outputs[url]))
             for image in page.meta.get('images', []):
                 outputs[image] = (root / image).read_bytes()
@@ -175,6 +172,7 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
         # The manifest is written first with every file this build may write, so that a build
         # killed half way leaves nothing that the next build does not know about and cannot remove.
         remove_temporaries(out)
+        old = last.manifest
         journal = dict(old, files=sorted(set(old.get('files', [])) | set(outputs) | {MANIFEST}))
         write_if_changed(out, MANIFEST, encode_manifest(journal))
         written = [path for path, data in sorted(outputs.items()) if write_if_changed(out, path, data)]
@@ -401,10 +399,6 @@ def generator_files() -> List[Path]:
     return [path for path in files if path.is_file() and not path.name.startswith('.')]
 
 
-def deps_unchanged(root: Path, meta: dict) -> bool:
-    return all((root / d).is_file() and sha(root / d) == h for d, h in meta.get('deps', {}).items())
-
-
 # ### Writing only inside the output folder
 #
 # <a id="inside"></a>
@@ -468,14 +462,6 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return True
     return True
-
-
-def sha(path: Path) -> str:
-    return sha_bytes(path.read_bytes())
-
-
-def sha_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def sha_text(text: str) -> str:

@@ -49,6 +49,10 @@ SCRIPT = Path(__file__).with_name('typeset.js')
 # write one of its own.
 MATH_SPAN_RE = re.compile(r'<span class="math">([^<]*)</span>')
 STYLESHEET = '\0stylesheet'
+# The classes by which MathJax's CSS draws a character (`mjx-c.mjx-c1D6FC.TEX-I::before`), and
+# the class attributes of the elements that carry them in a formula.
+CHARACTER_CLASS_RE = re.compile(r'\.((?:mjx-c[0-9A-F]+)|(?:TEX-[A-Z0-9]+))\b')
+USED_CLASSES_RE = re.compile(r'class="(mjx-c[0-9A-F]+(?: TEX-[A-Z0-9]+)?)"')
 # What MathJax's CommonHTML output and assistive MathML are made of: `mjx-*` elements, MathML,
 # and attributes that carry no URL, script or CSS beyond lengths, colours and font names.
 MATHML_TAGS = {'math', 'semantics', 'annotation', 'mrow', 'mi', 'mn', 'mo', 'mtext', 'mspace', 'ms', 'msub', 'msup',
@@ -101,6 +105,7 @@ class MathJax:
     def __init__(self, formulas: Formulas):
         self.formulas = formulas
         self.known: Dict[str, Tuple[str, Optional[str]]] = {}
+        self.css = None
         self.process: Optional[subprocess.Popen] = None
 
     def typeset(self, spans: Iterable[str]) -> Dict[str, Tuple[str, Optional[str]]]:
@@ -128,13 +133,34 @@ class MathJax:
                     for span, path, line in page.maths if span in present and typeset[span][1]]
         return [replace(section, prose=apply(section.prose, typeset)) for section in page.sections], problems
 
-    def stylesheet(self) -> str:
-        """MathJax's CSS for every character of its fonts, one file for the whole site."""
-        done = self.formulas.get([STYLESHEET])
-        if STYLESHEET not in done:
-            done = {STYLESHEET: (self.ask(['stylesheet'])[0][0], None)}
-            self.formulas.put(done)
-        return done[STYLESHEET][0]
+    def stylesheet(self) -> Tuple[str, Dict[Tuple[str, ...], str]]:
+        """
+        MathJax's CSS, in two parts: the rules every formula needs (and the fonts), for one file
+        shared by the site, and the rules that draw each character, by the classes that select
+        them, for each page to carry those of its own formulas: the whole set is 240 kB, a page
+        needs a few kB of it.
+        """
+        if self.css is None:
+            done = self.formulas.get([STYLESHEET])
+            if STYLESHEET not in done:
+                done = {STYLESHEET: (self.ask(['stylesheet'])[0][0], None)}
+                self.formulas.put(done)
+            shared, characters = [], {}
+            for rule in done[STYLESHEET][0].strip().split('\n\n'):
+                classes = tuple(sorted(CHARACTER_CLASS_RE.findall(rule.split('{', 1)[0])))
+                if any(name.startswith('mjx-c') for name in classes):
+                    characters[classes] = characters.get(classes, '') + rule + '\n'
+                else:
+                    shared.append(rule)
+            self.css = '\n'.join(shared) + '\n', characters
+        return self.css
+
+    def page_style(self, sections) -> str:
+        """The CSS rules of the characters that a page's typeset formulas draw."""
+        characters = self.stylesheet()[1]
+        used = {tuple(sorted(classes.split())) for s in sections for classes in USED_CLASSES_RE.findall(s.prose)}
+        # MathJax's CSS, inside `<style>`, where only `</` could end it early.
+        return ''.join(characters[key] for key in sorted(used) if key in characters).replace('</', '<\\/')
 
     def ask(self, request: list) -> List[list]:
         if self.process is None:
@@ -212,8 +238,8 @@ def apply(fragment: str, typeset: Dict[str, Tuple[str, Optional[str]]]) -> str:
 
 
 def assets(mathjax_engine: MathJax) -> Dict[str, bytes]:
-    """The stylesheet, the fonts it names, and MathJax's licence."""
-    files = {'assets/math.css': mathjax_engine.stylesheet().encode()}
+    """The shared stylesheet, the fonts it names, and MathJax's licence."""
+    files = {'assets/math.css': mathjax_engine.stylesheet()[0].encode()}
     for font in sorted((MATHJAX / FONTS).glob('*.woff')):
         files[f'assets/mathjax/woff-v2/{font.name}'] = font.read_bytes()
     files['assets/mathjax/LICENSE'] = (MATHJAX / 'LICENSE').read_bytes()

@@ -20,7 +20,8 @@ from site_gen import BuildError, SiteError
 from site_gen.__main__ import main
 from site_gen.check import check
 from site_gen.config import Config
-from site_gen.site import build, inside, load_manifest
+from site_gen.cache import load_manifest
+from site_gen.site import build, inside
 from tests.site_gen.conftest import REPO, write_tree
 
 SOURCES = ['pkg', 'README.md']
