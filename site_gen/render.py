@@ -14,13 +14,13 @@ Markdown):
 2. Markdown turns the rest into HTML;
 3. [sanitise](sanitise.html) parses that HTML as a browser would and keeps only what is on its
    allow-list, so that no HTML written in a docstring can run script or load from another host;
-4. our own additions go in: the math spans (HTML-escaped, inside `<span class="math">`),
-   highlighted code, heading ids, links to source files turned into links to their pages. They
-   are applied to the sanitiser's output, whose serialisation is regular (every attribute in
-   double quotes), not to anything a person wrote.
+4. our own additions go in: the math spans (HTML-escaped, inside `<span class="math">`, for
+   [typeset](typeset.html)), highlighted code, heading ids, links to source files turned into
+   links to their pages. They are applied to the sanitiser's output, whose serialisation is
+   regular (every attribute in double quotes), not to anything a person wrote.
 
-**Code is highlighted as a whole file**, so a multi-line string is coloured right, and then split
-into lines that keep their numbers.
+**Code is [highlighted](highlight.html) as a whole file**, from the parser's tokens, so a
+multi-line string is coloured right, and then split into lines that keep their numbers.
 
 Problems are recorded in the page (`errors` and `warnings`, each naming its file and line), and
 rendering goes on, so that a build reports every error of every file.

@@ -15,13 +15,17 @@ summary: Pages, navigation, index pages, search index and assets, written increm
 2. **Parse and render** each source whose bytes, includes or images changed since the last build.
    The manifest `manifest.json` remembers, for every page, the hashes it was built from and
    what the navigation needs (title, summary, search entries). It holds no timestamps and no
-   absolute paths, so it is the same on every machine and can be committed with the site.
+   absolute paths, so it is the same on every machine and can be committed with the site;
+   [cache](cache.html) reads it and decides what may be reused.
+3. **Typeset** the formulas of every page rendered, in one request to MathJax for those the
+   formula cache lacks ([typeset](typeset.html)).
    Every error of every file is collected first; **if there is any, nothing is written** and the
    last good site stays as it was. With `keep_going`, the good pages are built and the bad ones
    left out.
-3. **Lay out** each page with its navigation (breadcrumb, previous/next, index listing).
-   A page whose inputs and navigation did not change is not rendered again.
-4. **Write** only the files whose bytes differ, each through a temporary file and a rename,
+4. **Lay out** each page with its navigation (breadcrumb, previous/next, index listing) and the
+   CSS of the characters its formulas draw. A page whose inputs and navigation did not change
+   is not rendered again.
+5. **Write** only the files whose bytes differ, each through a temporary file and a rename,
    and remove pages whose sources are gone.
 
 The manifest is committed, so a pull request can change it: it is read as untrusted input. An

