@@ -6,9 +6,9 @@ summary: Python coloured from the tokens the parser already read; other language
 
 # Highlight
 
-A Python page is coloured **from the tokens that [parse](parse.html) already made** with
-`tokenize`, so the file is read once, as Python reads it: a multi-line string is one token, and
-its lines are split afterwards, keeping their numbers. Each token gets the CSS class Pygments
+A Python page is coloured **from the tokens that [parse](parse.html) already made**, so the
+file is read once: a multi-line string is one token, and its lines are split afterwards,
+keeping their numbers. Each token gets the CSS class Pygments
 would give it (`k` keyword, `nf` function name, `s2` string, ...), so Pygments' colour themes
 apply. Pygments itself is about four times slower on the same file; it still colours fences in
 other languages (`bash`, `toml`, doctests as `pycon`, ...).
@@ -20,12 +20,12 @@ import ast
 import builtins
 import functools
 import html
-import io
 import keyword
 import re
-import tokenize
 import warnings
 from typing import List, Optional, Tuple
+
+from site_gen.parse import CLOSING, OPENING, Token, scan
 
 # Keywords Pygments colours apart: constants, operators that are words, and import statements.
 KEYWORD_CLASSES = {**{word: 'k' for word in keyword.kwlist}, 'True': 'kc', 'False': 'kc', 'None': 'kc',
@@ -45,30 +45,17 @@ EMPTY_SPAN_RE = re.compile(r'<span class="\w+"></span>')
 _pygments_lexers: dict = {}
 
 
-def python(text: str, tokens: Optional[List[tokenize.TokenInfo]] = None) -> List[str]:
+def python(text: str, tokens: Optional[List[Token]] = None) -> List[str]:
     """`text` as HTML lines; `tokens` are its tokens, when the parser already has them."""
-    if tokens is None:
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
-    starts = [0]
-    for line in text.split('\n'):
-        starts.append(starts[-1] + len(line) + 1)
     pieces: List[Tuple[str, str]] = []
-    position = 0
-    previous = ''           # the last significant token's text
+    previous = ''           # the last significant token
     line_start = True       # no significant token yet on this logical line
+    depth = 0               # brackets open: a line end inside them does not end the statement
     decorator = False       # the last `@` started its line
     context = ''            # 'def' or 'class' until its name; 'import' or 'from' while module names follow
-    for token in tokens:
-        kind, string = token.type, token.string
-        if kind in (tokenize.NEWLINE, tokenize.NL, tokenize.INDENT, tokenize.DEDENT, tokenize.ENDMARKER):
-            if kind == tokenize.NEWLINE:
-                line_start, context = True, ''
-            continue
-        start = starts[token.start[0] - 1] + token.start[1]
-        if start > position:
-            pieces.append(('', text[position:start]))
+    for kind, string, start, _ in scan(text) if tokens is None else tokens:
         css = ''
-        if kind == tokenize.NAME:
+        if kind == 'name':
             dunder = string.startswith('__') and string.endswith('__')
             if context in ('def', 'class'):
                 css = 'nc' if context == 'class' else 'fm' if dunder else 'nf'
@@ -83,7 +70,7 @@ def python(text: str, tokens: Optional[List[tokenize.TokenInfo]] = None) -> List
                 css = 'vm' if string in MAGIC_VARIABLES else 'fm'
             elif previous == '.':
                 css = 'n'
-            elif previous == '@' and pieces[-1] == ('o', '@') and decorator:
+            elif previous == '@' and decorator:
                 css = 'nd'
                 pieces[-1] = ('nd', '@')
             elif string in KEYWORD_CLASSES:
@@ -91,26 +78,28 @@ def python(text: str, tokens: Optional[List[tokenize.TokenInfo]] = None) -> List
                 context = string if string in ('def', 'class') else context
             else:
                 css = NAME_CLASSES.get(string, 'n')
-        elif kind == tokenize.OP:
+        elif kind == 'op':
             css = 'nn' if string == '.' and context in ('import', 'from') else 'p' if string in PUNCTUATION else 'o'
             decorator = string == '@' and line_start
-        elif kind == tokenize.STRING:
+            depth += string in OPENING
+            depth -= string in CLOSING
+        elif kind == 'string':
             prefix, body = STRING_RE.match(string).groups()
             if prefix:
                 pieces.append(('sa', prefix))
             css = 'sd' if line_start and body[:3] in ('"""', "'''") else 's2' if body[:1] == '"' else 's1'
-            string = body
-        elif kind == tokenize.NUMBER:
+            pieces.append((css, body))
+            previous, line_start = string, False
+            continue
+        elif kind == 'number':
             css = number_class(string)
-        elif kind == tokenize.COMMENT:
-            css = 'ch' if token.start == (1, 0) and string.startswith('#!') else 'c1'
+        elif kind == 'comment':
+            css = 'ch' if start == 0 and string.startswith('#!') else 'c1'
+        elif kind == 'newline':
+            line_start, context = line_start or depth == 0, '' if depth == 0 else context
         pieces.append((css, string))
-        position = starts[token.end[0] - 1] + token.end[1]
-        if kind != tokenize.COMMENT:
-            previous = token.string
-            line_start = False
-    if position < len(text):
-        pieces.append(('', text[position:]))
+        if kind in ('name', 'op', 'number'):
+            previous, line_start = string, False
     return lines_of(pieces)
 
 
@@ -147,10 +136,7 @@ def lines_of(pieces: List[Tuple[str, str]]) -> List[str]:
 def code(text: str, language: str = 'python') -> List[str]:
     """Any language Pygments knows; Python by our own tokens, unless it does not tokenize."""
     if language in ('python', 'py', 'python3'):
-        try:
-            return python(text)
-        except (tokenize.TokenError, SyntaxError, IndentationError):
-            pass
+        return python(text)
     return pygments_lines(text, language)
 
 
@@ -185,5 +171,5 @@ def inline(snippet: str) -> str:
             warnings.simplefilter('ignore')
             ast.parse(snippet, mode='eval')
         return python(snippet)[0] if '\n' not in snippet else html.escape(snippet, quote=False)
-    except (SyntaxError, ValueError, tokenize.TokenError):
+    except (SyntaxError, ValueError):
         return html.escape(snippet, quote=False)
