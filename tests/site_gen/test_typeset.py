@@ -108,3 +108,18 @@ def test_a_cache_folder_that_cannot_be_written_costs_time_not_the_build(tmp_path
                                                 ('\\begin{align}a&=b\\end{align}', '\\begin{align}a&=b\\end{align}', True)])
 def test_delimiters_say_whether_math_is_displayed(span, tex, display):
     assert typeset.delimited(span) == (tex, display)
+
+
+def test_each_page_carries_the_css_of_every_character_its_formulas_draw_and_no_other(tmp_path, cache):
+    write_tree(tmp_path, {'m/a.py': '"""\n# A\n\n$\\alpha + \\mathbb{R}$ and $$\\left( \\frac{a}{b} \\right)$$\n"""\nx = 1\n',
+                          'm/b.py': '"""\n# B\n\nNo math here.\n"""\ny = 2\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    page = (tmp_path / 'out/m/a.html').read_text()
+    style = re.search(r'<style>\n(.*?)</style>', page, re.S).group(1)
+    used = {tuple(sorted(classes.split())) for classes in typeset.USED_CLASSES_RE.findall(page)}
+    drawn = {tuple(sorted(typeset.CHARACTER_CLASS_RE.findall(rule.split('{')[0]))) for rule in style.split('}') if '{' in rule}
+    assert ('TEX-I', 'mjx-c1D6FC') in used and ('TEX-A', 'mjx-c211D') in used
+    assert used <= drawn and all(any(name.startswith('mjx-c') for name in key) for key in drawn)
+    assert '<style>' not in (tmp_path / 'out/m/b.html').read_text()
+    shared = (tmp_path / 'out/assets/math.css').read_text()
+    assert len(shared) < 30_000 and '@font-face' in shared and 'mjx-c1D6FC' not in shared
