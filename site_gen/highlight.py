@@ -47,13 +47,15 @@ _pygments_lexers: dict = {}
 
 def python(text: str, tokens: Optional[List[Token]] = None) -> List[str]:
     """`text` as HTML lines; `tokens` are its tokens, when the parser already has them."""
-    pieces: List[Tuple[str, str]] = []
+    out: List[str] = []
+    run: List[str] = []     # the text of neighbouring tokens of one class, which share a `<span>`
+    run_css = ''
     previous = ''           # the last significant token
     line_start = True       # no significant token yet on this logical line
     depth = 0               # brackets open: a line end inside them does not end the statement
     decorator = False       # the last `@` started its line
     context = ''            # 'def' or 'class' until its name; 'import' or 'from' while module names follow
-    for kind, string, start, _ in scan(text) if tokens is None else tokens:
+    for kind, string, start in scan(text) if tokens is None else tokens:
         css = ''
         if kind == 'name':
             dunder = string.startswith('__') and string.endswith('__')
@@ -71,36 +73,51 @@ def python(text: str, tokens: Optional[List[Token]] = None) -> List[str]:
             elif previous == '.':
                 css = 'n'
             elif previous == '@' and decorator:
-                css = 'nd'
-                pieces[-1] = ('nd', '@')
+                css, run_css = 'nd', 'nd'
             elif string in KEYWORD_CLASSES:
                 css = KEYWORD_CLASSES[string]
                 context = string if string in ('def', 'class') else context
             else:
                 css = NAME_CLASSES.get(string, 'n')
+            previous, line_start = string, False
         elif kind == 'op':
             css = 'nn' if string == '.' and context in ('import', 'from') else 'p' if string in PUNCTUATION else 'o'
             decorator = string == '@' and line_start
             depth += string in OPENING
             depth -= string in CLOSING
+            previous, line_start = string, False
         elif kind == 'string':
             prefix, body = STRING_RE.match(string).groups()
-            if prefix:
-                pieces.append(('sa', prefix))
             css = 'sd' if line_start and body[:3] in ('"""', "'''") else 's2' if body[:1] == '"' else 's1'
-            pieces.append((css, body))
+            if prefix:
+                out.append(span(run_css, ''.join(run)))
+                run_css, run = 'sa', [prefix]
+                string = body
             previous, line_start = string, False
-            continue
         elif kind == 'number':
             css = number_class(string)
+            previous, line_start = string, False
         elif kind == 'comment':
             css = 'ch' if start == 0 and string.startswith('#!') else 'c1'
-        elif kind == 'newline':
-            line_start, context = line_start or depth == 0, '' if depth == 0 else context
-        pieces.append((css, string))
-        if kind in ('name', 'op', 'number'):
-            previous, line_start = string, False
-    return lines_of(pieces)
+        elif kind == 'newline' and depth == 0:
+            line_start, context = True, ''
+        if css != run_css:
+            out.append(span(run_css, ''.join(run)))
+            run_css, run = css, []
+        run.append(string)
+    out.append(span(run_css, ''.join(run)))
+    return ''.join(out).split('\n')
+
+
+def span(css: str, text: str) -> str:
+    """Escaped text in a `<span>` of its class, closed at each line end and opened again after it."""
+    if '&' in text or '<' in text or '>' in text:
+        text = text.replace('&', '&amp;').replace('<', '&lt;').replace('>', '&gt;')
+    if not css or not text:
+        return text
+    if '\n' in text:
+        return '\n'.join(f'<span class="{css}">{line}</span>' if line else '' for line in text.split('\n'))
+    return f'<span class="{css}">{text}</span>'
 
 
 def number_class(number: str) -> str:

@@ -66,7 +66,7 @@ class Source:
     is_python: bool
     errors: List[SiteError] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
-    tokens: List[Tuple[str, str, int, int]] = field(default_factory=list)
+    tokens: List[Tuple[str, str, int]] = field(default_factory=list)
 
 
 def parse(path: str, data: bytes) -> Source:
@@ -111,8 +111,8 @@ def decode(path: str, data: bytes) -> str:
 # `ast` has no comments, so the source is also cut into tokens (comments, strings, names,
 # numbers, operators, line ends, spaces) by one regular expression in one pass; the standard
 # `tokenize` is a loop in Python, and twice as slow. The file has already parsed, so the tokens
-# only need to be right for valid Python. Each is `(kind, text, start, end)`, by offsets in the
-# text; [highlight](highlight.html) colours the page from them.
+# only need to be right for valid Python. Each is `(kind, text, start)`, `start` its offset in
+# the text; [highlight](highlight.html) colours the page from them.
 
 STRING = (r'(?:[rRbBuUfF]{1,2})?'
           r"(?:'''(?:[^'\\]+|\\[\s\S]|'(?!''))*'''"
@@ -126,11 +126,11 @@ TOKEN_RE = re.compile(rf'(?P<comment>#[^\n]*)|(?P<string>{STRING})|(?P<name>[^\W
                       rf'|(?P<op>{OPERATOR})|(?P<newline>\n)|(?P<space>[ \t\f]+|\\\n)|(?P<other>.)', re.S)
 OPENING, CLOSING = set('([{'), set(')]}')
 NEWLINE_RE = re.compile('\n')
-Token = Tuple[str, str, int, int]
+Token = Tuple[str, str, int]
 
 
 def scan(text: str) -> List[Token]:
-    return [(m.lastgroup, m.group(), m.start(), m.end()) for m in TOKEN_RE.finditer(text)]
+    return [(m.lastgroup, m.group(), m.start()) for m in TOKEN_RE.finditer(text)]
 
 
 def line_starts(text: str) -> List[int]:
@@ -163,7 +163,7 @@ def classify_python(path: str, text: str, lines: List[str]):
     depth = 0
     strings = {}
     starts = line_starts(text)
-    for kind, string, start, _ in tokens:
+    for kind, string, start in tokens:
         if kind == 'op' and string in OPENING:
             depth += 1
         elif kind == 'op' and string in CLOSING:
