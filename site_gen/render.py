@@ -52,6 +52,27 @@ URL_ATTRIBUTE_RE = re.compile(r'<(a|img)\b[^"<>]*(?:"[^"]*"[^"<>]*)*>')
 FENCED_RE = re.compile(r'<pre><code(?: class="language-([\w+-]+)")?>(.*?)</code></pre>', re.S)
 
 
+# Markdown's own inline patterns, and the characters one of them must start with: code, escapes,
+# links and images, autolinks, raw HTML, entities, emphasis, and a line break (two spaces).
+INLINE_PATTERNS = {'backtick', 'escape', 'reference', 'link', 'image_link', 'image_reference', 'short_reference',
+                   'short_image_ref', 'autolink', 'automail', 'linebreak', 'html', 'entity', 'not_strong',
+                   'em_strong', 'em_strong2'}
+INLINE_START_RE = re.compile(r'[`\\\[!<&*_]|  \n')
+
+
+class SkipPlainText(markdown.treeprocessors.InlineProcessor):
+    """
+    Markdown's inline processor, which tries each of its patterns on every run of text; two runs
+    in three have none of the characters a pattern starts with, and come back unchanged without
+    the tries. It is used only with Markdown's own patterns (`INLINE_PATTERNS`).
+    """
+
+    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
+        if not INLINE_START_RE.search(data):
+            return data
+        return super()._InlineProcessor__handleInline(data, patternIndex)
+
+
 @dataclass
 class RenderedSection:
     """
@@ -96,6 +117,8 @@ class Renderer:
         self.remote_images = remote_images
         self.md = markdown.Markdown(extensions=['fenced_code', 'tables', 'sane_lists'],
                                     extension_configs={'tables': {'use_align_attribute': True}})
+        if set(self.md.inlinePatterns._data) <= INLINE_PATTERNS:
+            self.md.treeprocessors.register(SkipPlainText(self.md), 'inline', 20)
 
     def render(self, source: Source) -> RenderedPage:
         page = RenderedPage(sections=[])
