@@ -136,12 +136,12 @@ class MathJax:
                     for span, path, line in page.maths if span in present and typeset[span][1]]
         return [replace(section, prose=apply(section.prose, typeset)) for section in page.sections], problems
 
-    def stylesheet(self) -> Tuple[str, Dict[Tuple[str, ...], str]]:
+    def stylesheet(self) -> Tuple[str, Dict[str, str]]:
         """
         MathJax's CSS, in two parts: the rules every formula needs (and the fonts), for one file
         shared by the site, and the rules that draw each character, by the classes that select
-        them, for each page to carry those of its own formulas: the whole set is 240 kB, a page
-        needs a few kB of it.
+        them (as a formula's `class` attribute names them: `mjx-c1D6FC TEX-I`), for each page to
+        carry those of its own formulas: the whole set is 240 kB, a page needs a few kB of it.
         """
         if self.css is None:
             done = self.formulas.get([STYLESHEET])
@@ -150,9 +150,10 @@ class MathJax:
                 self.formulas.put(done)
             shared, characters = [], {}
             for rule in done[STYLESHEET][0].strip().split('\n\n'):
-                classes = tuple(sorted(CHARACTER_CLASS_RE.findall(rule.split('{', 1)[0])))
+                classes = CHARACTER_CLASS_RE.findall(rule.split('{', 1)[0])
                 if any(name.startswith('mjx-c') for name in classes):
-                    characters[classes] = characters.get(classes, '') + rule + '\n'
+                    key = ' '.join(sorted(classes, key=lambda name: not name.startswith('mjx-c')))
+                    characters[key] = characters.get(key, '') + rule + '\n'
                 else:
                     shared.append(rule)
             self.css = '\n'.join(shared) + '\n', characters
@@ -161,7 +162,7 @@ class MathJax:
     def page_style(self, sections) -> str:
         """The CSS rules of the characters that a page's typeset formulas draw."""
         characters = self.stylesheet()[1]
-        used = {tuple(sorted(classes.split())) for s in sections for classes in USED_CLASSES_RE.findall(s.prose)}
+        used = {classes for s in sections for classes in USED_CLASSES_RE.findall(s.prose)}
         # MathJax's CSS, inside `<style>`, where only `</` could end it early.
         return ''.join(characters[key] for key in sorted(used) if key in characters).replace('</', '<\\/')
 
