@@ -9,7 +9,8 @@ Time site_gen against Pycco 0.6.0 on the same files, in the same run, and check 
     rendered again, every formula comes from the cache), and with it empty (MathJax typesets
     every formula: the first build on a machine).
   The same for the build inside one process (`pycco.process()` against `site_gen.site.build()`).
-* **A build with nothing changed**: wall time of the command, and of `build()` in-process.
+* **A build with nothing changed**: wall time of the command (and its CPU time, which is what
+  the wall time comes to on a machine that is not busy), and of `build()` in-process.
 * **Chromium**: how long each page takes to be fully rendered (loaded, laid out, painted, its
   fonts in), headless, from file://; the slowest page and the median.
 * **Math errors**: every formula of labml_opt and of the installed labml_nn package typeset by
@@ -158,6 +159,7 @@ def main():
         noop = best(wall(lambda: build(ROOT, args.sources, site)) for _ in range(args.repeat))
         noop_command = best(wall(lambda: subprocess.run(build_command + [str(site)], cwd=ROOT, check=True,
                                                         capture_output=True)) for _ in range(args.repeat))
+        noop_command_cpu = best(command_cpu(build_command + [str(site)]) for _ in range(args.repeat))
         startup = best(wall(lambda: subprocess.run([sys.executable, '-c', 'pass'], check=True)) for _ in range(args.repeat))
 
         ours_kept = pycco_kept = total = 0
@@ -187,7 +189,8 @@ def main():
     print(f'site_gen build command, empty cache      {command_cold:7.3f} s CPU   ratio {command_cold / pycco_command:5.2f}x')
     print(f'pycco.process() in-process               {pycco_in_process:7.3f} s CPU')
     print(f'site_gen build() in-process, cached      {in_process:7.3f} s CPU   ratio {in_process / pycco_in_process:5.2f}x')
-    print(f'no-change build, command                 {noop_command:7.3f} s wall (of which {startup:.3f} s starting Python)')
+    print(f'no-change build, command                 {noop_command:7.3f} s wall, {noop_command_cpu:.3f} s CPU '
+          f'(of which {startup:.3f} s wall starting Python)')
     print(f'no-change build, in-process              {noop:7.3f} s wall')
     if times:
         slowest = max(times, key=times.get)

@@ -168,14 +168,14 @@ class MathJax:
 
     def ask(self, request: list) -> List[list]:
         if self.process is None:
+            # Node's own errors, if any, go straight to our stderr.
             self.process = subprocess.Popen([node(), str(SCRIPT), str(MATHJAX / 'es5')], stdin=subprocess.PIPE,
-                                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                            encoding='utf-8')
+                                            stdout=subprocess.PIPE, text=True, encoding='utf-8')
         self.process.stdin.write(json.dumps(request) + '\n')
         self.process.stdin.flush()
         answer = self.process.stdout.readline()
         if not answer:
-            raise RuntimeError(f'site_gen: MathJax under Node stopped: {self.process.stderr.read().strip()}')
+            raise RuntimeError(f'MathJax under Node stopped with exit code {self.process.wait()} (its error is above)')
         return json.loads(answer)
 
     def __enter__(self):
@@ -190,7 +190,6 @@ class MathJax:
             self.process.stdin.close()
             self.process.wait()
             self.process.stdout.close()
-            self.process.stderr.close()
             self.process = None
 
 
