@@ -48,7 +48,7 @@ from site_gen import config as configuration
 from site_gen import typeset
 from site_gen.cache import MANIFEST, Formulas, Pages, encode_manifest, plain_path, sha, sha_bytes
 from site_gen.parse import parse
-from site_gen.render import Renderer, relative_url
+from site_gen.render import RenderedPage, Renderer, relative_url
 
 PACKAGE = Path(__file__).resolve().parent
 # Our temporary files: `.NAME.PID.tmp`, next to the file they become.
@@ -98,92 +98,125 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
     sources = sources or [project / source for source in config.sources] or ['.']
     paths = discover(root, sources, out, config.exclude, notes)
     urls = assign_urls(paths)
-    page_for = {p: u for p, u in urls.items()}.get
     generator = generator_hash()
     last = Pages(out, generator)
-    renderer = Renderer(root, page_for, remote_images=config.remote_images)
+    renderer = Renderer(root, {p: u for p, u in urls.items()}.get, remote_images=config.remote_images)
     with typeset.MathJax(Formulas(typeset.engine())) as mathjax:
-        # ### Parse and render what changed
-        metas: Dict[str, dict] = {}
-        rendered: Dict[str, tuple] = {}
-        errors: List[SiteError] = []
-        warnings: List[str] = []
-        for path in paths:
-            url = urls[path]
-            data = (root / path).read_bytes()
-            digest = sha_bytes(data)
-            before = last.parsed(url, path, digest, root, renderer.within_root)
-            if before:
-                metas[url] = before
-                continue
-            source, page, problems = render(renderer, path, data)
-            if source:
-                warnings += source.warnings + page.warnings
-            if problems:
-                errors += problems
-                continue
-            rendered[url] = (source, page)
-            metas[url] = {
-                'source': path, 'hash': digest,
-                'title': source.title or default_title(path), 'summary': source.summary,
-                'deps': {d: sha(root / d) for d in page.deps}, 'images': sorted(page.images),
-                'search': [entry for s in page.sections for entry in s.search],
-            }
-
-        # ### Typeset the math
-        # Every formula of every rendered page in one request; then each page's, from what is known.
-        mathjax.typeset(span for _, page in rendered.values() for s in page.sections for span in typeset.spans(s.prose))
-        sections: Dict[str, list] = {}
-        for url, (_, page) in list(rendered.items()):
-            sections[url], problems = mathjax.page(page)
-            if problems:
-                errors += problems
-                del rendered[url], metas[url]
+        metas, rendered, errors, warnings = render_changed(root, paths, urls, last, renderer)
+        sections = typeset_rendered(mathjax, rendered, metas, errors)
         if errors and not keep_going:
             raise BuildError(errors)
 
-        # ### Lay out pages
-        pages = site_pages(metas)
-        everything = sha_text(json.dumps(sorted(pages), sort_keys=True))
-        outputs: Dict[str, bytes] = {}
-        manifest_pages = {}
-        for url, page in sorted(pages.items()):
-            context = navigation(page, pages, root, links_from, config, project)
-            key = sha_text(json.dumps([generator, page.meta.get('hash'), page.meta.get('deps'), context, everything],
-                                      sort_keys=True))
-            reused = last.output(url, key)
-            if reused is not None:
-                outputs[url] = reused
-            else:
-                if page.source and url not in sections:
-                    _, rendered_page, problems = render(renderer, page.source, (root / page.source).read_bytes())
-                    sections[url], more = mathjax.page(rendered_page) if not problems else ([], [])
-                    if problems or more:
-                        raise BuildError(problems + more)
-                body = sections[url] if page.source else []
-                outputs[url] = template('page.html', page=page, sections=body, math_style=mathjax.page_style(body),
-                                        **context).encode()
-            manifest_pages[url] = dict(page.meta, key=key, output=sha_bytes(outputs[url]))
-            for image in page.meta.get('images', []):
-                outputs[image] = (root / image).read_bytes()
+        def page_html(page: Page, context: dict) -> bytes:
+            if page.source and page.url not in sections:
+                # Its source is unchanged but its navigation is not: render it again.
+                _, again, problems = render(renderer, page.source, (root / page.source).read_bytes())
+                sections[page.url], more = mathjax.page(again) if not problems else ([], [])
+                if problems or more:
+                    raise BuildError(problems + more)
+            body = sections[page.url] if page.source else []
+            return template('page.html', page=page, sections=body, math_style=mathjax.page_style(body),
+                            **context).encode()
 
+        pages = site_pages(metas)
+        outputs, manifest_pages = lay_out(pages, last, generator, page_html,
+                                          lambda page: navigation(page, pages, root, links_from, config, project))
+        for page in pages.values():
+            outputs.update({image: (root / image).read_bytes() for image in page.meta.get('images', [])})
         outputs.update(assets())
         outputs.update(typeset.assets(mathjax))
         outputs['assets/search-index.js'] = search_index(pages)
-        manifest = {'generator': generator, 'pages': manifest_pages, 'files': sorted(outputs)}
+    manifest = {'generator': generator, 'pages': manifest_pages, 'files': sorted(outputs)}
+    written, removed = write(out, outputs, manifest, last.manifest)
+    return Report(rendered=sorted(sections), written=written, removed=removed, warnings=warnings,
+                  pages=len(pages), notes=sorted(notes), errors=errors)
 
-        # ### Write
-        # The manifest is written first with every file this build may write, so that a build
-        # killed half way leaves nothing that the next build does not know about and cannot remove.
-        remove_temporaries(out)
-        old = last.manifest
-        journal = dict(old, files=sorted(set(old.get('files', [])) | set(outputs) | {MANIFEST}))
-        write_if_changed(out, MANIFEST, encode_manifest(journal))
-        written = [path for path, data in sorted(outputs.items()) if write_if_changed(out, path, data)]
-        removed = [path for path in old.get('files', []) if path not in outputs and path != MANIFEST and remove(out, path)]
-        write_if_changed(out, MANIFEST, encode_manifest(manifest))
-        return Report(rendered=sorted(sections), written=written, removed=removed, warnings=warnings,
-                      pages=len(pages), notes=sorted(notes), errors=errors)
+
+def render_changed(root: Path, paths: List[str], urls: Dict[str, str], last: Pages, renderer: Renderer):
+    """
+    Parse and render each source that changed since the last build; reuse what the last build
+    learnt of the others. Returns what each page's navigation needs, by URL; the rendered pages;
+    every error of every file; and the warnings.
+    """
+    metas: Dict[str, dict] = {}
+    rendered: Dict[str, RenderedPage] = {}
+    errors: List[SiteError] = []
+    warnings: List[str] = []
+    for path in paths:
+        url = urls[path]
+        data = (root / path).read_bytes()
+        digest = sha_bytes(data)
+        before = last.parsed(url, path, digest, root, renderer.within_root)
+        if before:
+            metas[url] = before
+            continue
+        source, page, problems = render(renderer, path, data)
+        if source:
+            warnings += source.warnings + page.warnings
+        if problems:
+            errors += problems
+            continue
+        rendered[url] = page
+        metas[url] = {
+            'source': path, 'hash': digest,
+            'title': source.title or default_title(path), 'summary': source.summary,
+            'deps': {d: sha(root / d) for d in page.deps}, 'images': sorted(page.images),
+            'search': [entry for s in page.sections for entry in s.search],
+        }
+    return metas, rendered, errors, warnings
+
+
+def typeset_rendered(mathjax: typeset.MathJax, rendered: Dict[str, RenderedPage], metas: Dict[str, dict],
+                     errors: List[SiteError]) -> Dict[str, list]:
+    """
+    The sections of every rendered page with their formulas typeset: all of the build's
+    formulas go to MathJax in one request, then each page takes its own. A page with a formula
+    MathJax cannot typeset is left out, and its errors join `errors`.
+    """
+    mathjax.typeset(span for page in rendered.values() for s in page.sections for span in typeset.spans(s.prose))
+    sections: Dict[str, list] = {}
+    for url, page in rendered.items():
+        typeset_sections, problems = mathjax.page(page)
+        if problems:
+            errors += problems
+            del metas[url]
+        else:
+            sections[url] = typeset_sections
+    return sections
+
+
+def lay_out(pages: Dict[str, Page], last: Pages, generator: str, page_html, context_for):
+    """
+    Every page's HTML, and its manifest entry. A page whose source, includes, images and
+    navigation (`context_for(page)`) are those the last build wrote it from is reused as written;
+    the others are made by `page_html(page, context)`.
+    """
+    everything = sha_text(json.dumps(sorted(pages), sort_keys=True))
+    outputs: Dict[str, bytes] = {}
+    manifest_pages = {}
+    for url, page in sorted(pages.items()):
+        context = context_for(page)
+        key = sha_text(json.dumps([generator, page.meta.get('hash'), page.meta.get('deps'), context, everything],
+                                  sort_keys=True))
+        reused = last.output(url, key)
+        outputs[url] = reused if reused is not None else page_html(page, context)
+        manifest_pages[url] = dict(page.meta, key=key, output=sha_bytes(outputs[url]))
+    return outputs, manifest_pages
+
+
+def write(out: Path, outputs: Dict[str, bytes], manifest: dict, old: dict):
+    """
+    Write the files whose bytes changed, remove the ones the last build wrote and this one does
+    not. The manifest is written first with every file this build may write, so that a build
+    killed half way leaves nothing that the next build does not know about and cannot remove.
+    """
+    remove_temporaries(out)
+    journal = dict(old, files=sorted(set(old.get('files', [])) | set(outputs) | {MANIFEST}))
+    write_if_changed(out, MANIFEST, encode_manifest(journal))
+    written = [path for path, data in sorted(outputs.items()) if write_if_changed(out, path, data)]
+    removed = [path for path in old.get('files', []) if path not in outputs and path != MANIFEST and remove(out, path)]
+    write_if_changed(out, MANIFEST, encode_manifest(manifest))
+    return written, removed
 
 
 def render(renderer: Renderer, path: str, data: bytes):
