@@ -34,6 +34,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import markdown
+from markdown.extensions.fenced_code import FencedCodeExtension
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.tables import TableExtension
 
 from site_gen import SiteError, highlight
 from site_gen.docstrings import readable
@@ -115,8 +118,9 @@ class Renderer:
         self.root = root
         self.page_for = page_for
         self.remote_images = remote_images
-        self.md = markdown.Markdown(extensions=['fenced_code', 'tables', 'sane_lists'],
-                                    extension_configs={'tables': {'use_align_attribute': True}})
+        # Extensions as objects, not names: a name is looked up among every installed package's entry points.
+        self.md = markdown.Markdown(extensions=[FencedCodeExtension(), TableExtension(use_align_attribute=True),
+                                                SaneListExtension()])
         if set(self.md.inlinePatterns._data) <= INLINE_PATTERNS:
             self.md.treeprocessors.register(SkipPlainText(self.md), 'inline', 20)
 
