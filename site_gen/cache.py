@@ -71,8 +71,10 @@ class Formulas:
         return found
 
     def put(self, typeset: Dict[str, Tuple[str, Optional[str]]]):
+        """Keep new formulas; those of another engine (an older MathJax or generator) go."""
         try:
             with self.db:
+                self.db.execute('DELETE FROM formula WHERE engine != ?', [self.engine])
                 self.db.executemany('INSERT OR REPLACE INTO formula VALUES (?, ?, ?, ?)',
                                     [(self.engine, tex, html, error) for tex, (html, error) in typeset.items()])
         except sqlite3.Error:

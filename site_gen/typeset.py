@@ -32,6 +32,7 @@ like the checks of [tex](tex.html) before it.
 sections with their formulas typeset, and its errors.
 """
 
+import hashlib
 import html
 import json
 import re
@@ -79,9 +80,13 @@ FONTS = 'es5/output/chtml/fonts/woff-v2'
 
 
 def engine() -> str:
-    """What shapes a formula's HTML besides its TeX: MathJax's version and our script."""
+    """
+    What shapes a cached formula besides its TeX, as the key of the cache: MathJax's version, our
+    script, and this module, which wraps and checks what MathJax returns.
+    """
     version = json.loads((MATHJAX / 'package.json').read_text())['version']
-    return f'mathjax {version} ' + SCRIPT.read_text()
+    digest = hashlib.sha256(SCRIPT.read_bytes() + Path(__file__).read_bytes()).hexdigest()
+    return f'mathjax {version} {digest}'
 
 
 def node() -> str:

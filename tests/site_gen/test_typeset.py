@@ -123,3 +123,13 @@ def test_each_page_carries_the_css_of_every_character_its_formulas_draw_and_no_o
     assert '<style>' not in (tmp_path / 'out/m/b.html').read_text()
     shared = (tmp_path / 'out/assets/math.css').read_text()
     assert len(shared) < 30_000 and '@font-face' in shared and 'mjx-c1D6FC' not in shared
+
+
+def test_the_cache_keeps_formulas_of_one_engine_only(tmp_path):
+    old = Formulas('mathjax 3.2.2 old', tmp_path)
+    old.put({'$x$': ('<old>', None)})
+    assert old.get(['$x$']) == {'$x$': ('<old>', None)}
+    new = Formulas('mathjax 3.2.2 new', tmp_path)
+    assert new.get(['$x$']) == {}, 'a formula typeset by another engine is not reused'
+    new.put({'$y$': ('<new>', None)})
+    assert old.get(['$x$']) == {} and new.get(['$y$']) == {'$y$': ('<new>', None)}
