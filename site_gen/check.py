@@ -26,6 +26,7 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Dict, List, Set
+from urllib.parse import unquote
 
 from site_gen import BuildError
 from site_gen.sanitise import url_problem
@@ -119,7 +120,7 @@ def links_and_scripts(out: Path) -> List[str]:
                 problems.append(f'{name}: broken link {link!r}: no file {target_name}')
             elif fragment and target.suffix == '.html':
                 ids = pages[target].ids if target in pages else set()
-                if html.unescape(fragment) not in ids:
+                if unquote(html.unescape(fragment)) not in ids:
                     problems.append(f'{name}: broken link {link!r}: no id {fragment!r} in {target.name}')
     return problems
 

@@ -31,9 +31,12 @@ mathjax.init({
 }).then((MathJax) => {
   const adaptor = MathJax.startup.adaptor;
 
-  // The MathML that screen readers read gets the TeX as its annotation.
+  // The MathML that screen readers read gets the TeX as its annotation. Each formula starts
+  // afresh (texReset: no labels or equation numbers of the formulas before it), so that its HTML
+  // depends on its TeX alone and can be kept by it.
   function typeset([tex, display]) {
     error = null;
+    MathJax.texReset();
     const container = MathJax.tex2chtml(tex, {display});
     for (const math of adaptor.tags(container, 'math')) {
       const children = adaptor.childNodes(math).slice();

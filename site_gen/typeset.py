@@ -68,7 +68,7 @@ MATHML_TAGS = {'math', 'semantics', 'annotation', 'mrow', 'mi', 'mn', 'mo', 'mte
 FORBIDDEN_ATTRIBUTES = {'href', 'src', 'srcset', 'action', 'formaction', 'background', 'poster', 'srcdoc', 'ping',
                         'xlink:href', 'id', 'target', 'data', 'codebase', 'dynsrc', 'lowsrc'}
 ATTRIBUTE_RE = re.compile(r'[a-z][a-z-]*')
-# Lengths, numbers, colour names and #hex, font names: no `url(`, no `\`, no `@`, no quotes.
+# Lengths, numbers, colour names, #hex and rgb(), font names: no `url(`, no `\`, no `@`, no quotes.
 STYLE_RE = re.compile(r'(?:[\w\s.:;%#,+-]|rgba?\(|\))*')
 # A start tag, an end tag, or else anything from `<` to `>` (then group 1 is empty: a problem).
 TAG_RE = re.compile(r'<(?:/?([a-zA-Z][\w-]*)((?:\s+[^\s=>"]+="[^"<>]*")*)\s*/?>|[^>]*>?)')
@@ -210,13 +210,17 @@ def unsafe(container: str) -> Optional[str]:
         if name is None:
             problems.append(tag.group())
             continue
-        if not (name.startswith('mjx-') or name in MATHML_TAGS):
+        if not (name.startswith('mjx-') or name in MATHML_TAGS or name == 'a'):
             problems.append(f'<{name}>')
         for attribute, value in ATTRIBUTE_VALUE_RE.findall(attributes or ''):
+            if (attribute, value[:1]) == ('href', '#') or (attribute, value[:7]) == ('id', 'mjx-eqn'):
+                continue  # `\eqref{x}` links within the page to the equation that `\tag{...}\label{x}` numbers
             if (not ATTRIBUTE_RE.fullmatch(attribute) or attribute.startswith('on') or attribute in FORBIDDEN_ATTRIBUTES
                     or (attribute == 'style' and not STYLE_RE.fullmatch(value))
                     or (attribute == 'class' and not CLASS_RE.fullmatch(value))):
                 problems.append(f'{attribute}="{value}" on <{name}>')
+            if name == 'a' and attribute != 'href':
+                problems.append(f'{attribute}="{value}" on <a>')
     return f'MathJax made {", ".join(problems[:3])}, which a page may not carry' if problems else None
 
 

@@ -133,3 +133,14 @@ def test_the_cache_keeps_formulas_of_one_engine_only(tmp_path):
     assert new.get(['$x$']) == {}, 'a formula typeset by another engine is not reused'
     new.put({'$y$': ('<new>', None)})
     assert old.get(['$x$']) == {} and new.get(['$y$']) == {'$y$': ('<new>', None)}
+
+
+def test_equation_numbers_and_references_within_a_formula_are_kept_and_pass_check(tmp_path, cache):
+    from site_gen.check import check
+    write_tree(tmp_path, {'m/__init__.py': '"""\n# Math\n\n$$x = 1 \\tag{1} \\label{one}$$\n\n'
+                                           '$$\\begin{align} y &= 2 \\tag{2} \\label{two} \\\\ z &= \\eqref{two} '
+                                           '\\end{align}$$\n"""\nx = 1\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    page = (tmp_path / 'out/m/index.html').read_text()
+    assert 'id="mjx-eqn:one"' in page and 'href="#mjx-eqn%3Atwo"' in page
+    assert check(tmp_path, ['m'], tmp_path / 'out') == []
