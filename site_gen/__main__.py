@@ -108,7 +108,8 @@ def main(argv=None) -> int:
             print(f'site_gen: {error}', file=sys.stderr)
         print(f'site_gen: {len(e.errors)} error(s); {args.out}/ was not changed', file=sys.stderr)
         return 1
-    except SiteError as e:
+    except (SiteError, RuntimeError) as e:
+        # RuntimeError: the math engine could not be started or stopped (no Node.js, say).
         print(f'site_gen: {e}', file=sys.stderr)
         return 1
 

@@ -12,7 +12,8 @@ summary: Fails when the site is stale, a link or anchor is broken, math is unbal
   as if it were `out`, and compare every file byte for byte.
 * **Links**: every relative `href` and `src` must name an existing file, and a `#fragment`
   must name an `id` in the target page; no `id` may appear twice on a page. Links to `http(s)` are not fetched (we are offline).
-* **Math**: every math span is closed by its own delimiter, with balanced braces and environments.
+* **Math**: every formula is typeset, with no MathJax error and nothing but MathJax's own tags
+  and attributes, and its TeX is closed by its own delimiter, with balanced braces and environments.
 * **Scripts and URLs**: a page may only load our scripts from `assets/`, and no link may use a
   scheme other than `http(s)` or `mailto` (the empty `data:,` favicon aside) or name another host
   without one (`//host/…`).
@@ -25,13 +26,19 @@ import tempfile
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import Dict, List, Set
+from urllib.parse import unquote
 
 from site_gen import BuildError
 from site_gen.sanitise import url_problem
 from site_gen.tex import check_math
+from site_gen.typeset import unsafe
 from site_gen.site import build
 
 MATH_DELIMITERS = (('$$', '$$'), ('\\[', '\\]'), ('\\(', '\\)'), ('$', '$'))
+# A typeset formula, as typeset.py writes it: MathJax's HTML and MathML, then the TeX.
+FORMULA_RE = re.compile(r'<span class="math">(<mjx-container .*?</mjx-container>)'
+                        r'<span class="tex" aria-hidden="true">([^<]*)</span></span>', re.S)
+ERROR_RE = re.compile(r'data-mjx-error="([^"]*)"')
 
 
 def check(root: Path, sources=None, out: Path = Path('html')) -> List[str]:
@@ -113,23 +120,32 @@ def links_and_scripts(out: Path) -> List[str]:
                 problems.append(f'{name}: broken link {link!r}: no file {target_name}')
             elif fragment and target.suffix == '.html':
                 ids = pages[target].ids if target in pages else set()
-                if html.unescape(fragment) not in ids:
+                if unquote(html.unescape(fragment)) not in ids:
                     problems.append(f'{name}: broken link {link!r}: no id {fragment!r} in {target.name}')
     return problems
 
 
 def math(out: Path) -> List[str]:
+    """
+    Every formula is typeset, without a MathJax error, of MathJax's own tags and attributes only,
+    and keeps its TeX, which is closed by its own delimiter and balanced.
+    """
     problems = []
     for path in sorted(out.rglob('*.html')):
         name = path.relative_to(out).as_posix()
-        for raw in re.findall(r'<span class="math">(.*?)</span>', path.read_text(encoding='utf-8'), re.S):
+        text = path.read_text(encoding='utf-8')
+        formulas = FORMULA_RE.findall(text)
+        untypeset = text.count('<span class="math">') - len(formulas)
+        if untypeset:
+            problems.append(f'{name}: {untypeset} formula(s) not typeset; run `make html`')
+        for container, raw in formulas:
             span = html.unescape(raw)
             closed = any(span.startswith(a) and span.endswith(b) and len(span) >= len(a) + len(b)
                          for a, b in MATH_DELIMITERS) or re.fullmatch(r'\\begin\{([^}]*)\}.*\\end\{\1\}', span, re.S)
-            if not closed:
-                problems.append(f'{name}: math {span[:60]!r} is not closed by its own delimiter')
-                continue
-            problem = check_math(span)
+            error = ERROR_RE.search(container)
+            problem = ((None if closed else f'math {span[:60]!r} is not closed by its own delimiter') or check_math(span)
+                       or (error and f'MathJax error in {span[:60]!r}: {html.unescape(error.group(1))}')
+                       or unsafe(container))
             if problem:
                 problems.append(f'{name}: {problem}')
     return problems

@@ -7,7 +7,7 @@ summary: Splits a Python or Markdown file into sections of prose and code, keepi
 # Parse
 
 A page is a list of *sections*. Each pairs prose (Markdown from comments and docstrings) with the
-code lines it explains. Prose is read from the source text through `tokenize` and `ast` positions,
+code lines it explains. Prose is read from the source text through its tokens and `ast` positions,
 never from `__doc__`: Python's escapes would turn `\frac` into a form feed and `\theta` into a tab.
 
 **Invariant.** Every source line lands exactly once, either in some section's prose or in its code;
@@ -16,10 +16,9 @@ line of the next one. Code lines are kept as line numbers, so the page shows the
 """
 
 import ast
-import io
 import re
-import tokenize
 import warnings
+from bisect import bisect_right
 from dataclasses import dataclass, field
 from typing import Dict, List, Optional, Tuple
 
@@ -27,8 +26,13 @@ import yaml
 
 from site_gen import SiteError
 
+# libyaml's safe loader where PyYAML was built with it: the same documents, several times faster.
+YAML_LOADER = getattr(yaml, 'CSafeLoader', yaml.SafeLoader)
 # The keys front matter may have; anything else is a typo that would silently vanish.
 FRONT_MATTER_KEYS = ('title', 'summary')
+
+# The fields of `ast` nodes that hold statements (`handlers` and `cases` hold nodes that do).
+STATEMENT_LISTS = ('body', 'orelse', 'finalbody', 'handlers', 'cases')
 
 # A prose line: its source line number and its Markdown text.
 ProseLine = Tuple[int, str]
@@ -52,7 +56,8 @@ class Section:
 class Source:
     """
     A parsed file: its lines, front matter and sections, and the problems found in its front
-    matter: `errors` stop its page from being built, `warnings` do not.
+    matter: `errors` stop its page from being built, `warnings` do not. A Python file keeps its
+    tokens, from which [highlight](highlight.html) colours it.
     """
     path: str
     text: str
@@ -63,6 +68,7 @@ class Source:
     is_python: bool
     errors: List[SiteError] = field(default_factory=list)
     warnings: List[str] = field(default_factory=list)
+    tokens: List[Tuple[str, str, int]] = field(default_factory=list)
 
 
 def parse(path: str, data: bytes) -> Source:
@@ -77,12 +83,13 @@ def parse(path: str, data: bytes) -> Source:
     lines = text.split('\n')
     if text.endswith('\n'):
         lines.pop()
+    tokens = []
     if path.endswith('.py'):
-        kinds, names = classify_python(path, text, lines)
+        kinds, names, tokens = classify_python(path, text, lines)
         sections = group_sections(lines, kinds, names)
     else:
         sections = [Section(prose=[[(n, line) for n, line in enumerate(lines, 1)]])]
-    source = Source(path, text, lines, None, '', sections, path.endswith('.py'))
+    source = Source(path, text, lines, None, '', sections, path.endswith('.py'), tokens=tokens)
     source.title, source.summary = front_matter(source)
     return source
 
@@ -101,67 +108,102 @@ def decode(path: str, data: bytes) -> str:
     return text.removeprefix('\ufeff').replace('\r\n', '\n').replace('\r', '\n')
 
 
+# ## Scanning Python
+#
+# `ast` has no comments, so the source is also cut into tokens (comments, strings, names,
+# numbers, operators, line ends, spaces) by one regular expression in one pass; the standard
+# `tokenize` is a loop in Python, and twice as slow. The file has already parsed, so the tokens
+# only need to be right for valid Python. Each is `(kind, text, start)`, `start` its offset in
+# the text; [highlight](highlight.html) colours the page from them.
+
+STRING = (r'(?:[rRbBuUfF]{1,2})?'
+          r"(?:'''(?:[^'\\]+|\\[\s\S]|'(?!''))*'''"
+          r'|"""(?:[^"\\]+|\\[\s\S]|"(?!""))*"""'
+          r"|'(?:[^'\\\n]+|\\[\s\S])*'"
+          r'|"(?:[^"\\\n]+|\\[\s\S])*")')
+NUMBER = (r'0[xX][0-9a-fA-F_]+|0[bB][01_]+|0[oO][0-7_]+'
+          r'|(?:\d[\d_]*(?:\.[\d_]*)?|\.\d[\d_]*)(?:[eE][+-]?\d[\d_]*)?[jJ]?')
+OPERATOR = r'\*\*=?|//=?|>>=?|<<=?|->|:=|\.\.\.|[-+*/%&|^@<>=!]=|[-+*/%&|^~<>@=.,:;()\[\]{}]'
+TOKEN_RE = re.compile(rf'(?P<comment>#[^\n]*)|(?P<string>{STRING})|(?P<name>[^\W\d]\w*)|(?P<number>{NUMBER})'
+                      rf'|(?P<op>{OPERATOR})|(?P<newline>\n)|(?P<space>[ \t\f]+|\\\n)|(?P<other>.)', re.S)
+OPENING, CLOSING = set('([{'), set(')]}')
+NEWLINE_RE = re.compile('\n')
+Token = Tuple[str, str, int]
+
+
+def scan(text: str) -> List[Token]:
+    return [(m.lastgroup, m.group(), m.start()) for m in TOKEN_RE.finditer(text)]
+
+
+def line_starts(text: str) -> List[int]:
+    """The offset of each line's first character: line `n` starts at `starts[n - 1]`."""
+    return [0] + [m.end() for m in NEWLINE_RE.finditer(text)]
+
+
 # ## Classifying Python lines
 #
 # Each line is `code`, `comment` (a full-line comment outside any bracket) or part of a
 # docstring. Docstrings are found by `ast`, but their text is cut from the source by the
-# positions of their `STRING` token.
+# positions of their string token.
 
 def classify_python(path: str, text: str, lines: List[str]):
     """
     Return `kinds`, mapping a line number to `('comment', markdown)` or
-    `('doc', markdown, owner_header_line)`, absent for code; and `names`, mapping the first line
-    of each `class`/`def` (decorators included) to its qualified name.
+    `('doc', markdown, owner_header_line)`, absent for code; `names`, mapping the first line
+    of each `class`/`def` (decorators included) to its qualified name; and the tokens.
     """
     try:
         # Invalid escapes such as `\e` warn in `__doc__`, which we never read.
         with warnings.catch_warnings():
             warnings.simplefilter('ignore')
             tree = ast.parse(text, filename=path)
-        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except SyntaxError as e:
         raise SiteError(path, e.lineno or 1, f'syntax error: {e.msg}') from None
-    except tokenize.TokenError as e:
-        raise SiteError(path, e.args[1][0], f'syntax error: {e.args[0]}') from None
+    tokens = scan(text)
 
     kinds: Dict[int, tuple] = {}
     depth = 0
     strings = {}
-    for tok in tokens:
-        if tok.type == tokenize.OP and tok.string in '([{':
+    starts = line_starts(text)
+    for kind, string, start in tokens:
+        if kind == 'op' and string in OPENING:
             depth += 1
-        elif tok.type == tokenize.OP and tok.string in ')]}':
+        elif kind == 'op' and string in CLOSING:
             depth -= 1
-        elif tok.type == tokenize.STRING:
-            strings[tok.start] = tok
-        elif tok.type == tokenize.COMMENT and depth == 0 and not tok.line[:tok.start[1]].strip():
-            row = tok.start[0]
+        elif kind == 'string':
+            row = bisect_right(starts, start)
+            strings[(row, start - starts[row - 1])] = string
+        elif kind == 'comment' and depth == 0:
+            row = bisect_right(starts, start)
             # A shebang or encoding line is for the interpreter, not the reader.
-            if row <= 2 and (tok.string.startswith('#!') or re.match(r'#.*coding[:=]', tok.string)):
+            if (lines[row - 1][:start - starts[row - 1]].strip()
+                    or row <= 2 and (string.startswith('#!') or re.match(r'#.*coding[:=]', string))):
                 continue
-            body = tok.string[1:]
+            body = string[1:]
             kinds[row] = ('comment', body[1:] if body.startswith(' ') else body)
 
+    # A `class` or `def` is a statement, so only statements are walked, not expressions.
     names = {}
     owners = [(tree, None)]
     stack = [(tree, '')]
     while stack:
         node, prefix = stack.pop()
-        for child in ast.iter_child_nodes(node):
-            if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
-                start = min([child.lineno] + [d.lineno for d in child.decorator_list])
-                names[start] = prefix + child.name
-                owners.append((child, start))
-                stack.append((child, prefix + child.name + '.'))
-            else:
-                stack.append((child, prefix))
+        for field_name in STATEMENT_LISTS:
+            for child in getattr(node, field_name, ()):
+                if isinstance(child, (ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+                    start = min([child.lineno] + [d.lineno for d in child.decorator_list])
+                    names[start] = prefix + child.name
+                    owners.append((child, start))
+                    stack.append((child, prefix + child.name + '.'))
+                else:
+                    stack.append((child, prefix))
 
     for node, header in owners:
         doc = docstring_lines(node, strings, lines)
         if doc:
             for row, line in doc:
                 kinds[row] = ('doc', line, header)
-    return kinds, names
+    return kinds, names, tokens
 
 
 def docstring_lines(node, strings, lines: List[str]) -> Optional[List[ProseLine]]:
@@ -175,20 +217,23 @@ def docstring_lines(node, strings, lines: List[str]) -> Optional[List[ProseLine]
     value = body[0].value
     if not (isinstance(value, ast.Constant) and isinstance(value.value, str)):
         return None
-    tok = strings.get((value.lineno, value.col_offset))
-    # Implicitly concatenated strings are not one token; leave them as code. (`ast` counts
-    # columns in UTF-8 bytes and `tokenize` in characters, so only lines are compared here;
-    # a second string on the last line fails the check below.)
-    if tok is None or tok.end[0] != value.end_lineno:
+    # (`ast` counts columns in UTF-8 bytes and the scanner in characters; they agree here, where
+    # only spaces come before the string.)
+    string = strings.get((value.lineno, value.col_offset))
+    if string is None:
         return None
-    (srow, scol), (erow, ecol) = tok.start, tok.end
-    if lines[srow - 1][:scol].strip() or lines[erow - 1][ecol:].strip():
+    srow, scol = value.lineno, value.col_offset
+    erow = srow + string.count('\n')
+    ecol = len(string.rsplit('\n', 1)[-1]) if erow > srow else scol + len(string)
+    # Implicitly concatenated strings are not one token; leave them as code. A second string on
+    # the last line fails the second check.
+    if erow != value.end_lineno or lines[srow - 1][:scol].strip() or lines[erow - 1][ecol:].strip():
         return None
 
-    prefix = re.match(r'[rRuUbBfF]*', tok.string).group()
-    quote = tok.string[len(prefix):len(prefix) + 3]
+    prefix = re.match(r'[rRuUbBfF]*', string).group()
+    quote = string[len(prefix):len(prefix) + 3]
     quote = quote if quote in ('"""', "'''") else quote[0]
-    raw = tok.string[len(prefix) + len(quote):-len(quote)].split('\n')
+    raw = string[len(prefix) + len(quote):-len(quote)].split('\n')
     # The same dedent as `inspect.cleandoc`, without dropping lines.
     indents = [len(line) - len(line.lstrip()) for line in raw[1:] if line.strip()]
     margin = min(indents, default=0)
@@ -273,7 +318,7 @@ def front_matter(source: Source) -> Tuple[Optional[str], str]:
         return first_heading, ''
     block[start:end + 1] = [(n, '') for n, _ in block[start:end + 1]]
     try:
-        meta = yaml.safe_load('\n'.join(texts[start + 1:end])) or {}
+        meta = yaml.load('\n'.join(texts[start + 1:end]), Loader=YAML_LOADER) or {}
     except yaml.YAMLError as e:
         mark = getattr(e, 'problem_mark', None)
         line = block[start + 1 + mark.line][0] if mark else block[start][0]

@@ -14,34 +14,31 @@ Markdown):
 2. Markdown turns the rest into HTML;
 3. [sanitise](sanitise.html) parses that HTML as a browser would and keeps only what is on its
    allow-list, so that no HTML written in a docstring can run script or load from another host;
-4. our own additions go in: the math spans (HTML-escaped, inside `<span class="math">`),
-   highlighted code, heading ids, links to source files turned into links to their pages. They
-   are applied to the sanitiser's output, whose serialisation is regular (every attribute in
-   double quotes), not to anything a person wrote.
+4. our own additions go in: the math spans (HTML-escaped, inside `<span class="math">`, for
+   [typeset](typeset.html)), highlighted code, heading ids, links to source files turned into
+   links to their pages. They are applied to the sanitiser's output, whose serialisation is
+   regular (every attribute in double quotes), not to anything a person wrote.
 
-**Code is highlighted as a whole file**, so a multi-line string is coloured right, and then split
-into lines that keep their numbers.
+**Code is [highlighted](highlight.html) as a whole file**, from the parser's tokens, so a
+multi-line string is coloured right, and then split into lines that keep their numbers.
 
 Problems are recorded in the page (`errors` and `warnings`, each naming its file and line), and
 rendering goes on, so that a build reports every error of every file.
 """
 
-import ast
 import hashlib
 import html
 import re
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Tuple
 
 import markdown
-from pygments.lexers import get_lexer_by_name
-from pygments.lexers.python import PythonLexer
-from pygments.token import STANDARD_TYPES, Error
-from pygments.util import ClassNotFound
+from markdown.extensions.fenced_code import FencedCodeExtension
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.tables import TableExtension
 
-from site_gen import SiteError
+from site_gen import SiteError, highlight
 from site_gen.docstrings import readable
 from site_gen.parse import Section, Source
 from site_gen.sanitise import sanitise, url_problem
@@ -55,9 +52,28 @@ CONTROL_RE = re.compile('[\x00-\x08\x0b-\x1f\x7f\ue000\ue001]')
 # A tag in the sanitiser's output: attribute values are always in double quotes there.
 TAG_RE = re.compile(r'(<[^"<>]*(?:"[^"]*"[^"<>]*)*>)')
 URL_ATTRIBUTE_RE = re.compile(r'<(a|img)\b[^"<>]*(?:"[^"]*"[^"<>]*)*>')
-# Lexers keep no state between calls, so one serves every file and every inline span.
-PYTHON_LEXER = PythonLexer(stripnl=False, ensurenl=False, tabsize=0)
 FENCED_RE = re.compile(r'<pre><code(?: class="language-([\w+-]+)")?>(.*?)</code></pre>', re.S)
+
+
+# Markdown's own inline patterns, and the characters one of them must start with: code, escapes,
+# links and images, autolinks, raw HTML, entities, emphasis, and a line break (two spaces).
+INLINE_PATTERNS = {'backtick', 'escape', 'reference', 'link', 'image_link', 'image_reference', 'short_reference',
+                   'short_image_ref', 'autolink', 'automail', 'linebreak', 'html', 'entity', 'not_strong',
+                   'em_strong', 'em_strong2'}
+INLINE_START_RE = re.compile(r'[`\\\[!<&*_]|  \n')
+
+
+class SkipPlainText(markdown.treeprocessors.InlineProcessor):
+    """
+    Markdown's inline processor, which tries each of its patterns on every run of text; two runs
+    in three have none of the characters a pattern starts with, and come back unchanged without
+    the tries. It is used only with Markdown's own patterns (`INLINE_PATTERNS`).
+    """
+
+    def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
+        if not INLINE_START_RE.search(data):
+            return data
+        return super()._InlineProcessor__handleInline(data, patternIndex)
 
 
 @dataclass
@@ -80,8 +96,10 @@ class RenderedPage:
     * `deps` are the files the page read besides its source (includes and images)
     * `images` maps an image's source path to its path in the output, both relative to the root
     * `errors` are the problems that stop the page from being built, `warnings` the ones that do not
+    * `maths` are the page's formulas, each with its file and line, for [typeset](typeset.html)
     """
     sections: List[RenderedSection]
+    maths: List[Tuple[str, str, int]] = field(default_factory=list)
     deps: List[str] = field(default_factory=list)
     images: Dict[str, str] = field(default_factory=dict)
     errors: List[SiteError] = field(default_factory=list)
@@ -100,12 +118,15 @@ class Renderer:
         self.root = root
         self.page_for = page_for
         self.remote_images = remote_images
-        self.md = markdown.Markdown(extensions=['fenced_code', 'tables', 'sane_lists'],
-                                    extension_configs={'tables': {'use_align_attribute': True}})
+        # Extensions as objects, not names: a name is looked up among every installed package's entry points.
+        self.md = markdown.Markdown(extensions=[FencedCodeExtension(), TableExtension(use_align_attribute=True),
+                                                SaneListExtension()])
+        if set(self.md.inlinePatterns._data) <= INLINE_PATTERNS:
+            self.md.treeprocessors.register(SkipPlainText(self.md), 'inline', 20)
 
     def render(self, source: Source) -> RenderedPage:
         page = RenderedPage(sections=[])
-        code_lines = highlight(source.text) if source.is_python else []
+        code_lines = highlight.python(source.text, source.tokens) if source.is_python else []
         used_ids: set = set()
         for section in source.sections:
             prose_html = self.prose(source.path, section, page, used_ids, source.is_python)
@@ -136,14 +157,15 @@ class Renderer:
                 self.expand(path, number, text, lines, origins, page, ())
         if not lines:
             return ''
-        maths: List[str] = []
+        maths: List[Tuple[str, str, int]] = []
         text = extract('\n'.join(lines), origins, maths, page.errors)
+        page.maths += maths
         self.md.reset()
         out, removed = sanitise(self.md.convert(text), self.remote_images)
         page.warnings += ['{}:{}: {}'.format(*where(needle, lines, origins), note) for needle, note in removed]
         out = highlight_fences(out)
         out = re.sub(r'(?<!<pre>)<code>([^<]*)</code>',
-                     lambda m: f'<code class="hl">{highlight_inline(html.unescape(m.group(1)))}</code>', out)
+                     lambda m: f'<code class="hl">{highlight.inline(html.unescape(m.group(1)))}</code>', out)
         out = restore_math(out, maths)
         out = re.sub(r'<h([1-6])>(.*?)</h\1>',
                      lambda m: f'<h{m.group(1)} id="{unique_id(slug(plain_text(m.group(2))), used_ids)}">{m.group(2)}</h{m.group(1)}>',
@@ -232,16 +254,16 @@ def where(needle: str, lines: List[str], origins: List[Tuple[str, int]]) -> Tupl
     return origins[0]
 
 
-def restore_math(fragment: str, maths: List[str]) -> str:
+def restore_math(fragment: str, maths: List[Tuple[str, str, int]]) -> str:
     """
     Put each math span back: as `<span class="math">` in text, and as escaped text inside an
     attribute (a `title` or URL that happened to contain dollars), where a tag would not belong.
     """
     def text(m):
-        return f'<span class="math">{html.escape(maths[int(m.group(1))], quote=False)}</span>'
+        return f'<span class="math">{html.escape(maths[int(m.group(1))][0], quote=False)}</span>'
 
     def attribute(m):
-        return html.escape(maths[int(m.group(1))])
+        return html.escape(maths[int(m.group(1))][0])
 
     parts = TAG_RE.split(fragment)
     return ''.join(PLACEHOLDER_RE.sub(attribute if k % 2 else text, part) for k, part in enumerate(parts))
@@ -249,66 +271,17 @@ def restore_math(fragment: str, maths: List[str]) -> str:
 
 # ### Code
 
-def highlight(text: str, language: str = 'python') -> List[str]:
-    """
-    The whole file through Pygments, then split into one HTML string per source line.
-    Neighbouring tokens of the same class share one `<span>`.
-    """
-    if language == 'python':
-        lexer = PYTHON_LEXER
-    else:
-        lexer = get_lexer_by_name(language, stripnl=False, ensurenl=False, tabsize=0)
-    lines: List[List[Tuple[str, str]]] = [[]]
-    for token_type, value in lexer.get_tokens(text):
-        css = css_class(token_type)
-        for k, part in enumerate(value.split('\n')):
-            if k:
-                lines.append([])
-            if not part:
-                continue
-            row = lines[-1]
-            if row and row[-1][0] == css:
-                row[-1] = (css, row[-1][1] + part)
-            else:
-                row.append((css, part))
-    return [''.join(f'<span class="{css}">{html.escape(part, quote=False)}</span>' if css
-                    else html.escape(part, quote=False) for css, part in row) for row in lines]
-
-
 def highlight_fences(fragment: str) -> str:
     """
     Fenced code blocks, coloured by the language their fence names (one the sanitiser allows);
-    a block without a language stays plain. Pygments gets the text, not the HTML, and escapes it.
+    a block without a language stays plain. The highlighter gets the text, not the HTML, and escapes it.
     """
     def fence(m):
         language, code = m.group(1), html.unescape(m.group(2))
-        try:
-            body = '\n'.join(highlight(code, language)) if language else html.escape(code, quote=False)
-        except ClassNotFound:
-            body = html.escape(code, quote=False)
+        body = '\n'.join(highlight.code(code, language)) if language else html.escape(code, quote=False)
         return f'<div class="hl"><pre><code>{body}</code></pre></div>'
 
     return FENCED_RE.sub(fence, fragment)
-
-
-def highlight_inline(code: str) -> str:
-    """Inline code is coloured only when it is a Python expression; `html/` or `make html` stay plain."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            ast.parse(code, mode='eval')
-    except (SyntaxError, ValueError):
-        return html.escape(code, quote=False)
-    return highlight(code)[0]
-
-
-def css_class(token_type) -> str:
-    # An `Error` token is only Pygments not knowing a fragment; no red boxes in prose.
-    if token_type in Error:
-        return ''
-    while token_type not in STANDARD_TYPES:
-        token_type = token_type.parent
-    return STANDARD_TYPES[token_type]
 
 
 def shown_lines(source: Source, section: Section) -> List[int]:

@@ -96,6 +96,9 @@ def sanitise(fragment: str, remote_images: bool = False) -> Tuple[str, List[Tupl
     clean = nh3.clean(fragment, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
                       attribute_filter=keep, url_schemes=LINK_SCHEMES, link_rel=None, strip_comments=True,
                       clean_content_tags={'script', 'style'})
+    # Most prose comes back as it went in, but for Markdown's `<br />`: then nothing was removed.
+    if clean == fragment.replace(' />', '>'):
+        return clean, []
     return clean, removed(fragment, clean, remote_images)
 
 

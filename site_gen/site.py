@@ -15,13 +15,17 @@ summary: Pages, navigation, index pages, search index and assets, written increm
 2. **Parse and render** each source whose bytes, includes or images changed since the last build.
    The manifest `manifest.json` remembers, for every page, the hashes it was built from and
    what the navigation needs (title, summary, search entries). It holds no timestamps and no
-   absolute paths, so it is the same on every machine and can be committed with the site.
+   absolute paths, so it is the same on every machine and can be committed with the site;
+   [cache](cache.html) reads it and decides what may be reused.
+3. **Typeset** the formulas of every page rendered, in one request to MathJax for those the
+   formula cache lacks ([typeset](typeset.html)).
    Every error of every file is collected first; **if there is any, nothing is written** and the
    last good site stays as it was. With `keep_going`, the good pages are built and the bad ones
    left out.
-3. **Lay out** each page with its navigation (breadcrumb, previous/next, index listing).
-   A page whose inputs and navigation did not change is not rendered again.
-4. **Write** only the files whose bytes differ, each through a temporary file and a rename,
+4. **Lay out** each page with its navigation (breadcrumb, previous/next, index listing) and the
+   CSS of the characters its formulas draw. A page whose inputs and navigation did not change
+   is not rendered again.
+5. **Write** only the files whose bytes differ, each through a temporary file and a rename,
    and remove pages whose sources are gone.
 
 The manifest is committed, so a pull request can change it: it is read as untrusted input. An
@@ -41,14 +45,12 @@ from typing import Dict, List, Optional
 
 from site_gen import BuildError, SiteError
 from site_gen import config as configuration
+from site_gen import typeset
+from site_gen.cache import MANIFEST, Formulas, Pages, encode_manifest, plain_path, sha, sha_bytes
 from site_gen.parse import parse
-from site_gen.render import Renderer, normalise, relative_url
+from site_gen.render import RenderedPage, Renderer, relative_url
 
 PACKAGE = Path(__file__).resolve().parent
-MANIFEST = 'manifest.json'
-# The MathJax files a page needs, from the `django-static-mathjax` wheel: the combined TeX to
-# CommonHTML component, the fonts it loads on demand, and the licence.
-MATHJAX_FILES = ('es5/tex-chtml-full.js', 'es5/output/chtml/fonts/woff-v2/*.woff', 'LICENSE')
 # Our temporary files: `.NAME.PID.tmp`, next to the file they become.
 TEMPORARY_RE = re.compile(r'^\..+\.(\d+)\.tmp$')
 STALE_SECONDS = 600
@@ -96,25 +98,56 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
     sources = sources or [project / source for source in config.sources] or ['.']
     paths = discover(root, sources, out, config.exclude, notes)
     urls = assign_urls(paths)
-    page_for = {p: u for p, u in urls.items()}.get
-    old = load_manifest(out)
     generator = generator_hash()
-    previous = old.get('pages', {}) if old.get('generator') == generator else {}
-    renderer = Renderer(root, page_for, remote_images=config.remote_images)
+    last = Pages(out, generator)
+    renderer = Renderer(root, {p: u for p, u in urls.items()}.get, remote_images=config.remote_images)
+    with typeset.MathJax(Formulas(typeset.engine())) as mathjax:
+        metas, rendered, errors, warnings = render_changed(root, paths, urls, last, renderer)
+        sections = typeset_rendered(mathjax, rendered, metas, errors)
+        if errors and not keep_going:
+            raise BuildError(errors)
 
-    # ### Parse and render what changed
+        def page_html(page: Page, context: dict) -> bytes:
+            if page.source and page.url not in sections:
+                # Its source is unchanged but its navigation is not: render it again.
+                _, again, problems = render(renderer, page.source, (root / page.source).read_bytes())
+                sections[page.url], more = mathjax.page(again) if not problems else ([], [])
+                if problems or more:
+                    raise BuildError(problems + more)
+            body = sections[page.url] if page.source else []
+            return template('page.html', page=page, sections=body, math_style=mathjax.page_style(body),
+                            **context).encode()
+
+        pages = site_pages(metas)
+        outputs, manifest_pages = lay_out(pages, last, generator, page_html,
+                                          lambda page: navigation(page, pages, root, links_from, config, project))
+        for page in pages.values():
+            outputs.update({image: (root / image).read_bytes() for image in page.meta.get('images', [])})
+        outputs.update(assets())
+        outputs.update(typeset.assets(mathjax))
+        outputs['assets/search-index.js'] = search_index(pages)
+    manifest = {'generator': generator, 'pages': manifest_pages, 'files': sorted(outputs)}
+    written, removed = write(out, outputs, manifest, last.manifest)
+    return Report(rendered=sorted(sections), written=written, removed=removed, warnings=warnings,
+                  pages=len(pages), notes=sorted(notes), errors=errors)
+
+
+def render_changed(root: Path, paths: List[str], urls: Dict[str, str], last: Pages, renderer: Renderer):
+    """
+    Parse and render each source that changed since the last build; reuse what the last build
+    learnt of the others. Returns what each page's navigation needs, by URL; the rendered pages;
+    every error of every file; and the warnings.
+    """
     metas: Dict[str, dict] = {}
-    rendered: Dict[str, tuple] = {}
+    rendered: Dict[str, RenderedPage] = {}
     errors: List[SiteError] = []
     warnings: List[str] = []
     for path in paths:
         url = urls[path]
         data = (root / path).read_bytes()
         digest = sha_bytes(data)
-        before = previous.get(url)
-        # A cached page's images are copied from the manifest's list: they too must really be in the tree.
-        if (before and before.get('source') == path and before['hash'] == digest and deps_unchanged(root, before)
-                and all(renderer.within_root(root / image) for image in before.get('images', []))):
+        before = last.parsed(url, path, digest, root, renderer.within_root)
+        if before:
             metas[url] = before
             continue
         source, page, problems = render(renderer, path, data)
@@ -123,56 +156,67 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
         if problems:
             errors += problems
             continue
-        rendered[url] = (source, page)
+        rendered[url] = page
         metas[url] = {
             'source': path, 'hash': digest,
             'title': source.title or default_title(path), 'summary': source.summary,
             'deps': {d: sha(root / d) for d in page.deps}, 'images': sorted(page.images),
             'search': [entry for s in page.sections for entry in s.search],
         }
-    if errors and not keep_going:
-        raise BuildError(errors)
+    return metas, rendered, errors, warnings
 
-    # ### Lay out pages
-    pages = site_pages(metas)
+
+def typeset_rendered(mathjax: typeset.MathJax, rendered: Dict[str, RenderedPage], metas: Dict[str, dict],
+                     errors: List[SiteError]) -> Dict[str, list]:
+    """
+    The sections of every rendered page with their formulas typeset: all of the build's
+    formulas go to MathJax in one request, then each page takes its own. A page with a formula
+    MathJax cannot typeset is left out, and its errors join `errors`.
+    """
+    mathjax.typeset(span for page in rendered.values() for s in page.sections for span in typeset.spans(s.prose))
+    sections: Dict[str, list] = {}
+    for url, page in rendered.items():
+        typeset_sections, problems = mathjax.page(page)
+        if problems:
+            errors += problems
+            del metas[url]
+        else:
+            sections[url] = typeset_sections
+    return sections
+
+
+def lay_out(pages: Dict[str, Page], last: Pages, generator: str, page_html, context_for):
+    """
+    Every page's HTML, and its manifest entry. A page whose source, includes, images and
+    navigation (`context_for(page)`) are those the last build wrote it from is reused as written;
+    the others are made by `page_html(page, context)`.
+    """
     everything = sha_text(json.dumps(sorted(pages), sort_keys=True))
     outputs: Dict[str, bytes] = {}
     manifest_pages = {}
     for url, page in sorted(pages.items()):
-        context = navigation(page, pages, root, links_from, config, project)
+        context = context_for(page)
         key = sha_text(json.dumps([generator, page.meta.get('hash'), page.meta.get('deps'), context, everything],
                                   sort_keys=True))
-        before = previous.get(url, {})
-        existing = out / url
-        if before.get('key') == key and existing.is_file() and sha(existing) == before.get('output'):
-            outputs[url] = existing.read_bytes()
-        else:
-            if page.source and url not in rendered:
-                source, rendered_page, problems = render(renderer, page.source, (root / page.source).read_bytes())
-                if problems:
-                    raise BuildError(problems)
-                rendered[url] = (source, rendered_page)
-            body = rendered[url][1].sections if page.source else []
-            outputs[url] = template('page.html', page=page, sections=body, **context).encode()
+        reused = last.output(url, key)
+        outputs[url] = reused if reused is not None else page_html(page, context)
         manifest_pages[url] = dict(page.meta, key=key, output=sha_bytes(outputs[url]))
-        for image in page.meta.get('images', []):
-            outputs[image] = (root / image).read_bytes()
+    return outputs, manifest_pages
 
-    outputs.update(assets())
-    outputs['assets/search-index.js'] = search_index(pages)
-    manifest = {'generator': generator, 'pages': manifest_pages, 'files': sorted(outputs)}
 
-    # ### Write
-    # The manifest is written first with every file this build may write, so that a build
-    # killed half way leaves nothing that the next build does not know about and cannot remove.
+def write(out: Path, outputs: Dict[str, bytes], manifest: dict, old: dict):
+    """
+    Write the files whose bytes changed, remove the ones the last build wrote and this one does
+    not. The manifest is written first with every file this build may write, so that a build
+    killed half way leaves nothing that the next build does not know about and cannot remove.
+    """
     remove_temporaries(out)
     journal = dict(old, files=sorted(set(old.get('files', [])) | set(outputs) | {MANIFEST}))
     write_if_changed(out, MANIFEST, encode_manifest(journal))
     written = [path for path, data in sorted(outputs.items()) if write_if_changed(out, path, data)]
     removed = [path for path in old.get('files', []) if path not in outputs and path != MANIFEST and remove(out, path)]
     write_if_changed(out, MANIFEST, encode_manifest(manifest))
-    return Report(rendered=sorted(rendered), written=written, removed=removed, warnings=warnings,
-                  pages=len(pages), notes=sorted(notes), errors=errors)
+    return written, removed
 
 
 def render(renderer: Renderer, path: str, data: bytes):
@@ -347,16 +391,10 @@ def template(name: str, **context) -> str:
 
 
 def assets() -> Dict[str, bytes]:
-    """Our CSS and scripts, Pygments' colours for both themes, and MathJax."""
+    """Our CSS and scripts, and Pygments' colours for both themes."""
     files = {f'assets/{p.name}': p.read_bytes() for p in sorted((PACKAGE / 'static').iterdir())
              if p.is_file() and not p.name.startswith('.')}
     files['assets/pygments.css'] = pygments_css().encode()
-    import mathjax
-    base = Path(mathjax.__file__).parent / 'static' / 'mathjax'
-    for pattern in MATHJAX_FILES:
-        for path in sorted(base.glob(pattern)):
-            relative = path.relative_to(base).as_posix().removeprefix('es5/')
-            files[f'assets/mathjax/{relative}'] = path.read_bytes()
     return files
 
 
@@ -385,7 +423,7 @@ def generator_hash() -> str:
     import nh3
     import pygments
     digest = hashlib.sha256(f'markdown {markdown.__version__} pygments {pygments.__version__} '
-                            f'nh3 {nh3.__version__}'.encode())
+                            f'nh3 {nh3.__version__} {typeset.engine()}'.encode())
     for path in sorted(generator_files()):
         digest.update(path.relative_to(PACKAGE).as_posix().encode() + b'\0' + path.read_bytes())
     return digest.hexdigest()
@@ -393,51 +431,9 @@ def generator_hash() -> str:
 
 def generator_files() -> List[Path]:
     """Our modules, templates and static files; not editor backups or other stray files."""
-    files = list(PACKAGE.glob('*.py')) + list((PACKAGE / 'templates').glob('*')) + list((PACKAGE / 'static').glob('*'))
+    files = (list(PACKAGE.glob('*.py')) + list(PACKAGE.glob('*.js')) + list((PACKAGE / 'templates').glob('*'))
+             + list((PACKAGE / 'static').glob('*')))
     return [path for path in files if path.is_file() and not path.name.startswith('.')]
-
-
-def deps_unchanged(root: Path, meta: dict) -> bool:
-    return all((root / d).is_file() and sha(root / d) == h for d, h in meta.get('deps', {}).items())
-
-
-# ### The manifest is untrusted input
-#
-# Only what passes `valid_entry` is used as a cache; the rest is dropped, so those pages are
-# rendered again. Paths must be plain relative paths: no `..`, no leading `/`, nothing `normalise`
-# would change.
-
-def load_manifest(out: Path) -> dict:
-    try:
-        manifest = json.loads((out / MANIFEST).read_text(encoding='utf-8'))
-    except (OSError, ValueError):
-        return {}
-    if not isinstance(manifest, dict):
-        return {}
-    pages = manifest.get('pages') if isinstance(manifest.get('pages'), dict) else {}
-    files = manifest.get('files') if isinstance(manifest.get('files'), list) else []
-    return {'generator': manifest.get('generator'),
-            'pages': {url: meta for url, meta in pages.items() if valid_entry(url, meta)},
-            'files': [path for path in files if plain_path(path)]}
-
-
-def valid_entry(url, meta) -> bool:
-    return (plain_path(url) and isinstance(meta, dict) and isinstance(meta.get('hash'), str)
-            and (meta.get('source') is None or plain_path(meta.get('source')))
-            and isinstance(meta.get('deps', {}), dict) and all(plain_path(d) for d in meta.get('deps', {}))
-            and isinstance(meta.get('images', []), list) and all(plain_path(i) for i in meta.get('images', []))
-            and isinstance(meta.get('title', ''), str) and isinstance(meta.get('summary', ''), str)
-            and isinstance(meta.get('search', []), list))
-
-
-def plain_path(path) -> bool:
-    """A relative path with `/` separators that stays where it points: `a/b.html`, not `../b` or `/b`."""
-    return (isinstance(path, str) and path != '' and '\\' not in path and '\0' not in path
-            and not re.match(r'[A-Za-z]:', path) and normalise(path) == path)
-
-
-def encode_manifest(manifest: dict) -> bytes:
-    return (json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False) + '\n').encode()
 
 
 # ### Writing only inside the output folder
@@ -503,14 +499,6 @@ def process_alive(pid: int) -> bool:
     except OSError:
         return True
     return True
-
-
-def sha(path: Path) -> str:
-    return sha_bytes(path.read_bytes())
-
-
-def sha_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def sha_text(text: str) -> str:

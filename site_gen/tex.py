@@ -8,12 +8,13 @@ summary: Cuts every math span out of the prose before Markdown runs, checks it, 
 
 Markdown would eat `\\` row breaks, read `_` as emphasis and `\{` as an escaped brace. So every
 math span is cut out before Markdown runs and replaced by a placeholder Markdown cannot touch;
-[render](render.html) puts it back afterwards, HTML-escaped, inside `<span class="math">`.
-MathJax only looks inside those spans, so a stray `$` elsewhere is never typeset.
+[render](render.html) puts it back afterwards, HTML-escaped, inside `<span class="math">`, and
+[typeset](typeset.html) typesets only those spans, so a stray `$` elsewhere is never math.
 
-Each span is checked here, so that the build fails where MathJax would show red text:
-braces and environments must balance, and the macros that reach outside the formula are refused
-([`FORBIDDEN_MACROS`](#FORBIDDEN_MACROS)), as is a colour argument that is not a colour.
+Each span is checked here, before MathJax sees it: braces and environments must balance, and the
+macros that reach outside the formula are refused ([`FORBIDDEN_MACROS`](#FORBIDDEN_MACROS)), as
+is a colour argument that is not a colour. Each span keeps its file and line, so that an error
+MathJax finds later is reported there too.
 
 `extract()` returns values; a problem is recorded with its file and line and the walk goes on, so
 one build reports every error of a file.
@@ -51,19 +52,23 @@ COLOR_RE = re.compile(r'[\w\s#.,!+-]*')
 FENCE_RE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
 TEXT_RE = re.compile(r'[^`$\\\n]+\n?|\$+|\\.?|.', re.S)
 BEGIN_RE = re.compile(r'\\begin\{([^}]*)\}')
+NEWLINE_RE = re.compile('\n')
 
 
-def extract(text: str, origins: List[Tuple[str, int]], maths: List[str], errors: List[SiteError]) -> str:
+def extract(text: str, origins: List[Tuple[str, int]], maths: List[Tuple[str, str, int]],
+            errors: List[SiteError]) -> str:
     """
     Walk the Markdown `text` once, skipping code spans and fences, and replace each math span by
-    a placeholder; its text is appended to `maths`. `origins[k]` is the file and line of the
-    text's line `k`, for errors.
+    a placeholder; the span, its file and its line are appended to `maths`. `origins[k]` is the
+    file and line of the text's line `k`.
     """
-    line_starts = [0] + [i + 1 for i, c in enumerate(text) if c == '\n']
+    line_starts = [0] + [m.end() for m in NEWLINE_RE.finditer(text)]
+
+    def origin(offset: int) -> Tuple[str, int]:
+        return origins[min(bisect_right(line_starts, offset) - 1, len(origins) - 1)]
 
     def fail(offset: int, message: str):
-        file, line = origins[min(bisect_right(line_starts, offset) - 1, len(origins) - 1)]
-        errors.append(SiteError(file, line, message))
+        errors.append(SiteError(*origin(offset), message))
 
     out = []
     i = 0
@@ -97,7 +102,7 @@ def extract(text: str, origins: List[Tuple[str, int]], maths: List[str], errors:
             if problem:
                 fail(i, problem)
             out.append(PLACEHOLDER.format(len(maths)))
-            maths.append(span)
+            maths.append((span, *origin(i)))
             i = span_end
             continue
         # Not math: plain text up to the next character that could start something (and its line

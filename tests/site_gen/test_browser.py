@@ -1,7 +1,8 @@
 """
 The built site in a real browser (Debian's chromium, headless, driven by Playwright), opened
 from file://. The site is built from the current sources into a temporary folder, so these
-tests do not depend on the committed html/. One browser serves the whole session.
+tests do not depend on the committed html/. One browser serves the whole session. The math is
+typeset when the site is built: a page is ready when it has loaded and its fonts are in.
 """
 
 from pathlib import Path
@@ -21,7 +22,7 @@ ARGS = ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--d
         '--no-first-run', '--disable-quic', '--disable-sync']
 WIDE = {'width': 1280, 'height': 900}
 PHONE = {'width': 390, 'height': 844}
-TYPESET_TIMEOUT_MS = 30_000
+TIMEOUT_MS = 30_000
 
 
 @pytest.fixture(scope='session')
@@ -46,7 +47,7 @@ class Watched:
 
     def __init__(self, browser, **options):
         self.context = browser.new_context(viewport=WIDE, **options)
-        self.context.set_default_timeout(TYPESET_TIMEOUT_MS)
+        self.context.set_default_timeout(TIMEOUT_MS)
         self.outside, self.errors = [], []
         self.context.route('**/*', self.route)
         self.page = self.context.new_page()
@@ -65,7 +66,7 @@ class Watched:
 
     def open(self, path: Path):
         self.page.goto(path.resolve().as_uri())
-        self.page.wait_for_function("document.documentElement.dataset.mathjax === 'done'")
+        self.page.evaluate('document.fonts.ready.then(() => true)')
 
     def __enter__(self):
         return self
@@ -85,7 +86,7 @@ def boxes(page):
     }""")
 
 
-def test_every_page_typesets_all_math_without_errors_offline_and_is_side_by_side_then_stacked(site, browser):
+def test_every_page_shows_all_math_typeset_without_errors_offline_and_is_side_by_side_then_stacked(site, browser):
     pages = sorted(site.rglob('*.html'))
     assert len(pages) >= 3
     problems = []
@@ -96,14 +97,16 @@ def test_every_page_typesets_all_math_without_errors_offline_and_is_side_by_side
             page.set_viewport_size(WIDE)
             watched.open(path)
             state = page.evaluate("""() => ({
-                errors: window.mathErrors,
+                mathjax: typeof window.MathJax,
                 merror: document.querySelectorAll('mjx-merror').length,
-                spans: document.querySelectorAll('span.math').length,
-                untypeset: [...document.querySelectorAll('span.math')].filter(s => !s.querySelector('mjx-container')).map(s => s.textContent),
+                untypeset: [...document.querySelectorAll('span.math')].filter(s => !s.querySelector('mjx-container'))
+                                                                       .map(s => s.textContent),
+                unsized: [...document.querySelectorAll('.prose mjx-container')]
+                            .filter(c => c.getBoundingClientRect().width === 0).length,
+                fonts: [...document.fonts].filter(f => f.status === 'error').map(f => f.family),
             })""")
-            if state['errors'] or state['merror'] or state['untypeset']:
-                problems.append(f'{name}: math errors {state["errors"]}, {state["merror"]} merror, '
-                                f'not typeset {state["untypeset"][:3]}')
+            if state['mathjax'] != 'undefined' or state['merror'] or state['untypeset'] or state['unsized'] or state['fonts']:
+                problems.append(f'{name}: {state}')
             wide = boxes(page)
             if wide:
                 prose, code = wide['prose'], wide['code']
@@ -212,49 +215,52 @@ def test_no_payload_runs_script_or_makes_a_request_in_chromium(payload_site, bro
             page.hover('main')
             if page.evaluate('window.pwned') is not None:
                 problems.append(f'{path.name}: script ran')
-            problems += [f'{path.name}: {e}' for e in watched.errors if 'MathJax' not in e]
+            problems += [f'{path.name}: {e}' for e in watched.errors]
             watched.errors.clear()
         problems += [f'dialog: {d}' for d in dialogs]
         problems += [f'request left the machine: {url}' for url in watched.outside]
     assert problems == [], '\n'.join(problems)
 
 
-def test_mathjax_cannot_make_links_styles_or_requests_even_from_math_the_build_did_not_check(tmp_path, browser):
-    """The MathJax configuration, on its own: spans written straight into a built page."""
-    write_tree(tmp_path, {'m/__init__.py': '"""\n# Math\n\nFine $x$.\n"""\nx = 1\n'})
-    build(tmp_path, ['m'], tmp_path / 'out')
-    macros = [r'\href{javascript:window.pwned=1}{x}', r'\class{permalink}{x}', r'\cssId{search}{x}',
-              r'\style{background:url(https://evil.example/a.png)}{x}', r'\data{pwned=1}{x}',
-              r'\unicode[evil]{x41}', r'\require{html}\href{javascript:window.pwned=1}{x}',
-              r'\setOptions[tex]{digits=x}x']
+def test_math_shows_with_javascript_off_and_copies_as_its_tex(site, browser):
+    """No script typesets the math: with JavaScript disabled the formulas are drawn all the same,
+    screen readers find MathML, and selecting a paragraph copies its formulas as TeX."""
+    with Watched(browser, java_script_enabled=False) as watched:
+        page = watched.page
+        watched.open(site / 'labml_opt/adam.html')
+        state = page.evaluate("""() => {
+            const formulas = [...document.querySelectorAll('.prose span.math')];
+            return {count: formulas.length,
+                    drawn: formulas.filter(f => f.querySelector('mjx-math').getBoundingClientRect().width > 2).length,
+                    mathml: formulas.filter(f => f.querySelector('mjx-assistive-mml math annotation')).length,
+                    hiddenTex: formulas.filter(f => f.querySelector('.tex').getBoundingClientRect().width <= 1).length};
+        }""")
+        assert state['count'] > 20 and state['drawn'] == state['count'], state
+        assert state['mathml'] == state['count'] and state['hiddenTex'] == state['count'], state
     with Watched(browser) as watched:
         page = watched.page
-        watched.open(tmp_path / 'out/m/index.html')
-        result = page.evaluate("""async (macros) => {
-            const spans = macros.map(m => { const s = document.createElement('span'); s.className = 'math';
-                                            s.textContent = '$' + m + '$'; document.querySelector('.prose').appendChild(s);
-                                            return s; });
-            window.mathErrors = [];
-            await MathJax.typesetPromise(spans);
-            return {errors: window.mathErrors,
-                    links: spans.map(s => s.querySelectorAll('a, [href]').length).reduce((a, b) => a + b, 0),
-                    styled: spans.map(s => s.querySelectorAll('[style*="url"], .permalink, #search, [data-pwned]').length)
-                                 .reduce((a, b) => a + b, 0)};
-        }""", macros)
-        assert result['links'] == 0 and result['styled'] == 0, result
-        assert sorted(set(result['errors'])) == [f'Undefined control sequence \\{name}' for name in
-                                                ('class', 'cssId', 'data', 'href', 'require', 'setOptions', 'style',
-                                                 'unicode')]
-        assert page.evaluate('window.pwned') is None and watched.outside == []
+        watched.open(site / 'labml_opt/adam.html')
+        copied = page.evaluate("""() => {
+            const paragraph = [...document.querySelectorAll('.prose p')].find(p => p.querySelector('.math'));
+            const range = document.createRange();
+            range.selectNodeContents(paragraph);
+            const selection = window.getSelection();
+            selection.removeAllRanges();
+            selection.addRange(range);
+            return {text: selection.toString(), tex: [...paragraph.querySelectorAll('.tex')].map(t => t.textContent)};
+        }""")
+        assert copied['tex'] and all(tex in copied['text'] for tex in copied['tex']), copied
+        assert watched.errors == [] and watched.outside == []
 
 
-def test_an_undefined_macro_is_an_error_the_tests_see_not_quiet_red_text(tmp_path, browser):
-    write_tree(tmp_path, {'m/__init__.py': '"""\n# Math\n\nFine $\\frac{a}{b}$, broken $\\notamacro{x}$.\n"""\nx = 1\n'})
-    build(tmp_path, ['m'], tmp_path / 'out')
+def test_a_page_is_fully_rendered_quickly(site, browser):
+    """Loaded, laid out and painted with its math fonts; the benchmark measures it more closely."""
     with Watched(browser) as watched:
-        watched.open(tmp_path / 'out/m/index.html')
-        assert watched.page.evaluate('window.mathErrors') == ['Undefined control sequence \\notamacro']
-        assert any('Undefined control sequence' in e for e in watched.errors)
+        page = watched.page
+        watched.open(site / 'labml_opt/adam.html')
+        watched.open(site / 'labml_opt/adam.html')
+        elapsed = page.evaluate("""() => performance.getEntriesByType('navigation')[0].loadEventEnd""")
+        assert elapsed < 1000, f'{elapsed:.0f} ms (a loaded machine is slower; the target is 200 ms)'
 
 
 def test_torch_optim_docstrings_typeset_without_math_errors(tmp_path, browser):
@@ -266,10 +272,9 @@ def test_torch_optim_docstrings_typeset_without_math_errors(tmp_path, browser):
     with Watched(browser) as watched:
         for name in ('lr_scheduler', 'swa_utils'):
             watched.open(tmp_path / f'out/optim/{name}.html')
-            state = watched.page.evaluate("""() => ({errors: window.mathErrors,
-                merror: document.querySelectorAll('mjx-merror').length,
+            state = watched.page.evaluate("""() => ({merror: document.querySelectorAll('mjx-merror').length,
                 typeset: document.querySelectorAll('span.math mjx-container').length})""")
-            if state['errors'] or state['merror'] or not state['typeset']:
+            if state['merror'] or not state['typeset']:
                 problems.append(f'{name}: {state}')
         problems += watched.errors + watched.outside
     assert problems == []

@@ -20,7 +20,8 @@ from site_gen import BuildError, SiteError
 from site_gen.__main__ import main
 from site_gen.check import check
 from site_gen.config import Config
-from site_gen.site import build, inside, load_manifest
+from site_gen.cache import load_manifest
+from site_gen.site import build, inside
 from tests.site_gen.conftest import REPO, write_tree
 
 SOURCES = ['pkg', 'README.md']
@@ -102,13 +103,21 @@ def test_search_index_covers_titles_headings_and_prose(built):
     assert 'Bias correction lives here.' in index and '"Gamma"' in index and 'Alpha of $x$' in index
 
 
-def test_mathjax_is_local_with_its_fonts_and_licence_and_no_page_refers_to_a_cdn(built):
+def test_math_is_typeset_in_the_page_with_local_fonts_and_no_math_script_and_no_cdn(built):
     files = digest_tree(built / 'html')
-    assert 'assets/mathjax/tex-chtml-full.js' in files and 'assets/mathjax/LICENSE' in files
-    assert any(f.startswith('assets/mathjax/output/chtml/fonts/woff-v2/') and f.endswith('.woff') for f in files)
+    assert 'assets/math.css' in files and 'assets/mathjax/LICENSE' in files
+    assert not any(f.endswith('.js') and 'mathjax' in f.lower() for f in files), 'no MathJax script is shipped'
+    fonts = re.findall(r'url\("?([^")]+)"?\)', read(built, 'assets/math.css'))
+    assert fonts and all(f'assets/{font}' in files for font in fonts), 'every font the stylesheet names is there'
     for page in (p for p in files if p.endswith('.html')):
-        head = re.sub(r'<link rel="canonical"[^>]*>', '', read(built, page).split('<main>')[0])
+        text = read(built, page)
+        head = re.sub(r'<link rel="canonical"[^>]*>', '', text.split('<main>')[0])
         assert not re.search(r'(src|href)="(https?:)?//', head)
+        assert re.findall(r'<script[^>]*src="([^"]*)"', text) == ['../' * page.count('/') + f'assets/{name}'
+                                                                  for name in ('theme.js', 'site.js')]
+    alpha = read(built, 'pkg/alpha.html')
+    assert '<mjx-container class="MathJax" jax="CHTML"' in alpha and '$\\alpha_t$' not in alpha.replace(
+        '<span class="tex" aria-hidden="true">$\\alpha_t$</span>', '')
 
 
 # ## Determinism, incremental and atomic builds
@@ -249,11 +258,27 @@ def test_check_reports_an_id_used_twice(tmp_path):
 
 def test_check_reports_unbalanced_math_and_foreign_scripts_in_the_html(built):
     page = built / 'html/pkg/alpha.html'
-    page.write_text(page.read_text().replace('<span class="math">$\\alpha_t$</span>', '<span class="math">$\\alpha_{t$</span>')
+    page.write_text(page.read_text().replace('<span class="tex" aria-hidden="true">$\\alpha_t$</span>',
+                                             '<span class="tex" aria-hidden="true">$\\alpha_{t$</span>')
                     .replace('</body>', '<script>alert(1)</script></body>'))
     problems = check(built, SOURCES, built / 'html')
     assert any(p.startswith('pkg/alpha.html: unclosed { in math') for p in problems)
     assert "pkg/alpha.html: script '(inline)' is not one of the site's assets" in problems
+
+
+def test_check_reports_math_left_untypeset_a_mathjax_error_and_markup_mathjax_does_not_make(built):
+    page = built / 'html/pkg/alpha.html'
+    text = page.read_text()
+    formula = re.search(r'<span class="math"><mjx-container .*?</mjx-container>', text, re.S).group()
+    page.write_text(text.replace(formula, formula.replace('<mjx-math ', '<mjx-math onclick="alert(1)" ', 1), 1)
+                    + '<span class="math">$x$</span>'
+                    + '<span class="math"><mjx-container class="MathJax" jax="CHTML"><mjx-merror data-mjx-error="Undefined '
+                      'control sequence \\foo"></mjx-merror></mjx-container><span class="tex" aria-hidden="true">'
+                      '$\\foo$</span></span>')
+    problems = [p for p in check(built, SOURCES, built / 'html') if p.startswith('pkg/alpha.html: ')]
+    assert 'pkg/alpha.html: 1 formula(s) not typeset; run `make html`' in problems
+    assert "pkg/alpha.html: MathJax error in '$\\\\foo$': Undefined control sequence \\foo" in problems
+    assert any('onclick="alert(1)" on <mjx-math>' in p for p in problems), problems
 
 
 def test_committed_html_is_fresh_with_working_links_and_balanced_math():

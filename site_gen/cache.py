@@ -1,0 +1,166 @@
+"""
+---
+title: The cache
+summary: What a build may reuse from earlier builds: pages from the untrusted manifest, formulas from a local store.
+---
+
+# Cache
+
+A build reuses two kinds of earlier work, and this module is the only place that decides what
+may be reused.
+
+* **Pages**, through `manifest.json` in the output folder: for every page, the hashes of what
+  it was built from, what the navigation needs, and the hash of the page it wrote. The manifest
+  is committed with the site, so a pull request can change it: it is read as untrusted input,
+  and an entry whose paths are not plain relative paths is dropped (those pages are rendered
+  again). It holds no HTML, so a tampered manifest can make a build do more work, never put
+  something on a page.
+* **Formulas**, in a SQLite file in the user's cache folder (`$SITE_GEN_CACHE`, else
+  `$XDG_CACHE_HOME/site_gen`, else `~/.cache/site_gen`), keyed by the math engine and the TeX
+  as written. MathJax takes about 2 ms a formula, so a page whose prose changed, or `check`
+  building into an empty folder, typesets only the formulas it has not seen before. It is
+  never committed; deleting it only costs time.
+"""
+
+import hashlib
+import json
+import os
+import re
+import sqlite3
+from pathlib import Path
+from typing import Callable, Dict, Iterable, Optional, Tuple
+
+from site_gen.render import normalise
+
+MANIFEST = 'manifest.json'
+
+
+def folder() -> Path:
+    explicit = os.environ.get('SITE_GEN_CACHE')
+    if explicit:
+        return Path(explicit)
+    return Path(os.environ.get('XDG_CACHE_HOME') or Path.home() / '.cache') / 'site_gen'
+
+
+class Formulas:
+    """
+    Typeset formulas by `(engine, tex)`: an HTML string and an error message or `None`.
+    If the cache folder cannot be written, the store lives in memory for this build only.
+    """
+
+    def __init__(self, engine: str, location: Optional[Path] = None):
+        self.engine = engine
+        location = location or folder()
+        try:
+            location.mkdir(parents=True, exist_ok=True)
+            self.db = sqlite3.connect(location / 'formulas.sqlite', timeout=30)
+            self.db.execute('CREATE TABLE IF NOT EXISTS formula (engine TEXT, tex TEXT, html TEXT, error TEXT, '
+                            'PRIMARY KEY (engine, tex))')
+        except (OSError, sqlite3.Error):
+            self.db = sqlite3.connect(':memory:')
+            self.db.execute('CREATE TABLE formula (engine TEXT, tex TEXT, html TEXT, error TEXT, PRIMARY KEY (engine, tex))')
+
+    def get(self, texts: Iterable[str]) -> Dict[str, Tuple[str, Optional[str]]]:
+        texts = list(texts)
+        found = {}
+        for start in range(0, len(texts), 500):
+            chunk = texts[start:start + 500]
+            rows = self.db.execute(f'SELECT tex, html, error FROM formula WHERE engine = ? AND tex IN '
+                                   f'({",".join("?" * len(chunk))})', [self.engine, *chunk])
+            found.update((tex, (html, error)) for tex, html, error in rows)
+        return found
+
+    def put(self, typeset: Dict[str, Tuple[str, Optional[str]]]):
+        """Keep new formulas; those of another engine (an older MathJax or generator) go."""
+        try:
+            with self.db:
+                self.db.execute('DELETE FROM formula WHERE engine != ?', [self.engine])
+                self.db.executemany('INSERT OR REPLACE INTO formula VALUES (?, ?, ?, ?)',
+                                    [(self.engine, tex, html, error) for tex, (html, error) in typeset.items()])
+        except sqlite3.Error:
+            pass  # a read-only or full disk costs the next build time, not this one its result
+
+    def close(self):
+        self.db.close()
+
+
+class Pages:
+    """
+    The pages of the last build into `out`, as its manifest describes them, for this build to
+    reuse: none if our code changed since (`generator` is the hash of everything that shapes a page).
+    """
+
+    def __init__(self, out: Path, generator: str):
+        self.out = out
+        self.manifest = load_manifest(out)
+        self.pages = self.manifest.get('pages', {}) if self.manifest.get('generator') == generator else {}
+
+    def parsed(self, url: str, path: str, digest: str, root: Path, within_root: Callable[[Path], bool]) -> Optional[dict]:
+        """
+        What the last build learnt from `path` (title, summary, search entries, includes, images),
+        if its bytes and those of its includes and images are unchanged. The images are copied
+        from the manifest's list, so they too must really be in the tree.
+        """
+        before = self.pages.get(url)
+        if (before and before.get('source') == path and before['hash'] == digest
+                and all((root / d).is_file() and sha(root / d) == h for d, h in before.get('deps', {}).items())
+                and all(within_root(root / image) for image in before.get('images', []))):
+            return before
+        return None
+
+    def output(self, url: str, key: str) -> Optional[bytes]:
+        """The page the last build wrote, if it was laid out from the same `key` and is as written."""
+        before = self.pages.get(url, {})
+        existing = self.out / url
+        if before.get('key') == key and existing.is_file():
+            data = existing.read_bytes()
+            if sha_bytes(data) == before.get('output'):
+                return data
+        return None
+
+
+def sha(path: Path) -> str:
+    return sha_bytes(path.read_bytes())
+
+
+def sha_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ## The manifest is untrusted input
+#
+# Only what passes `valid_entry` is used; the rest is dropped. Paths must be plain relative
+# paths: no `..`, no leading `/`, nothing `normalise` would change.
+
+def load_manifest(out: Path) -> dict:
+    try:
+        manifest = json.loads((out / MANIFEST).read_text(encoding='utf-8'))
+    except (OSError, ValueError):
+        return {}
+    if not isinstance(manifest, dict):
+        return {}
+    pages = manifest.get('pages') if isinstance(manifest.get('pages'), dict) else {}
+    files = manifest.get('files') if isinstance(manifest.get('files'), list) else []
+    return {'generator': manifest.get('generator'),
+            'pages': {url: meta for url, meta in pages.items() if valid_entry(url, meta)},
+            'files': [path for path in files if plain_path(path)]}
+
+
+def valid_entry(url, meta) -> bool:
+    return (plain_path(url) and isinstance(meta, dict) and isinstance(meta.get('hash'), str)
+            and (meta.get('source') is None or plain_path(meta.get('source')))
+            and isinstance(meta.get('deps', {}), dict) and all(plain_path(d) for d in meta.get('deps', {}))
+            and isinstance(meta.get('images', []), list) and all(plain_path(i) for i in meta.get('images', []))
+            and isinstance(meta.get('title', ''), str) and isinstance(meta.get('summary', ''), str)
+            and isinstance(meta.get('search', []), list))
+
+
+def plain_path(path) -> bool:
+    """A relative path with `/` separators that stays where it points: `a/b.html`, not `../b` or `/b`."""
+    return (isinstance(path, str) and path != '' and '\\' not in path and '\0' not in path
+            and not re.match(r'[A-Za-z]:', path) and normalise(path) == path)
+
+
+def encode_manifest(manifest: dict) -> bytes:
+    return (json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False) + '\n').encode()
+
