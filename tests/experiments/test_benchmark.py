@@ -59,10 +59,11 @@ def fake_runs(valid, test):
 def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimizer_and_reports_other_seeds(
         labml_dir, monkeypatch):
     factors = [0.1, 1., 10.]
-    lrs = {round(benchmark.OPTIMIZERS[n]['lr'] * f, 8) for n in ('sgd', 'adam') for f in factors}
-    # Both defaults are 1e-3: the middle rate is best on validation, the largest on the test split
-    valid = {lr: 1. if lr == 1e-3 else 2. for lr in lrs}
-    test = {lr: 0. if lr == 1e-2 else 1. for lr in lrs}
+    assert benchmark.centre('sgd') == 0.1 and benchmark.centre('adam') == 1e-3
+    lrs = {round(benchmark.centre(n) * f, 8) for n in ('sgd', 'adam') for f in factors}
+    # The centre of each grid is best on validation, the largest rate on the test split
+    valid = {lr: 1. if lr in (0.1, 1e-3) else 2. for lr in lrs}
+    test = {lr: 0. if lr in (1., 1e-2) else 1. for lr in lrs}
     one_run, calls = fake_runs(valid, test)
     monkeypatch.setattr(benchmark, 'one_run', one_run)
     invocation = benchmark.Invocation('test', benchmark.COMMAND, [])
@@ -72,7 +73,7 @@ def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimize
         grid = [(lr, seed) for n, lr, seed in calls if n == name and seed == 0]
         reported = [(lr, seed) for n, lr, seed in calls if n == name and seed != 0]
         assert len(grid) == len(factors) * (1 if name == 'sgd' else 2)
-        assert reported == [(1e-3, 1), (1e-3, 2), (1e-3, 3)]
+        assert reported == [(benchmark.centre(name), seed) for seed in (1, 2, 3)]
     assert len(outcomes['chars']) == (3 + 3) + (6 + 3)
 
 
@@ -94,6 +95,9 @@ def test_a_diverging_grid_point_is_an_outcome_not_the_end_of_the_benchmark(labml
                                 benchmark.Invocation('test', benchmark.COMMAND, []))
     assert outcome.diverged and 'loss became' in outcome.diverged
     assert math.isinf(outcome.final_valid) and math.isinf(outcome.test_loss)
+    # A resume reads it back rather than training it again
+    done = benchmark.completed(Workload('chars', epochs=2, steps=3), benchmark.Invocation('test', benchmark.COMMAND, []))
+    assert list(done) == ['sgd lr=1e+09 seed=0'] and done['sgd lr=1e+09 seed=0'].diverged == outcome.diverged
 
 
 @pytest.mark.parametrize('stats,tied', [
@@ -105,7 +109,7 @@ def test_the_verdict_calls_differences_within_one_standard_deviation_a_tie(stats
     assert text.startswith('* **mnist**: `adam` has the lowest mean test loss, 1.0000 ± ')
     assert ('a tie' in text) == bool(tied) and all(f'`{n}`' in text.split('lowest')[1] for n in tied)
     assert '`adagrad`' not in text
-    assert 'The chosen learning rate of `sgd` is at the edge of the grid' in text
+    assert 'The tuned learning rate of `sgd` is at the edge of the grid' in text
 
 
 @pytest.mark.timeout(120)
@@ -114,7 +118,7 @@ def test_a_tiny_benchmark_writes_repeatable_results_apart_from_its_timing(labml_
     for folder in ('first', 'second'):
         benchmark.main(['--quick', '--workloads', 'chars', '--optimizers', 'sgd,adam', '--seeds', '2',
                         '--results', str(labml_dir / folder)])
-    names = ['benchmark_summary.json', 'benchmark_table.md', 'benchmark_verdict.md', 'benchmark_chars_loss.svg',
+    names = ['benchmark_summary.json', 'benchmark_chars_table.md', 'benchmark_verdict.md', 'benchmark_chars_loss.svg',
              'benchmark_chars_lr.svg', 'benchmark_chars_target.svg']
     for name in names:
         assert (labml_dir / 'first' / name).read_bytes() == (labml_dir / 'second' / name).read_bytes(), name
@@ -155,7 +159,7 @@ def test_bad_benchmark_options_are_refused_before_training(labml_dir, capsys, ar
 
 
 TINY = ['--quick', '--workloads', 'chars', '--optimizers', 'adam', '--seeds', '2']
-FILES = ['benchmark_summary.json', 'benchmark_table.md', 'benchmark_verdict.md', 'benchmark_chars_loss.svg']
+FILES = ['benchmark_summary.json', 'benchmark_chars_table.md', 'benchmark_verdict.md', 'benchmark_chars_loss.svg']
 
 
 @pytest.mark.timeout(120)
