@@ -615,7 +615,7 @@ def plot_curves(workload: str, rows: Dict[str, Any], n_seeds: int, target: float
         std = curves.std(0, ddof=1) if len(curves) > 1 else np.zeros(length)
         ax.plot(steps, mean, color=colour(i), label=name, linewidth=1.3)
         ax.fill_between(steps, mean - std, mean + std, color=colour(i), alpha=0.25, linewidth=0)
-        starts.append(mean[0]), ends.append(mean.min())
+        starts.append(mean[0]), ends.append((mean - std).min())
     # The first evaluations of the slow optimizers would squash the rest: the top is the median first one
     low, high = min(ends), float(np.median(starts))
     ax.set_ylim(low - 0.05 * (high - low), high)
