@@ -45,7 +45,41 @@ transformer, not where it ends after a long run.
 
 ## Which one should I use
 
-VERDICT
+The numbers below are from one reference run of 366 training runs; a difference is only
+called one where the three paired seeds agree on it.
+
+* **For a small transformer, Schedule-Free AdamW.** It is the one clear result of this run:
+  3.01 $\pm$ 0.07 test bits per character, lowest on each of the three seeds, 0.13 $\pm$ 0.08
+  bits ahead of the next (Lion, on the same seeds), and it reaches the target validation loss
+  in 140 steps on average, where no other optimizer reaches it before step 180. Two cautions.
+  Its tuned rate, $0.025$ with a 50-step warm-up, is the largest of its grid, as are those of
+  Adam, AdamW, Adamax, AdEMAMix and Lion, so each of them might do better with a wider grid.
+  And the others run at a constant learning rate: the averaging that Schedule-Free does in
+  place of a schedule is compared here with no schedule at all, not with AdamW and a cosine
+  decay.
+* **Otherwise, any of Adam's family, or Lion.** Lion (3.14 $\pm$ 0.03), NAdam (3.14 $\pm$
+  0.02), AdamW (3.16 $\pm$ 0.04), AdEMAMix (3.17 $\pm$ 0.07), Adamax (3.17 $\pm$ 0.02), Adam
+  (3.17 $\pm$ 0.06), AMSGrad and Schedule-Free SGD (both 3.18) are within about one standard
+  deviation of each other: on this evidence, ties. Lion keeps half of Adam's state (4 bytes per
+  parameter against 8), and AdEMAMix half as much again as Adam (12).
+* **On the MLP, nothing separates the first half.** Adamax (0.202 $\pm$ 0.009 nats, 94.5%),
+  Schedule-Free SGD (0.206 $\pm$ 0.018, 94.9%), Schedule-Free AdamW (0.213, 94.4%), Adagrad and
+  momentum (0.216 and 0.221, 93.5% and 93.7%) differ by less than the spread over seeds, and by
+  about one point of accuracy, the standard error of 750 test digits. Thirteen of the seventeen
+  chose the smallest rate of their grid: on 3,612 digits, validation loss after five epochs
+  rewards the rate that overfits least, and their best rate lies lower still. Their losses are
+  upper bounds. Schedule-Free SGD is the fastest to the target (95 steps on average, against
+  about 150 for Adamax and 230 for Adam).
+* **Not plain SGD or Sophia, on budgets like these.** Plain SGD is last on the transformer
+  (3.32 $\pm$ 0.05) and the most seed-sensitive on the MLP (test loss 0.20 to 0.42 over the
+  three seeds). Momentum, Sophia, RAdam, Adadelta and AdaBelief end 0.2 bits or more behind
+  Schedule-Free AdamW, and none of them reaches the transformer's target on more than one seed.
+
+The wall-clock times of this run (in `benchmark_timing.json`) were measured one run at a time
+on one thread, but while the machine's load average was 10 to 14 on its 2 cores: the step of
+Adam on the transformer took from 2.4 to 10.5 ms over its eleven runs, and plain SGD's from
+2.5 to 3.8 ms. They are not a ranking of step cost; the [step benchmark](../fast.html#benchmark)
+is. What does not depend on the load is the state each optimizer keeps, in the tables.
 
 ## MNIST: the MLP
 
