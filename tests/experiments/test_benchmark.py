@@ -140,10 +140,11 @@ def test_the_quick_benchmark_and_changed_settings_never_write_next_to_the_page(l
     written = []
     monkeypatch.setattr(benchmark, 'benchmark', lambda *args, **kwargs: written.append(args) or {})
     monkeypatch.setattr(benchmark, 'summarize', lambda outcomes, seeds: ({'workloads': {}}, {}))
+    committed = {path.name: path.read_bytes() for path in RESULTS.glob('benchmark_*')}
     for argv in (['--quick'], ['--seeds', '4'], ['--workloads', 'mnist']):
         benchmark.main(argv)
         assert (labml_dir / 'logs' / 'results' / 'benchmark_summary.json').exists()
-        assert not (RESULTS / 'benchmark_summary.json').exists()
+        assert {path.name: path.read_bytes() for path in RESULTS.glob('benchmark_*')} == committed
 
 
 @pytest.mark.parametrize('argv,message', [
