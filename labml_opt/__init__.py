@@ -85,7 +85,27 @@ as large as $g$, where putting it anywhere else gives another number.
 | [Adamax](adamax.html) | inside the maximum: $\max(\beta_2 u_{t-1}, \lvert g_t \rvert + \epsilon)$ | $\alpha \frac{g}{\lvert g \rvert + \epsilon}$ |
 | [Sophia](sophia.html) | a floor: $\max \{ \gamma h_t, \epsilon \}$ | $\alpha \operatorname{clip} \Big( \frac{(1 - \beta_1) g}{\max \{ \gamma h_1, \epsilon \}}, 1 \Big)$ |
 
-## How they compare
+## Which one to use
+
+[The benchmark](experiments/benchmark.html) gives every optimizer here that runs in a plain
+training loop the same tuning budget (four learning rates, and two values of one more
+hyper-parameter, chosen on a validation split), reruns the chosen setting on three paired
+seeds, and reports a held-out test split, on two small workloads. What its numbers support:
+
+* On a small character-level transformer, 240 steps: [Schedule-Free AdamW](schedule_free_adamw.html)
+  is ahead on every seed, 3.01 $\pm$ 0.07 test bits per character against 3.14 $\pm$ 0.03 for
+  the next, [Lion](lion.html), and reaches the target loss in 140 steps where no other reaches it
+  before 180. Lion, [NAdam](nadam.html), [AdamW](adamw.html), [AdEMAMix](ademamix.html),
+  [Adamax](adamax.html) and [Adam](adam.html) are within noise of each other.
+* On the MNIST MLP, the first half (Adamax, Schedule-Free SGD and AdamW, Adagrad, momentum) is
+  within noise: 0.20 to 0.22 test loss, 93.5% to 94.9% accuracy.
+* Plain SGD is last on the transformer and the least repeatable on the MLP; momentum,
+  [Sophia](sophia.html), RAdam, Adadelta and AdaBelief trail the transformer by 0.2 bits or more.
+
+Many tuned rates sit at an edge of the grid, the runs are short and the baselines use no
+schedule: [the page](experiments/benchmark.html) says what that leaves open.
+
+## How they compare at their defaults
 
 Ten of them train the same MLP on real MNIST digits, from the same initial weights on the same
 batches ([the experiment](experiments/compare.html)); rerun it with

@@ -32,7 +32,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Dict, List, Sequence
 
-from labml_opt.experiments import compare, one_cycle, sweep
+from labml_opt.experiments import benchmark, compare, one_cycle, sweep
 from labml_opt.experiments.results import RESULTS, logs_path, read_configs, read_status
 
 PROG = 'python -m labml_opt.experiments'
@@ -40,7 +40,7 @@ PROG = 'python -m labml_opt.experiments'
 
 def redraw(args: argparse.Namespace):
     """Re-draw every experiment's plots and tables from its committed summary."""
-    for module in (compare, sweep, one_cycle):
+    for module in (compare, sweep, one_cycle, benchmark):
         for path in module.render_results(args.results):
             print(path)
 
@@ -106,8 +106,8 @@ def remove(path: Path, dry_run: bool) -> int:
 def main(argv: Sequence[str] = None):
     parser = argparse.ArgumentParser(prog=PROG, description='Commands over all experiments.')
     commands = parser.add_subparsers(dest='command', required=True)
-    drawing = commands.add_parser('redraw', help='redraw the plots and tables of compare, sweep and one_cycle '
-                                                 'from their summaries, without training')
+    drawing = commands.add_parser('redraw', help='redraw the plots and tables of compare, sweep, one_cycle and '
+                                                 'benchmark from their summaries, without training')
     drawing.add_argument('--results', type=Path, default=RESULTS,
                          help='folder with the summaries (default: %(default)s)')
     listing = commands.add_parser('logs', help='list the runs under logs/ by command, and clean up')

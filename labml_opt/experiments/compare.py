@@ -82,7 +82,7 @@ from typing import Any, Dict, List, Sequence
 
 from labml_opt.experiments.plots import plot_series, results_table
 from labml_opt.experiments.results import RESULTS, read_summary, summarize, write_summary, write_timing
-from labml_opt.experiments.runs import (OPTIMIZERS, RunSpec, common_arguments, parse_command, parse_hyper,
+from labml_opt.experiments.runs import (COMPARED, OPTIMIZERS, RunSpec, common_arguments, parse_command, parse_hyper,
                                         parse_optimizers, run_command)
 
 NAME = 'compare'
@@ -112,8 +112,8 @@ def render_results(results: Path = RESULTS) -> List[Path]:
 def main(argv: Sequence[str] = None):
     parser = argparse.ArgumentParser(prog=COMMAND, description='Compare optimizers on MNIST digits.')
     common_arguments(parser)
-    parser.add_argument('--optimizers', default=','.join(OPTIMIZERS),
-                        help=f'comma-separated, from: {", ".join(OPTIMIZERS)} (default: all)')
+    parser.add_argument('--optimizers', default=','.join(COMPARED),
+                        help=f'comma-separated, from: {", ".join(OPTIMIZERS)} (default: {",".join(COMPARED)})')
     parser.add_argument('--set', action='append', default=[], metavar='OPTIMIZER.KEY=VALUE',
                         help='override a hyper-parameter, e.g. --set rmsprop.eps=1e-2 (repeatable)')
     args, invocation = parse_command(parser, argv, COMMAND)

@@ -189,20 +189,83 @@ class Runner:
             self('after_fit')
 
 
+def set_mode(learner: Learner, train: bool):
+    r"""
+    Put the model, and the optimizer where it has modes, in training or evaluation mode.
+    [Schedule-Free](../schedule_free_sgd.html) optimizers take gradients at $y$ but are evaluated
+    at the average $x$: their `train()` and `eval()` move the parameters between the two.
+    Other optimizers have no such methods and are left alone.
+    """
+    learner.model.train(train)
+    switch = getattr(learner.optimizer, 'train' if train else 'eval', None)
+    if callable(switch):
+        switch()
+
+
 class TrainEval(Callback):
     """
     ## Training and evaluation modes
 
     Layers such as dropout and batch norm behave differently in training and evaluation;
-    `model.train()` and `model.eval()` switch them.
+    `model.train()` and `model.eval()` switch them, and [`set_mode`](#TrainEval) switches a
+    Schedule-Free optimizer's parameters along.
     """
     order = -10
 
     def begin_epoch(self, runner: Runner):
-        runner.learner.model.train()
+        set_mode(runner.learner, True)
 
     def begin_validate(self, runner: Runner):
-        runner.learner.model.eval()
+        set_mode(runner.learner, False)
+
+
+class RefreshHessian(Callback):
+    r"""
+    <a id="RefreshHessian"></a>
+
+    ## Sophia's curvature
+
+    [Sophia](../sophia.html) needs, besides the gradient, an estimate of the Hessian's diagonal:
+    every `every` training steps (at $t = 1, k + 1, 2k + 1, \dots$, before the update, as in the
+    paper) a second backward pass, through the same logits, of the loss against labels drawn from
+    the model's own predictions. The draws come from a generator of their own, seeded with
+    `seed` and saved in checkpoints, so that a resumed run draws what a straight one does. The
+    gradients already in `param.grad` (of earlier batches, when gradients are accumulated) are
+    put back afterwards. `seconds` is the time spent here, part of the cost of Sophia's step.
+    """
+    order = 3
+
+    def __init__(self, every: int = 10, seed: int = 0):
+        self.every = every
+        self.generator = torch.Generator().manual_seed(seed)
+        self.seconds = 0.
+
+    def after_pred(self, runner: Runner):
+        if not runner.in_train or runner.step % self.every:
+            return
+        from labml_opt.sophia import gnb_loss
+        started = time.perf_counter()
+        optimizer = runner.learner.optimizer
+        params = [p for group in optimizer.param_groups for p in group['params']]
+        kept = [p.grad for p in params]
+        for param in params:
+            param.grad = None
+        gnb_loss(runner.pred, self.generator).backward(retain_graph=True)
+        optimizer.update_hessian(batch_size=runner.pred.numel() // runner.pred.shape[-1])
+        for param, grad in zip(params, kept):
+            param.grad = grad
+        self.seconds += time.perf_counter() - started
+
+    def state_dict(self) -> Dict[str, Any]:
+        return {'generator': self.generator.get_state()}
+
+    def load_state_dict(self, state: Dict[str, Any]):
+        self.generator.set_state(state['generator'])
+
+
+def optimizer_callbacks(optimizer: torch.optim.Optimizer, seed: int) -> List[Callback]:
+    """What an optimizer needs from the loop besides `step()`: Sophia its curvature refresh."""
+    return [RefreshHessian(seed=seed)] if callable(getattr(optimizer, 'update_hessian', None)) else []
 
 
 def accuracy(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:

@@ -27,14 +27,17 @@ def moving_average(values: Sequence[float], window: int) -> np.ndarray:
     return np.convolve(values, np.ones(window) / window, mode='valid')
 
 
-def figure():
-    """A new figure on the Agg backend with settings that make SVG output byte-for-byte repeatable."""
+def figure(**subplots):
+    """
+    A new figure on the Agg backend with settings that make SVG output byte-for-byte repeatable;
+    `subplots` go to `plt.subplots` (one axes of 8 by 4.5 inches unless they say otherwise).
+    """
     import matplotlib
     matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     plt.rcParams['svg.hashsalt'] = 'labml_opt'
     plt.rcParams['svg.fonttype'] = 'none'
-    return plt.subplots(figsize=(8, 4.5))
+    return plt.subplots(**{'figsize': (8, 4.5), **subplots})
 
 
 def save(fig, path: Path):

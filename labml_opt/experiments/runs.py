@@ -60,7 +60,7 @@ from labml_opt.experiments.data import Data, load_digits
 from labml_opt.experiments.learner import (AccumulateGradients, AvgStats, BadCheckpoint, Callback, Checkpointer,
                                            Diverged, LabmlTracker, Learner, ParamScheduler, Recorder, Runner,
                                            ShowProgress, StopOnDivergence, StopOnNaN, TrainEval, load_checkpoint,
-                                           resume)
+                                           optimizer_callbacks, resume)
 from labml_opt.experiments.results import (Run, find_run, invocation_runs, logs_path, read_configs, read_status,
                                            results_folder, runs_of, wall_time)
 from labml_opt.experiments.tracking import AppUnreachable, Progress, labml_writers, plain_console, wait_for_labml
@@ -95,19 +95,36 @@ class MLP(nn.Module):
 # The optimizers, by the name the command line uses: a class of `labml_opt` and the
 # hyper-parameters the experiments give it. These are `torch.optim`'s defaults, and those of
 # the notebook the comparison comes from (a learning rate of $10^{-3}$ for plain SGD, which
-# PyTorch leaves to the user). Momentum is SGD with momentum $0.9$.
+# PyTorch leaves to the user). Momentum is SGD with momentum $0.9$. The optimizers that
+# `torch.optim` does not have keep their authors' defaults.
+#
+# Two keys are for the [benchmark](benchmark.html) only, and are not passed to the optimizer:
+# `tune` is the most important second hyper-parameter and the two values its grid tries (ours
+# first), and `centre` the middle of its learning-rate grid where that is not `lr`. An optimizer
+# added to `labml_opt` joins every experiment, the benchmark included, with one line here.
 OPTIMIZERS: Dict[str, Dict[str, Any]] = {
-    'sgd': {'class': 'SGD', 'lr': 1e-3},
-    'momentum': {'class': 'SGD', 'lr': 1e-3, 'momentum': 0.9},
-    'adagrad': {'class': 'Adagrad', 'lr': 1e-2},
-    'adadelta': {'class': 'Adadelta', 'lr': 1.0},
-    'rmsprop': {'class': 'RMSprop', 'lr': 1e-2},
-    'adam': {'class': 'Adam', 'lr': 1e-3},
-    'amsgrad': {'class': 'AMSGrad', 'lr': 1e-3},
-    'adamw': {'class': 'AdamW', 'lr': 1e-3, 'weight_decay': 1e-2},
-    'radam': {'class': 'RAdam', 'lr': 1e-3},
-    'adabelief': {'class': 'AdaBelief', 'lr': 1e-3},
+    'sgd': {'class': 'SGD', 'lr': 1e-3, 'centre': 1e-1},
+    'momentum': {'class': 'SGD', 'lr': 1e-3, 'momentum': 0.9, 'tune': ('momentum', [0.9, 0.99]), 'centre': 1e-2},
+    'adagrad': {'class': 'Adagrad', 'lr': 1e-2, 'tune': ('initial_accumulator_value', [0., 0.1])},
+    'adadelta': {'class': 'Adadelta', 'lr': 1.0, 'tune': ('rho', [0.9, 0.99])},
+    'rmsprop': {'class': 'RMSprop', 'lr': 1e-2, 'tune': ('eps', [1e-8, 1e-2]), 'centre': 1e-3},
+    'adam': {'class': 'Adam', 'lr': 1e-3, 'tune': ('betas', [(0.9, 0.999), (0.9, 0.99)])},
+    'amsgrad': {'class': 'AMSGrad', 'lr': 1e-3, 'tune': ('betas', [(0.9, 0.999), (0.9, 0.99)])},
+    'adamw': {'class': 'AdamW', 'lr': 1e-3, 'weight_decay': 1e-2, 'tune': ('weight_decay', [1e-2, 1e-1])},
+    'radam': {'class': 'RAdam', 'lr': 1e-3, 'tune': ('betas', [(0.9, 0.999), (0.9, 0.99)])},
+    'adabelief': {'class': 'AdaBelief', 'lr': 1e-3, 'tune': ('betas', [(0.9, 0.999), (0.9, 0.99)])},
+    'adamax': {'class': 'Adamax', 'lr': 2e-3, 'tune': ('betas', [(0.9, 0.999), (0.9, 0.99)])},
+    'nadam': {'class': 'NAdam', 'lr': 2e-3, 'tune': ('betas', [(0.9, 0.999), (0.9, 0.99)])},
+    'sophia': {'class': 'Sophia', 'lr': 1e-4, 'tune': ('rho', [0.04, 0.01]), 'centre': 3e-4},
+    'lion': {'class': 'Lion', 'lr': 1e-4, 'tune': ('betas', [(0.9, 0.99), (0.95, 0.98)]), 'centre': 3e-4},
+    'ademamix': {'class': 'AdEMAMix', 'lr': 1e-3, 'tune': ('alpha', [5.0, 8.0])},
+    'schedule_free_sgd': {'class': 'ScheduleFreeSGD', 'lr': 1.0, 'tune': ('warmup_steps', [0, 50])},
+    'schedule_free_adamw': {'class': 'ScheduleFreeAdamW', 'lr': 2.5e-3, 'tune': ('warmup_steps', [0, 50])},
 }
+# The ten optimizers of the [comparison](compare.html), which runs them at their defaults
+COMPARED = ('sgd', 'momentum', 'adagrad', 'adadelta', 'rmsprop', 'adam', 'amsgrad', 'adamw', 'radam', 'adabelief')
+# The keys of an entry that are not arguments of the optimizer
+NOT_ARGUMENTS = ('class', 'tune', 'centre')
 
 
 def optimizer_class(name: str) -> type:
@@ -129,7 +146,7 @@ def make_optimizer(name: str, params, hyper: Dict[str, Any]) -> torch.optim.Opti
     for key in hyper:
         if key not in valid:
             raise ValueError(f'Invalid hyper-parameter {key!r} for {name}: choose from {", ".join(valid)}')
-    kwargs = {k: v for k, v in OPTIMIZERS[name].items() if k != 'class'}
+    kwargs = {k: v for k, v in OPTIMIZERS[name].items() if k not in NOT_ARGUMENTS}
     kwargs.update(hyper)
     return optimizer_class(name)(params, **kwargs)
 
@@ -279,7 +296,8 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence
                                 extra={'spec': asdict(spec), 'invocation': asdict(invocation)})
     accumulation = [AccumulateGradients(spec.accumulate)] if spec.accumulate > 1 else []
     runner = Runner(learner, [TrainEval(), AvgStats(), recorder, LabmlTracker(), checkpointer, StopOnNaN(),
-                              *accumulation, *schedule_callbacks(spec, optimizer), *callbacks])
+                              *accumulation, *schedule_callbacks(spec, optimizer),
+                              *optimizer_callbacks(optimizer, spec.seed), *callbacks])
     start = resume(runner, checkpoint) if checkpoint is not None else {}
     try:
         with experiment.start():

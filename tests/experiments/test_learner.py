@@ -2,10 +2,12 @@ import pytest
 import torch
 from torch import nn
 
-from labml_opt import Adam, SGD
+import labml_opt.sophia
+from labml_opt import Adam, SGD, ScheduleFreeSGD, Sophia
 from labml_opt.experiments.data import Data
 from labml_opt.experiments.learner import (AccumulateGradients, AvgStats, CancelBatch, CancelEpoch, CancelFit, Callback, Learner,
-                                           ParamScheduler, Recorder, Runner, TrainEval)
+                                           ParamScheduler, Recorder, RefreshHessian, Runner, TrainEval,
+                                           optimizer_callbacks)
 from labml_opt.experiments.schedules import constant, linear
 
 
@@ -211,3 +213,76 @@ def test_recorder_keeps_lr_and_loss_per_training_step_and_plots_them(tmp_path):
     recorder.plot_lr(tmp_path / 'lr.svg')
     recorder.plot_loss(tmp_path / 'loss.svg', smooth=3, log=True)
     assert b'<svg' in (tmp_path / 'lr.svg').read_bytes() and b'<svg' in (tmp_path / 'loss.svg').read_bytes()
+
+
+class Modes(Callback):
+    """Records, for each batch, whether it trains and whether the optimizer was in train mode."""
+
+    def __init__(self):
+        self.seen = []
+
+    def after_pred(self, runner):
+        self.seen.append((runner.in_train, runner.learner.optimizer.param_groups[0]['train_mode']))
+
+
+def test_a_schedule_free_optimizer_trains_at_y_and_is_validated_at_the_average_x():
+    data = tiny_data(n=40)
+    learner = tiny_learner(data, ScheduleFreeSGD, lr=0.5)
+    modes = Modes()
+    # Without the switch to train mode, the first step raises: Schedule-Free starts in eval mode
+    Runner(learner, [TrainEval(), modes]).fit(2)
+    assert {in_train for in_train, _ in modes.seen} == {True, False}
+    assert all(in_train == train_mode for in_train, train_mode in modes.seen)
+    # After fit the parameters are x, the average; the schedule-free page's own train() moves them back to y
+    x = [p.detach().clone() for p in learner.model.parameters()]
+    learner.optimizer.train()
+    z = [learner.optimizer.state[p]['z'] for p in learner.model.parameters()]
+    beta = 0.9
+    for p, x_, z_ in zip(learner.model.parameters(), x, z):
+        assert torch.allclose(p, beta * x_ + (1 - beta) * z_)
+
+
+def test_only_sophia_asks_the_loop_for_a_curvature_refresh():
+    model = nn.Linear(3, 2)
+    assert optimizer_callbacks(Adam(model.parameters()), 0) == []
+    assert optimizer_callbacks(ScheduleFreeSGD(model.parameters()), 0) == []
+    assert [type(c) for c in optimizer_callbacks(Sophia(model.parameters()), 0)] == [RefreshHessian]
+
+
+def test_sophia_in_the_loop_takes_the_steps_of_the_papers_loop(monkeypatch):
+    """
+    `train_with_sophia` on Sophia's page is Algorithm 3; the loop with `RefreshHessian` must take
+    the same steps when the sampled labels are the same draws.
+    """
+    draw = labml_opt.sophia.gnb_loss
+
+    def same_draws(seed):
+        generator = torch.Generator().manual_seed(seed)
+        monkeypatch.setattr(labml_opt.sophia, 'gnb_loss', lambda logits, _=None: draw(logits, generator))
+
+    data = tiny_data(n=200, batch_size=8)  # 160 training points: 20 steps, refreshed at steps 1, 11
+    hyper = dict(lr=0.05, rho=0.05, weight_decay=0.)
+    learner = tiny_learner(data, Sophia, **hyper)
+    same_draws(7)
+    refresh = RefreshHessian(every=10, seed=123)
+    Runner(learner, [refresh]).fit(1)
+    paper = tiny_learner(data, Sophia, **hyper)
+    same_draws(7)
+    labml_opt.sophia.train_with_sophia(paper.model, paper.optimizer, data.train_batches(0), k=10)
+    for ours, theirs in zip(learner.model.parameters(), paper.model.parameters()):
+        assert torch.equal(ours, theirs)
+    assert refresh.seconds > 0
+    hessian = learner.optimizer.state[next(learner.model.parameters())]['hessian']
+    assert hessian.abs().sum() > 0
+
+
+def test_a_curvature_refresh_leaves_accumulated_gradients_alone():
+    data = tiny_data(n=40)
+    learner = tiny_learner(data, Sophia)
+    params = list(learner.model.parameters())
+    for p in params:
+        p.grad = torch.ones_like(p)
+    runner = Runner(learner)
+    runner.in_train, runner.step, runner.pred = True, 0, learner.model(torch.randn(4, 3))
+    RefreshHessian().after_pred(runner)
+    assert all(torch.equal(p.grad, torch.ones_like(p)) for p in params)
