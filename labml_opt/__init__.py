@@ -6,12 +6,12 @@ summary: PyTorch optimizers written as literate code, with the math next to the 
 
 # Annotated optimizers
 
-Every optimizer here is a drop-in `torch.optim.Optimizer`: it takes param groups, saves and
+Every optimizer here is a drop-in `torch.optim.Optimizer`: it takes param groups (L-BFGS, like torch's, one), saves and
 loads a `state_dict`, works with `torch.optim.lr_scheduler`, closures and step hooks. Each lives
 in its own module, and each module reads as a page: the update rule in $\LaTeX$ first, then the
 code that computes it, one equation at a time.
 
-All of them fill in [the template optimizer](optimizer.html): an algorithm writes `init_state`,
+All of them but L-BFGS fill in [the template optimizer](optimizer.html): an algorithm writes `init_state`,
 `step_numbers` (the numbers of step $t$, such as bias corrections) and `step_param` (the tensor
 math), and [Adam](adam.html) splits its `step_param` further into hooks (`get_mv`, `adam_update`)
 so that its variants override one idea each. The same code runs as written for small groups and
@@ -21,8 +21,11 @@ so that its variants override one idea each. The same code runs as written for s
 
 * The classics, told as a story in which each fixes the last one's weakness:
   [SGD with momentum](sgd.html), [Adagrad](adagrad.html), [Adadelta](adadelta.html),
-  [RMSprop](rmsprop.html), and then [Adam](adam.html); and two more of `torch.optim`'s:
-  [Rprop](rprop.html), which steps by the sign of the gradient, and [averaged SGD](asgd.html).
+  [RMSprop](rmsprop.html), and then [Adam](adam.html); and the rest of `torch.optim`'s:
+  [Rprop](rprop.html), which steps by the sign of the gradient, [averaged SGD](asgd.html),
+  [SparseAdam](sparse_adam.html), Adam's lazy update for the sparse gradients of embeddings,
+  and [L-BFGS](lbfgs.html), the quasi-Newton method that models the curvature of the loss from
+  its last steps, with the strong Wolfe line search.
 * Adam's family: [AMSGrad](amsgrad.html), [AdamW](adamw.html), [RAdam](radam.html),
   [AdaBelief](ada_belief.html), [NAdam](nadam.html), [Adamax](adamax.html), and the second-order
   [Sophia](sophia.html).
@@ -143,6 +146,8 @@ from labml_opt.noam import Noam
 from labml_opt.sophia import Sophia
 from labml_opt.rprop import Rprop
 from labml_opt.asgd import ASGD
+from labml_opt.sparse_adam import SparseAdam
+from labml_opt.lbfgs import LBFGS
 from labml_opt.lion import Lion
 from labml_opt.ademamix import AdEMAMix
 from labml_opt.schedule_free_sgd import ScheduleFreeSGD
@@ -151,4 +156,4 @@ from labml_opt.schedule_free_adamw import ScheduleFreeAdamW, ScheduleFreeAdamWPa
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
            'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia', 'Rprop', 'ASGD',
-           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper']
+           'SparseAdam', 'LBFGS', 'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper']
