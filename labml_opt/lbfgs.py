@@ -450,7 +450,7 @@ class LBFGS(GenericAdaptiveOptimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], torch.Tensor]):
-        """
+        r"""
         ### One `step()`: up to `max_iter` iterations
 
         `closure` clears the gradients, computes the loss, calls `backward()` and returns the loss;

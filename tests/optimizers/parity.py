@@ -4,6 +4,7 @@ gradients, and compare two such runs (ours and a reference, or a run with a save
 and one without), parameter by parameter.
 """
 
+import functools
 import io
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
@@ -45,8 +46,13 @@ def clone_params(params: Sequence[torch.Tensor]) -> List[torch.Tensor]:
     return copies
 
 
-def param_groups(params: Sequence[torch.Tensor], second_group: Dict[str, Any]) -> List[Dict[str, Any]]:
-    """Two groups: the first uses the optimizer's defaults, the second overrides `second_group`."""
+def param_groups(params: Sequence[torch.Tensor], second_group: Optional[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    """
+    Two groups: the first uses the optimizer's defaults, the second overrides `second_group`. With
+    `second_group` `None`, one group, for an optimizer that takes only one (L-BFGS).
+    """
+    if second_group is None:
+        return [{'params': list(params)}]
     return [{'params': list(params[:2])}, {'params': list(params[2:]), **second_group}]
 
 
@@ -65,8 +71,17 @@ def saved(state_dict: Dict[str, Any]) -> Dict[str, Any]:
     return torch.load(buffer)
 
 
+def sparse_rows(grad: torch.Tensor, step: int) -> torch.Tensor:
+    """`grad` as a sparse tensor of rows, without every third row (which ones changes with the step)."""
+    if grad.dim() == 0:
+        return grad.to_sparse()
+    present = (torch.arange(len(grad)) + step) % 3 != 0
+    return (grad * present.view(-1, *[1] * (grad.dim() - 1))).to_sparse(1)
+
+
 def train(params: Sequence[torch.Tensor], optimizer: torch.optim.Optimizer, noise: Sequence[List[torch.Tensor]], *,
-          first_step: int = 0, pull: float = 0.1, change_lr_at: Optional[int] = None, scheduler=None):
+          first_step: int = 0, pull: float = 0.1, change_lr_at: Optional[int] = None, scheduler=None,
+          step_with: str = 'dense'):
     r"""
     Take one step per entry of `noise`, numbered from `first_step`. The gradient is the noise plus
     `pull` times the parameter (the gradient of $\frac{pull}{2}\theta^2$), so the parameters move as
@@ -74,26 +89,54 @@ def train(params: Sequence[torch.Tensor], optimizer: torch.optim.Optimizer, nois
     that parameter without a gradient. Before step
     `change_lr_at` every group's `lr` is halved, as a scheduler would; `scheduler.step()`, if
     given, follows every step.
+
+    `step_with` says how the optimizer takes them: `'dense'` in `param.grad`; `'sparse'` in
+    `param.grad` as sparse rows (see `sparse_rows`); `'closure'` from a closure whose loss,
+    $n^\top \theta + \frac{pull}{2} \lVert \theta \rVert^2$, has that gradient, and which the
+    optimizer may call as often as it likes.
     """
     for step, step_noise in enumerate(noise, start=first_step):
         if step == change_lr_at:
             for group in optimizer.param_groups:
                 group['lr'] *= 0.5
-        for p, n in zip(params, step_noise):
-            p.grad = None if n is None else n + pull * p.detach()
-        optimizer.step()
+        if step_with == 'closure':
+            optimizer.step(functools.partial(noise_loss, optimizer, params, step_noise, pull))
+        else:
+            for p, n in zip(params, step_noise):
+                p.grad = None if n is None else n + pull * p.detach()
+                if step_with == 'sparse' and p.grad is not None:
+                    p.grad = sparse_rows(p.grad, step)
+            optimizer.step()
         if scheduler is not None:
             scheduler.step()
 
 
+def noise_loss(optimizer: torch.optim.Optimizer, params: Sequence[torch.Tensor], noise: List[Optional[torch.Tensor]],
+               pull: float) -> torch.Tensor:
+    """
+    The closure of `train`: the loss whose gradient is `noise + pull * param`, and that gradient in
+    `param.grad`, as `backward()` would leave it but contiguous (`torch.optim.LBFGS` cannot read the
+    gradient of a transposed parameter otherwise).
+    """
+    optimizer.zero_grad()
+    loss = 0.
+    for p, n in zip(params, noise):
+        if n is not None:
+            p.grad = (n + pull * p.detach()).contiguous()
+            loss += ((n * p).sum() + pull / 2 * p.square().sum()).item()
+    return torch.tensor(loss, dtype=params[0].dtype)
+
+
 def max_param_difference(make_ours: MakeOptimizer, make_reference: MakeOptimizer, *,
                          dtype: torch.dtype = torch.float32, steps: int = 200,
-                         second_group: Dict[str, Any] = None, grad_scale: float = 1.0, pull: float = 0.1,
-                         change_lr_at: int = None, make_scheduler: MakeScheduler = None) -> float:
+                         second_group: Optional[Dict[str, Any]] = {}, grad_scale: float = 1.0, pull: float = 0.1,
+                         change_lr_at: int = None, make_scheduler: MakeScheduler = None,
+                         step_with: str = 'dense') -> float:
     r"""
     Train both optimizers `steps` steps from the same parameters on the same gradient noise and
     return `max_scaled_difference` of the parameters. Without a scheduler, the `lr` of every group
-    is halved at `change_lr_at` (default: half way).
+    is halved at `change_lr_at` (default: half way). `second_group` `None` trains one group;
+    `step_with` is `train`'s.
     """
     if change_lr_at is None and make_scheduler is None:
         change_lr_at = steps // 2
@@ -102,31 +145,33 @@ def max_param_difference(make_ours: MakeOptimizer, make_reference: MakeOptimizer
     trained = []
     for make in (make_ours, make_reference):
         params = clone_params(initial)
-        optimizer = make(param_groups(params, second_group or {}))
+        optimizer = make(param_groups(params, second_group))
         scheduler = make_scheduler(optimizer) if make_scheduler else None
-        train(params, optimizer, noise, pull=pull, change_lr_at=change_lr_at, scheduler=scheduler)
+        train(params, optimizer, noise, pull=pull, change_lr_at=change_lr_at, scheduler=scheduler, step_with=step_with)
         trained.append(params)
     return max_scaled_difference(*trained)
 
 
 def resumed_and_uninterrupted(make_first: MakeOptimizer, make_second: MakeOptimizer, *,
-                              second_group: Dict[str, Any], dtype: torch.dtype = torch.float32, steps: int = 100):
+                              second_group: Optional[Dict[str, Any]], dtype: torch.dtype = torch.float32,
+                              steps: int = 100, step_with: str = 'dense'):
     """
     Train `steps // 2` steps with `make_first`, save the optimizer's and the parameters' state through
     `torch.save`, load both into fresh objects built by `make_second`, and train the remaining steps;
     the `lr` is halved three quarters of the way. Return those parameters and the parameters of
-    `make_first` trained all `steps` without a break.
+    `make_first` trained all `steps` without a break. `step_with` is `train`'s.
     """
     initial = make_params(dtype)
     noise = list(gradients(initial, steps))
     half, change_lr_at = steps // 2, 3 * steps // 4
 
     uninterrupted = clone_params(initial)
-    train(uninterrupted, make_first(param_groups(uninterrupted, second_group)), noise, change_lr_at=change_lr_at)
+    train(uninterrupted, make_first(param_groups(uninterrupted, second_group)), noise, change_lr_at=change_lr_at,
+          step_with=step_with)
 
     first = clone_params(initial)
     optimizer = make_first(param_groups(first, second_group))
-    train(first, optimizer, noise[:half], change_lr_at=change_lr_at)
+    train(first, optimizer, noise[:half], change_lr_at=change_lr_at, step_with=step_with)
     checkpoint = saved({'params': [p.detach() for p in first], 'optimizer': optimizer.state_dict()})
 
     # The fresh parameters start elsewhere: only the checkpoint may carry the first half over.
@@ -136,7 +181,7 @@ def resumed_and_uninterrupted(make_first: MakeOptimizer, make_second: MakeOptimi
             p.copy_(value)
     optimizer = make_second(param_groups(resumed, second_group))
     optimizer.load_state_dict(checkpoint['optimizer'])
-    train(resumed, optimizer, noise[half:], first_step=half, change_lr_at=change_lr_at)
+    train(resumed, optimizer, noise[half:], first_step=half, change_lr_at=change_lr_at, step_with=step_with)
     return resumed, uninterrupted
 
 

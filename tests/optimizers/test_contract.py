@@ -104,6 +104,9 @@ class Entry:
     # A schedule counts each parameter's own steps. A parameter listed twice takes two per `step()`,
     # one without a gradient fewer, and no reference that schedules per `step()` can follow that.
     per_parameter_schedule: bool = False
+    # How the optimizer takes its gradients (parity.train): 'dense', 'sparse' (SparseAdam) or from a
+    # 'closure' (L-BFGS). Tests written around dense gradients in `param.grad` run for 'dense' only.
+    step_with: str = 'dense'
 
     @property
     def name(self) -> str:
@@ -284,6 +287,29 @@ TABLE = [
           interop=dict(t0=20), bad=[(dict(differentiable=True), 'differentiable True', 'False')],
           # Plain SGD with a decaying rate: slower than the momentum methods above.
           learns=dict(kwargs=dict(lr=1.0), steps=200, factor=10)),
+    # Sparse gradients only: every third row is absent from each step's gradient. No weight decay.
+    Entry(labml_opt.SparseAdam, paper(torch.optim.SparseAdam), dict(lr=1e-2, betas=(0.8, 0.99)),
+          dict(lr=3e-3, betas=(0.9, 0.95), eps=1e-6), flags(maximize=[False, True]), decays=(),
+          torch_cls=torch.optim.SparseAdam, interop=dict(maximize=True), step_with='sparse',
+          tiny=dict(eps=1e-6),
+          # torch wants lr and eps positive
+          bad=[(dict(lr=-1e-3), 'lr -0.001', '> 0'), (dict(lr=0.), 'lr 0.0', '> 0'),
+               (dict(lr=float('nan')), 'lr nan', '> 0'), (dict(eps=0.), 'eps 0.0', '> 0'),
+               (dict(eps=-1e-8), 'eps -1e-08', '> 0'), (dict(eps=float('nan')), 'eps nan', '> 0')],
+          learns=dict(kwargs=dict(lr=1e-2), steps=100, factor=10)),
+    # One param group, steps that call a closure. Each step() is a new quadratic (the noise is its
+    # linear term), solved in a few iterations; the memory carries over from step to step.
+    # test_lbfgs.py runs it on Rosenbrock's function and on least squares.
+    Entry(labml_opt.LBFGS, paper(torch.optim.LBFGS), dict(lr=1., max_iter=5, history_size=4), None,
+          flags(line_search_fn=[None, 'strong_wolfe']), decays=(), torch_cls=torch.optim.LBFGS,
+          interop=dict(line_search_fn='strong_wolfe'), step_with='closure',
+          bad=[(dict(max_iter=0), 'max_iter 0', 'an integer >= 1'),
+               (dict(max_iter=2.5), 'max_iter 2.5', 'an integer >= 1'),
+               (dict(max_eval=0), 'max_eval 0', 'an integer >= 1'),
+               (dict(history_size=0), 'history_size 0', 'an integer >= 1'),
+               (dict(tolerance_grad=-1.), 'tolerance_grad -1.0', '>= 0'),
+               (dict(tolerance_change=float('nan')), 'tolerance_change nan', '>= 0')],
+          learns=dict(kwargs=dict(line_search_fn='strong_wolfe'), steps=20, factor=10)),
     # The modern optimizers, against their reference packages. Their weight decay rules are their
     # own (not `WeightDecay`'s), so only the float argument runs, meaning what the package means.
     # (test_lion.py runs `decoupled_weight_decay` against the package too)
@@ -329,6 +355,11 @@ def entries(predicate=lambda entry: True):
     return [pytest.param(entry, id=entry.name) for entry in TABLE if predicate(entry)]
 
 
+def dense(entry: Entry) -> bool:
+    """Whether the optimizer takes dense gradients in `param.grad` and steps without a closure."""
+    return entry.step_with == 'dense'
+
+
 def accepts(cls, name):
     return name in inspect.signature(cls.__init__).parameters
 
@@ -362,9 +393,9 @@ def pair(entry: Entry, case_flags: Dict[str, Any], decay: Optional[str] = None, 
     """Ours and the reference's makers and the second group, for flags and a decay rule."""
     first = dict(entry.kwargs, **(kwargs or {}), **case_flags)
     theirs = {key: value for key, value in first.items() if key not in OURS_ONLY | set(entry.ours_only)}
-    second = dict(entry.second_group)
+    second = None if entry.second_group is None else dict(entry.second_group)
     # With momentum, a smaller momentum in the second group too.
-    if first.get('momentum'):
+    if first.get('momentum') and second is not None:
         second['momentum'] = 0.5
     reference = entry.reference(case_flags)
     if decay is not None:
@@ -402,7 +433,7 @@ def test_every_exported_optimizer_has_an_entry():
 @pytest.mark.parametrize('entry, case_flags, decay, dtype', list(parity_cases()))
 def test_matches_its_reference_for_every_flag_after_200_steps(entry, case_flags, decay, dtype):
     ours, reference, second = pair(entry, case_flags, decay)
-    difference = max_param_difference(ours, reference, dtype=dtype, second_group=second)
+    difference = max_param_difference(ours, reference, dtype=dtype, second_group=second, step_with=entry.step_with)
     assert difference <= TOLERANCE[dtype]
 
 
@@ -420,7 +451,8 @@ def test_matches_its_reference_with_tiny_gradients(entry, case_flags):
     # where it is added, and how the optimized update rescales it, changes every step.
     ours, reference, second = pair(entry, case_flags, kwargs=entry.tiny)
     second['eps'] = 10 * entry.tiny['eps']
-    difference = max_param_difference(ours, reference, second_group=second, grad_scale=1e-6, pull=0.)
+    difference = max_param_difference(ours, reference, second_group=second, grad_scale=1e-6, pull=0.,
+                                      step_with=entry.step_with)
     assert difference <= TOLERANCE[torch.float32]
 
 
@@ -436,7 +468,7 @@ def test_a_parameter_without_a_gradient_is_left_alone_as_by_the_reference(entry)
     trained = []
     for make in (ours, reference):
         params = clone_params(initial)
-        train(params, make(param_groups(params, second)), noise)
+        train(params, make(param_groups(params, second)), noise, step_with=entry.step_with)
         trained.append(params)
     assert max_scaled_difference(*trained) <= TOLERANCE[torch.float32]
 
@@ -452,7 +484,8 @@ def test_a_parameter_listed_twice_is_stepped_twice_as_by_the_reference(entry):
         with warnings.catch_warnings():
             warnings.filterwarnings('ignore', 'optimizer contains a parameter group with duplicate parameters')
             optimizer = make([{'params': [params[0], params[0], params[3]]}])
-        train(params, optimizer, [[torch.full_like(p, 0.3) * (i + 1) for i, p in enumerate(initial)]] * 20)
+        train(params, optimizer, [[torch.full_like(p, 0.3) * (i + 1) for i, p in enumerate(initial)]] * 20,
+              step_with=entry.step_with)
         trained.append(params)
     assert max_scaled_difference(*trained) <= TOLERANCE[torch.float32]
     assert not torch.equal(trained[0][0], initial[0])
@@ -480,7 +513,8 @@ def test_defaults_are_torchs_or_the_papers(entry):
 def test_steps_with_defaults_as_torch_or_the_paper_does(entry):
     # Also the defaults that are no group key, like AdamW's decoupled decay or AdaBelief's rectify.
     reference = entry.default_reference or entry.torch_cls
-    difference = max_param_difference(training(entry.cls), training(reference))
+    difference = max_param_difference(training(entry.cls), training(reference), step_with=entry.step_with,
+                                      second_group=None if entry.second_group is None else {})
     assert difference <= TOLERANCE[torch.float32]
 
 
@@ -493,7 +527,7 @@ def resume_cases():
 @pytest.mark.parametrize('entry, case_flags', list(resume_cases()))
 def test_resume_from_a_saved_state_dict_is_bit_identical_to_uninterrupted_training(entry, case_flags):
     ours, _, second = pair(entry, case_flags, decay=entry.decays[0] if entry.decays else None)
-    resumed, uninterrupted = resumed_and_uninterrupted(ours, ours, second_group=second)
+    resumed, uninterrupted = resumed_and_uninterrupted(ours, ours, second_group=second, step_with=entry.step_with)
     assert all(torch.equal(a, b) for a, b in zip(resumed, uninterrupted))
 
 
@@ -510,7 +544,7 @@ def test_torch_state_dict_loads_into_ours_and_ours_into_torch(entry, direction):
     # the first optimizer had kept going.
     ours, theirs, second = pair(entry, entry.interop, decay='float' if entry.decays else None)
     first, then = (theirs, ours) if direction == 'torch to ours' else (ours, theirs)
-    resumed, uninterrupted = resumed_and_uninterrupted(first, then, second_group=second)
+    resumed, uninterrupted = resumed_and_uninterrupted(first, then, second_group=second, step_with=entry.step_with)
     assert max_scaled_difference(resumed, uninterrupted) <= TOLERANCE[torch.float32]
 
 
@@ -551,11 +585,12 @@ def test_lr_schedulers_drive_ours_as_they_drive_the_reference(entry, scheduler):
     # taken at construction.
     case_flags = dict(entry.flags[0], **(dict(momentum=0.9) if accepts(entry.cls, 'momentum') else {}))
     ours, reference, second = pair(entry, case_flags)
-    difference = max_param_difference(ours, reference, second_group=second, make_scheduler=SCHEDULERS[scheduler])
+    difference = max_param_difference(ours, reference, second_group=second, make_scheduler=SCHEDULERS[scheduler],
+                                      step_with=entry.step_with)
     assert difference <= TOLERANCE[torch.float32]
 
 
-@pytest.mark.parametrize('entry', entries())
+@pytest.mark.parametrize('entry', entries(dense))
 def test_step_with_closure_returns_its_loss_and_steps_on_its_gradients(entry):
     ours, reference, _ = pair(entry, entry.flags[0])
     initial = make_params()
@@ -589,17 +624,18 @@ def test_step_hooks_run_around_every_step(entry):
     calls = []
     optimizer.register_step_pre_hook(lambda opt, args, kwargs: calls.append('pre'))
     optimizer.register_step_post_hook(lambda opt, args, kwargs: calls.append('post'))
-    train(params, optimizer, [[torch.ones_like(p) for p in params]] * 2)
+    train(params, optimizer, [[torch.ones_like(p) for p in params]] * 2, step_with=entry.step_with)
     assert calls == ['pre', 'post', 'pre', 'post']
 
 
-@pytest.mark.parametrize('entry', entries())
+# L-BFGS takes complex parameters, as torch's does (test_lbfgs.py)
+@pytest.mark.parametrize('entry', entries(lambda entry: entry.name != 'LBFGS'))
 def test_complex_parameters_are_rejected_clearly(entry):
     with pytest.raises(ValueError, match=f'{entry.name} does not support complex parameters'):
         entry.cls([torch.zeros(3, dtype=torch.complex64, requires_grad=True)], **entry.learns['kwargs'])
 
 
-@pytest.mark.parametrize('entry', entries())
+@pytest.mark.parametrize('entry', entries(dense))
 def test_sparse_gradients_are_rejected_clearly(entry):
     param = torch.zeros(3, requires_grad=True)
     optimizer = training(entry.cls)([param], **entry.learns['kwargs'])
@@ -645,7 +681,8 @@ def digits():
     return x, torch.tensor(data.target)
 
 
-@pytest.mark.parametrize('entry', entries())
+# SparseAdam learns an embedding in test_sparse_adam.py
+@pytest.mark.parametrize('entry', entries(lambda entry: entry.step_with != 'sparse'))
 def test_optimizer_cuts_logistic_regression_loss_on_digits(entry, digits):
     x, y = digits
     torch.manual_seed(0)
@@ -657,10 +694,14 @@ def test_optimizer_cuts_logistic_regression_loss_on_digits(entry, digits):
 
     with torch.no_grad():
         initial = loss().item()
-    for _ in range(entry.learns['steps']):
+    def closure():
         optimizer.zero_grad()
-        loss().backward()
-        optimizer.step()
+        value = loss()
+        value.backward()
+        return value
+
+    for _ in range(entry.learns['steps']):
+        optimizer.step(closure)
     with torch.no_grad():
         final = loss().item()
     assert final < initial / entry.learns['factor']
@@ -671,13 +712,13 @@ def test_deep_copy_keeps_settings_and_trains_identically(entry):
     params = clone_params(make_params())
     optimizer = training(entry.cls)(params, **entry.learns['kwargs'])
     noise = [[torch.full_like(p, 0.1 * (step - 3)) for p in params] for step in range(10)]
-    train(params, optimizer, noise[:5])
+    train(params, optimizer, noise[:5], step_with=entry.step_with)
     # Copied together, the optimizer copy points at the copied parameters.
     twin, twin_optimizer = copy.deepcopy((params, optimizer))
     settings_of = lambda o: {k: v for k, v in vars(o).items() if not k.startswith('_') and not isinstance(v, dict)}
     assert settings_of(twin_optimizer).keys() == settings_of(optimizer).keys()
-    train(params, optimizer, noise[5:])
-    train(twin, twin_optimizer, noise[5:])
+    train(params, optimizer, noise[5:], step_with=entry.step_with)
+    train(twin, twin_optimizer, noise[5:], step_with=entry.step_with)
     assert all(torch.equal(a, b) for a, b in zip(params, twin))
 
 
@@ -701,8 +742,10 @@ def test_takes_every_keyword_of_its_torch_class(entry):
     entry.cls([torch.zeros(2, requires_grad=True)], **required(entry), **defaults)
 
 
+# torch's LBFGS and SparseAdam take no implementation keywords, and ours neither
 @pytest.mark.parametrize('entry', entries(lambda entry: isinstance(entry.torch_cls, type)
-                                          and entry.torch_cls.__name__ == entry.name))
+                                          and entry.torch_cls.__name__ == entry.name
+                                          and accepts(entry.torch_cls, 'foreach')))
 def test_fused_compiles_and_foreach_false_runs_as_written(entry):
     from labml_opt import fast
     param = torch.zeros(3, requires_grad=True)
