@@ -131,6 +131,11 @@ Scalar = Union[float, torch.Tensor]
 CURVATURE_THRESHOLD = 1e-10
 
 
+def as_float(loss: Union[float, torch.Tensor]) -> float:
+    """The loss a closure returned, as a Python float (a tensor detached first, which spares a warning)."""
+    return float(loss.detach() if isinstance(loss, torch.Tensor) else loss)
+
+
 def two_loop_recursion(grad: torch.Tensor, old_dirs: List[torch.Tensor], old_stps: List[torch.Tensor],
                        ro: List[torch.Tensor], H_diag: Scalar, al: List[Optional[torch.Tensor]]) -> torch.Tensor:
     r"""
@@ -421,7 +426,7 @@ class LBFGS(GenericAdaptiveOptimizer):
         to `start`, which is $\theta$.
         """
         self.move(t, d)
-        loss = float(closure())
+        loss = as_float(closure())
         grad = self.flat_grad()
         for param, value in zip(self.params, start):
             param.copy_(value)
@@ -478,7 +483,7 @@ class LBFGS(GenericAdaptiveOptimizer):
         state.setdefault('n_iter', 0)
 
         orig_loss = closure()
-        loss = float(orig_loss)
+        loss = as_float(orig_loss)
         evals = 1
         state['func_evals'] += 1
         flat_grad = self.flat_grad()
@@ -528,7 +533,7 @@ class LBFGS(GenericAdaptiveOptimizer):
                 # `step()` computes them (on its own batch, if the closure changes)
                 if n_iter != max_iter:
                     with torch.enable_grad():
-                        loss = float(closure())
+                        loss = as_float(closure())
                     flat_grad = self.flat_grad()
                     step_evals = 1
             evals += step_evals
