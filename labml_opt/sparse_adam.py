@@ -47,9 +47,9 @@ So the two differ for every row that skips a step, and the rarer the row, the mo
 
 * A rare row carries its momentum from its last appearance, however long ago, at full strength,
   and a large $v$ from a large gradient long ago still divides its steps now.
-* It does not drift while it is absent. For an embedding that is what one wants: a word that is
-  not in the batch has no new evidence, and under Adam it would keep moving for hundreds of steps
-  on momentum (by about $\frac{\beta_1}{1 - \beta_1} \approx 9$ steps' worth in all, shrinking as $\beta_1^k$).
+* It does not drift while it is absent. For an embedding that is often what one wants: a word
+  that is not in the batch brings no new evidence, and under Adam it would keep moving on its
+  momentum for tens of steps, each smaller than the last by a factor $\frac{\beta_1}{\sqrt{\beta_2}} \approx 0.9$.
 * The bias corrections use $t$, not the row's own count of steps: a row that first appears at a
   late step gets almost no correction, and its first step is about
   $\alpha \frac{1 - \beta_1}{\sqrt{1 - \beta_2}} \approx 3.16 \alpha$, as a dense Adam's would be
