@@ -60,6 +60,8 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   A loop changes its inputs in place and creates nothing, so a step that creates a state tensor
   (SGD's first, which copies the first gradient into its velocity) runs as written, and the
   steps after it run the loop.
+  Under FSDP2 they are `DTensor`s, and the loop runs on each process's shards
+  ([below](#on_shards)).
 * Recording and compiling the update worked. A `step_param` that reads a number with Python
   (`float(x)`, `if x > 0`) cannot be recorded with $x$ as an input; it runs as written, with a
   warning that says why.
@@ -118,6 +120,7 @@ import logging
 import operator
 import os
 import shutil
+import sys
 import threading
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -233,6 +236,13 @@ class CompiledStep:
         if plan is not None and plan.holds(state, numbers, grad, param):
             plan(numbers, grad)
             return True
+        if is_dtensor(param):
+            return self.on_shards(state, numbers, grad, param)
+        return self.run(state, numbers, grad, param, keep_plan=True)
+
+    def run(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor,
+            keep_plan: bool) -> bool:
+        """The update of one parameter, compiled first if need be; with `keep_plan`, a `Plan` for its next step."""
         if not (param.is_contiguous() and grad.is_contiguous()):
             return False
         # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
@@ -264,9 +274,49 @@ class CompiledStep:
             return False
         kernel(param, grad, tensors, values)
         chosen = kernel.sized(param.numel())
-        if chosen.plan is not None:
+        if keep_plan and chosen.plan is not None:
             self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, tensors)
         return True
+
+    def on_shards(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,
+                  param: torch.Tensor) -> bool:
+        """
+        <a id="on_shards"></a>
+
+        ### Sharded parameters (FSDP2)
+
+        Under [`fully_shard`](distributed.html#fsdp2), a parameter, its gradient and the state that
+        `init_state` makes from it are `DTensor`s: each process holds one shard of each, all cut
+        alike. An element-wise update of the whole tensor is the same update of every shard, so
+        the loop runs on the local shards. Shards are looked up on every step, so no `Plan` is kept.
+        State that is not sharded like the parameter has no element-wise meaning here: the update
+        runs as written.
+        """
+        layout = (param.device_mesh, param.placements, param.shape)
+        if not (is_dtensor(grad) and (grad.device_mesh, grad.placements, grad.shape) == layout):
+            warn_once(self.optimizer, 'a DTensor parameter whose gradient is sharded differently')
+            return False
+        local_state = {}
+        for key, value in state.items():
+            if is_dtensor(value):
+                if (value.device_mesh, value.placements, value.shape) != layout:
+                    warn_once(self.optimizer, f'state {key!r} is sharded unlike its DTensor parameter')
+                    return False
+                value = value.to_local()
+            elif isinstance(value, torch.Tensor) and value.numel() > 1:
+                warn_once(self.optimizer, f'state {key!r} of a DTensor parameter is not a DTensor')
+                return False
+            local_state[key] = value
+        return self.run(local_state, numbers, grad.to_local(), param.to_local(), keep_plan=False)
+
+
+def is_dtensor(value: Any) -> bool:
+    """
+    Whether `value` is a `DTensor`. A process that never made one has not imported their module
+    (seconds to import), and need not.
+    """
+    module = sys.modules.get('torch.distributed.tensor')
+    return module is not None and isinstance(value, module.DTensor)
 
 
 class Plan:
@@ -545,7 +595,6 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
     to the length. Then check the plan: the direct call on one copy of random inputs must give
     exactly what the graph gives on another. Anything else returns `None`, and the graph is used.
     """
-    import sys
     # Inductor's generated modules, which hold its C++ functions as globals named `cpp_fused_...`
     modules = [module for name, module in list(sys.modules.items()) if name.startswith('torch._inductor.runtime.compile_tasks.')]
     calls: List[Tuple[Callable, Tuple[Any, ...]]] = []
@@ -634,7 +683,6 @@ class SavedKernels:
 
     def save(self, function: Callable, plan: List[int]):
         import json
-        import sys
         library = sys.modules[function.__module__].__file__ if function.__module__ in sys.modules else None
         library = library or getattr(getattr(function, '__self__', None), '__file__', None)
         if library is None:

@@ -104,6 +104,7 @@ from torch import nn
 
 from labml_opt.optimizer import Params, WeightDecay
 from labml_opt.adam import Adam
+from labml_opt.fast import is_dtensor
 
 
 class SharedAdam(Adam):
@@ -135,6 +136,12 @@ class SharedAdam(Adam):
         """
         super().add_param_group(param_group)
         group = self.param_groups[-1]
+        # A `DTensor` (FSDP2) is sharded between processes, perhaps between machines: no shared
+        # memory can hold its state, and `share_memory_()` on one crashes the process
+        if any(is_dtensor(param) for param in group['params']):
+            self.param_groups.pop()
+            raise ValueError('SharedAdam does not support DTensor parameters (FSDP2): its state lives in the shared '
+                             'memory of one machine for Hogwild workers; use Adam, whose state FSDP2 shards')
         for param in group['params']:
             self.init_state(self.state[param], group, param)
 
