@@ -173,7 +173,9 @@ class ScheduleFree(GenericAdaptiveOptimizer):
             if group['train_mode']:
                 beta = self.momentum(group)
                 for param in group['params']:
-                    state = self.state[param]
+                    # `get`, not `[]`: reading `state` would create an empty entry, and an optimizer whose
+                    # state has entries looks to `torch.distributed.checkpoint` as if it had stepped
+                    state = self.state.get(param, {})
                     if 'z' in state:
                         param.lerp_(state['z'], 1 - 1 / beta)
                 group['train_mode'] = False
@@ -189,7 +191,7 @@ class ScheduleFree(GenericAdaptiveOptimizer):
             if not group['train_mode']:
                 beta = self.momentum(group)
                 for param in group['params']:
-                    state = self.state[param]
+                    state = self.state.get(param, {})
                     if 'z' in state:
                         param.lerp_(state['z'], 1 - beta)
                 group['train_mode'] = True

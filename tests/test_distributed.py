@@ -1,7 +1,8 @@
 """
 Our optimizers on torch.distributed: two processes with the gloo backend on 127.0.0.1 train under
-DistributedDataParallel, and with ZeroRedundancyOptimizer, and must end where one process training on
-the combined batch ends. Both processes are spawned once for the whole module; the parent compares.
+DistributedDataParallel, with ZeroRedundancyOptimizer, and under FSDP2's fully_shard, and must end where
+one process training on the combined batch ends. The processes are spawned once for DDP and ZeRO, and
+once for every optimizer under FSDP2; the parent compares.
 """
 
 import contextlib
@@ -16,6 +17,7 @@ import torch
 import torch.multiprocessing as mp
 
 import labml_opt
+from labml_opt import GenericAdaptiveOptimizer
 from labml_opt.accumulate import GradientAccumulation
 from labml_opt.distributed import batches, make_model, shard, train_step
 from tests.optimizers.parity import max_difference
@@ -111,17 +113,17 @@ def worker(rank: int, port: int, path: str):
         dist.destroy_process_group()
 
 
-def run_workers(path: str):
-    """Spawn the processes, wait at most `TIMEOUT_SECONDS`, and kill them if they overrun."""
+def run_workers(path: str, target=worker, timeout: float = TIMEOUT_SECONDS):
+    """Spawn the processes, wait at most `timeout` seconds, and kill them if they overrun."""
     port = free_port()
     os.environ['OMP_NUM_THREADS'] = '1'
-    context = mp.start_processes(worker, args=(port, path), nprocs=WORLD_SIZE, join=False, start_method='spawn')
-    deadline = time.monotonic() + TIMEOUT_SECONDS
+    context = mp.start_processes(target, args=(port, path), nprocs=WORLD_SIZE, join=False, start_method='spawn')
+    deadline = time.monotonic() + timeout
     try:
         # `join` raises, with the child's traceback, if a process failed.
         while not context.join(timeout=1):
             if time.monotonic() > deadline:
-                pytest.fail(f'the {WORLD_SIZE} distributed workers did not finish within {TIMEOUT_SECONDS} s')
+                pytest.fail(f'the {WORLD_SIZE} distributed workers did not finish within {timeout} s')
     finally:
         for process in context.processes:
             if process.is_alive():
@@ -186,3 +188,184 @@ def test_consolidated_zero_state_loads_into_a_plain_optimizer_and_resumes_identi
     assert all(state['step'] == STEPS // 2 for state in optimizer.state.values())
     single_process(None, steps=STEPS - STEPS // 2, model=model, optimizer=optimizer)
     assert max_difference(saved['final'], model.parameters()) <= TOLERANCE
+
+
+# ## FSDP2
+#
+# Every optimizer the package exports, but those that cannot run on FSDP2's sharded parameters
+FSDP_SKIPPED = {
+    'LBFGS': 'takes dot products over all the parameters as one vector, which shards would split',
+    'SparseAdam': 'takes only sparse gradients, and FSDP2 reduces dense ones',
+    'SharedAdam': 'keeps its state in one machine\'s shared memory (it refuses DTensor parameters: see below)',
+}
+FSDP_OPTIMIZERS = sorted(name for name, value in vars(labml_opt).items()
+                         if isinstance(value, type) and issubclass(value, torch.optim.Optimizer)
+                         and value is not GenericAdaptiveOptimizer and name not in FSDP_SKIPPED)
+# Hyper-parameters under which 50 steps move the parameters visibly; other optimizers take lr = 1e-2
+FSDP_KWARGS = {
+    'Adadelta': dict(lr=1.),
+    'AdamWarmup': dict(lr=1e-2, warmup=10),
+    'AdamWarmupCosineDecay': dict(lr=1e-2, warmup=10, total_steps=100),
+    'Noam': dict(lr=1., warmup=10, d_model=16),
+    'ScheduleFreeSGD': dict(lr=0.5),
+    'SGD': dict(lr=5e-2, momentum=0.9),
+}
+FSDP_STEPS = 50
+# The issue asks for 1e-6; in float64 the shards and the whole differ by a few roundings
+FSDP_TOLERANCE = 1e-10
+# The compiled path on shards: a update with state from the start, and one whose first step creates it
+COMPILED_CASES = ['Adam', 'SGD']
+FSDP_TIMEOUT_SECONDS = 500
+
+
+def make_fsdp_optimizer(name: str, params):
+    optimizer = getattr(labml_opt, name)(params, **FSDP_KWARGS.get(name, dict(lr=1e-2)))
+    # Schedule-Free optimizers step in train mode only
+    if hasattr(optimizer, 'train'):
+        optimizer.train()
+    return optimizer
+
+
+def fsdp_worker(rank: int, port: int, path: str):
+    """
+    One process: each optimizer under fully_shard for 50 steps, saving a checkpoint with
+    torch.distributed.checkpoint half way; then each again from that checkpoint, in a fresh model and
+    optimizer; then the compiled path, forced on. Process 0 saves what it saw.
+    """
+    import warnings
+
+    import torch.distributed as dist
+
+    import labml_opt.fast as fast
+    from labml_opt.distributed import load_checkpoint, save_checkpoint, shard_model
+
+    torch.set_num_threads(1)
+    dist.init_process_group('gloo', init_method=f'tcp://127.0.0.1:{port}', rank=rank, world_size=WORLD_SIZE,
+                            timeout=datetime.timedelta(seconds=FSDP_TIMEOUT_SECONDS))
+    directory = os.path.dirname(path)
+    results = {'trained': {}, 'resumed': {}, 'compiled': {}, 'on_shards': {}, 'warnings': [], 'shard_sizes': None}
+    steps = list(batches(FSDP_STEPS, BATCH_SIZE, dtype=DTYPE))
+
+    def train(model, optimizer, first_step=0, last_step=FSDP_STEPS, checkpoint=None):
+        for step in range(first_step, last_step):
+            if step == FSDP_STEPS // 2 and checkpoint is not None:
+                save_checkpoint(model, optimizer, checkpoint)
+            train_step(model, optimizer, shard(steps[step], rank, WORLD_SIZE))
+        # Gather the whole parameters (every process must take part)
+        return [p.full_tensor() for p in model.parameters()]
+
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter('always', fast.FastPathWarning)
+            for name in FSDP_OPTIMIZERS:
+                model = shard_model(make_model(dtype=DTYPE))
+                results['trained'][name] = train(model, make_fsdp_optimizer(name, model.parameters()),
+                                                 checkpoint=os.path.join(directory, name))
+            # Each process holds half the rows of the first layer's weight, and so of its state
+            model = shard_model(make_model(dtype=DTYPE))
+            optimizer = make_fsdp_optimizer('Adam', model.parameters())
+            train(model, optimizer, last_step=1)
+            weight = next(model.parameters())
+            results['shard_sizes'] = (tuple(weight.shape), tuple(weight.to_local().shape),
+                                      tuple(optimizer.state[weight]['exp_avg'].to_local().shape))
+            for name in FSDP_OPTIMIZERS:
+                model = shard_model(make_model(dtype=DTYPE))
+                optimizer = make_fsdp_optimizer(name, model.parameters())
+                load_checkpoint(model, optimizer, os.path.join(directory, name))
+                results['resumed'][name] = train(model, optimizer, first_step=FSDP_STEPS // 2)
+
+            # The fast path, forced on: count the updates it ran on the shards
+            ran = []
+            on_shards = fast.CompiledStep.on_shards
+
+            def counting(self, *args):
+                ran.append(on_shards(self, *args))
+                return ran[-1]
+
+            fast.CompiledStep.on_shards = counting
+            for name in COMPILED_CASES:
+                ran.clear()
+                model = shard_model(make_model(dtype=DTYPE))
+                params = list(model.parameters())
+                optimizer = make_fsdp_optimizer(name, [{'params': params, 'fast': True}])
+                results['compiled'][name] = train(model, optimizer)
+                counts = [None] * WORLD_SIZE
+                dist.all_gather_object(counts, (ran.count(True), len(ran)))
+                results['on_shards'][name] = counts
+                results['compiled'][name + ' state'] = sorted((key, type(value).__name__)
+                                                              for key, value in optimizer.state[params[0]].items())
+            fast.CompiledStep.on_shards = on_shards
+        results['warnings'] = [str(w.message) for w in caught if issubclass(w.category, fast.FastPathWarning)]
+
+        # SharedAdam says why it cannot run here, rather than crash
+        try:
+            labml_opt.SharedAdam(shard_model(make_model(dtype=DTYPE)).parameters())
+        except ValueError as error:
+            results['shared_adam'] = str(error)
+
+        if rank == 0:
+            torch.save(results, path)
+        dist.barrier()
+    finally:
+        dist.destroy_process_group()
+
+
+@pytest.fixture(scope='module')
+def fsdp_results(tmp_path_factory):
+    path = str(tmp_path_factory.mktemp('fsdp') / 'results.pt')
+    run_workers(path, fsdp_worker, FSDP_TIMEOUT_SECONDS)
+    return torch.load(path)
+
+
+@pytest.fixture(scope='module')
+def fsdp_single_process():
+    """Each optimizer on one process, the combined batches, 50 steps."""
+    trained = {}
+    for name in FSDP_OPTIMIZERS:
+        model = make_model(dtype=DTYPE)
+        optimizer = make_fsdp_optimizer(name, model.parameters())
+        for batch in batches(FSDP_STEPS, BATCH_SIZE, dtype=DTYPE):
+            train_step(model, optimizer, batch)
+        trained[name] = [p.detach() for p in model.parameters()]
+    return trained
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', FSDP_OPTIMIZERS + sorted(FSDP_SKIPPED))
+def test_fsdp2_training_equals_one_process_on_the_combined_batch(fsdp_results, fsdp_single_process, name):
+    if name in FSDP_SKIPPED:
+        pytest.skip(f'{name} {FSDP_SKIPPED[name]}')
+    assert max_difference(fsdp_results['trained'][name], fsdp_single_process[name]) <= FSDP_TOLERANCE
+    # And training happened
+    assert max_difference(fsdp_results['trained'][name], make_model(dtype=DTYPE).parameters()) > 1e-3
+
+
+@pytest.mark.slow
+def test_fsdp2_shards_the_parameters_and_the_optimizer_state(fsdp_results):
+    # The first layer's weight is 16 x 4: each of the two processes holds 8 rows of it and of its state
+    assert fsdp_results['shard_sizes'] == ((16, 4), (8, 4), (8, 4))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', FSDP_OPTIMIZERS)
+def test_fsdp2_state_saved_by_distributed_checkpoint_resumes_identically(fsdp_results, name):
+    # Saved on 2 processes half way, loaded on 2 processes into a fresh model and optimizer, 25 more steps
+    assert all(torch.equal(a, b) for a, b in zip(fsdp_results['resumed'][name], fsdp_results['trained'][name]))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', COMPILED_CASES)
+def test_fsdp2_compiled_path_runs_its_loop_on_the_local_shards(fsdp_results, name):
+    # Every update of every parameter on both processes ran compiled on the shards, without a warning
+    # that it fell back, and ends where the code as written ends
+    parameters = len(list(make_model().parameters()))
+    assert fsdp_results['on_shards'][name] == [(FSDP_STEPS * parameters, FSDP_STEPS * parameters)] * WORLD_SIZE
+    assert not fsdp_results['warnings']
+    assert max_difference(fsdp_results['compiled'][name], fsdp_results['trained'][name]) <= 1e-12
+    # State the loop creates (SGD's momentum buffer) is sharded like the parameter
+    assert all(kind in ('DTensor', 'int') for _, kind in fsdp_results['compiled'][name + ' state'])
+
+
+@pytest.mark.slow
+def test_shared_adam_refuses_fsdp2_parameters_with_a_reason(fsdp_results):
+    assert 'SharedAdam does not support DTensor parameters (FSDP2)' in fsdp_results['shared_adam']

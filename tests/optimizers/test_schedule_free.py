@@ -175,3 +175,13 @@ def test_the_users_gradient_is_left_alone():
 def test_bad_values_are_refused_by_name(cls, name, value, message):
     with pytest.raises(ValueError, match=message):
         cls([torch.zeros(1, requires_grad=True)], **{name: value})
+
+
+@pytest.mark.parametrize('cls', [ScheduleFreeSGD, ScheduleFreeAdamW, ScheduleFreeAdamWPaper])
+def test_switching_modes_before_the_first_step_creates_no_state(cls):
+    # torch.distributed.checkpoint takes an optimizer with state entries for one that has stepped,
+    # and would load nothing into it (test_distributed's FSDP2 resume)
+    optimizer = cls([torch.zeros(3, requires_grad=True)])
+    optimizer.train()
+    optimizer.eval()
+    assert not optimizer.state
