@@ -85,7 +85,8 @@ Three of our optimizers do not fit:
 An update that needs the norm of a whole parameter (a trust ratio, an orthogonalization) would need
 communication too; an element-wise one never does.
 
-Saving an FSDP2 model with `torch.save` would gather everything onto one process. Instead,
+`torch.save` in one process would save that process's shards only, and gathering them first
+(`full_tensor()`) would put the whole model and state on one process. Instead,
 [`torch.distributed.checkpoint`](https://pytorch.org/docs/stable/distributed.checkpoint.html)
 saves each process's shards, in parallel, as one checkpoint in a directory, and loads them on the
 same number of processes or on another one. `get_state_dict` names the optimizer's state by the
@@ -159,7 +160,7 @@ def shard(batch: Batch, rank: int, world_size: int) -> Batch:
 
 def shard_model(model: nn.Module) -> nn.Module:
     """
-    ### FSDP2
+    ### Shard a model with FSDP2
 
     Shard `model` in place: each linear layer is one unit, whose parameters are gathered for its
     forward and backward and freed after, then the root, which takes what is left. Build the

@@ -32,12 +32,9 @@ $$H_{k+1} y_k = s_k$$
 Of all the symmetric matrices that satisfy it, the BFGS update (Broyden, Fletcher, Goldfarb and
 Shanno, 1970) picks the one closest to $H_k$ in a weighted norm:
 
-\begin{align}
-H_{k+1} &= \left(I - \rho_k s_k y_k^\top\right) H_k \left(I - \rho_k y_k s_k^\top\right) + \rho_k s_k s_k^\top,
-  &\rho_k &= \frac{1}{y_k^\top s_k}
-\end{align}
+$$H_{k+1} = \left(I - \rho_k s_k y_k^\top\right) H_k \left(I - \rho_k y_k s_k^\top\right) + \rho_k s_k s_k^\top$$
 
-It keeps $H$ positive definite, so that $d = -H g$ always points downhill, as long as
+with $\rho_k = \frac{1}{y_k^\top s_k}$. It keeps $H$ positive definite, so that $d = -H g$ always points downhill, as long as
 $y_k^\top s_k > 0$: the slope along the step grew, as it does on a convex function. The direction
 $d_k = -H_k g_k$ then carries what the last steps learned about how the coordinates interact;
 near the minimum of a smooth function BFGS converges superlinearly, where gradient descent only
@@ -191,8 +188,8 @@ def cubic_minimum(x1: Scalar, f1: Scalar, g1: Scalar, x2: Scalar, f2: Scalar, g2
     x^* &= x_2 - (x_2 - x_1) \frac{g_2 + d_2 - d_1}{g_2 - g_1 + 2 d_2}
     \end{align}
 
-    clipped to `bounds`, by default $[x_1, x_2]$. When $d_1^2 < g_1 g_2$ the cubic has no local
-    minimum, and the middle of the bounds is taken instead (and when it is NaN).
+    clipped to `bounds`, by default $[x_1, x_2]$. When $d_1^2 < g_1 g_2$ (or it is NaN), the cubic
+    has no local minimum to offer, and the middle of the bounds is taken instead.
     """
     # Name the points so that $x_1 \le x_2$; $d_1$ and $d_2$ are symmetric in the two
     if x2 < x1:

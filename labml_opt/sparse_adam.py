@@ -32,16 +32,19 @@ after a few thousand. This is `torch.optim.SparseAdam`'s update, and ours.
 For Adam, a row absent from the batch has a zero gradient, and a zero gradient is information:
 
 \begin{align}
-m_t &\leftarrow \beta_1 m_{t-1}, & v_t &\leftarrow \beta_2 v_{t-1}, &
-\theta_t &\leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon} \ne \theta_{t-1}
+m_t &\leftarrow \beta_1 m_{t-1} \\
+v_t &\leftarrow \beta_2 v_{t-1} \\
+\theta_t &\leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}
 \end{align}
 
 The moments decay, and the row keeps moving on its momentum. SparseAdam's update is *lazy*: it
 acts as if the steps in which a row was absent had not happened. A row absent for $k$ steps keeps
 its $m$ and $v$ exactly, and when it comes back,
 
-$$m \leftarrow \beta_1 m_{\text{last}} + (1 - \beta_1) g \qquad \text{where Adam has} \qquad
-  m \leftarrow \beta_1^{k+1} m_{\text{last}} + (1 - \beta_1) g$$
+\begin{align}
+\text{SparseAdam:} \quad m &\leftarrow \beta_1 m_{\text{last}} + (1 - \beta_1) g \\
+\text{Adam:} \quad m &\leftarrow \beta_1^{k+1} m_{\text{last}} + (1 - \beta_1) g
+\end{align}
 
 So the two differ for every row that skips a step, and the rarer the row, the more:
 
@@ -50,10 +53,10 @@ So the two differ for every row that skips a step, and the rarer the row, the mo
 * It does not drift while it is absent. For an embedding that is often what one wants: a word
   that is not in the batch brings no new evidence, and under Adam it would keep moving on its
   momentum for tens of steps, each smaller than the last by a factor $\frac{\beta_1}{\sqrt{\beta_2}} \approx 0.9$.
-* The bias corrections use $t$, not the row's own count of steps: a row that first appears at a
-  late step gets almost no correction, and its first step is about
-  $\alpha \frac{1 - \beta_1}{\sqrt{1 - \beta_2}} \approx 3.16 \alpha$, as a dense Adam's would be
-  (its moments would have been zero too).
+* The bias corrections use $t$, not the row's own count of steps: a row that first appears after
+  a few thousand steps gets almost no correction, and its first step approaches
+  $\alpha \frac{1 - \beta_1}{\sqrt{1 - \beta_2}} \approx 3.16 \alpha$, as a dense Adam's would
+  (its moments would have been zero too), where a row present from the start first moves by $\alpha$.
 
 `tests/optimizers/test_sparse_adam.py` checks these claims against `torch.optim.Adam` on the dense
 gradients. Which entries count as present is the sparse tensor's business: an index that is in it

@@ -149,3 +149,20 @@ def test_sparse_adam_never_asks_for_the_fast_path(monkeypatch):
     param.grad = torch.ones(3).to_sparse()
     optimizer.step()
     assert torch.allclose(param.detach(), torch.full((3,), -0.1))
+
+
+def test_a_row_that_first_appears_late_takes_a_step_of_about_3_alpha():
+    # Row 0 has a gradient on every step, row 1 first at step 3001: bias corrections of step 3001
+    lr, beta1, beta2, t = 0.01, 0.9, 0.999, 3001
+    param = torch.zeros(2, 1, dtype=torch.float64, requires_grad=True)
+    optimizer = SparseAdam([param], lr=lr)
+    for _ in range(t - 1):
+        param.grad = sparse([0], torch.ones(1, 1, dtype=torch.float64), (2, 1))
+        optimizer.step()
+    param.grad = sparse([1], torch.full((1, 1), 5., dtype=torch.float64), (2, 1))
+    optimizer.step()
+    step = -param.detach()[1].item()
+    # $m = (1 - \beta_1) g$ and $v = (1 - \beta_2) g^2$, with $g = 5$ and $\epsilon = 10^{-8}$
+    expected = lr * (1 - beta2 ** t) ** 0.5 / (1 - beta1 ** t) * (1 - beta1) * 5 / ((1 - beta2) ** 0.5 * 5 + 1e-8)
+    assert abs(step - expected) <= 1e-9 * expected
+    assert 3 * lr < step < 3.17 * lr
