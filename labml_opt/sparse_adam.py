@@ -186,11 +186,12 @@ class SparseAdam(GenericAdaptiveOptimizer):
         params = [param for param in group['params'] if param.grad is not None]
         if any(not param.grad.is_sparse for param in params):
             raise RuntimeError('SparseAdam does not support dense gradients, please consider Adam instead')
+        shared = None
         for param in params:
             state = self.state[param]
             if len(state) == 0:
                 self.init_state(state, group, param)
-            numbers = self.step_numbers(state, group)
+            numbers, shared = self.shared_numbers(state, group, shared)
             # To maximize $f$, descend on $-f$
             grad = -param.grad if group['maximize'] else param.grad
             self.step_param(state, numbers, grad, param)

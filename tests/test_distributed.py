@@ -213,8 +213,9 @@ FSDP_KWARGS = {
 FSDP_STEPS = 50
 # The issue asks for 1e-6; in float64 the shards and the whole differ by a few roundings
 FSDP_TOLERANCE = 1e-10
-# The compiled path on shards: a update with state from the start, and one whose first step creates it
-COMPILED_CASES = ['Adam', 'SGD']
+# The compiled path on shards: an update with its state from the start, and one whose first step
+# creates it, and so runs as written (fast.py), by the number of such steps
+COMPILED_CASES = {'Adam': 0, 'SGD': 1}
 FSDP_TIMEOUT_SECONDS = 500
 
 
@@ -354,12 +355,13 @@ def test_fsdp2_state_saved_by_distributed_checkpoint_resumes_identically(fsdp_re
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize('name', COMPILED_CASES)
+@pytest.mark.parametrize('name', sorted(COMPILED_CASES))
 def test_fsdp2_compiled_path_runs_its_loop_on_the_local_shards(fsdp_results, name):
-    # Every update of every parameter on both processes ran compiled on the shards, without a warning
-    # that it fell back, and ends where the code as written ends
+    # Every update of every parameter on both processes ran compiled on the shards (but for a step
+    # that creates state), without a warning that it fell back, and ends where the code as written ends
     parameters = len(list(make_model().parameters()))
-    assert fsdp_results['on_shards'][name] == [(FSDP_STEPS * parameters, FSDP_STEPS * parameters)] * WORLD_SIZE
+    compiled = (FSDP_STEPS - COMPILED_CASES[name]) * parameters
+    assert fsdp_results['on_shards'][name] == [(compiled, FSDP_STEPS * parameters)] * WORLD_SIZE
     assert not fsdp_results['warnings']
     assert max_difference(fsdp_results['compiled'][name], fsdp_results['trained'][name]) <= 1e-12
     # State the loop creates (SGD's momentum buffer) is sharded like the parameter
