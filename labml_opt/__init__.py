@@ -39,7 +39,7 @@ so that its variants override one idea each. The same code runs as written for s
   `bfloat16` with stochastic rounding (`state_dtype=torch.bfloat16`), and `bfloat16` parameters
   with Kahan summation (`kahan_sum=True`).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
-  [DistributedDataParallel and ZeRO](distributed.html), and
+  [DistributedDataParallel, ZeRO and FSDP2](distributed.html), and
   [gradient accumulation](accumulate.html).
 
 ## Notation
