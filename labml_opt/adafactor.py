@@ -84,7 +84,10 @@ column means need the shape of each matrix, so Adafactor is not
 machine, a step of a $1024 \times 1024$ matrix takes 26 ms, as torch's does, against 0.9 ms for
 [AdamW](adamw.html)'s compiled step: Adafactor saves memory, not time. Each full-size temporary is
 fresh memory on every step, and the first pass over it pays a page fault every 4 KiB.
-[The benchmark](fast.html#benchmark) times it next to torch's for-loop and foreach implementations.
+In `benchmarks/optimizer_step.py`'s model (16 matrices of 1024 rows and 4 vectors), on both cores,
+a step of 10 million parameters took 36 ms and one of 50 million 150 ms; torch's for-loop took 44
+and 185 ms, and its foreach implementation 51 and 221 ms, which keeps a list of full-size
+temporaries where the for-loop keeps one (one run of three steps each).
 
 <a id="tuning"></a>
 
