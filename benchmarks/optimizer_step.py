@@ -57,10 +57,20 @@ TENSOR_PASSES = {
     # Rprop reads theta, g, the last gradient and the step sizes, and writes the three; ASGD reads
     # theta, g and the average, and writes theta and the average
     'Rprop': 7, 'ASGD': 5,
+    # Muon's element-wise part reads theta, g, b and writes theta, b; its matrix products, not memory,
+    # set its time. Adafactor reads theta and g and writes theta; its row and column state is small.
+    'Muon': 5, 'Adafactor': 3,
 }
 # The optimizers that torch does not have: their reference packages take the "torch" columns, as
 # (for-loop, foreach) implementations
 REFERENCE_PACKAGES = ('Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW')
+# torch's Muon has one implementation, a for-loop, and no `foreach` keyword
+FOR_LOOP_ONLY = ('Muon',)
+
+
+def matrices(params: List[torch.Tensor]) -> List[torch.Tensor]:
+    """Muon trains the model's matrices: its 16 weight matrices, not its 4 biases."""
+    return [p for p in params if p.ndim == 2]
 
 
 class AdamSubclass(labml_opt.Adam):
@@ -152,6 +162,8 @@ def variants(name: str) -> Dict[str, Callable]:
         'AdEMAMix': lambda g: labml_opt.AdEMAMix(g, lr=1e-3),
         'ScheduleFreeSGD': lambda g: training(labml_opt.ScheduleFreeSGD(g, lr=1.0)),
         'ScheduleFreeAdamW': lambda g: training(labml_opt.ScheduleFreeAdamW(g, lr=2.5e-3)),
+        'Muon': lambda g: labml_opt.Muon([dict(group, params=matrices(group['params'])) for group in g], lr=0.02),
+        'Adafactor': lambda g: labml_opt.Adafactor(g),
     }[name]
     torch_make, fused = {
         'Adam': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
@@ -173,6 +185,8 @@ def variants(name: str) -> Dict[str, Callable]:
         'AdamSubclass': (lambda p, **k: torch.optim.Adam(p, lr=1e-3, **k), True),
         'Rprop': (lambda p, **k: torch.optim.Rprop(p, **k), False),
         'ASGD': (lambda p, **k: torch.optim.ASGD(p, **k), False),
+        'Muon': (lambda p, **k: torch.optim.Muon(matrices(p), lr=0.02), False),
+        'Adafactor': (lambda p, **k: torch.optim.Adafactor(p, **k), False),
         **{reference: (lambda p, foreach: reference_package(name, foreach)(p), False) for reference in REFERENCE_PACKAGES},
     }[name]
     result = {
@@ -181,7 +195,8 @@ def variants(name: str) -> Dict[str, Callable]:
     }
     if torch_make is not None:
         result['torch for-loop'] = lambda p: torch_make(p, foreach=False)
-        result['torch foreach'] = lambda p: torch_make(p, foreach=True)
+        if name not in FOR_LOOP_ONLY:
+            result['torch foreach'] = lambda p: torch_make(p, foreach=True)
         if fused:
             result['torch fused'] = lambda p: torch_make(p, fused=True)
     nn_make = labml_nn_optimizer(name)
@@ -327,7 +342,9 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
         'with the same update in this process. For ' + ', '.join(REFERENCE_PACKAGES) + ', which torch does not '
         'have, the torch columns time their reference packages (lion-pytorch, pytorch-optimizer, schedulefree), '
         'for-loop and foreach. AdamSubclass is a user\'s subclass of Adam that overrides `get_mv`, '
-        'timed against torch\'s Adam. [benchmarks/first_step.py](fast.html#first-step) measures the first step in '
+        'timed against torch\'s Adam. Muon trains the 16 matrices only (torch\'s Muon refuses the biases), and its '
+        'time is its matrix products\', not memory\'s: its "% of floor" is no measure of it. '
+        '[benchmarks/first_step.py](fast.html#first-step) measures the first step in '
         'fresh processes, with an empty cache and a warm one, on GPT-2\'s shapes. '
         'Where the working set (about 7 tensors of the model\'s size for Adam) fits in the L3 cache, '
         'the floor, measured on a buffer of the same size, is not a hard bound, and times below it occur; '

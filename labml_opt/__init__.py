@@ -32,7 +32,10 @@ so that its variants override one idea each. The same code runs as written for s
 * The modern optimizers: [Lion](lion.html), the sign of a momentum, found by program search;
   [AdEMAMix](ademamix.html), Adam with a second momentum that remembers ten thousand steps;
   [Schedule-Free SGD](schedule_free_sgd.html) and [Schedule-Free AdamW](schedule_free_adamw.html),
-  which replace the learning-rate schedule with an average of the iterates.
+  which replace the learning-rate schedule with an average of the iterates;
+  [Muon](muon.html), which steps each weight matrix along the orthogonal matrix nearest to its
+  momentum, with [AdamW for the other parameters](muon.html#MuonWithAuxAdam); and
+  [Adafactor](adafactor.html), which keeps the second moment of an $n \times m$ matrix in $n + m$ numbers.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Less memory per parameter: [low-precision state](low_precision.html), Adam's moments in
@@ -57,7 +60,7 @@ Every page uses the same symbols. The code names follow `torch.optim`'s argument
 | $\hat{m}_t$, $\hat{v}_t$ | the bias-corrected averages $\frac{m_t}{1 - \beta_1^t}$, $\frac{v_t}{1 - \beta_2^t}$ | |
 | $\beta_1$ | the decay rate of $m_t$ | `betas[0]` |
 | $\beta_2$ | the decay rate of $v_t$ and of every other average of squares | `betas[1]`, RMSprop's `alpha`, Adadelta's `rho` |
-| $\mu$ | the momentum of a velocity $b_t$ that *sums* gradients (SGD, RMSprop); NAdam's $\mu_t$ is its schedule of $\beta_1$, in Dozat's notation | `momentum` |
+| $\mu$ | the momentum of a velocity $b_t$ that *sums* gradients (SGD, RMSprop) or, in Muon, averages them; NAdam's $\mu_t$ is its schedule of $\beta_1$, in Dozat's notation | `momentum` |
 | $b_t$ | that velocity | `momentum_buffer` |
 | $\lambda$ | the weight decay | `weight_decay` |
 | $\epsilon$ | a small constant that keeps a division finite; where it goes is in the table below | `eps` |
@@ -67,7 +70,12 @@ Adadelta's $E[g^2]_t$ (`square_avg`) and $E[\Delta\theta^2]_t$ (`acc_delta`); Ad
 (`exp_avg_var`); Adamax's $u_t$ (`exp_inf`); RAdam's adaptive rate $\psi_t$ and the lengths
 $\rho_t$, $\rho_\infty$; NAdam's $\kappa$ (`momentum_decay`); Sophia's curvature $h_t$ (`hessian`)
 and its scale $\gamma$ (`rho`); SGD's dampening $\tau$; the warm-up length $w$; low precision's
-random bits $u$, seed of a step $z$ and Kahan compensation $c_t$ (`kahan_comp`).
+random bits $u$, seed of a step $z$ and Kahan compensation $c_t$ (`kahan_comp`);
+Muon's orthogonalized update $O_t$, the coefficients $(a, b, c)$ of its polynomial $\varphi$, its $k$ iterations (`ns_steps`)
+and the shape factor $r$ of its step (`adjust_lr_fn`); Adafactor's row and column averages $R_t$ and
+$C_t$ (`row_var`, `col_var`) and estimate $\hat{V}_t$ (`variance` for a vector), its decay exponent
+$\nu$ (`beta2_decay`), relative step size $\rho_t$, its pair $\epsilon_1, \epsilon_2$ (`eps`) and
+clipping threshold $d$.
 
 ### Where each optimizer puts $\epsilon$
 
@@ -87,6 +95,10 @@ as large as $g$, where putting it anywhere else gives another number.
 | [AdaBelief](ada_belief.html) | inside $s_t$, and after bias correction: $\sqrt{\hat{s}_t} + \epsilon$ | with `rectify=False`: $\alpha \frac{g}{\sqrt{\beta_1^2 g^2 + \epsilon / (1 - \beta_2)} + \epsilon}$ |
 | [Adamax](adamax.html) | inside the maximum: $\max(\beta_2 u_{t-1}, \lvert g_t \rvert + \epsilon)$ | $\alpha \frac{g}{\lvert g \rvert + \epsilon}$ |
 | [Sophia](sophia.html) | a floor: $\max \{ \gamma h_t, \epsilon \}$ | $\alpha \operatorname{clip} \Big( \frac{(1 - \beta_1) g}{\max \{ \gamma h_1, \epsilon \}}, 1 \Big)$ |
+
+[Muon](muon.html) and [Adafactor](adafactor.html) take norms and means over whole matrices, and their
+$\epsilon$s are floors under those: Muon's under the norm it divides the momentum by, Adafactor's
+$\epsilon_1$ under the mean of $R_t$ and under $\sqrt{\hat{V}_t}$, and its $\epsilon_2$ under the size of the weights.
 
 ## Which one to use
 
@@ -152,8 +164,11 @@ from labml_opt.lion import Lion
 from labml_opt.ademamix import AdEMAMix
 from labml_opt.schedule_free_sgd import ScheduleFreeSGD
 from labml_opt.schedule_free_adamw import ScheduleFreeAdamW, ScheduleFreeAdamWPaper
+from labml_opt.muon import Muon, MuonWithAuxAdam
+from labml_opt.adafactor import Adafactor
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
            'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia', 'Rprop', 'ASGD',
-           'SparseAdam', 'LBFGS', 'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper']
+           'SparseAdam', 'LBFGS', 'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper',
+           'Muon', 'MuonWithAuxAdam', 'Adafactor']

@@ -65,6 +65,11 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
 * Recording and compiling the update worked. A `step_param` that reads a number with Python
   (`float(x)`, `if x > 0`) cannot be recorded with $x$ as an input; it runs as written, with a
   warning that says why.
+* The update is element-wise for this group: the optimizer's
+  [`elementwise(group)`](optimizer.html#elementwise) says so, as every optimizer's does but
+  [Muon](muon.html)'s, whose update is a matrix polynomial, and [Adafactor](adafactor.html)'s,
+  which averages rows and columns. A flat loop has no rows or columns. Those groups run as
+  written at every size, silently unless they asked for the fast path with `fast=True`.
 
 A subclass that overrides a hook, `get_mv` say, is recorded with its override: the fast path
 runs whatever `step_param` does. When a group that asked for the fast path, or is large enough for
@@ -173,6 +178,12 @@ def compiled_step(optimizer: torch.optim.Optimizer, group: Dict[str, Any],
         return None
     # Small groups, the common case on every step of a small model, leave before anything else is checked
     if fast is None and sum(param.numel() for param in params) < MIN_NUMEL:
+        return None
+    # A flat loop cannot compute an update that needs rows and columns; that is the algorithm's
+    # nature, not a problem to warn of, unless the group asked for the fast path
+    if not optimizer.elementwise(group):
+        if fast:
+            warn_once(optimizer, 'its update is not element-wise (it needs the rows and columns of each tensor)')
         return None
     reason = unsupported(group, params)
     if reason is not None:

@@ -1,7 +1,7 @@
 r"""
 ---
 title: Figures of the optimizer pages
-summary: The measurements behind the figures on the AMSGrad, NAdam, RAdam and low-precision pages, taken from the optimizers themselves, and the command that draws them.
+summary: The measurements behind the figures on the AMSGrad, NAdam, RAdam, Muon and low-precision pages, taken from the optimizers themselves, and the command that draws them.
 ---
 
 # Figures of the optimizer pages
@@ -21,12 +21,13 @@ which writes the SVG files into `labml_opt/figures/`, next to the pages that sho
 
 import math
 from pathlib import Path
-from typing import Iterable, List
+from typing import Iterable, List, Optional
 
 import torch
 
 from labml_opt.adam import Adam
 from labml_opt.amsgrad import AMSGrad
+from labml_opt.muon import NS_COEFFICIENTS, Muon
 from labml_opt.nadam import NAdam
 from labml_opt.radam import RAdam
 
@@ -122,12 +123,43 @@ def second_moment_rounded_to_nearest(steps: int, beta2: float = 0.999) -> List[f
     return values
 
 
-def save(fig, ax, ylabel: str, title: str, name: str, metadata: dict):
-    """Label the step axis and `ylabel`, title and legend, and write the figure to `figures/name`."""
-    ax.set_xlabel('step $t$')
+def muon_response(sigmas: Iterable[float], ns_steps: int = 5, ns_dtype: Optional[torch.dtype] = None,
+                  ns_coefficients=NS_COEFFICIENTS, size: int = 16) -> List[float]:
+    r"""
+    ### What Muon's iteration does to one singular value
+
+    For each $\sigma$ in $(0, 1]$, one step of `Muon` (learning rate $1$, no momentum, no decay, so
+    that $\theta_0 - \theta_1 = O_1$) on a gradient $g = U \operatorname{diag}(\sigma, s, \dots, s) V^\top$
+    of `size` $\times$ `size`, with random orthogonal $U, V$ and $s$ such that $\lVert g \rVert_F = 1$.
+    Returns $u_1^\top O_1 v_1$, the step along the direction of $\sigma$: $\varphi^k(\sigma)$ in exact
+    arithmetic, and whatever the rounding of `ns_dtype` makes of it otherwise.
+    """
+    generator = torch.Generator().manual_seed(0)
+    u, _ = torch.linalg.qr(torch.randn(size, size, generator=generator, dtype=torch.float64))
+    v, _ = torch.linalg.qr(torch.randn(size, size, generator=generator, dtype=torch.float64))
+    responses = []
+    for sigma in sigmas:
+        rest = math.sqrt((1 - sigma ** 2) / (size - 1))
+        singular_values = torch.tensor([sigma] + [rest] * (size - 1), dtype=torch.float64)
+        param = torch.zeros(size, size, dtype=torch.float64, requires_grad=True)
+        optimizer = Muon([param], lr=1., weight_decay=0., momentum=0., ns_steps=ns_steps, ns_dtype=ns_dtype,
+                         ns_coefficients=ns_coefficients)
+        param.grad = u @ torch.diag(singular_values) @ v.T
+        optimizer.step()
+        responses.append((u[:, 0] @ -param.detach() @ v[:, 0]).item())
+    return responses
+
+
+def label(ax, ylabel: str, title: str, xlabel: str = 'step $t$'):
+    """Label the axes (by default the step axis), title and legend."""
+    ax.set_xlabel(xlabel)
     ax.set_ylabel(ylabel)
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=8)
+
+
+def save(fig, name: str, metadata: dict):
+    """Write the figure to `figures/name`."""
     fig.tight_layout()
     fig.savefig(FIGURES / name, metadata=metadata)
     import matplotlib.pyplot as plt
@@ -155,8 +187,8 @@ def draw():
     ax.plot(t, amsgrad_effective_step_size(steps, lr=lr, amsgrad=False), ':', label='Adam')
     ax.set_xscale('log')
     ax.set_yscale('log')
-    save(fig, ax, 'effective step size', 'gradient 1 at $t = 1$, then 0.01; $\\alpha = 10^{-3}$, $\\beta_2 = 0.999$',
-         'amsgrad_effective_step_size.svg', metadata)
+    label(ax, 'effective step size', 'gradient 1 at $t = 1$, then 0.01; $\\alpha = 10^{-3}$, $\\beta_2 = 0.999$')
+    save(fig, 'amsgrad_effective_step_size.svg', metadata)
 
     # NAdam: implemented average, and Dozat's average with mu_t, for a constant gradient
     steps, kappa, beta1 = 60, 4e-3, 0.9
@@ -171,8 +203,8 @@ def draw():
     ax.plot(t, nadam_average(steps), 'o-', markersize=3, label='as implemented (torch): $m_t$ averaged with $\\beta_1$')
     ax.plot(t, dozat, 's--', markersize=3, label="Dozat's paper: $m_t$ averaged with $\\mu_t$")
     ax.axhline(1., color='gray', linewidth=0.8)
-    save(fig, ax, '$\\bar{m}_t / g$', 'NAdam, constant gradient $g$, default $\\beta_1$ and momentum_decay',
-         'nadam_average.svg', metadata)
+    label(ax, '$\\bar{m}_t / g$', 'NAdam, constant gradient $g$, default $\\beta_1$ and momentum_decay')
+    save(fig, 'nadam_average.svg', metadata)
 
     # RAdam: r_t for two beta2
     steps = 3000
@@ -184,8 +216,8 @@ def draw():
     ax.axhline(0.41, color='gray', linewidth=0.8, linestyle=':')
     ax.axvline(362, color='gray', linewidth=0.8, linestyle=':')
     ax.set_xscale('log')
-    save(fig, ax, '$r_t$', 'RAdam: $r_t \\leq 0.41$ until $t = 362$ with $\\beta_2 = 0.999$', 'radam_rectification.svg',
-         metadata)
+    label(ax, '$r_t$', 'RAdam: $r_t \\leq 0.41$ until $t = 362$ with $\\beta_2 = 0.999$')
+    save(fig, 'radam_rectification.svg', metadata)
 
     # Low precision: Adam's v in float32, in bfloat16 rounded to nearest, and with stochastic rounding
     steps, beta2 = 5000, 0.999
@@ -195,9 +227,29 @@ def draw():
     ax.plot(t, second_moment(steps), label='float32')
     ax.plot(t, second_moment_rounded_to_nearest(steps), '--', label='bfloat16, rounded to nearest: stops at 1/4')
     ax.plot(t, second_moment(steps, state_dtype=torch.bfloat16), ':', label='bfloat16, stochastic rounding')
-    save(fig, ax, '$v_t$', 'Adam, gradient 1 at every step, $\\beta_2 = 0.999$', 'low_precision_lost_update.svg',
-         metadata)
+    label(ax, '$v_t$', 'Adam, gradient 1 at every step, $\\beta_2 = 0.999$')
+    save(fig, 'low_precision_lost_update.svg', metadata)
 
+
+    # Muon: the quintic once and five times, in float64 and in bfloat16, next to the classic cubic
+    fig, (left, right) = plt.subplots(1, 2, figsize=(9.6, 3.6))
+    cubic = (1.5, -0.5, 0.)
+    sigma = [i / 200 for i in range(1, 201)]
+    left.plot(sigma, muon_response(sigma, ns_steps=1), label='quintic $\\varphi(\\sigma)$ (Jordan)')
+    left.plot(sigma, muon_response(sigma, ns_steps=1, ns_coefficients=cubic), '--',
+              label='cubic $\\frac{3}{2}\\sigma - \\frac{1}{2}\\sigma^3$')
+    left.axhline(1., color='gray', linewidth=0.8)
+    label(left, 'after one iteration', 'one iteration', xlabel='singular value $\\sigma$')
+    sigma = [10 ** (-3.5 + 3.5 * i / 200) for i in range(201)]
+    right.plot(sigma, muon_response(sigma), label='quintic, float64')
+    right.plot(sigma, muon_response(sigma, ns_dtype=torch.bfloat16), '.', markersize=3,
+               label='quintic, bfloat16 (default)')
+    right.plot(sigma, muon_response(sigma, ns_coefficients=cubic), '--', label='cubic, float64')
+    right.axhspan(0.68, 1.20, color='gray', alpha=0.15, linewidth=0)
+    right.set_xscale('log')
+    label(right, 'after five iterations', 'five iterations: every $\\sigma \\geq 0.002$ lands in [0.68, 1.20]',
+          xlabel='singular value $\\sigma$')
+    save(fig, 'muon_newton_schulz.svg', metadata)
 
 if __name__ == '__main__':
     draw()

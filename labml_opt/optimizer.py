@@ -33,6 +33,10 @@ Two rules follow from the split, and the pages keep them:
   numbers (AMSGrad on or off, RAdam's step rectified or not, weight decay of one kind or another)
   or a setting of the optimizer such as `optimized_update`. Each combination is compiled once.
 
+An update that is not element-wise, such as [Muon](muon.html)'s matrix products, cannot be
+flattened into one loop; its class says so through [`elementwise`](#elementwise), and its
+`step_param` always runs as written, free to use the shapes of its tensors.
+
 This page also holds [`WeightDecay`](#WeightDecay), the three ways of shrinking weights that the
 optimizers share.
 """
@@ -155,6 +159,17 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             if param.is_complex():
                 raise ValueError(f'{type(self).__name__} does not support complex parameters '
                                  f'(got one of dtype {param.dtype}); use torch.view_as_real')
+
+    def elementwise(self, group: Dict[str, Any]) -> bool:
+        """
+        <a id="elementwise"></a>
+
+        Whether `step_param` is element-wise for the parameters of `group`: each element of the
+        new parameter and state depends only on the same element of the old ones and of the
+        gradient. Then [the fast path](fast.html) may record it on flat tensors. An update with
+        matrix products or means over rows is not, and says so by overriding this.
+        """
+        return True
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """Create the state of parameter `param`; called before its first update."""

@@ -22,16 +22,17 @@ MakeOptimizer = Callable[[List[Dict[str, Any]]], torch.optim.Optimizer]
 MakeScheduler = Callable[[torch.optim.Optimizer], Any]
 
 
-def make_params(dtype: torch.dtype = torch.float32, seed: int = 0) -> List[torch.Tensor]:
+def make_params(dtype: torch.dtype = torch.float32, seed: int = 0, matrices: bool = False) -> List[torch.Tensor]:
     """
     Parameters of several shapes: a matrix, a 0-d scalar, a non-contiguous transposed matrix,
-    and a vector.
+    and a vector. With `matrices`, for optimizers of matrices only (Muon), the scalar is a 1 x 1
+    matrix and the vector a wide 2 x 7 one, so that there are tall, square and wide matrices.
     """
     generator = torch.Generator().manual_seed(seed)
     matrix = torch.randn(5, 3, generator=generator, dtype=dtype)
-    scalar = torch.randn((), generator=generator, dtype=dtype)
+    scalar = torch.randn((1, 1) if matrices else (), generator=generator, dtype=dtype)
     transposed = torch.randn(4, 6, generator=generator, dtype=dtype).t()
-    vector = torch.randn(7, generator=generator, dtype=dtype)
+    vector = torch.randn((2, 7) if matrices else (7,), generator=generator, dtype=dtype)
     assert not transposed.is_contiguous()
     return [matrix, scalar, transposed, vector]
 
@@ -131,16 +132,16 @@ def max_param_difference(make_ours: MakeOptimizer, make_reference: MakeOptimizer
                          dtype: torch.dtype = torch.float32, steps: int = 200,
                          second_group: Optional[Dict[str, Any]] = {}, grad_scale: float = 1.0, pull: float = 0.1,
                          change_lr_at: int = None, make_scheduler: MakeScheduler = None,
-                         step_with: str = 'dense') -> float:
+                         step_with: str = 'dense', matrices: bool = False) -> float:
     r"""
-    Train both optimizers `steps` steps from the same parameters on the same gradient noise and
-    return `max_scaled_difference` of the parameters. Without a scheduler, the `lr` of every group
-    is halved at `change_lr_at` (default: half way). `second_group` `None` trains one group;
-    `step_with` is `train`'s.
+    Train both optimizers `steps` steps from the same parameters (`make_params`, with `matrices`)
+    on the same gradient noise and return `max_scaled_difference` of the parameters. Without a
+    scheduler, the `lr` of every group is halved at `change_lr_at` (default: half way).
+    `second_group` `None` trains one group; `step_with` is `train`'s.
     """
     if change_lr_at is None and make_scheduler is None:
         change_lr_at = steps // 2
-    initial = make_params(dtype)
+    initial = make_params(dtype, matrices=matrices)
     noise = list(gradients(initial, steps, scale=grad_scale))
     trained = []
     for make in (make_ours, make_reference):
@@ -154,14 +155,14 @@ def max_param_difference(make_ours: MakeOptimizer, make_reference: MakeOptimizer
 
 def resumed_and_uninterrupted(make_first: MakeOptimizer, make_second: MakeOptimizer, *,
                               second_group: Optional[Dict[str, Any]], dtype: torch.dtype = torch.float32,
-                              steps: int = 100, step_with: str = 'dense'):
+                              steps: int = 100, step_with: str = 'dense', matrices: bool = False):
     """
     Train `steps // 2` steps with `make_first`, save the optimizer's and the parameters' state through
     `torch.save`, load both into fresh objects built by `make_second`, and train the remaining steps;
     the `lr` is halved three quarters of the way. Return those parameters and the parameters of
     `make_first` trained all `steps` without a break. `step_with` is `train`'s.
     """
-    initial = make_params(dtype)
+    initial = make_params(dtype, matrices=matrices)
     noise = list(gradients(initial, steps))
     half, change_lr_at = steps // 2, 3 * steps // 4
 
@@ -175,7 +176,7 @@ def resumed_and_uninterrupted(make_first: MakeOptimizer, make_second: MakeOptimi
     checkpoint = saved({'params': [p.detach() for p in first], 'optimizer': optimizer.state_dict()})
 
     # The fresh parameters start elsewhere: only the checkpoint may carry the first half over.
-    resumed = clone_params(make_params(dtype, seed=123))
+    resumed = clone_params(make_params(dtype, seed=123, matrices=matrices))
     with torch.no_grad():
         for p, value in zip(resumed, checkpoint['params']):
             p.copy_(value)

@@ -250,3 +250,123 @@ class SophiaReference(PaperOptimizer):
         self.counts[0] += (ratio.abs() > 1).sum().item()
         self.counts[1] += ratio.numel()
         return p - group['lr'] * ratio.clamp(-1, 1)
+
+
+class MuonAndAdamW(torch.optim.Optimizer):
+    """
+    Jordan's `MuonWithAuxAdam`, composed of torch's own classes: `torch.optim.Muon` steps the groups
+    with `use_muon=True` and `torch.optim.AdamW` the others, each group with the defaults of the
+    authors' reference code. The two share this optimizer's group dicts, so a scheduler drives both.
+    """
+
+    MUON_DEFAULTS = dict(lr=0.02, momentum=0.95, weight_decay=0.)
+    ADAM_DEFAULTS = dict(lr=3e-4, betas=(0.9, 0.95), eps=1e-10, weight_decay=0.)
+
+    def __init__(self, param_groups):
+        groups = [dict(group) for group in param_groups]
+        muon = [group for group in groups if group['use_muon']]
+        adamw = [group for group in groups if not group['use_muon']]
+        self.muon = torch.optim.Muon(muon, **self.MUON_DEFAULTS) if muon else None
+        self.adamw = torch.optim.AdamW(adamw, **self.ADAM_DEFAULTS) if adamw else None
+        super().__init__([{'params': group['params']} for group in groups], {})
+        # Each group once, filled in by its own optimizer, in the order given
+        own = iter((self.muon.param_groups if self.muon else []))
+        other = iter((self.adamw.param_groups if self.adamw else []))
+        self.param_groups = [next(own) if group['use_muon'] else next(other) for group in groups]
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        loss = None
+        if closure is not None:
+            with torch.enable_grad():
+                loss = closure()
+        for optimizer in (self.muon, self.adamw):
+            if optimizer is not None:
+                optimizer.step()
+        return loss
+
+
+class JordanMuon(torch.optim.Optimizer):
+    r"""
+    Muon as Jordan's reference code (KellerJordan/Muon, `muon_update`) computes it, for 2-D
+    parameters: the same algorithm as torch's, with the same `bfloat16` iteration written in another
+    order ($b A + (c A) A$ and $a X + B X$ as separate operations) and $\lVert X \rVert_F + 10^{-7}$
+    instead of a floor. It stands for what another correct implementation of Muon rounds to.
+    """
+
+    def __init__(self, params, lr=0.02, weight_decay=0., momentum=0.95):
+        super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum))
+
+    @staticmethod
+    def orthogonalize(update, steps=5):
+        a, b, c = (3.4445, -4.7750, 2.0315)
+        x = update.bfloat16()
+        tall = update.size(-2) > update.size(-1)
+        if tall:
+            x = x.mT
+        x = x / (x.norm(dim=(-2, -1), keepdim=True) + 1e-7)
+        for _ in range(steps):
+            gram = x @ x.mT
+            polynomial = b * gram + c * gram @ gram
+            x = a * x + polynomial @ x
+        return x.mT if tall else x
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group['params']:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state['momentum_buffer'] = torch.zeros_like(p)
+                buffer = state['momentum_buffer']
+                buffer.lerp_(p.grad, 1 - group['momentum'])
+                update = self.orthogonalize(p.grad.lerp(buffer, group['momentum']))
+                update = update * max(1, p.size(-2) / p.size(-1)) ** 0.5
+                p.mul_(1 - group['lr'] * group['weight_decay'])
+                p.add_(update, alpha=-group['lr'])
+
+
+class AdafactorPaperReference(torch.optim.Optimizer):
+    r"""
+    Adafactor as Algorithms 4 and 5 of Shazeer and Stern (2018) write it, with $\beta_1 = 0$,
+    relative steps and update clipping, for matrices and vectors: $\epsilon_1$ is added to $g_t^2$,
+    $R_t$ and $C_t$ average row and column *sums*, $\hat{V}_t = R_t C_t / 1^\top R_t$,
+    $U_t = g_t / \sqrt{\hat{V}_t}$, $\hat{U}_t = U_t / \max(1, \operatorname{RMS}(U_t) / d)$,
+    $\rho_t = \min(10^{-2}, 1 / \sqrt{t})$, $\alpha_t = \max(\epsilon_2, \operatorname{RMS}(\theta_{t-1})) \rho_t$,
+    $\hat{\beta}_{2,t} = 1 - t^{-0.8}$. No weight decay: the paper has none. Out of place throughout.
+    """
+
+    def __init__(self, params, eps1=1e-30, eps2=1e-3, d=1.0, decay_rate=-0.8, relative_step_cap=1e-2):
+        super().__init__(params, dict(eps1=eps1, eps2=eps2, d=d, decay_rate=decay_rate, cap=relative_step_cap))
+
+    @torch.no_grad()
+    def step(self, closure=None):
+        for group in self.param_groups:
+            for p in group['params']:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                if not state:
+                    state['t'] = 0
+                    state['R'] = torch.zeros(p.shape[0], 1, dtype=p.dtype) if p.dim() == 2 else None
+                    state['C'] = torch.zeros(1, p.shape[1], dtype=p.dtype) if p.dim() == 2 else None
+                    state['V'] = torch.zeros_like(p) if p.dim() < 2 else None
+                state['t'] += 1
+                t = state['t']
+                beta2 = 1 - t ** group['decay_rate']
+                rho = min(group['cap'], 1 / t ** 0.5)
+                rms = lambda x: (x.square().mean()).sqrt().item()  # noqa: E731
+                alpha = max(group['eps2'], rms(p)) * rho
+                squared = p.grad * p.grad + group['eps1']
+                if p.dim() == 2:
+                    state['R'] = beta2 * state['R'] + (1 - beta2) * squared.sum(dim=1, keepdim=True)
+                    state['C'] = beta2 * state['C'] + (1 - beta2) * squared.sum(dim=0, keepdim=True)
+                    v_hat = state['R'] @ state['C'] / state['R'].sum()
+                else:
+                    state['V'] = beta2 * state['V'] + (1 - beta2) * squared
+                    v_hat = state['V']
+                update = p.grad / v_hat.sqrt()
+                update = update / max(1., rms(update) / group['d'])
+                p.copy_(p - alpha * update)

@@ -7,6 +7,7 @@ These tests hold the compiled step to the same code run as written: every optimi
 import copy
 import gc
 import logging
+import math
 import os
 import random
 import threading
@@ -17,9 +18,9 @@ import pytest
 import torch
 
 import labml_opt.fast as fast
-from labml_opt import (SGD, ASGD, AdaBelief, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
-                       AdamWarmupCosineDecay, AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, Rprop, ScheduleFreeAdamW,
-                       ScheduleFreeAdamWPaper, ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
+from labml_opt import (SGD, ASGD, AdaBelief, Adafactor, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
+                       AdamWarmupCosineDecay, AMSGrad, Lion, Muon, MuonWithAuxAdam, NAdam, Noam, RAdam, RMSprop, Rprop,
+                       ScheduleFreeAdamW, ScheduleFreeAdamWPaper, ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -414,3 +415,56 @@ def test_the_compiled_step_keeps_no_gradient_alive():
         optimizer.zero_grad(set_to_none=True)
         gc.collect()
         assert gradient() is None
+
+
+# Groups of at least MIN_NUMEL elements whose updates are not element-wise, as (use_muon, shape) for
+# each group: Muon's is a matrix polynomial, Adafactor's needs row and column means. A tall Muon
+# matrix of 2^16 x 64 keeps the Newton-Schulz iteration cheap.
+NOT_ELEMENTWISE = {
+    'Muon': (lambda groups: Muon(groups, lr=1e-2), [(None, (1 << 16, 64))]),
+    'Adafactor': (lambda groups: Adafactor(groups, weight_decay=0.1), [(None, (2048, 2048)), (None, (1 << 22,))]),
+    # The AdamW half is element-wise, and large: it takes the fast path, and the Muon half does not
+    'MuonWithAuxAdam': (MuonWithAuxAdam, [(True, (1 << 16, 64)), (False, (1 << 22,))]),
+}
+
+
+def large_steps(make, groups, fast_path, steps=2):
+    """`steps` steps of `make` on large parameters, `fast` left to the size unless `fast_path` is given."""
+    generator = torch.Generator().manual_seed(0)
+    params = [torch.randn(shape, generator=generator).requires_grad_() for _, shape in groups]
+    options = {} if fast_path is None else {'fast': fast_path}
+    optimizer = make([dict({'params': [p]}, **options, **({} if use_muon is None else {'use_muon': use_muon}))
+                      for p, (use_muon, _) in zip(params, groups)])
+    for _ in range(steps):
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=generator)
+        optimizer.step()
+    return [p.detach() for p in params]
+
+
+@pytest.mark.parametrize('name', NOT_ELEMENTWISE)
+def test_a_large_group_whose_update_is_not_elementwise_runs_as_written_without_a_warning(name):
+    # Without the opt-out the flat loop would be recorded on 1-D stand-ins, where a matrix product is
+    # a dot product; the default step must be the code as written, and say nothing (warnings are errors here).
+    make, groups = NOT_ELEMENTWISE[name]
+    assert all(math.prod(shape) >= fast.MIN_NUMEL for _, shape in groups)
+    default, written = large_steps(make, groups, None), large_steps(make, groups, False)
+    for (use_muon, _), a, b in zip(groups, default, written):
+        if use_muon is False:
+            # AdamW's half: compiled, within the compiled path's tolerance
+            assert max_difference([a], [b]) <= TOLERANCE[torch.float32]
+        else:
+            assert torch.equal(a, b)
+    if name == 'MuonWithAuxAdam':
+        assert any(key[0][0] is MuonWithAuxAdam and not isinstance(kernel, str) for key, kernel in fast.KERNELS.items())
+
+
+def test_asking_for_the_fast_path_on_an_update_that_is_not_elementwise_says_why(monkeypatch):
+    monkeypatch.setattr(fast, '_warned', set())
+    param = torch.zeros(3, 2, requires_grad=True)
+    param.grad = torch.ones(3, 2)
+    optimizer = Muon([{'params': [param], 'fast': True}], lr=0.1)
+    with pytest.warns(fast.FastPathWarning, match='Muon: using the code as written, not the fast path: '
+                                                  'its update is not element-wise'):
+        optimizer.step()
+    assert param.detach().lt(0).all()

@@ -28,7 +28,7 @@ import labml_opt
 from labml_opt import GenericAdaptiveOptimizer, WeightDecay
 from tests.optimizers.parity import (TOLERANCE, clone_params, gradients, make_params, max_param_difference,
                                      max_scaled_difference, param_groups, resumed_and_uninterrupted, train)
-from tests.optimizers.references import (AMSGradRAdamReference, AdaBeliefReference, NAdamInParamDtype,
+from tests.optimizers.references import (AMSGradRAdamReference, AdaBeliefReference, MuonAndAdamW, NAdamInParamDtype,
                                          SophiaReference, cosine_lr, decayed, noam_lr, scheduled, warmup_lr)
 
 OPTIMIZERS = sorted((value for value in vars(labml_opt).values()
@@ -107,10 +107,44 @@ class Entry:
     # How the optimizer takes its gradients (parity.train): 'dense', 'sparse' (SparseAdam) or from a
     # 'closure' (L-BFGS). Tests written around dense gradients in `param.grad` run for 'dense' only.
     step_with: str = 'dense'
+    # An optimizer of matrices only (Muon): every tensor the tests give it is 2-D.
+    matrices: bool = False
+    # The param groups the class is given for a list of tensors or of groups (MuonWithAuxAdam's must
+    # each say `use_muon`); the reference is given the same.
+    groups: Callable[[Any], Any] = lambda params: params
 
     @property
     def name(self) -> str:
         return self.cls.__name__
+
+    def make(self, params, **kwargs) -> torch.optim.Optimizer:
+        """The class on `params`, through `groups`, in train mode where it has one."""
+        return training(self.cls)(self.groups(params), **kwargs)
+
+    def params(self, dtype: torch.dtype = torch.float32, seed: int = 0) -> List[torch.Tensor]:
+        """The tests' parameters of mixed shapes, or of matrices only."""
+        return make_params(dtype, seed, matrices=self.matrices)
+
+    def zeros(self, n: int, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """One parameter of `n` zeros: a vector, or a row for an optimizer of matrices."""
+        return torch.zeros((1, n) if self.matrices else (n,), dtype=dtype, requires_grad=True)
+
+
+def muon_and_adamw_groups(params) -> List[Dict[str, Any]]:
+    """
+    MuonWithAuxAdam's groups: each group's matrices go to Muon and its other tensors to AdamW, in
+    two groups that keep the group's other keys (a list of tensors is one group).
+    """
+    params = list(params)
+    groups = params if params and isinstance(params[0], dict) else [{'params': params}]
+    split = []
+    for group in groups:
+        tensors = list(group['params'])
+        for use_muon in (True, False):
+            chosen = [p for p in tensors if (p.ndim == 2) == use_muon]
+            if chosen:
+                split.append({**group, 'params': chosen, 'use_muon': use_muon})
+    return split
 
 
 def torch_adam(flags):
@@ -347,6 +381,37 @@ TABLE = [
                                           'warmup_steps', 'r', 'weight_lr_power'),
           default_reference=schedulefree.AdamWScheduleFreePaper,
           learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
+    # Muon and Adafactor are torch's; their weight decay is decoupled, and torch's class is the reference for it.
+    Entry(labml_opt.Muon, paper(torch.optim.Muon), dict(lr=1e-2, momentum=0.9), dict(lr=3e-3),
+          flags(nesterov=[True, False], adjust_lr_fn=[None, 'original', 'match_rms_adamw']) + [dict(ns_steps=3)],
+          decays=('float',), float_decay='decoupled', decoupled_reference=paper(torch.optim.Muon),
+          torch_cls=torch.optim.Muon, interop=dict(nesterov=False, adjust_lr_fn='match_rms_adamw'), matrices=True,
+          bad=[(dict(momentum=-0.1), 'momentum -0.1', 'in [0, 1)'), (dict(momentum=1.0), 'momentum 1.0', 'in [0, 1)'),
+               (dict(ns_steps=100), 'ns_steps 100', 'an integer in [0, 100)'),
+               (dict(ns_steps=2.5), 'ns_steps 2.5', 'an integer in [0, 100)'),
+               (dict(ns_coefficients=(3., -4.)), 'ns_coefficients (3.0, -4.0)', 'three numbers (a, b, c)'),
+               (dict(adjust_lr_fn='arbitrary'), "adjust_lr_fn 'arbitrary'", "None, 'original' or 'match_rms_adamw'"),
+               (dict(ns_dtype=torch.int32), 'ns_dtype torch.int32', 'None or a floating-point dtype')],
+          learns=dict(kwargs=dict(lr=0.1), steps=100, factor=10)),
+    # Groups of each kind with the reference's defaults; the second group's `lr` goes to both of its halves.
+    Entry(labml_opt.MuonWithAuxAdam, paper(MuonAndAdamW), {}, dict(lr=3e-3), decays=(),
+          default_reference=MuonAndAdamW, groups=muon_and_adamw_groups,
+          # The reference's default rates, 0.02 for the weights and 3e-4 for the bias
+          learns=dict(kwargs={}, steps=300, factor=10)),
+    Entry(labml_opt.Adafactor, paper(torch.optim.Adafactor), dict(lr=1e-2), dict(lr=3e-3, d=1.5, eps=(1e-20, 1e-2)),
+          flags(maximize=[False, True], beta2_decay=[-0.8, -0.5]) + [dict(eps=(1e-30, 1e-3), d=2.)],
+          decays=('float',), float_decay='decoupled', decoupled_reference=paper(torch.optim.Adafactor),
+          torch_cls=torch.optim.Adafactor, interop=dict(beta2_decay=-0.5),
+          # A pair of epsilons: its own rows for the common single eps
+          bad=[(dict(eps=-1e-8), 'eps -1e-08', 'a pair (eps1, eps2)'),
+               (dict(eps=float('nan')), 'eps nan', 'a pair (eps1, eps2)'),
+               (dict(eps=(-1e-30, 1e-3)), 'eps1 -1e-30', 'None or >= 0'),
+               (dict(eps=(None, -1.)), 'eps2 -1.0', '>= 0'), (dict(eps=(None, float('nan'))), 'eps2 nan', '>= 0'),
+               (dict(beta2_decay=0.8), 'beta2_decay 0.8', '<= 0'),
+               (dict(beta2_decay=float('nan')), 'beta2_decay nan', 'a number, not NaN'),
+               (dict(d=0.5), 'd 0.5', '>= 1'), (dict(d=float('nan')), 'd nan', 'a number, not NaN')],
+          # Steps relative to the weights, of about 0.1 x their size at first (rho_t = lr)
+          learns=dict(kwargs=dict(lr=0.1), steps=150, factor=10)),
 ]
 ENTRIES = {entry.name: entry for entry in TABLE}
 
@@ -404,7 +469,8 @@ def pair(entry: Entry, case_flags: Dict[str, Any], decay: Optional[str] = None, 
         reference = wrap(reference)
     elif accepts(entry.cls, 'weight_decay'):
         first['weight_decay'] = theirs['weight_decay'] = 0.
-    return (lambda groups: training(entry.cls)(groups, **first)), (lambda groups: training(reference)(groups, **theirs)), second
+    return ((lambda groups: entry.make(groups, **first)),
+            (lambda groups: training(reference)(entry.groups(groups), **theirs)), second)
 
 
 def case_id(entry: Entry, case_flags: Dict[str, Any], *more: str) -> str:
@@ -433,7 +499,8 @@ def test_every_exported_optimizer_has_an_entry():
 @pytest.mark.parametrize('entry, case_flags, decay, dtype', list(parity_cases()))
 def test_matches_its_reference_for_every_flag_after_200_steps(entry, case_flags, decay, dtype):
     ours, reference, second = pair(entry, case_flags, decay)
-    difference = max_param_difference(ours, reference, dtype=dtype, second_group=second, step_with=entry.step_with)
+    difference = max_param_difference(ours, reference, dtype=dtype, second_group=second, step_with=entry.step_with,
+                                      matrices=entry.matrices)
     assert difference <= TOLERANCE[dtype]
 
 
@@ -452,7 +519,7 @@ def test_matches_its_reference_with_tiny_gradients(entry, case_flags):
     ours, reference, second = pair(entry, case_flags, kwargs=entry.tiny)
     second['eps'] = 10 * entry.tiny['eps']
     difference = max_param_difference(ours, reference, second_group=second, grad_scale=1e-6, pull=0.,
-                                      step_with=entry.step_with)
+                                      step_with=entry.step_with, matrices=entry.matrices)
     assert difference <= TOLERANCE[torch.float32]
 
 
@@ -460,7 +527,7 @@ def test_matches_its_reference_with_tiny_gradients(entry, case_flags):
 def test_a_parameter_without_a_gradient_is_left_alone_as_by_the_reference(entry):
     # Every other step the scalar has no gradient, and the vector has none for the first 50 steps.
     ours, reference, second = pair(entry, entry.flags[0])
-    initial = make_params()
+    initial = entry.params()
     noise = [[n if i != 1 or step % 2 else None for i, n in enumerate(step_noise)]
              for step, step_noise in enumerate(gradients(initial, 200))]
     for step_noise in noise[:50]:
@@ -477,7 +544,7 @@ def test_a_parameter_without_a_gradient_is_left_alone_as_by_the_reference(entry)
 def test_a_parameter_listed_twice_is_stepped_twice_as_by_the_reference(entry):
     # torch warns and steps it twice per step(), with one state; so must we.
     ours, reference, _ = pair(entry, entry.flags[0])
-    initial = make_params()
+    initial = entry.params()
     trained = []
     for make in (ours, reference):
         params = clone_params(initial)
@@ -497,13 +564,15 @@ def required(entry):
     return dict(total_steps=4000) if accepts(entry.cls, 'total_steps') else {}
 
 
-@pytest.mark.parametrize('entry', entries())
+# MuonWithAuxAdam has no constructor defaults, but one set per kind of group (test_muon.py)
+@pytest.mark.parametrize('entry', entries(lambda entry: entry.torch_cls or entry.torch_defaults
+                                          or entry.paper_defaults))
 def test_defaults_are_torchs_or_the_papers(entry):
-    ours = entry.cls([torch.zeros(1, requires_grad=True)], **required(entry)).defaults
+    ours = entry.make([entry.zeros(1)], **required(entry)).defaults
     expected = {}
     torch_defaults = entry.torch_defaults or entry.torch_cls
     if torch_defaults is not None:
-        theirs = torch_defaults([torch.zeros(1, requires_grad=True)]).defaults
+        theirs = torch_defaults([entry.zeros(1)]).defaults
         expected.update({name: theirs[name] for name in ours if name in theirs})
     expected.update(entry.paper_defaults)
     assert expected and {name: ours[name] for name in expected} == expected
@@ -513,7 +582,8 @@ def test_defaults_are_torchs_or_the_papers(entry):
 def test_steps_with_defaults_as_torch_or_the_paper_does(entry):
     # Also the defaults that are no group key, like AdamW's decoupled decay or AdaBelief's rectify.
     reference = entry.default_reference or entry.torch_cls
-    difference = max_param_difference(training(entry.cls), training(reference), step_with=entry.step_with,
+    difference = max_param_difference(entry.make, lambda groups: training(reference)(entry.groups(groups)),
+                                      step_with=entry.step_with, matrices=entry.matrices,
                                       second_group=None if entry.second_group is None else {})
     assert difference <= TOLERANCE[torch.float32]
 
@@ -527,7 +597,8 @@ def resume_cases():
 @pytest.mark.parametrize('entry, case_flags', list(resume_cases()))
 def test_resume_from_a_saved_state_dict_is_bit_identical_to_uninterrupted_training(entry, case_flags):
     ours, _, second = pair(entry, case_flags, decay=entry.decays[0] if entry.decays else None)
-    resumed, uninterrupted = resumed_and_uninterrupted(ours, ours, second_group=second, step_with=entry.step_with)
+    resumed, uninterrupted = resumed_and_uninterrupted(ours, ours, second_group=second, step_with=entry.step_with,
+                                                       matrices=entry.matrices)
     assert all(torch.equal(a, b) for a, b in zip(resumed, uninterrupted))
 
 
@@ -544,7 +615,8 @@ def test_torch_state_dict_loads_into_ours_and_ours_into_torch(entry, direction):
     # the first optimizer had kept going.
     ours, theirs, second = pair(entry, entry.interop, decay='float' if entry.decays else None)
     first, then = (theirs, ours) if direction == 'torch to ours' else (ours, theirs)
-    resumed, uninterrupted = resumed_and_uninterrupted(first, then, second_group=second, step_with=entry.step_with)
+    resumed, uninterrupted = resumed_and_uninterrupted(first, then, second_group=second, step_with=entry.step_with,
+                                                       matrices=entry.matrices)
     assert max_scaled_difference(resumed, uninterrupted) <= TOLERANCE[torch.float32]
 
 
@@ -586,14 +658,14 @@ def test_lr_schedulers_drive_ours_as_they_drive_the_reference(entry, scheduler):
     case_flags = dict(entry.flags[0], **(dict(momentum=0.9) if accepts(entry.cls, 'momentum') else {}))
     ours, reference, second = pair(entry, case_flags)
     difference = max_param_difference(ours, reference, second_group=second, make_scheduler=SCHEDULERS[scheduler],
-                                      step_with=entry.step_with)
+                                      step_with=entry.step_with, matrices=entry.matrices)
     assert difference <= TOLERANCE[torch.float32]
 
 
 @pytest.mark.parametrize('entry', entries(dense))
 def test_step_with_closure_returns_its_loss_and_steps_on_its_gradients(entry):
     ours, reference, _ = pair(entry, entry.flags[0])
-    initial = make_params()
+    initial = entry.params()
     x = torch.randn(8, 4, generator=torch.Generator().manual_seed(0))
     with_closure, without = clone_params(initial), clone_params(initial)
     optimizer, reference_optimizer = ours([{'params': with_closure}]), reference([{'params': without}])
@@ -619,8 +691,8 @@ def test_step_with_closure_returns_its_loss_and_steps_on_its_gradients(entry):
 
 @pytest.mark.parametrize('entry', entries())
 def test_step_hooks_run_around_every_step(entry):
-    params = clone_params(make_params())
-    optimizer = training(entry.cls)(params, **entry.learns['kwargs'])
+    params = clone_params(entry.params())
+    optimizer = entry.make(params, **entry.learns['kwargs'])
     calls = []
     optimizer.register_step_pre_hook(lambda opt, args, kwargs: calls.append('pre'))
     optimizer.register_step_post_hook(lambda opt, args, kwargs: calls.append('post'))
@@ -632,14 +704,14 @@ def test_step_hooks_run_around_every_step(entry):
 @pytest.mark.parametrize('entry', entries(lambda entry: entry.name != 'LBFGS'))
 def test_complex_parameters_are_rejected_clearly(entry):
     with pytest.raises(ValueError, match=f'{entry.name} does not support complex parameters'):
-        entry.cls([torch.zeros(3, dtype=torch.complex64, requires_grad=True)], **entry.learns['kwargs'])
+        entry.make([entry.zeros(3, dtype=torch.complex64)], **entry.learns['kwargs'])
 
 
 @pytest.mark.parametrize('entry', entries(dense))
 def test_sparse_gradients_are_rejected_clearly(entry):
-    param = torch.zeros(3, requires_grad=True)
-    optimizer = training(entry.cls)([param], **entry.learns['kwargs'])
-    param.grad = torch.zeros(3).to_sparse()
+    param = entry.zeros(3)
+    optimizer = entry.make([param], **entry.learns['kwargs'])
+    param.grad = torch.zeros(param.shape).to_sparse()
     with pytest.raises(RuntimeError, match=f'{entry.name} does not support sparse gradients'):
         optimizer.step()
 
@@ -668,7 +740,7 @@ def test_bad_hyperparameters_raise_a_value_error_naming_optimizer_parameter_and_
                                                                                      requirement):
     shown = shown if isinstance(shown, re.Pattern) else re.compile(re.escape(shown))
     with pytest.raises(ValueError) as error:
-        entry.cls(clone_params(make_params()), **{**required(entry), **arguments})
+        entry.make(clone_params(entry.params()), **{**required(entry), **arguments})
     pattern = f'Invalid {shown.pattern} for {entry.name}: must be {re.escape(requirement)}'
     assert re.fullmatch(pattern, str(error.value)), str(error.value)
 
@@ -686,8 +758,9 @@ def digits():
 def test_optimizer_cuts_logistic_regression_loss_on_digits(entry, digits):
     x, y = digits
     torch.manual_seed(0)
-    model = torch.nn.Linear(64, 10)
-    optimizer = training(entry.cls)(model.parameters(), **entry.learns['kwargs'])
+    # An optimizer of matrices trains the weights only
+    model = torch.nn.Linear(64, 10, bias=not entry.matrices)
+    optimizer = entry.make(model.parameters(), **entry.learns['kwargs'])
 
     def loss():
         return torch.nn.functional.cross_entropy(model(x), y)
@@ -709,8 +782,8 @@ def test_optimizer_cuts_logistic_regression_loss_on_digits(entry, digits):
 
 @pytest.mark.parametrize('entry', entries())
 def test_deep_copy_keeps_settings_and_trains_identically(entry):
-    params = clone_params(make_params())
-    optimizer = training(entry.cls)(params, **entry.learns['kwargs'])
+    params = clone_params(entry.params())
+    optimizer = entry.make(params, **entry.learns['kwargs'])
     noise = [[torch.full_like(p, 0.1 * (step - 3)) for p in params] for step in range(10)]
     train(params, optimizer, noise[:5], step_with=entry.step_with)
     # Copied together, the optimizer copy points at the copied parameters.
@@ -739,23 +812,23 @@ def test_takes_every_keyword_of_its_torch_class(entry):
     assert not missing
     defaults = {name: parameter.default for name, parameter in
                 inspect.signature(entry.torch_cls.__init__).parameters.items() if name in IMPLEMENTATION}
-    entry.cls([torch.zeros(2, requires_grad=True)], **required(entry), **defaults)
+    entry.make([entry.zeros(2)], **required(entry), **defaults)
 
 
-# torch's LBFGS and SparseAdam take no implementation keywords, and ours neither
+# torch's LBFGS, SparseAdam and Muon take no implementation keywords, and ours neither
 @pytest.mark.parametrize('entry', entries(lambda entry: isinstance(entry.torch_cls, type)
                                           and entry.torch_cls.__name__ == entry.name
                                           and accepts(entry.torch_cls, 'foreach')))
 def test_fused_compiles_and_foreach_false_runs_as_written(entry):
     from labml_opt import fast
-    param = torch.zeros(3, requires_grad=True)
-    param.grad = torch.ones(3)
-    group = lambda **keywords: training(entry.cls)([param], **required(entry), **keywords).param_groups[0]  # noqa: E731
+    param = entry.zeros(3)
+    param.grad = torch.ones(param.shape)
+    group = lambda **keywords: entry.make([param], **required(entry), **keywords).param_groups[0]  # noqa: E731
     if 'fused' in inspect.signature(entry.torch_cls).parameters:
         assert group(fused=True)['fast'] is True
         with pytest.raises(RuntimeError, match='fused and foreach cannot both be True'):
             group(fused=True, foreach=True)
     assert group(foreach=False)['fast'] is False
     # A small group with neither takes the code as written; the size decides
-    optimizer = training(entry.cls)([param], **required(entry))
+    optimizer = entry.make([param], **required(entry))
     assert fast.compiled_step(optimizer, optimizer.param_groups[0], [param]) is None

@@ -1,0 +1,258 @@
+r"""
+---
+title: Adafactor optimizer
+summary: An annotated PyTorch implementation of Adafactor, which keeps the second moment of an n by m matrix in n + m numbers instead of n m, and sizes its steps relative to the weights.
+---
+
+# Adafactor
+
+Adafactor, from [*Adafactor: Adaptive Learning Rates with Sublinear Memory
+Cost*](https://arxiv.org/abs/1804.04235) by Shazeer and Stern (2018), is the optimizer that
+trained T5 and much of Google's work on large language models on TPUs, where memory, not
+compute, limited the size of a model. [Adam](adam.html) keeps two numbers of state for every
+weight, twice the memory of the model itself; Adafactor keeps, for a weight matrix, a number per
+row and a number per column, and none for momentum. It is in PyTorch as `torch.optim.Adafactor`.
+
+## The problem: Adam's state is as large as the model, twice
+
+Adam divides each coordinate's step by $\sqrt{\hat{v}_t}$, the root of a moving average of its
+squared gradients. For a matrix $\theta \in \mathbb{R}^{n \times m}$, $v_t$ is another $n \times m$
+matrix. Shazeer and Stern observe that it need not be stored in full: a matrix of positive numbers
+is approximated well by a matrix of rank one, $v \approx R C / \sum_i R_i$, built from its row
+sums $R$ and its column sums $C$. (It is the rank-one matrix closest to $v$ in the generalized
+Kullback-Leibler divergence, and it is exact when $v$ is itself of rank one.) The averages of the
+row and column sums of $g_t^2$ are the row and column sums of $v_t$, so Adafactor averages those
+$n + m$ numbers and rebuilds the $n m$ estimates when it needs them:
+
+\begin{align}
+R_t &\leftarrow \hat{\beta}_{2,t} R_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_j \big( g_t^2 \big)_{ij} \\
+C_t &\leftarrow \hat{\beta}_{2,t} C_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_i \big( g_t^2 \big)_{ij} \\
+\hat{V}_t &\leftarrow \frac{R_t C_t}{\max(\operatorname{mean}_i R_t, \epsilon_1)}
+\end{align}
+
+with means rather than the paper's sums, which is the same $\hat{V}_t$ (the factors $m$, $n$ and
+$n m$ cancel) with smaller numbers. A vector, a bias, has no rows and columns to factor: it keeps
+its full average $\hat{V}_t = \hat{\beta}_{2,t} \hat{V}_{t-1} + (1 - \hat{\beta}_{2,t}) g_t^2$.
+A tensor of more than two dimensions is factored over its last two, for each index of the others.
+
+## The rest of the update
+
+Without momentum and without $\hat{m}_t$, the rest of Adam's machinery changes too:
+
+\begin{align}
+\hat{\beta}_{2,t} &= 1 - t^{\nu} \\
+\rho_t &= \min \Big( \alpha, \frac{1}{\sqrt{t}} \Big) \\
+\alpha_t &= \max \big( \epsilon_2, \operatorname{RMS}(\theta_{t-1}) \big) \rho_t \\
+U_t &= \frac{g_t}{\max \big( \sqrt{\hat{V}_t}, \epsilon_1 \big)} \\
+\theta_t &\leftarrow \theta_{t-1} (1 - \alpha \lambda)
+  - \frac{\alpha_t}{\max \big( 1, \operatorname{RMS}(U_t) / d \big)} U_t
+\end{align}
+
+where $\operatorname{RMS}(x) = \sqrt{\operatorname{mean}(x^2)}$ over the whole tensor.
+
+* **A decay rate that grows, instead of bias correction.** With $\nu = -0.8$ (`beta2_decay`),
+  $\hat{\beta}_{2,t} = 1 - t^{-0.8}$ is $0$ at the first step, $0.43$ at the second, $0.84$ at the
+  tenth and $0.9994$ at the ten-thousandth. Since $\hat{\beta}_{2,1} = 0$, the first estimate is
+  $g_1^2$ itself, and every later one is a weighted average of the squared gradients so far whose
+  weights sum to one (with $\nu = -1$, their plain mean): there is no start at zero to correct for.
+  The average forgets quickly while the weights change quickly, and remembers longer as training
+  settles.
+* **Update clipping.** Without momentum, a stale $\hat{V}_t$ can be much smaller than the current
+  $g_t^2$, and $U_t$ much larger than one. Where its root mean square exceeds $d$ (`d`, $1$ by
+  default) the whole update is scaled down to it.
+* **Steps relative to the weights.** $\alpha_t$ is $\rho_t$ times the size of the weights, so a
+  weight matrix of entries around $0.05$ moves by a fraction of that, whatever its scale; the
+  floor $\epsilon_2$ lets weights that start at zero move. $\rho_t$ decays as $\frac{1}{\sqrt{t}}$
+  from the cap $\alpha$ (`lr`) on.
+
+## Memory per parameter
+
+For an $n \times m$ matrix, $n + m$ numbers of second moment instead of Adam's $2 n m$:
+`tests/optimizers/test_adafactor.py` counts them in the state. For a $1024 \times 4096$ matrix in
+`float32` that is 20 KB next to Adam's 32 MB, $0.005$ bytes per parameter; a vector keeps 4 bytes
+per element. During a step the estimate $\hat{V}_t$ and then $U_t$ are built in one full-size
+temporary.
+
+## Cost per step
+
+The step reads $g_t$ twice (row and column means), builds $\hat{V}_t$, scales it, multiplies by
+$g_t$, takes the norms of $\theta$ and $U_t$, and decays and updates $\theta$: about a dozen passes
+over memory, where an element-wise optimizer needs one ([the fast path](fast.html)). Its row and
+column means need the shape of each matrix, so Adafactor is not
+[element-wise](optimizer.html#elementwise) and runs as written at every size, like
+`torch.optim.Adafactor`'s for-loop, with the same operations. Measured on one core of this
+machine, a step of a $1024 \times 1024$ matrix takes 26 ms, as torch's does, against 0.9 ms for
+[AdamW](adamw.html)'s compiled step: Adafactor saves memory, not time. Each full-size temporary is
+fresh memory on every step, and the first pass over it pays a page fault every 4 KiB.
+In `benchmarks/optimizer_step.py`'s model (16 matrices of 1024 rows and 4 vectors), on both cores,
+a step of 10 million parameters took 36 ms and one of 50 million 150 ms; torch's for-loop took 44
+and 185 ms, and its foreach implementation 51 and 221 ms, which keeps a list of full-size
+temporaries where the for-loop keeps one (one run of three steps each).
+
+<a id="tuning"></a>
+
+## What to tune
+
+* **$\alpha$** (`lr`): the cap of $\rho_t$, $10^{-2}$ as in the paper. It does not scale the step the
+  way Adam's learning rate does: the step is $\rho_t \operatorname{RMS}(\theta)$, and for
+  $t > 1 / \alpha^2$ ($10^4$ steps at the default) the cap no longer binds and $\alpha$ only sets
+  the weight decay $\alpha \lambda$. A learning-rate schedule on `lr` therefore acts only early on.
+* **$\lambda$** (`weight_decay`), decoupled and scaled by $\alpha$ as in [AdamW](adamw.html).
+* **$\nu$** (`beta2_decay`) $-0.8$, **$d$** $1$, **$\epsilon_2$** $10^{-3}$: the paper's, rarely
+  changed. $\epsilon_2$ matters for weights initialized at zero, which would otherwise never move.
+* T5 trained with Adafactor at a constant $\rho_t = 10^{-2}$ for its first $10^4$ steps and an
+  inverse square root decay after it, which is the schedule above.
+
+## The reference implementation, and where it departs from the paper
+
+The arguments, defaults, state (`step`, `row_var`, `col_var` for matrices, `variance` for vectors)
+and errors are those of `torch.optim.Adafactor` in torch 2.13, and the tests hold this page to
+it; `state_dict`s load from one into the other. torch departs from the paper in three places,
+which its documentation lists and this page follows:
+
+* **$\epsilon_1$.** The paper adds $\epsilon_1 = 10^{-30}$ to $g_t^2$ before averaging; torch leaves
+  $R$ and $C$ alone and puts $\epsilon_1$ in two floors, under $\operatorname{mean}_i R_t$ and under
+  $\sqrt{\hat{V}_t}$. With `eps=(1e-30, 1e-3)` the two are the same algorithm: the tests hold this
+  class to the paper's, written out with its sums, to $10^{-12}$ in `float64`, for gradients of
+  size $1$ and of size $10^{-5}$. But torch's default `eps=(None, 1e-3)` takes $\epsilon_1$ to be
+  the machine epsilon of the parameter's dtype, $1.2 \cdot 10^{-7}$ in `float32`, and then the floor
+  under $\operatorname{mean}_i R_t$ binds whenever the gradient's mean square is below it, for
+  gradients of root mean square below $3.5 \cdot 10^{-4}$, common late in training. $\hat{V}_t$
+  then shrinks by the same factor over the whole matrix and $U_t$ grows by its root, until update
+  clipping caps its root mean square at $d$: steps that the paper keeps below $d$ come out larger,
+  up to $d$. With gradients of
+  $10^{-4}$ the tests' problem ends $0.03$ away from the paper's after 200 steps. Pass
+  `eps=(1e-30, 1e-3)` for the paper's algorithm.
+* **`lr`.** The paper caps $\rho_t$ at a constant $10^{-2}$; torch makes the cap the learning rate,
+  with $10^{-2}$ as its default, so that schedulers can drive it.
+* **Weight decay** is torch's addition, decoupled, scaled by $\alpha$; the paper has none.
+
+The paper's optional momentum ($\beta_1$), its factoring of only the two largest dimensions,
+and its choice of step without the relative scale are not in torch's class, nor in this one.
+Two details of torch's code differ here: with $\epsilon_1$ left at `None`, torch takes the machine
+epsilon of the first parameter of a group with a gradient for the whole group, and this class
+that of each parameter's own dtype (the same in a group of one dtype); and this class refuses a
+complex parameter when it is given, where torch refuses it at the first step.
+"""
+
+from typing import Any, Dict, Optional, Tuple
+
+import torch
+from torch import nn
+
+from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay
+
+
+class Adafactor(GenericAdaptiveOptimizer):
+    """
+    ## Adafactor optimizer
+    """
+
+    def __init__(self, params: Params, lr: float = 1e-2, beta2_decay: float = -0.8,
+                 eps: Tuple[Optional[float], float] = (None, 1e-3), d: float = 1.0, weight_decay: float = 0.0, *,
+                 foreach: Optional[bool] = None, maximize: bool = False):
+        r"""
+        * `params` is the list of parameters, or of param groups
+        * `lr` is $\alpha$, the cap of the relative step size $\rho_t$
+        * `beta2_decay` is $\nu$, in $\hat{\beta}_{2,t} = 1 - t^{\nu}$
+        * `eps` is the pair $(\epsilon_1, \epsilon_2)$; $\epsilon_1$ `None` is the machine epsilon of
+          the parameter's dtype
+        * `d` is the clipping threshold $d$
+        * `weight_decay` is the decoupled decay $\lambda$
+        * `maximize` ascends the objective instead of descending it
+        * `foreach` is torch's implementation keyword; see
+          [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
+        """
+        self.weight_decay = WeightDecay(weight_decay, weight_decouple=True)
+        super().__init__(params, dict(lr=lr, beta2_decay=beta2_decay, eps=eps, d=d, weight_decay=weight_decay,
+                                      maximize=maximize,
+                                      **self.implementation_options(foreach, differentiable=False, capturable=False)))
+
+    def check_hyperparameters(self, defaults: Dict[str, Any]):
+        """
+        A pair of epsilons, where the other classes have one.
+        """
+        eps = defaults['eps']
+        self.check('eps', eps, isinstance(eps, (tuple, list)) and len(eps) == 2, 'a pair (eps1, eps2)')
+        super().check_hyperparameters({key: value for key, value in defaults.items() if key != 'eps'})
+        self.check('eps1', eps[0], eps[0] is None or eps[0] >= 0, 'None or >= 0')
+        self.check('eps2', eps[1], eps[1] >= 0, '>= 0')
+        self.check('beta2_decay', defaults['beta2_decay'], defaults['beta2_decay'] <= 0, '<= 0')
+        self.check('d', defaults['d'], defaults['d'] >= 1, '>= 1')
+
+    def elementwise(self, group: Dict[str, Any]) -> bool:
+        """
+        Means over rows and columns: not element-wise, so never [the fast path](fast.html).
+        """
+        return False
+
+    def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
+        r"""
+        ### Initialize the state of a parameter
+
+        * `step` is $t$
+        * for a matrix (or a stack of them), `row_var` is $R_t$, one number per row (its last
+          dimension has length 1), and `col_var` is $C_t$, one number per column; for a vector or
+          a scalar, `variance` is $\hat{V}_t$ in full
+        """
+        state['step'] = 0
+        if param.dim() > 1:
+            state['row_var'] = param.new_zeros(param.shape[:-1] + (1,))
+            state['col_var'] = param.new_zeros(param.shape[:-2] + (1, param.shape[-1]))
+        else:
+            state['variance'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+
+    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
+        r"""
+        ### The numbers of step $t$
+        """
+        state['step'] += 1
+        step = int(state['step'])
+        # $1 - \hat{\beta}_{2,t} = t^{\nu}$
+        one_minus_beta2 = step ** group['beta2_decay']
+        # $\rho_t = \min(\alpha, 1 / \sqrt{t})$
+        rho = min(group['lr'], 1 / step ** 0.5)
+        eps1, eps2 = group['eps']
+        return Numbers(self.weight_decay.numbers(group), eps1=eps1, eps2=eps2, d=group['d'],
+                       one_minus_beta2=one_minus_beta2, rho=rho)
+
+    def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
+        """
+        ### Update one parameter
+
+        * `grad` is $g_t$, the gradient of the loss with respect to `param`
+
+        The root mean squares are Python numbers, read from the tensors, as in torch: this update
+        never runs as a compiled loop.
+        """
+        eps1 = torch.finfo(param.dtype).eps if numbers.eps1 is None else numbers.eps1
+        # $\alpha_t = \max(\epsilon_2, \operatorname{RMS}(\theta_{t-1})) \rho_t$, before the decay
+        alpha_t = max(numbers.eps2, param.norm(2).item() / param.numel() ** 0.5) * numbers.rho
+        # $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \alpha \lambda)$
+        grad = self.weight_decay(param, grad, numbers)
+        if grad.dim() > 1:
+            row_var, col_var = state['row_var'], state['col_var']
+            # $\operatorname{mean}_j (g_t^2)_{ij}$ and $\operatorname{mean}_i (g_t^2)_{ij}$, as squared norms,
+            # with no temporary of $g_t^2$
+            row_mean = torch.norm(grad, dim=-1, keepdim=True).square_().div_(grad.size(-1))
+            col_mean = torch.norm(grad, dim=-2, keepdim=True).square_().div_(grad.size(-2))
+            # $R_t \leftarrow \hat{\beta}_{2,t} R_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_j (g_t^2)_{ij}$
+            row_var.lerp_(row_mean, numbers.one_minus_beta2)
+            # $C_t \leftarrow \hat{\beta}_{2,t} C_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_i (g_t^2)_{ij}$
+            col_var.lerp_(col_mean, numbers.one_minus_beta2)
+            # $R_t C_t$, the outer product of a column and a row
+            v_hat = row_var @ col_var
+            # $\hat{V}_t = \frac{R_t C_t}{\max(\operatorname{mean}_i R_t, \epsilon_1)}$
+            v_hat.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+        else:
+            # $\hat{V}_t \leftarrow \hat{\beta}_{2,t} \hat{V}_{t-1} + (1 - \hat{\beta}_{2,t}) g_t^2$, kept in full
+            variance = state['variance']
+            variance.lerp_(grad * grad, numbers.one_minus_beta2)
+            v_hat = variance.clone()
+        # $U_t = \frac{g_t}{\max(\sqrt{\hat{V}_t}, \epsilon_1)}$, written over $\hat{V}_t$ as $g_t \cdot
+        # \max(\hat{V}_t, \epsilon_1^2)^{-1/2}$
+        update = v_hat.clamp_(min=eps1 * eps1).rsqrt_().mul_(grad)
+        # $\max(1, \operatorname{RMS}(U_t) / d)$
+        clip = max(1.0, update.norm(2).item() / (update.numel() ** 0.5 * numbers.d))
+        # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} U_t$
+        param.add_(update, alpha=-alpha_t / clip)
