@@ -107,10 +107,12 @@ class Adagrad(GenericAdaptiveOptimizer):
         * `sum` is $G_t$, starting at $G_0$
 
         $G_0$ comes from the parameter's own group. (`torch.optim.Adagrad` fills the groups it is
-        constructed with from the constructor's argument, ignoring a group's own value.)
+        constructed with from the constructor's argument, ignoring a group's own value.) A complex
+        weight is two real ones, and each starts at $G_0$: $G_0 + i G_0$, as in `torch.optim`.
         """
         state['step'] = 0
-        state['sum'] = torch.full_like(param, group['initial_accumulator_value'],
+        initial = group['initial_accumulator_value']
+        state['sum'] = torch.full_like(param, complex(initial, initial) if param.is_complex() else initial,
                                        memory_format=torch.preserve_format)
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
@@ -135,7 +137,7 @@ class Adagrad(GenericAdaptiveOptimizer):
         # $G_t \leftarrow G_{t-1} + g_t^2$
         state['sum'].addcmul_(grad, grad)
         # $\sqrt{G_t} + \epsilon$, with $\epsilon$ outside the root
-        denominator = state['sum'].sqrt().add_(numbers.eps)
+        denominator = state['sum'].sqrt() + numbers.eps
         # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\sqrt{G_t} + \epsilon} \, g_t$
         param.sub_(numbers.lr * grad / denominator)
 

@@ -217,8 +217,8 @@ class Adam(GenericAdaptiveOptimizer):
         textbook $\sqrt{\hat{v}_t} + \epsilon$; or the textbook form itself.
         """
         if self.optimized_update:
-            # $\sqrt{v_t} + \hat{\epsilon}$
-            return v.sqrt().add_(numbers.eps_hat)
+            # $\sqrt{v_t} + \hat{\epsilon}$, added out of place: a `differentiable` step needs the root itself
+            return v.sqrt() + numbers.eps_hat
         # $\sqrt{\hat{v}_t} + \epsilon = \frac{\sqrt{v_t}}{\sqrt{1-\beta_2^t}} + \epsilon$
         return (v.sqrt() / numbers.sqrt_bias_correction2).add_(numbers.eps)
 

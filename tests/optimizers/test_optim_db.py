@@ -320,8 +320,9 @@ def check_impl_matches_forloop(cls: type, info: OptimizerInfo, index: int, flag:
     results = []
     for value in (False, True):
         model, x = small_model(dtype)
-        zero_d = torch.empty((), dtype=dtype, requires_grad=True)
-        zero_d.grad = torch.rand_like(zero_d)
+        # A 0-d parameter with a gradient that no step recomputes
+        zero_d = torch.tensor(0.25, dtype=dtype, requires_grad=True)
+        zero_d.grad = torch.tensor(0.5, dtype=dtype)
         params = list(model.parameters()) + [zero_d]
         optimizer = cls(params, **dict(copy.deepcopy(kwargs), **{flag: value}))
         train_model(info, model, x, optimizer)
@@ -500,6 +501,22 @@ def continue_both(info: OptimizerInfo, first: Tuple, second: Tuple, steps: int =
                 assert_close(a, b, f'parameter {i}')
 
 
+def assert_equal_nested(actual: Any, expected: Any, what: str):
+    """Equal dicts, lists and values, with tensors equal element for element."""
+    if isinstance(expected, dict):
+        assert isinstance(actual, dict) and sorted(actual, key=str) == sorted(expected, key=str), f'{what}: keys differ'
+        for key in expected:
+            assert_equal_nested(actual[key], expected[key], f'{what}[{key!r}]')
+    elif isinstance(expected, (list, tuple)):
+        assert type(actual) is type(expected) and len(actual) == len(expected), f'{what}: {actual} is not {expected}'
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            assert_equal_nested(a, e, f'{what}[{i}]')
+    elif isinstance(expected, torch.Tensor):
+        assert isinstance(actual, torch.Tensor) and torch.equal(actual, expected), f'{what}: {actual} is not {expected}'
+    else:
+        assert actual == expected, f'{what}: {actual!r} is not {expected!r}'
+
+
 def clone_params(params: List[torch.Tensor]) -> List[Parameter]:
     return [Parameter(p.detach().clone()) for p in params]
 
@@ -540,8 +557,8 @@ def check_state_dict(cls: type, info: OptimizerInfo, index: int, kind: str):
     twin = cls(twin_params, **copy.deepcopy(kwargs))
     twin.load_state_dict(state_dict)
     if kind == 'resume':
-        torch.testing.assert_close(state_dict, untouched)
-        torch.testing.assert_close(twin.state_dict(), optimizer.state_dict())
+        assert_equal_nested(state_dict, untouched, 'the loaded state_dict')
+        assert_equal_nested(twin.state_dict(), optimizer.state_dict(), 'the state_dict of equal optimizers')
     continue_both(info, (params, optimizer, loss_of), (twin_params, twin, loss_of))
 
 
@@ -732,7 +749,13 @@ def cases() -> List[Any]:
 CASES = cases()
 
 # Cases that fail with ours, by id, and why. Each is an expected failure, strictly: a fix makes it pass and the list shrinks.
-KNOWN: Dict[str, str] = {}
+KNOWN: Dict[str, str] = {
+    **{f'SGD-matches_torch-{name}_&_differentiable-float64': (
+        "torch's SGD detaches its first momentum buffer, b_1 = g_1 (+ weight decay), so with weight decay "
+        "its gradient through the steps misses the path from the parameter through b_1; ours keeps it "
+        "(check_gradcheck holds ours to the numerical derivative)")
+       for name in ('nesterov', 'weight_decay_w/_momentum')},
+}
 
 
 @contextlib.contextmanager
