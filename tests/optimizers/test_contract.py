@@ -305,6 +305,8 @@ TABLE = [
           default_reference=pytorch_optimizer.AdEMAMix,
           # A triple of betas: its own rows for the common pair's values
           bad=[(dict(betas=(1.0, 0.999, 0.9999)), 'beta1 1.0', 'in [0, 1)'),
+               (dict(betas=(0.9, torch.tensor(0.99))), re.compile(r'betas \(0\.9, tensor\(0\.9900\)\)'),
+                'a triple (beta1, beta2, beta3)'),
                (dict(betas=(0.9, -0.1, 0.9999)), 'beta2 -0.1', 'in [0, 1)'),
                (dict(betas=(0.9, float('nan'), 0.9999)), 'beta2 nan', 'in [0, 1)')],
           learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
@@ -698,14 +700,19 @@ COMMON_BAD = [(dict(lr=-1e-3), 'lr -0.001', '>= 0'), (dict(lr=float('nan')), 'lr
               (dict(weight_decay=float('nan')), 'weight_decay nan', 'a number, not NaN'),
               (dict(betas=(1.0, 0.999)), 'beta1 1.0', 'in [0, 1)'),
               (dict(betas=(0.9, -0.1)), 'beta2 -0.1', 'in [0, 1)'),
-              (dict(betas=(0.9, float('nan'))), 'beta2 nan', 'in [0, 1)')]
+              (dict(betas=(0.9, float('nan'))), 'beta2 nan', 'in [0, 1)'),
+              # A tensor hyper-parameter holds one number, and betas are both floats or both tensors, as in torch
+              (dict(lr=torch.tensor([1e-3, 1e-3])), re.compile(r'lr tensor\(\[0\.0010, 0\.0010\]\)'),
+               'a number or a 1-element tensor'),
+              (dict(betas=(0.9, torch.tensor(0.99))), re.compile(r'betas \(0\.9, tensor\(0\.9900\)\)'),
+               'both floats or both tensors')]
 
 
 def bad_cases():
     for entry in TABLE:
         # An entry's own row for a value replaces the common one.
         own = {str(shown) for _, shown, _ in entry.bad}
-        for arguments, shown, requirement in [row for row in COMMON_BAD if row[1] not in own] + entry.bad:
+        for arguments, shown, requirement in [row for row in COMMON_BAD if str(row[1]) not in own] + entry.bad:
             if all(accepts(entry.cls, name) for name in arguments):
                 yield pytest.param(entry, arguments, shown, requirement, id=f'{entry.name}-{shown}')
 
