@@ -70,8 +70,12 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     ## The template optimizer
 
     Everything that is the same for every algorithm lives here, once: checking hyper-parameters,
-    walking the param groups, creating state lazily, `maximize`, and saving and loading state.
+    walking the param groups, creating state lazily, `maximize`, complex parameters, and saving
+    and loading state.
     """
+
+    # Whether `step_param` has an update for sparse gradients (SGD's and Adagrad's do)
+    supports_sparse = False
 
     def __init__(self, params: Params, defaults: Dict[str, Any]):
         r"""
@@ -241,9 +245,6 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         if group.get('weight_decay', 0) != 0:
             raise RuntimeError(f'{name}: weight_decay is not compatible with sparse gradients, '
                                f'which touch only some rows (got weight_decay {group["weight_decay"]!r})')
-
-    # Whether `step_param` has an update for sparse gradients (SGD's and Adagrad's do)
-    supports_sparse = False
 
     def step_complex(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         r"""
