@@ -552,6 +552,20 @@ def test_loading_adam_state_into_adamax_names_both_sides_and_changes_nothing():
     assert adamax.state_dict() == before
 
 
+@pytest.mark.parametrize('saver, loader, decoupled', [
+    (torch.optim.AdamW, labml_opt.Adam, True), (labml_opt.AdamW, labml_opt.Adam, True),
+    (labml_opt.AdamW, torch.optim.Adam, True), (torch.optim.Adam, labml_opt.AdamW, True),
+    (labml_opt.Adam, torch.optim.AdamW, True), (torch.optim.Adam, labml_opt.Adam, False)],
+    ids=lambda x: f'{x.__module__.split(".")[0]}.{x.__name__}' if isinstance(x, type) else str(x))
+def test_adam_takes_decoupled_decay_from_a_saved_adamw_group_and_adamw_keeps_its_own(saver, loader, decoupled):
+    # As torch.optim does: Adam's group key says which decay it applies; AdamW's is always decoupled
+    params = clone_params(make_params())
+    train(params, saver(params, weight_decay=0.1), [[torch.ones_like(p) for p in params]])
+    optimizer = loader(clone_params(make_params()))
+    optimizer.load_state_dict(saver(params, weight_decay=0.1).state_dict())
+    assert [group['decoupled_weight_decay'] for group in optimizer.param_groups] == [decoupled]
+
+
 def test_adam_state_loads_into_amsgrad_as_adam_as_in_torch():
     # The saved group says amsgrad=False, and it holds after loading, as in torch.optim.Adam
     params = clone_params(make_params())

@@ -14,8 +14,9 @@ labml_opt also has (found by name), and runs its own checks on them with our cla
 * every error input: the same exception (or warning) type, with torch's message or ours;
 * tensor `lr` of 0, 1 and 2 dimensions; complex parameters as real views; sparse gradients;
 * `state_dict`: resume, older state dicts without newer flags, non-tensor steps, `weights_only`
-  loading, both directions between torch and ours; deep copies, hooks, printing;
-* the loss goes the right way with and without schedulers and with per-group `lr`;
+  loading, named parameters, both directions between torch and ours; deep copies, hooks, printing;
+* the loss goes the right way with and without schedulers and with per-group `lr` and
+  `weight_decay`; no gradient, or a zero one, moves nothing; `param.grad` is never written to;
 * `differentiable=True`: `torch.autograd.gradcheck` through one step.
 
 Each case first runs with the `torch.optim` class: a case that torch itself fails here is skipped,
@@ -30,11 +31,8 @@ the test says so). The parity checks that compile (`fused=True`) are marked slow
 
 import contextlib
 import copy
-import functools
 import io
-import math
 import re
-import sys
 import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -269,21 +267,11 @@ def check_matches_torch(cls: type, info: OptimizerInfo, index: int, dtype: torch
     for make in (torch_cls(info), cls):
         model, x = small_model(dtype)
         leaves = [p.detach().clone().requires_grad_() for p in model.parameters()]
-        if differentiable:
-            # Parameters that autograd follows back to `leaves`: the model then runs on them
-            for (name, _), leaf in zip(list(model.named_parameters()), leaves):
-                module, attribute = model, name
-                if '.' in name:
-                    first, attribute = name.split('.')
-                    module = model[int(first)]
-                delattr(module, attribute)
-                setattr(module, attribute, leaf.clone())
-            params = [getattr(model[0], 'weight'), model[0].bias, model[2].weight, model[2].bias, model.scale]
-        else:
-            params = list(model.parameters())
+        # With `differentiable`, parameters that autograd follows back to `leaves`
+        params = [leaf.clone() for leaf in leaves] if differentiable else list(model.parameters())
         optimizer = make(params, **copy.deepcopy(kwargs))
         if differentiable:
-            run_on_tensors(info, params, x, model, optimizer)
+            train_functions_of_leaves(params, x, optimizer)
         else:
             train_model(info, model, x, optimizer)
         results.append((optimizer, params, leaves))
@@ -299,14 +287,16 @@ def check_matches_torch(cls: type, info: OptimizerInfo, index: int, dtype: torch
             assert_close(a.grad, e.grad, f'gradient through the steps of leaf {i}', **tolerances)
 
 
-def run_on_tensors(info, params, x, model, optimizer, steps: int = 4):
-    """The steps of `train_model` for parameters that are not leaves: gradients set by `torch.autograd.grad`."""
+def train_functions_of_leaves(params: List[torch.Tensor], x: torch.Tensor, optimizer, steps: int = 4):
+    """The small model's steps for parameters that are not leaves: the model written out, gradients set by hand."""
+    scale, weight1, bias1, weight2, bias2 = params  # the order of `small_model().parameters()`
+
     def forward():
-        hidden = torch.tanh(x @ params[0].t() + params[1])
-        return ((hidden @ params[2].t() + params[3]) * params[4]).sum()
+        hidden = torch.tanh(x @ weight1.t() + bias1)
+        return ((hidden @ weight2.t() + bias2) * scale).sum()
 
     for _ in range(steps):
-        grads = torch.autograd.grad(forward(), params, create_graph=False)
+        grads = torch.autograd.grad(forward(), params)
         for param, grad in zip(params, grads):
             param.grad = grad.detach()
         optimizer.step()
@@ -601,6 +591,86 @@ def check_no_grad_is_a_no_op(cls: type, info: OptimizerInfo, index: int):
     assert len(optimizer.state) == 0
 
 
+def check_zero_grads_are_a_no_op(cls: type, info: OptimizerInfo, index: int):
+    """
+    Without weight decay, a gradient of zeros leaves the parameter where it is (AdamW is given no
+    decay, as it decays by default).
+    """
+    kwargs = fresh_inputs(info)[index].kwargs
+    if kwargs.get('weight_decay', 0) != 0:
+        return
+    if info.name == 'AdamW':
+        kwargs['weight_decay'] = torch.tensor(0.) if isinstance(kwargs.get('lr'), torch.Tensor) else 0.
+    param = torch.randn(5, 1, generator=torch.Generator().manual_seed(0), dtype=torch.float32)
+    param = param if kwargs.get('differentiable', False) else param.requires_grad_()
+    before = param.detach().clone()
+    optimizer = cls([param], **kwargs)
+    param.grad = torch.zeros_like(param)
+    sparse_if_needed(info, [param])
+    optimizer.step(lambda: torch.tensor(1.))
+    torch.testing.assert_close(param.detach(), before, rtol=0, atol=0)
+
+
+def check_grads_are_left_alone(cls: type, info: OptimizerInfo, index: int):
+    """`param.grad` belongs to the user: a step never writes into it, with `maximize` or weight decay either."""
+    kwargs = fresh_inputs(info)[index].kwargs
+    params, loss_of = linear_problem(info)
+    optimizer = cls(params, **kwargs)
+    for _ in range(3):
+        optimizer.zero_grad()
+        loss_of(params).backward()
+        sparse_if_needed(info, params)
+        grads = [p.grad.clone() for p in params]
+        if info.step_requires_closure:
+            optimizer.step(lambda: loss_of(params).detach())
+        else:
+            optimizer.step()
+        for i, (p, g) in enumerate(zip(params, grads)):
+            torch.testing.assert_close(p.grad, g, rtol=0, atol=0, msg=lambda m: f'gradient {i}: {m}')
+
+
+def check_named_parameters(cls: type, info: OptimizerInfo, index: int, direction: str):
+    """
+    Built from `named_parameters()`, the optimizer saves the names, and its state loads into one
+    built the same way, of torch's class or ours, which then goes on as it would have.
+    """
+    kwargs = fresh_inputs(info, skip=('differentiable',))[index].kwargs
+    first, then = (torch_cls(info), cls) if direction == 'torch to ours' else (cls, torch_cls(info))
+    runs = []
+    for make in (first, then):
+        model, x = small_model(torch.float32)
+        optimizer = make(list(model.named_parameters()), **copy.deepcopy(kwargs))
+        runs.append((model, optimizer))
+    (model, optimizer), (twin_model, twin) = runs
+    train_model(info, model, x, optimizer, steps=3)
+    state_dict = saved(optimizer.state_dict())
+    assert state_dict['param_groups'][0]['param_names'][0] == '0.weight'
+    twin_model.load_state_dict(model.state_dict())
+    twin.load_state_dict(state_dict)
+    train_model(info, model, x, optimizer, steps=3)
+    train_model(info, twin_model, x, twin, steps=3)
+    for i, (a, b) in enumerate(zip(twin_model.parameters(), model.parameters())):
+        assert_close(a, b, f'parameter {i}')
+
+
+def check_param_groups(cls: type, info: OptimizerInfo, index: int, key: str):
+    """Two param groups, the second with its own `weight_decay` or `lr`: each follows its own, and the loss falls."""
+    kwargs = fresh_inputs(info)[index].kwargs
+    if kwargs.get('maximize', False):
+        return
+    params, loss_of = linear_problem(info)
+    value = dict(weight_decay=0.1, lr=0.01)[key]
+    if key == 'lr' and isinstance(kwargs.get('lr'), torch.Tensor):
+        value = torch.tensor(value)
+    groups = [{'params': params[:1]}, {'params': params[1:], key: value}] if len(params) > 1 else [{'params': params}]
+    optimizer = cls(groups, **kwargs)
+    closure = closure_for(info, optimizer, params, loss_of)
+    initial = closure().item()
+    for _ in range(20):
+        step(info, optimizer, closure)
+    assert closure().item() < initial
+
+
 def check_non_empty_state(cls: type, info: OptimizerInfo, index: int):
     """After a step, no parameter has an empty entry in the state: a class that keeps nothing keeps no entry."""
     kwargs = fresh_inputs(info)[index].kwargs
@@ -718,6 +788,10 @@ def cases() -> List[Any]:
                 add(check_state_dict, info, i, kind, name=ids(name, kind), slow=fused)
             add(check_deepcopy, info, i, name=name, slow=fused)
             add(check_no_grad_is_a_no_op, info, i, name=name)
+            add(check_zero_grads_are_a_no_op, info, i, name=name, slow=fused)
+            add(check_grads_are_left_alone, info, i, name=name, slow=fused)
+            for key in ('weight_decay', 'lr'):
+                add(check_param_groups, info, i, key, name=ids(name, key), slow=fused)
             add(check_non_empty_state, info, i, name=name, slow=fused)
         for i, optim_input in enumerate(fresh_inputs(info, skip=('differentiable',))):
             fused = optim_input.kwargs.get('fused', False)
@@ -726,6 +800,8 @@ def cases() -> List[Any]:
             for direction in ('torch to ours', 'ours to torch'):
                 add(check_interop, info, i, direction, name=ids(desc(optim_input), direction.replace(' ', '_')),
                     slow=fused)
+                add(check_named_parameters, info, i, direction,
+                    name=ids(desc(optim_input), direction.replace(' ', '_')), slow=fused)
         for flag in ('foreach', 'fused'):
             if flag in info.supported_impls and (flag != 'fused' or DEVICE in info.supports_fused_on):
                 dtypes = (torch.float64,) if flag == 'foreach' else (torch.float32, torch.float64, torch.bfloat16,
