@@ -438,7 +438,8 @@ def sparse_inputs(info: OptimizerInfo) -> List[Dict[str, Any]]:
 def check_sparse(cls: type, info: OptimizerInfo, index: int, with_schedulers: bool):
     """
     Coordinate descent on the Rosenbrock function with sparse gradients (uncoalesced: each entry
-    split in two) steps as with the same gradients dense, and gets closer to the minimum.
+    split in two) steps as with the same gradients dense, and lowers the function (raises it with
+    `maximize`).
     """
     kwargs = sparse_inputs(info)[index]
     schedulers = info.metadata_for_sparse[1] if with_schedulers else []
@@ -464,9 +465,8 @@ def check_sparse(cls: type, info: OptimizerInfo, index: int, with_schedulers: bo
             schedule(made, rosenbrock(param.detach()))
         runs.append(param.detach())
     torch.testing.assert_close(runs[0], runs[1], atol=5e-6, rtol=5e-6)
-    solution = torch.ones(2, dtype=torch.float64)
-    if not kwargs.get('maximize', False):
-        assert runs[0].dist(solution) <= start.dist(solution)
+    before, after = rosenbrock(start).item(), rosenbrock(runs[0]).item()
+    assert after > before if kwargs.get('maximize', False) else after < before, (before, after)
 
 
 def primed(info: OptimizerInfo, cls: type, kwargs: Dict[str, Any], steps: int = 5, seed: int = 0):
@@ -578,17 +578,19 @@ def check_deepcopy(cls: type, info: OptimizerInfo, index: int):
 
 
 def check_no_grad_is_a_no_op(cls: type, info: OptimizerInfo, index: int):
-    """A step when no parameter has a gradient changes no parameter and creates no state."""
+    """A step when no parameter has a gradient changes no parameter and no state."""
     kwargs = fresh_inputs(info)[index].kwargs
     params, _ = linear_problem(info)
     before = [p.detach().clone() for p in params]
     optimizer = cls(params, **kwargs)
+    # (torch's Adagrad creates its state when it is built)
+    states = copy.deepcopy([optimizer.state[p] if p in optimizer.state else None for p in params])
     if info.step_requires_closure:
         optimizer.step(lambda: torch.tensor(0.))
     else:
         optimizer.step()
     assert all(torch.equal(a, b) for a, b in zip(params, before))
-    assert len(optimizer.state) == 0
+    assert_equal_nested([optimizer.state[p] if p in optimizer.state else None for p in params], states, 'the state')
 
 
 def check_zero_grads_are_a_no_op(cls: type, info: OptimizerInfo, index: int):
@@ -644,7 +646,7 @@ def check_named_parameters(cls: type, info: OptimizerInfo, index: int, direction
     (model, optimizer), (twin_model, twin) = runs
     train_model(info, model, x, optimizer, steps=3)
     state_dict = saved(optimizer.state_dict())
-    assert state_dict['param_groups'][0]['param_names'][0] == '0.weight'
+    assert '0.weight' in state_dict['param_groups'][0]['param_names']
     twin_model.load_state_dict(model.state_dict())
     twin.load_state_dict(state_dict)
     train_model(info, model, x, optimizer, steps=3)
