@@ -69,7 +69,6 @@ from torch import nn
 
 from labml_opt.optimizer import Numbers, Params, WeightDecay
 from labml_opt.adam import Adam
-from labml_opt.amsgrad import AMSGrad
 from labml_opt.radam import RAdam
 
 
@@ -100,7 +99,8 @@ class AdaBelief(RAdam):
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
         """
-        self.rectify = rectify
+        # `rectify` is a key of each param group, like `amsgrad`, so a saved group brings its own back
+        defaults = dict(defaults or {}, rectify=rectify)
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, amsgrad=amsgrad,
                          optimized_update=optimized_update, maximize=maximize, defaults=defaults)
@@ -121,10 +121,10 @@ class AdaBelief(RAdam):
             state['max_exp_avg_var'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
-        """[RAdam](radam.html)'s numbers, or, with `rectify` off, [AMSGrad](amsgrad.html)'s, which are Adam's."""
-        if self.rectify:
-            return super().step_numbers(state, group)
-        return AMSGrad.step_numbers(self, state, group)
+        """[RAdam](radam.html)'s numbers, or, with the group's `rectify` off, [Adam](adam.html)'s."""
+        numbers = super().step_numbers(state, group) if group['rectify'] else Adam.step_numbers(self, state, group)
+        numbers.update(rectify=group['rectify'])
+        return numbers
 
     def get_mv(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor):
         r"""
@@ -142,8 +142,8 @@ class AdaBelief(RAdam):
         if not numbers.amsgrad:
             return m, s
         s_max = state['max_exp_avg_var']
-        # $s^{\max}_t \leftarrow \max(s^{\max}_{t-1}, s_t)$
-        torch.maximum(s_max, s, out=s_max)
+        # $s^{\max}_t \leftarrow \max(s^{\max}_{t-1}, s_t)$, in place
+        s_max.clamp_(min=s)
         return m, s_max
 
     def adam_update(self, state: Dict[str, Any], numbers: Numbers, param: nn.Parameter,
@@ -156,7 +156,7 @@ class AdaBelief(RAdam):
 
         Both steps only need a second moment to divide by, so $s_t$ goes where they expect $v_t$.
         """
-        if self.rectify:
+        if numbers.rectify:
             super().adam_update(state, numbers, param, m, s)
         else:
             # $\theta_t \leftarrow \theta_{t-1} - \alpha \frac{\hat{m}_t}{\sqrt{\hat{s}_t} + \epsilon}$

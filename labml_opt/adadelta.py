@@ -147,10 +147,9 @@ class Adadelta(GenericAdaptiveOptimizer):
         # $E[g^2]_t \leftarrow \beta_2 \, E[g^2]_{t-1} + (1 - \beta_2) \, g_t^2$, with $\beta_2$ = `rho`
         square_avg.mul_(rho).addcmul_(grad, grad * (1 - rho))
         # $\text{RMS}[g]_t = \sqrt{E[g^2]_t + \epsilon}$
-        rms_grad = square_avg.add(eps).sqrt_()
-        # $-\Delta\theta_t = \frac{\text{RMS}[\Delta\theta]_{t-1}}{\text{RMS}[g]_t} g_t$, the step before
-        # its sign, built in the tensor that first holds $\text{RMS}[\Delta\theta]_{t-1}$
-        delta = acc_delta.add(eps).sqrt_().div_(rms_grad).mul_(grad)
+        rms_grad = (square_avg + eps).sqrt()
+        # $-\Delta\theta_t = \frac{\text{RMS}[\Delta\theta]_{t-1}}{\text{RMS}[g]_t} g_t$, the step before its sign
+        delta = (acc_delta + eps).sqrt() / rms_grad * grad
         # $E[\Delta\theta^2]_t \leftarrow \beta_2 \, E[\Delta\theta^2]_{t-1} + (1 - \beta_2) \, \Delta\theta_t^2$
         acc_delta.mul_(rho).addcmul_(delta, delta * (1 - rho))
         # $\theta_t \leftarrow \theta_{t-1} + \alpha \, \Delta\theta_t$

@@ -148,6 +148,9 @@ class Adafactor(GenericAdaptiveOptimizer):
     ## Adafactor optimizer
     """
 
+    # Complex numbers as pairs of reals have no meaning for an update of whole matrices
+    supports_complex = False
+
     def __init__(self, params: Params, lr: float = 1e-2, beta2_decay: float = -0.8,
                  eps: Tuple[Optional[float], float] = (None, 1e-3), d: float = 1.0, weight_decay: float = 0.0, *,
                  foreach: Optional[bool] = None, maximize: bool = False):

@@ -48,6 +48,13 @@ the decay is the same.
 
 `lr_decay` $\delta$ adds a further, explicit decay on top, as in PyTorch:
 $\alpha_t = \frac{\alpha}{1 + (t - 1) \delta}$.
+
+## Sparse gradients
+
+The embedding table above is where Adagrad is at home, and `nn.Embedding(sparse=True)` hands it a
+gradient that holds only the rows the batch touched. For a row without a gradient, $g_{t,i} = 0$
+leaves $G_{t,i}$ where it was and $\theta_{t,i}$ where it was, so the step need only visit the
+touched rows: [`sparse_step`](#sparse_step) below.
 """
 
 from typing import Any, Dict, Optional, Union
@@ -64,6 +71,8 @@ class Adagrad(GenericAdaptiveOptimizer):
 
     A drop-in replacement for `torch.optim.Adagrad`: the same arguments, defaults, update and state.
     """
+
+    supports_sparse = True
 
     def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.,
                  weight_decay: Union[float, WeightDecay] = 0., initial_accumulator_value: float = 0.,
@@ -98,10 +107,12 @@ class Adagrad(GenericAdaptiveOptimizer):
         * `sum` is $G_t$, starting at $G_0$
 
         $G_0$ comes from the parameter's own group. (`torch.optim.Adagrad` fills the groups it is
-        constructed with from the constructor's argument, ignoring a group's own value.)
+        constructed with from the constructor's argument, ignoring a group's own value.) A complex
+        weight is two real ones, and each starts at $G_0$: $G_0 + i G_0$, as in `torch.optim`.
         """
         state['step'] = 0
-        state['sum'] = torch.full_like(param, group['initial_accumulator_value'],
+        initial = group['initial_accumulator_value']
+        state['sum'] = torch.full_like(param, complex(initial, initial) if param.is_complex() else initial,
                                        memory_format=torch.preserve_format)
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
@@ -119,14 +130,38 @@ class Adagrad(GenericAdaptiveOptimizer):
 
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
         """
+        if grad.is_sparse:
+            return self.sparse_step(state, numbers, grad, param)
         # $g_t \leftarrow g_t + \lambda \theta_{t-1}$
         grad = self.weight_decay(param, grad, numbers)
         # $G_t \leftarrow G_{t-1} + g_t^2$
         state['sum'].addcmul_(grad, grad)
         # $\sqrt{G_t} + \epsilon$, with $\epsilon$ outside the root
-        denominator = state['sum'].sqrt().add_(numbers.eps)
+        denominator = state['sum'].sqrt() + numbers.eps
         # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\sqrt{G_t} + \epsilon} \, g_t$
         param.sub_(numbers.lr * grad / denominator)
+
+    def sparse_step(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
+        r"""
+        <a id="sparse_step"></a>
+
+        ### The step for a sparse gradient
+
+        The same two lines on the touched rows $i$ only. The rows of a sparse gradient may repeat
+        (one per lookup); they must be summed first, since $(a + b)^2 \ne a^2 + b^2$.
+        """
+        grad = grad.coalesce()
+        rows, values = grad.indices(), grad.values()
+
+        def on_rows(row_values: torch.Tensor) -> torch.Tensor:
+            return torch.sparse_coo_tensor(rows, row_values, grad.shape, check_invariants=False)
+
+        # $G_{t,i} \leftarrow G_{t-1,i} + g_{t,i}^2$
+        state['sum'].add_(on_rows(values * values))
+        # $\sqrt{G_{t,i}} + \epsilon$
+        denominator = state['sum'].sparse_mask(grad).values().sqrt_().add_(numbers.eps)
+        # $\theta_{t,i} \leftarrow \theta_{t-1,i} - \frac{\alpha_t}{\sqrt{G_{t,i}} + \epsilon} \, g_{t,i}$
+        param.sub_(on_rows(numbers.lr * (values / denominator)))
 
 # ## Next
 #

@@ -94,13 +94,14 @@ class Adam(GenericAdaptiveOptimizer):
     """
     ## Adam optimizer
 
-    The update is split into hooks so that each variant overrides one idea:
-    [AMSGrad](amsgrad.html) changes `get_mv`, the warm-up schedules change `get_lr`,
-    and [RAdam](radam.html) changes `step_numbers` and `adam_update`.
+    The update is split into hooks so that each variant overrides one idea: the warm-up schedules
+    change `get_lr`, and [RAdam](radam.html) changes `step_numbers` and `adam_update`.
+    `amsgrad=True` divides by the largest $v_t$ so far, as `torch.optim.Adam(amsgrad=True)` does;
+    [AMSGrad](amsgrad.html) explains why.
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
+                 eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0., amsgrad: bool = False,
                  optimized_update: bool = True, maximize: bool = False,
                  defaults: Optional[Dict[str, Any]] = None, *, foreach: Optional[bool] = None,
                  capturable: bool = False, differentiable: bool = False, fused: Optional[bool] = None,
@@ -108,11 +109,12 @@ class Adam(GenericAdaptiveOptimizer):
                  kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups
-        * `lr` is the learning rate $\alpha$
+        * `lr` is the learning rate $\alpha$, a float or a 1-element tensor
         * `betas` is the pair $(\beta_1, \beta_2)$
         * `eps` is $\epsilon$
         * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adam`;
           pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
+        * `amsgrad` divides by $\sqrt{v^{\max}_t}$, the largest $v_t$ so far, as [AMSGrad](amsgrad.html)
         * `optimized_update` folds bias correction into the step size, as derived above
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
@@ -121,25 +123,37 @@ class Adam(GenericAdaptiveOptimizer):
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
         * `state_dtype`, `kahan_sum` and `seed` store $m_t$ and $v_t$ (`torch.bfloat16`) or a
           parameter in low precision, as [low-precision state](low_precision.html) explains
+
+        `amsgrad` and the rule of weight decay are keys of each param group, as in `torch.optim`,
+        so a saved group brings its own back.
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=decoupled_weight_decay)
+        if foreach and not capturable:
+            # `torch.optim.Adam`'s multi-tensor step reads them as floats, and refuses tensors
+            for name, value in (('lr', lr), ('beta1', betas[0]), ('beta2', betas[1])):
+                self.check(name, value, not isinstance(value, torch.Tensor), 'a float with foreach=True')
         defaults = {} if defaults is None else defaults
         defaults = dict(defaults, **self.weight_decay.defaults(), lr=lr, betas=tuple(betas), eps=eps,
-                        maximize=maximize, **self.implementation_options(foreach, differentiable, capturable, fused))
+                        amsgrad=amsgrad, maximize=maximize,
+                        decoupled_weight_decay=self.weight_decay.weight_decouple,
+                        **self.implementation_options(foreach, differentiable, capturable, fused))
         super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
         self.optimized_update = optimized_update
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
-        """
+        r"""
         ### Initialize the state of a parameter
 
         * `step` is $t$, the number of updates this parameter has had
         * `exp_avg` is $m_t$, the moving average of gradients
         * `exp_avg_sq` is $v_t$, the moving average of squared gradients
+        * `max_exp_avg_sq` is $v^{\max}_t$, only with `amsgrad`
         """
         state['step'] = 0
         state['exp_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
         state['exp_avg_sq'] = torch.zeros_like(param, memory_format=torch.preserve_format)
+        if group['amsgrad']:
+            state['max_exp_avg_sq'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 
     def get_lr(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
         r"""
@@ -163,7 +177,8 @@ class Adam(GenericAdaptiveOptimizer):
         bias_correction1 = 1 - beta1 ** step
         bias_correction2 = 1 - beta2 ** step
         lr = self.get_lr(state, group)
-        numbers = Numbers(self.weight_decay.numbers(group), lr=lr, beta1=beta1, beta2=beta2, eps=group['eps'])
+        numbers = Numbers(self.weight_decay.numbers(group), lr=lr, beta1=beta1, beta2=beta2, eps=group['eps'],
+                          amsgrad=group['amsgrad'])
         numbers.update(bias_correction1=bias_correction1, bias_correction2=bias_correction2,
                        sqrt_bias_correction2=math.sqrt(bias_correction2))
         if self.optimized_update:
@@ -177,10 +192,11 @@ class Adam(GenericAdaptiveOptimizer):
         return numbers
 
     def get_mv(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor):
-        """
+        r"""
         ### Update the moving averages $m_t$ and $v_t$
 
-        Both are updated in place, so the step allocates nothing for them.
+        Both are updated in place, so the step allocates nothing for them. Returns $m_t$ and the
+        second moment the step divides by: $v_t$, or $v^{\max}_t$ with `amsgrad`.
         """
         m, v = state['exp_avg'], state['exp_avg_sq']
         # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$, written as
@@ -188,7 +204,13 @@ class Adam(GenericAdaptiveOptimizer):
         m.lerp_(grad, 1 - numbers.beta1)
         # $v_t \leftarrow \beta_2 v_{t-1} + (1 - \beta_2) g_t^2$
         v.mul_(numbers.beta2).addcmul_(grad, grad * (1 - numbers.beta2))
-        return m, v
+        # (a variant whose numbers leave `amsgrad` out keeps no maximum)
+        if not numbers.get('amsgrad', False):
+            return m, v
+        v_max = state['max_exp_avg_sq']
+        # $v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t)$, in place; the step then divides by it
+        v_max.clamp_(min=v)
+        return m, v_max
 
     def denominator(self, numbers: Numbers, v: torch.Tensor) -> torch.Tensor:
         r"""
@@ -198,8 +220,8 @@ class Adam(GenericAdaptiveOptimizer):
         textbook $\sqrt{\hat{v}_t} + \epsilon$; or the textbook form itself.
         """
         if self.optimized_update:
-            # $\sqrt{v_t} + \hat{\epsilon}$
-            return v.sqrt().add_(numbers.eps_hat)
+            # $\sqrt{v_t} + \hat{\epsilon}$, added out of place: a `differentiable` step needs the root itself
+            return v.sqrt() + numbers.eps_hat
         # $\sqrt{\hat{v}_t} + \epsilon = \frac{\sqrt{v_t}}{\sqrt{1-\beta_2^t}} + \epsilon$
         return (v.sqrt() / numbers.sqrt_bias_correction2).add_(numbers.eps)
 

@@ -111,7 +111,7 @@ class Adamax(Adam):
         # $m_t \leftarrow \beta_1 m_{t-1} + (1 - \beta_1) g_t$
         m.lerp_(grad, 1 - numbers.beta1)
         # $u_t \leftarrow \max(\beta_2 u_{t-1}, |g_t| + \epsilon)$, in place
-        torch.maximum(u.mul_(numbers.beta2), grad.abs().add_(numbers.eps), out=u)
+        u.mul_(numbers.beta2).clamp_(min=grad.abs().add_(numbers.eps))
         return m, u
 
     def adam_update(self, state: Dict[str, Any], numbers: Numbers, param: nn.Parameter,

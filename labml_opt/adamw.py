@@ -61,7 +61,7 @@ class AdamW(Adam):
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
-                 eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 1e-2,
+                 eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 1e-2, amsgrad: bool = False,
                  optimized_update: bool = True, maximize: bool = False,
                  defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
@@ -72,6 +72,7 @@ class AdamW(Adam):
         * `weight_decay` is $\lambda$: a float means decoupled decay
           $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \alpha \lambda)$, as in `torch.optim.AdamW`;
           pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
+        * `amsgrad` divides by the largest $v_t$ so far, as [AMSGrad](amsgrad.html)
         * `optimized_update` folds bias correction into the step size, as in [Adam](adam.html)
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
@@ -81,5 +82,14 @@ class AdamW(Adam):
         """
         # The one difference from Adam: a float `weight_decay` means decoupled decay
         super().__init__(params, lr=lr, betas=betas, eps=eps,
-                         weight_decay=as_weight_decay(weight_decay, decoupled=True),
+                         weight_decay=as_weight_decay(weight_decay, decoupled=True), amsgrad=amsgrad,
                          optimized_update=optimized_update, maximize=maximize, defaults=defaults, **implementation)
+
+    def load_state_dict(self, state_dict: Dict[str, Any]):
+        """
+        The decay stays AdamW's whatever the saved groups say, as with `torch.optim.AdamW`: the
+        state of an `Adam` loads, and goes on with decoupled decay.
+        """
+        super().load_state_dict(state_dict)
+        for group in self.param_groups:
+            group['decoupled_weight_decay'] = self.weight_decay.weight_decouple

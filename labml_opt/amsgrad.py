@@ -59,16 +59,15 @@ The cost is one more tensor of state per parameter, `max_exp_avg_sq`, named as i
 so that their `state_dict`s load into ours.
 
 The `amsgrad` flag lives in each param group, as in `torch.optim`, so `AMSGrad(amsgrad=False)`
-is plain Adam. [RAdam](radam.html) and [AdaBelief](ada_belief.html) extend this class and turn
-the flag off by default.
+is plain Adam. Since `torch.optim.Adam` takes `amsgrad=True`, so does [ours](adam.html), and the
+maximum lives there, in Adam's `get_mv`: this class is Adam with the flag on by default, and the
+code that keeps $v^{\max}_t$ is the same for both. [RAdam](radam.html) and
+[AdaBelief](ada_belief.html) extend this class and turn the flag off by default.
 """
 
-from typing import Any, Dict, Optional, Tuple, Union
+from typing import Any, Tuple, Union
 
-import torch
-from torch import nn
-
-from labml_opt.optimizer import Numbers, Params, WeightDecay
+from labml_opt.optimizer import Params, WeightDecay
 from labml_opt.adam import Adam
 
 
@@ -76,60 +75,17 @@ class AMSGrad(Adam):
     r"""
     ## AMSGrad optimizer
 
-    It overrides `init_state`, to keep $v^{\max}_t$, `step_numbers`, to say whether the group keeps
-    it, and `get_mv`, to hand it to [Adam's update](adam.html) in place of $v_t$. Nothing else changes.
+    [Adam](adam.html) with `amsgrad=True` by default: its `init_state` keeps $v^{\max}_t$ in
+    `max_exp_avg_sq`, and its `get_mv` hands $v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t)$ to the
+    update in place of $v_t$. Nothing else changes.
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0., amsgrad: bool = True,
-                 optimized_update: bool = True, maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
+                 **kwargs: Any):
         r"""
-        * `params` is the list of parameters, or of param groups
-        * `lr` is the learning rate $\alpha$
-        * `betas` is the pair $(\beta_1, \beta_2)$
-        * `eps` is $\epsilon$
-        * `weight_decay` is $\lambda$: a float means $L_2$ regularization, as in `torch.optim.Adam`;
-          pass a [`WeightDecay`](optimizer.html#WeightDecay) for another rule
-        * `amsgrad` keeps $v^{\max}_t$; `False` gives plain [Adam](adam.html)
-        * `optimized_update` folds bias correction into the step size, as in [Adam](adam.html)
-        * `maximize` ascends the objective instead of descending it
-        * `defaults` holds extra group defaults from subclasses
-        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
-          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
-          passed to [Adam](adam.html)
+        The arguments of [Adam](adam.html); `amsgrad` keeps $v^{\max}_t$, and `False` gives plain Adam.
+        Like Adam, it takes the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum`
+        and `seed`.
         """
-        defaults = {} if defaults is None else defaults
-        defaults = dict(defaults, amsgrad=amsgrad)
-        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         optimized_update=optimized_update, maximize=maximize, defaults=defaults, **implementation)
-
-    def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
-        r"""
-        ### Initialize the state of a parameter
-
-        Adam's state, plus `max_exp_avg_sq`, which is $v^{\max}_t$, when the group uses AMSGrad.
-        """
-        super().init_state(state, group, param)
-        if group['amsgrad']:
-            state['max_exp_avg_sq'] = torch.zeros_like(param, memory_format=torch.preserve_format)
-
-    def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
-        r"""Adam's numbers, and whether this group keeps $v^{\max}_t$."""
-        numbers = super().step_numbers(state, group)
-        numbers.update(amsgrad=group['amsgrad'])
-        return numbers
-
-    def get_mv(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor):
-        r"""
-        ### $m_t$ and the second moment the step divides by
-
-        Returns $m_t$ and $v^{\max}_t$, or Adam's $m_t$ and $v_t$ when `amsgrad` is off.
-        """
-        m, v = super().get_mv(state, numbers, grad)
-        if not numbers.amsgrad:
-            return m, v
-        v_max = state['max_exp_avg_sq']
-        # $v^{\max}_t \leftarrow \max(v^{\max}_{t-1}, v_t)$, in place
-        torch.maximum(v_max, v, out=v_max)
-        return m, v_max
+        super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad, **kwargs)

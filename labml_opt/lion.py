@@ -104,7 +104,7 @@ class Lion(GenericAdaptiveOptimizer):
         """
         self.check('use_triton', use_triton, use_triton is False,
                    'False: Triton kernels run on GPUs; large groups here take the compiled fast path')
-        self.check('lr', lr, lr > 0 or not decoupled_weight_decay,
+        self.check('lr', lr, not decoupled_weight_decay or bool(lr > 0),
                    '> 0 with decoupled_weight_decay, which divides by it')
         super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay))
         self.weight_decay = WeightDecay(weight_decay, weight_decouple=True)

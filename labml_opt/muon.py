@@ -198,6 +198,9 @@ class Muon(GenericAdaptiveOptimizer):
     ## Muon optimizer
     """
 
+    # Complex numbers as pairs of reals have no meaning for an update of whole matrices
+    supports_complex = False
+
     def __init__(self, params: Params, lr: float = 1e-3, weight_decay: float = 0.1, momentum: float = 0.95,
                  nesterov: bool = True, ns_coefficients: Tuple[float, float, float] = NS_COEFFICIENTS,
                  eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: Optional[str] = None,

@@ -27,8 +27,9 @@ There is no second copy of any algorithm: the code on each page is the code that
 Two rules follow from the split, and the pages keep them:
 
 * The tensor math combines tensors with numbers through operations that take a tensor as well as
-  a float: `*`, `+`, `lerp_`, `torch.maximum`. (`add_(x, alpha=a)` and `addcdiv_(..., value=a)` take
-  only a Python number, so the pages write `add_(a * x)` instead.)
+  a float: `*`, `+`, `lerp_`, `clamp_`. (`add_(x, alpha=a)` and `addcdiv_(..., value=a)` take
+  only a Python number, so the pages write `add_(a * x)` instead.) It writes in place with
+  in-place methods, never with `out=`, which autograd cannot follow when the step is `differentiable`.
 * Anything that decides *which* operations run, rather than with which numbers, is a `bool` in the
   numbers (AMSGrad on or off, RAdam's step rectified or not, weight decay of one kind or another)
   or a setting of the optimizer such as `optimized_update`. Each combination is compiled once.
@@ -74,8 +75,16 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     ## The template optimizer
 
     Everything that is the same for every algorithm lives here, once: checking hyper-parameters,
-    walking the param groups, creating state lazily, `maximize`, and saving and loading state.
+    walking the param groups, creating state lazily, `maximize`, complex parameters, and saving
+    and loading state.
     """
+
+    # Whether `step_param` has an update for sparse gradients (SGD's and Adagrad's do)
+    supports_sparse = False
+
+    # Whether `step_param` can update a complex parameter as the pair of its real and imaginary
+    # parts (see `step_complex`); an update of whole matrices (Muon's) cannot
+    supports_complex = True
 
     def __init__(self, params: Params, defaults: Dict[str, Any], *, state_dtype: Optional[torch.dtype] = None,
                  kahan_sum: bool = False, seed: int = 0):
@@ -112,19 +121,27 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         """
         Check the hyper-parameters that many optimizers share. A NaN fails every comparison, so
-        `not value >= 0` rejects it along with negative values.
+        `not value >= 0` rejects it along with negative values. A hyper-parameter may be a
+        1-element tensor, as in `torch.optim`; its value is checked like a float's.
         """
         for name, value in defaults.items():
             if isinstance(value, float):
                 self.check(name, value, not math.isnan(value), 'a number, not NaN')
+            if isinstance(value, torch.Tensor):
+                self.check(name, value, value.numel() == 1, 'a number or a 1-element tensor')
         for name in ('lr', 'eps', 'weight_decay'):
             if name in defaults:
-                self.check(name, defaults[name], defaults[name] >= 0, '>= 0')
+                self.check(name, defaults[name], bool(defaults[name] >= 0), '>= 0')
         if 'betas' in defaults:
             betas = defaults['betas']
             self.check('betas', betas, isinstance(betas, (tuple, list)) and len(betas) == 2, 'a pair (beta1, beta2)')
+            # `torch.optim` refuses a float and a tensor together, which would round differently
+            self.check('betas', betas, len({isinstance(beta, torch.Tensor) for beta in betas}) == 1,
+                       'both floats or both tensors')
             for i, beta in enumerate(betas):
-                self.check(f'beta{i + 1}', beta, 0 <= beta < 1, 'in [0, 1)')
+                if isinstance(beta, torch.Tensor):
+                    self.check(f'beta{i + 1}', beta, beta.numel() == 1, 'a number or a 1-element tensor')
+                self.check(f'beta{i + 1}', beta, bool(0 <= beta < 1), 'in [0, 1)')
 
     def implementation_options(self, foreach: Optional[bool], differentiable: bool, capturable: bool,
                                fused: Optional[bool] = None) -> Dict[str, Any]:
@@ -133,13 +150,19 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         switching is a change of import. They choose between the two ways our code runs (the group
         key `fast`, see [the fast path](fast.html)): `fused=True` compiles it, and `fused=False` or
         `foreach=False` runs it as written; with neither, the size of the group decides. (We have no
-        multi-tensor path of its own, so `foreach=True` leaves the choice to the size too.) CUDA
-        graphs (`capturable`) need a GPU, and our steps are not differentiable, so both must be `False`.
+        multi-tensor path of its own, so `foreach=True` leaves the choice to the size too.)
+
+        `differentiable=True` runs the step with autograd on, so that the updated parameters and
+        state are functions of the old ones, the gradient and any tensor hyper-parameter that
+        requires a gradient: a step can then be differentiated, as in learned optimizers and
+        meta-learning. It runs as written, never compiled. CUDA graphs (`capturable`) need a GPU,
+        so it must be `False`.
         """
         self.check('capturable', capturable, capturable is False, 'False (CUDA graphs need a GPU)')
-        self.check('differentiable', differentiable, differentiable is False, 'False')
-        if fused and foreach:
+        if fused and differentiable:
             # torch's exception type for the same mistake
+            raise RuntimeError(f'{type(self).__name__}: fused=True does not support differentiable=True')
+        if fused and foreach:
             raise RuntimeError(f'{type(self).__name__}: fused and foreach cannot both be True')
         options = dict(foreach=foreach, differentiable=differentiable, capturable=capturable)
         if fused is not None:
@@ -151,14 +174,14 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
 
     def add_param_group(self, param_group: Dict[str, Any]):
         r"""
-        Our updates are written for real tensors. Rather than silently computing $g^2$ where
-        $g \bar{g} = |g|^2$ is meant, complex parameters are refused when they arrive.
+        An algorithm whose update is not one of each element (Muon's matrix polynomial) has no
+        meaning for complex numbers as pairs of reals: it refuses complex parameters when they arrive.
         """
         super().add_param_group(param_group)
         for param in self.param_groups[-1]['params']:
-            if param.is_complex():
+            if param.is_complex() and not self.supports_complex:
                 raise ValueError(f'{type(self).__name__} does not support complex parameters '
-                                 f'(got one of dtype {param.dtype}); use torch.view_as_real')
+                                 f'(got one of dtype {param.dtype})')
 
     def elementwise(self, group: Dict[str, Any]) -> bool:
         """
@@ -207,20 +230,21 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         """Update `param` and its state tensors in place, given its gradient `grad` and the step's `numbers`."""
         raise NotImplementedError
 
-    @torch.no_grad()
     def step(self, closure: Optional[Callable[[], float]] = None):
         """
         ### One optimization step
 
         `closure`, if given, re-evaluates the model and returns the loss; it needs gradients,
-        so it runs with autograd enabled, outside the `no_grad` that covers the updates.
+        so it runs with autograd enabled. The updates run without autograd, unless the optimizer
+        is `differentiable`.
         """
         loss = None
         if closure is not None:
             with torch.enable_grad():
                 loss = closure()
-        for group in self.param_groups:
-            self.step_group(group)
+        with torch.set_grad_enabled(bool(self.defaults.get('differentiable', False))):
+            for group in self.param_groups:
+                self.step_group(group)
         return loss
 
     def step_group(self, group: Dict[str, Any]):
@@ -232,6 +256,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         # The compiled `step_param` for this group ([the fast path](fast.html)), or `None` for the
         # code as written
         compiled = fast.compiled_step(self, group, params)
+        hyperparameters = self.hyperparameters(group)
         # The last parameter's counters before and after its step, and its numbers
         shared = None
         # Each parameter's position among all of the optimizer's, for the seed of its random bits
@@ -239,22 +264,28 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         for param in params:
             grad = param.grad
             if grad.is_sparse:
-                raise RuntimeError(f'{type(self).__name__} does not support sparse gradients')
-            state = self.state[param]
-            # State is created lazily, so that parameters without gradients cost no memory.
+                self.check_sparse(group)
+            # State is created lazily, so that parameters without gradients cost no memory; an
+            # algorithm that keeps nothing (SGD without momentum) leaves no entry at all.
+            state = self.state[param] if param in self.state else {}
             if len(state) == 0:
-                self.init_param_state(state, group, param)
-            numbers, shared = self.shared_numbers(state, group, shared)
+                self.init_param_state(state, hyperparameters, param)
+                if state:
+                    self.state[param] = state
+            numbers, shared = self.shared_numbers(state, hyperparameters, shared)
             if positions is not None:
                 # A parameter's own numbers: the others' are shared
                 numbers = Numbers(numbers, rounding_seed=low_precision.rounding_seed(
                     self.seed, positions[id(param)], int(state['step'])))
-            if compiled is not None and compiled(state, numbers, grad, param):
+            if compiled is not None and not grad.is_sparse and compiled(state, numbers, grad, param):
                 continue
             # To maximize $f$, descend on $-f$, whose gradient is $-g$.
             if group.get('maximize', False):
                 grad = -grad
-            self.update_param(state, numbers, grad, param)
+            if param.is_complex():
+                self.step_complex(state, numbers, grad, param)
+            else:
+                self.update_param(state, numbers, grad, param)
 
     def update_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """
@@ -265,6 +296,63 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             low_precision.step_in_float32(self.step_param, state, numbers, grad, param)
         else:
             self.step_param(state, numbers, grad, param)
+
+    def hyperparameters(self, group: Dict[str, Any]) -> Dict[str, Any]:
+        """
+        The group as `init_state` and `step_numbers` read it. A hyper-parameter may be a 1-element
+        tensor (a tensor `lr`, so that a scheduler can change it in place). Its number is read
+        once per step, as `torch.optim` does, unless the group is `differentiable`: then it stays a
+        0-d tensor, and autograd follows it into the update.
+        """
+        def value(x: Any) -> Any:
+            if isinstance(x, torch.Tensor):
+                return x.reshape(()) if group.get('differentiable', False) else x.item()
+            if isinstance(x, tuple):
+                return tuple(map(value, x))
+            return x
+
+        if not any(isinstance(x, torch.Tensor) or (isinstance(x, tuple) and any(isinstance(y, torch.Tensor) for y in x))
+                   for x in group.values()):
+            return group
+        return {key: value(x) if key != 'params' else x for key, x in group.items()}
+
+    def check_sparse(self, group: Dict[str, Any]):
+        """
+        A sparse gradient, as `nn.Embedding(sparse=True)` gives, holds the rows that the batch
+        touched. Only an algorithm with an update for it takes one (`supports_sparse`), and only
+        as written, without weight decay, which would touch every row.
+        """
+        name = type(self).__name__
+        if not self.supports_sparse:
+            raise RuntimeError(f'{name} does not support sparse gradients')
+        if group.get('fused'):
+            raise RuntimeError(f'{name}: fused=True does not support sparse gradients')
+        if group.get('weight_decay', 0) != 0:
+            raise RuntimeError(f'{name}: weight_decay is not compatible with sparse gradients, '
+                               f'which touch only some rows (got weight_decay {group["weight_decay"]!r})')
+
+    def step_complex(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
+        r"""
+        ### Complex parameters
+
+        A complex parameter $z = x + i y$ is updated as the pair of real numbers $(x, y)$, as
+        `torch.optim` does: `step_param` runs on `torch.view_as_real` views of the parameter, its
+        gradient and its state, which share their memory, so $|g|^2$ becomes $g_x^2 + g_y^2$ only
+        where an algorithm says so, never by accident. The state stays complex, so that a
+        `state_dict` moves between ours and torch's; state that the step creates (SGD's first
+        momentum buffer) is stored back as complex.
+        """
+        shape = torch.view_as_real(param).shape
+        real = {key: torch.view_as_real(value) if isinstance(value, torch.Tensor) and value.is_complex() else value
+                for key, value in state.items()}
+        views = dict(real)
+        self.step_param(real, numbers, torch.view_as_real(grad), torch.view_as_real(param))
+        for key, value in real.items():
+            if key in views and value is views[key]:
+                continue
+            if isinstance(value, torch.Tensor) and value.shape == shape and not value.is_complex():
+                value = torch.view_as_complex(value)
+            state[key] = value
 
     def positions(self) -> Dict[int, int]:
         """The position of each parameter among the optimizer's, by `id`."""
@@ -330,8 +418,13 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         (`bfloat16` moments loaded into a `float32` optimizer, say).
         """
         source = state_dict.get('optimizer', 'a state_dict with no optimizer name (torch.optim?)')
-        saved_ids = [i for group in state_dict['param_groups'] for i in group['params']]
-        ours = [(group, param) for group in self.param_groups for param in group['params']]
+        # Each parameter's state as its saved group would create it: the saved flags (`amsgrad`,
+        # `decoupled_weight_decay`) are the ones that hold after loading.
+        saved_ids, ours = [], []
+        for saved_group, group in zip(state_dict['param_groups'], self.param_groups):
+            merged = self.hyperparameters({**group, **{k: v for k, v in saved_group.items() if k != 'params'}})
+            saved_ids.extend(saved_group['params'])
+            ours.extend((merged, param) for param in group['params'])
         fresh_states, converted = {}, set()
         for saved_id, (group, param) in zip(saved_ids, ours):
             saved = state_dict['state'].get(saved_id)
@@ -414,9 +507,12 @@ class WeightDecay:
         multiplies nothing by one.
         """
         decay = group['weight_decay']
-        factor = 1 - decay if self.absolute else 1 - group['lr'] * decay
-        return dict(l2_decay=not self.weight_decouple and decay != 0,
-                    decoupled_decay=self.weight_decouple and decay != 0,
+        # A group may say which rule it follows, as `torch.optim.Adam`'s groups do; a saved
+        # group then restores it
+        decouple = group.get('decoupled_weight_decay', self.weight_decouple)
+        absolute = self.absolute and decouple
+        factor = 1 - decay if absolute else 1 - group['lr'] * decay
+        return dict(l2_decay=not decouple and bool(decay != 0), decoupled_decay=decouple and bool(decay != 0),
                     weight_decay=decay, decay_factor=factor)
 
     def __call__(self, param: torch.Tensor, grad: torch.Tensor, numbers: Numbers) -> torch.Tensor:

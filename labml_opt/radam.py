@@ -210,10 +210,10 @@ class RAdam(AMSGrad):
             return
         if self.optimized_update:
             # $\sqrt{v_t} + \epsilon$
-            denominator = v.sqrt().add_(numbers.eps)
+            denominator = v.sqrt() + numbers.eps
         else:
             # $\sqrt{\hat{v}_t} + \frac{\epsilon}{\sqrt{1-\beta_2^t}} = \frac{\sqrt{v_t} + \epsilon}{\sqrt{1-\beta_2^t}}$
-            denominator = v.sqrt().add_(numbers.eps).div_(numbers.sqrt_bias_correction2)
+            denominator = (v.sqrt() + numbers.eps) / numbers.sqrt_bias_correction2
         # $\theta_t \leftarrow \theta_{t-1} - \alpha \, r_t \frac{\sqrt{1-\beta_2^t}}{1-\beta_1^t}
         #   \cdot \frac{m_t}{\sqrt{v_t} + \epsilon}$, or
         #   $\theta_{t-1} - \alpha \, r_t \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon / \sqrt{1-\beta_2^t}}$

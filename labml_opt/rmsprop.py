@@ -162,12 +162,12 @@ class RMSprop(GenericAdaptiveOptimizer):
             # $\bar{g}_t \leftarrow \beta_2 \bar{g}_{t-1} + (1 - \beta_2) g_t$
             grad_avg.lerp_(grad, 1 - alpha)
             # $\sqrt{v_t - \bar{g}_t^2}$
-            denominator = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt_()
+            root = square_avg.addcmul(grad_avg, grad_avg, value=-1).sqrt()
         else:
             # $\sqrt{v_t}$
-            denominator = square_avg.sqrt()
-        # $\epsilon$ outside the root
-        denominator.add_(numbers.eps)
+            root = square_avg.sqrt()
+        # $\epsilon$ outside the root (added out of place: a `differentiable` step needs the root itself)
+        denominator = root + numbers.eps
 
         if numbers.uses_momentum:
             velocity = state['momentum_buffer']

@@ -90,11 +90,14 @@ class Rprop(GenericAdaptiveOptimizer):
 
         * `step` counts updates, as `torch.optim` does
         * `prev` is $g_{t-1}$, zero before the first step, so that the first step keeps $\Delta_0$
-        * `step_size` is $\Delta_t$, starting at `lr`
+        * `step_size` is $\Delta_t$, starting at `lr`. A complex weight is two real ones, and each
+          starts at `lr`, as in `torch.optim`: its step size is $\Delta_0 + i \Delta_0$.
         """
         state['step'] = 0
         state['prev'] = torch.zeros_like(param, memory_format=torch.preserve_format)
-        state['step_size'] = torch.full_like(param, group['lr'], memory_format=torch.preserve_format)
+        lr = float(group['lr'])
+        state['step_size'] = torch.full_like(param, complex(lr, lr) if param.is_complex() else lr,
+                                             memory_format=torch.preserve_format)
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
         """

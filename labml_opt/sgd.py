@@ -90,7 +90,11 @@ class SGD(GenericAdaptiveOptimizer):
     ## SGD optimizer
 
     A drop-in replacement for `torch.optim.SGD`: the same arguments, defaults, update and state.
+    Every operation of its step also takes a sparse gradient (`nn.Embedding(sparse=True)`), so
+    it does.
     """
+
+    supports_sparse = True
 
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0., dampening: float = 0.,
                  weight_decay: Union[float, WeightDecay] = 0., nesterov: bool = False, *,

@@ -161,7 +161,9 @@ def test_every_optimizers_checkpoint_loads_with_weights_only(labml_dir, idx_dir,
     result = train_run(RunSpec(experiment='checkpoints', label=name, optimizer=name, data=str(idx_dir), epochs=1,
                                batch_size=128, accumulate=2))
     state = load_checkpoint(result.path / 'checkpoints' / 'checkpoint.pt')
-    assert state['spec']['optimizer'] == name and state['optimizer']['state']
+    assert state['spec']['optimizer'] == name
+    # Plain SGD keeps no state, as torch.optim.SGD keeps none; every other optimizer here does
+    assert bool(state['optimizer']['state']) == (name != 'sgd')
 
 
 def test_identical_commands_write_identical_results_and_keep_wall_clock_apart(labml_dir, idx_dir):

@@ -36,9 +36,11 @@ CASES: List[Any] = [
     (Adam, {}),
     (Adam, dict(optimized_update=False, weight_decay=0.1, maximize=True)),
     (Adam, dict(weight_decay=WeightDecay(0.1, absolute=True))),
+    (Adam, dict(amsgrad=True, weight_decay=0.1, decoupled_weight_decay=True)),
     (AMSGrad, {}),
     (AMSGrad, dict(amsgrad=False, optimized_update=False)),
     (AdamW, dict(weight_decay=0.1)),
+    (AdamW, dict(amsgrad=True, optimized_update=False, maximize=True)),
     (RAdam, {}),
     (RAdam, dict(optimized_update=False, amsgrad=True, decoupled_weight_decay=True, weight_decay=0.1)),
     (AdaBelief, {}),
@@ -280,6 +282,23 @@ def test_unsupported_groups_warn_and_run_as_written():
     with pytest.warns(fast.FastPathWarning, match='bfloat16'):
         Adagrad([{'params': [param], 'fast': True}]).step()
     assert param.detach().float().lt(1).all()
+
+
+def test_complex_parameters_run_as_written_with_a_warning():
+    # Their real views would compile, but the group is checked as it is given: complex runs as written
+    param = torch.ones(4, dtype=torch.complex64, requires_grad=True)
+    param.grad = torch.ones(4, dtype=torch.complex64)
+    with pytest.warns(fast.FastPathWarning, match='complex64'):
+        Adam([{'params': [param], 'fast': True}], amsgrad=True).step()
+    assert torch.view_as_real(param.detach()).lt(1).all()
+
+
+def test_tensor_hyperparameters_compile_as_numbers():
+    params = make_params(torch.float32)
+    # 1/64 is the same number as a float32 tensor and as a float
+    as_float = run(lambda groups: Adam(groups, lr=1 / 64, amsgrad=True), params, fast_path=True, steps=20)
+    as_tensor = run(lambda groups: Adam(groups, lr=torch.tensor([1 / 64]), amsgrad=True), params, fast_path=True, steps=20)
+    assert max_difference(as_tensor, as_float) == 0
 
 
 def test_no_compiler_means_the_code_as_written():

@@ -84,9 +84,10 @@ class Entry:
     float_decay: str = 'l2'
     decoupled_reference: Callable[[Dict[str, Any]], Optional[Callable]] = lambda flags: None
     # The torch class with the same algorithm: its defaults are ours, and its state_dict loads into
-    # ours and back. `interop` are the flags for that check.
+    # ours and back. `interop` are the flag combinations for that check; the optimizer that loads
+    # is built without them, so each must come back from the saved groups.
     torch_cls: Optional[type] = None
-    interop: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    interop: List[Dict[str, Any]] = dataclasses.field(default_factory=lambda: [{}])
     # Defaults that torch does not define for us, from the paper or the authors' code, and the
     # reference built with them (None: check the values only).
     paper_defaults: Dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -167,16 +168,20 @@ SCHEDULED_BAD = [(dict(warmup=-1), 'warmup -1', 'an integer >= 0'), (dict(warmup
                  (dict(warmup=float('nan')), 'warmup nan', 'an integer >= 0')]
 
 TABLE = [
-    Entry(labml_opt.Adam, torch_adam, dict(lr=1e-2, betas=(0.8, 0.99)), ADAM_SECOND, ADAM_FLAGS,
+    Entry(labml_opt.Adam, torch_adam, dict(lr=1e-2, betas=(0.8, 0.99)), ADAM_SECOND,
+          ADAM_FLAGS + [dict(amsgrad=True), dict(amsgrad=True, optimized_update=False, maximize=True)],
           decoupled_reference=torch_adamw, torch_cls=torch.optim.Adam, tiny=ADAM_TINY, bad=ADAM_BAD,
+          interop=[{}, dict(amsgrad=True), dict(decoupled_weight_decay=True)],
           learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
     Entry(labml_opt.AMSGrad, torch_adam, dict(lr=1e-2, betas=(0.8, 0.99)), ADAM_SECOND,
           flags(amsgrad=[True, False], optimized_update=[True, False], maximize=[False, True]),
           decoupled_reference=torch_adamw, torch_cls=functools.partial(torch.optim.Adam, amsgrad=True),
-          interop=dict(amsgrad=True), tiny=dict(ADAM_TINY, amsgrad=True), bad=ADAM_BAD,
+          interop=[dict(amsgrad=True), dict(amsgrad=False)], tiny=dict(ADAM_TINY, amsgrad=True), bad=ADAM_BAD,
           learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
-    Entry(labml_opt.AdamW, torch_adam, dict(lr=1e-2, betas=(0.8, 0.99)), ADAM_SECOND, ADAM_FLAGS,
+    Entry(labml_opt.AdamW, torch_adam, dict(lr=1e-2, betas=(0.8, 0.99)), ADAM_SECOND,
+          ADAM_FLAGS + [dict(amsgrad=True), dict(amsgrad=True, optimized_update=False, maximize=True)],
           float_decay='decoupled', decoupled_reference=torch_adamw, torch_cls=torch.optim.AdamW,
+          interop=[{}, dict(amsgrad=True)],
           tiny=ADAM_TINY, bad=ADAM_BAD, learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
     Entry(labml_opt.RAdam, lambda flags: AMSGradRAdamReference if flags.get('amsgrad') else torch.optim.RAdam,
           # The default beta2 = 0.999 gives five unrectified steps, then rectified ones.
@@ -185,7 +190,7 @@ TABLE = [
                 maximize=[False, True]),
           decoupled_reference=lambda flags: None if flags.get('amsgrad') else functools.partial(
               torch.optim.RAdam, decoupled_weight_decay=True),
-          torch_cls=torch.optim.RAdam, tiny=ADAM_TINY, bad=ADAM_BAD,
+          torch_cls=torch.optim.RAdam, interop=[{}, dict(decoupled_weight_decay=True)], tiny=ADAM_TINY, bad=ADAM_BAD,
           # RAdam's rectification keeps its steps small early on (r_t is about 0.2 at step 100).
           learns=dict(kwargs=dict(lr=1e-1), steps=200, factor=10), ours_only=('amsgrad',)),
     Entry(labml_opt.AdaBelief, paper(AdaBeliefReference), dict(lr=1e-2, betas=(0.8, 0.99), eps=1e-12),
@@ -202,7 +207,8 @@ TABLE = [
           dict(lr=3e-3, momentum_decay=0.05),
           flags(decoupled_weight_decay=[False, True], optimized_update=[True, False], maximize=[False, True]),
           decoupled_reference=lambda flags: functools.partial(NAdamInParamDtype, decoupled_weight_decay=True),
-          torch_cls=torch.optim.NAdam, tiny=ADAM_TINY,
+          torch_cls=torch.optim.NAdam, interop=[dict(momentum_decay=6e-3), dict(decoupled_weight_decay=True)],
+          tiny=ADAM_TINY,
           bad=ADAM_BAD + [(dict(momentum_decay=-1e-3), 'momentum_decay -0.001', '>= 0'),
                           (dict(momentum_decay=float('nan')), 'momentum_decay nan', '>= 0')],
           learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
@@ -217,7 +223,7 @@ TABLE = [
           # Nesterov needs momentum and no dampening; the second group then has a momentum of its own.
           [f for f in flags(momentum=[0., 0.9], dampening=[0., 0.3], nesterov=[False, True], maximize=[False, True])
            if not f['nesterov'] or (f['momentum'] and not f['dampening'])],
-          torch_cls=torch.optim.SGD, interop=dict(momentum=0.9, nesterov=True),
+          torch_cls=torch.optim.SGD, interop=[{}, dict(momentum=0.9, nesterov=True), dict(momentum=0.9, dampening=0.3)],
           bad=[(dict(momentum=-0.5), 'momentum -0.5', '>= 0'), (dict(momentum=float('nan')), 'momentum nan', '>= 0'),
                (dict(dampening=1.5), 'dampening 1.5', 'in [0, 1]'),
                (dict(nesterov=True), 'nesterov True', 'False unless momentum > 0 and dampening == 0'),
@@ -228,13 +234,13 @@ TABLE = [
           # torch fills every group's sum with the constructor's initial_accumulator_value, so the
           # second group keeps it; test_adagrad checks a group's own.
           flags(lr_decay=[0., 1e-2], initial_accumulator_value=[0., 0.1], maximize=[False, True]),
-          torch_cls=torch.optim.Adagrad, interop=dict(lr_decay=1e-2, initial_accumulator_value=0.1),
+          torch_cls=torch.optim.Adagrad, interop=[dict(lr_decay=1e-2, initial_accumulator_value=0.1)],
           tiny=dict(eps=1e-6),
           bad=[(dict(lr_decay=-1e-3), 'lr_decay -0.001', '>= 0'), (dict(lr_decay=float('nan')), 'lr_decay nan', '>= 0'),
                (dict(initial_accumulator_value=-0.1), 'initial_accumulator_value -0.1', '>= 0')],
           learns=dict(kwargs=dict(lr=0.3), steps=100, factor=10)),
     Entry(labml_opt.Adadelta, paper(torch.optim.Adadelta), dict(lr=1.0), dict(lr=0.3, rho=0.5, eps=1e-4),
-          flags(rho=[0.9, 0.8], maximize=[False, True]), torch_cls=torch.optim.Adadelta, interop=dict(rho=0.8),
+          flags(rho=[0.9, 0.8], maximize=[False, True]), torch_cls=torch.optim.Adadelta, interop=[dict(rho=0.8)],
           tiny=dict(eps=1e-9),
           bad=[(dict(rho=1.5), 'rho 1.5', 'in [0, 1]'), (dict(rho=-0.1), 'rho -0.1', 'in [0, 1]'),
                (dict(rho=float('nan')), 'rho nan', 'in [0, 1]')],
@@ -242,7 +248,7 @@ TABLE = [
           learns=dict(kwargs=dict(lr=1.0), steps=300, factor=8)),
     Entry(labml_opt.RMSprop, paper(torch.optim.RMSprop), dict(lr=1e-2), dict(lr=3e-3, alpha=0.9, eps=1e-6),
           flags(centered=[False, True], momentum=[0., 0.9], maximize=[False, True]),
-          torch_cls=torch.optim.RMSprop, interop=dict(centered=True, momentum=0.9), tiny=dict(eps=1e-6),
+          torch_cls=torch.optim.RMSprop, interop=[dict(centered=True, momentum=0.9)], tiny=dict(eps=1e-6),
           bad=[(dict(alpha=-0.1), 'alpha -0.1', 'in [0, 1]'), (dict(alpha=1.5), 'alpha 1.5', 'in [0, 1]'),
                (dict(alpha=float('nan')), 'alpha nan', 'in [0, 1]'),
                (dict(momentum=-0.9), 'momentum -0.9', '>= 0')],
@@ -311,20 +317,20 @@ TABLE = [
     # torch's other two element-wise classes. Rprop has no weight decay; ASGD's is L2 only.
     Entry(labml_opt.Rprop, paper(torch.optim.Rprop), dict(lr=1e-2), dict(lr=3e-3, etas=(0.3, 1.5), step_sizes=(1e-4, 0.1)),
           flags(etas=[(0.5, 1.2), (0.4, 1.1)], maximize=[False, True]), decays=(), torch_cls=torch.optim.Rprop,
-          interop=dict(etas=(0.4, 1.1)),
+          interop=[dict(etas=(0.4, 1.1))],
           bad=[(dict(etas=(1.5, 1.2)), 'etas (1.5, 1.2)', 'a pair (eta_minus, eta_plus) with 0 < eta_minus < 1 < eta_plus'),
                (dict(step_sizes=(1., 0.1)), 'step_sizes (1.0, 0.1)', 'a pair (min, max) with 0 <= min <= max'),
                (dict(capturable=True), 'capturable True', 'False (CUDA graphs need a GPU)')],
           learns=dict(kwargs=dict(lr=1e-2), steps=100, factor=10)),
     Entry(labml_opt.ASGD, paper(torch.optim.ASGD), dict(lr=1e-2, t0=50), dict(lr=3e-3, lambd=1e-2, alpha=0.5),
           flags(t0=[50, 1e6], maximize=[False, True]), decays=('float',), torch_cls=torch.optim.ASGD,
-          interop=dict(t0=20), bad=[(dict(differentiable=True), 'differentiable True', 'False')],
+          interop=[dict(t0=20)],
           # Plain SGD with a decaying rate: slower than the momentum methods above.
           learns=dict(kwargs=dict(lr=1.0), steps=200, factor=10)),
     # Sparse gradients only: every third row is absent from each step's gradient. No weight decay.
     Entry(labml_opt.SparseAdam, paper(torch.optim.SparseAdam), dict(lr=1e-2, betas=(0.8, 0.99)),
           dict(lr=3e-3, betas=(0.9, 0.95), eps=1e-6), flags(maximize=[False, True]), decays=(),
-          torch_cls=torch.optim.SparseAdam, interop=dict(maximize=True), step_with='sparse',
+          torch_cls=torch.optim.SparseAdam, interop=[{}, dict(maximize=True)], step_with='sparse',
           tiny=dict(eps=1e-6),
           # torch wants lr and eps positive
           bad=[(dict(lr=-1e-3), 'lr -0.001', '> 0'), (dict(lr=0.), 'lr 0.0', '> 0'),
@@ -336,7 +342,7 @@ TABLE = [
     # test_lbfgs.py runs it on Rosenbrock's function and on least squares.
     Entry(labml_opt.LBFGS, paper(torch.optim.LBFGS), dict(lr=1., max_iter=5, history_size=4), None,
           flags(line_search_fn=[None, 'strong_wolfe']), decays=(), torch_cls=torch.optim.LBFGS,
-          interop=dict(line_search_fn='strong_wolfe'), step_with='closure',
+          interop=[{}, dict(line_search_fn='strong_wolfe')], step_with='closure',
           bad=[(dict(max_iter=0), 'max_iter 0', 'an integer >= 1'),
                (dict(max_iter=2.5), 'max_iter 2.5', 'an integer >= 1'),
                (dict(max_eval=0), 'max_eval 0', 'an integer >= 1'),
@@ -359,6 +365,8 @@ TABLE = [
           default_reference=pytorch_optimizer.AdEMAMix,
           # A triple of betas: its own rows for the common pair's values
           bad=[(dict(betas=(1.0, 0.999, 0.9999)), 'beta1 1.0', 'in [0, 1)'),
+               (dict(betas=(0.9, torch.tensor(0.99))), re.compile(r'betas \(0\.9, tensor\(0\.9900\)\)'),
+                'a triple (beta1, beta2, beta3)'),
                (dict(betas=(0.9, -0.1, 0.9999)), 'beta2 -0.1', 'in [0, 1)'),
                (dict(betas=(0.9, float('nan'), 0.9999)), 'beta2 nan', 'in [0, 1)')],
           learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
@@ -385,7 +393,7 @@ TABLE = [
     Entry(labml_opt.Muon, paper(torch.optim.Muon), dict(lr=1e-2, momentum=0.9), dict(lr=3e-3),
           flags(nesterov=[True, False], adjust_lr_fn=[None, 'original', 'match_rms_adamw']) + [dict(ns_steps=3)],
           decays=('float',), float_decay='decoupled', decoupled_reference=paper(torch.optim.Muon),
-          torch_cls=torch.optim.Muon, interop=dict(nesterov=False, adjust_lr_fn='match_rms_adamw'), matrices=True,
+          torch_cls=torch.optim.Muon, interop=[{}, dict(nesterov=False, adjust_lr_fn='match_rms_adamw')], matrices=True,
           bad=[(dict(momentum=-0.1), 'momentum -0.1', 'in [0, 1)'), (dict(momentum=1.0), 'momentum 1.0', 'in [0, 1)'),
                (dict(ns_steps=100), 'ns_steps 100', 'an integer in [0, 100)'),
                (dict(ns_steps=2.5), 'ns_steps 2.5', 'an integer in [0, 100)'),
@@ -401,7 +409,7 @@ TABLE = [
     Entry(labml_opt.Adafactor, paper(torch.optim.Adafactor), dict(lr=1e-2), dict(lr=3e-3, d=1.5, eps=(1e-20, 1e-2)),
           flags(maximize=[False, True], beta2_decay=[-0.8, -0.5]) + [dict(eps=(1e-30, 1e-3), d=2.)],
           decays=('float',), float_decay='decoupled', decoupled_reference=paper(torch.optim.Adafactor),
-          torch_cls=torch.optim.Adafactor, interop=dict(beta2_decay=-0.5),
+          torch_cls=torch.optim.Adafactor, interop=[{}, dict(beta2_decay=-0.5)],
           # A pair of epsilons: its own rows for the common single eps
           bad=[(dict(eps=-1e-8), 'eps -1e-08', 'a pair (eps1, eps2)'),
                (dict(eps=float('nan')), 'eps nan', 'a pair (eps1, eps2)'),
@@ -605,31 +613,73 @@ def test_resume_from_a_saved_state_dict_is_bit_identical_to_uninterrupted_traini
 def interop_cases():
     for entry in TABLE:
         if entry.torch_cls is not None:
-            for direction in ('torch to ours', 'ours to torch'):
-                yield pytest.param(entry, direction, id=f'{direction}-{entry.name}')
+            for case_flags in entry.interop:
+                for direction in ('torch to ours', 'ours to torch'):
+                    yield pytest.param(entry, case_flags, direction, id=case_id(entry, case_flags, direction))
 
 
-@pytest.mark.parametrize('entry, direction', list(interop_cases()))
-def test_torch_state_dict_loads_into_ours_and_ours_into_torch(entry, direction):
+@pytest.mark.parametrize('entry, case_flags, direction', list(interop_cases()))
+def test_torch_state_dict_loads_into_ours_and_ours_into_torch(entry, case_flags, direction):
     # Half way through, the state moves through a saved state_dict, and training goes on as if
-    # the first optimizer had kept going.
-    ours, theirs, second = pair(entry, entry.interop, decay='float' if entry.decays else None)
-    first, then = (theirs, ours) if direction == 'torch to ours' else (ours, theirs)
+    # the first optimizer had kept going. The second is built with the defaults: the flags
+    # (amsgrad, decoupled_weight_decay, momentum, ...) come from the saved groups.
+    decay = 'float' if entry.decays else None
+    ours, theirs, second = pair(entry, case_flags, decay=decay)
+    ours_default, theirs_default, _ = pair(entry, {}, decay=decay)
+    first, then = (theirs, ours_default) if direction == 'torch to ours' else (ours, theirs_default)
     resumed, uninterrupted = resumed_and_uninterrupted(first, then, second_group=second, step_with=entry.step_with,
                                                        matrices=entry.matrices)
     assert max_scaled_difference(resumed, uninterrupted) <= TOLERANCE[torch.float32]
 
 
-def test_loading_adam_state_into_amsgrad_names_both_sides_and_changes_nothing():
+# Flags of ours that are group keys without a torch counterpart to carry them: they come back too.
+OWN_FLAGS = [(labml_opt.AdaBelief, dict(rectify=False, amsgrad=True, decoupled_weight_decay=False)),
+             (labml_opt.RAdam, dict(amsgrad=True, decoupled_weight_decay=True))]
+
+
+@pytest.mark.parametrize('entry, case_flags', [pytest.param(ENTRIES[cls.__name__], flags, id=cls.__name__)
+                                               for cls, flags in OWN_FLAGS])
+def test_flags_come_back_from_a_saved_group_into_an_optimizer_built_with_defaults(entry, case_flags):
+    ours, _, second = pair(entry, case_flags, decay='float')
+    ours_default, _, _ = pair(entry, {}, decay='float')
+    resumed, uninterrupted = resumed_and_uninterrupted(ours, ours_default, second_group=second)
+    assert all(torch.equal(a, b) for a, b in zip(resumed, uninterrupted))
+
+
+def test_loading_adam_state_into_adamax_names_both_sides_and_changes_nothing():
     params = clone_params(make_params())
     adam = labml_opt.Adam(params)
     train(params, adam, [[torch.ones_like(p) for p in params]] * 2)
-    amsgrad = labml_opt.AMSGrad(params)
-    before = copy.deepcopy(amsgrad.state_dict())
-    with pytest.raises(ValueError, match=r'Cannot load the state of Adam into AMSGrad: .*'
-                                         r"needs \['exp_avg', 'exp_avg_sq', 'max_exp_avg_sq', 'step'\]"):
-        amsgrad.load_state_dict(adam.state_dict())
-    assert amsgrad.state_dict() == before
+    adamax = labml_opt.Adamax(params)
+    before = copy.deepcopy(adamax.state_dict())
+    with pytest.raises(ValueError, match=r'Cannot load the state of Adam into Adamax: .*'
+                                         r"needs \['exp_avg', 'exp_inf', 'step'\]"):
+        adamax.load_state_dict(adam.state_dict())
+    assert adamax.state_dict() == before
+
+
+@pytest.mark.parametrize('saver, loader, decoupled', [
+    (torch.optim.AdamW, labml_opt.Adam, True), (labml_opt.AdamW, labml_opt.Adam, True),
+    (labml_opt.AdamW, torch.optim.Adam, True), (torch.optim.Adam, labml_opt.AdamW, True),
+    (labml_opt.Adam, torch.optim.AdamW, True), (torch.optim.Adam, labml_opt.Adam, False)],
+    ids=lambda x: f'{x.__module__.split(".")[0]}.{x.__name__}' if isinstance(x, type) else str(x))
+def test_adam_takes_decoupled_decay_from_a_saved_adamw_group_and_adamw_keeps_its_own(saver, loader, decoupled):
+    # As torch.optim does: Adam's group key says which decay it applies; AdamW's is always decoupled
+    params = clone_params(make_params())
+    train(params, saver(params, weight_decay=0.1), [[torch.ones_like(p) for p in params]])
+    optimizer = loader(clone_params(make_params()))
+    optimizer.load_state_dict(saver(params, weight_decay=0.1).state_dict())
+    assert [group['decoupled_weight_decay'] for group in optimizer.param_groups] == [decoupled]
+
+
+def test_adam_state_loads_into_amsgrad_as_adam_as_in_torch():
+    # The saved group says amsgrad=False, and it holds after loading, as in torch.optim.Adam
+    params = clone_params(make_params())
+    adam = labml_opt.Adam(params)
+    train(params, adam, [[torch.ones_like(p) for p in params]] * 2)
+    amsgrad = labml_opt.AMSGrad(clone_params(make_params()))
+    amsgrad.load_state_dict(adam.state_dict())
+    assert [group['amsgrad'] for group in amsgrad.param_groups] == [False]
 
 
 def test_loading_a_state_dict_for_another_number_of_parameters_is_a_clear_error():
@@ -700,19 +750,74 @@ def test_step_hooks_run_around_every_step(entry):
     assert calls == ['pre', 'post', 'pre', 'post']
 
 
-# L-BFGS takes complex parameters, as torch's does (test_lbfgs.py)
-@pytest.mark.parametrize('entry', entries(lambda entry: entry.name != 'LBFGS'))
+# L-BFGS takes complex parameters, as torch's does (test_lbfgs.py); Muon and Adafactor refuse them
+@pytest.mark.parametrize('entry', entries(lambda entry: not entry.cls.supports_complex))
 def test_complex_parameters_are_rejected_clearly(entry):
     with pytest.raises(ValueError, match=f'{entry.name} does not support complex parameters'):
         entry.make([entry.zeros(3, dtype=torch.complex64)], **entry.learns['kwargs'])
 
 
-@pytest.mark.parametrize('entry', entries(dense))
+@pytest.mark.parametrize('entry', entries(lambda entry: dense(entry) and entry.cls.supports_complex))
+def test_complex_parameters_step_as_their_real_views(entry):
+    # As in torch.optim: a complex number is two real ones, whatever the algorithm
+    generator = torch.Generator().manual_seed(0)
+    complex_params = [torch.randn(4, 3, dtype=torch.complex64, generator=generator).requires_grad_(),
+                      torch.randn(5, dtype=torch.complex128, generator=generator).requires_grad_(),
+                      torch.randn(3, generator=generator).requires_grad_()]
+    real_params = [(torch.view_as_real(p) if p.is_complex() else p).detach().clone().requires_grad_()
+                   for p in complex_params]
+    optimizers = [training(entry.cls)(params, **entry.learns['kwargs']) for params in (complex_params, real_params)]
+    for _ in range(10):
+        grads = [torch.randn(p.shape, generator=generator, dtype=p.dtype) for p in real_params]
+        for c, r, g in zip(complex_params, real_params, grads):
+            c.grad = torch.view_as_complex(g.clone()) if c.is_complex() else g.clone()
+            r.grad = g.clone()
+        for optimizer in optimizers:
+            optimizer.step()
+    for c, r in zip(complex_params, real_params):
+        assert torch.equal(torch.view_as_real(c) if c.is_complex() else c, r)
+        assert c.dtype == r.dtype.to_complex() if c.is_complex() else c.dtype == r.dtype
+    # The state stays complex, so that a state_dict moves between ours and torch's
+    assert all(value.is_complex() for value in optimizers[0].state[complex_params[0]].values()
+               if isinstance(value, torch.Tensor) and value.shape == complex_params[0].shape)
+
+
+@pytest.mark.parametrize('entry', entries(lambda entry: dense(entry) and not entry.cls.supports_sparse))
 def test_sparse_gradients_are_rejected_clearly(entry):
     param = entry.zeros(3)
     optimizer = entry.make([param], **entry.learns['kwargs'])
     param.grad = torch.zeros(param.shape).to_sparse()
     with pytest.raises(RuntimeError, match=f'{entry.name} does not support sparse gradients'):
+        optimizer.step()
+
+
+@pytest.mark.parametrize('entry', entries(lambda entry: entry.cls.supports_sparse))
+def test_sparse_gradients_of_an_embedding_step_as_torch_does(entry):
+    # nn.Embedding(sparse=True): only the rows a batch touches have a gradient, some twice
+    for case_flags in entry.interop:
+        results = []
+        for make in (entry.cls, entry.torch_cls):
+            torch.manual_seed(0)
+            embedding = torch.nn.Embedding(10, 3, sparse=True)
+            optimizer = make(embedding.parameters(), **dict(entry.learns['kwargs'], **case_flags))
+            for step in range(20):
+                optimizer.zero_grad()
+                rows = torch.tensor([step % 10, (3 * step) % 10, step % 10])
+                embedding(rows).square().sum().backward()
+                optimizer.step()
+            results.append(embedding.weight.detach())
+        assert max_scaled_difference(*results) <= TOLERANCE[torch.float32]
+        assert not torch.equal(results[0][0], results[0][9]), 'some rows stepped'
+
+
+@pytest.mark.parametrize('entry', entries(lambda entry: entry.cls.supports_sparse))
+@pytest.mark.parametrize('keywords, refusal', [(dict(weight_decay=0.1), 'weight_decay is not compatible with sparse'),
+                                               (dict(fused=True), 'fused=True does not support sparse')])
+def test_sparse_gradients_refuse_weight_decay_and_fused_as_in_torch(entry, keywords, refusal):
+    param = torch.zeros(3, requires_grad=True)
+    optimizer = entry.cls([param], **dict(entry.learns['kwargs'], **keywords))
+    param.grad = torch.ones(3).to_sparse()
+    with pytest.raises(RuntimeError, match=f'{entry.name}: {refusal}'):
         optimizer.step()
 
 
@@ -723,14 +828,19 @@ COMMON_BAD = [(dict(lr=-1e-3), 'lr -0.001', '>= 0'), (dict(lr=float('nan')), 'lr
               (dict(weight_decay=float('nan')), 'weight_decay nan', 'a number, not NaN'),
               (dict(betas=(1.0, 0.999)), 'beta1 1.0', 'in [0, 1)'),
               (dict(betas=(0.9, -0.1)), 'beta2 -0.1', 'in [0, 1)'),
-              (dict(betas=(0.9, float('nan'))), 'beta2 nan', 'in [0, 1)')]
+              (dict(betas=(0.9, float('nan'))), 'beta2 nan', 'in [0, 1)'),
+              # A tensor hyper-parameter holds one number, and betas are both floats or both tensors, as in torch
+              (dict(lr=torch.tensor([1e-3, 1e-3])), re.compile(r'lr tensor\(\[0\.0010, 0\.0010\]\)'),
+               'a number or a 1-element tensor'),
+              (dict(betas=(0.9, torch.tensor(0.99))), re.compile(r'betas \(0\.9, tensor\(0\.9900\)\)'),
+               'both floats or both tensors')]
 
 
 def bad_cases():
     for entry in TABLE:
         # An entry's own row for a value replaces the common one.
         own = {str(shown) for _, shown, _ in entry.bad}
-        for arguments, shown, requirement in [row for row in COMMON_BAD if row[1] not in own] + entry.bad:
+        for arguments, shown, requirement in [row for row in COMMON_BAD if str(row[1]) not in own] + entry.bad:
             if all(accepts(entry.cls, name) for name in arguments):
                 yield pytest.param(entry, arguments, shown, requirement, id=f'{entry.name}-{shown}')
 
@@ -795,8 +905,6 @@ def test_deep_copy_keeps_settings_and_trains_identically(entry):
     assert all(torch.equal(a, b) for a, b in zip(params, twin))
 
 
-# torch's keywords that ours do not take yet (issue 12): AMSGrad is its own class here
-NOT_YET = {('Adam', 'amsgrad'), ('AdamW', 'amsgrad')}
 IMPLEMENTATION = {'foreach', 'fused', 'capturable', 'differentiable'}
 
 
@@ -808,7 +916,7 @@ def test_takes_every_keyword_of_its_torch_class(entry):
     forwards = any(parameter.kind == parameter.VAR_KEYWORD for parameter in ours.values())
     theirs = [name for name in inspect.signature(entry.torch_cls.__init__).parameters if name not in ('self', 'params')]
     missing = [name for name in theirs
-               if name not in ours and not (forwards and name in IMPLEMENTATION) and (entry.name, name) not in NOT_YET]
+               if name not in ours and not (forwards and name in IMPLEMENTATION)]
     assert not missing
     defaults = {name: parameter.default for name, parameter in
                 inspect.signature(entry.torch_cls.__init__).parameters.items() if name in IMPLEMENTATION}
