@@ -286,6 +286,9 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                 self.step_complex(state, numbers, grad, param)
             else:
                 self.update_param(state, numbers, grad, param)
+            # State that the step itself created, in a parameter that had none
+            if state and param not in self.state:
+                self.state[param] = state
 
     def update_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """
