@@ -131,8 +131,8 @@ The paper's optional momentum ($\beta_1$), its factoring of only the two largest
 and its choice of step without the relative scale are not in torch's class, nor in this one.
 Two details of torch's code differ here: with $\epsilon_1$ left at `None`, torch takes the machine
 epsilon of the first parameter of a group with a gradient for the whole group, and this class
-that of each parameter's own dtype (the same in a group of one dtype); and this class refuses a
-complex parameter when it is given, where torch refuses it at the first step.
+that of each parameter's own dtype (the same in a group of one dtype). Like torch, it refuses a
+complex parameter at the first step.
 """
 
 from typing import Any, Dict, Optional, Tuple

@@ -166,8 +166,7 @@ computes the iteration in the parameter's dtype. Two details differ from torch:
 * For a `bfloat16` parameter without Nesterov momentum, torch divides the momentum buffer itself by
   its norm, in place, because `.bfloat16()` of a `bfloat16` tensor is not a copy; its momentum then
   forgets its own size on every step. This class divides a new tensor.
-* Like the other classes here, this one refuses a complex parameter when it is given, where torch
-  refuses it at the first step.
+* It refuses a complex parameter at the first step, with torch's `RuntimeError`.
 
 Jordan's own code differs from torch a little more: it adds $10^{-7}$ to the norm, orders the
 products as described above, lets a parameter without a gradient take a step with a zero gradient

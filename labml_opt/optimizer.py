@@ -172,17 +172,6 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             options['fast'] = fast
         return options
 
-    def add_param_group(self, param_group: Dict[str, Any]):
-        r"""
-        An algorithm whose update is not one of each element (Muon's matrix polynomial) has no
-        meaning for complex numbers as pairs of reals: it refuses complex parameters when they arrive.
-        """
-        super().add_param_group(param_group)
-        for param in self.param_groups[-1]['params']:
-            if param.is_complex() and not self.supports_complex:
-                raise ValueError(f'{type(self).__name__} does not support complex parameters '
-                                 f'(got one of dtype {param.dtype})')
-
     def elementwise(self, group: Dict[str, Any]) -> bool:
         """
         <a id="elementwise"></a>
@@ -283,6 +272,11 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             if group.get('maximize', False):
                 grad = -grad
             if param.is_complex():
+                # An update that is not one of each element (Muon's matrix polynomial) has no
+                # meaning for complex numbers as pairs of reals; torch refuses them here, at the step
+                if not self.supports_complex:
+                    raise RuntimeError(f'{type(self).__name__} does not support complex parameters '
+                                       f'(got one of dtype {param.dtype})')
                 self.step_complex(state, numbers, grad, param)
             else:
                 self.update_param(state, numbers, grad, param)
@@ -448,11 +442,13 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             warnings.warn(f'{type(self).__name__}: converting the loaded state of {source}: ' +
                           ', '.join(f'{key} from {saved} to {ours}' for key, saved, ours in sorted(converted)))
 
+        # (`torch.optim`'s loading adds `differentiable` to the defaults of a class that has none)
+        defaults = dict(self.defaults)
         super().load_state_dict(state_dict)
         # A group saved by `torch.optim` lacks the keys only our classes have (RAdam's `amsgrad`):
         # they take the constructor's values, as `torch.optim` does for its own new keys.
         for group in self.param_groups:
-            for key, value in self.defaults.items():
+            for key, value in defaults.items():
                 group.setdefault(key, value)
 
         for param, fresh in fresh_states.items():

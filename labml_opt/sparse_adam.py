@@ -104,7 +104,9 @@ class SparseAdam(GenericAdaptiveOptimizer):
 
         The parameters must be dense and real; their gradients must be sparse.
         """
-        self.check('lr', lr, lr > 0, '> 0')
+        if isinstance(lr, torch.Tensor):
+            self.check('lr', lr, lr.numel() == 1, 'a number or a 1-element tensor')
+        self.check('lr', lr, bool(lr > 0), '> 0')
         self.check('eps', eps, eps > 0, '> 0')
         super().__init__(params, dict(lr=lr, betas=betas, eps=eps, maximize=maximize))
 
@@ -186,12 +188,14 @@ class SparseAdam(GenericAdaptiveOptimizer):
         params = [param for param in group['params'] if param.grad is not None]
         if any(not param.grad.is_sparse for param in params):
             raise RuntimeError('SparseAdam does not support dense gradients, please consider Adam instead')
+        # A tensor `lr` read as a number, as in the template
+        hyperparameters = self.hyperparameters(group)
         shared = None
         for param in params:
             state = self.state[param]
             if len(state) == 0:
-                self.init_state(state, group, param)
-            numbers, shared = self.shared_numbers(state, group, shared)
+                self.init_state(state, hyperparameters, param)
+            numbers, shared = self.shared_numbers(state, hyperparameters, shared)
             # To maximize $f$, descend on $-f$
             grad = -param.grad if group['maximize'] else param.grad
             self.step_param(state, numbers, grad, param)

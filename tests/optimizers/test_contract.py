@@ -753,8 +753,12 @@ def test_step_hooks_run_around_every_step(entry):
 # L-BFGS takes complex parameters, as torch's does (test_lbfgs.py); Muon and Adafactor refuse them
 @pytest.mark.parametrize('entry', entries(lambda entry: not entry.cls.supports_complex))
 def test_complex_parameters_are_rejected_clearly(entry):
-    with pytest.raises(ValueError, match=f'{entry.name} does not support complex parameters'):
-        entry.make([entry.zeros(3, dtype=torch.complex64)], **entry.learns['kwargs'])
+    # As torch does: at the step, with a RuntimeError
+    param = entry.zeros(3, dtype=torch.complex64)
+    optimizer = entry.make([param], **entry.learns['kwargs'])
+    param.grad = torch.ones_like(param)
+    with pytest.raises(RuntimeError, match=f'{entry.name} does not support complex parameters'):
+        optimizer.step()
 
 
 @pytest.mark.parametrize('entry', entries(lambda entry: dense(entry) and entry.cls.supports_complex))
