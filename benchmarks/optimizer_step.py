@@ -57,10 +57,13 @@ TENSOR_PASSES = {
     # Rprop reads theta, g, the last gradient and the step sizes, and writes the three; ASGD reads
     # theta, g and the average, and writes theta and the average
     'Rprop': 7, 'ASGD': 5,
+    # LAMB's trust ratio needs the norm of the whole step before any weight moves: one pass reads
+    # theta, g, m, v and writes m, v; a second reads theta, m, v and writes theta
+    'LAMB': 10,
 }
 # The optimizers that torch does not have: their reference packages take the "torch" columns, as
 # (for-loop, foreach) implementations
-REFERENCE_PACKAGES = ('Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW')
+REFERENCE_PACKAGES = ('Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'LAMB')
 
 
 class AdamSubclass(labml_opt.Adam):
@@ -118,6 +121,7 @@ def reference_package(name: str, foreach: bool) -> Callable:
     return {
         'Lion': lambda p: (lion_pytorch.foreach.Lion if foreach else lion_pytorch.Lion)(p, lr=1e-4),
         'AdEMAMix': lambda p: pytorch_optimizer.AdEMAMix(p, lr=1e-3, foreach=foreach),
+        'LAMB': lambda p: pytorch_optimizer.Lamb(p, lr=1e-3, foreach=foreach),
         'ScheduleFreeSGD': lambda p: training(schedulefree.SGDScheduleFree(p, lr=1.0, foreach=foreach)),
         'ScheduleFreeAdamW': lambda p: training(schedulefree.AdamWScheduleFree(p, lr=2.5e-3, foreach=foreach)),
     }[name]
@@ -150,6 +154,7 @@ def variants(name: str) -> Dict[str, Callable]:
         'ASGD': lambda g: labml_opt.ASGD(g),
         'Lion': lambda g: labml_opt.Lion(g, lr=1e-4),
         'AdEMAMix': lambda g: labml_opt.AdEMAMix(g, lr=1e-3),
+        'LAMB': lambda g: labml_opt.LAMB(g, lr=1e-3),
         'ScheduleFreeSGD': lambda g: training(labml_opt.ScheduleFreeSGD(g, lr=1.0)),
         'ScheduleFreeAdamW': lambda g: training(labml_opt.ScheduleFreeAdamW(g, lr=2.5e-3)),
     }[name]

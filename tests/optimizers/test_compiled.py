@@ -17,9 +17,9 @@ import pytest
 import torch
 
 import labml_opt.fast as fast
-from labml_opt import (SGD, ASGD, AdaBelief, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
-                       AdamWarmupCosineDecay, AMSGrad, Lion, NAdam, Noam, RAdam, RMSprop, Rprop, ScheduleFreeAdamW,
-                       ScheduleFreeAdamWPaper, ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
+from labml_opt import (SGD, ASGD, LAMB, AdaBelief, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
+                       AdamWarmupCosineDecay, AMSGrad, LAMBPaper, Lion, NAdam, Noam, RAdam, RMSprop, Rprop,
+                       ScheduleFreeAdamW, ScheduleFreeAdamWPaper, ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -71,13 +71,19 @@ CASES: List[Any] = [
     (ScheduleFreeAdamW, dict(lr=1e-2)),
     (ScheduleFreeAdamW, dict(lr=1e-2, weight_decay=0.1, warmup_steps=20)),
     (ScheduleFreeAdamWPaper, dict(lr=1e-2, weight_decay=0.1)),
+    # LAMB's norms are reductions inside the compiled step
+    (LAMB, dict(lr=1e-2, weight_decay=0.1)),
+    (LAMB, dict(lr=1e-2, weight_decay=0.1, weight_decouple=False, maximize=True, grad_averaging=False)),
+    (LAMB, dict(lr=1e-2, rectify=True, degenerated_to_sgd=True, adam=True)),
+    (LAMB, dict(lr=1e-2, pre_norm=True, weight_decay=0.01, fixed_decay=True)),
+    (LAMBPaper, dict(lr=1e-2, weight_decay=0.1)),
 ]
 # A few in `float64` too, one per kind of update
 FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),
            (RMSprop, dict(centered=True)), (Adadelta, {}), (Adagrad, {}), (Adamax, {}), (Sophia, {}),
            (AdaBelief, {}), (Rprop, {}), (ASGD, dict(t0=20)), (Lion, dict(lr=1e-2, weight_decay=0.1)),
            (AdEMAMix, dict(t_alpha_beta3=50)), (ScheduleFreeSGD, dict(lr=0.1)),
-           (ScheduleFreeAdamW, dict(lr=1e-2))]
+           (ScheduleFreeAdamW, dict(lr=1e-2)), (LAMB, dict(lr=1e-2, weight_decay=0.1))]
 
 
 def case_id(case) -> str:

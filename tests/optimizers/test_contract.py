@@ -28,7 +28,7 @@ import labml_opt
 from labml_opt import GenericAdaptiveOptimizer, WeightDecay
 from tests.optimizers.parity import (TOLERANCE, clone_params, gradients, make_params, max_param_difference,
                                      max_scaled_difference, param_groups, resumed_and_uninterrupted, train)
-from tests.optimizers.references import (AMSGradRAdamReference, AdaBeliefReference, NAdamInParamDtype,
+from tests.optimizers.references import (AMSGradRAdamReference, AdaBeliefReference, LAMBReference, NAdamInParamDtype,
                                          SophiaReference, cosine_lr, decayed, noam_lr, scheduled, warmup_lr)
 
 OPTIMIZERS = sorted((value for value in vars(labml_opt).values()
@@ -321,6 +321,32 @@ TABLE = [
                                           'warmup_steps', 'r', 'weight_lr_power'),
           default_reference=schedulefree.AdamWScheduleFreePaper,
           learns=dict(kwargs=dict(lr=3e-2), steps=100, factor=10)),
+    # LAMB's float decay is decoupled by default and the paper's (inside the direction) with
+    # weight_decouple=False; pre_norm, whose reference rounds a norm to float32, is in test_lamb.
+    Entry(labml_opt.LAMB, lambda flags: pytorch_optimizer.Lamb, dict(lr=1e-2, betas=(0.8, 0.99)),
+          dict(lr=3e-3, eps=1e-8),
+          # Not maximize with the decay inside the direction: ascent pushes the weights out while
+          # the decay pulls them in, the two cancel in the direction, and its trust ratio, divided
+          # by the norm of what is left, turns a last-bit difference into any other.
+          [dict(), dict(weight_decouple=False), dict(maximize=True), dict(grad_averaging=False), dict(adam=True),
+           dict(rectify=True), dict(rectify=True, degenerated_to_sgd=True)],
+          # L2's small coefficients, whichever rule runs: a large lambda inside the direction
+          # cancels it, with the same effect as maximize.
+          decays=('float',), float_decay='l2', per_parameter_schedule=True, tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(pytorch_optimizer.Lamb, 'lr', 'betas', 'weight_decay', 'eps', 'rectify',
+                                          'grad_averaging', 'max_grad_norm', 'adam'),
+          default_reference=pytorch_optimizer.Lamb,
+          bad=[(dict(max_grad_norm=-1.), 'max_grad_norm -1.0', '>= 0'),
+               (dict(max_grad_norm=float('nan')), 'max_grad_norm nan', 'a number, not NaN'),
+               (dict(n_sma_threshold=-1), 'n_sma_threshold -1', '>= 0'),
+               (dict(fixed_decay=True, weight_decouple=False), 'fixed_decay True',
+                'False unless weight_decouple=True: it changes only decoupled decay')],
+          learns=dict(kwargs=dict(lr=0.1), steps=100, factor=10)),
+    Entry(labml_opt.LAMBPaper, paper(LAMBReference), dict(lr=1e-2, betas=(0.8, 0.99)), dict(lr=3e-3, eps=1e-8),
+          flags(maximize=[False, True]), decays=('float',), tiny=dict(eps=1e-6),
+          # The paper's BERT settings but for lr, which is the reference's; its decay is in the direction.
+          paper_defaults=dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.),
+          default_reference=LAMBReference, learns=dict(kwargs=dict(lr=0.1), steps=100, factor=10)),
 ]
 ENTRIES = {entry.name: entry for entry in TABLE}
 
