@@ -60,10 +60,15 @@ TENSOR_PASSES = {
     # LAMB's trust ratio needs the norm of the whole step before any weight moves: one pass reads
     # theta, g, m, v and writes m, v; a second reads theta, m, v and writes theta
     'LAMB': 10,
+    # Prodigy's estimate reads g, theta, theta_0 and sigma and writes sigma; its step reads theta, g,
+    # m, v and writes theta, m, v
+    'Prodigy': 12,
 }
 # The optimizers that torch does not have: their reference packages take the "torch" columns, as
 # (for-loop, foreach) implementations
-REFERENCE_PACKAGES = ('Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'LAMB')
+REFERENCE_PACKAGES = ('Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'LAMB', 'Prodigy')
+# Reference packages with a for-loop only
+FOR_LOOP_ONLY = ('Prodigy',)
 
 
 class AdamSubclass(labml_opt.Adam):
@@ -116,12 +121,14 @@ def reference_package(name: str, foreach: bool) -> Callable:
     """The reference package's implementation of `name`, for-loop or foreach."""
     import lion_pytorch
     import lion_pytorch.foreach
+    import prodigyopt
     import pytorch_optimizer
     import schedulefree
     return {
         'Lion': lambda p: (lion_pytorch.foreach.Lion if foreach else lion_pytorch.Lion)(p, lr=1e-4),
         'AdEMAMix': lambda p: pytorch_optimizer.AdEMAMix(p, lr=1e-3, foreach=foreach),
         'LAMB': lambda p: pytorch_optimizer.Lamb(p, lr=1e-3, foreach=foreach),
+        'Prodigy': lambda p: prodigyopt.Prodigy(p),
         'ScheduleFreeSGD': lambda p: training(schedulefree.SGDScheduleFree(p, lr=1.0, foreach=foreach)),
         'ScheduleFreeAdamW': lambda p: training(schedulefree.AdamWScheduleFree(p, lr=2.5e-3, foreach=foreach)),
     }[name]
@@ -155,6 +162,7 @@ def variants(name: str) -> Dict[str, Callable]:
         'Lion': lambda g: labml_opt.Lion(g, lr=1e-4),
         'AdEMAMix': lambda g: labml_opt.AdEMAMix(g, lr=1e-3),
         'LAMB': lambda g: labml_opt.LAMB(g, lr=1e-3),
+        'Prodigy': lambda g: labml_opt.Prodigy(g),
         'ScheduleFreeSGD': lambda g: training(labml_opt.ScheduleFreeSGD(g, lr=1.0)),
         'ScheduleFreeAdamW': lambda g: training(labml_opt.ScheduleFreeAdamW(g, lr=2.5e-3)),
     }[name]
@@ -186,7 +194,8 @@ def variants(name: str) -> Dict[str, Callable]:
     }
     if torch_make is not None:
         result['torch for-loop'] = lambda p: torch_make(p, foreach=False)
-        result['torch foreach'] = lambda p: torch_make(p, foreach=True)
+        if name not in FOR_LOOP_ONLY:
+            result['torch foreach'] = lambda p: torch_make(p, foreach=True)
         if fused:
             result['torch fused'] = lambda p: torch_make(p, fused=True)
     nn_make = labml_nn_optimizer(name)
@@ -330,8 +339,8 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
         'first step in seconds: it compiles ("compiled") or loads the compiled loop from the cache '
         f'(`{cache}`, "cached"), or neither when it reuses a loop compiled for an earlier optimizer '
         'with the same update in this process. For ' + ', '.join(REFERENCE_PACKAGES) + ', which torch does not '
-        'have, the torch columns time their reference packages (lion-pytorch, pytorch-optimizer, schedulefree), '
-        'for-loop and foreach. AdamSubclass is a user\'s subclass of Adam that overrides `get_mv`, '
+        'have, the torch columns time their reference packages (lion-pytorch, pytorch-optimizer, schedulefree, '
+        'prodigyopt), for-loop and foreach (where the package has one). AdamSubclass is a user\'s subclass of Adam that overrides `get_mv`, '
         'timed against torch\'s Adam. [benchmarks/first_step.py](fast.html#first-step) measures the first step in '
         'fresh processes, with an empty cache and a warm one, on GPT-2\'s shapes. '
         'Where the working set (about 7 tensors of the model\'s size for Adam) fits in the L3 cache, '

@@ -31,7 +31,8 @@ so that its variants override one idea each. The same code runs as written for s
   [Schedule-Free SGD](schedule_free_sgd.html) and [Schedule-Free AdamW](schedule_free_adamw.html),
   which replace the learning-rate schedule with an average of the iterates;
   [LAMB](lamb.html), Adam with a trust ratio that moves every layer by the same fraction of its
-  weights, for batches of tens of thousands.
+  weights, for batches of tens of thousands; [Prodigy](prodigy.html), Adam that estimates its own
+  learning rate from a lower bound on the distance to the solution.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
@@ -63,7 +64,9 @@ Adadelta's $E[g^2]_t$ (`square_avg`) and $E[\Delta\theta^2]_t$ (`acc_delta`); Ad
 (`exp_avg_var`); Adamax's $u_t$ (`exp_inf`); RAdam's adaptive rate $\psi_t$ and the lengths
 $\rho_t$, $\rho_\infty$; NAdam's $\kappa$ (`momentum_decay`); Sophia's curvature $h_t$ (`hessian`)
 and its scale $\gamma$ (`rho`); SGD's dampening $\tau$; the warm-up length $w$; LAMB's step
-direction $\omega_t$ (the paper's $r_t$), its trust ratio $q_t$ and scaling function $\phi$.
+direction $\omega_t$ (the paper's $r_t$), its trust ratio $q_t$ and scaling function $\phi$;
+Prodigy's estimate $d_t$ (`d`) of the distance $D$ from the start $\theta_0$ (`p0`) to the solution,
+its sums $N_t$ (`d_numerator`) and $\sigma_t$ (`s`), and their decay rate $\beta_3$ (`beta3`).
 
 ### Where each optimizer puts $\epsilon$
 
@@ -127,8 +130,9 @@ from labml_opt.ademamix import AdEMAMix
 from labml_opt.schedule_free_sgd import ScheduleFreeSGD
 from labml_opt.schedule_free_adamw import ScheduleFreeAdamW, ScheduleFreeAdamWPaper
 from labml_opt.lamb import LAMB, LAMBPaper
+from labml_opt.prodigy import Prodigy
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
            'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia', 'Rprop', 'ASGD',
-           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper', 'LAMB', 'LAMBPaper']
+           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper', 'LAMB', 'LAMBPaper', 'Prodigy']

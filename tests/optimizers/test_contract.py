@@ -19,6 +19,7 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional
 
 import lion_pytorch
+import prodigyopt
 import pytest
 import pytorch_optimizer
 import schedulefree
@@ -347,6 +348,23 @@ TABLE = [
           # The paper's BERT settings but for lr, which is the reference's; its decay is in the direction.
           paper_defaults=dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.),
           default_reference=LAMBReference, learns=dict(kwargs=dict(lr=0.1), steps=100, factor=10)),
+    # Prodigy needs one lr in every group; the second has its own eps, d0 and slice_p. Its step
+    # count is its groups', so a parameter listed twice is not followed.
+    Entry(labml_opt.Prodigy, lambda flags: prodigyopt.Prodigy, dict(lr=1.0), dict(lr=1.0, eps=1e-6, d0=1e-5, slice_p=2),
+          flags(decouple=[True, False], use_bias_correction=[False, True])
+          + [dict(betas=(0.0, 0.99)), dict(safeguard_warmup=True, growth_rate=1.05)],
+          decays=('float',), per_parameter_schedule=True, tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(prodigyopt.Prodigy, 'lr', 'betas', 'beta3', 'eps', 'weight_decay', 'decouple',
+                                          'use_bias_correction', 'safeguard_warmup', 'd0', 'd_coef', 'growth_rate',
+                                          'slice_p'),
+          default_reference=prodigyopt.Prodigy,
+          bad=[(dict(lr=-1e-3), 'lr -0.001', '> 0'), (dict(lr=float('nan')), 'lr nan', '> 0'),
+               (dict(eps=-1e-8), 'eps -1e-08', '> 0'), (dict(eps=float('nan')), 'eps nan', '> 0'),
+               (dict(d0=0.), 'd0 0.0', '> 0'), (dict(d_coef=-1.), 'd_coef -1.0', '> 0'),
+               (dict(beta3=1.5), 'beta3 1.5', 'None or in [0, 1]'), (dict(growth_rate=0.5), 'growth_rate 0.5', '>= 1'),
+               (dict(slice_p=0), 'slice_p 0', 'an integer >= 1'),
+               (dict(fsdp_in_use=True), 'fsdp_in_use True', 'False (its all-reduce needs a GPU)')],
+          learns=dict(kwargs=dict(), steps=100, factor=10)),
 ]
 ENTRIES = {entry.name: entry for entry in TABLE}
 
