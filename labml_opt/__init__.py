@@ -32,7 +32,8 @@ so that its variants override one idea each. The same code runs as written for s
   which replace the learning-rate schedule with an average of the iterates;
   [LAMB](lamb.html), Adam with a trust ratio that moves every layer by the same fraction of its
   weights, for batches of tens of thousands; [Prodigy](prodigy.html), Adam that estimates its own
-  learning rate from a lower bound on the distance to the solution.
+  learning rate from a lower bound on the distance to the solution; and [SOAP](soap.html), Adam run
+  in the eigenbasis of Shampoo's preconditioner.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
@@ -66,7 +67,9 @@ $\rho_t$, $\rho_\infty$; NAdam's $\kappa$ (`momentum_decay`); Sophia's curvature
 and its scale $\gamma$ (`rho`); SGD's dampening $\tau$; the warm-up length $w$; LAMB's step
 direction $\omega_t$ (the paper's $r_t$), its trust ratio $q_t$ and scaling function $\phi$;
 Prodigy's estimate $d_t$ (`d`) of the distance $D$ from the start $\theta_0$ (`p0`) to the solution,
-its sums $N_t$ (`d_numerator`) and $\sigma_t$ (`s`), and their decay rate $\beta_3$ (`beta3`).
+its sums $N_t$ (`d_numerator`) and $\sigma_t$ (`s`), and their decay rate $\beta_3$ (`beta3`);
+SOAP's statistics $L$, $R$ (`GG`), their eigenbases $Q_L$, $Q_R$ (`Q`), the rotated gradient $G'$,
+the statistics' decay rate $\beta_s$ (`shampoo_beta`) and the steps between refreshes $f$.
 
 ### Where each optimizer puts $\epsilon$
 
@@ -131,8 +134,10 @@ from labml_opt.schedule_free_sgd import ScheduleFreeSGD
 from labml_opt.schedule_free_adamw import ScheduleFreeAdamW, ScheduleFreeAdamWPaper
 from labml_opt.lamb import LAMB, LAMBPaper
 from labml_opt.prodigy import Prodigy
+from labml_opt.soap import SOAP
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
            'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia', 'Rprop', 'ASGD',
-           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper', 'LAMB', 'LAMBPaper', 'Prodigy']
+           'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper', 'LAMB', 'LAMBPaper', 'Prodigy',
+           'SOAP']

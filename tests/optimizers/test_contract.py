@@ -365,6 +365,21 @@ TABLE = [
                (dict(slice_p=0), 'slice_p 0', 'an integer >= 1'),
                (dict(fsdp_in_use=True), 'fsdp_in_use True', 'False (its all-reduce needs a GPU)')],
           learns=dict(kwargs=dict(), steps=100, factor=10)),
+    # SOAP counts its steps per group; its first step only builds the bases.
+    Entry(labml_opt.SOAP, lambda flags: pytorch_optimizer.SOAP, dict(lr=1e-2),
+          dict(lr=3e-3, betas=(0.9, 0.99), precondition_frequency=4),
+          [dict(), dict(precondition_frequency=3), dict(precondition_1d=True, max_precondition_dim=5),
+           dict(normalize_gradient=True, shampoo_beta=0.8), dict(correct_bias=False), dict(maximize=True)],
+          decays=('float',), per_parameter_schedule=True, tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(pytorch_optimizer.SOAP, 'lr', 'betas', 'shampoo_beta', 'weight_decay',
+                                          'precondition_frequency', 'max_precondition_dim', 'merge_dims',
+                                          'precondition_1d', 'correct_bias', 'normalize_gradient', 'eps'),
+          default_reference=pytorch_optimizer.SOAP,
+          bad=[(dict(shampoo_beta=1.5), 'shampoo_beta 1.5', 'None or in [0, 1]'),
+               (dict(precondition_frequency=0), 'precondition_frequency 0', 'an integer >= 1'),
+               (dict(max_precondition_dim=0), 'max_precondition_dim 0', 'an integer >= 1'),
+               (dict(data_format='nchw'), "data_format 'nchw'", "'channels_first' or 'channels_last'")],
+          learns=dict(kwargs=dict(lr=0.1), steps=100, factor=10)),
 ]
 ENTRIES = {entry.name: entry for entry in TABLE}
 
