@@ -60,12 +60,22 @@ TENSOR_PASSES = {
     # Muon's element-wise part reads theta, g, b and writes theta, b; its matrix products, not memory,
     # set its time. Adafactor reads theta and g and writes theta; its row and column state is small.
     'Muon': 5, 'Adafactor': 3,
+    # LAMB's trust ratio needs the norm of the whole step before any weight moves: one pass reads
+    # theta, g, m, v and writes m, v; a second reads theta, m, v and writes theta
+    'LAMB': 10,
+    # Prodigy's estimate reads g, theta, theta_0 and sigma and writes sigma; its step reads theta, g,
+    # m, v and writes theta, m, v
+    'Prodigy': 12,
+    # SOAP moves Adam's bytes, and more in its matrix products, which bound its time instead
+    'SOAP': 7,
 }
 # The optimizers that torch does not have: their reference packages take the "torch" columns, as
 # (for-loop, foreach) implementations
-REFERENCE_PACKAGES = ('Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW')
-# torch's Muon has one implementation, a for-loop, and no `foreach` keyword
-FOR_LOOP_ONLY = ('Muon',)
+REFERENCE_PACKAGES = ('Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'LAMB', 'Prodigy', 'SOAP')
+# torch's Muon, and these reference packages, have a for-loop only (no `foreach` keyword)
+FOR_LOOP_ONLY = ('Muon', 'Prodigy', 'SOAP')
+# Optimizers that never take the fast path: their default is the code as written
+AS_WRITTEN_ONLY = ('SOAP',)
 
 
 def matrices(params: List[torch.Tensor]) -> List[torch.Tensor]:
@@ -123,11 +133,15 @@ def reference_package(name: str, foreach: bool) -> Callable:
     """The reference package's implementation of `name`, for-loop or foreach."""
     import lion_pytorch
     import lion_pytorch.foreach
+    import prodigyopt
     import pytorch_optimizer
     import schedulefree
     return {
         'Lion': lambda p: (lion_pytorch.foreach.Lion if foreach else lion_pytorch.Lion)(p, lr=1e-4),
         'AdEMAMix': lambda p: pytorch_optimizer.AdEMAMix(p, lr=1e-3, foreach=foreach),
+        'LAMB': lambda p: pytorch_optimizer.Lamb(p, lr=1e-3, foreach=foreach),
+        'Prodigy': lambda p: prodigyopt.Prodigy(p),
+        'SOAP': lambda p: pytorch_optimizer.SOAP(p),
         'ScheduleFreeSGD': lambda p: training(schedulefree.SGDScheduleFree(p, lr=1.0, foreach=foreach)),
         'ScheduleFreeAdamW': lambda p: training(schedulefree.AdamWScheduleFree(p, lr=2.5e-3, foreach=foreach)),
     }[name]
@@ -160,6 +174,9 @@ def variants(name: str) -> Dict[str, Callable]:
         'ASGD': lambda g: labml_opt.ASGD(g),
         'Lion': lambda g: labml_opt.Lion(g, lr=1e-4),
         'AdEMAMix': lambda g: labml_opt.AdEMAMix(g, lr=1e-3),
+        'LAMB': lambda g: labml_opt.LAMB(g, lr=1e-3),
+        'Prodigy': lambda g: labml_opt.Prodigy(g),
+        'SOAP': lambda g: labml_opt.SOAP(g),
         'ScheduleFreeSGD': lambda g: training(labml_opt.ScheduleFreeSGD(g, lr=1.0)),
         'ScheduleFreeAdamW': lambda g: training(labml_opt.ScheduleFreeAdamW(g, lr=2.5e-3)),
         'Muon': lambda g: labml_opt.Muon([dict(group, params=matrices(group['params'])) for group in g], lr=0.02),
@@ -189,10 +206,9 @@ def variants(name: str) -> Dict[str, Callable]:
         'Adafactor': (lambda p, **k: torch.optim.Adafactor(p, **k), False),
         **{reference: (lambda p, foreach: reference_package(name, foreach)(p), False) for reference in REFERENCE_PACKAGES},
     }[name]
-    result = {
-        'default': lambda p: ours([{'params': p}]),
-        'as written': lambda p: ours([{'params': p, 'fast': False}]),
-    }
+    result = {'default': lambda p: ours([{'params': p}])}
+    if name not in AS_WRITTEN_ONLY:
+        result['as written'] = lambda p: ours([{'params': p, 'fast': False}])
     if torch_make is not None:
         result['torch for-loop'] = lambda p: torch_make(p, foreach=False)
         if name not in FOR_LOOP_ONLY:
@@ -340,8 +356,8 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
         'first step in seconds: it compiles ("compiled") or loads the compiled loop from the cache '
         f'(`{cache}`, "cached"), or neither when it reuses a loop compiled for an earlier optimizer '
         'with the same update in this process. For ' + ', '.join(REFERENCE_PACKAGES) + ', which torch does not '
-        'have, the torch columns time their reference packages (lion-pytorch, pytorch-optimizer, schedulefree), '
-        'for-loop and foreach. AdamSubclass is a user\'s subclass of Adam that overrides `get_mv`, '
+        'have, the torch columns time their reference packages (lion-pytorch, pytorch-optimizer, schedulefree, '
+        'prodigyopt), for-loop and foreach (where the package has one). AdamSubclass is a user\'s subclass of Adam that overrides `get_mv`, '
         'timed against torch\'s Adam. Muon trains the 16 matrices only (torch\'s Muon refuses the biases), and its '
         'time is its matrix products\', not memory\'s: its "% of floor" is no measure of it. '
         '[benchmarks/first_step.py](fast.html#first-step) measures the first step in '

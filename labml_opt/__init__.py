@@ -34,8 +34,12 @@ so that its variants override one idea each. The same code runs as written for s
   [Schedule-Free SGD](schedule_free_sgd.html) and [Schedule-Free AdamW](schedule_free_adamw.html),
   which replace the learning-rate schedule with an average of the iterates;
   [Muon](muon.html), which steps each weight matrix along the orthogonal matrix nearest to its
-  momentum, with [AdamW for the other parameters](muon.html#MuonWithAuxAdam); and
-  [Adafactor](adafactor.html), which keeps the second moment of an $n \times m$ matrix in $n + m$ numbers.
+  momentum, with [AdamW for the other parameters](muon.html#MuonWithAuxAdam);
+  [Adafactor](adafactor.html), which keeps the second moment of an $n \times m$ matrix in $n + m$ numbers;
+  [LAMB](lamb.html), Adam with a trust ratio that moves every layer by the same fraction of its
+  weights, for batches of tens of thousands; [Prodigy](prodigy.html), Adam that estimates its own
+  learning rate from a lower bound on the distance to the solution; and [SOAP](soap.html), Adam run
+  in the eigenbasis of Shampoo's preconditioner.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Less memory per parameter: [low-precision state](low_precision.html), Adam's moments in
@@ -75,7 +79,11 @@ Muon's orthogonalized update $O_t$, the coefficients $(a, b, c)$ of its polynomi
 and the shape factor $r$ of its step (`adjust_lr_fn`); Adafactor's row and column averages $R_t$ and
 $C_t$ (`row_var`, `col_var`) and estimate $\hat{V}_t$ (`variance` for a vector), its decay exponent
 $\nu$ (`beta2_decay`), relative step size $\rho_t$, its pair $\epsilon_1, \epsilon_2$ (`eps`) and
-clipping threshold $d$.
+clipping threshold $d$; LAMB's step direction $\omega_t$ (the paper's $r_t$), its trust ratio $q_t$ and scaling function $\phi$;
+Prodigy's estimate $d_t$ (`d`) of the distance $D$ from the start $\theta_0$ (`p0`) to the solution,
+its sums $N_t$ (`d_numerator`) and $\sigma_t$ (`s`), and their decay rate $\beta_3$ (`beta3`);
+SOAP's statistics $L$, $R$ (`GG`), their eigenbases $Q_L$, $Q_R$ (`Q`), the rotated gradient $G'$,
+the statistics' decay rate $\beta_s$ (`shampoo_beta`) and the steps between refreshes $f$.
 
 ### Where each optimizer puts $\epsilon$
 
@@ -166,9 +174,12 @@ from labml_opt.schedule_free_sgd import ScheduleFreeSGD
 from labml_opt.schedule_free_adamw import ScheduleFreeAdamW, ScheduleFreeAdamWPaper
 from labml_opt.muon import Muon, MuonWithAuxAdam
 from labml_opt.adafactor import Adafactor
+from labml_opt.lamb import LAMB, LAMBPaper
+from labml_opt.prodigy import Prodigy
+from labml_opt.soap import SOAP
 
 __all__ = ['GenericAdaptiveOptimizer', 'Numbers', 'Params', 'WeightDecay', 'as_weight_decay',
            'Adam', 'AMSGrad', 'AdamW', 'RAdam', 'AdaBelief', 'NAdam', 'Adamax', 'SharedAdam', 'SGD', 'Adagrad',
            'Adadelta', 'RMSprop', 'AdamWarmup', 'AdamWarmupCosineDecay', 'Noam', 'Sophia', 'Rprop', 'ASGD',
            'SparseAdam', 'LBFGS', 'Lion', 'AdEMAMix', 'ScheduleFreeSGD', 'ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper',
-           'Muon', 'MuonWithAuxAdam', 'Adafactor']
+           'Muon', 'MuonWithAuxAdam', 'Adafactor', 'LAMB', 'LAMBPaper', 'Prodigy', 'SOAP']

@@ -370,3 +370,32 @@ class AdafactorPaperReference(torch.optim.Optimizer):
                 update = p.grad / v_hat.sqrt()
                 update = update / max(1., rms(update) / group['d'])
                 p.copy_(p - alpha * update)
+
+
+class LAMBReference(PaperOptimizer):
+    r"""
+    Algorithm 2 of You et al. (2019), as published (arXiv v5): $m_t$ and $v_t$ as in Adam,
+    $r_t = \frac{\hat{m}_t}{\sqrt{\hat{v}_t} + \epsilon}$, and for each tensor
+    $x_t = x_{t-1} - \eta \frac{\phi(\lVert x_{t-1} \rVert)}{\lVert r_t + \lambda x_{t-1} \rVert} (r_t + \lambda x_{t-1})$,
+    with $\phi(z) = \min(z, 10)$ and a ratio of one where a norm is zero. The decay $\lambda$ is
+    kept as `decay`, so that the shell adds nothing to the gradient.
+    """
+
+    def __init__(self, params, lr=1e-3, betas=(0.9, 0.999), weight_decay=0., eps=1e-6, maximize=False):
+        groups = [dict(group, decay=group.pop('weight_decay', weight_decay)) for group in
+                  (params if isinstance(params[0], dict) else [{'params': params}])]
+        super().__init__(groups, lr=lr, betas=betas, eps=eps, decay=weight_decay, weight_decay=0.,
+                         maximize=maximize)
+
+    def init(self, state, p):
+        state.update(t=0, m=torch.zeros_like(p), v=torch.zeros_like(p))
+
+    def update(self, p, g, state, group, t):
+        (beta1, beta2), lr = group['betas'], group['lr']
+        state['m'] = beta1 * state['m'] + (1 - beta1) * g
+        state['v'] = beta2 * state['v'] + (1 - beta2) * g * g
+        r = (state['m'] / (1 - beta1 ** t)) / ((state['v'] / (1 - beta2 ** t)).sqrt() + group['eps'])
+        r = r + group['decay'] * p
+        weight_norm, r_norm = min(p.norm().item(), 10.), r.norm().item()
+        ratio = weight_norm / r_norm if weight_norm > 0 and r_norm > 0 else 1.
+        return p - lr * ratio * r

@@ -18,8 +18,9 @@ import pytest
 import torch
 
 import labml_opt.fast as fast
-from labml_opt import (SGD, ASGD, AdaBelief, Adafactor, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW, AdamWarmup,
-                       AdamWarmupCosineDecay, AMSGrad, Lion, Muon, MuonWithAuxAdam, NAdam, Noam, RAdam, RMSprop, Rprop,
+from labml_opt import (SGD, ASGD, LAMB, AdaBelief, Adafactor, AdEMAMix, Adadelta, Adagrad, Adam, Adamax, AdamW,
+                       AdamWarmup, AdamWarmupCosineDecay, AMSGrad, LAMBPaper, Lion, Muon, MuonWithAuxAdam, NAdam, Noam,
+                       Prodigy, RAdam, RMSprop, Rprop,
                        ScheduleFreeAdamW, ScheduleFreeAdamWPaper, ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
 
 # The compiled step must not silently fall back to the code as written.
@@ -74,13 +75,27 @@ CASES: List[Any] = [
     (ScheduleFreeAdamW, dict(lr=1e-2)),
     (ScheduleFreeAdamW, dict(lr=1e-2, weight_decay=0.1, warmup_steps=20)),
     (ScheduleFreeAdamWPaper, dict(lr=1e-2, weight_decay=0.1)),
+    # LAMB's norms are reductions inside the compiled step
+    (LAMB, dict(lr=1e-2, weight_decay=0.1)),
+    (LAMB, dict(lr=1e-2, weight_decay=0.1, weight_decouple=False, maximize=True, grad_averaging=False)),
+    (LAMB, dict(lr=1e-2, rectify=True, degenerated_to_sgd=True, adam=True)),
+    (LAMB, dict(lr=1e-2, pre_norm=True, weight_decay=0.01, fixed_decay=True)),
+    (LAMBPaper, dict(lr=1e-2, weight_decay=0.1)),
+    # Prodigy's one estimate feeds every step, and on 200 steps of noise at lr = 1 it amplifies a
+    # difference: a change of 1e-7 in one weight moves the reference's end by up to 6e-6. These
+    # settings, each flag at least once, stay within the tolerance.
+    (Prodigy, {}),
+    (Prodigy, dict(weight_decay=0.1)),
+    (Prodigy, dict(lr=0.5, weight_decay=0.1, decouple=False, betas=(0.0, 0.99))),
+    (Prodigy, dict(use_bias_correction=True, safeguard_warmup=True, slice_p=2)),
 ]
 # A few in `float64` too, one per kind of update
 FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9)),
            (RMSprop, dict(centered=True)), (Adadelta, {}), (Adagrad, {}), (Adamax, {}), (Sophia, {}),
            (AdaBelief, {}), (Rprop, {}), (ASGD, dict(t0=20)), (Lion, dict(lr=1e-2, weight_decay=0.1)),
            (AdEMAMix, dict(t_alpha_beta3=50)), (ScheduleFreeSGD, dict(lr=0.1)),
-           (ScheduleFreeAdamW, dict(lr=1e-2))]
+           (ScheduleFreeAdamW, dict(lr=1e-2)), (LAMB, dict(lr=1e-2, weight_decay=0.1)),
+           (Prodigy, dict(weight_decay=0.1))]
 
 
 def case_id(case) -> str:

@@ -19,6 +19,7 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional
 
 import lion_pytorch
+import prodigyopt
 import pytest
 import pytorch_optimizer
 import schedulefree
@@ -28,7 +29,8 @@ import labml_opt
 from labml_opt import GenericAdaptiveOptimizer, WeightDecay
 from tests.optimizers.parity import (TOLERANCE, clone_params, gradients, make_params, max_param_difference,
                                      max_scaled_difference, param_groups, resumed_and_uninterrupted, train)
-from tests.optimizers.references import (AMSGradRAdamReference, AdaBeliefReference, MuonAndAdamW, NAdamInParamDtype,
+from tests.optimizers.references import (AMSGradRAdamReference, AdaBeliefReference, LAMBReference, MuonAndAdamW,
+                                         NAdamInParamDtype,
                                          SophiaReference, cosine_lr, decayed, noam_lr, scheduled, warmup_lr)
 
 OPTIMIZERS = sorted((value for value in vars(labml_opt).values()
@@ -420,6 +422,64 @@ TABLE = [
                (dict(d=0.5), 'd 0.5', '>= 1'), (dict(d=float('nan')), 'd nan', 'a number, not NaN')],
           # Steps relative to the weights, of about 0.1 x their size at first (rho_t = lr)
           learns=dict(kwargs=dict(lr=0.1), steps=150, factor=10)),
+    # LAMB's float decay is decoupled by default and the paper's (inside the direction) with
+    # weight_decouple=False; pre_norm, whose reference rounds a norm to float32, is in test_lamb.
+    Entry(labml_opt.LAMB, lambda flags: pytorch_optimizer.Lamb, dict(lr=1e-2, betas=(0.8, 0.99)),
+          dict(lr=3e-3, eps=1e-8),
+          # Not maximize with the decay inside the direction: ascent pushes the weights out while
+          # the decay pulls them in, the two cancel in the direction, and its trust ratio, divided
+          # by the norm of what is left, turns a last-bit difference into any other.
+          [dict(), dict(weight_decouple=False), dict(maximize=True), dict(grad_averaging=False), dict(adam=True),
+           dict(rectify=True), dict(rectify=True, degenerated_to_sgd=True)],
+          # L2's small coefficients, whichever rule runs: a large lambda inside the direction
+          # cancels it, with the same effect as maximize.
+          decays=('float',), float_decay='l2', per_parameter_schedule=True, tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(pytorch_optimizer.Lamb, 'lr', 'betas', 'weight_decay', 'eps', 'rectify',
+                                          'grad_averaging', 'max_grad_norm', 'adam'),
+          default_reference=pytorch_optimizer.Lamb,
+          bad=[(dict(max_grad_norm=-1.), 'max_grad_norm -1.0', '>= 0'),
+               (dict(max_grad_norm=float('nan')), 'max_grad_norm nan', 'a number, not NaN'),
+               (dict(n_sma_threshold=-1), 'n_sma_threshold -1', '>= 0'),
+               (dict(fixed_decay=True, weight_decouple=False), 'fixed_decay True',
+                'False unless weight_decouple=True: it changes only decoupled decay')],
+          learns=dict(kwargs=dict(lr=0.1), steps=100, factor=10)),
+    Entry(labml_opt.LAMBPaper, paper(LAMBReference), dict(lr=1e-2, betas=(0.8, 0.99)), dict(lr=3e-3, eps=1e-8),
+          flags(maximize=[False, True]), decays=('float',), tiny=dict(eps=1e-6),
+          # The paper's BERT settings but for lr, which is the reference's; its decay is in the direction.
+          paper_defaults=dict(lr=1e-3, betas=(0.9, 0.999), eps=1e-6, weight_decay=0.),
+          default_reference=LAMBReference, learns=dict(kwargs=dict(lr=0.1), steps=100, factor=10)),
+    # Prodigy needs one lr in every group; the second has its own eps, d0 and slice_p. Its step
+    # count is its groups', so a parameter listed twice is not followed.
+    Entry(labml_opt.Prodigy, lambda flags: prodigyopt.Prodigy, dict(lr=1.0), dict(lr=1.0, eps=1e-6, d0=1e-5, slice_p=2),
+          flags(decouple=[True, False], use_bias_correction=[False, True])
+          + [dict(betas=(0.0, 0.99)), dict(safeguard_warmup=True, growth_rate=1.05)],
+          decays=('float',), per_parameter_schedule=True, tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(prodigyopt.Prodigy, 'lr', 'betas', 'beta3', 'eps', 'weight_decay', 'decouple',
+                                          'use_bias_correction', 'safeguard_warmup', 'd0', 'd_coef', 'growth_rate',
+                                          'slice_p'),
+          default_reference=prodigyopt.Prodigy,
+          bad=[(dict(lr=-1e-3), 'lr -0.001', '> 0'), (dict(lr=float('nan')), 'lr nan', '> 0'),
+               (dict(eps=-1e-8), 'eps -1e-08', '> 0'), (dict(eps=float('nan')), 'eps nan', '> 0'),
+               (dict(d0=0.), 'd0 0.0', '> 0'), (dict(d_coef=-1.), 'd_coef -1.0', '> 0'),
+               (dict(beta3=1.5), 'beta3 1.5', 'None or in [0, 1]'), (dict(growth_rate=0.5), 'growth_rate 0.5', '>= 1'),
+               (dict(slice_p=0), 'slice_p 0', 'an integer >= 1'),
+               (dict(fsdp_in_use=True), 'fsdp_in_use True', 'False (its all-reduce needs a GPU)')],
+          learns=dict(kwargs=dict(), steps=100, factor=10)),
+    # SOAP counts its steps per group; its first step only builds the bases.
+    Entry(labml_opt.SOAP, lambda flags: pytorch_optimizer.SOAP, dict(lr=1e-2),
+          dict(lr=3e-3, betas=(0.9, 0.99), precondition_frequency=4),
+          [dict(), dict(precondition_frequency=3), dict(precondition_1d=True, max_precondition_dim=5),
+           dict(normalize_gradient=True, shampoo_beta=0.8), dict(correct_bias=False), dict(maximize=True)],
+          decays=('float',), per_parameter_schedule=True, tiny=dict(eps=1e-6),
+          paper_defaults=package_defaults(pytorch_optimizer.SOAP, 'lr', 'betas', 'shampoo_beta', 'weight_decay',
+                                          'precondition_frequency', 'max_precondition_dim', 'merge_dims',
+                                          'precondition_1d', 'correct_bias', 'normalize_gradient', 'eps'),
+          default_reference=pytorch_optimizer.SOAP,
+          bad=[(dict(shampoo_beta=1.5), 'shampoo_beta 1.5', 'None or in [0, 1]'),
+               (dict(precondition_frequency=0), 'precondition_frequency 0', 'an integer >= 1'),
+               (dict(max_precondition_dim=0), 'max_precondition_dim 0', 'an integer >= 1'),
+               (dict(data_format='nchw'), "data_format 'nchw'", "'channels_first' or 'channels_last'")],
+          learns=dict(kwargs=dict(lr=0.1), steps=100, factor=10)),
 ]
 ENTRIES = {entry.name: entry for entry in TABLE}
 
