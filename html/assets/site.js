@@ -20,6 +20,23 @@
     });
   }
 
+  // ## Wide formulas
+  // The math is typeset when the site is built. Inline math cannot break across lines, so one
+  // wider than its column (a long formula on a phone) becomes its own scrollable line instead of
+  // widening the page. All are measured first and marked after, so the layout is computed once.
+  function fitInlineMath() {
+    var containers = document.querySelectorAll('.prose mjx-container:not([display="true"])');
+    var wide = [];
+    for (var i = 0; i < containers.length; i++) containers[i].classList.remove('too-wide');
+    for (var j = 0; j < containers.length; j++) {
+      var column = containers[j].closest('.prose');
+      if (containers[j].getBoundingClientRect().width > column.clientWidth - 32) wide.push(containers[j]);
+    }
+    for (var k = 0; k < wide.length; k++) wide[k].classList.add('too-wide');
+  }
+  fitInlineMath();
+  window.addEventListener('resize', fitInlineMath);
+
   // ## Identifiers
   // Clicking a name in the code marks every other use of it on the page.
   var NAME = /^(n|nf|nc|nb|bp|nn|nd|fm|vc|vm)$/;
