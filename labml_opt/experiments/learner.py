@@ -204,10 +204,12 @@ def set_mode(learner: Learner, train: bool):
 
 class TrainEval(Callback):
     """
+    <a id="TrainEval"></a>
+
     ## Training and evaluation modes
 
     Layers such as dropout and batch norm behave differently in training and evaluation;
-    `model.train()` and `model.eval()` switch them, and [`set_mode`](#TrainEval) switches a
+    `model.train()` and `model.eval()` switch them, and `set_mode` (above) switches a
     Schedule-Free optimizer's parameters along.
     """
     order = -10
