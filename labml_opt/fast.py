@@ -303,6 +303,10 @@ class CompiledStep:
         State that is not sharded like the parameter has no element-wise meaning here: the update
         runs as written.
         """
+        # An update that takes a norm of the whole tensor (LAMB's) would take the shard's instead
+        if getattr(self.optimizer, 'per_tensor_reductions', False):
+            warn_once(self.optimizer, 'its update takes norms of whole tensors, and a DTensor shard is part of one')
+            return False
         layout = (param.device_mesh, param.placements, param.shape)
         if not (is_dtensor(grad) and (grad.device_mesh, grad.placements, grad.shape) == layout):
             warn_once(self.optimizer, 'a DTensor parameter whose gradient is sharded differently')

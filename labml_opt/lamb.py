@@ -141,6 +141,10 @@ class LAMB(Adam):
     takes the step through [`trust_ratio`](#trust_ratio).
     """
 
+    # The trust ratio takes norms of whole tensors: compiled, on a whole tensor flattened, they are
+    # the same; on one process's shard of it (FSDP2), they are not (see the fast path's `on_shards`)
+    per_tensor_reductions = True
+
     # $\gamma_u$, the upper bound of $\phi$, as the reference's class attribute
     clamp: float = 10.0
 

@@ -369,7 +369,8 @@ class MuonWithAuxAdam(Muon, AdamW):
     # The defaults of each kind of group: the reference code's, and for Muon's other keys, Muon's own
     MUON_DEFAULTS = dict({name: parameter.default for name, parameter in inspect.signature(Muon).parameters.items()
                           if name != 'params'}, lr=0.02, momentum=0.95, weight_decay=0.)
-    ADAM_DEFAULTS = dict(lr=3e-4, betas=(0.9, 0.95), eps=1e-10, weight_decay=0.)
+    ADAM_DEFAULTS = dict(lr=3e-4, betas=(0.9, 0.95), eps=1e-10, weight_decay=0., amsgrad=False,
+                         decoupled_weight_decay=True)
     # Keys every group may have besides its algorithm's: `fast` chooses the path, as in every class here
     COMMON_KEYS = {'params', 'use_muon', 'fast'}
 

@@ -147,6 +147,9 @@ class Prodigy(GenericAdaptiveOptimizer):
     parameter, and then takes the template's step of every group with it.
     """
 
+    # Its estimate of the distance sums products of real numbers: complex parameters are refused
+    supports_complex = False
+
     def __init__(self, params: Params, lr: float = 1.0, betas: Tuple[float, float] = (0.9, 0.999),
                  beta3: Optional[float] = None, eps: float = 1e-8, weight_decay: float = 0, decouple: bool = True,
                  use_bias_correction: bool = False, safeguard_warmup: bool = False, d0: float = 1e-6,
@@ -173,7 +176,10 @@ class Prodigy(GenericAdaptiveOptimizer):
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         """The common checks, where the reference needs $\\alpha$, $\\epsilon$ and $d_0$ above zero."""
         for name in ('lr', 'eps', 'd0', 'd_coef'):
-            self.check(name, defaults[name], defaults[name] > 0, '> 0')
+            value = defaults[name]
+            if isinstance(value, torch.Tensor):
+                self.check(name, value, value.numel() == 1, 'a number or a 1-element tensor')
+            self.check(name, value, bool(value > 0), '> 0')
         super().check_hyperparameters(defaults)
         beta3 = defaults['beta3']
         self.check('beta3', beta3, beta3 is None or 0 <= beta3 <= 1, 'None or in [0, 1]')
@@ -229,6 +235,9 @@ class Prodigy(GenericAdaptiveOptimizer):
                     continue
                 if param.grad.is_sparse:
                     raise RuntimeError(f'{type(self).__name__} does not support sparse gradients')
+                if param.is_complex():
+                    raise RuntimeError(f'{type(self).__name__} does not support complex parameters '
+                                       f'(got one of dtype {param.dtype})')
                 state = self.state[param]
                 if len(state) == 0:
                     self.init_state(state, group, param)

@@ -153,6 +153,9 @@ class SOAP(GenericAdaptiveOptimizer):
     ## SOAP optimizer
     """
 
+    # Its bases are eigenvectors of real statistics of whole matrices: complex parameters are refused
+    supports_complex = False
+
     def __init__(self, params: Params, lr: float = 3e-3, betas: Tuple[float, float] = (0.95, 0.95),
                  shampoo_beta: Optional[float] = None, weight_decay: float = 1e-2, precondition_frequency: int = 10,
                  max_precondition_dim: int = 10000, merge_dims: bool = False, precondition_1d: bool = False,

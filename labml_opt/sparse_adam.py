@@ -141,7 +141,9 @@ class SparseAdam(GenericAdaptiveOptimizer):
         bias_correction1 = 1 - beta1 ** state['step']
         bias_correction2 = 1 - beta2 ** state['step']
         # $\alpha \frac{\sqrt{1 - \beta_2^t}}{1 - \beta_1^t}$
-        step_size = group['lr'] * math.sqrt(bias_correction2) / bias_correction1
+        # (a tensor $\alpha$ of one element stays a tensor, as in torch's arithmetic, but of no dimensions)
+        lr = group['lr'].reshape(()) if isinstance(group['lr'], torch.Tensor) else group['lr']
+        step_size = lr * math.sqrt(bias_correction2) / bias_correction1
         return Numbers(beta1=beta1, beta2=beta2, eps=group['eps'], step_size=step_size)
 
     def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
@@ -188,14 +190,12 @@ class SparseAdam(GenericAdaptiveOptimizer):
         params = [param for param in group['params'] if param.grad is not None]
         if any(not param.grad.is_sparse for param in params):
             raise RuntimeError('SparseAdam does not support dense gradients, please consider Adam instead')
-        # A tensor `lr` read as a number, as in the template
-        hyperparameters = self.hyperparameters(group)
         shared = None
         for param in params:
             state = self.state[param]
             if len(state) == 0:
-                self.init_state(state, hyperparameters, param)
-            numbers, shared = self.shared_numbers(state, hyperparameters, shared)
+                self.init_state(state, group, param)
+            numbers, shared = self.shared_numbers(state, group, shared)
             # To maximize $f$, descend on $-f$
             grad = -param.grad if group['maximize'] else param.grad
             self.step_param(state, numbers, grad, param)

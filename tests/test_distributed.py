@@ -197,6 +197,12 @@ FSDP_SKIPPED = {
     'LBFGS': 'takes dot products over all the parameters as one vector, which shards would split',
     'SparseAdam': 'takes only sparse gradients, and FSDP2 reduces dense ones',
     'SharedAdam': 'keeps its state in one machine\'s shared memory (it refuses DTensor parameters: see below)',
+    # Updates of whole matrices: a shard of rows is not the matrix (in-place ops on DTensor norms fail)
+    'Muon': 'orthogonalizes whole matrices, which FSDP2 shards by rows',
+    'MuonWithAuxAdam': 'orthogonalizes whole matrices, which FSDP2 shards by rows',
+    'Adafactor': 'averages the rows and columns of whole matrices, which FSDP2 shards by rows',
+    'SOAP': 'takes eigenvectors of statistics of whole matrices, which FSDP2 shards by rows',
+    'Prodigy': 'keeps a slice of every slice_p-th element of the flattened parameter, which a DTensor cannot view',
 }
 FSDP_OPTIMIZERS = sorted(name for name, value in vars(labml_opt).items()
                          if isinstance(value, type) and issubclass(value, torch.optim.Optimizer)
