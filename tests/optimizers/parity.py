@@ -198,3 +198,32 @@ def max_scaled_difference(a: Sequence[torch.Tensor], b: Sequence[torch.Tensor]) 
     parameters grow to about 30, and one rounding there is 2e-6 in float32).
     """
     return max(((x - y).abs() / y.abs().clamp(min=1)).max().item() for x, y in zip(a, b))
+
+
+def large_group_difference(make: Callable[[List[Dict[str, Any]]], torch.optim.Optimizer], steps: int = 5) -> float:
+    """
+    Step a group of more than `fast.MIN_NUMEL` elements with the automatic choice, which must be
+    the fast path without a `FastPathWarning`, and with `fast=False`, on the same gradients; return
+    the largest difference of the parameters.
+    """
+    import warnings
+    from labml_opt import fast
+    generator = torch.Generator().manual_seed(0)
+    shapes = [(1024, 2048), (1024, 2048), (1024,), (3, 5)]
+    initial = [torch.randn(shape, generator=generator) for shape in shapes]
+    grads = [[torch.randn(shape, generator=generator) for shape in shapes] for _ in range(steps)]
+    results = []
+    for fast_path in (None, False):
+        params = [p.clone().requires_grad_() for p in initial]
+        optimizer = make([{'params': params, 'fast': fast_path}])
+        with warnings.catch_warnings():
+            warnings.simplefilter('error', fast.FastPathWarning)
+            for step_grads in grads:
+                for p, g in zip(params, step_grads):
+                    p.grad = g
+                optimizer.step()
+        if fast_path is None:
+            assert sum(p.numel() for p in params) >= fast.MIN_NUMEL
+            assert optimizer.__dict__.get('_compiled_steps'), 'the large group did not take the fast path'
+        results.append(params)
+    return max((a - b).abs().max().item() for a, b in zip(*results))

@@ -12,7 +12,7 @@ import pytorch_optimizer
 import torch
 
 from labml_opt import LAMB, LAMBPaper, Numbers
-from tests.optimizers.parity import TOLERANCE, max_param_difference
+from tests.optimizers.parity import TOLERANCE, large_group_difference, max_param_difference
 from tests.optimizers.references import LAMBReference
 
 SECOND_GROUP = dict(lr=3e-3, betas=(0.9, 0.95), eps=1e-8)
@@ -125,27 +125,7 @@ def test_the_trust_ratio_hook_is_phi_of_the_weights_over_the_direction():
 @pytest.mark.parametrize('cls', [LAMB, LAMBPaper])
 def test_a_large_group_takes_the_fast_path_with_the_results_of_the_code_as_written(cls):
     # Above MIN_NUMEL elements the norms are part of the compiled step; they must not change it.
-    import warnings
-    from labml_opt import fast
-    generator = torch.Generator().manual_seed(0)
-    shapes = [(1024, 2048), (1024, 2048), (1024,), (3, 5)]
-    initial = [torch.randn(shape, generator=generator) for shape in shapes]
-    grads = [[torch.randn(shape, generator=generator) for shape in shapes] for _ in range(5)]
-    results = []
-    for fast_path in (None, False):
-        params = [p.clone().requires_grad_() for p in initial]
-        optimizer = cls([{'params': params, 'fast': fast_path}], lr=1e-2, weight_decay=0.1)
-        with warnings.catch_warnings():
-            warnings.simplefilter('error', fast.FastPathWarning)
-            for step_grads in grads:
-                for p, g in zip(params, step_grads):
-                    p.grad = g
-                optimizer.step()
-        if fast_path is None:
-            assert sum(p.numel() for p in params) >= fast.MIN_NUMEL
-            assert optimizer.__dict__.get('_compiled_steps'), 'the large group did not take the fast path'
-        results.append(params)
-    assert max((a - b).abs().max().item() for a, b in zip(*results)) <= 1e-6
+    assert large_group_difference(lambda groups: cls(groups, lr=1e-2, weight_decay=0.1)) <= 1e-6
 
 
 @pytest.mark.parametrize('name, value, message', [
