@@ -20,6 +20,7 @@ default path, which compiles (or loads from the Inductor cache), is reported sep
     python benchmarks/optimizer_step.py                  # 10M and 50M parameters
     python benchmarks/optimizer_step.py --quick          # 10M, fewer optimizers and steps
     python benchmarks/optimizer_step.py --sizes 10 --optimizers Adam,SGD
+    python benchmarks/optimizer_step.py --rounds 3 --skip "as written,labml_nn"   # ours against torch only
 
 The Markdown table is written to `benchmarks/results/optimizer_step.md` and copied to
 `labml_opt/results/optimizer_step.md`, which the optimizers' index page includes.
@@ -34,7 +35,7 @@ import statistics
 import sys
 import time
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
 
@@ -295,7 +296,13 @@ def fmt(seconds: Optional[float]) -> str:
     return '' if seconds is None else f'{seconds * 1e3:.1f}'
 
 
-def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
+# The variants besides the default, in the order of the table's columns, and their headings
+COLUMNS = {'as written': 'ours as written', 'torch for-loop': 'torch for-loop', 'torch foreach': 'torch foreach',
+           'torch fused': 'torch fused', 'labml_nn': 'labml_nn'}
+OPTIONAL_VARIANTS = tuple(COLUMNS)
+
+
+def run(sizes: List[float], names: List[str], steps: int, rounds: int, skip: Sequence[str] = ()) -> str:
     lines = []
     say = print
     cache = labml_opt.fast.CACHE_DIR
@@ -323,15 +330,19 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
                 bandwidths.append(bandwidth(numel))
                 say(f'{numel / 1e6:.1f}M params, in-place bandwidth {bandwidths[-1] / 1e9:.1f} GB/s', flush=True)
                 for variant, make in variants(name).items():
+                    if variant in skip:
+                        continue
                     t = measure(name, variant, make, params, steps, first_steps)
                     per_round[name].setdefault(variant, []).append(t)
                     say(f'  round {round_index + 1} {name:10s} {variant:15s} {t * 1e3:8.1f} ms', flush=True)
         bytes_per_second = statistics.median(bandwidths)
+        # The columns of the variants that were timed; those left out with `--skip` are not shown
+        timed = [v for v in OPTIONAL_VARIANTS if any(v in per_round[name] for name in names)]
         lines += [f'### {numel / 1e6:.1f}M parameters (20 tensors), in-place bandwidth '
                   f'{bytes_per_second / 1e9:.1f} GB/s (median of {len(bandwidths)})', '',
-                  '| optimizer | floor ms | **ours** ms | ours as written | torch for-loop | torch foreach '
-                  '| torch fused | labml_nn | ours / best torch | % of floor | first step s |',
-                  '|---|---|---|---|---|---|---|---|---|---|---|']
+                  '| optimizer | floor ms | **ours** ms | ' + ''.join(f'{COLUMNS[v]} | ' for v in timed) +
+                  'ours / best torch | % of floor | first step s |',
+                  '|---|---|---|' + '---|' * len(timed) + '---|---|---|']
         for name in names:
             medians = {variant: statistics.median(times) for variant, times in per_round[name].items()}
             floor = TENSOR_PASSES[name] * 4 * numel / bytes_per_second
@@ -340,10 +351,8 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int) -> str:
             default = medians['default']
             ratio = f'{default / best_torch:.2f}' if best_torch else ''
             lines.append(
-                f'| {name} | {fmt(floor)} | **{fmt(default)}** | {fmt(medians.get("as written"))} '
-                f'| {fmt(medians.get("torch for-loop"))} | {fmt(medians.get("torch foreach"))} '
-                f'| {fmt(medians.get("torch fused"))} | {fmt(medians.get("labml_nn"))} | {ratio} '
-                f'| {100 * floor / default:.0f}% | {first_steps.get(name, "")} |')
+                f'| {name} | {fmt(floor)} | **{fmt(default)}** | ' + ''.join(f'{fmt(medians.get(v))} | ' for v in timed) +
+                f'{ratio} | {100 * floor / default:.0f}% | {first_steps.get(name, "")} |')
         lines.append('')
         del params
         gc.collect()
@@ -376,6 +385,8 @@ def main():
     parser.add_argument('--steps', type=int, default=10, help='timed steps per variant and round')
     parser.add_argument('--rounds', type=int, default=1, help='interleaved rounds; the median is reported')
     parser.add_argument('--quick', action='store_true', help='10M only, Adam/SGD, 5 steps')
+    parser.add_argument('--skip', default='', help='comma-separated variants not to time, from: ' +
+                        ', '.join(OPTIONAL_VARIANTS) + ' (the slow ones, "as written,labml_nn", take most of the time)')
     parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'optimizer_step.md'))
     parser.add_argument('--no-site-copy', action='store_true',
                         help='do not copy the table to labml_opt/results/optimizer_step.md')
@@ -388,7 +399,11 @@ def main():
     unknown = [name for name in names if name not in TENSOR_PASSES]
     if unknown:
         parser.error(f'unknown optimizers {unknown}; choose from {sorted(TENSOR_PASSES)}')
-    table = run(sizes, names, steps, args.rounds)
+    skip = [v.strip() for v in args.skip.split(',') if v.strip()]
+    unknown = [v for v in skip if v not in OPTIONAL_VARIANTS]
+    if unknown:
+        parser.error(f'unknown variants {unknown} in --skip; choose from {list(OPTIONAL_VARIANTS)}')
+    table = run(sizes, names, steps, args.rounds, skip)
     print(table)
     output = Path(args.output)
     output.parent.mkdir(parents=True, exist_ok=True)
