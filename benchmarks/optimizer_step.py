@@ -360,7 +360,8 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int, skip: Seq
                 f'{ratio} | {100 * floor / default:.0f}% | {first_steps.get(name, "")} |')
         left_out = [name for name in all_names if name not in names]
         if left_out:
-            lines += ['', f'{", ".join(left_out)}: timed at {min(sizes):g}M only: their steps take the time of their matrix products, not of memory.']
+            lines += ['', f'{", ".join(left_out)}: timed at {min(sizes):g}M only: their steps take the time '
+                          'of their matrix products, not of memory.']
         lines.append('')
         del params
         gc.collect()
