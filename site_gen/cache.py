@@ -17,7 +17,7 @@ may be reused.
   something on a page.
 * **Formulas**, in a SQLite file in the user's cache folder (`$SITE_GEN_CACHE`, else
   `$XDG_CACHE_HOME/site_gen`, else `~/.cache/site_gen`), keyed by the math engine and the TeX
-  as written. MathJax takes about 2 ms a formula, so a page whose prose changed, or `check`
+  as written (and the numbers of the equations it refers to, if any). MathJax takes about 2 ms a formula, so a page whose prose changed, or `check`
   building into an empty folder, typesets only the formulas it has not seen before. It is
   never committed; deleting it only costs time.
 """
@@ -44,39 +44,52 @@ def folder() -> Path:
 
 class Formulas:
     """
-    Typeset formulas by `(engine, tex)`: an HTML string and an error message or `None`.
-    If the cache folder cannot be written, the store lives in memory for this build only.
+    Typeset formulas by `(engine, key)`: the key is the formula's TeX as written, with the
+    labels it refers to in other formulas when it has any (see [typeset](typeset.html)); the
+    value an HTML string, an error message or `None`, and the labels the formula numbers. If the
+    cache folder cannot be written, the store lives in memory for this build only.
     """
+
+    COLUMNS = ('engine', 'tex', 'html', 'error', 'labels')
 
     def __init__(self, engine: str, location: Optional[Path] = None):
         self.engine = engine
         location = location or folder()
         try:
             location.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(location / 'formulas.sqlite', timeout=30)
-            self.db.execute('CREATE TABLE IF NOT EXISTS formula (engine TEXT, tex TEXT, html TEXT, error TEXT, '
-                            'PRIMARY KEY (engine, tex))')
+            self.db = self.open(str(location / 'formulas.sqlite'))
         except (OSError, sqlite3.Error):
-            self.db = sqlite3.connect(':memory:')
-            self.db.execute('CREATE TABLE formula (engine TEXT, tex TEXT, html TEXT, error TEXT, PRIMARY KEY (engine, tex))')
+            self.db = self.open(':memory:')
 
-    def get(self, texts: Iterable[str]) -> Dict[str, Tuple[str, Optional[str]]]:
-        texts = list(texts)
+    def open(self, name: str) -> sqlite3.Connection:
+        db = sqlite3.connect(name, timeout=30)
+        # A store written by an older generator, with other columns, is only a cache: it goes.
+        if tuple(row[1] for row in db.execute('PRAGMA table_info(formula)')) not in ((), self.COLUMNS):
+            db.execute('DROP TABLE formula')
+        db.execute('CREATE TABLE IF NOT EXISTS formula (engine TEXT, tex TEXT, html TEXT, error TEXT, labels TEXT, '
+                   'PRIMARY KEY (engine, tex))')
+        return db
+
+    def get(self, keys: Iterable[str]) -> Dict[str, Tuple[str, Optional[str], dict]]:
+        keys = list(keys)
         found = {}
-        for start in range(0, len(texts), 500):
-            chunk = texts[start:start + 500]
-            rows = self.db.execute(f'SELECT tex, html, error FROM formula WHERE engine = ? AND tex IN '
+        if not keys:
+            return found
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows = self.db.execute(f'SELECT tex, html, error, labels FROM formula WHERE engine = ? AND tex IN '
                                    f'({",".join("?" * len(chunk))})', [self.engine, *chunk])
-            found.update((tex, (html, error)) for tex, html, error in rows)
+            found.update((key, (html, error, json.loads(labels))) for key, html, error, labels in rows)
         return found
 
-    def put(self, typeset: Dict[str, Tuple[str, Optional[str]]]):
+    def put(self, typeset: Dict[str, Tuple[str, Optional[str], dict]]):
         """Keep new formulas; those of another engine (an older MathJax or generator) go."""
         try:
             with self.db:
                 self.db.execute('DELETE FROM formula WHERE engine != ?', [self.engine])
-                self.db.executemany('INSERT OR REPLACE INTO formula VALUES (?, ?, ?, ?)',
-                                    [(self.engine, tex, html, error) for tex, (html, error) in typeset.items()])
+                self.db.executemany('INSERT OR REPLACE INTO formula VALUES (?, ?, ?, ?, ?)',
+                                    [(self.engine, key, html, error, json.dumps(labels, sort_keys=True))
+                                     for key, (html, error, labels) in typeset.items()])
         except sqlite3.Error:
             pass  # a read-only or full disk costs the next build time, not this one its result
 

@@ -278,3 +278,28 @@ def test_torch_optim_docstrings_typeset_without_math_errors(tmp_path, browser):
                 problems.append(f'{name}: {state}')
         problems += watched.errors + watched.outside
     assert problems == []
+
+
+def test_a_reference_to_an_equation_in_another_formula_scrolls_to_it(tmp_path, browser):
+    filler = '\n\n'.join(f'Paragraph {k} of the text between the equation and the reference.' for k in range(80))
+    write_tree(tmp_path, {'m/__init__.py': f'"""\n# Energy\n\n$$E = m c^2 \\tag{{7}} \\label{{energy}}$$\n\n{filler}\n\n'
+                                           f'So $$E \\ge 0 \\quad \\text{{by }} \\eqref{{energy}}$$\n"""\nx = 1\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    with Watched(browser) as watched:
+        page = watched.page
+        watched.open(tmp_path / 'out/m/index.html')
+        link = page.locator('.prose a[href="#mjx-eqn%3Aenergy"]')
+        link.scroll_into_view_if_needed()
+        below = page.evaluate("document.getElementById('mjx-eqn:energy').getBoundingClientRect().top")
+        assert below < 0, 'the equation is out of sight above before the click'
+        link.click()
+        page.wait_for_function("location.hash === '#mjx-eqn%3Aenergy'")
+        position = page.evaluate("""() => {
+            const r = document.getElementById('mjx-eqn:energy').getBoundingClientRect();
+            return {top: r.top, bottom: r.bottom, height: innerHeight,
+                    bar: document.querySelector('.topbar').getBoundingClientRect().bottom};
+        }""")
+        # In sight, and not under the sticky top bar.
+        assert position['bar'] <= position['top'] and position['bottom'] <= position['height'], position
+        assert watched.errors == [] and watched.outside == []
+
