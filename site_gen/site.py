@@ -96,7 +96,7 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
     config, project = configuration.find(root)
     notes: List[str] = []
     sources = sources or [project / source for source in config.sources] or ['.']
-    paths = discover(root, sources, out, config.exclude, notes)
+    paths = discover(root, sources, out, config.exclude, notes, project)
     urls = assign_urls(paths)
     generator = generator_hash()
     last = Pages(out, generator)
@@ -232,11 +232,13 @@ def render(renderer: Renderer, path: str, data: bytes):
 
 # ## Finding sources and naming pages
 
-def discover(root: Path, sources, out: Path, exclude=(), notes: Optional[List[str]] = None) -> List[str]:
+def discover(root: Path, sources, out: Path, exclude=(), notes: Optional[List[str]] = None,
+             project: Optional[Path] = None) -> List[str]:
     """
     Every `.py` file under each source folder, plus the Python and Markdown files named directly,
     as paths relative to `root`; not hidden files, caches, the output folder, or what the
-    configuration excludes. Empty files and named files of another kind are left out with a note.
+    configuration excludes (globs of paths relative to the `project` folder, as its `sources`
+    are, whatever the root). Empty files and named files of another kind are left out with a note.
     """
     notes = [] if notes is None else notes
     found = set()
@@ -253,7 +255,8 @@ def discover(root: Path, sources, out: Path, exclude=(), notes: Optional[List[st
         for path in candidates:
             relative = path.relative_to(root).as_posix()
             if (any(part.startswith('.') or part == '__pycache__' for part in Path(relative).parts)
-                    or path == out or out in path.parents or any(fnmatch(relative, pattern) for pattern in exclude)):
+                    or path == out or out in path.parents
+                    or any(fnmatch(os.path.relpath(path, project or root), pattern) for pattern in exclude)):
                 continue
             if root not in path.resolve().parents:
                 notes.append(f'{relative}: skipped: a symbolic link that leads outside the root')

@@ -5,6 +5,7 @@ and the command line.
 """
 
 import hashlib
+import html
 import importlib
 import json
 import os
@@ -22,7 +23,7 @@ from site_gen.check import check
 from site_gen.config import Config
 from site_gen.cache import load_manifest
 from site_gen.site import build, inside
-from tests.site_gen.conftest import REPO, write_tree
+from tests.site_gen.conftest import REPO, SMALL_SITE, write_tree
 
 SOURCES = ['pkg', 'README.md']
 
@@ -443,6 +444,51 @@ def test_configuration_names_the_site_sets_canonical_and_view_source_links_and_e
     source = (small_site / 'pkg/alpha.py').read_text().split('\n')
     assert [source[int(n) - 1].strip() for n in lines] == ['import math', 'def alpha(x):', 'return math.sqrt(x)']
     assert check(small_site, None, small_site / 'html') == []
+
+
+def shown_and_linked_lines(page: str, source_url: str):
+    """For each section with code: the lines its "source" link names, and the numbers and text of the lines it shows."""
+    found = []
+    for section in re.findall(r'<section class="section".*?</section>', page, re.S):
+        rows = re.findall(r'<span class="line" id="L(\d+)"><a class="ln" href="#L\d+">\d+</a>(.*?)</span>'
+                          r'(?=<span class="line"|</code>)', section, re.S)
+        if rows:
+            link = re.search(re.escape(source_url) + r'#L(\d+)(?:-L(\d+))?"', section)
+            linked = (int(link.group(1)), int(link.group(2) or link.group(1))) if link else None
+            found.append((linked, [(int(n), html.unescape(re.sub(r'<[^>]+>', '', text))) for n, text in rows]))
+    return found
+
+
+def test_cli_takes_every_key_of_the_configuration_from_the_project_folder_or_from_elsewhere(small_site, tmp_path):
+    """`site-gen build` as a user runs it, with every key of [tool.site_gen] set; then with a folder named from elsewhere,
+    which is its own root: the excludes and the repository paths stay relative to the pyproject.toml."""
+    write_tree(small_site, {'pyproject.toml': '[project]\nname = "small"\n\n[tool.site_gen]\nname = "Small docs"\n'
+                                              'base_url = "https://docs.example.org/small/"\n'
+                                              'repository = "https://git.example.org/me/small"\nbranch = "dev"\n'
+                                              'sources = ["pkg", "README.md"]\nexclude = ["pkg/beta.py"]\n'
+                                              'remote_images = true\n',
+                            'pkg/alpha.py': SMALL_SITE['pkg/alpha.py'].replace(
+                                'Uses $', '![remote](https://images.example.org/a.png) Uses $')})
+    result = run('build', '--out', 'html', cwd=small_site)
+    assert result.returncode == 0, result.stderr
+    elsewhere = run('build', str(small_site / 'pkg'), '--out', str(tmp_path / 'site'), cwd=tmp_path)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    source = (small_site / 'pkg/alpha.py').read_text().split('\n')
+    for out, alpha, page_path in ((small_site / 'html', 'pkg/alpha.html', 'pkg/alpha.html'),
+                                  (tmp_path / 'site', 'alpha.html', 'alpha.html')):
+        pages = sorted(p for p in digest_tree(out) if p.endswith('.html'))
+        assert 'pkg/beta.html' not in pages and 'beta.html' not in pages and alpha in pages
+        page = (out / alpha).read_text()
+        assert '<title>Alpha · Small docs</title>' in page
+        assert f'<link rel="canonical" href="https://docs.example.org/small/{page_path}">' in page
+        assert '<img alt="remote" src="https://images.example.org/a.png"' in page
+        url = 'https://git.example.org/me/small/blob/dev/pkg/alpha.py'
+        assert f'class="source-link" href="{url}"' in page
+        sections = shown_and_linked_lines(page, url)
+        assert len(sections) == 3
+        for linked, rows in sections:
+            assert linked == (rows[0][0], rows[-1][0]), 'the link names the first and last line the section shows'
+            assert [text for _, text in rows] == [source[n - 1] for n, _ in rows], 'each shown line is that line'
 
 
 def test_view_source_links_name_a_range_of_lines_when_a_section_has_several():
