@@ -58,7 +58,7 @@ import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, Iterable, List, NamedTuple, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import mathjax
 
@@ -312,10 +312,10 @@ def apply(fragment: str, typeset: Dict[str, Formula]) -> str:
     return MATH_SPAN_RE.sub(lambda m: typeset[html.unescape(m.group(1))].html, fragment)
 
 
-def assets(mathjax_engine: MathJax) -> Dict[str, bytes]:
-    """The shared stylesheet, the fonts it names, and MathJax's licence."""
-    files = {'assets/math.css': mathjax_engine.stylesheet()[0].encode()}
+def assets(mathjax_engine: MathJax) -> Dict[str, Callable[[], bytes]]:
+    """The shared stylesheet, the fonts it names, and MathJax's licence, each by the function that makes it."""
+    files = {'assets/math.css': lambda: mathjax_engine.stylesheet()[0].encode()}
     for font in sorted((MATHJAX / FONTS).glob('*.woff')):
-        files[f'assets/mathjax/woff-v2/{font.name}'] = font.read_bytes()
-    files['assets/mathjax/LICENSE'] = (MATHJAX / 'LICENSE').read_bytes()
+        files[f'assets/mathjax/woff-v2/{font.name}'] = font.read_bytes
+    files['assets/mathjax/LICENSE'] = (MATHJAX / 'LICENSE').read_bytes
     return files
