@@ -171,8 +171,11 @@ class Renderer:
         out = re.sub(r'<h([1-6])>(.*?)</h\1>',
                      lambda m: f'<h{m.group(1)} id="{unique_id(slug(plain_text(m.group(2))), used_ids)}">{m.group(2)}</h{m.group(1)}>',
                      out, flags=re.S)
-        return URL_ATTRIBUTE_RE.sub(lambda tag: re.sub(
+        out = URL_ATTRIBUTE_RE.sub(lambda tag: re.sub(
             r'\b(href|src)="([^"]*)"', lambda m: self.url(tag.group(1), m, path, page, lines, origins), tag.group()), out)
+        # Images load when they come near the screen: a page's load does not wait for plots
+        # further down (a large SVG takes longer to parse than the rest of the page).
+        return out.replace('<img ', '<img loading="lazy" ')
 
     def expand(self, path, number, text, lines, origins, page, seen):
         """Append one prose line, or the lines of the Markdown file it includes."""

@@ -88,6 +88,7 @@ def test_images_are_copied_next_to_the_page_and_includes_inlined(built):
     assert (built / 'html/pkg/sub/results/plot.svg').read_bytes() == (built / 'pkg/sub/results/plot.svg').read_bytes()
     gamma = read(built, 'pkg/sub/gamma.html')
     assert 'src="results/plot.svg"' in gamma and '<table>' in gamma
+    assert '<img loading="lazy" ' in gamma, 'a page does not wait for its images to load'
 
 
 def test_links_to_sources_in_prose_become_links_to_their_pages(tmp_path):
