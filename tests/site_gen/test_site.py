@@ -497,7 +497,7 @@ def test_cli_takes_every_key_of_the_configuration_from_the_project_folder_or_fro
         page = (out / alpha).read_text()
         assert '<title>Alpha · Small docs</title>' in page
         assert f'<link rel="canonical" href="https://docs.example.org/small/{page_path}">' in page
-        assert '<img alt="remote" src="https://images.example.org/a.png"' in page
+        assert '<img loading="lazy" alt="remote" src="https://images.example.org/a.png"' in page
         url = 'https://git.example.org/me/small/blob/dev/pkg/alpha.py'
         assert f'class="source-link" href="{url}"' in page
         sections = shown_and_linked_lines(page, url)
