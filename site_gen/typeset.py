@@ -162,6 +162,7 @@ class MathJax:
         formulas that reached the HTML count: not one in a comment the sanitiser removed, nor one
         that is text in a link's title.
         """
+        # The first pass: every formula on its own, and the labels each numbers, in page order.
         present = {span for section in page.sections for span in spans(section.prose)}
         alone = self.typeset(present)
         occurrences = [(span, path, line) for span, path, line in page.maths if span in present]
@@ -175,6 +176,7 @@ class MathJax:
                                                           f'page (the first is at {first[name]})'))
                 numbered.setdefault(name, label)
                 first.setdefault(name, f'{path}:{line}')
+        # The second pass: a formula that refers to labels it does not number is given them.
         keys = {}
         for span, path, line in occurrences:
             outside = sorted(set(REF_RE.findall(span)) - alone[span].labels.keys())
