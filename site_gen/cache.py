@@ -144,8 +144,12 @@ class Pages:
         return self.found(path, self.files.get(path))
 
     def found(self, path: str, digest: Optional[str]) -> Optional[bytes]:
+        """
+        The bytes of a file the last build wrote, if they hash to `digest`. One that a symbolic
+        link leads out of the output folder is never found: it is written, and refused there.
+        """
         existing = self.out / path
-        if digest and existing.is_file():
+        if digest and existing.is_file() and within(self.out, existing):
             data = existing.read_bytes()
             if sha_bytes(data) == digest:
                 self.as_written[path] = digest

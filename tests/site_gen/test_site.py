@@ -623,3 +623,16 @@ def test_configured_sources_are_relative_to_the_pyproject_folder_whatever_the_ro
     build(small_site / 'pkg', None, small_site / 'out')
     assert sorted(p for p in digest_tree(small_site / 'out') if p.endswith('.html')) == [
         'index.html', 'sub/gamma.html', 'sub/index.html']
+
+
+def test_a_tampered_manifest_cannot_make_a_build_keep_a_symbolic_link_out_of_the_output_folder(built, tmp_path):
+    """Even with the hash of the file the link leads to, the asset is not reused as found: it is written, and refused."""
+    outside = tmp_path / 'site.js'
+    outside.write_text('not ours')
+    asset = built / 'html/assets/site.js'
+    asset.unlink()
+    asset.symlink_to(outside)
+    tamper(built, lambda m: m['files'].update({'assets/site.js': hashlib.sha256(b'not ours').hexdigest()}))
+    with pytest.raises(BuildError, match='refusing to write or remove'):
+        build(built, SOURCES, built / 'html')
+    assert outside.read_text() == 'not ours'
