@@ -99,7 +99,8 @@ This buys correctness, not speed:
   parameter's part before any parameter moves.
 * **Compute:** every process computes the whole update; the work is not divided among the $W$
   processes but repeated by each. For Muon and SOAP, whose matrix products dominate the step,
-  a step takes as long on each of $W$ processes as on one.
+  each process does all of them, as one process would, and the all-gathers come on top: the
+  step is no faster than on one process, where an element-wise one is $W$ times smaller.
 * **Memory:** the whole of one tensor, with its gradient and state, at a time, not the whole model.
 
 Taking its rows from its own copy needs no message: the results it writes are the ones it
