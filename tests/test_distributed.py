@@ -204,8 +204,9 @@ FSDP_OPTIMIZERS = sorted(name for name, value in vars(labml_opt).items()
 # Hyper-parameters under which 50 steps move the parameters visibly; other optimizers take lr = 1e-2
 FSDP_KWARGS = {
     'Adadelta': dict(lr=1.),
-    # Its lr multiplies the step it estimates
-    'Prodigy': dict(lr=1.),
+    # Its lr multiplies the step it estimates; its estimate reads every third element of each whole
+    # tensor flattened, which no process's rows hold alone
+    'Prodigy': dict(lr=1., slice_p=3),
     # pre_norm scales every gradient by their norm over the whole model, of whole tensors under FSDP2 too
     'LAMB': dict(lr=1e-2, pre_norm=True, max_grad_norm=0.1),
     # SOAP's first bases are eigenvectors of G G^T and G^T G for the first gradient G, and one of a
