@@ -79,7 +79,8 @@ local shards.
 
 ### Updates that need the whole tensor
 
-Five of our optimizers reach further. [LAMB](lamb.html)'s trust ratio and
+Five of our algorithms reach further, and so do the classes built on them (`LAMBPaper`, the Muon
+groups of `MuonWithAuxAdam`). [LAMB](lamb.html)'s trust ratio and
 [Prodigy](prodigy.html)'s estimate take norms and sums over each whole tensor (reach `'tensor'`);
 [Muon](muon.html) multiplies matrices, [Adafactor](adafactor.html) averages rows and columns, and
 [SOAP](soap.html) takes eigenvectors of statistics of whole matrices (reach `'matrix'`). A block of

@@ -360,7 +360,8 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         """
         if not fast.is_dtensor(param):
             return function(state, grad, param)
-        # The module is loaded: `param` is one of its tensors
+        # Imported here: it takes seconds to import, and only a process that has made a `DTensor`, and
+        # so imported it already, comes this far
         from torch.distributed.tensor import Replicate, Shard, distribute_tensor
         mesh, placements = param.device_mesh, param.placements
         # The shard each gathered tensor came from, by the `id` of the gathered tensor, which is kept
