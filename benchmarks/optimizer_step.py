@@ -285,6 +285,30 @@ def measure(name: str, variant: str, make: Callable, params: List[torch.Tensor],
     return result
 
 
+def paired_ratio(make_ours: Callable, make_theirs: Callable, params: List[torch.Tensor], pairs: int) -> float:
+    """
+    The median, over `pairs` pairs of steps taken one right after the other, of our step's time
+    divided by the other's. On a shared machine the load changes from second to second; two
+    steps next to each other see nearly the same load, so their ratio is steadier than the ratio of
+    two medians measured a few seconds apart. Which one goes first alternates.
+    """
+    ours, theirs = make_ours(params), make_theirs(params)
+    for optimizer in (ours, theirs, ours, theirs):
+        optimizer.step()
+    ratios = []
+    for pair in range(pairs):
+        order = (ours, theirs) if pair % 2 == 0 else (theirs, ours)
+        times = {}
+        for optimizer in order:
+            start = time.perf_counter()
+            optimizer.step()
+            times[id(optimizer)] = time.perf_counter() - start
+        ratios.append(times[id(ours)] / times[id(theirs)])
+    del ours, theirs
+    gc.collect()
+    return statistics.median(ratios)
+
+
 def l3_cache_bytes() -> Optional[int]:
     """The size of the last-level cache on Linux, to say when a working set fits in it."""
     try:
@@ -351,10 +375,15 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int, skip: Seq
         for name in names:
             medians = {variant: statistics.median(times) for variant, times in per_round[name].items()}
             floor = TENSOR_PASSES[name] * 4 * numel / bytes_per_second
-            torch_times = [medians[v] for v in ('torch for-loop', 'torch foreach', 'torch fused') if v in medians]
-            best_torch = min(torch_times) if torch_times else None
+            torch_variants = [v for v in ('torch for-loop', 'torch foreach', 'torch fused') if v in medians]
             default = medians['default']
-            ratio = f'{default / best_torch:.2f}' if best_torch else ''
+            ratio = ''
+            if torch_variants:
+                # Against torch's fastest, in steps paired with it
+                fastest = min(torch_variants, key=medians.__getitem__)
+                makers = variants(name)
+                ratio = f'{paired_ratio(makers["default"], makers[fastest], params, steps * rounds):.2f}'
+                say(f'  {name:10s} paired with {fastest}: {ratio}', flush=True)
             lines.append(
                 f'| {name} | {fmt(floor)} | **{fmt(default)}** | ' + ''.join(f'{fmt(medians.get(v))} | ' for v in timed) +
                 f'{ratio} | {100 * floor / default:.0f}% | {first_steps.get(name, "")} |')
@@ -366,6 +395,8 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int, skip: Seq
         del params
         gc.collect()
     lines += [
+        '"ours / best torch" is the median ratio of our step to a step of the fastest torch column taken '
+        'right after it (or before: the order alternates), over as many pairs as steps were timed in all rounds. '
         'The floor is the bytes an algorithm must move per parameter in float32 (Adam: read '
         '$\\theta, g, m, v$, write $\\theta, m, v$: 28 B) divided by the in-place bandwidth. '
         f'"ours" is the default `step()`, which takes the [fast path](fast.html) for groups of at least '
