@@ -296,13 +296,13 @@ def test_quantization_takes_the_nearest_code_of_each_block(signed):
     assert torch.all(values[256:512] == 0)
 
 
-def train_8bit(optimizer_class, shapes, steps=20, **kwargs):
+def train_8bit(optimizer_class, shapes, steps=20, dtype=torch.float32, **kwargs):
     generator = torch.Generator().manual_seed(1)
-    params = [torch.randn(shape, generator=generator).requires_grad_() for shape in shapes]
+    params = [torch.randn(shape, generator=generator).to(dtype).requires_grad_() for shape in shapes]
     optimizer = optimizer_class(params, lr=1e-2, **kwargs)
     for _ in range(steps):
         for param in params:
-            param.grad = torch.randn(param.shape, generator=generator)
+            param.grad = torch.randn(param.shape, generator=generator).to(dtype)
         optimizer.step()
     return params, optimizer
 
@@ -348,12 +348,14 @@ def test_8bit_state_bytes_per_parameter():
     assert state_bytes(optimizer, params) == 3 + 12 / 256
 
 
-def test_8bit_state_resumes_exactly_from_its_state_dict():
+@pytest.mark.parametrize('dtype', [torch.float32, torch.bfloat16])
+def test_8bit_state_resumes_exactly_from_its_state_dict(dtype):
     shapes = [(67, 70), (11,)]
-    params, optimizer = train_8bit(labml_opt.AdamW, shapes, steps=10, state_dtype='8bit')
+    params, optimizer = train_8bit(labml_opt.AdamW, shapes, steps=10, state_dtype='8bit', dtype=dtype)
     saved = copy.deepcopy(optimizer.state_dict())
     large = saved['state'][0]
     assert large['exp_avg'].dtype == torch.uint8 and large['exp_avg_sq_absmax'].dtype == torch.float32
+    # (torch's loading casts every state tensor to its parameter's dtype: the scales must not stay in bfloat16)
     resumed_params = [param.detach().clone().requires_grad_() for param in params]
     resumed = labml_opt.AdamW(resumed_params, lr=1e-2, state_dtype='8bit')
     with warnings.catch_warnings():
@@ -367,7 +369,7 @@ def test_8bit_state_resumes_exactly_from_its_state_dict():
     generator = torch.Generator().manual_seed(5)
     for _ in range(5):
         for param, resumed_param in zip(params, resumed_params):
-            param.grad = torch.randn(param.shape, generator=generator)
+            param.grad = torch.randn(param.shape, generator=generator).to(dtype)
             resumed_param.grad = param.grad.clone()
         optimizer.step()
         resumed.step()
