@@ -270,6 +270,24 @@ def test_dynamic_map_has_the_decades_and_fraction_bits_of_the_paper(signed):
     assert positive.numel() == (127 if signed else 255)
 
 
+def decode(pattern: int, bits: int) -> float:
+    """The paper's reading of a code of `bits` bits (no sign): E zeros, a one, F fraction bits k."""
+    if pattern == 0:
+        return 0.
+    fraction_bits = pattern.bit_length() - 1
+    zeros = bits - 1 - fraction_bits
+    return 10. ** -zeros * (0.1 + 0.9 * (pattern - 2 ** fraction_bits + 1) / 2 ** fraction_bits)
+
+
+def test_a_position_in_the_map_is_the_bit_pattern_of_its_code():
+    unsigned, signed = code_map(False), code_map(True)
+    for j in range(256):
+        assert unsigned[j].item() == pytest.approx(decode(j, 8), rel=1e-6)
+    for magnitude in range(128):
+        assert signed[128 + magnitude].item() == pytest.approx(decode(magnitude, 7), rel=1e-6)
+        assert signed[127 - magnitude].item() == pytest.approx(-decode(magnitude, 7), rel=1e-6)
+
+
 @pytest.mark.parametrize('signed', [True, False])
 def test_quantization_takes_the_nearest_code_of_each_block(signed):
     generator = torch.Generator().manual_seed(0)
