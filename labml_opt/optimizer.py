@@ -205,7 +205,8 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         """
         self.init_state(state, group, param)
         if self.state_dtype == '8bit':
-            if param.numel() >= low_precision.MIN_QUANTIZED_NUMEL:
+            # (a complex parameter's state stays complex: the code maps are of real numbers)
+            if param.numel() >= low_precision.MIN_QUANTIZED_NUMEL and not param.is_complex():
                 for key in [key for key in self.quantized_state if isinstance(state.get(key), torch.Tensor)]:
                     state[key], state[key + low_precision.ABSMAX] = low_precision.quantize(
                         state[key], self.quantized_state[key])

@@ -473,3 +473,10 @@ def test_8bit_adamw_stays_near_float32_and_as_near_as_torchao_over_200_steps():
     assert ours['param'] < ours['exp_avg'] + ours['exp_avg_sq'] / 2 + 0.02
     for key in ('exp_avg', 'exp_avg_sq', 'param'):
         assert ours[key] < 1.15 * theirs[key]
+
+
+def test_a_complex_parameter_keeps_complex_state_in_an_8bit_optimizer():
+    params, optimizer = train_8bit(labml_opt.AdamW, [(64, 80)], steps=3, state_dtype='8bit', dtype=torch.complex64)
+    reference, _ = train_8bit(labml_opt.AdamW, [(64, 80)], steps=3, dtype=torch.complex64)
+    assert optimizer.state[params[0]]['exp_avg'].dtype == torch.complex64
+    assert torch.equal(params[0], reference[0])
