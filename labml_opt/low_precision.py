@@ -259,6 +259,23 @@ are a hard case, with scales that differ a hundredfold within each block, in the
 while $v_t$ is still rising. Stochastic rounding of the codes would remove the bias, as it does
 for `bfloat16`; the paper does not use it, and neither do we.
 
+<a id="training"></a>
+
+### Training with 8-bit state
+
+`python benchmarks/state_precision_training.py` trains the MNIST MLP of
+[the benchmark](experiments/benchmark.html) with AdamW at its tuned learning rate, on the
+benchmark's seeds 1, 2 and 3, with its state in `float32`, in `bfloat16` and in 8 bits. (Of
+the MLP's 269,322 parameters, all but the 3,082 of its biases and its last layer, tensors
+under 4096 elements, have 8-bit state.) The test loss
+and accuracy, as mean $\pm$ standard deviation over the seeds:
+
+[[include: results/state_precision_training.md]]
+
+On this workload, 8 bits and `bfloat16` end within a tenth of a standard deviation of
+`float32`, and each seed within $0.002$ nats of its `float32` run: the errors measured above
+do not show in the result.
+
 <a id="benchmark"></a>
 
 ## What it costs
