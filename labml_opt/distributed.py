@@ -69,10 +69,45 @@ under DDP, and each process receives the rows of its own shard.
 The optimizer, built after `fully_shard`, sees the `DTensor` parameters. Its `init_state` makes
 the state with `torch.zeros_like(param)`, a `DTensor` sharded like the parameter, and every
 operation of `step_param` on `DTensor`s of the same sharding acts on each process's rows. For an
-element-wise update (all of ours but L-BFGS), the update of every shard *is* the update of the
-whole tensor: each process updates its rows with its rows of $g$, $m$ and $v$, and nothing has to
-be communicated. Model, gradient and optimizer state all take $\frac{1}{W}$ of the memory.
-[The fast path](fast.html#on_shards) runs its compiled loop on the local shards.
+element-wise update ([reach](optimizer.html#reach) `'element'`: Adam and most others), the update
+of every shard *is* the update of the whole tensor: each process updates its rows with its rows of
+$g$, $m$ and $v$, and nothing has to be communicated. Model, gradient and optimizer state all take
+$\frac{1}{W}$ of the memory. [The fast path](fast.html#on_shards) runs its compiled loop on the
+local shards.
+
+<a id="whole-tensors"></a>
+
+### Updates that need the whole tensor
+
+Five of our algorithms reach further, and so do the classes built on them (`LAMBPaper`, the Muon
+groups of `MuonWithAuxAdam`). [LAMB](lamb.html)'s trust ratio and
+[Prodigy](prodigy.html)'s estimate take norms and sums over each whole tensor (reach `'tensor'`);
+[Muon](muon.html) multiplies matrices, [Adafactor](adafactor.html) averages rows and columns, and
+[SOAP](soap.html) takes eigenvectors of statistics of whole matrices (reach `'matrix'`). A block of
+rows has neither the norm of the tensor nor the means of its columns. For these, the
+[template](optimizer.html#on_whole_tensors), not each optimizer, runs the step on whole tensors:
+every process gathers the parameter, its gradient and its state tensors with `full_tensor()`, runs
+the unchanged `step_param` on them as one process would, and writes its own rows of the results
+back into its shards. The state is made the same way on the first step, from the whole parameter,
+and stays sharded between steps, so `torch.distributed.checkpoint` saves it shard by shard.
+
+This buys correctness, not speed:
+
+* **Communication:** one all-gather per tensor of the step, of the parameter, the gradient and
+  each state tensor; for Muon, three per matrix and step, where an element-wise update needs none.
+  Each process receives the $\frac{W - 1}{W}$ of every tensor that it does not hold. Prodigy
+  gathers twice, for its estimate and then for its update, since the estimate needs every
+  parameter's part before any parameter moves.
+* **Compute:** every process computes the whole update; the work is not divided among the $W$
+  processes but repeated by each. For Muon and SOAP, whose matrix products dominate the step,
+  each process does all of them, as one process would, and the all-gathers come on top: the
+  step is no faster than on one process, where an element-wise one is $W$ times smaller.
+* **Memory:** the whole of one tensor, with its gradient and state, at a time, not the whole model.
+
+Taking its rows from its own copy needs no message: the results it writes are the ones it
+computed, and no other process holds those rows. Dividing the work instead, each process
+orthogonalizing whole matrices of its own and sending them to the others, would need an optimizer
+that knows how the model is laid out over the processes; ours do not.
 
 Three of our optimizers do not fit:
 
@@ -82,9 +117,6 @@ Three of our optimizers do not fit:
 * [SharedAdam](shared_adam.html) keeps its state in the shared memory of one machine for Hogwild
   workers, and refuses `DTensor` parameters.
 
-An update that needs the norm of a whole parameter (a trust ratio, an orthogonalization) would need
-communication too; an element-wise one never does.
-
 `torch.save` in one process would save that process's shards only, and gathering them first
 (`full_tensor()`) would put the whole model and state on one process. Instead,
 [`torch.distributed.checkpoint`](https://pytorch.org/docs/stable/distributed.checkpoint.html)
@@ -93,7 +125,9 @@ same number of processes or on another one. `get_state_dict` names the optimizer
 parameters' names rather than by numbers, and `set_state_dict` puts it back: see
 [`save_checkpoint`](#save_checkpoint) and [`load_checkpoint`](#load_checkpoint) below. Our test trains
 every optimizer for 50 steps on two processes, checks that the result is the one-process result,
-and resumes half way from such a checkpoint to the same parameters, bit for bit.
+and resumes half way from such a checkpoint to the same parameters, bit for bit. Its layers have 15
+and 7 rows, so that the shards are uneven (8 and 7 rows, 4 and 3), and its last has one row, so
+that one process holds none of it.
 
 ## Launching
 

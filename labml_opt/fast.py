@@ -62,15 +62,18 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   (SGD's first, which copies the first gradient into its velocity) runs as written, and the
   steps after it run the loop.
   Under FSDP2 they are `DTensor`s, and the loop runs on each process's shards
-  ([below](#on_shards)).
+  ([below](#on_shards)), or, for an update that reaches the whole tensor, on the whole tensors
+  that [the template gathers](optimizer.html#on_whole_tensors) from them.
 * Recording and compiling the update worked. A `step_param` that reads a number with Python
   (`float(x)`, `if x > 0`) cannot be recorded with $x$ as an input; it runs as written, with a
   warning that says why.
-* The update is element-wise for this group: the optimizer's
-  [`elementwise(group)`](optimizer.html#elementwise) says so, as every optimizer's does but
-  [Muon](muon.html)'s, whose update is a matrix polynomial, and [Adafactor](adafactor.html)'s,
-  which averages rows and columns. A flat loop has no rows or columns. Those groups run as
-  written at every size, silently unless they asked for the fast path with `fast=True`.
+* The update does not need rows and columns: the optimizer's
+  [`reach(group)`](optimizer.html#reach) is `'element'`, as most are, or `'tensor'`, as
+  [LAMB](lamb.html)'s is, whose norms of whole tensors the loop computes as reductions over
+  the flat tensor. It is `'matrix'` for [Muon](muon.html)'s matrix polynomial,
+  [Adafactor](adafactor.html)'s row and column means and [SOAP](soap.html)'s eigenvectors, and a
+  flat loop has no rows or columns. Those groups run as written at every size, silently unless
+  they asked for the fast path with `fast=True`.
 
 A subclass that overrides a hook, `get_mv` say, is recorded with its override: the fast path
 runs whatever `step_param` does. When a group that asked for the fast path, or is large enough for
@@ -182,7 +185,7 @@ def compiled_step(optimizer: torch.optim.Optimizer, group: Dict[str, Any],
         return None
     # A flat loop cannot compute an update that needs rows and columns; that is the algorithm's
     # nature, not a problem to warn of, unless the group asked for the fast path
-    if not optimizer.elementwise(group):
+    if optimizer.reach(group) == 'matrix':
         if fast:
             warn_once(optimizer, 'its update is not element-wise (it needs the rows and columns of each tensor)')
         return None
@@ -252,6 +255,13 @@ class CompiledStep:
             return self.on_shards(state, numbers, grad, param)
         return self.run(state, numbers, grad, param, keep_plan=True)
 
+    def once(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> bool:
+        """
+        Like a call, for tensors that will not be seen again: the whole tensors that the template
+        gathers from shards under FSDP2 are new on every step, and a `Plan` would only keep them alive.
+        """
+        return self.run(state, numbers, grad, param, keep_plan=False)
+
     def run(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor,
             keep_plan: bool) -> bool:
         """The update of one parameter, compiled first if need be; with `keep_plan`, a `Plan` for its next step."""
@@ -308,11 +318,11 @@ class CompiledStep:
         the loop runs on the local shards. Shards are looked up on every step, so no `Plan` is kept.
         State that is not sharded like the parameter has no element-wise meaning here: the update
         runs as written.
+
+        Only updates of [reach](optimizer.html#reach) `'element'` come here: the norm of a shard is
+        not the norm of the tensor, so the template gives a wider update whole tensors instead,
+        and the loop runs on those through `once`.
         """
-        # An update that takes a norm of the whole tensor (LAMB's) would take the shard's instead
-        if getattr(self.optimizer, 'per_tensor_reductions', False):
-            warn_once(self.optimizer, 'its update takes norms of whole tensors, and a DTensor shard is part of one')
-            return False
         layout = (param.device_mesh, param.placements, param.shape)
         if not (is_dtensor(grad) and (grad.device_mesh, grad.placements, grad.shape) == layout):
             warn_once(self.optimizer, 'a DTensor parameter whose gradient is sharded differently')

@@ -130,6 +130,7 @@ import torch
 from torch import nn
 
 from labml_opt.adam import Adam
+from labml_opt.fast import is_dtensor
 from labml_opt.optimizer import Numbers, Params, WeightDecay
 
 
@@ -140,10 +141,6 @@ class LAMB(Adam):
     Adam's state and hooks: `get_mv` updates the moments as the reference does, and `adam_update`
     takes the step through [`trust_ratio`](#trust_ratio).
     """
-
-    # The trust ratio takes norms of whole tensors: compiled, on a whole tensor flattened, they are
-    # the same; on one process's shard of it (FSDP2), they are not (see the fast path's `on_shards`)
-    per_tensor_reductions = True
 
     # $\gamma_u$, the upper bound of $\phi$, as the reference's class attribute
     clamp: float = 10.0
@@ -176,6 +173,14 @@ class LAMB(Adam):
                          defaults=dict(rectify=rectify, grad_averaging=grad_averaging, max_grad_norm=max_grad_norm,
                                        adam=adam))
 
+    def reach(self, group: Dict[str, Any]) -> str:
+        """
+        The trust ratio takes norms of whole tensors: `'tensor'`. A flat loop over a whole tensor
+        computes them, as [the fast path](fast.html) does; under FSDP2 the norm of one process's
+        shard would not be the tensor's, and the step runs on [whole tensors](distributed.html#whole-tensors).
+        """
+        return 'tensor'
+
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         """Adam's checks, and `max_grad_norm`."""
         super().check_hyperparameters(defaults)
@@ -204,9 +209,11 @@ class LAMB(Adam):
         max_grad_norm = self.defaults['max_grad_norm']
         if max_grad_norm == 0:
             return None
-        # $\lVert g \rVert^2$, summed over every gradient of every group
-        squared = sum(param.grad.norm().item() ** 2 for group in self.param_groups
-                      for param in group['params'] if param.grad is not None)
+        # $\lVert g \rVert^2$, summed over every gradient of every group. Under FSDP2 a gradient's
+        # norm is a `DTensor` of each process's part: `full_tensor()` combines them into the whole's.
+        norms = [param.grad.norm() for group in self.param_groups for param in group['params']
+                 if param.grad is not None]
+        squared = sum((norm.full_tensor() if is_dtensor(norm) else norm).item() ** 2 for norm in norms)
         return min(1., max_grad_norm / (math.sqrt(squared) + self.defaults['eps']))
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:

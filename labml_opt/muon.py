@@ -138,9 +138,10 @@ operations are the same, so the times are the same up to the noise of a shared m
 three steps each, `--sizes 10,50 --optimizers Adafactor,Muon --steps 3`).
 
 **No compiled fast path.** The iteration needs the rows and columns of each matrix, which a
-flat element-wise loop does not have, so Muon says it is not [element-wise](optimizer.html#elementwise)
-and always runs as written, at every size; the matrix products are one library call each
-already, and dominate the step.
+flat element-wise loop does not have, so Muon says that its update [reaches](optimizer.html#reach)
+the whole matrix and always runs as written, at every size; the matrix products are one library
+call each already, and dominate the step. For the same reason, under FSDP2 each matrix is
+[gathered whole](distributed.html#whole-tensors) from its shards for the step.
 
 <a id="tuning"></a>
 
@@ -247,11 +248,11 @@ class Muon(GenericAdaptiveOptimizer):
                                  f'with size: {param.size()}; train the others with AdamW '
                                  f'(in MuonWithAuxAdam, in a group with use_muon=False)')
 
-    def elementwise(self, group: Dict[str, Any]) -> bool:
+    def reach(self, group: Dict[str, Any]) -> str:
         """
-        Matrix products: never element-wise, so never [the fast path](fast.html).
+        Matrix products: `'matrix'`, so never [the fast path](fast.html).
         """
-        return False
+        return 'matrix'
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """
@@ -415,9 +416,9 @@ class MuonWithAuxAdam(Muon, AdamW):
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         """Each group is checked as it is added, by its own algorithm's rules."""
 
-    def elementwise(self, group: Dict[str, Any]) -> bool:
-        """AdamW's groups are element-wise; Muon's are not."""
-        return not group['use_muon']
+    def reach(self, group: Dict[str, Any]) -> str:
+        """AdamW's groups are element-wise; Muon's reach the whole matrix."""
+        return 'matrix' if group['use_muon'] else 'element'
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """Muon's `momentum_buffer`, or AdamW's `step`, `exp_avg` and `exp_avg_sq`."""

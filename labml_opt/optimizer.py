@@ -34,9 +34,11 @@ Two rules follow from the split, and the pages keep them:
   numbers (AMSGrad on or off, RAdam's step rectified or not, weight decay of one kind or another)
   or a setting of the optimizer such as `optimized_update`. Each combination is compiled once.
 
-An update that is not element-wise, such as [Muon](muon.html)'s matrix products, cannot be
-flattened into one loop; its class says so through [`elementwise`](#elementwise), and its
-`step_param` always runs as written, free to use the shapes of its tensors.
+Not every update is one of single elements. [LAMB](lamb.html)'s takes the norm of each whole
+tensor; [Muon](muon.html)'s multiplies matrices. Its class says how far the update of one element
+reaches through [`reach`](#reach): that decides whether the update may be flattened into one loop,
+and whether, under FSDP2, it may run on one process's shard of a tensor or needs
+[the whole tensor](#on_whole_tensors).
 
 This page also holds [`WeightDecay`](#WeightDecay), the three ways of shrinking weights that the
 optimizers share.
@@ -53,6 +55,8 @@ from labml_opt import fast, low_precision
 
 # The types a user may pass as `params`: tensors, or dicts that form param groups.
 Params = Union[Iterable[torch.Tensor], Iterable[Dict[str, Any]]]
+# How far an update reaches (see `reach`)
+REACHES = ('element', 'tensor', 'matrix')
 
 
 class Numbers(dict):
@@ -180,16 +184,30 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             options['fast'] = fast
         return options
 
-    def elementwise(self, group: Dict[str, Any]) -> bool:
-        """
-        <a id="elementwise"></a>
+    def reach(self, group: Dict[str, Any]) -> str:
+        r"""
+        <a id="reach"></a>
 
-        Whether `step_param` is element-wise for the parameters of `group`: each element of the
-        new parameter and state depends only on the same element of the old ones and of the
-        gradient. Then [the fast path](fast.html) may record it on flat tensors. An update with
-        matrix products or means over rows is not, and says so by overriding this.
+        ### How far an update reaches
+
+        What each element of the new parameter and state depends on, for the parameters of `group`:
+
+        * `'element'`: the same element of the old parameter, the state and the gradient, and the
+          numbers of the step. [Adam](adam.html) and most others. A flat loop over the elements
+          computes it ([the fast path](fast.html)), and so does the same update of any piece of the
+          tensor: under FSDP2 each process updates its own shard, with no communication.
+        * `'tensor'`: also sums or norms over the whole tensor, read as a vector, such as
+          [LAMB](lamb.html)'s trust ratio $\frac{\lVert \theta \rVert}{\lVert \omega \rVert}$. A flat
+          loop over a whole tensor still computes it (a norm does not need rows and columns), but
+          not a loop over a shard, whose norm is not the tensor's.
+        * `'matrix'`: the rows and columns of the tensor: [Muon](muon.html)'s matrix products,
+          [Adafactor](adafactor.html)'s row and column means, [SOAP](soap.html)'s eigenvectors.
+          It always runs as written, with the shapes of its tensors.
+
+        The two wider reaches run under FSDP2 on [whole tensors](#on_whole_tensors). The default is
+        `'element'`; a class whose update reaches further says so by overriding this.
         """
-        return True
+        return 'element'
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """Create the state of parameter `param`; called before its first update."""
@@ -202,7 +220,15 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         tensor of `quantized_state` becomes its codes, under its own key, and the scales of its
         blocks, under the key with `_absmax` added; a parameter of fewer than
         [`MIN_QUANTIZED_NUMEL`](low_precision.html#threshold) elements keeps its state as it is.
+
+        The state of an update that reaches further than an element is made from the whole
+        parameter, even when this process holds a shard of it: Adafactor's row means and Prodigy's
+        every `slice_p`-th element are of the whole. Each process keeps its shard of that state.
         """
+        if self.reach(group) != 'element' and fast.is_dtensor(param):
+            self.on_whole_tensors(lambda whole_state, _, whole: self.init_param_state(whole_state, group, whole),
+                                  state, None, param)
+            return
         self.init_state(state, group, param)
         if self.state_dtype == '8bit':
             # (a complex parameter's state stays complex: the code maps are of real numbers)
@@ -263,6 +289,9 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         # code as written
         compiled = fast.compiled_step(self, group, params)
         hyperparameters = self.hyperparameters(group)
+        reach = self.reach(group)
+        if reach not in REACHES:
+            raise ValueError(f'Invalid reach {reach!r} of {type(self).__name__}: must be one of {REACHES}')
         # The last parameter's counters before and after its step, and its numbers
         shared = None
         # Each parameter's position among all of the optimizer's, for the seed of its random bits
@@ -283,23 +312,112 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                 # A parameter's own numbers: the others' are shared
                 numbers = Numbers(numbers, rounding_seed=low_precision.rounding_seed(
                     self.seed, positions[id(param)], int(state['step'])))
-            if compiled is not None and not grad.is_sparse and compiled(state, numbers, grad, param):
-                continue
-            # To maximize $f$, descend on $-f$, whose gradient is $-g$.
-            if group.get('maximize', False):
-                grad = -grad
-            if param.is_complex():
-                # An update that is not one of each element (Muon's matrix polynomial) has no
-                # meaning for complex numbers as pairs of reals; torch refuses them here, at the step
-                if not self.supports_complex:
-                    raise RuntimeError(f'{type(self).__name__} does not support complex parameters '
-                                       f'(got one of dtype {param.dtype})')
-                self.step_complex(state, numbers, grad, param)
+            # A shard has neither the norms of the tensor it is part of nor its columns: an update
+            # that needs them runs on the whole tensors, gathered from the shards
+            if reach != 'element' and fast.is_dtensor(param):
+                if group.get('differentiable', False):
+                    raise RuntimeError(f'{type(self).__name__}: differentiable=True does not support a sharded '
+                                       f'(DTensor) parameter whose update reaches the whole {reach}')
+                # The loop, if any, runs on tensors that are new on every step, and keeps no plan of them
+                once = None if compiled is None else compiled.once
+                self.on_whole_tensors(lambda whole_state, whole_grad, whole: self.run_step(
+                    group, once, whole_state, numbers, whole_grad, whole), state, grad, param)
             else:
-                self.update_param(state, numbers, grad, param)
+                self.run_step(group, compiled, state, numbers, grad, param)
             # State that the step itself created, in a parameter that had none
             if state and param not in self.state:
                 self.state[param] = state
+
+    def run_step(self, group: Dict[str, Any], compiled: Optional[Callable[..., bool]], state: Dict[str, Any],
+                 numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
+        """
+        One parameter's step: the compiled loop if there is one and it takes this parameter,
+        otherwise the code as written.
+        """
+        if compiled is not None and not grad.is_sparse and compiled(state, numbers, grad, param):
+            return
+        # To maximize $f$, descend on $-f$, whose gradient is $-g$.
+        if group.get('maximize', False):
+            grad = -grad
+        if param.is_complex():
+            # An update that is not one of each element (Muon's matrix polynomial) has no
+            # meaning for complex numbers as pairs of reals; torch refuses them here, at the step
+            if not self.supports_complex:
+                raise RuntimeError(f'{type(self).__name__} does not support complex parameters '
+                                   f'(got one of dtype {param.dtype})')
+            self.step_complex(state, numbers, grad, param)
+        else:
+            self.update_param(state, numbers, grad, param)
+
+    def on_whole_tensors(self, function: Callable[..., Any], state: Dict[str, Any], grad: Optional[torch.Tensor],
+                         param: torch.Tensor) -> Any:
+        r"""
+        <a id="on_whole_tensors"></a>
+
+        ### Whole tensors from shards (FSDP2)
+
+        `function(state, grad, param)`, run on the whole tensors of which `param`, `grad` and the
+        `DTensor`s of `state` hold this process's shards (see [FSDP2](distributed.html#fsdp2)); for
+        a `param` that is not a `DTensor`, on the tensors as they are. It returns what `function`
+        returns.
+
+        1. **Gather.** `full_tensor()` of each: one all-gather per tensor, after which every process
+           holds the same whole tensors, as plain tensors.
+        2. **Compute.** `function` runs as it would on one process: `step_param` as written (or
+           compiled for a flat loop over the whole tensor), with its norms, rows and columns.
+        3. **Keep one's own piece.** Every process has computed the same whole results from the same
+           whole inputs, so each takes the rows of its own shard from its own copy, with no
+           communication (`src_data_rank=None`), and writes them into the shards of the parameter
+           and the state. A state tensor that `function` created or replaced is cut the same way,
+           like the parameter; a tensor with no rows to cut (a 0-d one) is replicated. The state
+           stays sharded, and `torch.distributed.checkpoint` saves it shard by shard.
+
+        The rows of each shard are those `torch.chunk` gives, the cut of `DTensor`'s `Shard` and of
+        FSDP2's, also where they divide unevenly (15 rows on two processes: 8 and 7).
+        """
+        if not fast.is_dtensor(param):
+            return function(state, grad, param)
+        # Imported here: it takes seconds to import, and only a process that has made a `DTensor`, and
+        # so imported it already, comes this far
+        from torch.distributed.tensor import Replicate, Shard, distribute_tensor
+        mesh, placements = param.device_mesh, param.placements
+        # The shard each gathered tensor came from, by the `id` of the gathered tensor, which is kept
+        # here too, so that no other tensor takes its `id` while this runs
+        gathered: Dict[int, Tuple[torch.Tensor, torch.Tensor]] = {}
+
+        def gather(value: Any) -> Any:
+            if fast.is_dtensor(value):
+                whole = value.full_tensor()
+                gathered[id(whole)] = (whole, value)
+                return whole
+            if isinstance(value, (list, tuple)):
+                return type(value)(map(gather, value))
+            return value
+
+        def own_piece(value: Any) -> Any:
+            if isinstance(value, (list, tuple)):
+                return type(value)(map(own_piece, value))
+            if not isinstance(value, torch.Tensor):
+                return value
+            whole, shard = gathered.get(id(value), (None, None))
+            if whole is value:
+                # Changed in place: its new rows go back into the shard it came from
+                shard.to_local().copy_(distribute_tensor(value, shard.device_mesh, shard.placements,
+                                                         src_data_rank=None).to_local())
+                return shard
+            cut = [placement if not isinstance(placement, Shard) or placement.dim < value.dim() else Replicate()
+                   for placement in placements]
+            return distribute_tensor(value, mesh, cut, src_data_rank=None)
+
+        with torch.no_grad():
+            whole_state = {key: gather(value) for key, value in state.items()}
+            whole_param = gather(param)
+            result = function(whole_state, gather(grad), whole_param)
+            own_piece(whole_param)
+            # `function` may have added, replaced or removed entries
+            state.clear()
+            state.update((key, own_piece(value)) for key, value in whole_state.items())
+        return result
 
     def update_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """

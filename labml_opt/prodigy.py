@@ -94,7 +94,8 @@ options:
   estimate and its averages stand still. $\beta_1$, $\beta_2$, $\beta_3$, `d_coef`, `growth_rate`
   and `decouple` are read from the first group.
 * `fsdp_in_use` sums the estimate across processes with a GPU all-reduce; this package is for the
-  CPU, so it must be `False`.
+  CPU, so it must be `False`. Under FSDP2 it is not needed here: the sums are taken over whole
+  tensors (below).
 
 The step count $t$ of the bias correction is the first group's, `k`, as in the reference.
 
@@ -110,6 +111,15 @@ passes over a parameter's memory to our 20. Measured with `python benchmarks/opt
 --optimizers Prodigy` on this 2-core machine (shared with other jobs): 12 ms per step for 10M
 parameters against `prodigyopt`'s 17 ms, and 72 ms for 50M against 138 ms. The table with every
 optimizer is in [the benchmark](fast.html#benchmark).
+
+**How far it reaches.** `step_param` alone is element-wise. But a parameter's part of the
+estimate is a dot product and a sum over the whole tensor, of every `slice_p`-th element of it
+flattened, and its $\sigma$ and $\theta_0$ are kept in that flattened order, which one process's
+block of rows does not have. So Prodigy's [reach](optimizer.html#reach) is `'tensor'`: on one
+process nothing changes, and under FSDP2 each parameter is
+[gathered whole](distributed.html#whole-tensors) twice per step, once for its part of the estimate
+and once for its update, between which every other parameter must add its part. The sums are
+then over whole tensors on every process, and two processes estimate what one does.
 
 ## What to tune
 
@@ -187,6 +197,10 @@ class Prodigy(GenericAdaptiveOptimizer):
         slice_p = defaults['slice_p']
         self.check('slice_p', slice_p, isinstance(slice_p, int) and slice_p >= 1, 'an integer >= 1')
 
+    def reach(self, group: Dict[str, Any]) -> str:
+        """The estimate's sums over each whole tensor: `'tensor'` (see above)."""
+        return 'tensor'
+
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         r"""
         ### Initialize the state of a parameter
@@ -240,9 +254,11 @@ class Prodigy(GenericAdaptiveOptimizer):
                                        f'(got one of dtype {param.dtype})')
                 state = self.state[param]
                 if len(state) == 0:
-                    self.init_state(state, group, param)
+                    self.init_param_state(state, group, param)
                 if group['lr'] > 0:
-                    terms = self.accumulate(state, group, estimate, param.grad, param)
+                    # On whole tensors, gathered from their shards under FSDP2
+                    terms = self.on_whole_tensors(lambda whole_state, grad, whole: self.accumulate(
+                        whole_state, group, estimate, grad, whole), state, param.grad, param)
                     numerator += terms[0]
                     denominator += terms[1]
         # No gradient has reached $\sigma$ yet: nothing to estimate from, and no step

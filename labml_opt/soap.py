@@ -117,9 +117,10 @@ floating-point operations, $O(m + n)$ times an element-wise update's. Each refre
 decompositions, $O(m^3 + n^3)$. SOAP's step is bound by arithmetic, not by memory: slow on a CPU,
 and cheap on a GPU, where matrix products are what it does best.
 
-Its step is not element-wise, so it does not take [the fast path](fast.html): `fast=False` is every
-group's default, and `fast=True` is refused. It runs what the reference runs, tensor products in
-the same order, and takes as long. Measured with `python benchmarks/optimizer_step.py --optimizers
+Its step [reaches](optimizer.html#reach) whole matrices, so it does not take
+[the fast path](fast.html): `fast=False` is every group's default, and `fast=True` is refused;
+under FSDP2 each parameter is [gathered whole](distributed.html#whole-tensors) from its shards for
+the step. It runs what the reference runs, tensor products in the same order, and takes as long. Measured with `python benchmarks/optimizer_step.py --optimizers
 SOAP` on this 2-core machine, shared with other jobs: for 10M parameters (16 matrices of
 $1024 \times 610$ and 4 vectors) 0.84 s per step, as the reference's 0.84 s, some 130 billion
 floating-point operations; for 50M ($1024 \times 3050$) 11.7 s, against 25.9 s for a reference
@@ -194,6 +195,10 @@ class SOAP(GenericAdaptiveOptimizer):
         super().add_param_group(param_group)
         self.check('fast', self.param_groups[-1]['fast'], self.param_groups[-1]['fast'] is False,
                    'False: the fast path compiles element-wise steps, and SOAP multiplies matrices')
+
+    def reach(self, group: Dict[str, Any]) -> str:
+        """Rotations by eigenvectors of whole matrices: `'matrix'`."""
+        return 'matrix'
 
     def channels_first(self, x: torch.Tensor) -> torch.Tensor:
         r"""With `data_format='channels_last'`, a 4-dimensional $(c_{out}, k, k, c_{in})$ read as $(c_{out}, c_{in}, k, k)$."""

@@ -21,6 +21,7 @@ each stage a module whose functions return values:
 * [`cache`](cache.html): the one place that decides what a build reuses: the last build's pages
   (from its untrusted manifest) and typeset formulas (from a local store, by their TeX)
 * [`check`](check.html): links, URLs, math and freshness of a built site
+* [`paths`](paths.html): the path rules the stages share
 
 `site-gen --help` (or `python -m site_gen --help`) explains the command line.
 """

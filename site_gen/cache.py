@@ -17,7 +17,7 @@ may be reused.
   something on a page.
 * **Formulas**, in a SQLite file in the user's cache folder (`$SITE_GEN_CACHE`, else
   `$XDG_CACHE_HOME/site_gen`, else `~/.cache/site_gen`), keyed by the math engine and the TeX
-  as written. MathJax takes about 2 ms a formula, so a page whose prose changed, or `check`
+  as written (and the numbers of the equations it refers to, if any). MathJax takes about 2 ms a formula, so a page whose prose changed, or `check`
   building into an empty folder, typesets only the formulas it has not seen before. It is
   never committed; deleting it only costs time.
 """
@@ -28,9 +28,9 @@ import os
 import re
 import sqlite3
 from pathlib import Path
-from typing import Callable, Dict, Iterable, Optional, Tuple
+from typing import Dict, Iterable, Optional, Tuple
 
-from site_gen.render import normalise
+from site_gen.paths import normalise, within
 
 MANIFEST = 'manifest.json'
 
@@ -44,58 +44,84 @@ def folder() -> Path:
 
 class Formulas:
     """
-    Typeset formulas by `(engine, tex)`: an HTML string and an error message or `None`.
-    If the cache folder cannot be written, the store lives in memory for this build only.
+    Typeset formulas by `(engine, key)`: the key is the formula's TeX as written, with the
+    labels it refers to in other formulas when it has any (see [typeset](typeset.html)); the
+    value an HTML string, an error message or `None`, and the labels the formula numbers. If the
+    cache folder cannot be written, the store lives in memory for this build only. It is opened
+    on first use: a build that typesets nothing does not open it.
     """
+
+    COLUMNS = ('engine', 'tex', 'html', 'error', 'labels')
 
     def __init__(self, engine: str, location: Optional[Path] = None):
         self.engine = engine
-        location = location or folder()
-        try:
-            location.mkdir(parents=True, exist_ok=True)
-            self.db = sqlite3.connect(location / 'formulas.sqlite', timeout=30)
-            self.db.execute('CREATE TABLE IF NOT EXISTS formula (engine TEXT, tex TEXT, html TEXT, error TEXT, '
-                            'PRIMARY KEY (engine, tex))')
-        except (OSError, sqlite3.Error):
-            self.db = sqlite3.connect(':memory:')
-            self.db.execute('CREATE TABLE formula (engine TEXT, tex TEXT, html TEXT, error TEXT, PRIMARY KEY (engine, tex))')
+        self.location = location
+        self.connection: Optional[sqlite3.Connection] = None
 
-    def get(self, texts: Iterable[str]) -> Dict[str, Tuple[str, Optional[str]]]:
-        texts = list(texts)
+    @property
+    def db(self) -> sqlite3.Connection:
+        if self.connection is None:
+            location = self.location or folder()
+            try:
+                location.mkdir(parents=True, exist_ok=True)
+                self.connection = self.open(str(location / 'formulas.sqlite'))
+            except (OSError, sqlite3.Error):
+                self.connection = self.open(':memory:')
+        return self.connection
+
+    def open(self, name: str) -> sqlite3.Connection:
+        db = sqlite3.connect(name, timeout=30)
+        # A store written by an older generator, with other columns, is only a cache: it goes.
+        if tuple(row[1] for row in db.execute('PRAGMA table_info(formula)')) not in ((), self.COLUMNS):
+            db.execute('DROP TABLE formula')
+        db.execute('CREATE TABLE IF NOT EXISTS formula (engine TEXT, tex TEXT, html TEXT, error TEXT, labels TEXT, '
+                   'PRIMARY KEY (engine, tex))')
+        return db
+
+    def get(self, keys: Iterable[str]) -> Dict[str, Tuple[str, Optional[str], dict]]:
+        keys = list(keys)
         found = {}
-        for start in range(0, len(texts), 500):
-            chunk = texts[start:start + 500]
-            rows = self.db.execute(f'SELECT tex, html, error FROM formula WHERE engine = ? AND tex IN '
+        if not keys:
+            return found
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            rows = self.db.execute(f'SELECT tex, html, error, labels FROM formula WHERE engine = ? AND tex IN '
                                    f'({",".join("?" * len(chunk))})', [self.engine, *chunk])
-            found.update((tex, (html, error)) for tex, html, error in rows)
+            found.update((key, (html, error, json.loads(labels))) for key, html, error, labels in rows)
         return found
 
-    def put(self, typeset: Dict[str, Tuple[str, Optional[str]]]):
+    def put(self, typeset: Dict[str, Tuple[str, Optional[str], dict]]):
         """Keep new formulas; those of another engine (an older MathJax or generator) go."""
         try:
             with self.db:
                 self.db.execute('DELETE FROM formula WHERE engine != ?', [self.engine])
-                self.db.executemany('INSERT OR REPLACE INTO formula VALUES (?, ?, ?, ?)',
-                                    [(self.engine, tex, html, error) for tex, (html, error) in typeset.items()])
+                self.db.executemany('INSERT OR REPLACE INTO formula VALUES (?, ?, ?, ?, ?)',
+                                    [(self.engine, key, html, error, json.dumps(labels, sort_keys=True))
+                                     for key, (html, error, labels) in typeset.items()])
         except sqlite3.Error:
             pass  # a read-only or full disk costs the next build time, not this one its result
 
     def close(self):
-        self.db.close()
+        if self.connection is not None:
+            self.connection.close()
 
 
 class Pages:
     """
-    The pages of the last build into `out`, as its manifest describes them, for this build to
-    reuse: none if our code changed since (`generator` is the hash of everything that shapes a page).
+    The pages and files of the last build into `out`, as its manifest describes them, for this
+    build to reuse: none if our code changed since (`generator` is the hash of everything that
+    shapes a page). `as_written` holds the files that were reused as found, with their hashes.
     """
 
     def __init__(self, out: Path, generator: str):
         self.out = out
         self.manifest = load_manifest(out)
-        self.pages = self.manifest.get('pages', {}) if self.manifest.get('generator') == generator else {}
+        same = self.manifest.get('generator') == generator
+        self.pages = self.manifest.get('pages', {}) if same else {}
+        self.files = self.manifest.get('files', {}) if same else {}
+        self.as_written: Dict[str, str] = {}
 
-    def parsed(self, url: str, path: str, digest: str, root: Path, within_root: Callable[[Path], bool]) -> Optional[dict]:
+    def parsed(self, url: str, path: str, digest: str, root: Path) -> Optional[dict]:
         """
         What the last build learnt from `path` (title, summary, search entries, includes, images),
         if its bytes and those of its includes and images are unchanged. The images are copied
@@ -104,17 +130,29 @@ class Pages:
         before = self.pages.get(url)
         if (before and before.get('source') == path and before['hash'] == digest
                 and all((root / d).is_file() and sha(root / d) == h for d, h in before.get('deps', {}).items())
-                and all(within_root(root / image) for image in before.get('images', []))):
+                and all(within(root, root / image) for image in before.get('images', []))):
             return before
         return None
 
     def output(self, url: str, key: str) -> Optional[bytes]:
         """The page the last build wrote, if it was laid out from the same `key` and is as written."""
         before = self.pages.get(url, {})
-        existing = self.out / url
-        if before.get('key') == key and existing.is_file():
+        return self.found(url, before.get('output')) if before.get('key') == key else None
+
+    def written(self, path: str) -> Optional[bytes]:
+        """A file that depends on the generator alone, as the last build wrote it, if it is still so."""
+        return self.found(path, self.files.get(path))
+
+    def found(self, path: str, digest: Optional[str]) -> Optional[bytes]:
+        """
+        The bytes of a file the last build wrote, if they hash to `digest`. One that a symbolic
+        link leads out of the output folder is never found: it is written, and refused there.
+        """
+        existing = self.out / path
+        if digest and existing.is_file() and within(self.out, existing):
             data = existing.read_bytes()
-            if sha_bytes(data) == before.get('output'):
+            if sha_bytes(data) == digest:
+                self.as_written[path] = digest
                 return data
         return None
 
@@ -140,10 +178,15 @@ def load_manifest(out: Path) -> dict:
     if not isinstance(manifest, dict):
         return {}
     pages = manifest.get('pages') if isinstance(manifest.get('pages'), dict) else {}
-    files = manifest.get('files') if isinstance(manifest.get('files'), list) else []
+    # Each file the last build wrote, and the hash of what it wrote (`None` when unknown).
+    files = manifest.get('files')
+    if isinstance(files, list):
+        files = {path: None for path in files if isinstance(path, str)}
+    files = files if isinstance(files, dict) else {}
     return {'generator': manifest.get('generator'),
             'pages': {url: meta for url, meta in pages.items() if valid_entry(url, meta)},
-            'files': [path for path in files if plain_path(path)]}
+            'files': {path: digest if isinstance(digest, str) else None
+                      for path, digest in files.items() if plain_path(path)}}
 
 
 def valid_entry(url, meta) -> bool:
@@ -162,5 +205,19 @@ def plain_path(path) -> bool:
 
 
 def encode_manifest(manifest: dict) -> bytes:
-    return (json.dumps(manifest, sort_keys=True, indent=1, ensure_ascii=False) + '\n').encode()
+    """
+    JSON with a line for each page and each file, so that a change to one page is a change to
+    its line. Each line is made by `json`'s C encoder: an indented dump takes its Python path,
+    which cost a no-change build a tenth of its time.
+    """
+    def encode(value) -> str:
+        return json.dumps(value, sort_keys=True, ensure_ascii=False)
 
+    parts = []
+    for name, value in sorted(manifest.items()):
+        if isinstance(value, dict):
+            value = '{\n' + ',\n'.join(f'  {encode(k)}: {encode(v)}' for k, v in sorted(value.items())) + '\n }'
+        else:
+            value = encode(value)
+        parts.append(f' {encode(name)}: {value}')
+    return ('{\n' + ',\n'.join(parts) + '\n}\n').encode()

@@ -13,7 +13,8 @@ summary: Fails when the site is stale, a link or anchor is broken, math is unbal
 * **Links**: every relative `href` and `src` must name an existing file, and a `#fragment`
   must name an `id` in the target page; no `id` may appear twice on a page. Links to `http(s)` are not fetched (we are offline).
 * **Math**: every formula is typeset, with no MathJax error and nothing but MathJax's own tags
-  and attributes, and its TeX is closed by its own delimiter, with balanced braces and environments.
+  and attributes, and its TeX is closed by its own delimiter (or is a reference to an equation, in
+  prose), with balanced braces and environments.
 * **Scripts and URLs**: a page may only load our scripts from `assets/`, and no link may use a
   scheme other than `http(s)` or `mailto` (the empty `data:,` favicon aside) or name another host
   without one (`//host/…`).
@@ -30,7 +31,7 @@ from urllib.parse import unquote
 
 from site_gen import BuildError
 from site_gen.sanitise import url_problem
-from site_gen.tex import check_math
+from site_gen.tex import REF_RE, check_math
 from site_gen.typeset import unsafe
 from site_gen.site import build
 
@@ -140,8 +141,9 @@ def math(out: Path) -> List[str]:
             problems.append(f'{name}: {untypeset} formula(s) not typeset; run `make html`')
         for container, raw in formulas:
             span = html.unescape(raw)
-            closed = any(span.startswith(a) and span.endswith(b) and len(span) >= len(a) + len(b)
-                         for a, b in MATH_DELIMITERS) or re.fullmatch(r'\\begin\{([^}]*)\}.*\\end\{\1\}', span, re.S)
+            closed = (any(span.startswith(a) and span.endswith(b) and len(span) >= len(a) + len(b)
+                          for a, b in MATH_DELIMITERS) or re.fullmatch(r'\\begin\{([^}]*)\}.*\\end\{\1\}', span, re.S)
+                      or REF_RE.fullmatch(span))
             error = ERROR_RE.search(container)
             problem = ((None if closed else f'math {span[:60]!r} is not closed by its own delimiter') or check_math(span)
                        or (error and f'MathJax error in {span[:60]!r}: {html.unescape(error.group(1))}')

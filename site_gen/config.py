@@ -15,12 +15,13 @@ base_url = "https://labml-opt.github.io/"   # canonical links; none when unset
 repository = "https://github.com/org/repo"  # "view source" links to the exact line; none when unset
 branch = "main"                             # the branch those links point into (default: main)
 sources = ["labml_opt", "README.md"]        # what `site-gen build` renders when given nothing
-exclude = ["labml_opt/experiments/logs/*"]  # paths (globs, relative to the root) that are never pages
+exclude = ["labml_opt/experiments/logs/*"]  # paths (globs) that are never pages
 remote_images = false                       # let prose show images from https URLs
 ```
 
 The table is read from the nearest `pyproject.toml` at or above the root of the pages, and
-"view source" paths are relative to that file's folder. A key we do not know is an error, so that
+every path in it (`sources`, `exclude`), like the paths of "view source" links, is relative to
+that file's folder, whichever folder the pages' paths are relative to. A key we do not know is an error, so that
 a typo does not silently change nothing.
 """
 

@@ -41,6 +41,7 @@ from markdown.extensions.tables import TableExtension
 from site_gen import SiteError, highlight
 from site_gen.docstrings import readable
 from site_gen.parse import Section, Source
+from site_gen.paths import normalise, relative_url, within
 from site_gen.sanitise import sanitise, url_problem
 from site_gen.tex import PLACEHOLDER_RE, extract
 
@@ -170,8 +171,11 @@ class Renderer:
         out = re.sub(r'<h([1-6])>(.*?)</h\1>',
                      lambda m: f'<h{m.group(1)} id="{unique_id(slug(plain_text(m.group(2))), used_ids)}">{m.group(2)}</h{m.group(1)}>',
                      out, flags=re.S)
-        return URL_ATTRIBUTE_RE.sub(lambda tag: re.sub(
+        out = URL_ATTRIBUTE_RE.sub(lambda tag: re.sub(
             r'\b(href|src)="([^"]*)"', lambda m: self.url(tag.group(1), m, path, page, lines, origins), tag.group()), out)
+        # Images load when they come near the screen: a page's load does not wait for plots
+        # further down (a large SVG takes longer to parse than the rest of the page).
+        return out.replace('<img ', '<img loading="lazy" ')
 
     def expand(self, path, number, text, lines, origins, page, seen):
         """Append one prose line, or the lines of the Markdown file it includes."""
@@ -189,7 +193,7 @@ class Renderer:
             return
         target = normalise((Path(path).parent / m.group(1)).as_posix())
         full = self.root / target if target else None
-        if target is None or not self.within_root(full):
+        if target is None or not within(self.root, full):
             problem = f'include {m.group(1)} points outside the source tree'
         elif not full.is_file():
             problem = f'include file not found: {m.group(1)} (looked for {target})'
@@ -219,7 +223,7 @@ class Renderer:
         relative = not re.match(r'[A-Za-z][A-Za-z0-9+.-]*:|/', value)
         if tag == 'img' and relative:
             source = normalise((Path(path).parent / value.split('#')[0].split('?')[0]).as_posix())
-            if source is not None and not self.within_root(self.root / source):
+            if source is not None and not within(self.root, self.root / source):
                 page.errors.append(SiteError(*where(value, lines, origins), f'image {value} leads outside the source tree'))
             elif source is None or not (self.root / source).is_file():
                 page.errors.append(SiteError(*where(value, lines, origins), f'image not found: {value}'))
@@ -231,14 +235,6 @@ class Renderer:
             if page_url:
                 value = relative_url(self.page_for(path), page_url) + (f'#{fragment}' if fragment else '')
         return f'{attribute}="{html.escape(value)}"'
-
-    def within_root(self, path: Path) -> bool:
-        """
-        Whether `path` really is in the tree: a symbolic link in a pull request must not copy
-        `~/.ssh/id_rsa` into the site as an image, or include it as Markdown.
-        """
-        root = self.root.resolve()
-        return root in path.resolve().parents
 
 
 def where(needle: str, lines: List[str], origins: List[Tuple[str, int]]) -> Tuple[str, int]:
@@ -345,29 +341,3 @@ def unique_id(base: str, used: set) -> str:
 
 def plain_text(fragment: str) -> str:
     return re.sub(r'\s+', ' ', html.unescape(re.sub(r'<[^>]+>', '', fragment))).strip()
-
-
-def normalise(path: Optional[str]) -> Optional[str]:
-    """`a/b/../c` to `a/c`; `None` when the path climbs out of the root."""
-    parts: List[str] = []
-    for part in (path or '').split('/'):
-        if part in ('', '.'):
-            continue
-        if part == '..':
-            if not parts:
-                return None
-            parts.pop()
-        else:
-            parts.append(part)
-    return '/'.join(parts)
-
-
-def relative_url(here: str, target: str) -> str:
-    """The URL of output path `target` as seen from output path `here`."""
-    base = here.split('/')[:-1]
-    parts = target.split('/')
-    common = 0
-    while common < len(base) and common < len(parts) - 1 and base[common] == parts[common]:
-        common += 1
-    return '/'.join(['..'] * (len(base) - common) + parts[common:])
-

@@ -19,6 +19,7 @@ found by comparing the tags and attributes before and after with Python's own HT
 only words the warnings, it decides nothing.
 """
 
+import functools
 import re
 from collections import Counter
 from html.parser import HTMLParser
@@ -79,13 +80,9 @@ def url_problem(tag: str, attribute: str, value: str, remote_images: bool = Fals
     return None
 
 
-def sanitise(fragment: str, remote_images: bool = False) -> Tuple[str, List[Tuple[str, str]]]:
-    """
-    The allow-listed part of the HTML `fragment`, and a description of each tag, attribute or URL
-    that was removed (see `removed`). The content of `<script>` and `<style>` goes with them;
-    other tags off the list are dropped and their text kept. No `class` survives but a fenced
-    block's language, so prose cannot mark its own text as math for MathJax.
-    """
+@functools.lru_cache(maxsize=None)
+def cleaner(remote_images: bool) -> nh3.Cleaner:
+    """nh3's sanitiser with our allow-lists, made once: making it costs as much as cleaning a section."""
     def keep(tag: str, attribute: str, value: str) -> Optional[str]:
         if attribute not in ALLOWED_ATTRIBUTES['*'] | ALLOWED_ATTRIBUTES.get(tag, set()) | {'class'}:
             return None
@@ -93,9 +90,19 @@ def sanitise(fragment: str, remote_images: bool = False) -> Tuple[str, List[Tupl
             return None
         return value
 
-    clean = nh3.clean(fragment, tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
-                      attribute_filter=keep, url_schemes=LINK_SCHEMES, link_rel=None, strip_comments=True,
-                      clean_content_tags={'script', 'style'})
+    return nh3.Cleaner(tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES, allowed_classes=ALLOWED_CLASSES,
+                       attribute_filter=keep, url_schemes=LINK_SCHEMES, link_rel=None, strip_comments=True,
+                       clean_content_tags={'script', 'style'})
+
+
+def sanitise(fragment: str, remote_images: bool = False) -> Tuple[str, List[Tuple[str, str]]]:
+    """
+    The allow-listed part of the HTML `fragment`, and a description of each tag, attribute or URL
+    that was removed (see `removed`). The content of `<script>` and `<style>` goes with them;
+    other tags off the list are dropped and their text kept. No `class` survives but a fenced
+    block's language, so prose cannot mark its own text as math for MathJax.
+    """
+    clean = cleaner(remote_images).clean(fragment)
     # Most prose comes back as it went in, but for Markdown's `<br />`: then nothing was removed.
     if clean == fragment.replace(' />', '>'):
         return clean, []

@@ -14,7 +14,8 @@ summary: Pages, navigation, index pages, search index and assets, written increm
    with a note, and so is a named file that is neither Python nor Markdown.
 2. **Parse and render** each source whose bytes, includes or images changed since the last build.
    The manifest `manifest.json` remembers, for every page, the hashes it was built from and
-   what the navigation needs (title, summary, search entries). It holds no timestamps and no
+   what the navigation needs (title, summary, search entries), and the hash of every file
+   written. It holds no timestamps and no
    absolute paths, so it is the same on every machine and can be committed with the site;
    [cache](cache.html) reads it and decides what may be reused.
 3. **Typeset** the formulas of every page rendered, in one request to MathJax for those the
@@ -28,12 +29,20 @@ summary: Pages, navigation, index pages, search index and assets, written increm
 5. **Write** only the files whose bytes differ, each through a temporary file and a rename,
    and remove pages whose sources are gone.
 
+A build with nothing to do reads the sources and the pages it wrote, and little else: the
+[renderer](render.html) and what it imports (Markdown, the sanitiser, Pygments, PyYAML) are
+loaded when a first page must be rendered, and the assets, which depend on the generator alone,
+are made again only when the last build's copies are not as it wrote them.
+
 The manifest is committed, so a pull request can change it: it is read as untrusted input. An
 entry whose paths are not plain relative paths is dropped, and every write and removal goes
 through [`inside`](#inside), which refuses any path that would land outside the output folder.
 """
 
+import functools
 import hashlib
+import importlib
+import importlib.util
 import json
 import os
 import re
@@ -41,14 +50,16 @@ import time
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Dict, List, Optional
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from site_gen import BuildError, SiteError
 from site_gen import config as configuration
 from site_gen import typeset
 from site_gen.cache import MANIFEST, Formulas, Pages, encode_manifest, plain_path, sha, sha_bytes
-from site_gen.parse import parse
-from site_gen.render import RenderedPage, Renderer, relative_url
+from site_gen.paths import relative_url
+
+if TYPE_CHECKING:
+    from site_gen.render import RenderedPage, Renderer
 
 PACKAGE = Path(__file__).resolve().parent
 # Our temporary files: `.NAME.PID.tmp`, next to the file they become.
@@ -96,11 +107,18 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
     config, project = configuration.find(root)
     notes: List[str] = []
     sources = sources or [project / source for source in config.sources] or ['.']
-    paths = discover(root, sources, out, config.exclude, notes)
+    paths = discover(root, sources, out, config.exclude, notes, project)
     urls = assign_urls(paths)
     generator = generator_hash()
     last = Pages(out, generator)
-    renderer = Renderer(root, {p: u for p, u in urls.items()}.get, remote_images=config.remote_images)
+
+    @functools.cache
+    def renderer() -> 'Renderer':
+        # Markdown, the sanitiser, Pygments and PyYAML come with the renderer, made when a first
+        # page must be rendered: a build with nothing to render needs none of them.
+        from site_gen.render import Renderer
+        return Renderer(root, urls.get, remote_images=config.remote_images)
+
     with typeset.MathJax(Formulas(typeset.engine())) as mathjax:
         metas, rendered, errors, warnings = render_changed(root, paths, urls, last, renderer)
         sections = typeset_rendered(mathjax, rendered, metas, errors)
@@ -110,7 +128,7 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
         def page_html(page: Page, context: dict) -> bytes:
             if page.source and page.url not in sections:
                 # Its source is unchanged but its navigation is not: render it again.
-                _, again, problems = render(renderer, page.source, (root / page.source).read_bytes())
+                _, again, problems = render(renderer(), page.source, (root / page.source).read_bytes())
                 sections[page.url], more = mathjax.page(again) if not problems else ([], [])
                 if problems or more:
                     raise BuildError(problems + more)
@@ -123,34 +141,35 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
                                           lambda page: navigation(page, pages, root, links_from, config, project))
         for page in pages.values():
             outputs.update({image: (root / image).read_bytes() for image in page.meta.get('images', [])})
-        outputs.update(assets())
-        outputs.update(typeset.assets(mathjax))
+        # The assets depend on the generator alone: the last build's copies serve if it was this one.
+        outputs.update({path: last.written(path) or make() for path, make in assets(mathjax).items()})
         outputs['assets/search-index.js'] = search_index(pages)
-    manifest = {'generator': generator, 'pages': manifest_pages, 'files': sorted(outputs)}
-    written, removed = write(out, outputs, manifest, last.manifest)
+    manifest = {'generator': generator, 'pages': manifest_pages,
+                'files': {path: last.as_written.get(path) or sha_bytes(data) for path, data in outputs.items()}}
+    written, removed = write(out, outputs, manifest, last)
     return Report(rendered=sorted(sections), written=written, removed=removed, warnings=warnings,
                   pages=len(pages), notes=sorted(notes), errors=errors)
 
 
-def render_changed(root: Path, paths: List[str], urls: Dict[str, str], last: Pages, renderer: Renderer):
+def render_changed(root: Path, paths: List[str], urls: Dict[str, str], last: Pages, renderer: Callable[[], 'Renderer']):
     """
     Parse and render each source that changed since the last build; reuse what the last build
     learnt of the others. Returns what each page's navigation needs, by URL; the rendered pages;
     every error of every file; and the warnings.
     """
     metas: Dict[str, dict] = {}
-    rendered: Dict[str, RenderedPage] = {}
+    rendered: Dict[str, 'RenderedPage'] = {}
     errors: List[SiteError] = []
     warnings: List[str] = []
     for path in paths:
         url = urls[path]
         data = (root / path).read_bytes()
         digest = sha_bytes(data)
-        before = last.parsed(url, path, digest, root, renderer.within_root)
+        before = last.parsed(url, path, digest, root)
         if before:
             metas[url] = before
             continue
-        source, page, problems = render(renderer, path, data)
+        source, page, problems = render(renderer(), path, data)
         if source:
             warnings += source.warnings + page.warnings
         if problems:
@@ -166,7 +185,7 @@ def render_changed(root: Path, paths: List[str], urls: Dict[str, str], last: Pag
     return metas, rendered, errors, warnings
 
 
-def typeset_rendered(mathjax: typeset.MathJax, rendered: Dict[str, RenderedPage], metas: Dict[str, dict],
+def typeset_rendered(mathjax: typeset.MathJax, rendered: Dict[str, 'RenderedPage'], metas: Dict[str, dict],
                      errors: List[SiteError]) -> Dict[str, list]:
     """
     The sections of every rendered page with their formulas typeset: all of the build's
@@ -200,27 +219,33 @@ def lay_out(pages: Dict[str, Page], last: Pages, generator: str, page_html, cont
                                   sort_keys=True))
         reused = last.output(url, key)
         outputs[url] = reused if reused is not None else page_html(page, context)
-        manifest_pages[url] = dict(page.meta, key=key, output=sha_bytes(outputs[url]))
+        manifest_pages[url] = dict(page.meta, key=key, output=last.as_written.get(url) or sha_bytes(outputs[url]))
     return outputs, manifest_pages
 
 
-def write(out: Path, outputs: Dict[str, bytes], manifest: dict, old: dict):
+def write(out: Path, outputs: Dict[str, bytes], manifest: dict, last: Pages):
     """
     Write the files whose bytes changed, remove the ones the last build wrote and this one does
-    not. The manifest is written first with every file this build may write, so that a build
-    killed half way leaves nothing that the next build does not know about and cannot remove.
+    not. A file the last build wrote, found as written and kept as it is, is not read again.
+    When this build writes files the last one did not, the manifest is written first with all
+    of them, so that a build killed half way leaves nothing that the next build does not know
+    about and cannot remove.
     """
     remove_temporaries(out)
-    journal = dict(old, files=sorted(set(old.get('files', [])) | set(outputs) | {MANIFEST}))
-    write_if_changed(out, MANIFEST, encode_manifest(journal))
-    written = [path for path, data in sorted(outputs.items()) if write_if_changed(out, path, data)]
-    removed = [path for path in old.get('files', []) if path not in outputs and path != MANIFEST and remove(out, path)]
+    old_files = last.manifest.get('files', {})
+    if not outputs.keys() <= old_files.keys():
+        journal = dict(last.manifest, files={**{path: None for path in outputs}, **old_files, MANIFEST: None})
+        write_if_changed(out, MANIFEST, encode_manifest(journal))
+    written = [path for path, data in sorted(outputs.items())
+               if path not in last.as_written and write_if_changed(out, path, data)]
+    removed = [path for path in old_files if path not in outputs and path != MANIFEST and remove(out, path)]
     write_if_changed(out, MANIFEST, encode_manifest(manifest))
     return written, removed
 
 
-def render(renderer: Renderer, path: str, data: bytes):
+def render(renderer: 'Renderer', path: str, data: bytes):
     """Parse and render one source: the parsed source, its page, and every error of both, in line order."""
+    from site_gen.parse import parse
     try:
         source = parse(path, data)
     except SiteError as e:
@@ -232,11 +257,13 @@ def render(renderer: Renderer, path: str, data: bytes):
 
 # ## Finding sources and naming pages
 
-def discover(root: Path, sources, out: Path, exclude=(), notes: Optional[List[str]] = None) -> List[str]:
+def discover(root: Path, sources, out: Path, exclude=(), notes: Optional[List[str]] = None,
+             project: Optional[Path] = None) -> List[str]:
     """
     Every `.py` file under each source folder, plus the Python and Markdown files named directly,
     as paths relative to `root`; not hidden files, caches, the output folder, or what the
-    configuration excludes. Empty files and named files of another kind are left out with a note.
+    configuration excludes (globs of paths relative to the `project` folder, as its `sources`
+    are, whatever the root). Empty files and named files of another kind are left out with a note.
     """
     notes = [] if notes is None else notes
     found = set()
@@ -253,7 +280,8 @@ def discover(root: Path, sources, out: Path, exclude=(), notes: Optional[List[st
         for path in candidates:
             relative = path.relative_to(root).as_posix()
             if (any(part.startswith('.') or part == '__pycache__' for part in Path(relative).parts)
-                    or path == out or out in path.parents or any(fnmatch(relative, pattern) for pattern in exclude)):
+                    or path == out or out in path.parents
+                    or any(fnmatch(os.path.relpath(path, project or root), pattern) for pattern in exclude)):
                 continue
             if root not in path.resolve().parents:
                 notes.append(f'{relative}: skipped: a symbolic link that leads outside the root')
@@ -390,11 +418,15 @@ def template(name: str, **context) -> str:
     return _environment.get_template(name).render(**context)
 
 
-def assets() -> Dict[str, bytes]:
-    """Our CSS and scripts, and Pygments' colours for both themes."""
-    files = {f'assets/{p.name}': p.read_bytes() for p in sorted((PACKAGE / 'static').iterdir())
+def assets(mathjax: typeset.MathJax) -> Dict[str, Callable[[], bytes]]:
+    """
+    Our CSS and scripts, Pygments' colours for both themes, MathJax's CSS and fonts: each by the
+    function that makes it, called only if the last build's copy does not serve.
+    """
+    files = {f'assets/{p.name}': p.read_bytes for p in sorted((PACKAGE / 'static').iterdir())
              if p.is_file() and not p.name.startswith('.')}
-    files['assets/pygments.css'] = pygments_css().encode()
+    files['assets/pygments.css'] = lambda: pygments_css().encode()
+    files.update(typeset.assets(mathjax))
     return files
 
 
@@ -419,14 +451,26 @@ def token_rules(css: str) -> str:
 
 def generator_hash() -> str:
     """Everything besides the sources that shapes the output: our code, templates and styles."""
-    import markdown
-    import nh3
-    import pygments
-    digest = hashlib.sha256(f'markdown {markdown.__version__} pygments {pygments.__version__} '
-                            f'nh3 {nh3.__version__} {typeset.engine()}'.encode())
+    versions = ' '.join(f'{package} {installed_version(package)}' for package in ('markdown', 'pygments', 'nh3'))
+    digest = hashlib.sha256(f'{versions} {typeset.engine()}'.encode())
     for path in sorted(generator_files()):
         digest.update(path.relative_to(PACKAGE).as_posix().encode() + b'\0' + path.read_bytes())
     return digest.hexdigest()
+
+
+def installed_version(package: str) -> str:
+    """
+    A package's version, read from the name of the metadata folder installed beside it (else
+    from the package itself): importing Markdown, Pygments and nh3 costs more than the rest of
+    a build with nothing to render.
+    """
+    spec = importlib.util.find_spec(package)
+    folder = Path(spec.origin).parent.parent
+    prefix = package.lower() + '-'
+    for name in os.listdir(folder):
+        if name.lower().startswith(prefix) and name.endswith('.dist-info'):
+            return name[len(prefix):-len('.dist-info')]
+    return importlib.import_module(package).__version__
 
 
 def generator_files() -> List[Path]:

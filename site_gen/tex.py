@@ -10,6 +10,8 @@ Markdown would eat `\\` row breaks, read `_` as emphasis and `\{` as an escaped 
 math span is cut out before Markdown runs and replaced by a placeholder Markdown cannot touch;
 [render](render.html) puts it back afterwards, HTML-escaped, inside `<span class="math">`, and
 [typeset](typeset.html) typesets only those spans, so a stray `$` elsewhere is never math.
+A `\ref{…}` or `\eqref{…}` in prose is cut out too: it is typeset as a formula of its own, a link
+to the numbered equation.
 
 Each span is checked here, before MathJax sees it: braces and environments must balance, and the
 macros that reach outside the formula are refused ([`FORBIDDEN_MACROS`](#FORBIDDEN_MACROS)), as
@@ -52,6 +54,9 @@ COLOR_RE = re.compile(r'[\w\s#.,!+-]*')
 FENCE_RE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
 TEXT_RE = re.compile(r'[^`$\\\n]+\n?|\$+|\\.?|.', re.S)
 BEGIN_RE = re.compile(r'\\begin\{([^}]*)\}')
+# `\eqref{name}` and `\ref{name}`: in a formula, a reference to an equation; in prose, a formula
+# of its own, as MathJax makes it in a browser (its `processRefs`).
+REF_RE = re.compile(r'\\(?:eq)?ref\s*\{([^{}]*)\}')
 NEWLINE_RE = re.compile('\n')
 
 
@@ -136,6 +141,9 @@ def math_end(text: str, i: int, fail) -> Optional[int]:
             if j < 0:
                 return fail(i, f'unclosed {opening}: math needs a closing {closing}')
             return j + 2
+    reference = REF_RE.match(text, i)
+    if reference:
+        return reference.end()
     begin = BEGIN_RE.match(text, i)
     if begin:
         name = re.escape(begin.group(1))

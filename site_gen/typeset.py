@@ -28,8 +28,26 @@ the macros that [tex](tex.html) refuses and the packages `typeset.js` leaves out
 MathJax cannot typeset (an undefined macro, a misplaced `&`) is an error at its file and line,
 like the checks of [tex](tex.html) before it.
 
-`typeset()` returns values: the HTML of each formula and its error, by TeX; `page()` a page's
-sections with their formulas typeset, and its errors.
+## Equation numbers across formulas
+
+MathJax numbers an equation whose row has a `\tag{…}`, and `\label{name}` names that number,
+so that `\eqref{name}` shows it in parentheses as a link to the equation (`\ref{name}` without
+them). Each formula is typeset afresh, so that its HTML depends on what it is given alone and
+can be cached by it; a reference to a label of another formula must then be given that label.
+`page()` makes two passes over a page:
+
+1. every formula is typeset on its own, and MathJax says which labels each one numbers, with
+   their tags and ids;
+2. each formula that refers to a label it does not number itself is typeset again, given the
+   labels it refers to, as MathJax would have kept them from the formulas before it; its key in
+   the cache is its TeX followed by those labels (`key()`), so a number it shows is part of it.
+
+A `\ref{…}` or `\eqref{…}` in prose, outside any formula, is a formula of its own, as it is to
+MathJax in a browser. A reference to a label that no formula of the page numbers, and a label
+numbered twice, are errors at their file and line.
+
+`typeset()` returns values: by key, the HTML of each formula, its error, and the labels it
+numbers; `page()` a page's sections with their formulas typeset, and its errors.
 """
 
 import hashlib
@@ -40,12 +58,13 @@ import shutil
 import subprocess
 from dataclasses import replace
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Tuple
+from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
 
 import mathjax
 
 from site_gen import SiteError
 from site_gen.cache import Formulas
+from site_gen.tex import REF_RE
 
 MATHJAX = Path(mathjax.__file__).parent / 'static' / 'mathjax'
 SCRIPT = Path(__file__).with_name('typeset.js')
@@ -77,6 +96,13 @@ ATTRIBUTE_VALUE_RE = re.compile(r'\s+([^\s=>"]+)="([^"]*)"')
 CLASS_RE = re.compile(r'\s*(?:(?:mjx-|MJX-|TEX-|MathJax)[\w-]*\s*)*')
 # The fonts the stylesheet names (`fontURL` in typeset.js), and MathJax's licence.
 FONTS = 'es5/output/chtml/fonts/woff-v2'
+
+
+class Formula(NamedTuple):
+    """A typeset formula: its HTML, MathJax's error if any, and the labels it numbers (name: [tag, id])."""
+    html: str
+    error: Optional[str]
+    labels: Dict[str, list]
 
 
 def engine() -> str:
@@ -112,34 +138,58 @@ class MathJax:
 
     def __init__(self, formulas: Formulas):
         self.formulas = formulas
-        self.known: Dict[str, Tuple[str, Optional[str]]] = {}
+        self.known: Dict[str, Formula] = {}
         self.css = None
         self.process: Optional[subprocess.Popen] = None
 
-    def typeset(self, spans: Iterable[str]) -> Dict[str, Tuple[str, Optional[str]]]:
-        """Each span (with its delimiters, as written) to its HTML and its MathJax error, if any."""
-        spans = set(spans)
-        self.known.update(self.formulas.get(spans - self.known.keys()))
-        missing = sorted(spans - self.known.keys())
+    def typeset(self, keys: Iterable[str]) -> Dict[str, Formula]:
+        """Each formula, by its `key()` (a span as written, with the labels it is given), typeset."""
+        keys = set(keys)
+        self.known.update((key, Formula(*value)) for key, value in self.formulas.get(keys - self.known.keys()).items())
+        missing = sorted(keys - self.known.keys())
         if missing:
-            answers = self.ask([list(delimited(span)) for span in missing])
-            fresh = {span: wrap(span, container, error or unsafe(container))
-                     for span, (container, error) in zip(missing, answers)}
+            answers = self.ask([request(key) for key in missing])
+            fresh = {key: wrap(key, *answer) for key, answer in zip(missing, answers)}
             self.formulas.put(fresh)
             self.known.update(fresh)
-        return {span: self.known[span] for span in spans}
+        return {key: self.known[key] for key in keys}
 
     def page(self, page) -> Tuple[list, List[SiteError]]:
         """
-        A rendered page's sections with their formulas typeset, and an error at the file and line
-        of each formula MathJax could not typeset. Only the formulas that reached the HTML count:
-        not one in a comment the sanitiser removed, nor one that is text in a link's title.
+        A rendered page's sections with their formulas typeset, each given the labels of the
+        others that it refers to, and an error at the file and line of each formula MathJax could
+        not typeset, each reference to an unknown label and each label numbered twice. Only the
+        formulas that reached the HTML count: not one in a comment the sanitiser removed, nor one
+        that is text in a link's title.
         """
+        # The first pass: every formula on its own, and the labels each numbers, in page order.
         present = {span for section in page.sections for span in spans(section.prose)}
-        typeset = self.typeset(present)
-        problems = [SiteError(path, line, f'MathJax cannot typeset {span!r}: {typeset[span][1]}')
-                    for span, path, line in page.maths if span in present and typeset[span][1]]
-        return [replace(section, prose=apply(section.prose, typeset)) for section in page.sections], problems
+        alone = self.typeset(present)
+        occurrences = [(span, path, line) for span, path, line in page.maths if span in present]
+        numbered: Dict[str, list] = {}
+        first: Dict[str, str] = {}
+        problems = []
+        for span, path, line in occurrences:
+            for name, label in alone[span].labels.items():
+                if name in numbered:
+                    problems.append(SiteError(path, line, f'\\label{{{name}}} numbers a second equation on this '
+                                                          f'page (the first is at {first[name]})'))
+                numbered.setdefault(name, label)
+                first.setdefault(name, f'{path}:{line}')
+        # The second pass: a formula that refers to labels it does not number is given them.
+        keys = {}
+        for span, path, line in occurrences:
+            outside = sorted(set(REF_RE.findall(span)) - alone[span].labels.keys())
+            problems += [SiteError(path, line, f'no equation on this page is numbered with \\label{{{name}}}, to '
+                                               f'which {span!r} refers (a label names the \\tag{{...}} of its row)')
+                         for name in outside if name not in numbered]
+            keys[span] = key(span, {name: numbered[name] for name in outside if name in numbered})
+        typeset = self.typeset(keys.values())
+        chosen = {span: typeset[k] for span, k in keys.items()}
+        problems += [SiteError(path, line, f'MathJax cannot typeset {span!r}: {chosen[span].error}')
+                     for span, path, line in occurrences if chosen[span].error]
+        problems.sort(key=lambda e: (e.path, e.line))
+        return [replace(section, prose=apply(section.prose, chosen)) for section in page.sections], problems
 
     def stylesheet(self) -> Tuple[str, Dict[str, str]]:
         """
@@ -151,7 +201,7 @@ class MathJax:
         if self.css is None:
             done = self.formulas.get([STYLESHEET])
             if STYLESHEET not in done:
-                done = {STYLESHEET: (self.ask(['stylesheet'])[0][0], None)}
+                done = {STYLESHEET: (self.ask(['stylesheet'])[0][0], None, {})}
                 self.formulas.put(done)
             shared, characters = [], {}
             for rule in done[STYLESHEET][0].strip().split('\n\n'):
@@ -224,19 +274,34 @@ def unsafe(container: str) -> Optional[str]:
     return f'MathJax made {", ".join(problems[:3])}, which a page may not carry' if problems else None
 
 
+def key(span: str, labels: Dict[str, list]) -> str:
+    """A formula's key: its span as written, then the labels of other formulas it is given, if any."""
+    return f'{span}\0{json.dumps(labels, sort_keys=True)}' if labels else span
+
+
+def request(key: str) -> list:
+    """What MathJax is asked for a key: the TeX, whether it is displayed, and the labels it is given."""
+    span, _, labels = key.partition('\0')
+    return [*delimited(span), json.loads(labels) if labels else {}]
+
+
 def delimited(span: str) -> Tuple[str, bool]:
-    """The TeX inside a span's delimiters, and whether it is display math (an environment is)."""
+    """
+    The TeX inside a span's delimiters, and whether it is display math (an environment is; a
+    reference in prose is not).
+    """
     for opening, closing, display in (('$$', '$$', True), ('\\[', '\\]', True), ('\\(', '\\)', False),
                                       ('$', '$', False)):
         if span.startswith(opening) and span.endswith(closing) and len(span) >= len(opening) + len(closing):
             return span[len(opening):len(span) - len(closing)], display
-    return span, True
+    return span, not REF_RE.fullmatch(span)
 
 
-def wrap(span: str, container: str, error: Optional[str]) -> Tuple[str, Optional[str]]:
+def wrap(key: str, container: str, error: Optional[str], labels: Dict[str, list]) -> Formula:
     """MathJax's HTML and MathML, then the TeX as written, for copying."""
-    return (f'<span class="math">{container}<span class="tex" aria-hidden="true">'
-            f'{html.escape(span, quote=False)}</span></span>', error)
+    span = key.partition('\0')[0]
+    return Formula(f'<span class="math">{container}<span class="tex" aria-hidden="true">'
+                   f'{html.escape(span, quote=False)}</span></span>', error or unsafe(container), labels)
 
 
 def spans(fragment: str) -> List[str]:
@@ -244,15 +309,15 @@ def spans(fragment: str) -> List[str]:
     return [html.unescape(tex) for tex in MATH_SPAN_RE.findall(fragment)]
 
 
-def apply(fragment: str, typeset: Dict[str, Tuple[str, Optional[str]]]) -> str:
+def apply(fragment: str, typeset: Dict[str, Formula]) -> str:
     """The fragment with each formula typeset."""
-    return MATH_SPAN_RE.sub(lambda m: typeset[html.unescape(m.group(1))][0], fragment)
+    return MATH_SPAN_RE.sub(lambda m: typeset[html.unescape(m.group(1))].html, fragment)
 
 
-def assets(mathjax_engine: MathJax) -> Dict[str, bytes]:
-    """The shared stylesheet, the fonts it names, and MathJax's licence."""
-    files = {'assets/math.css': mathjax_engine.stylesheet()[0].encode()}
+def assets(mathjax_engine: MathJax) -> Dict[str, Callable[[], bytes]]:
+    """The shared stylesheet, the fonts it names, and MathJax's licence, each by the function that makes it."""
+    files = {'assets/math.css': lambda: mathjax_engine.stylesheet()[0].encode()}
     for font in sorted((MATHJAX / FONTS).glob('*.woff')):
-        files[f'assets/mathjax/woff-v2/{font.name}'] = font.read_bytes()
-    files['assets/mathjax/LICENSE'] = (MATHJAX / 'LICENSE').read_bytes()
+        files[f'assets/mathjax/woff-v2/{font.name}'] = font.read_bytes
+    files['assets/mathjax/LICENSE'] = (MATHJAX / 'LICENSE').read_bytes
     return files

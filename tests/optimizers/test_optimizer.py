@@ -1,8 +1,10 @@
 """
 The template optimizer (labml_opt/optimizer.py): the numbers of a step are computed once for the
-parameters of a group whose counters agree, and each parameter still gets its own when they differ.
+parameters of a group whose counters agree, and each parameter still gets its own when they differ;
+an update's reach is one of the three the template knows.
 """
 
+import pytest
 import torch
 
 from labml_opt import Adam, NAdam, SharedAdam
@@ -56,3 +58,15 @@ def test_a_counter_kept_in_a_tensor_is_counted_for_every_parameter():
     for _ in range(4):
         optimizer.step()
     assert [int(optimizer.state[param]['step']) for param in params] == [4, 4, 4]
+
+
+def test_a_reach_other_than_the_three_is_refused_at_the_step():
+    # A misspelt reach would otherwise be taken for a wide one under FSDP2 and for 'element' elsewhere
+    class RowWise(Adam):
+        def reach(self, group):
+            return 'row'
+
+    param = torch.ones(3, requires_grad=True)
+    param.grad = torch.ones(3)
+    with pytest.raises(ValueError, match=r"Invalid reach 'row' of RowWise: must be one of \('element', 'tensor', 'matrix'\)"):
+        RowWise([param]).step()

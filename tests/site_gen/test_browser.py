@@ -278,3 +278,49 @@ def test_torch_optim_docstrings_typeset_without_math_errors(tmp_path, browser):
                 problems.append(f'{name}: {state}')
         problems += watched.errors + watched.outside
     assert problems == []
+
+
+def test_a_reference_to_an_equation_in_another_formula_scrolls_to_it(tmp_path, browser):
+    filler = '\n\n'.join(f'Paragraph {k} of the text between the equation and the reference.' for k in range(80))
+    write_tree(tmp_path, {'m/__init__.py': f'"""\n# Energy\n\n$$E = m c^2 \\tag{{7}} \\label{{energy}}$$\n\n{filler}\n\n'
+                                           f'So $$E \\ge 0 \\quad \\text{{by }} \\eqref{{energy}}$$\n"""\nx = 1\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    with Watched(browser) as watched:
+        page = watched.page
+        watched.open(tmp_path / 'out/m/index.html')
+        link = page.locator('.prose a[href="#mjx-eqn%3Aenergy"]')
+        link.scroll_into_view_if_needed()
+        below = page.evaluate("document.getElementById('mjx-eqn:energy').getBoundingClientRect().top")
+        assert below < 0, 'the equation is out of sight above before the click'
+        link.click()
+        page.wait_for_function("location.hash === '#mjx-eqn%3Aenergy'")
+        position = page.evaluate("""() => {
+            const r = document.getElementById('mjx-eqn:energy').getBoundingClientRect();
+            return {top: r.top, bottom: r.bottom, height: innerHeight,
+                    bar: document.querySelector('.topbar').getBoundingClientRect().bottom};
+        }""")
+        # In sight, and not under the sticky top bar.
+        assert position['bar'] <= position['top'] and position['bottom'] <= position['height'], position
+        assert watched.errors == [] and watched.outside == []
+
+
+def test_a_long_page_lays_out_only_what_is_on_screen_and_a_wide_formula_far_down_still_fits_the_phone(tmp_path, browser):
+    """Sections off screen are skipped by the browser (content-visibility), so a wide inline formula further
+    down is fitted to its column when it comes on screen: the page never scrolls sideways."""
+    # Many sections before it, so that it is off screen however tall the browser guesses they are.
+    filler = ''.join(f'# Step {k} of the text before the wide formula.\nx{k} = {k}\n\n\n' for k in range(40))
+    wide = ' + '.join(f'\\frac{{a_{{{k}}}}}{{b_{{{k}}}}}' for k in range(40))
+    write_tree(tmp_path, {'m/__init__.py': f'"""\n# Long\n"""\n\n{filler}# The sum ${wide}$ is wide.\ny = 2\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    with Watched(browser) as watched:
+        page = watched.page
+        page.set_viewport_size(PHONE)
+        watched.open(tmp_path / 'out/m/index.html')
+        formula = page.locator('.prose mjx-container:not([display="true"])').last
+        assert page.evaluate("""[...document.querySelectorAll('main > .section')]
+                                .every(s => getComputedStyle(s).contentVisibility === 'auto')""")
+        assert 'too-wide' not in (formula.get_attribute('class') or ''), 'not measured while off screen'
+        formula.scroll_into_view_if_needed()
+        page.wait_for_function("document.querySelector('.prose mjx-container.too-wide') !== null")
+        assert page.evaluate('document.documentElement.scrollWidth - innerWidth') <= 0
+        assert watched.errors == []

@@ -5,6 +5,7 @@ and the command line.
 """
 
 import hashlib
+import html
 import importlib
 import json
 import os
@@ -22,7 +23,7 @@ from site_gen.check import check
 from site_gen.config import Config
 from site_gen.cache import load_manifest
 from site_gen.site import build, inside
-from tests.site_gen.conftest import REPO, write_tree
+from tests.site_gen.conftest import REPO, SMALL_SITE, write_tree
 
 SOURCES = ['pkg', 'README.md']
 
@@ -87,6 +88,7 @@ def test_images_are_copied_next_to_the_page_and_includes_inlined(built):
     assert (built / 'html/pkg/sub/results/plot.svg').read_bytes() == (built / 'pkg/sub/results/plot.svg').read_bytes()
     gamma = read(built, 'pkg/sub/gamma.html')
     assert 'src="results/plot.svg"' in gamma and '<table>' in gamma
+    assert '<img loading="lazy" ' in gamma, 'a page does not wait for its images to load'
 
 
 def test_links_to_sources_in_prose_become_links_to_their_pages(tmp_path):
@@ -137,6 +139,21 @@ def test_unchanged_tree_renders_nothing_writes_nothing_and_takes_well_under_a_se
     report = build(built, SOURCES, built / 'html')
     assert time.perf_counter() - start < 0.5
     assert (report.rendered, report.written, report.removed) == ([], [], [])
+
+
+def test_a_build_with_nothing_to_render_imports_no_renderer_and_makes_no_asset_again(built):
+    """Markdown, the sanitiser, Pygments and PyYAML are a third of a no-change build's time, and the
+    assets depend on the generator alone; a hand-edited asset is made again all the same."""
+    script = ('import sys; from pathlib import Path; from site_gen.site import build; from site_gen import site; '
+              'site.pygments_css = None; '
+              f'report = build(Path({str(built)!r}), {SOURCES!r}, Path({str(built / "html")!r})); '
+              'print(sorted({"markdown", "nh3", "pygments", "yaml", "jinja2"} & set(sys.modules)), report.written)')
+    result = subprocess.run([sys.executable, '-c', script], cwd=REPO, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == '[] []'
+    (built / 'html/assets/pygments.css').write_text('tampered')
+    assert build(built, SOURCES, built / 'html').written == ['assets/pygments.css']
+    assert 'tampered' not in read(built, 'assets/pygments.css')
 
 
 def test_editing_one_module_renders_only_its_page(built):
@@ -340,7 +357,7 @@ def outside_files(site):
                                    './../Makefile', 'pkg//../../Makefile', '..\\\\Makefile', ''])
 def test_a_tampered_manifest_cannot_make_a_build_remove_files_outside_the_output_folder(built, entry):
     kept = outside_files(built)
-    tamper(built, lambda m: m['files'].append(entry))
+    tamper(built, lambda m: m['files'].update({entry: None}))
     build(built, SOURCES, built / 'html')
     assert {path: path.read_text() for path in kept} == kept
 
@@ -445,6 +462,51 @@ def test_configuration_names_the_site_sets_canonical_and_view_source_links_and_e
     assert check(small_site, None, small_site / 'html') == []
 
 
+def shown_and_linked_lines(page: str, source_url: str):
+    """For each section with code: the lines its "source" link names, and the numbers and text of the lines it shows."""
+    found = []
+    for section in re.findall(r'<section class="section".*?</section>', page, re.S):
+        rows = re.findall(r'<span class="line" id="L(\d+)"><a class="ln" href="#L\d+">\d+</a>(.*?)</span>'
+                          r'(?=<span class="line"|</code>)', section, re.S)
+        if rows:
+            link = re.search(re.escape(source_url) + r'#L(\d+)(?:-L(\d+))?"', section)
+            linked = (int(link.group(1)), int(link.group(2) or link.group(1))) if link else None
+            found.append((linked, [(int(n), html.unescape(re.sub(r'<[^>]+>', '', text))) for n, text in rows]))
+    return found
+
+
+def test_cli_takes_every_key_of_the_configuration_from_the_project_folder_or_from_elsewhere(small_site, tmp_path):
+    """`site-gen build` as a user runs it, with every key of [tool.site_gen] set; then with a folder named from elsewhere,
+    which is its own root: the excludes and the repository paths stay relative to the pyproject.toml."""
+    write_tree(small_site, {'pyproject.toml': '[project]\nname = "small"\n\n[tool.site_gen]\nname = "Small docs"\n'
+                                              'base_url = "https://docs.example.org/small/"\n'
+                                              'repository = "https://git.example.org/me/small"\nbranch = "dev"\n'
+                                              'sources = ["pkg", "README.md"]\nexclude = ["pkg/beta.py"]\n'
+                                              'remote_images = true\n',
+                            'pkg/alpha.py': SMALL_SITE['pkg/alpha.py'].replace(
+                                'Uses $', '![remote](https://images.example.org/a.png) Uses $')})
+    result = run('build', '--out', 'html', cwd=small_site)
+    assert result.returncode == 0, result.stderr
+    elsewhere = run('build', str(small_site / 'pkg'), '--out', str(tmp_path / 'site'), cwd=tmp_path)
+    assert elsewhere.returncode == 0, elsewhere.stderr
+    source = (small_site / 'pkg/alpha.py').read_text().split('\n')
+    for out, alpha, page_path in ((small_site / 'html', 'pkg/alpha.html', 'pkg/alpha.html'),
+                                  (tmp_path / 'site', 'alpha.html', 'alpha.html')):
+        pages = sorted(p for p in digest_tree(out) if p.endswith('.html'))
+        assert 'pkg/beta.html' not in pages and 'beta.html' not in pages and alpha in pages
+        page = (out / alpha).read_text()
+        assert '<title>Alpha · Small docs</title>' in page
+        assert f'<link rel="canonical" href="https://docs.example.org/small/{page_path}">' in page
+        assert '<img loading="lazy" alt="remote" src="https://images.example.org/a.png"' in page
+        url = 'https://git.example.org/me/small/blob/dev/pkg/alpha.py'
+        assert f'class="source-link" href="{url}"' in page
+        sections = shown_and_linked_lines(page, url)
+        assert len(sections) == 3
+        for linked, rows in sections:
+            assert linked == (rows[0][0], rows[-1][0]), 'the link names the first and last line the section shows'
+            assert [text for _, text in rows] == [source[n - 1] for n, _ in rows], 'each shown line is that line'
+
+
 def test_view_source_links_name_a_range_of_lines_when_a_section_has_several():
     config = Config(repository='https://git.example.org/me/small/', branch='dev')
     assert config.source_url('pkg/a.py', 3, 7) == 'https://git.example.org/me/small/blob/dev/pkg/a.py#L3-L7'
@@ -528,7 +590,7 @@ def test_manifest_entries_with_paths_that_leave_the_folder_are_dropped_when_read
                   'c.html': {'hash': 'h', 'source': '../c.py'},
                   'd.html': {'hash': 'h', 'source': 'd.py', 'deps': {'/etc/passwd': 'h'}}}}))
     manifest = load_manifest(tmp_path)
-    assert manifest['files'] == ['a.html'] and list(manifest['pages']) == ['a.html']
+    assert manifest['files'] == {'a.html': None} and list(manifest['pages']) == ['a.html']
 
 
 def test_symbolic_links_in_the_sources_cannot_bring_files_from_outside_the_tree_into_the_site(small_site, tmp_path):
@@ -561,3 +623,16 @@ def test_configured_sources_are_relative_to_the_pyproject_folder_whatever_the_ro
     build(small_site / 'pkg', None, small_site / 'out')
     assert sorted(p for p in digest_tree(small_site / 'out') if p.endswith('.html')) == [
         'index.html', 'sub/gamma.html', 'sub/index.html']
+
+
+def test_a_tampered_manifest_cannot_make_a_build_keep_a_symbolic_link_out_of_the_output_folder(built, tmp_path):
+    """Even with the hash of the file the link leads to, the asset is not reused as found: it is written, and refused."""
+    outside = tmp_path / 'site.js'
+    outside.write_text('not ours')
+    asset = built / 'html/assets/site.js'
+    asset.unlink()
+    asset.symlink_to(outside)
+    tamper(built, lambda m: m['files'].update({'assets/site.js': hashlib.sha256(b'not ours').hexdigest()}))
+    with pytest.raises(BuildError, match='refusing to write or remove'):
+        build(built, SOURCES, built / 'html')
+    assert outside.read_text() == 'not ours'

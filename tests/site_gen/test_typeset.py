@@ -61,9 +61,9 @@ def test_a_formula_mathjax_cannot_typeset_is_an_error_at_its_file_and_line(tmp_p
                                    r'\setOptions[tex]{digits=x}x'])
 def test_macros_that_reach_outside_a_formula_are_undefined_even_for_tex_the_build_did_not_check(macro, cache):
     with typeset.MathJax(Formulas(typeset.engine())) as mathjax:
-        (container, error), = mathjax.typeset([f'${macro}$']).values()
-    assert error.startswith('Undefined control sequence \\')
-    assert not re.search(r'\b(href|src|id)=|style="[^"]*url', container)
+        formula, = mathjax.typeset([f'${macro}$']).values()
+    assert formula.error.startswith('Undefined control sequence \\')
+    assert not re.search(r'\b(href|src|id)=|style="[^"]*url', formula.html)
 
 
 def test_markup_that_mathjax_does_not_make_is_refused():
@@ -91,7 +91,7 @@ def test_formulas_are_typeset_once_then_come_from_the_cache_without_starting_nod
     ask = typeset.MathJax.ask
     monkeypatch.setattr(typeset.MathJax, 'ask', lambda self, request: sent.append(request) or ask(self, request))
     build(tmp_path, ['m'], tmp_path / 'second')
-    assert sent == [[['\\beta_3', False]]] and len(started) == 2
+    assert sent == [[['\\beta_3', False, {}]]] and len(started) == 2
 
 
 def test_a_cache_folder_that_cannot_be_written_costs_time_not_the_build(tmp_path, monkeypatch):
@@ -127,12 +127,25 @@ def test_each_page_carries_the_css_of_every_character_its_formulas_draw_and_no_o
 
 def test_the_cache_keeps_formulas_of_one_engine_only(tmp_path):
     old = Formulas('mathjax 3.2.2 old', tmp_path)
-    old.put({'$x$': ('<old>', None)})
-    assert old.get(['$x$']) == {'$x$': ('<old>', None)}
+    old.put({'$x$': ('<old>', None, {})})
+    assert old.get(['$x$']) == {'$x$': ('<old>', None, {})}
     new = Formulas('mathjax 3.2.2 new', tmp_path)
     assert new.get(['$x$']) == {}, 'a formula typeset by another engine is not reused'
-    new.put({'$y$': ('<new>', None)})
-    assert old.get(['$x$']) == {} and new.get(['$y$']) == {'$y$': ('<new>', None)}
+    new.put({'$y$': ('<new>', None, {'a': ['1', 'mjx-eqn:a']})})
+    assert old.get(['$x$']) == {} and new.get(['$y$']) == {'$y$': ('<new>', None, {'a': ['1', 'mjx-eqn:a']})}
+
+
+def test_a_store_of_an_older_generator_with_other_columns_is_replaced(tmp_path):
+    import sqlite3
+    db = sqlite3.connect(tmp_path / 'formulas.sqlite')
+    db.execute('CREATE TABLE formula (engine TEXT, tex TEXT, html TEXT, error TEXT, PRIMARY KEY (engine, tex))')
+    db.execute("INSERT INTO formula VALUES ('e', '$x$', '<old>', NULL)")
+    db.commit()
+    db.close()
+    store = Formulas('e', tmp_path)
+    assert store.get(['$x$']) == {}
+    store.put({'$x$': ('<new>', None, {})})
+    assert store.get(['$x$']) == {'$x$': ('<new>', None, {})}
 
 
 def test_equation_numbers_and_references_within_a_formula_are_kept_and_pass_check(tmp_path, cache):
@@ -144,3 +157,53 @@ def test_equation_numbers_and_references_within_a_formula_are_kept_and_pass_chec
     page = (tmp_path / 'out/m/index.html').read_text()
     assert 'id="mjx-eqn:one"' in page and 'href="#mjx-eqn%3Atwo"' in page
     assert check(tmp_path, ['m'], tmp_path / 'out') == []
+
+
+# ## Equation numbers across formulas
+
+LABELLED = ('"""\n# Energy\n\nThe energy is\n\n$$E = m c^2 \\tag{7} \\label{energy}$$\n\n'
+            'and the momentum\n\n$$p = m v \\tag{8} \\label{momentum}$$\n\n'
+            'By \\eqref{energy}, and as $\\eqref{momentum}$ says, \\ref{energy} holds.\n\n'
+            '$$E^2 = (p c)^2 + (m c^2)^2 \\quad \\text{from } \\eqref{energy} \\text{ and } \\eqref{momentum}$$\n'
+            '"""\nx = 1\n')
+
+
+def references(page: str):
+    """Each reference on a page: where its link points, and the text its MathML reads."""
+    return re.findall(r'<mrow href="(#[^"]*)" class="MathJax_ref"><mtext>([^<]*)</mtext></mrow>', page)
+
+
+def test_a_reference_in_prose_or_another_formula_shows_the_number_of_the_labelled_equation_and_links_to_it(tmp_path, cache):
+    from site_gen.check import check
+    write_tree(tmp_path, {'m/__init__.py': LABELLED})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    page = (tmp_path / 'out/m/index.html').read_text()
+    assert references(page) == [('#mjx-eqn%3Aenergy', '(7)'), ('#mjx-eqn%3Amomentum', '(8)'),
+                                ('#mjx-eqn%3Aenergy', '7'), ('#mjx-eqn%3Aenergy', '(7)'),
+                                ('#mjx-eqn%3Amomentum', '(8)')]
+    assert page.count('id="mjx-eqn:energy"') == 1 and page.count('id="mjx-eqn:momentum"') == 1
+    assert '???' not in page
+    # The prose reference is inline math, copied as written.
+    assert '<span class="tex" aria-hidden="true">\\eqref{energy}</span>' in page
+    assert check(tmp_path, ['m'], tmp_path / 'out') == []
+
+
+def test_a_renumbered_equation_changes_the_number_its_references_show(tmp_path, cache):
+    write_tree(tmp_path, {'m/__init__.py': LABELLED})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    write_tree(tmp_path, {'m/__init__.py': LABELLED.replace('\\tag{7}', '\\tag{9}')})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    page = (tmp_path / 'out/m/index.html').read_text()
+    assert [text for _, text in references(page)] == ['(9)', '(8)', '9', '(9)', '(8)']
+
+
+def test_a_reference_to_an_unknown_label_or_a_label_numbered_twice_is_an_error_at_its_line(tmp_path, cache):
+    write_tree(tmp_path, {'m/a.py': '"""\n# A\n\n$$a = 1 \\tag{1} \\label{a}$$\n\nSee \\eqref{b}.\n\n'
+                                    '$$x = \\ref{c}$$\n\n$$a = 2 \\tag{2} \\label{a}$$\n\n'
+                                    '$$u = 1 \\label{untagged}$$ and \\eqref{untagged}\n"""\nx = 1\n'})
+    with pytest.raises(BuildError) as error:
+        build(tmp_path, ['m'], tmp_path / 'out')
+    found = [(e.path, e.line, e.message) for e in error.value.errors]
+    assert [(path, line) for path, line, _ in found] == [('m/a.py', 6), ('m/a.py', 8), ('m/a.py', 10), ('m/a.py', 12)]
+    assert '\\label{b}' in found[0][2] and '\\label{c}' in found[1][2] and '\\label{untagged}' in found[3][2]
+    assert found[2][2] == '\\label{a} numbers a second equation on this page (the first is at m/a.py:4)'
