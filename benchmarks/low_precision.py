@@ -7,10 +7,11 @@ interleaved so that every variant sees the same load:
 
 * torch's `AdamW(fused=True)` in float32;
 * our AdamW with float32 state, and with `state_dtype=torch.bfloat16` (both the default `step()`,
-  which compiles the page's code for groups this large);
+  which compiles the page's code for groups this large), and with `state_dtype='8bit'`, which runs
+  as written (the fast path does not compile blockwise quantization);
 * torchao's `AdamW8bit` and optimi's `AdamW` (float32 parameters, its for-each path), beside them;
 * the in-place bandwidth, from which each floor follows: 28 bytes per parameter for float32 state,
-  20 for bfloat16 state.
+  20 for bfloat16 state, 16 and two scales per 256 parameters for 8-bit state.
 
     python benchmarks/low_precision.py                 # 50M parameters
     python benchmarks/low_precision.py --size 10 --rounds 1
@@ -57,9 +58,17 @@ VARIANTS: Dict[str, tuple] = {
     'ours AdamW, float32 state': (lambda p: labml_opt.AdamW(p, lr=LR, weight_decay=WEIGHT_DECAY), 28),
     'ours AdamW, bfloat16 state': (lambda p: labml_opt.AdamW(p, lr=LR, weight_decay=WEIGHT_DECAY,
                                                              state_dtype=torch.bfloat16), 20),
+    # $\theta$, $g$ read and $\theta$ written, 12 bytes; $m$ and $v$ read and written, 1 byte each;
+    # and their scales, 4 bytes per 256 values each way
+    'ours AdamW, 8-bit state': (lambda p: labml_opt.AdamW(p, lr=LR, weight_decay=WEIGHT_DECAY, state_dtype='8bit'),
+                                16 + 16 / 256),
     'torchao AdamW8bit': (torchao_adamw8bit, None),
     'optimi AdamW (foreach), float32 state': (optimi_adamw, 28),
 }
+
+
+# Variants timed over `--slow-steps` steps: they take seconds per step at 50M parameters
+SLOW = ('ours AdamW, 8-bit state', 'torchao AdamW8bit')
 
 
 def tensor_bytes(value) -> int:
@@ -104,7 +113,7 @@ def run(size: float, steps: int, slow_steps: int, rounds: int, say: Callable = p
     for round_index in range(rounds):
         for name, optimizer in optimizers.items():
             bandwidths.append(bandwidth(numel))
-            slow = name.startswith('torchao')
+            slow = name in SLOW
             times[name].append(statistics.median(time_steps(optimizer, slow_steps if slow else steps)))
             say(f'  round {round_index + 1} {name:40s} {times[name][-1] * 1e3:8.1f} ms '
                 f'(bandwidth {bandwidths[-1] / 1e9:.1f} GB/s)', flush=True)
@@ -112,9 +121,9 @@ def run(size: float, steps: int, slow_steps: int, rounds: int, say: Callable = p
     torch_time = statistics.median(times['torch AdamW fused, float32 state'])
     lines = [
         f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
-        f'`python benchmarks/low_precision.py {" ".join(sys.argv[1:])}`'.rstrip() + ':',
+        f'`{" ".join(["python benchmarks/low_precision.py", *sys.argv[1:]])}`:',
         f'torch {torch.__version__}, {torch.get_num_threads()} threads; {numel / 1e6:.1f}M parameters in 20 tensors; '
-        f'median of {steps} steps ({slow_steps} for torchao) per round, median of {rounds} round(s), rounds '
+        f'median of {steps} steps ({slow_steps} for ours in 8 bits and torchao) per round, median of {rounds} round(s), rounds '
         f'interleaved; in-place bandwidth {bytes_per_second / 1e9:.1f} GB/s (median of {len(bandwidths)}). '
         'The machine is shared: other processes add noise.',
         '',
@@ -124,7 +133,7 @@ def run(size: float, steps: int, slow_steps: int, rounds: int, say: Callable = p
     for name, (_, floor_bytes) in VARIANTS.items():
         t = statistics.median(times[name])
         floor = floor_bytes * numel / bytes_per_second if floor_bytes else None
-        lines.append(f'| {name} | {state_bytes[name]:.2f} | {floor_bytes or ""} | '
+        lines.append(f'| {name} | {state_bytes[name]:.2f} | {f"{floor_bytes:.4g}" if floor_bytes else ""} | '
                      f'{"" if floor is None else f"{floor * 1e3:.1f}"} | {t * 1e3:.1f} | {t / torch_time:.2f} | '
                      f'{"" if floor is None else f"{100 * floor / t:.0f}%"} |')
     return '\n'.join(lines) + '\n'
@@ -134,7 +143,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--size', type=float, default=50, help='model size in millions of parameters')
     parser.add_argument('--steps', type=int, default=10, help='timed steps per variant and round')
-    parser.add_argument('--slow-steps', type=int, default=2, help='timed steps of torchao AdamW8bit per round')
+    parser.add_argument('--slow-steps', type=int, default=2, help='timed steps of the slow variants per round')
     parser.add_argument('--rounds', type=int, default=3, help='interleaved rounds; the median is reported')
     parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'low_precision.md'))
     parser.add_argument('--no-site-copy', action='store_true',

@@ -43,7 +43,8 @@ so that its variants override one idea each. The same code runs as written for s
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
 * Less memory per parameter: [low-precision state](low_precision.html), Adam's moments in
-  `bfloat16` with stochastic rounding (`state_dtype=torch.bfloat16`), and `bfloat16` parameters
+  `bfloat16` with stochastic rounding (`state_dtype=torch.bfloat16`) or in 8 bits, blockwise
+  quantized with a dynamic code map (`state_dtype='8bit'`), and `bfloat16` parameters
   with Kahan summation (`kahan_sum=True`).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
   [DistributedDataParallel, ZeRO and FSDP2](distributed.html), and
@@ -74,7 +75,8 @@ Adadelta's $E[g^2]_t$ (`square_avg`) and $E[\Delta\theta^2]_t$ (`acc_delta`); Ad
 (`exp_avg_var`); Adamax's $u_t$ (`exp_inf`); RAdam's adaptive rate $\psi_t$ and the lengths
 $\rho_t$, $\rho_\infty$; NAdam's $\kappa$ (`momentum_decay`); Sophia's curvature $h_t$ (`hessian`)
 and its scale $\gamma$ (`rho`); SGD's dampening $\tau$; the warm-up length $w$; low precision's
-random bits $u$, seed of a step $z$ and Kahan compensation $c_t$ (`kahan_comp`);
+random bits $u$, seed of a step $z$, Kahan compensation $c_t$ (`kahan_comp`), and a block's
+scale $N_b$ (`exp_avg_absmax`), codes $T^Q$ and code map $q_j$ in 8 bits;
 Muon's orthogonalized update $O_t$, the coefficients $(a, b, c)$ of its polynomial $\varphi$, its $k$ iterations (`ns_steps`)
 and the shape factor $r$ of its step (`adjust_lr_fn`); Adafactor's row and column averages $R_t$ and
 $C_t$ (`row_var`, `col_var`) and estimate $\hat{V}_t$ (`variance` for a vector), its decay exponent

@@ -100,12 +100,16 @@ class Adam(GenericAdaptiveOptimizer):
     [AMSGrad](amsgrad.html) explains why.
     """
 
+    # With `state_dtype='8bit'`, $m_t$ is kept in the signed code map, $v_t$ and $v^{\max}_t$ in
+    # the unsigned one (see [low-precision state](low_precision.html#blockwise))
+    quantized_state = {'exp_avg': 'signed', 'exp_avg_sq': 'unsigned', 'max_exp_avg_sq': 'unsigned'}
+
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0., amsgrad: bool = False,
                  optimized_update: bool = True, maximize: bool = False,
                  defaults: Optional[Dict[str, Any]] = None, *, foreach: Optional[bool] = None,
                  capturable: bool = False, differentiable: bool = False, fused: Optional[bool] = None,
-                 decoupled_weight_decay: bool = False, state_dtype: Optional[torch.dtype] = None,
+                 decoupled_weight_decay: bool = False, state_dtype: Optional[Union[torch.dtype, str]] = None,
                  kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups
@@ -121,8 +125,8 @@ class Adam(GenericAdaptiveOptimizer):
         * `decoupled_weight_decay` makes a float `weight_decay` decoupled, as in [AdamW](adamw.html)
         * `foreach`, `fused`, `capturable` and `differentiable` are torch's implementation keywords; see
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
-        * `state_dtype`, `kahan_sum` and `seed` store $m_t$ and $v_t$ (`torch.bfloat16`) or a
-          parameter in low precision, as [low-precision state](low_precision.html) explains
+        * `state_dtype`, `kahan_sum` and `seed` store $m_t$ and $v_t$ (`torch.bfloat16` or `'8bit'`)
+          or a parameter in low precision, as [low-precision state](low_precision.html) explains
 
         `amsgrad` and the rule of weight decay are keys of each param group, as in `torch.optim`,
         so a saved group brings its own back.

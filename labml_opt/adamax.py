@@ -64,6 +64,10 @@ class Adamax(Adam):
     `adam_update`, since the step needs no second bias correction.
     """
 
+    # In 8 bits ([low-precision state](low_precision.html#blockwise)), $u_t$, never negative,
+    # takes the unsigned code map
+    quantized_state = {'exp_avg': 'signed', 'exp_inf': 'unsigned'}
+
     def __init__(self, params: Params, lr: float = 2e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0., maximize: bool = False,
                  defaults: Optional[Dict[str, Any]] = None, **implementation: Any):

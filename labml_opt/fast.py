@@ -54,7 +54,8 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   `MIN_NUMEL` elements. Smaller groups, like those of unit tests and small experiments, take the
   code as written, which compiles nothing.
 * Its parameter, gradient and state are dense, contiguous `float32` or `float64` CPU tensors of
-  the same dtype (or state in `bfloat16`, see [low-precision state](low_precision.html)), the
+  the same dtype (or state in `bfloat16`, see [low-precision state](low_precision.html), but not
+  in 8 bits: those parameters run as written, with a warning), the
   group is not `differentiable`, and a C++ compiler is installed. State of
   another shape (a 0-d step counter, say) belongs to `step_numbers` and is not seen by the loop.
   A loop changes its inputs in place and creates nothing, so a step that creates a state tensor
@@ -276,6 +277,11 @@ class CompiledStep:
                 return False
             if isinstance(value, torch.Tensor) and value.shape == shape:
                 if not value.is_contiguous():
+                    return False
+                # Codes of blockwise-quantized state, whose scales are per block of the tensor
+                if value.dtype == torch.uint8:
+                    warn_once(self.optimizer, f'state {key!r} is in 8 bits, quantized by blocks, '
+                                              'which the loop does not compile')
                     return False
                 tensors.append(value)
                 layout.append((key, value.dtype))

@@ -21,10 +21,11 @@ which writes the SVG files into `labml_opt/figures/`, next to the pages that sho
 
 import math
 from pathlib import Path
-from typing import Iterable, List, Optional
+from typing import Dict, Iterable, List, Optional
 
 import torch
 
+from labml_opt import low_precision
 from labml_opt.adam import Adam
 from labml_opt.amsgrad import AMSGrad
 from labml_opt.muon import NS_COEFFICIENTS, Muon
@@ -121,6 +122,54 @@ def second_moment_rounded_to_nearest(steps: int, beta2: float = 0.999) -> List[f
         v = (beta2 * v.float() + (1 - beta2)).to(torch.bfloat16)
         values.append(v.item())
     return values
+
+
+def stored_moment(optimizer: torch.optim.Optimizer, state: dict, key: str) -> torch.Tensor:
+    """
+    A moment as the optimizer will read it at its next step, in `float32`: ours dequantized from
+    its codes and scales, torchao's from its tensor subclass, anyone else's as stored.
+    """
+    value = state[key]
+    if key + low_precision.ABSMAX in state:
+        return low_precision.dequantize(value, state[key + low_precision.ABSMAX], optimizer.quantized_state[key])
+    if type(value) is not torch.Tensor and hasattr(value, 'dequantize'):
+        return value.dequantize().float()
+    return value.float()
+
+
+def quantization_errors(make_optimizer, steps: int = 200, shape=(128, 256), seed: int = 0) -> Dict[str, float]:
+    r"""
+    ### The error of 8-bit moments, against `float32`
+
+    `make_optimizer(params)` and `torch.optim.AdamW` in `float32` (with the same `lr` $10^{-3}$ and
+    $\lambda = 10^{-2}$, which `make_optimizer` must use) step one parameter of `shape` on the same
+    gradients for `steps` steps. The gradients do not depend on the parameter, so $m_t$ and $v_t$
+    would be the same in exact arithmetic: each coordinate's gradient has its own mean and its own
+    noise, of scales spread over two orders of magnitude within every block, as in a layer
+    whose rows learn at different rates. Returns the relative errors
+    $\frac{\lVert \tilde{m}_t - m_t \rVert}{\lVert m_t \rVert}$ of $m_t$ and of $v_t$, and of the
+    distance the parameter moved, $\frac{\lVert \tilde{\theta}_t - \theta_t \rVert}{\lVert \theta_t - \theta_0 \rVert}$.
+    """
+    generator = torch.Generator().manual_seed(seed)
+    scale = 10 ** (-2 * torch.rand(shape, generator=generator))
+    mean = torch.randn(shape, generator=generator) * scale
+    start = torch.randn(shape, generator=generator)
+    params = [start.clone().requires_grad_(), start.clone().requires_grad_()]
+    quantized = make_optimizer([params[0]])
+    reference = torch.optim.AdamW([params[1]], lr=1e-3, weight_decay=1e-2)
+    for _ in range(steps):
+        grad = mean + scale * torch.randn(shape, generator=generator)
+        for param, optimizer in zip(params, (quantized, reference)):
+            param.grad = grad.clone()
+            optimizer.step()
+    errors = {}
+    for key in ('exp_avg', 'exp_avg_sq'):
+        exact = reference.state[params[1]][key]
+        approximate = stored_moment(quantized, quantized.state[params[0]], key)
+        errors[key] = ((approximate - exact).norm() / exact.norm()).item()
+    moved = (params[1] - start).norm()
+    errors['param'] = ((params[0] - params[1]).norm() / moved).item()
+    return errors
 
 
 def muon_response(sigmas: Iterable[float], ns_steps: int = 5, ns_dtype: Optional[torch.dtype] = None,

@@ -90,14 +90,21 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     # parts (see `step_complex`); an update of whole matrices (Muon's) cannot
     supports_complex = True
 
-    def __init__(self, params: Params, defaults: Dict[str, Any], *, state_dtype: Optional[torch.dtype] = None,
+    # The state tensors that `state_dtype='8bit'` keeps in 8 bits, each with the name of its
+    # [code map](low_precision.html#dynamic_map): `'signed'` for an average of gradients,
+    # `'unsigned'` for one that is never negative. Only a class that names some takes `'8bit'`.
+    quantized_state: Dict[str, str] = {}
+
+    def __init__(self, params: Params, defaults: Dict[str, Any], *,
+                 state_dtype: Optional[Union[torch.dtype, str]] = None,
                  kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is an iterable of parameters, or of dicts that define param groups
         * `defaults` holds the default hyper-parameters of every group, such as the learning
           rate `lr` ($\alpha$), `betas` ($\beta_1, \beta_2$) and `eps` ($\epsilon$)
         * `state_dtype` is the dtype of the state tensors, `torch.bfloat16` to store them in half the
-          memory (see [low-precision state](low_precision.html)), or `None` for the parameter's dtype
+          memory, `'8bit'` to store those of `quantized_state` in a quarter of it, blockwise quantized
+          (see [low-precision state](low_precision.html)), or `None` for the parameter's dtype
         * `kahan_sum` keeps a compensation for each `bfloat16` parameter, so that small updates add up
         * `seed` seeds the random bits of stochastic rounding, so that runs repeat
 
@@ -105,8 +112,9 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         naming the optimizer, the parameter and the value, not as a NaN many steps later.
         """
         self.check_hyperparameters(defaults)
-        self.check('state_dtype', state_dtype, state_dtype in (None, torch.float32, torch.float64, torch.bfloat16),
-                   'None, torch.float32, torch.float64 or torch.bfloat16')
+        eight_bit = bool(self.quantized_state) and isinstance(state_dtype, str) and state_dtype == '8bit'
+        self.check('state_dtype', state_dtype, state_dtype in (None, torch.float32, torch.float64, torch.bfloat16) or eight_bit,
+                   'None, torch.float32, torch.float64, torch.bfloat16' + (" or '8bit'" if self.quantized_state else ''))
         self.check('kahan_sum', kahan_sum, isinstance(kahan_sum, bool), 'True or False')
         self.check('seed', seed, type(seed) is int and seed >= 0, 'an int >= 0')
         super().__init__(params, defaults)
@@ -208,7 +216,10 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     def init_param_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """
         `init_state`, then the state tensors of the parameter's shape in `state_dtype`, and, with
-        `kahan_sum`, the compensation $c$ of a `bfloat16` parameter, `kahan_comp`.
+        `kahan_sum`, the compensation $c$ of a `bfloat16` parameter, `kahan_comp`. In 8 bits, each
+        tensor of `quantized_state` becomes its codes, under its own key, and the scales of its
+        blocks, under the key with `_absmax` added; a parameter of fewer than
+        [`MIN_QUANTIZED_NUMEL`](low_precision.html#threshold) elements keeps its state as it is.
 
         The state of an update that reaches further than an element is made from the whole
         parameter, even when this process holds a shard of it: Adafactor's row means and Prodigy's
@@ -219,7 +230,13 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                                   state, None, param)
             return
         self.init_state(state, group, param)
-        if self.state_dtype is not None:
+        if self.state_dtype == '8bit':
+            # (a complex parameter's state stays complex: the code maps are of real numbers)
+            if param.numel() >= low_precision.MIN_QUANTIZED_NUMEL and not param.is_complex():
+                for key in [key for key in self.quantized_state if isinstance(state.get(key), torch.Tensor)]:
+                    state[key], state[key + low_precision.ABSMAX] = low_precision.quantize(
+                        state[key], self.quantized_state[key])
+        elif self.state_dtype is not None:
             for key, value in state.items():
                 if isinstance(value, torch.Tensor) and value.is_floating_point() and value.shape == param.shape:
                     state[key] = value.to(self.state_dtype)
@@ -408,7 +425,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         copies that are rounded as they are written back. The fast path records this method.
         """
         if self.low_precision():
-            low_precision.step_in_float32(self.step_param, state, numbers, grad, param)
+            low_precision.step_in_float32(self.step_param, state, numbers, grad, param, self.quantized_state)
         else:
             self.step_param(state, numbers, grad, param)
 
@@ -530,7 +547,9 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         back into the Python number our `init_state` uses for it. `torch.optim` casts every state
         tensor to its parameter's dtype; each is cast back to the dtype this optimizer keeps it in,
         exactly for a state saved in that dtype, and with a warning for a state saved in another
-        (`bfloat16` moments loaded into a `float32` optimizer, say).
+        (`bfloat16` moments loaded into a `float32` optimizer, say). 8-bit moments, saved as codes
+        and scales, are dequantized for an optimizer that keeps them in floats, and float moments
+        are quantized for one that keeps them in 8 bits, with the same warning (`requantize`).
         """
         source = state_dict.get('optimizer', 'a state_dict with no optimizer name (torch.optim?)')
         # Each parameter's state as its saved group would create it: the saved flags (`amsgrad`,
@@ -540,19 +559,20 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             merged = self.hyperparameters({**group, **{k: v for k, v in saved_group.items() if k != 'params'}})
             saved_ids.extend(saved_group['params'])
             ours.extend((merged, param) for param in group['params'])
-        fresh_states, converted = {}, set()
+        fresh_states, converted, loaded = {}, set(), dict(state_dict['state'])
         for saved_id, (group, param) in zip(saved_ids, ours):
-            saved = state_dict['state'].get(saved_id)
+            saved = loaded.get(saved_id)
             if not saved:
                 continue
             fresh: Dict[str, Any] = {}
             self.init_param_state(fresh, group, param)
+            saved = loaded[saved_id] = self.requantize(saved, fresh, converted)
             missing, extra = fresh.keys() - saved.keys(), saved.keys() - fresh.keys()
             if missing or extra:
                 raise ValueError(f'Cannot load the state of {source} into {type(self).__name__}: '
                                  f'its parameter state has keys {sorted(saved)}, '
                                  f'{type(self).__name__} needs {sorted(fresh)}')
-            fresh_states[param] = fresh
+            fresh_states[param] = fresh, saved
             converted.update((key, str(saved[key].dtype), str(value.dtype)) for key, value in fresh.items()
                              if isinstance(value, torch.Tensor) and isinstance(saved[key], torch.Tensor)
                              and value.is_floating_point() and saved[key].dtype != value.dtype)
@@ -562,20 +582,41 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
 
         # (`torch.optim`'s loading adds `differentiable` to the defaults of a class that has none)
         defaults = dict(self.defaults)
-        super().load_state_dict(state_dict)
+        super().load_state_dict({**state_dict, 'state': loaded})
         # A group saved by `torch.optim` lacks the keys only our classes have (RAdam's `amsgrad`):
         # they take the constructor's values, as `torch.optim` does for its own new keys.
         for group in self.param_groups:
             for key, value in defaults.items():
                 group.setdefault(key, value)
 
-        for param, fresh in fresh_states.items():
+        for param, (fresh, saved) in fresh_states.items():
             state = self.state[param]
             for key, value in fresh.items():
                 if isinstance(value, (int, float)) and isinstance(state[key], torch.Tensor):
                     state[key] = type(value)(state[key].item())
                 elif isinstance(value, torch.Tensor) and state[key].dtype != value.dtype:
-                    state[key] = state[key].to(value.dtype)
+                    # From the saved tensor, not from torch's cast of it to the parameter's dtype,
+                    # which would round the scales of 8-bit state for a `bfloat16` parameter
+                    state[key] = saved[key].to(device=state[key].device, dtype=value.dtype)
+
+    def requantize(self, saved: Dict[str, Any], fresh: Dict[str, Any], converted: set) -> Dict[str, Any]:
+        """
+        A saved parameter state with each tensor of `quantized_state` in 8 bits where `fresh`, the state
+        this optimizer would create, has it in 8 bits, and in floats where `fresh` has floats. Each
+        conversion is added to `converted` as (key, from, to).
+        """
+        saved = dict(saved)
+        for key, code_map in self.quantized_state.items():
+            absmax = key + low_precision.ABSMAX
+            if key not in saved or key not in fresh or (absmax in saved) == (absmax in fresh):
+                continue
+            if absmax in saved:
+                converted.add((key, '8 bits', str(fresh[key].dtype)))
+                saved[key] = low_precision.dequantize(saved[key], saved.pop(absmax), code_map).to(fresh[key].dtype)
+            else:
+                converted.add((key, str(saved[key].dtype), '8 bits'))
+                saved[key], saved[absmax] = low_precision.quantize(saved[key], code_map)
+        return saved
 
 
 class WeightDecay:

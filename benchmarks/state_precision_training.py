@@ -1,0 +1,82 @@
+"""
+Train the two workloads of the optimizer benchmark (`labml_opt/experiments/benchmark.py`: the
+MNIST MLP and the character-level transformer, at its full budget) with AdamW keeping its state in
+float32, in bfloat16 with stochastic rounding, and in 8 bits, on three seeds, and report the test
+loss and accuracy of each as mean and standard deviation over the seeds.
+
+    python benchmarks/state_precision_training.py
+
+One learning rate per workload, AdamW's as the benchmark tuned it (see `LR`), the same for every
+state. The table is written to `benchmarks/results/state_precision_training.md` and copied to
+`labml_opt/results/`, which the low-precision page includes.
+"""
+
+import argparse
+import datetime
+import shutil
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import labml_opt  # noqa: E402
+from labml_opt.experiments.benchmark import WORKLOADS, evaluate, sequence_loss  # noqa: E402
+
+STATES = {'float32': None, 'bfloat16': torch.bfloat16, '8-bit': '8bit'}
+# AdamW's learning rate on each workload
+LR = {'mnist': 3.16e-4, 'chars': 1e-2}
+
+
+def train(name: str, state_dtype, seed: int):
+    workload = WORKLOADS['full'][name]
+    data = workload.data(seed)
+    torch.manual_seed(seed)
+    model = workload.model(data)
+    optimizer = labml_opt.AdamW(model.parameters(), lr=LR[name], state_dtype=state_dtype, seed=seed)
+    for epoch in range(workload.epochs):
+        model.train()
+        for x, y in data.train_batches(epoch):
+            optimizer.zero_grad()
+            sequence_loss(model(x), y).backward()
+            optimizer.step()
+    return evaluate(model, data.test_batches())
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--seeds', type=int, nargs='+', default=[1, 2, 3])
+    parser.add_argument('--workloads', nargs='+', default=['mnist', 'chars'], choices=['mnist', 'chars'])
+    parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'state_precision_training.md'))
+    parser.add_argument('--no-site-copy', action='store_true')
+    args = parser.parse_args()
+    lines = [f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
+             f'`{" ".join(["python benchmarks/state_precision_training.py", *sys.argv[1:]])}`: '
+             f'AdamW, seeds {args.seeds}, mean $\\pm$ standard deviation over them (and each seed).',
+             '',
+             '| workload | state | test loss (nats) | test accuracy |',
+             '|---|---|---|---|']
+    for name in args.workloads:
+        for label, state_dtype in STATES.items():
+            start = time.time()
+            runs = [train(name, state_dtype, seed) for seed in args.seeds]
+            losses, accuracies = [run[0] for run in runs], [run[1] for run in runs]
+            lines.append(f'| {name} | {label} | {statistics.mean(losses):.4f} $\\pm$ {statistics.stdev(losses):.4f} '
+                         f'({", ".join(f"{x:.4f}" for x in losses)}) | '
+                         f'{100 * statistics.mean(accuracies):.2f}% $\\pm$ {100 * statistics.stdev(accuracies):.2f} |')
+            print(lines[-1], f'({time.time() - start:.0f} s)', flush=True)
+    table = '\n'.join(lines) + '\n'
+    print(table)
+    output = Path(args.output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(table)
+    if not args.no_site_copy:
+        shutil.copyfile(output, ROOT / 'labml_opt' / 'results' / 'state_precision_training.md')
+
+
+if __name__ == '__main__':
+    main()
