@@ -1,7 +1,7 @@
 r"""
 ---
 title: A benchmark of the optimizers
-summary: Seventeen optimizers, each tuned with the same budget of learning rates and one second hyper-parameter on a validation split, rerun on three paired seeds and reported on a held-out test split, on two workloads - the MNIST MLP and a small character-level transformer on Python's own documentation.
+summary: Twenty-four optimizers, each tuned with the same budget of learning rates and one second hyper-parameter on a validation split, rerun on three paired seeds and reported on a held-out test split, on two workloads - the MNIST MLP and a small character-level transformer on Python's own documentation.
 ---
 
 # A benchmark of the optimizers
@@ -112,9 +112,24 @@ best when its mean test loss is within the larger of the two standard deviations
 
 ## What is not here
 
-* **Muon, Adafactor, LAMB, Prodigy and SOAP** are being added to `labml_opt` and are not in
-  this run. Each joins the benchmark with one line in [`OPTIMIZERS`](runs.html#OPTIMIZERS)
-  (its class, its learning rate, and its `tune` pair) and a new reference run.
+Every minibatch optimizer of `labml_opt` is in the benchmark. These are not, and why:
+
+* **L-BFGS** ([`LBFGS`](../lbfgs.html)) is a full-batch method: each `step(closure)` calls the
+  closure for the loss and its gradient up to `max_iter` times (20 by default), along directions
+  built from the differences of consecutive gradients, and optionally with a line search. On
+  minibatches those differences mix the change of the weights with the change of the batch, and
+  one of its steps is up to 20 forward and backward passes, so its steps to the target could not
+  be set beside the others'.
+* **SparseAdam** ([`SparseAdam`](../sparse_adam.html)) takes only sparse gradients, which neither
+  model makes (an `nn.Embedding(sparse=True)` would, and then only for its table): it is Adam
+  for the rows a batch touches, not an optimizer of a whole model.
+* **SharedAdam** ([`SharedAdam`](../shared_adam.html)) is Adam with its state in shared memory,
+  for the worker processes of [A3C](a3c.html); in one process it computes what Adam computes.
+* **Plain Muon** refuses every parameter that is not a matrix, so it cannot train a whole model
+  alone: it is here as `muon`, `MuonWithAuxAdam` with [the split](runs.html#muon_param_groups)
+  its authors advise. The paper's forms of LAMB and Schedule-Free AdamW (`LAMBPaper`,
+  `ScheduleFreeAdamWPaper`) are the two that are here with the step written as in their papers
+  (where $\epsilon$ and the bias correction go): variants, not optimizers of their own.
 * **The warm-up and schedule variants of Adam** ([warm-up](../adam_warmup.html),
   [warm-up with cosine decay](../adam_warmup_cosine_decay.html), [Noam](../noam.html)) are
   Adam with a learning rate that depends on the step. Their lengths (the warm-up, the total
@@ -149,6 +164,7 @@ import argparse
 import functools
 import json
 import math
+import multiprocessing
 import statistics
 import sys
 import time
@@ -345,9 +361,12 @@ QUICK_OPTIMIZERS = 'momentum,adam'
 # matter most; Adadelta's $\beta_2$ ($\rho$); $\beta_2$ for Adam and its variants; the decoupled
 # weight decay of AdamW; Sophia's $\gamma$ (`rho`), which sets how many coordinates are clipped;
 # Lion's $(\beta_1, \beta_2)$, with the $(0.95, 0.98)$ its authors advise where training is
-# unstable; the weight $a$ of AdEMAMix's slow average; and the warm-up of the Schedule-Free
-# optimizers, the one schedule they keep. Plain SGD has none, so its grid is the learning rates
-# alone.
+# unstable; the weight $a$ of AdEMAMix's slow average; the warm-up of the Schedule-Free
+# optimizers, the one schedule they keep; for Muon, the learning rate of the AdamW that trains
+# the parameters Muon does not; Adafactor's $\nu$, which sets how fast its $\hat{\beta}_2$ grows;
+# LAMB's weight decay; Prodigy's safeguarded warm-up; SOAP's $(\beta_1, \beta_2)$; Rprop's
+# $(\eta^-, \eta^+)$; and ASGD's $\lambda$. [`OPTIMIZERS`](runs.html#OPTIMIZERS) says why each.
+# Plain SGD has none, so its grid is the learning rates alone.
 SECOND: Dict[str, Tuple[str, List[Any]]] = {name: spec['tune'] for name, spec in OPTIMIZERS.items() if 'tune' in spec}
 NO_SECOND = ('sgd',)
 
@@ -362,7 +381,9 @@ def centre(name: str) -> float:
     each step ten times longer, so momentum's centre is ten times smaller, $10^{-2}$; RMSprop
     centres on Hinton's $10^{-3}$ rather than PyTorch's $10^{-2}$; Lion and Sophia, whose steps are
     about as large as $\alpha$ in every coordinate, on $3 \cdot 10^{-4}$, the "3 to 10 times smaller
-    than AdamW's" that Lion's authors advise.
+    than AdamW's" that Lion's authors advise. LAMB's $\alpha$ is a step relative to the size of each
+    layer, and centres on $10^{-2}$, the paper's; ASGD, which here is plain SGD with a decaying
+    rate, on plain SGD's $10^{-1}$.
     """
     return OPTIMIZERS[name].get('centre', OPTIMIZERS[name]['lr'])
 
@@ -439,10 +460,21 @@ def evaluate(model: nn.Module, batches) -> Tuple[float, float]:
 
 
 def state_bytes(optimizer: torch.optim.Optimizer) -> float:
-    """Bytes of tensors the optimizer keeps, per parameter."""
+    """
+    Bytes of tensors the optimizer keeps, per parameter: every tensor of its state, also those in
+    lists (SOAP's statistics and eigenbases) and those of another shape than the parameter's
+    (Adafactor's row and column statistics), but not the 0-d ones, such as step counts.
+    """
+    def tensors(value) -> Iterator[torch.Tensor]:
+        if torch.is_tensor(value):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                yield from tensors(item)
+
     params = [p for group in optimizer.param_groups for p in group['params']]
-    kept = sum(v.numel() * v.element_size() for p in params for v in optimizer.state.get(p, {}).values()
-               if torch.is_tensor(v) and v.numel() == p.numel())
+    kept = sum(t.numel() * t.element_size() for p in params for t in tensors(list(optimizer.state.get(p, {}).values()))
+               if t.dim() > 0)
     return kept / sum(p.numel() for p in params)
 
 
@@ -462,7 +494,7 @@ def one_run(workload: Workload, name: str, lr: float, hyper: Dict[str, Any], see
     data = workload.data(seed)
     torch.manual_seed(seed)
     model = workload.model(data)
-    optimizer = make_optimizer(name, model.parameters(),
+    optimizer = make_optimizer(name, model,
                                {'lr': lr, **{k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}})
     timer, curve, extra = StepTimer(), Curve(), optimizer_callbacks(optimizer, seed)
     label = label_of(name, lr, hyper, seed)
@@ -516,8 +548,39 @@ def run_steps(workload: Workload) -> int:
     return workload.epochs * math.ceil((5000 - 750) * 0.85 / 64)
 
 
+def tune_and_rerun(workload: Workload, name: str, factors: Sequence[float], seeds: Sequence[int],
+                   invocation: Invocation, done: Dict[str, Outcome], first: int, tuning_seed: int,
+                   progress: Progress) -> List[Outcome]:
+    """
+    The runs of optimizer `name` on `workload`: its [grid](#SECOND) on `tuning_seed`, and then the
+    setting with the lowest final validation loss on every seed of `seeds`. Runs that are `done`
+    (by label) are read back instead of trained; `first` is the position of the first run in the benchmark.
+    """
+    index = first
+
+    def run(lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
+        nonlocal index
+        label = label_of(name, lr, hyper, seed)
+        if label in done:
+            progress.skip_run(index, label)
+            outcome = done[label]
+        else:
+            outcome = one_run(workload, name, lr, hyper, seed, progress, index, invocation)
+        index += 1
+        return outcome
+
+    tuning = [run(lr, hyper, tuning_seed) for lr, hyper in grid(name, factors)]
+    best = min(tuning, key=lambda o: o.final_valid)
+    return tuning + [run(best.lr, best.hyper, seed) for seed in seeds]
+
+
+def in_worker(steps: List[int], jobs: int, *pipeline) -> List[Outcome]:
+    """`tune_and_rerun` in a worker process, with a progress line of its own."""
+    return tune_and_rerun(*pipeline, Progress(NAME, steps, jobs=jobs))
+
+
 def benchmark(workloads: Sequence[Workload], optimizers: Sequence[str], factors: Sequence[float],
-              seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0) -> Dict[str, List[Outcome]]:
+              seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0, jobs: int = 1) -> Dict[str, List[Outcome]]:
     """
     <a id="benchmark"></a>
 
@@ -527,30 +590,32 @@ def benchmark(workloads: Sequence[Workload], optimizers: Sequence[str], factors:
     hyper-parameter on `tuning_seed`, the lowest final validation loss chooses, and the chosen
     setting is rerun on every seed of `seeds`. The runs that
     `invocation` completed before (when it is resumed) are read back instead of trained again.
+
+    With `jobs` above one, that many worker processes each take the next optimizer and workload
+    as they come free. Every run starts from its seed alone (`torch.manual_seed`, the seeded
+    batches, one thread), so a run computes the same in any process, and the outcomes are
+    collected in the same order: the results are those of `jobs=1`, bit for bit. Only the
+    wall-clock times differ, as the runs share the cores.
     """
-    per_workload = sum(len(grid(name, factors)) + len(seeds) for name in optimizers)
-    progress = Progress(NAME, [run_steps(w) for w in workloads for _ in range(per_workload)])
-    outcomes: Dict[str, List[Outcome]] = {}
-    index = 0
+    steps = [run_steps(w) for w in workloads for name in optimizers for _ in range(len(grid(name, factors)) + len(seeds))]
+    pipelines, first = [], 0
     for workload in workloads:
         done = completed(workload, invocation)
-
-        def run(name: str, lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
-            nonlocal index
-            label = label_of(name, lr, hyper, seed)
-            if label in done:
-                progress.skip_run(index, label)
-                outcome = done[label]
-            else:
-                outcome = one_run(workload, name, lr, hyper, seed, progress, index, invocation)
-            index += 1
-            return outcome
-
-        outcomes[workload.name] = []
         for name in optimizers:
-            tuning = [run(name, lr, hyper, tuning_seed) for lr, hyper in grid(name, factors)]
-            best = min(tuning, key=lambda o: o.final_valid)
-            outcomes[workload.name] += tuning + [run(name, best.lr, best.hyper, seed) for seed in seeds]
+            pipelines.append((workload, name, factors, seeds, invocation, done, first, tuning_seed))
+            first += len(grid(name, factors)) + len(seeds)
+    if jobs == 1:
+        progress = Progress(NAME, steps)
+        results = [tune_and_rerun(*pipeline, progress) for pipeline in pipelines]
+    else:
+        # Forked workers inherit labml's configuration and the torch thread count of this process,
+        # and would write again what is still in its output buffer
+        sys.stdout.flush()
+        with multiprocessing.get_context('fork').Pool(jobs) as pool:
+            results = pool.starmap(in_worker, [(steps, jobs, *pipeline) for pipeline in pipelines], chunksize=1)
+    outcomes: Dict[str, List[Outcome]] = {workload.name: [] for workload in workloads}
+    for pipeline, result in zip(pipelines, results):
+        outcomes[pipeline[0].name] += result
     return outcomes
 
 
@@ -860,7 +925,10 @@ def main(argv: Sequence[str] = None):
                                                            f'with --quick), from: {", ".join(OPTIMIZERS)}')
     parser.add_argument('--workloads', default='mnist,chars', help='comma-separated, from: mnist, chars')
     parser.add_argument('--seeds', type=int, default=3, help='seeds the chosen setting is rerun on (default 3)')
-    parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    parser.add_argument('--threads', type=int, default=1, help='torch threads per run (default 1)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs trained at a time, in worker processes (default 1): the results are the same, '
+                             'the wall-clock times are not one run at a time')
     parser.add_argument('--results', type=Path, default=None,
                         help='where the summary, plots and tables go (default: next to this page for the full '
                              'benchmark with its default settings, else logs/results/)')
@@ -880,12 +948,14 @@ def main(argv: Sequence[str] = None):
         parser.error(f'argument --seeds: invalid value {args.seeds}: must be >= 2, for a standard deviation')
     if args.threads < 1:
         parser.error(f'argument --threads: invalid value {args.threads}: must be >= 1')
+    if args.jobs < 1:
+        parser.error(f'argument --jobs: invalid value {args.jobs}: must be >= 1')
     try:
         labml_writers()
     except AppUnreachable as error:
         parser.error(str(error))
     torch.set_num_threads(args.threads)
-    results = results_folder(args, parser, ignore=('resume', 'threads'))
+    results = results_folder(args, parser, ignore=('resume', 'threads', 'jobs'))
     seeds = list(range(1, args.seeds + 1))
     workloads = [WORKLOADS[budget][n] for n in names]
     planned = len(workloads) * sum(len(grid(name, LR_FACTORS[budget])) + len(seeds) for name in optimizers)
@@ -893,7 +963,7 @@ def main(argv: Sequence[str] = None):
         parser.error(f'argument --resume: run {args.resume} belongs to `{invocation.command_line}`, '
                      f'whose runs have all completed: nothing to resume')
     try:
-        outcomes = benchmark(workloads, optimizers, LR_FACTORS[budget], seeds, invocation)
+        outcomes = benchmark(workloads, optimizers, LR_FACTORS[budget], seeds, invocation, jobs=args.jobs)
     except KeyboardInterrupt:
         # The interrupted run is trained again from its start: a run of the benchmark is short.
         uuid = max(run_directories(workloads, invocation), key=lambda p: p.stat().st_mtime, default=None)
@@ -903,6 +973,7 @@ def main(argv: Sequence[str] = None):
             print(f'\n{NAME}: interrupted. Resume with:\n  {COMMAND} --resume {uuid.name}', file=sys.stderr)
         raise SystemExit(130)
     summary, timing = summarize(outcomes, seeds)
+    timing['runs_at_a_time'] = args.jobs
     results.mkdir(parents=True, exist_ok=True)
     (results / f'{NAME}_summary.json').write_text(json.dumps(summary, indent=1) + '\n')
     for path in [write_timing(NAME, timing, results), *render(summary, results)]:
