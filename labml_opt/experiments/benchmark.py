@@ -25,8 +25,10 @@ the first. This benchmark follows the protocol of
 * **What is reported.** Test loss (bits per character for the language model) and accuracy as
   mean $\pm$ standard deviation over the seeds; the steps to reach a target validation loss; the
   state each optimizer keeps per parameter. The wall-clock time to the target and the cost of
-  one optimizer step are measured one run at a time with one torch thread, and written to a
-  file of their own, since they change with the load of the machine.
+  one optimizer step are measured with one torch thread per run, and written to a file of their
+  own, since they change with the load of the machine, and with `--jobs`: the reference run
+  trains two runs at a time, which changes no result (each run depends on its seed alone) but
+  does change these times.
 
 ## Two workloads
 
@@ -144,7 +146,7 @@ Every minibatch optimizer of `labml_opt` is in the benchmark. These are not, and
 
 ```bash
 python -m labml_opt.experiments.benchmark --quick   # two optimizers, both workloads: about 3 minutes
-python -m labml_opt.experiments.benchmark           # the reference: 17 optimizers, 366 runs, about an hour
+python -m labml_opt.experiments.benchmark --jobs 2  # the reference: 24 optimizers, 520 runs, two at a time
 python -m labml_opt.experiments redraw              # the plots and tables again, from the committed summary
 ```
 
@@ -153,8 +155,10 @@ each run and the ETA of the whole benchmark. Ctrl-C prints the command that resu
 RUN_UUID` reads back the runs the benchmark completed (each leaves `outcome.json` in its labml
 directory, also a run that diverged), trains the interrupted run again from its start (a run
 takes under a minute), and goes on with the same options. Only the full benchmark with its
-default settings writes the committed results next to this page; `--quick` and any other
-setting write them under `logs/results/`. A run writes `benchmark_summary.json`, from which
+default settings writes the committed results next to this page (`--jobs` changes how fast
+it runs, not what it computes); `--quick` and any other setting write them under
+`logs/results/`. With `--jobs N`, N worker processes each take the next optimizer on a
+workload, with its grid and seeds, and each prints its own progress lines. A run writes `benchmark_summary.json`, from which
 `redraw` draws everything on this page: per workload the plots `benchmark_<workload>_loss.svg`,
 `_lr.svg` and `_target.svg` and the table `benchmark_<workload>_table.md`, and the rule-based
 `benchmark_verdict.md`. The wall-clock times go to `benchmark_timing.json`, which git ignores.
@@ -341,10 +345,12 @@ class Workload:
 
 # <a id="REFERENCE"></a>
 # The budgets: the full benchmark (the reference settings, which write the committed results),
-# and `--quick`. The full one is sized to run in about an hour on one thread of the shared
-# 2-core machine, busy with other work: 17 optimizers, 11 runs each (7 for plain SGD) on each
-# workload, 366 runs. A run of the MLP is 285 steps, about a second on an idle core; one of the
-# language model 240 steps of 16 windows, about 4 seconds idle and 15 on the loaded machine.
+# and `--quick`. The full one is the same for every optimizer: 24 optimizers, 11 runs each (7 for
+# plain SGD) on each workload, 520 runs. A run of the MLP is 285 steps, about a second on an
+# idle core, and 1 to 3 seconds on the shared 2-core machine at a load of 7 to 8, except Muon's
+# (8 s) and SOAP's (14 s), whose matrix work grows with the MLP's 784 inputs; one of the language
+# model is 240 steps of 16 windows, about 4 seconds idle and 8 to 21 at that load. One at a time
+# that is about 70 minutes; the reference run trains two at a time (`--jobs 2`).
 WORKLOADS = {
     'full': {'mnist': Workload('mnist', epochs=5), 'chars': Workload('chars', epochs=8, steps=30, batch_size=16)},
     'quick': {'mnist': Workload('mnist', epochs=2), 'chars': Workload('chars', epochs=3, steps=40, batch_size=16)},
@@ -905,15 +911,19 @@ def run_directories(workloads: Sequence[Workload], invocation: Invocation) -> Li
 
 
 def parse_benchmark(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]):
-    """The arguments and the invocation: a new one, or with `--resume` the one of the run it names, with its options."""
+    """
+    The arguments and the invocation: a new one, or with `--resume` the one of the run it names,
+    with its options, except `--threads` and `--jobs`, which change how fast the runs go and not
+    what they compute: a resume takes those it is given.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.resume is None:
         return args, Invocation(uuid1().hex, COMMAND, argv)
-    invocation = resumed_invocation(parser, args, COMMAND)
-    resumed, threads = args.resume, args.threads
+    invocation = resumed_invocation(parser, args, COMMAND, speed=('threads', 'jobs'))
+    given = {name: getattr(args, name) for name in ('resume', 'threads', 'jobs')}
     args = parser.parse_args(invocation.argv)
-    args.resume, args.threads = resumed, threads
+    vars(args).update(given)
     return args, invocation
 
 

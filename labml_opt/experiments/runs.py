@@ -590,16 +590,16 @@ def common_arguments(parser: argparse.ArgumentParser):
     parser.add_argument('--no-summary', action='store_true', help='do not write the summary, plots and tables')
 
 
-# Options that may go with `--resume`: they do not change what the runs compute.
-RESUME_OPTIONS = ('resume', 'threads')
-
-
-def resumed_invocation(parser: argparse.ArgumentParser, args: argparse.Namespace, command: str) -> Invocation:
-    """The invocation that run `args.resume` belongs to, after checking that it can be resumed by `command`."""
+def resumed_invocation(parser: argparse.ArgumentParser, args: argparse.Namespace, command: str,
+                       speed: Sequence[str] = ('threads',)) -> Invocation:
+    """
+    The invocation that run `args.resume` belongs to, after checking that it can be resumed by
+    `command`. `speed` names the options that may go with `--resume`: they do not change what the runs compute.
+    """
     uuid = args.resume
     defaults = vars(parser.parse_args([]))
     others = [f'--{name.replace("_", "-")}' for name, value in vars(args).items()
-              if name not in RESUME_OPTIONS and value != defaults.get(name)]
+              if name not in ('resume', *speed) and value != defaults.get(name)]
     if others:
         parser.error(f'argument --resume: cannot be combined with {", ".join(others)}: '
                      f'a resume uses the options of the command it continues')
