@@ -1,7 +1,7 @@
 r"""
 ---
 title: A benchmark of the optimizers
-summary: Seventeen optimizers, each tuned with the same budget of learning rates and one second hyper-parameter on a validation split, rerun on three paired seeds and reported on a held-out test split, on two workloads - the MNIST MLP and a small character-level transformer on Python's own documentation.
+summary: Twenty-four optimizers, each tuned with the same budget of learning rates and one second hyper-parameter on a validation split, rerun on three paired seeds and reported on a held-out test split, on two workloads - the MNIST MLP and a small character-level transformer on Python's own documentation.
 ---
 
 # A benchmark of the optimizers
@@ -25,8 +25,10 @@ the first. This benchmark follows the protocol of
 * **What is reported.** Test loss (bits per character for the language model) and accuracy as
   mean $\pm$ standard deviation over the seeds; the steps to reach a target validation loss; the
   state each optimizer keeps per parameter. The wall-clock time to the target and the cost of
-  one optimizer step are measured one run at a time with one torch thread, and written to a
-  file of their own, since they change with the load of the machine.
+  one optimizer step are measured with one torch thread per run, and written to a file of their
+  own, since they change with the load of the machine, and with `--jobs`: the reference run
+  trains two runs at a time, which changes no result (each run depends on its seed alone) but
+  does change these times.
 
 ## Two workloads
 
@@ -39,47 +41,58 @@ the first. This benchmark follows the protocol of
   240 steps of 16 windows, about 250,000 characters, evaluated every 30 steps.
 
 Both are small, and the runs are short: the [reference settings](#REFERENCE) are what fits in
-about an hour on one thread of a shared 2-core machine. The language model is far from trained
+about an hour and a quarter on a shared 2-core machine, two runs at a time. The language model is far from trained
 after 240 steps, so `chars` measures how fast an optimizer makes early progress on a
 transformer, not where it ends after a long run.
 
 ## Which one should I use
 
-The numbers below are from one reference run of 366 training runs; a difference is only
+The numbers below are from one reference run of 520 training runs; a difference is only
 called one where the three paired seeds agree on it.
 
-* **For a small transformer, Schedule-Free AdamW.** It is the one clear result of this run:
-  3.01 $\pm$ 0.07 test bits per character, lowest on each of the three seeds, 0.13 $\pm$ 0.08
-  bits ahead of the next (Lion, on the same seeds), and it reaches the target validation loss
-  in 140 steps on average, where no other optimizer reaches it before step 180. Two cautions.
-  Its tuned rate, $0.025$ with a 50-step warm-up, is the largest of its grid, as are those of
-  Adam, AdamW, Adamax, AdEMAMix and Lion, so each of them might do better with a wider grid.
-  And the others run at a constant learning rate: the averaging that Schedule-Free does in
-  place of a schedule is compared here with no schedule at all, not with AdamW and a cosine
-  decay.
-* **Otherwise, any of Adam's family, or Lion.** Lion (3.14 $\pm$ 0.03), NAdam (3.14 $\pm$
-  0.02), AdamW (3.16 $\pm$ 0.04), AdEMAMix (3.17 $\pm$ 0.07), Adamax (3.17 $\pm$ 0.02), Adam
-  (3.17 $\pm$ 0.06), AMSGrad and Schedule-Free SGD (both 3.18) are within about one standard
-  deviation of each other: on this evidence, ties. Lion keeps half of Adam's state (4 bytes per
-  parameter against 8), and AdEMAMix half as much again as Adam (12).
-* **On the MLP, nothing separates the first half.** Adamax (0.202 $\pm$ 0.009 nats, 94.5%),
-  Schedule-Free SGD (0.206 $\pm$ 0.018, 94.9%), Schedule-Free AdamW (0.213, 94.4%), Adagrad and
-  momentum (0.216 and 0.221, 93.5% and 93.7%) differ by less than the spread over seeds, and by
-  about one point of accuracy, the standard error of 750 test digits. Thirteen of the seventeen
-  chose the smallest rate of their grid: on 3,612 digits, validation loss after five epochs
-  rewards the rate that overfits least, and their best rate lies lower still. Their losses are
-  upper bounds. Schedule-Free SGD is the fastest to the target (95 steps on average, against
-  about 150 for Adamax and 230 for Adam).
-* **Not plain SGD or Sophia, on budgets like these.** Plain SGD is last on the transformer
-  (3.32 $\pm$ 0.05) and the most seed-sensitive on the MLP (test loss 0.20 to 0.42 over the
-  three seeds). Momentum, Sophia, RAdam, Adadelta and AdaBelief end 0.2 bits or more behind
-  Schedule-Free AdamW, and none of them reaches the transformer's target on more than one seed.
+* **For a small transformer, SOAP, Schedule-Free AdamW or Muon.** The three are ahead of every
+  other optimizer on every seed: SOAP 2.94 $\pm$ 0.05 test bits per character, Schedule-Free
+  AdamW 3.01 $\pm$ 0.07, Muon 3.03 $\pm$ 0.02, against 3.14 $\pm$ 0.03 for the next (Lion).
+  Among the three the seeds disagree: SOAP is lowest on two of them and Schedule-Free AdamW on
+  the third, so the order of the three is not settled by this run (the rule below calls SOAP's
+  lead over Schedule-Free AdamW, 0.08 bits, just more than one standard deviation). All three
+  reach the target validation loss in 140 to 160 steps on average, where the others take 200
+  or more. They cost differently: SOAP keeps 36 bytes of state per parameter (Adam 8),
+  its statistics and eigenbases of every matrix; Muon about 4.7, its momentum for the matrices
+  and AdamW's two moments for the rest. Cautions: Schedule-Free AdamW's tuned rate, $0.025$ with
+  a 50-step warm-up, is the largest of its grid (as are those of Adam, AdamW, Adamax, AdEMAMix
+  and Lion), and the others run at a constant rate, not with a schedule.
+* **Otherwise, Adam's family, Lion or LAMB.** Lion (3.14 $\pm$ 0.03), NAdam (3.14 $\pm$ 0.02),
+  LAMB (3.16 $\pm$ 0.01), AdamW (3.16 $\pm$ 0.04), AdEMAMix, Adamax and Adam (3.17), Adafactor
+  (3.18 $\pm$ 0.01), AMSGrad and Schedule-Free SGD (3.18) are within about one standard
+  deviation of each other: on this evidence, ties. Adafactor does it with 0.15 bytes of state
+  per parameter (its row and column statistics), Lion with 4. Prodigy, which sets its own step
+  size, ends close behind them (3.19 $\pm$ 0.02) at a tuned multiplier of $0.32$, not its
+  default $1$.
+* **On the MLP, SOAP, then Muon.** SOAP's test loss (0.167 $\pm$ 0.012 nats, 95.4%) is the
+  lowest on every seed, and Muon's (0.187 $\pm$ 0.013, 95.4%) second on average; both chose the
+  smallest rate of their grid, so both may do better lower still. Below them Adamax (0.202),
+  Schedule-Free SGD (0.206), Schedule-Free AdamW (0.213), Adagrad and momentum differ by less
+  than the spread over seeds, and by about one point of accuracy, the standard error of 750 test
+  digits. Eighteen of the twenty-four chose the smallest rate of their grid: on 3,612 digits,
+  validation loss after five epochs rewards the rate that overfits least. SOAP's step is the
+  most expensive here: it rotates each gradient into the eigenbases of the $256 \times 256$ and
+  $784 \times 784$ statistics of the first layer, about 45 times Adam's step on this machine.
+* **Not plain SGD, ASGD, Rprop or Sophia, on budgets like these.** Plain SGD and ASGD (which
+  here is SGD with a slowly decaying rate, and ends the same) are the last of the minibatch
+  methods on the transformer (3.32) and the most seed-sensitive on the MLP. Rprop, a full-batch
+  method that adapts each step size to the sign changes of its gradient, is last on both:
+  minibatch noise flips those signs, and it ends at 3.67 bits and a test loss of 11 nats on the
+  MLP. Momentum, Sophia, RAdam, Adadelta and AdaBelief end 0.2 bits or more behind the best,
+  and none of them reaches the transformer's target on more than one seed.
 
-The wall-clock times of this run (in `benchmark_timing.json`) were measured one run at a time
-on one thread, but while the machine's load average was 10 to 14 on its 2 cores: the step of
-Adam on the transformer took from 2.4 to 10.5 ms over its eleven runs, and plain SGD's from
-2.5 to 3.8 ms. They are not a ranking of step cost; the [step benchmark](../fast.html#benchmark)
-is. What does not depend on the load is the state each optimizer keeps, in the tables.
+The wall-clock times of this run (in `benchmark_timing.json`) were measured with one thread per
+run, but two runs at a time (`--jobs 2`) on a 2-core machine whose load average was 5 to 11
+from other work: the run took 75 minutes. They are not a ranking of step cost; the
+[step benchmark](../fast.html#benchmark) is. They do show the matrix methods' cost on the MLP,
+whose first layer has 784 inputs: a step of SOAP took 149 ms and one of Muon 63 ms, against 2 to
+11 ms for the others. What does not depend on the load is the state each
+optimizer keeps, in the tables.
 
 ## MNIST: the MLP
 
@@ -112,9 +125,24 @@ best when its mean test loss is within the larger of the two standard deviations
 
 ## What is not here
 
-* **Muon, Adafactor, LAMB, Prodigy and SOAP** are being added to `labml_opt` and are not in
-  this run. Each joins the benchmark with one line in [`OPTIMIZERS`](runs.html#OPTIMIZERS)
-  (its class, its learning rate, and its `tune` pair) and a new reference run.
+Every minibatch optimizer of `labml_opt` is in the benchmark. These are not, and why:
+
+* **L-BFGS** ([`LBFGS`](../lbfgs.html)) is a full-batch method: each `step(closure)` calls the
+  closure for the loss and its gradient up to `max_iter` times (20 by default), along directions
+  built from the differences of consecutive gradients, and optionally with a line search. On
+  minibatches those differences mix the change of the weights with the change of the batch, and
+  one of its steps is up to 20 forward and backward passes, so its steps to the target could not
+  be set beside the others'.
+* **SparseAdam** ([`SparseAdam`](../sparse_adam.html)) takes only sparse gradients, which neither
+  model makes (an `nn.Embedding(sparse=True)` would, and then only for its table): it is Adam
+  for the rows a batch touches, not an optimizer of a whole model.
+* **SharedAdam** ([`SharedAdam`](../shared_adam.html)) is Adam with its state in shared memory,
+  for the worker processes of [A3C](a3c.html); in one process it computes what Adam computes.
+* **Plain Muon** refuses every parameter that is not a matrix, so it cannot train a whole model
+  alone: it is here as `muon`, `MuonWithAuxAdam` with [the split](runs.html#muon_param_groups)
+  its authors advise. The paper's forms of LAMB and Schedule-Free AdamW (`LAMBPaper`,
+  `ScheduleFreeAdamWPaper`) are the two that are here with the step written as in their papers
+  (where $\epsilon$ and the bias correction go): variants, not optimizers of their own.
 * **The warm-up and schedule variants of Adam** ([warm-up](../adam_warmup.html),
   [warm-up with cosine decay](../adam_warmup_cosine_decay.html), [Noam](../noam.html)) are
   Adam with a learning rate that depends on the step. Their lengths (the warm-up, the total
@@ -129,7 +157,7 @@ best when its mean test loss is within the larger of the two standard deviations
 
 ```bash
 python -m labml_opt.experiments.benchmark --quick   # two optimizers, both workloads: about 3 minutes
-python -m labml_opt.experiments.benchmark           # the reference: 17 optimizers, 366 runs, about an hour
+python -m labml_opt.experiments.benchmark --jobs 2  # the reference: 24 optimizers, 520 runs, two at a time
 python -m labml_opt.experiments redraw              # the plots and tables again, from the committed summary
 ```
 
@@ -138,8 +166,10 @@ each run and the ETA of the whole benchmark. Ctrl-C prints the command that resu
 RUN_UUID` reads back the runs the benchmark completed (each leaves `outcome.json` in its labml
 directory, also a run that diverged), trains the interrupted run again from its start (a run
 takes under a minute), and goes on with the same options. Only the full benchmark with its
-default settings writes the committed results next to this page; `--quick` and any other
-setting write them under `logs/results/`. A run writes `benchmark_summary.json`, from which
+default settings writes the committed results next to this page (`--jobs` changes how fast
+it runs, not what it computes); `--quick` and any other setting write them under
+`logs/results/`. With `--jobs N`, N worker processes each take the next optimizer on a
+workload, with its grid and seeds, and each prints its own progress lines. A run writes `benchmark_summary.json`, from which
 `redraw` draws everything on this page: per workload the plots `benchmark_<workload>_loss.svg`,
 `_lr.svg` and `_target.svg` and the table `benchmark_<workload>_table.md`, and the rule-based
 `benchmark_verdict.md`. The wall-clock times go to `benchmark_timing.json`, which git ignores.
@@ -149,6 +179,7 @@ import argparse
 import functools
 import json
 import math
+import multiprocessing
 import statistics
 import sys
 import time
@@ -325,10 +356,13 @@ class Workload:
 
 # <a id="REFERENCE"></a>
 # The budgets: the full benchmark (the reference settings, which write the committed results),
-# and `--quick`. The full one is sized to run in about an hour on one thread of the shared
-# 2-core machine, busy with other work: 17 optimizers, 11 runs each (7 for plain SGD) on each
-# workload, 366 runs. A run of the MLP is 285 steps, about a second on an idle core; one of the
-# language model 240 steps of 16 windows, about 4 seconds idle and 15 on the loaded machine.
+# and `--quick`. The full one is the same for every optimizer: 24 optimizers, 11 runs each (7 for
+# plain SGD) on each workload, 520 runs. A run of the MLP is 285 steps, about a second on an
+# idle core, and 1 to 3 seconds on the shared 2-core machine at a load of 7 to 8, except Muon's
+# (8 s) and SOAP's (14 s), whose matrix work grows with the MLP's 784 inputs; one of the language
+# model is 240 steps of 16 windows, about 4 seconds idle and 8 to 21 at that load. One at a time
+# that is about 70 minutes at that load; the reference run trained two at a time (`--jobs 2`), in
+# 75 minutes while the load rose to 11.
 WORKLOADS = {
     'full': {'mnist': Workload('mnist', epochs=5), 'chars': Workload('chars', epochs=8, steps=30, batch_size=16)},
     'quick': {'mnist': Workload('mnist', epochs=2), 'chars': Workload('chars', epochs=3, steps=40, batch_size=16)},
@@ -345,9 +379,12 @@ QUICK_OPTIMIZERS = 'momentum,adam'
 # matter most; Adadelta's $\beta_2$ ($\rho$); $\beta_2$ for Adam and its variants; the decoupled
 # weight decay of AdamW; Sophia's $\gamma$ (`rho`), which sets how many coordinates are clipped;
 # Lion's $(\beta_1, \beta_2)$, with the $(0.95, 0.98)$ its authors advise where training is
-# unstable; the weight $a$ of AdEMAMix's slow average; and the warm-up of the Schedule-Free
-# optimizers, the one schedule they keep. Plain SGD has none, so its grid is the learning rates
-# alone.
+# unstable; the weight $a$ of AdEMAMix's slow average; the warm-up of the Schedule-Free
+# optimizers, the one schedule they keep; for Muon, the learning rate of the AdamW that trains
+# the parameters Muon does not; Adafactor's $\nu$, which sets how fast its $\hat{\beta}_2$ grows;
+# LAMB's weight decay; Prodigy's safeguarded warm-up; SOAP's $(\beta_1, \beta_2)$; Rprop's
+# $(\eta^-, \eta^+)$; and ASGD's $\lambda$. [`OPTIMIZERS`](runs.html#OPTIMIZERS) says why each.
+# Plain SGD has none, so its grid is the learning rates alone.
 SECOND: Dict[str, Tuple[str, List[Any]]] = {name: spec['tune'] for name, spec in OPTIMIZERS.items() if 'tune' in spec}
 NO_SECOND = ('sgd',)
 
@@ -362,7 +399,9 @@ def centre(name: str) -> float:
     each step ten times longer, so momentum's centre is ten times smaller, $10^{-2}$; RMSprop
     centres on Hinton's $10^{-3}$ rather than PyTorch's $10^{-2}$; Lion and Sophia, whose steps are
     about as large as $\alpha$ in every coordinate, on $3 \cdot 10^{-4}$, the "3 to 10 times smaller
-    than AdamW's" that Lion's authors advise.
+    than AdamW's" that Lion's authors advise. LAMB's $\alpha$ is a step relative to the size of each
+    layer, and centres on $10^{-2}$, the paper's; ASGD, which here is plain SGD with a decaying
+    rate, on plain SGD's $10^{-1}$.
     """
     return OPTIMIZERS[name].get('centre', OPTIMIZERS[name]['lr'])
 
@@ -439,10 +478,21 @@ def evaluate(model: nn.Module, batches) -> Tuple[float, float]:
 
 
 def state_bytes(optimizer: torch.optim.Optimizer) -> float:
-    """Bytes of tensors the optimizer keeps, per parameter."""
+    """
+    Bytes of tensors the optimizer keeps, per parameter: every tensor of its state, also those in
+    lists (SOAP's statistics and eigenbases) and those of another shape than the parameter's
+    (Adafactor's row and column statistics), but not the 0-d ones, such as step counts.
+    """
+    def tensors(value) -> Iterator[torch.Tensor]:
+        if torch.is_tensor(value):
+            yield value
+        elif isinstance(value, (list, tuple)):
+            for item in value:
+                yield from tensors(item)
+
     params = [p for group in optimizer.param_groups for p in group['params']]
-    kept = sum(v.numel() * v.element_size() for p in params for v in optimizer.state.get(p, {}).values()
-               if torch.is_tensor(v) and v.numel() == p.numel())
+    kept = sum(t.numel() * t.element_size() for p in params for t in tensors(list(optimizer.state.get(p, {}).values()))
+               if t.dim() > 0)
     return kept / sum(p.numel() for p in params)
 
 
@@ -462,7 +512,7 @@ def one_run(workload: Workload, name: str, lr: float, hyper: Dict[str, Any], see
     data = workload.data(seed)
     torch.manual_seed(seed)
     model = workload.model(data)
-    optimizer = make_optimizer(name, model.parameters(),
+    optimizer = make_optimizer(name, model,
                                {'lr': lr, **{k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}})
     timer, curve, extra = StepTimer(), Curve(), optimizer_callbacks(optimizer, seed)
     label = label_of(name, lr, hyper, seed)
@@ -516,8 +566,39 @@ def run_steps(workload: Workload) -> int:
     return workload.epochs * math.ceil((5000 - 750) * 0.85 / 64)
 
 
+def tune_and_rerun(workload: Workload, name: str, factors: Sequence[float], seeds: Sequence[int],
+                   invocation: Invocation, done: Dict[str, Outcome], first: int, tuning_seed: int,
+                   progress: Progress) -> List[Outcome]:
+    """
+    The runs of optimizer `name` on `workload`: its [grid](#SECOND) on `tuning_seed`, and then the
+    setting with the lowest final validation loss on every seed of `seeds`. Runs that are `done`
+    (by label) are read back instead of trained; `first` is the position of the first run in the benchmark.
+    """
+    index = first
+
+    def run(lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
+        nonlocal index
+        label = label_of(name, lr, hyper, seed)
+        if label in done:
+            progress.skip_run(index, label)
+            outcome = done[label]
+        else:
+            outcome = one_run(workload, name, lr, hyper, seed, progress, index, invocation)
+        index += 1
+        return outcome
+
+    tuning = [run(lr, hyper, tuning_seed) for lr, hyper in grid(name, factors)]
+    best = min(tuning, key=lambda o: o.final_valid)
+    return tuning + [run(best.lr, best.hyper, seed) for seed in seeds]
+
+
+def in_worker(steps: List[int], jobs: int, *pipeline) -> List[Outcome]:
+    """`tune_and_rerun` in a worker process, with a progress line of its own."""
+    return tune_and_rerun(*pipeline, Progress(NAME, steps, jobs=jobs))
+
+
 def benchmark(workloads: Sequence[Workload], optimizers: Sequence[str], factors: Sequence[float],
-              seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0) -> Dict[str, List[Outcome]]:
+              seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0, jobs: int = 1) -> Dict[str, List[Outcome]]:
     """
     <a id="benchmark"></a>
 
@@ -527,30 +608,32 @@ def benchmark(workloads: Sequence[Workload], optimizers: Sequence[str], factors:
     hyper-parameter on `tuning_seed`, the lowest final validation loss chooses, and the chosen
     setting is rerun on every seed of `seeds`. The runs that
     `invocation` completed before (when it is resumed) are read back instead of trained again.
+
+    With `jobs` above one, that many worker processes each take the next optimizer and workload
+    as they come free. Every run starts from its seed alone (`torch.manual_seed`, the seeded
+    batches, one thread), so a run computes the same in any process, and the outcomes are
+    collected in the same order: the results are those of `jobs=1`, bit for bit. Only the
+    wall-clock times differ, as the runs share the cores.
     """
-    per_workload = sum(len(grid(name, factors)) + len(seeds) for name in optimizers)
-    progress = Progress(NAME, [run_steps(w) for w in workloads for _ in range(per_workload)])
-    outcomes: Dict[str, List[Outcome]] = {}
-    index = 0
+    steps = [run_steps(w) for w in workloads for name in optimizers for _ in range(len(grid(name, factors)) + len(seeds))]
+    pipelines, first = [], 0
     for workload in workloads:
         done = completed(workload, invocation)
-
-        def run(name: str, lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
-            nonlocal index
-            label = label_of(name, lr, hyper, seed)
-            if label in done:
-                progress.skip_run(index, label)
-                outcome = done[label]
-            else:
-                outcome = one_run(workload, name, lr, hyper, seed, progress, index, invocation)
-            index += 1
-            return outcome
-
-        outcomes[workload.name] = []
         for name in optimizers:
-            tuning = [run(name, lr, hyper, tuning_seed) for lr, hyper in grid(name, factors)]
-            best = min(tuning, key=lambda o: o.final_valid)
-            outcomes[workload.name] += tuning + [run(name, best.lr, best.hyper, seed) for seed in seeds]
+            pipelines.append((workload, name, factors, seeds, invocation, done, first, tuning_seed))
+            first += len(grid(name, factors)) + len(seeds)
+    if jobs == 1:
+        progress = Progress(NAME, steps)
+        results = [tune_and_rerun(*pipeline, progress) for pipeline in pipelines]
+    else:
+        # Forked workers inherit labml's configuration and the torch thread count of this process,
+        # and would write again what is still in its output buffer
+        sys.stdout.flush()
+        with multiprocessing.get_context('fork').Pool(jobs) as pool:
+            results = pool.starmap(in_worker, [(steps, jobs, *pipeline) for pipeline in pipelines], chunksize=1)
+    outcomes: Dict[str, List[Outcome]] = {workload.name: [] for workload in workloads}
+    for pipeline, result in zip(pipelines, results):
+        outcomes[pipeline[0].name] += result
     return outcomes
 
 
@@ -621,9 +704,12 @@ def unit(workload: str) -> Tuple[str, float]:
 
 
 def colour(i: int):
-    """Twenty colours that can be told apart, for up to twenty optimizers in one plot."""
+    """
+    A colour for each of up to 25 optimizers in one plot: the twenty of `tab20`, then the five
+    darkest of `tab20b`, which differ from those.
+    """
     from matplotlib import colormaps
-    return colormaps['tab20'](i % 20)
+    return colormaps['tab20'](i) if i < 20 else colormaps['tab20b'](4 * ((i - 20) % 5))
 
 
 def finite(values: Sequence[Optional[float]]) -> List[float]:
@@ -762,7 +848,7 @@ def table(workload: str, rows: Dict[str, Any]) -> str:
                       (f'{statistics.fmean(steps):.0f}' + (f' ({len(steps)} of {len(losses)} seeds)'
                                                             if len(steps) < len(losses) else ''))
                       if steps else 'not reached',
-                      f'{row["state_bytes_per_parameter"]:g}'])
+                      f'{row["state_bytes_per_parameter"]:.3g}'])
     metric = 'character accuracy' if workload == 'chars' else 'accuracy'
     return markdown_table(['optimizer', 'tuned learning rate, second', f'test {label}', f'test {metric}',
                            'steps to target', 'state bytes per parameter'], lines)
@@ -840,15 +926,19 @@ def run_directories(workloads: Sequence[Workload], invocation: Invocation) -> Li
 
 
 def parse_benchmark(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]):
-    """The arguments and the invocation: a new one, or with `--resume` the one of the run it names, with its options."""
+    """
+    The arguments and the invocation: a new one, or with `--resume` the one of the run it names,
+    with its options, except `--threads` and `--jobs`, which change how fast the runs go and not
+    what they compute: a resume takes those it is given.
+    """
     argv = list(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if args.resume is None:
         return args, Invocation(uuid1().hex, COMMAND, argv)
-    invocation = resumed_invocation(parser, args, COMMAND)
-    resumed, threads = args.resume, args.threads
+    invocation = resumed_invocation(parser, args, COMMAND, speed=('threads', 'jobs'))
+    given = {name: getattr(args, name) for name in ('resume', 'threads', 'jobs')}
     args = parser.parse_args(invocation.argv)
-    args.resume, args.threads = resumed, threads
+    vars(args).update(given)
     return args, invocation
 
 
@@ -860,7 +950,10 @@ def main(argv: Sequence[str] = None):
                                                            f'with --quick), from: {", ".join(OPTIMIZERS)}')
     parser.add_argument('--workloads', default='mnist,chars', help='comma-separated, from: mnist, chars')
     parser.add_argument('--seeds', type=int, default=3, help='seeds the chosen setting is rerun on (default 3)')
-    parser.add_argument('--threads', type=int, default=1, help='torch threads (default 1)')
+    parser.add_argument('--threads', type=int, default=1, help='torch threads per run (default 1)')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help='runs trained at a time, in worker processes (default 1): the results are the same, '
+                             'the wall-clock times are not one run at a time')
     parser.add_argument('--results', type=Path, default=None,
                         help='where the summary, plots and tables go (default: next to this page for the full '
                              'benchmark with its default settings, else logs/results/)')
@@ -880,12 +973,14 @@ def main(argv: Sequence[str] = None):
         parser.error(f'argument --seeds: invalid value {args.seeds}: must be >= 2, for a standard deviation')
     if args.threads < 1:
         parser.error(f'argument --threads: invalid value {args.threads}: must be >= 1')
+    if args.jobs < 1:
+        parser.error(f'argument --jobs: invalid value {args.jobs}: must be >= 1')
     try:
         labml_writers()
     except AppUnreachable as error:
         parser.error(str(error))
     torch.set_num_threads(args.threads)
-    results = results_folder(args, parser, ignore=('resume', 'threads'))
+    results = results_folder(args, parser, ignore=('resume', 'threads', 'jobs'))
     seeds = list(range(1, args.seeds + 1))
     workloads = [WORKLOADS[budget][n] for n in names]
     planned = len(workloads) * sum(len(grid(name, LR_FACTORS[budget])) + len(seeds) for name in optimizers)
@@ -893,7 +988,7 @@ def main(argv: Sequence[str] = None):
         parser.error(f'argument --resume: run {args.resume} belongs to `{invocation.command_line}`, '
                      f'whose runs have all completed: nothing to resume')
     try:
-        outcomes = benchmark(workloads, optimizers, LR_FACTORS[budget], seeds, invocation)
+        outcomes = benchmark(workloads, optimizers, LR_FACTORS[budget], seeds, invocation, jobs=args.jobs)
     except KeyboardInterrupt:
         # The interrupted run is trained again from its start: a run of the benchmark is short.
         uuid = max(run_directories(workloads, invocation), key=lambda p: p.stat().st_mtime, default=None)
@@ -903,6 +998,7 @@ def main(argv: Sequence[str] = None):
             print(f'\n{NAME}: interrupted. Resume with:\n  {COMMAND} --resume {uuid.name}', file=sys.stderr)
         raise SystemExit(130)
     summary, timing = summarize(outcomes, seeds)
+    timing['runs_at_a_time'] = args.jobs
     results.mkdir(parents=True, exist_ok=True)
     (results / f'{NAME}_summary.json').write_text(json.dumps(summary, indent=1) + '\n')
     for path in [write_timing(NAME, timing, results), *render(summary, results)]:

@@ -58,8 +58,8 @@ from typing import Any, Dict, List, Sequence
 
 from labml_opt.experiments.plots import plot_series, results_table
 from labml_opt.experiments.results import RESULTS, read_summary, summarize, write_summary, write_timing
-from labml_opt.experiments.runs import (RunSpec, check_optimizer, common_arguments, optimizer_class, parse_command,
-                                        run_command)
+from labml_opt.experiments.runs import (RunSpec, check_optimizer, check_schedulable, common_arguments, optimizer_class,
+                                        parse_command, run_command)
 
 NAME = 'one_cycle'
 COMMAND = 'python -m labml_opt.experiments.one_cycle'
@@ -75,6 +75,7 @@ def parse_max_lr(text: str) -> Dict[str, float]:
         except ValueError:
             raise ValueError(f'Invalid --max-lr {item!r}: must look like OPTIMIZER=LR, as in adam=3e-3')
         optimizer_class(name)
+        check_schedulable(name)
         if not peaks[name] > 0:
             raise ValueError(f'Invalid --max-lr {item!r}: the learning rate must be > 0')
         check_optimizer(name, {'lr': peaks[name]})

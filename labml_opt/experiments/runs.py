@@ -87,8 +87,46 @@ class MLP(nn.Module):
                 nn.init.kaiming_normal_(module.weight, nonlinearity='relu')
                 nn.init.zeros_(module.bias)
 
+    @property
+    def head(self) -> nn.Linear:
+        """The output layer, which [Muon](#muon_param_groups) leaves to AdamW."""
+        return self.layers[-1]
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(x.flatten(1))
+
+
+def muon_param_groups(model: nn.Module, lr: float = 0.02, momentum: float = 0.95, weight_decay: float = 0.,
+                      adam_lr_ratio: float = 0.015) -> List[Dict[str, Any]]:
+    r"""
+    <a id="muon_param_groups"></a>
+
+    ## Muon's parameters and AdamW's
+
+    [`MuonWithAuxAdam`](../muon.html#MuonWithAuxAdam) takes two kinds of param groups, and its
+    authors advise which parameter goes where: Muon for the hidden weight matrices, AdamW for
+    everything else. For the models here that is
+
+    * **Muon**: the weight of every `nn.Linear` except the model's output layer, `model.head`:
+      the MLP's two hidden layers, and the attention and MLP matrices inside the transformer's
+      blocks. The MLP's first layer is a matrix applied to a dense vector of 784 pixels, the case
+      Muon's argument (steepest descent under the spectral norm) is made for, so Muon takes it;
+    * **AdamW**: the output layer, whose rows are one per class and each see only their own
+      class's errors; embeddings, which are lookup tables where a step only reaches the rows of the
+      characters in the batch (the positions are one such table); and the vectors, biases and the
+      gains of the layer norms, which have no singular values to equalize.
+
+    `lr` is Muon's $\alpha$, with Jordan's $0.02$, and AdamW's rate is `adam_lr_ratio` times it:
+    $0.015$ gives the reference's $3 \cdot 10^{-4}$ at $\alpha = 0.02$, and the learning-rate grid
+    moves the two together. `momentum` is Muon's $\mu$; `weight_decay` is $\lambda$ for both, $0$ as
+    in the reference. The other settings are the reference's defaults.
+    """
+    matrices = [module.weight for module in model.modules()
+                if isinstance(module, nn.Linear) and module is not model.head]
+    muon = {id(param) for param in matrices}
+    others = [param for param in model.parameters() if id(param) not in muon]
+    return [dict(params=matrices, use_muon=True, lr=lr, momentum=momentum, weight_decay=weight_decay),
+            dict(params=others, use_muon=False, lr=lr * adam_lr_ratio, weight_decay=weight_decay)]
 
 
 # <a id="OPTIMIZERS"></a>
@@ -98,10 +136,39 @@ class MLP(nn.Module):
 # PyTorch leaves to the user). Momentum is SGD with momentum $0.9$. The optimizers that
 # `torch.optim` does not have keep their authors' defaults.
 #
-# Two keys are for the [benchmark](benchmark.html) only, and are not passed to the optimizer:
-# `tune` is the most important second hyper-parameter and the two values its grid tries (ours
-# first), and `centre` the middle of its learning-rate grid where that is not `lr`. An optimizer
-# added to `labml_opt` joins every experiment, the benchmark included, with one line here.
+# Three keys are not passed to the optimizer as they are. Two are for the [benchmark](benchmark.html)
+# only: `tune` is the most important second hyper-parameter and the two values its grid tries
+# (ours first), and `centre` the middle of its learning-rate grid where that is not `lr`.
+# `groups` is a function that makes the param groups of a model, for an optimizer whose groups
+# differ in kind: the hyper-parameters go to it, and it to the optimizer. An optimizer added to
+# `labml_opt` joins every experiment, the benchmark included, with one line here.
+#
+# The later ones, with their choices:
+#
+# * `muon`: [Muon with AdamW](#muon_param_groups) for the parameters Muon is not for, at
+#   Jordan's $0.02$ and $3 \cdot 10^{-4}$. Its second is the ratio of AdamW's rate to Muon's,
+#   $0.015$ and ten times that: the grid of $\alpha$ moves both, and AdamW's $3 \cdot 10^{-4}$ was
+#   chosen for long runs of large models, where this benchmark's AdamW tunes to $10^{-2}$ on the
+#   transformer. Momentum $0.95$ "rarely needs changing", its authors say.
+# * `adafactor`: torch's defaults. Its $\alpha$ caps a step relative to the size of each weight
+#   (for the $t \le 10^4$ steps here it is the step), and its second is $\nu$ (`beta2_decay`), the
+#   growth of $\hat{\beta}_{2,t} = 1 - t^{\nu}$: $-0.8$, or $-0.5$ for a shorter memory.
+# * `lamb`: the reference's defaults, $\alpha = 10^{-3}$ with no decay. LAMB's $\alpha$ is the
+#   fraction of its norm by which a layer moves per step, where Adam's $10^{-3}$ moves each weight
+#   (of size about $0.05$ here) by about 2% of it, so the grid centres on $10^{-2}$, the paper's
+#   rate for BERT. Its second is the decoupled weight decay, $0$ or the paper's $0.01$.
+# * `prodigy`: $\alpha = 1$, a multiplier of the step size it estimates, as its authors advise.
+#   Its second is `safeguard_warmup`, which they advise with a warm-up: `False`, or `True`, which
+#   keeps the estimate from growing on the first, large steps.
+# * `soap`: the reference's defaults, $\alpha = 3 \cdot 10^{-3}$, $(\beta_1, \beta_2) = (0.95, 0.95)$,
+#   decay $0.01$, a new eigenbasis every 10 steps. Its second is $(\beta_1, \beta_2)$: the
+#   paper's, or Adam's $(0.9, 0.999)$.
+# * `rprop`, `asgd`: torch's defaults. Rprop's second is $(\eta^-, \eta^+)$: torch's
+#   $(0.5, 1.2)$, or the gentler $(0.7, 1.1)$ that changes each step size less on the sign flips
+#   of noisy minibatch gradients. ASGD averages the iterates only after step $t_0 = 10^6$, and
+#   keeps the average in its state for the user to copy into the model, so the model trained and
+#   evaluated here is its last iterate: plain SGD whose rate decays with $\lambda$ (`lambd`), its
+#   second, $10^{-4}$ or $10^{-2}$. Its grid centres on $10^{-1}$, plain SGD's centre.
 OPTIMIZERS: Dict[str, Dict[str, Any]] = {
     'sgd': {'class': 'SGD', 'lr': 1e-3, 'centre': 1e-1},
     'momentum': {'class': 'SGD', 'lr': 1e-3, 'momentum': 0.9, 'tune': ('momentum', [0.9, 0.99]), 'centre': 1e-2},
@@ -120,11 +187,19 @@ OPTIMIZERS: Dict[str, Dict[str, Any]] = {
     'ademamix': {'class': 'AdEMAMix', 'lr': 1e-3, 'tune': ('alpha', [5.0, 8.0])},
     'schedule_free_sgd': {'class': 'ScheduleFreeSGD', 'lr': 1.0, 'tune': ('warmup_steps', [0, 50])},
     'schedule_free_adamw': {'class': 'ScheduleFreeAdamW', 'lr': 2.5e-3, 'tune': ('warmup_steps', [0, 50])},
+    'muon': {'class': 'MuonWithAuxAdam', 'groups': muon_param_groups, 'lr': 0.02,
+             'tune': ('adam_lr_ratio', [0.015, 0.15])},
+    'adafactor': {'class': 'Adafactor', 'lr': 1e-2, 'tune': ('beta2_decay', [-0.8, -0.5])},
+    'lamb': {'class': 'LAMB', 'lr': 1e-3, 'tune': ('weight_decay', [0., 0.01]), 'centre': 1e-2},
+    'prodigy': {'class': 'Prodigy', 'lr': 1.0, 'tune': ('safeguard_warmup', [False, True])},
+    'soap': {'class': 'SOAP', 'lr': 3e-3, 'tune': ('betas', [(0.95, 0.95), (0.9, 0.999)])},
+    'rprop': {'class': 'Rprop', 'lr': 1e-2, 'tune': ('etas', [(0.5, 1.2), (0.7, 1.1)])},
+    'asgd': {'class': 'ASGD', 'lr': 1e-2, 'tune': ('lambd', [1e-4, 1e-2]), 'centre': 1e-1},
 }
 # The ten optimizers of the [comparison](compare.html), which runs them at their defaults
 COMPARED = ('sgd', 'momentum', 'adagrad', 'adadelta', 'rmsprop', 'adam', 'amsgrad', 'adamw', 'radam', 'adabelief')
 # The keys of an entry that are not arguments of the optimizer
-NOT_ARGUMENTS = ('class', 'tune', 'centre')
+NOT_ARGUMENTS = ('class', 'tune', 'centre', 'groups')
 
 
 def optimizer_class(name: str) -> type:
@@ -134,34 +209,52 @@ def optimizer_class(name: str) -> type:
     return getattr(labml_opt, OPTIMIZERS[name]['class'])
 
 
+def takes_hyper_parameters(name: str):
+    """What the hyper-parameters of `name` are passed to: its `groups` function, or its class."""
+    return OPTIMIZERS[name].get('groups') or optimizer_class(name).__init__
+
+
 def hyper_parameters(name: str) -> List[str]:
     """The keyword arguments optimizer `name` accepts."""
-    signature = inspect.signature(optimizer_class(name).__init__)
-    return [p for p in signature.parameters if p not in ('self', 'params', 'defaults')]
+    signature = inspect.signature(takes_hyper_parameters(name))
+    return [p for p in signature.parameters if p not in ('self', 'params', 'defaults', 'model')]
 
 
-def make_optimizer(name: str, params, hyper: Dict[str, Any]) -> torch.optim.Optimizer:
-    """Build optimizer `name` with our defaults, overridden by `hyper`."""
+def make_optimizer(name: str, model: nn.Module, hyper: Dict[str, Any]) -> torch.optim.Optimizer:
+    """Build optimizer `name` for `model`'s parameters with our defaults, overridden by `hyper`."""
     valid = hyper_parameters(name)
     for key in hyper:
         if key not in valid:
             raise ValueError(f'Invalid hyper-parameter {key!r} for {name}: choose from {", ".join(valid)}')
     kwargs = {k: v for k, v in OPTIMIZERS[name].items() if k not in NOT_ARGUMENTS}
     kwargs.update(hyper)
-    return optimizer_class(name)(params, **kwargs)
+    groups = OPTIMIZERS[name].get('groups')
+    if groups is not None:
+        return optimizer_class(name)(groups(model, **kwargs))
+    return optimizer_class(name)(model.parameters(), **kwargs)
 
 
 def check_optimizer(name: str, hyper: Dict[str, Any]):
     """
-    Fail now rather than an hour into an experiment: build the optimizer on a throw-away
-    parameter, so that its own checks (negative `lr`, `betas` out of range) run. A value of the
+    Fail now rather than an hour into an experiment: build the optimizer for a throw-away
+    model, so that its own checks (negative `lr`, `betas` out of range) run. A value of the
     wrong type (a string where a number goes) fails inside the optimizer with a `TypeError`,
     which is reported as a bad value of that optimizer.
     """
     try:
-        make_optimizer(name, [nn.Parameter(torch.zeros(1))], hyper)
+        make_optimizer(name, MLP(2, 2, 2), hyper)
     except TypeError as error:
         raise ValueError(f'Invalid hyper-parameters {hyper} for {name}: {error}') from None
+
+
+def check_schedulable(name: str):
+    """
+    A schedule sets one value of `lr` (and of momentum) for every param group: an optimizer whose
+    `groups` give each kind of parameter a rate of its own cannot follow one.
+    """
+    if OPTIMIZERS[name].get('groups') is not None:
+        raise ValueError(f'Invalid optimizer {name!r} for a schedule: its param groups have learning rates '
+                         f'of their own, and a schedule sets one for all')
 
 
 @dataclass
@@ -278,7 +371,7 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence
     # The same seed gives every optimizer the same initial weights.
     torch.manual_seed(spec.seed)
     model = MLP(data.n_inputs, 256, data.n_classes)
-    optimizer = make_optimizer(spec.optimizer, model.parameters(), spec.hyper)
+    optimizer = make_optimizer(spec.optimizer, model, spec.hyper)
     recorder = Recorder()
     learner = Learner(model, optimizer, nn.functional.cross_entropy, data)
 
@@ -497,16 +590,16 @@ def common_arguments(parser: argparse.ArgumentParser):
     parser.add_argument('--no-summary', action='store_true', help='do not write the summary, plots and tables')
 
 
-# Options that may go with `--resume`: they do not change what the runs compute.
-RESUME_OPTIONS = ('resume', 'threads')
-
-
-def resumed_invocation(parser: argparse.ArgumentParser, args: argparse.Namespace, command: str) -> Invocation:
-    """The invocation that run `args.resume` belongs to, after checking that it can be resumed by `command`."""
+def resumed_invocation(parser: argparse.ArgumentParser, args: argparse.Namespace, command: str,
+                       speed: Sequence[str] = ('threads',)) -> Invocation:
+    """
+    The invocation that run `args.resume` belongs to, after checking that it can be resumed by
+    `command`. `speed` names the options that may go with `--resume`: they do not change what the runs compute.
+    """
     uuid = args.resume
     defaults = vars(parser.parse_args([]))
     others = [f'--{name.replace("_", "-")}' for name, value in vars(args).items()
-              if name not in RESUME_OPTIONS and value != defaults.get(name)]
+              if name not in ('resume', *speed) and value != defaults.get(name)]
     if others:
         parser.error(f'argument --resume: cannot be combined with {", ".join(others)}: '
                      f'a resume uses the options of the command it continues')

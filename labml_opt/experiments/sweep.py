@@ -86,8 +86,8 @@ import numpy as np
 
 from labml_opt.experiments.plots import markdown_table, moving_average, plot_series, results_table
 from labml_opt.experiments.results import RESULTS, read_summary, summarize, write_summary, write_timing
-from labml_opt.experiments.runs import (RunSpec, check_optimizer, common_arguments, parse_command, parse_optimizers,
-                                        run_command)
+from labml_opt.experiments.runs import (RunSpec, check_optimizer, check_schedulable, common_arguments, parse_command,
+                                        parse_optimizers, run_command)
 
 NAME = 'sweep'
 COMMAND = 'python -m labml_opt.experiments.sweep'
@@ -168,6 +168,8 @@ def main(argv: Sequence[str] = None):
         if len(lr_range) != 2 or not 0 < lr_range[0] < lr_range[1]:
             raise ValueError(f'Invalid --lr-range {args.lr_range!r}: must be START,END with 0 < START < END')
         range_optimizers = parse_optimizers(args.range_optimizers)
+        for name in range_optimizers:
+            check_schedulable(name)
         if args.range_epochs < 1:
             raise ValueError(f'Invalid --range-epochs {args.range_epochs}: must be >= 1')
         for eps in eps_values:

@@ -155,13 +155,15 @@ class Progress:
     values, and two estimates: the time left in this run and in the whole command. Both
     extrapolate the seconds per step measured in this process so far,
     $$\text{ETA} = \frac{t_{elapsed}}{s_{done}} \, s_{left},$$
-    where steps skipped by a resume count neither as done nor as left.
+    where steps skipped by a resume count neither as done nor as left. When `jobs` processes
+    share the runs, each with a `Progress` of its own, the command's ETA is divided among them.
     """
 
-    def __init__(self, name: str, steps: List[int], stream: Optional[TextIO] = None):
+    def __init__(self, name: str, steps: List[int], stream: Optional[TextIO] = None, jobs: int = 1):
         """`steps` lists the training steps of every run the command will make, in order."""
         self.name = name
         self.steps = steps
+        self.jobs = jobs
         self.stream = stream or sys.stdout
         self.redraw = self.stream.isatty()
         self.started = time.monotonic()
@@ -195,7 +197,7 @@ class Progress:
         left_all = left + sum(self.steps[self.index + 1:])
         per_step = (now - self.run_started) / self.executed
         per_step_all = (now - self.started) / (self.executed_before + self.executed)
-        return format_duration(per_step * left), format_duration(per_step_all * left_all)
+        return format_duration(per_step * left), format_duration(per_step_all * left_all / self.jobs)
 
     def update(self, step: int, values: Dict[str, float], where: str = '', final: bool = False):
         """

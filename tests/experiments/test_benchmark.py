@@ -7,6 +7,7 @@ import signal
 import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from labml_opt.experiments import benchmark
 from labml_opt.experiments.benchmark import Chars, Digits, Outcome, Workload
@@ -78,15 +79,75 @@ def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimize
 
 
 def test_every_optimizer_has_a_second_hyper_parameter_or_is_said_to_have_none():
-    from labml_opt.experiments.runs import hyper_parameters, optimizer_class
+    from labml_opt.experiments.runs import hyper_parameters, takes_hyper_parameters
     import inspect
     assert set(benchmark.SECOND) | set(benchmark.NO_SECOND) == set(benchmark.OPTIMIZERS)
     for name, (key, values) in benchmark.SECOND.items():
         assert key in hyper_parameters(name) and len(values) == 2
         # The first value is the one the experiments use: the optimizer's default, or ours
-        default = benchmark.OPTIMIZERS[name].get(key, inspect.signature(optimizer_class(name).__init__)
+        default = benchmark.OPTIMIZERS[name].get(key, inspect.signature(takes_hyper_parameters(name))
                                                  .parameters[key].default)
         assert values[0] == default, name
+
+
+def models_and_batches():
+    """The two workloads' models, at their real sizes, each with a batch of random inputs and targets."""
+    generator = torch.Generator().manual_seed(0)
+    digits = torch.randn(32, 784, generator=generator), torch.randint(0, 10, (32,), generator=generator)
+    chars = torch.randint(0, 103, (4, 65), generator=generator)
+    return [(benchmark.MLP(784, 256, 10), digits), (benchmark.CharTransformer(103), (chars[:, :-1], chars[:, 1:]))]
+
+
+@pytest.mark.parametrize('name', list(benchmark.OPTIMIZERS))
+def test_every_optimizer_is_built_for_both_models_and_moves_every_parameter(name):
+    from labml_opt.experiments.runs import make_optimizer
+    torch.manual_seed(0)
+    for model, (x, y) in models_and_batches():
+        optimizer = make_optimizer(name, model, {})
+        benchmark.set_mode(benchmark.Learner(model, optimizer, benchmark.sequence_loss, None), True)
+        before = [p.detach().clone() for p in model.parameters()]
+        for _ in range(3):
+            optimizer.zero_grad()
+            loss = benchmark.sequence_loss(model(x), y)
+            loss.backward()
+            optimizer.step()
+        assert torch.isfinite(loss)
+        for (param_name, param), old in zip(model.named_parameters(), before):
+            assert torch.isfinite(param).all() and not torch.equal(param, old), f'{name}: {param_name}'
+
+
+def test_muon_takes_the_hidden_matrices_and_adamw_every_other_parameter_once():
+    from labml_opt.experiments.runs import muon_param_groups
+    expected_muon = [{'layers.0.weight', 'layers.2.weight'},
+                     {f'blocks.{i}.{layer}.weight' for i in range(2) for layer in ('qkv', 'project', 'mlp.0', 'mlp.2')}]
+    for (model, _), muon_names in zip(models_and_batches(), expected_muon):
+        names = {id(param): name for name, param in model.named_parameters()}
+        muon, adam = muon_param_groups(model, lr=0.02, adam_lr_ratio=0.5)
+        assert muon['use_muon'] and not adam['use_muon'] and adam['lr'] == 0.01
+        grouped = [names[id(param)] for group in (muon, adam) for param in group['params']]
+        # Every parameter in exactly one group
+        assert sorted(grouped) == sorted(names.values())
+        assert {names[id(param)] for param in muon['params']} == muon_names
+        assert all(param.dim() == 2 for param in muon['params'])
+    # Embeddings, positions, the head, biases and norms go to AdamW
+    assert {'embedding.weight', 'position', 'head.weight', 'head.bias', 'norm.weight', 'blocks.0.norm1.bias'} <= {
+        names[id(param)] for param in adam['params']}
+
+
+def test_state_bytes_counts_every_tensor_an_optimizer_keeps_but_its_step_counts():
+    import labml_opt
+    layer = nn.Linear(30, 20, bias=False)
+    for optimizer, expected in [(labml_opt.Adam(layer.parameters()), 8.),
+                                # Adafactor's statistics of a 20 x 30 matrix: a row and a column
+                                (labml_opt.Adafactor(layer.parameters()), 4 * (20 + 30) / 600),
+                                # SOAP's two moments, and its lists of statistics and eigenbases, 20 x 20 and 30 x 30
+                                (labml_opt.SOAP(layer.parameters(), precondition_frequency=1),
+                                 8 + 2 * 4 * (20 * 20 + 30 * 30) / 600)]:
+        for _ in range(2):
+            optimizer.zero_grad()
+            layer(torch.randn(4, 30)).square().sum().backward()
+            optimizer.step()
+        assert benchmark.state_bytes(optimizer) == pytest.approx(expected), type(optimizer).__name__
 
 
 def test_a_diverging_grid_point_is_an_outcome_not_the_end_of_the_benchmark(labml_dir):
@@ -135,6 +196,19 @@ def test_a_tiny_benchmark_writes_repeatable_results_apart_from_its_timing(labml_
     assert 'run 10/10' in out and 'all ETA' in out and '\x1b' not in out
 
 
+def test_two_jobs_write_the_results_of_one(labml_dir, monkeypatch):
+    monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=2, steps=4)})
+    monkeypatch.setitem(benchmark.LR_FACTORS, 'quick', [1., 10.])
+    for jobs in ('1', '2'):
+        benchmark.main(['--quick', '--workloads', 'chars', '--optimizers', 'muon,sgd,adam', '--seeds', '2',
+                        '--jobs', jobs, '--results', str(labml_dir / jobs)])
+    for name in ('benchmark_summary.json', 'benchmark_chars_table.md', 'benchmark_verdict.md'):
+        assert (labml_dir / '1' / name).read_bytes() == (labml_dir / '2' / name).read_bytes(), name
+    assert json.loads((labml_dir / '2' / 'benchmark_timing.json').read_text())['runs_at_a_time'] == 2
+    # muon: 2 x 2 grid points + 2 seeds; sgd: 2 + 2; adam: 4 + 2; each a labml run, twice
+    assert len(list((labml_dir / 'logs' / 'benchmark_chars').iterdir())) == 2 * (6 + 4 + 6)
+
+
 def test_the_quick_benchmark_and_changed_settings_never_write_next_to_the_page(labml_dir, monkeypatch):
     from labml_opt.experiments.results import RESULTS
     written = []
@@ -163,8 +237,9 @@ TINY = ['--quick', '--workloads', 'chars', '--optimizers', 'adam', '--seeds', '2
 FILES = ['benchmark_summary.json', 'benchmark_chars_table.md', 'benchmark_verdict.md', 'benchmark_chars_loss.svg']
 
 
+@pytest.mark.parametrize('speed', [[], ['--jobs', '2']], ids=['as-it-was', 'two-jobs'])
 def test_an_interrupted_benchmark_resumes_to_the_results_of_a_straight_one(labml_dir, monkeypatch, capsys,
-                                                                           sigint_default):
+                                                                           sigint_default, speed):
     monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=2, steps=4)})
     show = benchmark.ShowProgress.after_batch
 
@@ -180,10 +255,15 @@ def test_an_interrupted_benchmark_resumes_to_the_results_of_a_straight_one(labml
     assert exit_info.value.code == 130
     uuid = re.search(r'--resume (\w+)', capsys.readouterr().err).group(1)
     assert not (labml_dir / 'a').exists()
-    benchmark.main(['--resume', uuid])
+    with pytest.raises(SystemExit):
+        benchmark.main(['--resume', uuid, '--seeds', '4'])
+    assert 'cannot be combined with --seeds' in capsys.readouterr().err
+    benchmark.main(['--resume', uuid, *speed])
     out = capsys.readouterr().out
     # The 3 runs completed before Ctrl-C (the grid) are read back; the interrupted one and the rest are trained
-    assert out.count(': completed before') == 3
+    # (forked workers print their lines past pytest's capture)
+    if not speed:
+        assert out.count(': completed before') == 3
     benchmark.main(TINY + ['--results', str(labml_dir / 'b')])
     for name in FILES:
         assert (labml_dir / 'a' / name).read_bytes() == (labml_dir / 'b' / name).read_bytes(), name

@@ -98,6 +98,9 @@ def test_unknown_optimizer_is_refused_before_training_listing_the_choices(labml_
     (one_cycle, ['--max-lr', 'adam=0'], 'the learning rate must be > 0'),
     (one_cycle, ['--max-lr', 'adamm=0.1'], "Unknown optimizer 'adamm': choose from sgd"),
     (compare, ['--epochs', '0'], 'argument --epochs: invalid value 0'),
+    (one_cycle, ['--max-lr', 'muon=0.02'], "Invalid optimizer 'muon' for a schedule"),
+    (sweep, ['--parts', 'lr_range', '--range-optimizers', 'muon'], "Invalid optimizer 'muon' for a schedule"),
+    (compare, ['--optimizers', 'muon', '--set', 'muon.adam_lr_ratio=-1'], 'Invalid lr -0.02 for'),
 ])
 def test_bad_hyper_parameters_are_refused_before_training(labml_dir, capsys, module, argv, message):
     with pytest.raises(SystemExit):
