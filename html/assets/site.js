@@ -23,19 +23,39 @@
   // ## Wide formulas
   // The math is typeset when the site is built. Inline math cannot break across lines, so one
   // wider than its column (a long formula on a phone) becomes its own scrollable line instead of
-  // widening the page. All are measured first and marked after, so the layout is computed once.
-  function fitInlineMath() {
-    var containers = document.querySelectorAll('.prose mjx-container:not([display="true"])');
+  // widening the page. A section's formulas are all measured first and marked after, so its
+  // layout is computed once. Only the sections on screen are laid out (`content-visibility:
+  // auto` in site.css), so each is fitted when it comes on screen, and those on screen again
+  // when the window is resized; a browser without that event fits every section at once.
+  function fitInlineMath(section) {
+    var containers = section.querySelectorAll('.prose mjx-container:not([display="true"])');
     var wide = [];
-    for (var i = 0; i < containers.length; i++) containers[i].classList.remove('too-wide');
+    for (var i = 0; i < containers.length; i++) {
+      if (containers[i].classList.contains('too-wide')) containers[i].classList.remove('too-wide');
+    }
     for (var j = 0; j < containers.length; j++) {
       var column = containers[j].closest('.prose');
       if (containers[j].getBoundingClientRect().width > column.clientWidth - 32) wide.push(containers[j]);
     }
     for (var k = 0; k < wide.length; k++) wide[k].classList.add('too-wide');
   }
-  fitInlineMath();
-  window.addEventListener('resize', fitInlineMath);
+  var sections = Array.prototype.slice.call(document.querySelectorAll('main > .section'));
+  var shown = sections;
+  if ('ContentVisibilityAutoStateChangeEvent' in window) {
+    shown = [];
+    sections.forEach(function (section) {
+      section.addEventListener('contentvisibilityautostatechange', function (event) {
+        shown = shown.filter(function (other) { return other !== section; });
+        if (!event.skipped) {
+          shown.push(section);
+          fitInlineMath(section);
+        }
+      });
+    });
+  } else {
+    sections.forEach(fitInlineMath);
+  }
+  window.addEventListener('resize', function () { shown.forEach(fitInlineMath); });
 
   // ## Identifiers
   // Clicking a name in the code marks every other use of it on the page.
