@@ -29,6 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Tuple
+from tables import save_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -132,11 +133,7 @@ def main():
               'steps of each of our steps divided by torch\'s step taken next to it.']
     table = '\n'.join(lines) + '\n'
     print(table)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    site = ROOT / 'labml_opt' / 'results' / 'first_step.md'
-    shutil.copyfile(output, site)
+    save_table(table, args.output, 'first_step.md')
 
 
 if __name__ == '__main__':

@@ -23,7 +23,6 @@ The Markdown table is written to `benchmarks/results/low_precision.md` and copie
 import argparse
 import datetime
 import gc
-import shutil
 import statistics
 import sys
 import time
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT / 'benchmarks'))
 
 import labml_opt  # noqa: E402
 from optimizer_step import bandwidth, make_params  # noqa: E402
+from tables import save_table  # noqa: E402
 
 LR, WEIGHT_DECAY = 1e-3, 1e-2
 
@@ -151,11 +151,7 @@ def main():
     args = parser.parse_args()
     table = run(args.size, args.steps, args.slow_steps, args.rounds)
     print(table)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    if not args.no_site_copy:
-        shutil.copyfile(output, ROOT / 'labml_opt' / 'results' / 'low_precision.md')
+    save_table(table, args.output, 'low_precision.md', site_copy=not args.no_site_copy)
 
 
 if __name__ == '__main__':

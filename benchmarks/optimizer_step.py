@@ -30,7 +30,6 @@ import argparse
 import datetime
 import gc
 import platform
-import shutil
 import statistics
 import sys
 import time
@@ -44,6 +43,7 @@ sys.path.insert(0, str(ROOT))
 
 import labml_opt  # noqa: E402
 import labml_opt.fast  # noqa: E402
+from tables import save_table  # noqa: E402
 
 # Bytes read and written per parameter by the least any implementation can do, in float32:
 # Adam reads theta, g, m, v and writes theta, m, v.
@@ -447,13 +447,7 @@ def main():
         parser.error(f'unknown variants {unknown} in --skip; choose from {list(OPTIONAL_VARIANTS)}')
     table = run(sizes, names, steps, args.rounds, skip)
     print(table)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    if not args.no_site_copy:
-        site = ROOT / 'labml_opt' / 'results' / 'optimizer_step.md'
-        site.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(output, site)
+    save_table(table, args.output, 'optimizer_step.md', site_copy=not args.no_site_copy)
 
 
 if __name__ == '__main__':

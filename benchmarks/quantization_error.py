@@ -11,7 +11,6 @@ The Markdown table is written to `benchmarks/results/quantization_error.md` and 
 
 import argparse
 import datetime
-import shutil
 import sys
 from pathlib import Path
 
@@ -22,6 +21,7 @@ sys.path.insert(0, str(ROOT))
 
 import labml_opt  # noqa: E402
 from labml_opt.figures import quantization_errors  # noqa: E402
+from tables import save_table  # noqa: E402
 
 LR, WEIGHT_DECAY = 1e-3, 1e-2
 
@@ -62,11 +62,7 @@ def main():
         print(lines[-1], flush=True)
     table = '\n'.join(lines) + '\n'
     print(table)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    if not args.no_site_copy:
-        shutil.copyfile(output, ROOT / 'labml_opt' / 'results' / 'quantization_error.md')
+    save_table(table, args.output, 'quantization_error.md', site_copy=not args.no_site_copy)
 
 
 if __name__ == '__main__':

@@ -13,7 +13,6 @@ state. The table is written to `benchmarks/results/state_precision_training.md` 
 
 import argparse
 import datetime
-import shutil
 import statistics
 import sys
 import time
@@ -26,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 import labml_opt  # noqa: E402
 from labml_opt.experiments.benchmark import WORKLOADS, evaluate, sequence_loss  # noqa: E402
+from tables import save_table  # noqa: E402
 
 STATES = {'float32': None, 'bfloat16': torch.bfloat16, '8-bit': '8bit'}
 # AdamW's learning rate on each workload
@@ -71,11 +71,7 @@ def main():
             print(lines[-1], f'({time.time() - start:.0f} s)', flush=True)
     table = '\n'.join(lines) + '\n'
     print(table)
-    output = Path(args.output)
-    output.parent.mkdir(parents=True, exist_ok=True)
-    output.write_text(table)
-    if not args.no_site_copy:
-        shutil.copyfile(output, ROOT / 'labml_opt' / 'results' / 'state_precision_training.md')
+    save_table(table, args.output, 'state_precision_training.md', site_copy=not args.no_site_copy)
 
 
 if __name__ == '__main__':
