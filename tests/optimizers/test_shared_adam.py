@@ -193,8 +193,12 @@ def start_parent(tmp_path: Path, failing_rank: int) -> subprocess.Popen:
     script = tmp_path / 'parent.py'
     script.write_text(textwrap.dedent(PARENT))
     env = dict(os.environ, PYTHONPATH=str(ROOT))
+    # The parent starts with Ctrl-C's default action, as from a terminal, whatever this process
+    # inherited or an earlier test left: a process that starts with SIGINT ignored (a backgrounded
+    # `make test`) never raises KeyboardInterrupt, and Ctrl-C would do nothing
     return subprocess.Popen([sys.executable, str(script), str(tmp_path), str(failing_rank)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env, cwd=tmp_path,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def gone(pid: int) -> bool:
@@ -245,10 +249,8 @@ def test_ctrl_c_in_the_parent_stops_every_worker(tmp_path):
     try:
         pids = worker_pids(tmp_path, 3, 30)
         parent.send_signal(signal.SIGINT)
-        # Stopping the workers takes at most 10 s (SIGTERM, then SIGKILL after 5 s); the rest is
-        # the exit of a process that imported torch, which took more than 15 s on the 2-core
-        # machine at a load of 12 (the workers still sleep for 120 s: a parent that waited for
-        # them would not exit in time)
+        # Stopping the workers takes at most 10 s (SIGTERM, then SIGKILL after 5 s), and the
+        # workers sleep for 120 s: a parent that waited for them would not exit in time
         _, stderr = parent.communicate(timeout=60)
     finally:
         parent.kill()
