@@ -185,7 +185,7 @@ import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 from uuid import uuid1
 
 import numpy as np
@@ -369,7 +369,12 @@ WORKLOADS = {
 }
 # Multiples of the centre of each optimizer's grid: four half-decades, from $10^{-1/2}$ to $10$
 # times it. The grid leans to larger rates: in runs this short, the defaults tend to be too cautious.
-LR_FACTORS = {'full': [10 ** (k / 2) for k in range(-1, 3)], 'quick': [10 ** -0.5, 1., 10 ** 0.5]}
+HALF_DECADE = 10 ** 0.5
+LR_FACTORS = {'full': [HALF_DECADE ** k for k in range(-1, 3)], 'quick': [HALF_DECADE ** -1, 1., HALF_DECADE]}
+# How many more rates the search may add [beyond the edge](#beyond_the_edge) of the grid, the
+# same for every optimizer: three half-decades, so a grid can grow to $10^{-2}$ or to $10^{2.5}$
+# times its centre. The quick benchmark adds none.
+EXTEND = {'full': 3, 'quick': 0}
 QUICK_OPTIMIZERS = 'momentum,adam'
 
 # <a id="SECOND"></a>
@@ -566,19 +571,64 @@ def run_steps(workload: Workload) -> int:
     return workload.epochs * math.ceil((5000 - 750) * 0.85 / 64)
 
 
-def tune_and_rerun(workload: Workload, name: str, factors: Sequence[float], seeds: Sequence[int],
+def beyond_the_edge(tuning: Sequence[Outcome]) -> Optional[float]:
+    r"""
+    <a id="beyond_the_edge"></a>
+
+    The next learning rate to try, when the best setting of `tuning` so far sits at the smallest or
+    the largest rate tried with its second hyper-parameter: half a decade beyond that edge, since
+    its best rate may lie outside. `None` when the best is inside. A rate beyond the top that
+    diverges ends the search there: the best is then inside again. When every run diverged, the
+    best is the first, the smallest rate, and the search goes below it.
+    """
+    best = min(tuning, key=lambda o: o.final_valid)
+    rates = [o.lr for o in tuning if o.hyper == best.hyper]
+    if best.lr == min(rates):
+        return best.lr / HALF_DECADE
+    if best.lr == max(rates):
+        return best.lr * HALF_DECADE
+    return None
+
+
+def choose_and_rerun(run: Callable[[float, Dict[str, Any], int], Outcome], name: str, factors: Sequence[float],
+                     extend: int, seeds: Sequence[int], tuning_seed: int) -> Tuple[List[Outcome], List[Outcome]]:
+    """
+    The tuning runs and the reported runs of optimizer `name`, made by `run(lr, hyper, seed)`: its
+    [grid](#SECOND) on `tuning_seed`, at most `extend` more rates [beyond its edge](#beyond_the_edge),
+    and the setting with the lowest final validation loss rerun on every seed of `seeds`.
+    """
+    tuning = [run(lr, hyper, tuning_seed) for lr, hyper in grid(name, factors)]
+    for _ in range(extend):
+        lr = beyond_the_edge(tuning)
+        if lr is None:
+            break
+        tuning.append(run(lr, min(tuning, key=lambda o: o.final_valid).hyper, tuning_seed))
+    best = min(tuning, key=lambda o: o.final_valid)
+    return tuning, [run(best.lr, best.hyper, seed) for seed in seeds]
+
+
+def runs_at_most(name: str, factors: Sequence[float], extend: int, seeds: Sequence[int]) -> int:
+    """The runs of `name` when every extension is used: its place in the progress is reserved for them."""
+    return len(grid(name, factors)) + extend + len(seeds)
+
+
+def tune_and_rerun(workload: Workload, name: str, factors: Sequence[float], extend: int, seeds: Sequence[int],
                    invocation: Invocation, done: Dict[str, Outcome], first: int, tuning_seed: int,
                    progress: Progress) -> List[Outcome]:
     """
-    The runs of optimizer `name` on `workload`: its [grid](#SECOND) on `tuning_seed`, and then the
-    setting with the lowest final validation loss on every seed of `seeds`. Runs that are `done`
-    (by label) are read back instead of trained; `first` is the position of the first run in the benchmark.
+    [`choose_and_rerun`](#choose_and_rerun) with training runs: runs that are `done` (by label) are
+    read back instead of trained; `first` is the position of the first run in the benchmark, and
+    the extensions left unused are taken out of the progress.
     """
     index = first
 
     def run(lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
         nonlocal index
         label = label_of(name, lr, hyper, seed)
+        if seed != tuning_seed and index < first + len(grid(name, factors)) + extend:
+            # The first reported run: the places reserved for extensions that were not needed are dropped
+            progress.drop_runs(range(index, first + len(grid(name, factors)) + extend))
+            index = first + len(grid(name, factors)) + extend
         if label in done:
             progress.skip_run(index, label)
             outcome = done[label]
@@ -587,9 +637,32 @@ def tune_and_rerun(workload: Workload, name: str, factors: Sequence[float], seed
         index += 1
         return outcome
 
-    tuning = [run(lr, hyper, tuning_seed) for lr, hyper in grid(name, factors)]
-    best = min(tuning, key=lambda o: o.final_valid)
-    return tuning + [run(best.lr, best.hyper, seed) for seed in seeds]
+    tuning, reported = choose_and_rerun(run, name, factors, extend, seeds, tuning_seed)
+    return tuning + reported
+
+
+class NotDone(Exception):
+    pass
+
+
+def runs_left(workloads: Sequence[Workload], optimizers: Sequence[str], factors: Sequence[float], extend: int,
+              seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0) -> bool:
+    """Whether the benchmark of `invocation` has runs left to train: its choices replayed from the runs it completed."""
+    for workload in workloads:
+        done = completed(workload, invocation)
+
+        def run(lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
+            label = label_of(name, lr, hyper, seed)
+            if label not in done:
+                raise NotDone(label)
+            return done[label]
+
+        for name in optimizers:
+            try:
+                choose_and_rerun(run, name, factors, extend, seeds, tuning_seed)
+            except NotDone:
+                return True
+    return False
 
 
 def in_worker(steps: List[int], jobs: int, *pipeline) -> List[Outcome]:
@@ -598,15 +671,17 @@ def in_worker(steps: List[int], jobs: int, *pipeline) -> List[Outcome]:
 
 
 def benchmark(workloads: Sequence[Workload], optimizers: Sequence[str], factors: Sequence[float],
-              seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0, jobs: int = 1) -> Dict[str, List[Outcome]]:
+              seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0, jobs: int = 1,
+              extend: int = 0) -> Dict[str, List[Outcome]]:
     """
     <a id="benchmark"></a>
 
     ## The protocol
 
     For each workload and optimizer: the [grid](#SECOND) of learning rates and second
-    hyper-parameter on `tuning_seed`, the lowest final validation loss chooses, and the chosen
-    setting is rerun on every seed of `seeds`. The runs that
+    hyper-parameter on `tuning_seed`, and up to `extend` more rates [beyond its
+    edge](#beyond_the_edge) while the best one is there; the lowest final validation loss
+    chooses, and the chosen setting is rerun on every seed of `seeds`. The runs that
     `invocation` completed before (when it is resumed) are read back instead of trained again.
 
     With `jobs` above one, that many worker processes each take the next optimizer and workload
@@ -615,13 +690,13 @@ def benchmark(workloads: Sequence[Workload], optimizers: Sequence[str], factors:
     collected in the same order: the results are those of `jobs=1`, bit for bit. Only the
     wall-clock times differ, as the runs share the cores.
     """
-    steps = [run_steps(w) for w in workloads for name in optimizers for _ in range(len(grid(name, factors)) + len(seeds))]
+    steps = [run_steps(w) for w in workloads for name in optimizers for _ in range(runs_at_most(name, factors, extend, seeds))]
     pipelines, first = [], 0
     for workload in workloads:
         done = completed(workload, invocation)
         for name in optimizers:
-            pipelines.append((workload, name, factors, seeds, invocation, done, first, tuning_seed))
-            first += len(grid(name, factors)) + len(seeds)
+            pipelines.append((workload, name, factors, extend, seeds, invocation, done, first, tuning_seed))
+            first += runs_at_most(name, factors, extend, seeds)
     if jobs == 1:
         progress = Progress(NAME, steps)
         results = [tune_and_rerun(*pipeline, progress) for pipeline in pipelines]
@@ -842,7 +917,7 @@ def table(workload: str, rows: Dict[str, Any]) -> str:
         accuracy, accuracy_std = mean_std([a for a, l in zip(row['test_accuracy'], losses) if math.isfinite(l)] or [0.])
         steps = [s for s in row['steps_to_target'] if s is not None]
         diverged = len(losses) - len(ran)
-        lines.append([f'`{name}`', f'{row["lr"]:.3g}' + (f', {second}' if second else ''),
+        lines.append([f'`{name}`', f'{row["lr"]:.3g}' + (f', {second}' if second else ''), f'{len(row["grid"])}',
                       f'{loss:.3f} ± {loss_std:.3f}' + (f' ({diverged} diverged)' if diverged else ''),
                       f'{100 * accuracy:.2f} ± {100 * accuracy_std:.2f}%',
                       (f'{statistics.fmean(steps):.0f}' + (f' ({len(steps)} of {len(losses)} seeds)'
@@ -850,7 +925,7 @@ def table(workload: str, rows: Dict[str, Any]) -> str:
                       if steps else 'not reached',
                       f'{row["state_bytes_per_parameter"]:.3g}'])
     metric = 'character accuracy' if workload == 'chars' else 'accuracy'
-    return markdown_table(['optimizer', 'tuned learning rate, second', f'test {label}', f'test {metric}',
+    return markdown_table(['optimizer', 'tuned learning rate, second', 'tuning runs', f'test {label}', f'test {metric}',
                            'steps to target', 'state bytes per parameter'], lines)
 
 
@@ -872,7 +947,7 @@ def render(summary: Dict[str, Any], results: Path) -> List[Path]:
                  else (math.inf, 0.) for name, row in rows.items()}
         edges = [name for name, row in rows.items()
                  if row['lr'] in (min(p['lr'] for p in row['grid']), max(p['lr'] for p in row['grid']))]
-        verdicts.append(verdict(workload, stats, label, edges))
+        verdicts.append(verdict(workload, stats, label, edges, summary.get('extra_rates', 0)))
     text = results / f'{NAME}_verdict.md'
     text.write_text('\n'.join(verdicts))
     return written + [text]
@@ -896,12 +971,14 @@ def names_text(names: Sequence[str]) -> str:
     return quoted[0] if len(quoted) == 1 else ', '.join(quoted[:-1]) + ' and ' + quoted[-1]
 
 
-def verdict(workload: str, stats: Dict[str, Tuple[float, float]], label: str, edges: Sequence[str] = ()) -> str:
+def verdict(workload: str, stats: Dict[str, Tuple[float, float]], label: str, edges: Sequence[str] = (),
+            extra_rates: int = 0) -> str:
     """
     Which optimizers are best on `workload`, and which are within noise of the best: those whose
     mean test loss is within the larger of the two standard deviations over seeds. `edges` are
-    the optimizers whose chosen learning rate is the smallest or largest of the grid: their best
-    rate may lie outside it, so their numbers are a bound, and the verdict says so.
+    the optimizers whose chosen learning rate is the smallest or largest of the grid, even after
+    `extra_rates` more rates [beyond it](#beyond_the_edge): their best rate may lie outside, so
+    their numbers are a bound, and the verdict says so.
     """
     ranked = sorted(stats, key=lambda n: (stats[n][0], n))
     best, (best_loss, best_std) = ranked[0], stats[ranked[0]]
@@ -917,7 +994,7 @@ def verdict(workload: str, stats: Dict[str, Tuple[float, float]], label: str, ed
     if edges:
         text += (f' The tuned learning rate of {names_text(edges)} is at the edge of the grid' if len(edges) == 1 else
                  f' The tuned learning rates of {names_text(edges)} are at the edge of the grid')
-        text += ': a wider grid may do better.'
+        text += (f', after {extra_rates} more rates beyond it' if extra_rates else '') + ': a wider grid may do better.'
     return text + '\n'
 
 
@@ -983,12 +1060,12 @@ def main(argv: Sequence[str] = None):
     results = results_folder(args, parser, ignore=('resume', 'threads', 'jobs'))
     seeds = list(range(1, args.seeds + 1))
     workloads = [WORKLOADS[budget][n] for n in names]
-    planned = len(workloads) * sum(len(grid(name, LR_FACTORS[budget])) + len(seeds) for name in optimizers)
-    if args.resume and sum(len(completed(w, invocation)) for w in workloads) >= planned:
+    if args.resume and not runs_left(workloads, optimizers, LR_FACTORS[budget], EXTEND[budget], seeds, invocation):
         parser.error(f'argument --resume: run {args.resume} belongs to `{invocation.command_line}`, '
                      f'whose runs have all completed: nothing to resume')
     try:
-        outcomes = benchmark(workloads, optimizers, LR_FACTORS[budget], seeds, invocation, jobs=args.jobs)
+        outcomes = benchmark(workloads, optimizers, LR_FACTORS[budget], seeds, invocation, jobs=args.jobs,
+                             extend=EXTEND[budget])
     except KeyboardInterrupt:
         # The interrupted run is trained again from its start: a run of the benchmark is short.
         uuid = max(run_directories(workloads, invocation), key=lambda p: p.stat().st_mtime, default=None)
@@ -998,6 +1075,7 @@ def main(argv: Sequence[str] = None):
             print(f'\n{NAME}: interrupted. Resume with:\n  {COMMAND} --resume {uuid.name}', file=sys.stderr)
         raise SystemExit(130)
     summary, timing = summarize(outcomes, seeds)
+    summary['extra_rates'] = EXTEND[budget]
     timing['runs_at_a_time'] = args.jobs
     results.mkdir(parents=True, exist_ok=True)
     (results / f'{NAME}_summary.json').write_text(json.dumps(summary, indent=1) + '\n')

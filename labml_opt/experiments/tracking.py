@@ -32,7 +32,7 @@ import socket
 import sys
 import threading
 import time
-from typing import Dict, List, Optional, Set, TextIO, Tuple
+from typing import Dict, Iterable, List, Optional, Set, TextIO, Tuple
 from urllib.parse import urlparse
 
 # How long the one connection attempt to labml's app may take, in seconds
@@ -186,6 +186,11 @@ class Progress:
 
     def skip_run(self, index: int, label: str):
         self.line(f'{self.name}: run {index + 1}/{len(self.steps)} {label}: completed before', final=True)
+
+    def drop_runs(self, indices: Iterable[int]):
+        """Runs that were planned but will not be made (a search that stopped early): the ETA leaves them out."""
+        for i in indices:
+            self.steps[i] = 0
 
     def eta(self, step: int) -> Tuple[str, str]:
         """The time left in the current run at `step`, and in the whole command."""

@@ -78,6 +78,63 @@ def test_tuning_chooses_on_validation_loss_with_the_same_grid_for_every_optimize
     assert len(outcomes['chars']) == (3 + 3) + (6 + 3)
 
 
+def searched(valid_of_lr, name, extend, factors=(0.1, 1., 10.), hyper_loss=lambda hyper: 0.):
+    """The tuning runs and the reported rate of `name` when the validation loss at `lr` is `valid_of_lr(lr)`."""
+    calls = []
+
+    def one_run(workload, name, lr, hyper, seed, progress, index, invocation):
+        calls.append((lr, hyper, seed, index))
+        return Outcome(name, lr, seed, hyper, curve=[(10, valid_of_lr(lr) + hyper_loss(hyper), 1.)], test_loss=1.)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(benchmark, 'one_run', one_run)
+        benchmark.benchmark([Workload('chars', 1, 1)], [name], list(factors), seeds=[1, 2],
+                            invocation=benchmark.Invocation('test', benchmark.COMMAND, []), extend=extend)
+    tuning = [(lr, hyper) for lr, hyper, seed, _ in calls if seed == 0]
+    reported = {lr for lr, _, seed, _ in calls if seed != 0}
+    assert len(reported) == 1
+    return tuning, reported.pop(), [index for *_, index in calls]
+
+
+def test_a_best_rate_at_the_edge_of_the_grid_extends_it_half_a_decade_at_a_time_up_to_the_same_cap():
+    # sgd's grid is 0.01, 0.1 and 1; the validation loss is lowest at 10, a decade above it
+    def valid(lr):
+        return abs(math.log10(lr) - 1)
+    tuning, chosen, indices = searched(valid, 'sgd', extend=3)
+    rates = [lr for lr, _ in tuning]
+    assert rates[3:] == pytest.approx([10 ** 0.5, 10., 10 ** 1.5]) and chosen == pytest.approx(10.)
+    # The places of the runs: the grid and the extensions, then the two reported seeds
+    assert indices == [0, 1, 2, 3, 4, 5, 6, 7]
+    tuning, chosen, indices = searched(valid, 'sgd', extend=1)
+    assert len(tuning) == 4 and chosen == pytest.approx(10 ** 0.5)
+    # The same at the bottom, and no extension where the best is inside the grid
+    tuning, chosen, _ = searched(lambda lr: abs(math.log10(lr) + 3), 'sgd', extend=3)
+    assert [lr for lr, _ in tuning][3:] == pytest.approx([10 ** -2.5, 10 ** -3, 10 ** -3.5])
+    tuning, chosen, indices = searched(lambda lr: abs(math.log10(lr) + 1), 'sgd', extend=3)
+    assert len(tuning) == 3 and chosen == pytest.approx(0.1)
+    # The reserved places of the unused extensions are skipped
+    assert indices == [0, 1, 2, 6, 7]
+
+
+def test_a_rate_beyond_the_edge_that_diverges_ends_the_search():
+    tuning, chosen, _ = searched(lambda lr: math.inf if lr > 1.5 else -lr, 'sgd', extend=3)
+    assert len(tuning) == 4 and chosen == 1.
+
+
+def test_a_grid_that_diverges_everywhere_is_searched_below_its_smallest_rate():
+    tuning, chosen, _ = searched(lambda lr: math.inf if lr > 0.005 else -lr, 'sgd', extend=3)
+    assert len(tuning) == 5 and chosen == pytest.approx(10 ** -2.5)
+
+
+def test_the_search_extends_the_rates_of_the_chosen_second_hyper_parameter_only():
+    # adam's grid: four rates at each of two betas; the second betas are better, and at the top edge
+    second = benchmark.SECOND['adam'][1][1]
+    tuning, chosen, _ = searched(lambda lr: -lr, 'adam', extend=2,
+                                 hyper_loss=lambda hyper: -1. if list(hyper['betas']) == list(second) else 0.)
+    assert len(tuning) == 8 and all(list(hyper['betas']) == list(second) for _, hyper in tuning[6:])
+    assert chosen == pytest.approx(1e-2 * 10)
+
+
 def test_every_optimizer_has_a_second_hyper_parameter_or_is_said_to_have_none():
     from labml_opt.experiments.runs import hyper_parameters, takes_hyper_parameters
     import inspect
@@ -199,14 +256,22 @@ def test_a_tiny_benchmark_writes_repeatable_results_apart_from_its_timing(labml_
 def test_two_jobs_write_the_results_of_one(labml_dir, monkeypatch):
     monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=2, steps=4)})
     monkeypatch.setitem(benchmark.LR_FACTORS, 'quick', [1., 10.])
+    # With one rate beyond the edge of each grid, where the best is at its edge
+    monkeypatch.setitem(benchmark.EXTEND, 'quick', 1)
     for jobs in ('1', '2'):
         benchmark.main(['--quick', '--workloads', 'chars', '--optimizers', 'muon,sgd,adam', '--seeds', '2',
                         '--jobs', jobs, '--results', str(labml_dir / jobs)])
     for name in ('benchmark_summary.json', 'benchmark_chars_table.md', 'benchmark_verdict.md'):
         assert (labml_dir / '1' / name).read_bytes() == (labml_dir / '2' / name).read_bytes(), name
     assert json.loads((labml_dir / '2' / 'benchmark_timing.json').read_text())['runs_at_a_time'] == 2
-    # muon: 2 x 2 grid points + 2 seeds; sgd: 2 + 2; adam: 4 + 2; each a labml run, twice
-    assert len(list((labml_dir / 'logs' / 'benchmark_chars').iterdir())) == 2 * (6 + 4 + 6)
+    summary = json.loads((labml_dir / '1' / 'benchmark_summary.json').read_text())
+    rows = summary['workloads']['chars']['optimizers']
+    # muon: 2 x 2 grid points, sgd 2, adam 4, each with at most one more; then 2 seeds; each a labml run, twice
+    assert [len(rows[n]['grid']) - base for n, base in (('muon', 4), ('sgd', 2), ('adam', 4))] != [0, 0, 0]
+    assert all(len(rows[n]['grid']) - base in (0, 1) for n, base in (('muon', 4), ('sgd', 2), ('adam', 4)))
+    runs = sum(len(row['grid']) + 2 for row in rows.values())
+    assert len(list((labml_dir / 'logs' / 'benchmark_chars').iterdir())) == 2 * runs
+    assert summary['extra_rates'] == 1
 
 
 def test_the_quick_benchmark_and_changed_settings_never_write_next_to_the_page(labml_dir, monkeypatch):
@@ -241,6 +306,8 @@ FILES = ['benchmark_summary.json', 'benchmark_chars_table.md', 'benchmark_verdic
 def test_an_interrupted_benchmark_resumes_to_the_results_of_a_straight_one(labml_dir, monkeypatch, capsys,
                                                                            sigint_default, speed):
     monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=2, steps=4)})
+    # A resume replays the search beyond the edge of the grid from the runs it reads back
+    monkeypatch.setitem(benchmark.EXTEND, 'quick', 1)
     show = benchmark.ShowProgress.after_batch
 
     def after_batch(self, runner):
