@@ -778,13 +778,24 @@ def unit(workload: str) -> Tuple[str, float]:
     return ('bits per character', 1 / math.log(2)) if workload == 'chars' else ('loss (nats)', 1.)
 
 
+# The line styles of the loss plot, ten optimizers each
+LINE_STYLES = ['-', '--', '-.', ':']
+
+
 def colour(i: int):
     """
-    A colour for each of up to 25 optimizers in one plot: the twenty of `tab20`, then the five
-    darkest of `tab20b`, which differ from those.
+    The colour of the `i`-th optimizer: the ten hues of `tab10`, in turn. The loss plot tells the
+    optimizers that share a hue apart by the [line style](#LINE_STYLES); `tab20`, twenty colours in
+    pairs of a dark and a light shade of each hue, had two neighbours in the list (Schedule-Free
+    AdamW and Muon) in two shades of one olive.
     """
     from matplotlib import colormaps
-    return colormaps['tab20'](i) if i < 20 else colormaps['tab20b'](4 * ((i - 20) % 5))
+    return colormaps['tab10'](i % 10)
+
+
+def line_style(i: int) -> str:
+    """The line style of the `i`-th optimizer in the loss plot: solid for the first ten, then dashed, then dash-dot."""
+    return LINE_STYLES[(i // 10) % len(LINE_STYLES)]
 
 
 def finite(values: Sequence[Optional[float]]) -> List[float]:
@@ -808,7 +819,7 @@ def plot_curves(workload: str, rows: Dict[str, Any], n_seeds: int, target: float
             continue
         mean = curves.mean(0)
         std = curves.std(0, ddof=1) if len(curves) > 1 else np.zeros(length)
-        ax.plot(steps, mean, color=colour(i), label=name, linewidth=1.3)
+        ax.plot(steps, mean, color=colour(i), linestyle=line_style(i), label=name, linewidth=1.3)
         ax.fill_between(steps, mean - std, mean + std, color=colour(i), alpha=0.25, linewidth=0)
         starts.append(mean[0]), ends.append((mean - std).min())
     # The first evaluations of the slow optimizers would squash the rest: the top is the median first one

@@ -361,3 +361,24 @@ def test_a_reported_seed_that_diverged_ranks_its_optimizer_last_and_the_table_sa
     verdict = (tmp_path / 'benchmark_verdict.md').read_text()
     assert '`momentum` has the lowest mean test bits per character' in verdict
     assert (tmp_path / 'benchmark_chars_loss.svg').exists()
+
+
+
+def cielab(rgb) -> np.ndarray:
+    """CIE L*a*b* of an sRGB colour (D65 white), where a distance of about 2 is just noticeable."""
+    c = np.array(rgb[:3], dtype=float)
+    c = np.where(c > 0.04045, ((c + 0.055) / 1.055) ** 2.4, c / 12.92)
+    xyz = np.array([[0.4124, 0.3576, 0.1805], [0.2126, 0.7152, 0.0722], [0.0193, 0.1192, 0.9505]]) @ c
+    xyz /= np.array([0.95047, 1.0, 1.08883])
+    f = np.where(xyz > (6 / 29) ** 3, np.cbrt(xyz), xyz / (3 * (6 / 29) ** 2) + 4 / 29)
+    return np.array([116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])])
+
+
+def test_no_two_optimizers_of_the_loss_plot_look_alike():
+    # Two lines of one style are at least 25 apart in L*a*b* (tab20's pairs of shades were 22 to 46)
+    names = list(benchmark.OPTIMIZERS)
+    looks = [(benchmark.line_style(i), cielab(benchmark.colour(i))) for i in range(len(names))]
+    for i, (style, lab) in enumerate(looks):
+        for j in range(i):
+            if looks[j][0] == style:
+                assert np.linalg.norm(lab - looks[j][1]) >= 25, (names[i], names[j])
