@@ -17,8 +17,11 @@ the first. This benchmark follows the protocol of
 * **An equal tuning budget.** Every optimizer gets the same grid: four learning rates, half a
   decade apart, from $10^{-1/2}$ to $10$ times the [centre](#centre) of its grid (its default,
   unless that default is known to be far off), each with the two values of its most important
-  [second hyper-parameter](#SECOND) where it has one: eight runs, four for plain SGD. The
-  setting with the lowest final validation loss is chosen, on a tuning seed that is not reported.
+  [second hyper-parameter](#SECOND) where it has one: eight runs, four for plain SGD. Where
+  the best rate is the smallest or the largest of its grid, the grid [grows beyond that
+  edge](#beyond_the_edge), half a decade at a time, by at most three more rates, the same cap for
+  every optimizer; the table gives the runs each one used. The setting with the lowest final
+  validation loss is chosen, on a tuning seed that is not reported.
 * **Paired seeds.** The chosen setting is rerun on three other seeds. A seed fixes the initial
   weights and the order of the batches, and every optimizer sees the same ones, so that the
   differences between optimizers are not differences between draws.
