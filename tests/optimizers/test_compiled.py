@@ -470,16 +470,18 @@ def steady_run(make: Callable[[List[Dict[str, Any]]], torch.optim.Optimizer], fa
     parameter has none. Returns the parameters after every step, stacked.
     """
     generator = torch.Generator().manual_seed(0)
-    # Small ones, and one large enough for the loop that runs on every thread
-    shapes = [(6, 5), (7,), (fast.PARALLEL_NUMEL + 3,), (1,)]
+    # Small ones, one large enough for the loop that runs on every thread, and one in `float64`,
+    # which has loops of its own
+    shapes = [(6, 5), (7,), (fast.PARALLEL_NUMEL + 3,), (1,), (5,)]
     params = [torch.randn(shape, generator=generator).requires_grad_() for shape in shapes]
+    params[4] = params[4].detach().double().requires_grad_()
     optimizer = make([{'params': params, 'fast': fast_path}])
     saved: Dict[str, Any] = {}
     trace = []
     for step in range(steps):
         change_one_thing(step, optimizer, params, saved)
         for p in params:
-            p.grad = torch.randn(p.shape, generator=generator) + 0.1 * p.detach()
+            p.grad = torch.randn(p.shape, generator=generator, dtype=p.dtype) + 0.1 * p.detach()
         if step == 16:
             # The same numbers in another layout: the loop reads memory in order, so it must not take it
             params[0].grad = params[0].grad.t().contiguous().t()
