@@ -251,7 +251,8 @@ class CompiledStep:
     ## One group's compiled step
 
     Called for each parameter in place of `step_param`, with the same arguments; returns `False`,
-    having changed nothing, when this parameter's update runs as written instead.
+    having changed nothing, when this parameter's update runs as written instead. On a steady
+    step, `step_all` takes the whole group instead.
     """
 
     def __init__(self, optimizer: torch.optim.Optimizer, group: Dict[str, Any]):
