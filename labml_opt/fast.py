@@ -98,10 +98,10 @@ long as the state, the flags and the kinds of the numbers stay as they were.
 
 A model has hundreds of tensors, most of them small, and on most steps nothing about them changes:
 the same parameters have gradients, each takes its `Plan`, and one `Numbers` serves them all.
-Finding that out parameter by parameter, in Python, cost about 4 µs per parameter, more than the
-loop of a small one: 2 ms of a 57 ms step of a model of 500 tensors, where
-`torch.optim.AdamW(fused=True)` checks its tensors in C++. Most of it was checking (each plan's
-checks, the numbers of each parameter, looking up its state), and the rest calls between
+Finding that out parameter by parameter, in Python, costs about 4 µs per parameter, more than
+the loop of a small one: 2 ms of a 57 ms step of a model of 500 tensors, where
+`torch.optim.AdamW(fused=True)` checks its tensors in C++. Most of it is checking (each plan's
+checks, the numbers of each parameter, looking up its state), the rest calls between
 functions. So a group whose parameters all took their plans keeps a [`GroupPlan`](#GroupPlan): the
 plans in order, and what their checks compare, laid out in lists. On the next step each check is
 one pass of `map` over a list, which Python runs in C, about 60 ns per tensor; the numbers are
@@ -285,7 +285,8 @@ class CompiledStep:
         if steady is None and self.taken:
             steady = self.steady = GroupPlan.of(self.taken, params)
         self.grads = None
-        if not (steady is None or self.group.get('differentiable', False) or self.optimizer.reach(self.group) == 'matrix'):
+        group = self.group
+        if not (steady is None or group.get('differentiable', False) or self.optimizer.reach(group) == 'matrix'):
             self.grads = steady.holds(self.optimizer.state, params)
         if self.grads is None:
             self.steady = None
@@ -309,11 +310,14 @@ class CompiledStep:
         """
         steady, grads = self.steady, self.grads
         self.steady, self.grads, self.taken = None, None, []
+        # The numbers, computed on a copy, so that a step that does not fit the plans has changed
+        # nothing yet; a `step_numbers` that added an entry to the state would not fit them either
         first = steady.states[0]
         copy = dict(first)
         numbers, shared = self.optimizer.shared_numbers(copy, group, None)
         if shared is None or len(copy) != len(first) or not steady.takes(numbers):
             return False
+        # Every state's counters as the copy's are now, $t \leftarrow t + 1$ among them
         counters = shared[1]
         for state in steady.states:
             state.update(counters)
@@ -505,19 +509,23 @@ class GroupPlan:
 
     The `Plan`s of the group's parameters, in order, and what `Plan.holds` checks of each, laid out
     in lists, so that the checks run as passes of `map` over whole lists, in C, rather than as
-    Python for each parameter: about a tenth of a microsecond per parameter and check instead of
-    a few microseconds per parameter. Made from what the parameters took on the last step, when
-    each took a plan, one `Numbers` served them all, and each plan's loop takes the gradient once.
+    Python for each parameter: about 60 ns per parameter and check, where `Plan.holds` takes about
+    a microsecond per parameter. Made from what the parameters took on the last step, when each
+    took a plan, one `Numbers` served them all (their counters agreed), and each plan's loop takes
+    the gradient once, so that the call is the arguments before it, the gradient, and the rest.
     """
 
     @staticmethod
-    def of(taken: List[Tuple[torch.Tensor, Optional[Plan], Any]], params: List[torch.Tensor]) -> Optional['GroupPlan']:
+    def of(taken: List[Tuple[torch.Tensor, Optional[Plan], Any]],
+           params: List[torch.Tensor]) -> Optional['GroupPlan']:
         """The `GroupPlan` of what the parameters `params` took on the last step, or `None` if there is none."""
-        numbers = taken[0][2]
-        if (len(taken) != len(params) or not all(map(operator.is_, (param for param, _, _ in taken), params)) or
-                any(plan is None or len(plan.grad_slots) != 1 or numbers is not other for _, plan, other in taken)):
+        if len(taken) != len(params) or not all(map(operator.is_, (param for param, _, _ in taken), params)):
             return None
-        counters = [key for key, value in taken[0][1].state.items() if type(value) is int or type(value) is float]
+        numbers = taken[0][2]
+        if any(plan is None or len(plan.grad_slots) != 1 or other is not numbers for _, plan, other in taken):
+            return None
+        state = taken[0][1].state
+        counters = [key for key, value in state.items() if type(value) is int or type(value) is float]
         return GroupPlan(params, [plan for _, plan, _ in taken], counters)
 
     def __init__(self, params: List[torch.Tensor], plans: List[Plan], counters: List[str]):
@@ -541,7 +549,8 @@ class GroupPlan:
         self.before = [tuple(plan.args[:plan.grad_slots[0]]) for plan in plans]
         self.after = [tuple(plan.args[plan.grad_slots[0] + 1:]) for plan in plans]
 
-    def holds(self, states: Dict[torch.Tensor, Dict[str, Any]], params: List[torch.Tensor]) -> Optional[List[torch.Tensor]]:
+    def holds(self, states: Dict[torch.Tensor, Dict[str, Any]],
+              params: List[torch.Tensor]) -> Optional[List[torch.Tensor]]:
         """
         The gradients of `params`, if `Plan.holds` holds for each of them, with `states` the
         optimizer's state by parameter, and their counters agree; `None` otherwise. The same
@@ -551,14 +560,18 @@ class GroupPlan:
         """
         if threading.get_ident() != self.thread or list(map(id, params)) != self.ids:
             return None
+        # The states as they were, nothing added and no tensor replaced
         if not (all(map(operator.is_, map(states.get, params), self.states)) and
                 list(map(len, self.states)) == self.sizes and
                 all(map(operator.is_, map(dict.get, self.tensor_states, self.tensor_keys), self.tensors))):
             return None
+        # Counters that agree, so that the first parameter's numbers are every parameter's
         for counter in self.counters:
             values = list(map(counter, self.states))
             if values.count(values[0]) != len(values):
                 return None
+        # The loop takes data pointers and the length: each tensor must be what it was compiled
+        # for (a `param.data` replaced, or a gradient of another layout, would be read wrongly)
         grads = list(map(GRAD, params))
         for tensors in (params, grads):
             if not (all(map(operator.is_, map(LAYOUT, tensors), itertools.repeat(torch.strided))) and
@@ -574,6 +587,7 @@ class GroupPlan:
                 all(map(numbers.__contains__, self.names)))
 
     def __call__(self, numbers: Dict[str, Any], grads: List[torch.Tensor]):
+        """The loops of the group, the numbers written once into each loop's 0-d inputs."""
         values = list(map(numbers.__getitem__, self.names))
         for inputs in self.inputs:
             inputs.write(values, numbers)
