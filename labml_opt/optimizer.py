@@ -289,6 +289,10 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         # code as written
         compiled = fast.compiled_step(self, group, params)
         hyperparameters = self.hyperparameters(group)
+        # A group whose parameters all took their compiled loops on the last step, with nothing
+        # changed since, takes them all at once: [the steady step](fast.html#steady)
+        if compiled is not None and compiled.steady is not None and compiled.step_all(hyperparameters):
+            return
         reach = self.reach(group)
         if reach not in REACHES:
             raise ValueError(f'Invalid reach {reach!r} of {type(self).__name__}: must be one of {REACHES}')

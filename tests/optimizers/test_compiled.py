@@ -438,6 +438,80 @@ def test_loading_a_state_mid_run_is_followed_by_the_compiled_step():
     assert torch.allclose(steps(True), steps(False), atol=1e-7)
 
 
+def change_one_thing(step: int, optimizer: torch.optim.Optimizer, params: List[torch.Tensor], saved: Dict[str, Any]):
+    """
+    On some steps, change one thing that the steady step must see, before the gradients are set;
+    each is followed by steps with nothing changed, on which the steady step can take over again.
+    """
+    group, states = optimizer.param_groups[0], optimizer.state
+    if step == 4:
+        group['lr'] *= 0.5
+    if step == 7:
+        # A state tensor replaced by hand
+        state = states[params[0]]
+        key = next(key for key, value in state.items() if isinstance(value, torch.Tensor))
+        state[key] = state[key] * 0.5
+    if step == 10:
+        # A whole state replaced by hand, the new one with other values
+        states[params[1]] = {key: value * 0.5 if isinstance(value, torch.Tensor) else value
+                             for key, value in states[params[1]].items()}
+    if step == 13:
+        optimizer.load_state_dict(saved['state'])
+    if step == 19 and 'step' in states[params[2]]:
+        # One parameter's counter set back by hand: its numbers are no longer the others'
+        states[params[2]]['step'] = 1
+
+
+def steady_run(make: Callable[[List[Dict[str, Any]]], torch.optim.Optimizer], fast_path: bool,
+               steps: int = 26) -> List[torch.Tensor]:
+    """
+    Step a group of contiguous parameters that all have gradients, as in training a plain model, with
+    `change_one_thing` on some steps; one step has a transposed gradient, and on another one
+    parameter has none. Returns the parameters after every step, stacked.
+    """
+    generator = torch.Generator().manual_seed(0)
+    # Small ones, one large enough for the loop that runs on every thread, and one in `float64`,
+    # which has loops of its own
+    shapes = [(6, 5), (7,), (fast.PARALLEL_NUMEL + 3,), (1,), (5,)]
+    params = [torch.randn(shape, generator=generator).requires_grad_() for shape in shapes]
+    params[4] = params[4].detach().double().requires_grad_()
+    optimizer = make([{'params': params, 'fast': fast_path}])
+    saved: Dict[str, Any] = {}
+    trace = []
+    for step in range(steps):
+        change_one_thing(step, optimizer, params, saved)
+        for p in params:
+            p.grad = torch.randn(p.shape, generator=generator, dtype=p.dtype) + 0.1 * p.detach()
+        if step == 16:
+            # The same numbers in another layout: the loop reads memory in order, so it must not take it
+            params[0].grad = params[0].grad.t().contiguous().t()
+        if step == 22:
+            params[3].grad = None
+        optimizer.step()
+        if step == 2:
+            saved['state'] = copy.deepcopy(optimizer.state_dict())
+        trace.append(torch.cat([p.detach().flatten() for p in params]))
+    return trace
+
+
+@pytest.mark.parametrize('case', [(Adam, dict(weight_decay=0.1)), (RAdam, {}), (SGD, dict(lr=1e-2, momentum=0.9))],
+                         ids=case_id)
+def test_the_steady_step_sees_every_change_that_the_step_of_each_parameter_sees(case, monkeypatch):
+    # RAdam's step changes its flag, rectified or not, at its sixth step; SGD's first creates its velocity
+    cls, kwargs = case
+    make = lambda groups: cls(groups, **kwargs)  # noqa: E731
+    steady_steps = []
+    step_all = fast.CompiledStep.step_all
+    monkeypatch.setattr(fast.CompiledStep, 'step_all', lambda self, group: steady_steps.append(step_all(self, group))
+                        or steady_steps[-1])
+    compiled = steady_run(make, fast_path=True)
+    # The steady step ran, on most steps
+    assert sum(steady_steps) >= 10
+    written = steady_run(make, fast_path=False)
+    for step, (a, b) in enumerate(zip(compiled, written)):
+        assert (a - b).abs().max().item() <= TOLERANCE[torch.float32], f'after step {step}'
+
+
 def test_the_compiled_step_keeps_no_gradient_alive():
     # A plan keeps its arguments from step to step; a gradient the user has let go of must be freed.
     param = torch.ones(5, requires_grad=True)
