@@ -17,7 +17,9 @@ each stage a module whose functions return values:
   [`highlight`](highlight.html) (Python from the parser's tokens, other languages by Pygments)
 * [`typeset`](typeset.html): every formula to HTML and MathML by MathJax under Node, once per build
 * [`site`](site.html): pages, navigation, index pages, search index, and incremental, atomic
-  writes that stay inside the output folder; [`config`](config.html) reads `[tool.site_gen]`
+  writes that stay inside the output folder; [`config`](config.html) reads `[tool.site_gen]`,
+  and [`layout`](layout.html) writes the HTML around the sections, every value escaped unless
+  it is marked safe
 * [`cache`](cache.html): the one place that decides what a build reuses: the last build's pages
   (from its untrusted manifest) and typeset formulas (from a local store, by their TeX)
 * [`check`](check.html): links, URLs, math and freshness of a built site

@@ -183,10 +183,19 @@ def pygments_lines(text: str, language: str) -> List[str]:
 @functools.lru_cache(maxsize=4096)
 def inline(snippet: str) -> str:
     """Inline code is coloured only when it is a Python expression; `html/` or `make html` stay plain."""
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter('ignore')
-            ast.parse(snippet, mode='eval')
-        return python(snippet)[0] if '\n' not in snippet else html.escape(snippet, quote=False)
-    except (SyntaxError, ValueError):
-        return html.escape(snippet, quote=False)
+    if not dotted_name(snippet):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore')
+                ast.parse(snippet, mode='eval')
+        except (SyntaxError, ValueError):
+            return html.escape(snippet, quote=False)
+    return python(snippet)[0] if '\n' not in snippet else html.escape(snippet, quote=False)
+
+
+def dotted_name(snippet: str) -> bool:
+    """
+    A name or a dotted name (`lr`, `torch.optim`), none of whose parts is a keyword: an expression,
+    without asking the parser. Most inline code is one.
+    """
+    return all(part.isidentifier() and not keyword.iskeyword(part) for part in snippet.split('.'))

@@ -56,25 +56,37 @@ URL_ATTRIBUTE_RE = re.compile(r'<(a|img)\b[^"<>]*(?:"[^"]*"[^"<>]*)*>')
 FENCED_RE = re.compile(r'<pre><code(?: class="language-([\w+-]+)")?>(.*?)</code></pre>', re.S)
 
 
-# Markdown's own inline patterns, and the characters one of them must start with: code, escapes,
-# links and images, autolinks, raw HTML, entities, emphasis, and a line break (two spaces).
-INLINE_PATTERNS = {'backtick', 'escape', 'reference', 'link', 'image_link', 'image_reference', 'short_reference',
-                   'short_image_ref', 'autolink', 'automail', 'linebreak', 'html', 'entity', 'not_strong',
-                   'em_strong', 'em_strong2'}
-INLINE_START_RE = re.compile(r'[`\\\[!<&*_]|  \n')
+# Markdown's own inline patterns, each with the text it cannot match without (any one of them):
+# code, escapes, links and images, autolinks and raw HTML, entities, emphasis, and a line break
+# (two spaces at a line end).
+INLINE_NEEDS = {'backtick': ('`',), 'escape': ('\\',), 'reference': ('[',), 'link': ('[',), 'short_reference': ('[',),
+                'image_link': ('![',), 'image_reference': ('![',), 'short_image_ref': ('![',),
+                'autolink': ('<',), 'automail': ('<',), 'html': ('<',), 'entity': ('&',),
+                'em_strong': ('*', '_'), 'not_strong': ('*', '_'), 'em_strong2': ('_',), 'linebreak': ('  \n',)}
+INLINE_START_RE = re.compile('|'.join(sorted({re.escape(needle) for needles in INLINE_NEEDS.values() for needle in needles})))
 
 
 class SkipPlainText(markdown.treeprocessors.InlineProcessor):
     """
-    Markdown's inline processor, which tries each of its patterns on every run of text; two runs
-    in three have none of the characters a pattern starts with, and come back unchanged without
-    the tries. It is used only with Markdown's own patterns (`INLINE_PATTERNS`).
+    Markdown's inline processor, which tries each of its patterns on every run of text, each
+    pattern with a search of its regular expression. Two runs in three have none of the text a
+    pattern needs, and come back unchanged without the tries; in the others, a pattern is only
+    tried if its own text is there. It is used only with Markdown's own patterns (`INLINE_NEEDS`).
     """
+
+    def __init__(self, md: markdown.Markdown):
+        super().__init__(md)
+        self.needs = {id(md.inlinePatterns[name]): INLINE_NEEDS[name] for name in md.inlinePatterns._data}
 
     def _InlineProcessor__handleInline(self, data: str, patternIndex: int = 0) -> str:
         if not INLINE_START_RE.search(data):
             return data
         return super()._InlineProcessor__handleInline(data, patternIndex)
+
+    def _InlineProcessor__applyPattern(self, pattern, data: str, patternIndex: int, startIndex: int = 0):
+        if any(needle in data for needle in self.needs[id(pattern)]):
+            return super()._InlineProcessor__applyPattern(pattern, data, patternIndex, startIndex)
+        return data, False, 0
 
 
 @dataclass
@@ -122,7 +134,7 @@ class Renderer:
         # Extensions as objects, not names: a name is looked up among every installed package's entry points.
         self.md = markdown.Markdown(extensions=[FencedCodeExtension(), TableExtension(use_align_attribute=True),
                                                 SaneListExtension()])
-        if set(self.md.inlinePatterns._data) <= INLINE_PATTERNS:
+        if set(self.md.inlinePatterns._data) <= INLINE_NEEDS.keys():
             self.md.treeprocessors.register(SkipPlainText(self.md), 'inline', 20)
 
     def render(self, source: Source) -> RenderedPage:
@@ -261,6 +273,8 @@ def restore_math(fragment: str, maths: List[Tuple[str, str, int]]) -> str:
     def attribute(m):
         return html.escape(maths[int(m.group(1))][0])
 
+    if '\ue000' not in fragment:
+        return fragment
     parts = TAG_RE.split(fragment)
     return ''.join(PLACEHOLDER_RE.sub(attribute if k % 2 else text, part) for k, part in enumerate(parts))
 

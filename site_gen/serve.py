@@ -63,7 +63,7 @@ def rebuild(root: Path, sources, out: Path):
 
 
 def snapshot(root: Path, sources) -> Dict[str, float]:
-    """Modification times of everything a build reads: sources, their folders' files, templates."""
+    """Modification times of everything a build reads: sources, their folders' files, and the generator's own."""
     times = {}
     for source in list(sources or ['.']) + [PACKAGE]:
         path = root / source

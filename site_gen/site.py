@@ -23,7 +23,7 @@ summary: Pages, navigation, index pages, search index and assets, written increm
    Every error of every file is collected first; **if there is any, nothing is written** and the
    last good site stays as it was. With `keep_going`, the good pages are built and the bad ones
    left out.
-4. **Lay out** each page with its navigation (breadcrumb, previous/next, index listing) and the
+4. **Lay out** each page ([layout](layout.html)) with its navigation (breadcrumb, previous/next, index listing) and the
    CSS of the characters its formulas draw. A page whose inputs and navigation did not change
    is not rendered again.
 5. **Write** only the files whose bytes differ, each through a temporary file and a rename,
@@ -54,7 +54,7 @@ from typing import TYPE_CHECKING, Callable, Dict, List, Optional
 
 from site_gen import BuildError, SiteError
 from site_gen import config as configuration
-from site_gen import typeset
+from site_gen import layout, typeset
 from site_gen.cache import MANIFEST, Formulas, Pages, encode_manifest, plain_path, sha, sha_bytes
 from site_gen.paths import relative_url
 
@@ -133,8 +133,7 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
                 if problems or more:
                     raise BuildError(problems + more)
             body = sections[page.url] if page.source else []
-            return template('page.html', page=page, sections=body, math_style=mathjax.page_style(body),
-                            **context).encode()
+            return layout.page(page, body, mathjax.page_style(body), **context).encode()
 
         pages = site_pages(metas)
         outputs, manifest_pages = lay_out(pages, last, generator, page_html,
@@ -403,20 +402,7 @@ def search_index(pages: Dict[str, Page]) -> bytes:
     return f'window.SEARCH_INDEX = {data};\n'.encode()
 
 
-# ## Templates and assets
-
-_environment = None
-
-
-def template(name: str, **context) -> str:
-    global _environment
-    if _environment is None:
-        import jinja2
-        _environment = jinja2.Environment(loader=jinja2.FileSystemLoader(PACKAGE / 'templates'),
-                                          autoescape=True, trim_blocks=True, lstrip_blocks=True,
-                                          keep_trailing_newline=True)
-    return _environment.get_template(name).render(**context)
-
+# ## Assets
 
 def assets(mathjax: typeset.MathJax) -> Dict[str, Callable[[], bytes]]:
     """
@@ -450,7 +436,7 @@ def token_rules(css: str) -> str:
 # ## Files and hashes
 
 def generator_hash() -> str:
-    """Everything besides the sources that shapes the output: our code, templates and styles."""
+    """Everything besides the sources that shapes the output: our code and styles."""
     versions = ' '.join(f'{package} {installed_version(package)}' for package in ('markdown', 'pygments', 'nh3'))
     digest = hashlib.sha256(f'{versions} {typeset.engine()}'.encode())
     for path in sorted(generator_files()):
@@ -474,9 +460,8 @@ def installed_version(package: str) -> str:
 
 
 def generator_files() -> List[Path]:
-    """Our modules, templates and static files; not editor backups or other stray files."""
-    files = (list(PACKAGE.glob('*.py')) + list(PACKAGE.glob('*.js')) + list((PACKAGE / 'templates').glob('*'))
-             + list((PACKAGE / 'static').glob('*')))
+    """Our modules and static files; not editor backups or other stray files."""
+    files = list(PACKAGE.glob('*.py')) + list(PACKAGE.glob('*.js')) + list((PACKAGE / 'static').glob('*'))
     return [path for path in files if path.is_file() and not path.name.startswith('.')]
 
 

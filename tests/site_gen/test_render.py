@@ -8,10 +8,14 @@ import html
 import re
 from pathlib import Path
 
+import markdown
 import pytest
+from markdown.extensions.fenced_code import FencedCodeExtension
+from markdown.extensions.sane_lists import SaneListExtension
+from markdown.extensions.tables import TableExtension
 
 from site_gen.parse import parse
-from site_gen.render import Renderer
+from site_gen.render import Renderer, SkipPlainText
 from site_gen.sanitise import url_problem
 from tests.site_gen.conftest import REPO, page_sources, write_tree
 from tests.site_gen.math_spans import math_spans
@@ -269,6 +273,42 @@ def test_inline_and_fenced_code_in_prose_are_highlighted():
     out = page_html(page)
     assert '<code class="hl"><span class="n">init_state</span>' in out
     assert '<span class="k">for</span>' in out
+
+
+def test_inline_code_is_highlighted_only_when_it_is_a_python_expression():
+    """A name or a dotted name is coloured without asking the parser; a keyword alone, or text that is
+    not Python, stays plain."""
+    _, page = render('"""\nSee `torch.optim`, `lr`, `import`, `lambda`, `a.class`, `html/` and `x.None`.\n"""\nx = 1\n')
+    out = page_html(page)
+    assert '<code class="hl"><span class="n">torch</span><span class="o">.</span><span class="n">optim</span></code>' in out
+    assert '<code class="hl"><span class="n">lr</span></code>' in out
+    for plain in ('import', 'lambda', 'a.class', 'html/', 'x.None'):
+        assert f'<code class="hl">{plain}</code>' in out
+
+
+MARKDOWN_SAMPLE = (
+    '`code` and \\*not em\\* and [a link](x.html) and ![an image](y.png) and <https://example.org> and '
+    '<a@example.org> and <b>bold</b> &amp; *em* __strong__ _under_ **star** a line  \nbreak, [ref] and [ref][] '
+    '![ref] and ![alt][ref]\n\n[ref]: z.html\n\n* a list\n* of items\n\n1. numbered\n\n| a | b |\n|---|--:|\n| 1 | 2 |\n')
+
+
+@pytest.mark.parametrize('path', page_sources() + ['sample'])
+def test_skipping_inline_patterns_whose_text_is_absent_changes_no_markdown_output(path):
+    """The renderer's Markdown tries an inline pattern only where the text it needs is present;
+    Markdown itself, trying every pattern everywhere, makes the same HTML of every section."""
+    ours = Renderer(REPO, lambda p: None).md
+    assert isinstance(ours.treeprocessors['inline'], SkipPlainText)
+    theirs = markdown.Markdown(extensions=[FencedCodeExtension(), TableExtension(use_align_attribute=True),
+                                           SaneListExtension()])
+    if path == 'sample':
+        texts = [MARKDOWN_SAMPLE]
+    else:
+        texts = ['\n\n'.join('\n'.join(line for _, line in block) for block in section.prose)
+                 for section in parse(path, (REPO / path).read_bytes()).sections]
+    for text in texts:
+        ours.reset()
+        theirs.reset()
+        assert ours.convert(text) == theirs.convert(text)
 
 
 # ## Ids

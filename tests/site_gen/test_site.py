@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 import tomllib
+from html.parser import HTMLParser
 
 import pytest
 
@@ -84,6 +85,55 @@ def test_folder_without_index_source_gets_a_generated_index(tmp_path):
     assert (tmp_path / 'out/index.html').is_file()
 
 
+HOSTILE = '<img src=x onerror=alert(1)> & "q" \'s </title>'
+
+
+class Elements(HTMLParser):
+    """Each element of a page as `(tag, attributes, text)`, the text of everything inside it, unescaped."""
+
+    def __init__(self, page: str):
+        super().__init__()
+        self.found, self.open = [], []
+        self.feed(page)
+
+    def handle_starttag(self, tag, attrs):
+        self.found.append((tag, dict(attrs), []))
+        if tag not in ('meta', 'link', 'input', 'img', 'path', 'circle'):
+            self.open.append(self.found[-1])
+
+    def handle_endtag(self, tag):
+        while self.open and self.open.pop()[0] != tag:
+            pass
+
+    def handle_data(self, data):
+        for element in self.open:
+            element[2].append(data)
+
+    def text(self, tag, **attributes):
+        return [''.join(text) for name, attrs, text in self.found
+                if name == tag and all(attrs.get(k) == v for k, v in attributes.items())]
+
+
+def test_titles_summaries_and_the_site_name_reach_the_page_only_as_text(small_site):
+    """Every value the page is laid out from is escaped unless it is marked safe: a title, a summary or a
+    site name with markup in it is shown as written, in every place it appears, and makes no element."""
+    front = f'---\ntitle: {json.dumps("Beta " + HOSTILE)}\nsummary: {json.dumps("Sum " + HOSTILE)}\n---\n'
+    write_tree(small_site, {'pyproject.toml': f'[tool.site_gen]\nname = {json.dumps("Site " + HOSTILE)}\n',
+                            'pkg/beta.py': f'"""\n{front}"""\n\nB = 2\n'})
+    build(small_site, SOURCES, small_site / 'html')
+    pages = {name: Elements(read(small_site, name)) for name in ('pkg/beta.html', 'pkg/alpha.html', 'pkg/index.html')}
+    for page in pages.values():
+        assert not [e for e in page.found if e[0] == 'img' or any(name.startswith('on') for name in e[1])]
+        assert page.found[0][1]['data-site'] == 'Site ' + HOSTILE
+    beta, alpha, index = pages.values()
+    assert beta.text('title') == [f'Beta {HOSTILE} · Site {HOSTILE}']
+    assert [e[1]['content'] for e in beta.found if e[1].get('name') == 'description'] == ['Sum ' + HOSTILE]
+    assert beta.text('span', **{'class': 'here'}) == ['Beta ' + HOSTILE]
+    assert alpha.text('a', **{'class': 'next'}) == ['NextBeta ' + HOSTILE]
+    assert f'Beta {HOSTILE}' in index.text('span', **{'class': 'card-title'})
+    assert f'Sum {HOSTILE}' in index.text('span', **{'class': 'card-summary'})
+
+
 def test_images_are_copied_next_to_the_page_and_includes_inlined(built):
     assert (built / 'html/pkg/sub/results/plot.svg').read_bytes() == (built / 'pkg/sub/results/plot.svg').read_bytes()
     gamma = read(built, 'pkg/sub/gamma.html')
@@ -147,7 +197,7 @@ def test_a_build_with_nothing_to_render_imports_no_renderer_and_makes_no_asset_a
     script = ('import sys; from pathlib import Path; from site_gen.site import build; from site_gen import site; '
               'site.pygments_css = None; '
               f'report = build(Path({str(built)!r}), {SOURCES!r}, Path({str(built / "html")!r})); '
-              'print(sorted({"markdown", "nh3", "pygments", "yaml", "jinja2"} & set(sys.modules)), report.written)')
+              'print(sorted({"markdown", "nh3", "pygments", "yaml"} & set(sys.modules)), report.written)')
     result = subprocess.run([sys.executable, '-c', script], cwd=REPO, capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == '[] []'

@@ -7,6 +7,7 @@ formulas it has seen.
 
 import html
 import re
+import subprocess
 
 import pytest
 
@@ -78,8 +79,8 @@ def test_markup_that_mathjax_does_not_make_is_refused():
 def test_formulas_are_typeset_once_then_come_from_the_cache_without_starting_node(tmp_path, cache, monkeypatch):
     write_tree(tmp_path, {'m/__init__.py': '"""\n# Math\n\n$\\beta_1$ and $\\beta_2$.\n"""\nx = 1\n'})
     started = []
-    popen = typeset.subprocess.Popen
-    monkeypatch.setattr(typeset.subprocess, 'Popen', lambda *a, **k: started.append(a) or popen(*a, **k))
+    popen = subprocess.Popen
+    monkeypatch.setattr(subprocess, 'Popen', lambda *a, **k: started.append(a) or popen(*a, **k))
     build(tmp_path, ['m'], tmp_path / 'first')
     assert len(started) == 1, 'one Node process for the whole build'
     build(tmp_path, ['m'], tmp_path / 'second')
