@@ -23,12 +23,14 @@
   // ## Wide formulas
   // The math is typeset when the site is built. Inline math cannot break across lines, so one
   // wider than its column (a long formula on a phone) becomes its own scrollable line instead of
-  // widening the page. A section's formulas are all measured first and marked after, so its
-  // layout is computed once. Only the sections on screen are laid out (`content-visibility:
-  // auto` in site.css), so each is fitted when it comes on screen, and those on screen again
-  // when the window is resized; a browser without that event fits every section at once.
-  function fitInlineMath(section) {
-    var containers = section.querySelectorAll('.prose mjx-container:not([display="true"])');
+  // widening the page. A block's formulas are all measured first and marked after, so its
+  // layout is computed once. Only the sections, and the paragraphs, lists and tables of their
+  // prose, that are on screen are laid out (`content-visibility: auto` in site.css), so each
+  // block is fitted when it comes on screen, and those on screen again when the window is
+  // resized; measuring a block off screen would lay it out. A browser without that event fits
+  // every block at once.
+  function fitInlineMath(block) {
+    var containers = block.querySelectorAll('mjx-container:not([display="true"])');
     var wide = [];
     for (var i = 0; i < containers.length; i++) {
       if (containers[i].classList.contains('too-wide')) containers[i].classList.remove('too-wide');
@@ -39,21 +41,23 @@
     }
     for (var k = 0; k < wide.length; k++) wide[k].classList.add('too-wide');
   }
-  var sections = Array.prototype.slice.call(document.querySelectorAll('main > .section'));
-  var shown = sections;
+  var blocks = Array.prototype.filter.call(
+    document.querySelectorAll('main > .section > .prose > :is(p, ul, ol, table)'),
+    function (block) { return block.querySelector('mjx-container:not([display="true"])'); });
+  var shown = blocks;
   if ('ContentVisibilityAutoStateChangeEvent' in window) {
     shown = [];
-    sections.forEach(function (section) {
-      section.addEventListener('contentvisibilityautostatechange', function (event) {
-        shown = shown.filter(function (other) { return other !== section; });
+    blocks.forEach(function (block) {
+      block.addEventListener('contentvisibilityautostatechange', function (event) {
+        shown = shown.filter(function (other) { return other !== block; });
         if (!event.skipped) {
-          shown.push(section);
-          fitInlineMath(section);
+          shown.push(block);
+          fitInlineMath(block);
         }
       });
     });
   } else {
-    sections.forEach(fitInlineMath);
+    blocks.forEach(fitInlineMath);
   }
   window.addEventListener('resize', function () { shown.forEach(fitInlineMath); });
 
