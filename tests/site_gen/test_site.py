@@ -12,7 +12,6 @@ import os
 import re
 import subprocess
 import sys
-import time
 import tomllib
 from html.parser import HTMLParser
 
@@ -184,10 +183,9 @@ def test_same_input_gives_byte_identical_output_wherever_it_is_built(small_site,
     assert digest_tree(small_site / 'html') == digest_tree(copy / 'html')
 
 
-def test_unchanged_tree_renders_nothing_writes_nothing_and_takes_well_under_a_second(built):
-    start = time.perf_counter()
+def test_unchanged_tree_renders_nothing_and_writes_nothing(built):
+    # How long that takes is measured by benchmarks/site_build.py, not here: this machine is shared
     report = build(built, SOURCES, built / 'html')
-    assert time.perf_counter() - start < 0.5
     assert (report.rendered, report.written, report.removed) == ([], [], [])
 
 
