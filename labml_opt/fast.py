@@ -621,7 +621,7 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
         # which vector instructions work, a second of subprocesses in every new process; the
         # instructions it picks are those `/proc/cpuinfo` lists. The only tables a step reads from
         # are the [code maps](low_precision.html#NearestCode) of 8-bit state, at positions that are
-        # in range by construction, so no position is checked (a third of an 8-bit step's time).
+        # in range by construction, so no position is checked (a quarter of an 8-bit step's time).
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
             options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads,
