@@ -331,17 +331,21 @@ multiplication and addition that make the bits.
 
 On this machine, today, that is not what limits it. `python benchmarks/bfloat16_loop.py` times
 loops in CPU time on a million elements, which fit in the cache, so that loads, stores and
-arithmetic show rather than memory bandwidth. Our AdamW's loop takes 1.53 ms with `bfloat16`
-state against 0.49 ms with `float32` state; but a plain Adam loop, written for `torch.compile`,
-with `bfloat16` moments updated in place and rounded to nearest, takes 1.44 ms too, against 0.52
+arithmetic show rather than memory bandwidth. Our AdamW's loop takes 1.48 ms with `bfloat16`
+state against 0.46 ms with `float32` state; but a plain Adam loop, written for `torch.compile`,
+with `bfloat16` moments updated in place and rounded to nearest, takes 1.38 ms too, against 0.40
 ms in `float32`. So the rounding and the random bits are a small part of the cost; the
 `bfloat16` moments themselves are the large one. The same plain loop that only loads
-`bfloat16` moments, or only stores them, takes 0.65 ms, and with both but without the parameter's
-update, 0.33 ms. Inductor vectorizes a loop 32 elements wide only when every part of it touches
-`bfloat16`, and the part that writes the new $\theta$ back into the parameter does not; so a loop
-that updates a `float32` parameter goes 16 wide, the width of `float32`, and each load and store
-of a `bfloat16` moment is a masked half-width operation. Our reading of these numbers is that
-loading from a cache line that a masked store has just written stalls. Until the loop is
+`bfloat16` moments takes 0.50 ms, one that only stores them 0.59 ms, and one that loads them from
+one tensor and stores them into another, 0.48 ms: it is updating them *in place* that costs.
+Inductor vectorizes a loop 32 elements wide only when every part of it touches `bfloat16`, and
+the part that writes the new $\theta$ back into the parameter does not; so a loop that updates a
+`float32` parameter goes 16 wide, the width of `float32`, and each load and store of a
+`bfloat16` moment is a masked half-width operation on a 64-byte line, which the next element's
+load shares. Our reading is that a masked load cannot take its bytes from a masked store that
+has not yet reached the cache, and waits for it. (Reading the bits of a `float32` as an integer,
+which Inductor compiles lane by lane, is not the cost: patched to compile it as one vector
+instruction, an experiment not in the code, our loop took the same time.) Until the loop is
 vectorized otherwise, the floor of 20 bytes is not reached.
 
 In 8 bits the state is 2 bytes of codes per parameter and two `float32` scales per 256:
