@@ -7,8 +7,9 @@ rather than the memory bandwidth:
 
 * our AdamW's compiled step with float32 state and with bfloat16 state (stochastic rounding);
 * the same Adam update written as a small function for `torch.compile`, with the moments in
-  float32, with bfloat16 moments that are only loaded, only stored, or both, and with both but
-  without the parameter update (which Inductor then vectorizes 32 wide instead of 16).
+  float32, with bfloat16 moments that are only loaded, only stored, both, loaded from one tensor
+  and stored to another, and both but without the parameter update (which Inductor then
+  vectorizes 32 wide instead of 16).
 
     python benchmarks/bfloat16_loop.py
 """
@@ -65,6 +66,7 @@ def main():
         'Adam loop, bfloat16 moments loaded only': (compiled, tensors(bf16, f32, False)),
         'Adam loop, bfloat16 moments stored only': (compiled, tensors(f32, bf16, False)),
         'Adam loop, bfloat16 moments in place': (compiled, tensors(bf16, bf16, True)),
+        'Adam loop, bfloat16 moments into other tensors': (compiled, tensors(bf16, bf16, False)),
         'the same without the parameter update': (compiled_without, tensors(bf16, bf16, True)),
     }
     calls = {name: case if callable(case) else (lambda f=case[0], a=case[1]: f(*a)) for name, case in cases.items()}

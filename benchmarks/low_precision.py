@@ -7,8 +7,8 @@ interleaved so that every variant sees the same load:
 
 * torch's `AdamW(fused=True)` in float32;
 * our AdamW with float32 state, and with `state_dtype=torch.bfloat16` (both the default `step()`,
-  which compiles the page's code for groups this large), and with `state_dtype='8bit'`, which runs
-  as written (the fast path does not compile blockwise quantization);
+  which compiles the page's code for groups this large), and with `state_dtype='8bit'`, which the
+  fast path compiles too, for tensors of whole blocks of 256, as all the matrices here are;
 * torchao's `AdamW8bit` and optimi's `AdamW` (float32 parameters, its for-each path), beside them;
 * the in-place bandwidth, from which each floor follows: 28 bytes per parameter for float32 state,
   20 for bfloat16 state, 16 and two scales per 256 parameters for 8-bit state.
@@ -68,7 +68,7 @@ VARIANTS: Dict[str, tuple] = {
 
 
 # Variants timed over `--slow-steps` steps: they take seconds per step at 50M parameters
-SLOW = ('ours AdamW, 8-bit state', 'torchao AdamW8bit')
+SLOW = ('torchao AdamW8bit',)
 
 
 def tensor_bytes(value) -> int:
@@ -123,7 +123,7 @@ def run(size: float, steps: int, slow_steps: int, rounds: int, say: Callable = p
         f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
         f'`{" ".join(["python benchmarks/low_precision.py", *sys.argv[1:]])}`:',
         f'torch {torch.__version__}, {torch.get_num_threads()} threads; {numel / 1e6:.1f}M parameters in 20 tensors; '
-        f'median of {steps} steps ({slow_steps} for ours in 8 bits and torchao) per round, median of {rounds} round(s), rounds '
+        f'median of {steps} steps ({slow_steps} for torchao) per round, median of {rounds} round(s), rounds '
         f'interleaved; in-place bandwidth {bytes_per_second / 1e9:.1f} GB/s (median of {len(bandwidths)}). '
         'The machine is shared: other processes add noise.',
         '',

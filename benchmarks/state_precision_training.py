@@ -2,9 +2,12 @@
 Train the two workloads of the optimizer benchmark (`labml_opt/experiments/benchmark.py`: the
 MNIST MLP and the character-level transformer, at its full budget) with AdamW keeping its state in
 float32, in bfloat16 with stochastic rounding, and in 8 bits, on three seeds, and report the test
-loss and accuracy of each as mean and standard deviation over the seeds.
+loss and accuracy of each as mean and standard deviation over the seeds. A fourth row keeps the
+state in bfloat16 rounded to nearest, the naive way, which the low-precision page shows losing
+updates.
 
     python benchmarks/state_precision_training.py
+    python benchmarks/state_precision_training.py --workloads mnist --states float32 nearest
 
 One learning rate per workload, AdamW's as the benchmark tuned it (see `LR`), the same for every
 state. The table is written to `benchmarks/results/state_precision_training.md` and copied to
@@ -12,6 +15,7 @@ state. The table is written to `benchmarks/results/state_precision_training.md` 
 """
 
 import argparse
+import contextlib
 import datetime
 import statistics
 import sys
@@ -24,10 +28,30 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import labml_opt  # noqa: E402
+from labml_opt import low_precision  # noqa: E402
 from labml_opt.experiments.benchmark import WORKLOADS, evaluate, sequence_loss  # noqa: E402
 from tables import save_table  # noqa: E402
 
-STATES = {'float32': None, 'bfloat16': torch.bfloat16, '8-bit': '8bit'}
+STATES = {'float32': None, 'bfloat16': torch.bfloat16, '8-bit': '8bit', 'nearest': torch.bfloat16}
+# The rows' names in the table
+LABELS = {'nearest': 'bfloat16, rounded to nearest'}
+
+
+@contextlib.contextmanager
+def rounding(state: str):
+    """
+    For the `nearest` row, bfloat16 state rounded to nearest instead of stochastically: an
+    experiment, not an option of the library, so `stochastic_round` is replaced while it runs.
+    """
+    if state != 'nearest':
+        yield
+        return
+    stochastic_round = low_precision.stochastic_round
+    low_precision.stochastic_round = lambda x, bits: x.to(torch.bfloat16)
+    try:
+        yield
+    finally:
+        low_precision.stochastic_round = stochastic_round
 # AdamW's learning rate on each workload
 LR = {'mnist': 3.16e-4, 'chars': 1e-2}
 
@@ -51,6 +75,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--seeds', type=int, nargs='+', default=[1, 2, 3])
     parser.add_argument('--workloads', nargs='+', default=['mnist', 'chars'], choices=['mnist', 'chars'])
+    parser.add_argument('--states', nargs='+', default=list(STATES), choices=list(STATES))
     parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'state_precision_training.md'))
     parser.add_argument('--no-site-copy', action='store_true')
     args = parser.parse_args()
@@ -61,11 +86,12 @@ def main():
              '| workload | state | test loss (nats) | test accuracy |',
              '|---|---|---|---|']
     for name in args.workloads:
-        for label, state_dtype in STATES.items():
+        for state in args.states:
             start = time.time()
-            runs = [train(name, state_dtype, seed) for seed in args.seeds]
+            with rounding(state):
+                runs = [train(name, STATES[state], seed) for seed in args.seeds]
             losses, accuracies = [run[0] for run in runs], [run[1] for run in runs]
-            lines.append(f'| {name} | {label} | {statistics.mean(losses):.4f} $\\pm$ {statistics.stdev(losses):.4f} '
+            lines.append(f'| {name} | {LABELS.get(state, state)} | {statistics.mean(losses):.4f} $\\pm$ {statistics.stdev(losses):.4f} '
                          f'({", ".join(f"{x:.4f}" for x in losses)}) | '
                          f'{100 * statistics.mean(accuracies):.2f}% $\\pm$ {100 * statistics.stdev(accuracies):.2f} |')
             print(lines[-1], f'({time.time() - start:.0f} s)', flush=True)

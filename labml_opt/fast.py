@@ -54,8 +54,8 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   `MIN_NUMEL` elements. Smaller groups, like those of unit tests and small experiments, take the
   code as written, which compiles nothing.
 * Its parameter, gradient and state are dense, contiguous `float32` or `float64` CPU tensors of
-  the same dtype (or state in `bfloat16`, see [low-precision state](low_precision.html), but not
-  in 8 bits: those parameters run as written, with a warning), the
+  the same dtype (or state in `bfloat16` or in 8 bits, see [low-precision state](low_precision.html);
+  in 8 bits only a tensor of whole blocks of 256, see [below](#blocks)), the
   group is not `differentiable`, and a C++ compiler is installed. State of
   another shape (a 0-d step counter, say) belongs to `step_numbers` and is not seen by the loop.
   A loop changes its inputs in place and creates nothing, so a step that creates a state tensor
@@ -155,6 +155,8 @@ import warnings
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import torch
+
+from labml_opt import low_precision
 
 # Where Inductor caches what the fast path compiles: `TORCHINDUCTOR_CACHE_DIR` if it was set before
 # this module was imported, else a directory of our own
@@ -367,13 +369,23 @@ class CompiledStep:
             if isinstance(value, torch.Tensor) and value.shape == shape:
                 if not value.is_contiguous():
                     return False
-                # Codes of blockwise-quantized state, whose scales are per block of the tensor
-                if value.dtype == torch.uint8:
-                    warn_once(self.optimizer, f'state {key!r} is in 8 bits, quantized by blocks, '
-                                              'which the loop does not compile')
-                    return False
                 tensors.append(value)
                 layout.append((key, value.dtype))
+        # Codes of blockwise-quantized state, `uint8`, each with the scales of its blocks (see
+        # [below](#blocks))
+        codes = [key for key, dtype in layout if dtype == torch.uint8]
+        if codes:
+            if param.numel() % low_precision.BLOCK:
+                warn_once(self.optimizer, f'state {codes[0]!r} is in 8 bits, quantized by blocks of '
+                                          f'{low_precision.BLOCK}, and the loop takes only whole blocks')
+                return False
+            for key in codes:
+                scales = state.get(key + low_precision.ABSMAX)
+                if not (isinstance(scales, torch.Tensor) and scales.is_contiguous() and
+                        scales.shape == (param.numel() // low_precision.BLOCK,)):
+                    return False
+                tensors.append(scales)
+                layout.append((key + low_precision.ABSMAX, scales.dtype))
         flags, names, values = [], [], []
         for name, value in numbers.items():
             if is_value(value):
@@ -469,7 +481,7 @@ class Plan:
         self.function = kernel.function
         # The gradient's slots hold `None` between steps, so that the plan keeps no gradient alive
         everything = [param, None, *tensors, *self.inputs.tensors]
-        self.args = [everything[i] if i >= 0 else self.numel for i in kernel.plan]
+        self.args = [everything[i] if i >= 0 else self.numel // kernel.unit for i in kernel.plan]
         self.grad_slots = [slot for slot, i in enumerate(kernel.plan) if i == 1]
 
     def holds(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> bool:
@@ -620,10 +632,12 @@ class Kernel:
       Without a plan, `function` is the compiled graph as Inductor returns it.
     """
 
-    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None):
+    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None, unit: int = 1):
         self.function = function
         self.count = count
         self.plan = plan
+        # The loop's length is in elements, or in blocks of `unit` elements for blockwise state
+        self.unit = unit
         # Each thread's 0-d inputs for the numbers
         self.local = threading.local()
 
@@ -644,11 +658,12 @@ class Kernel:
         if self.plan is not None:
             # The C++ loop takes data pointers and the length: contiguous tensors need no flat views
             everything = [param, grad, *tensors, *inputs.tensors]
-            numel = param.numel()
-            self.function(*[everything[i] if i >= 0 else numel for i in self.plan])
+            length = param.numel() // self.unit
+            self.function(*[everything[i] if i >= 0 else length for i in self.plan])
         else:
-            flat = [param.view(-1), grad.view(-1)] + [tensor.view(-1) for tensor in tensors]
-            self.function(*flat, *inputs.tensors)
+            rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else tensor.view(-1)
+                    for tensor in [param, grad, *tensors]]
+            self.function(*rows, *inputs.tensors)
 
 
 class BySize:
@@ -764,10 +779,16 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
             raise ValueError('step_param replaces or adds a state tensor, which a compiled loop cannot return')
         return []
 
-    stand_ins = [torch.zeros(TRACE_NUMEL, dtype=tensor_dtype) for tensor_dtype in [dtype, dtype] + [d for _, d in layout]]
+    dtypes = [dtype, dtype] + [d for _, d in layout]
     scalars = [torch.tensor(float(numbers[name]), dtype=torch.float64) for name in names]
     from torch.fx.experimental.proxy_tensor import make_fx
-    graph = make_fx(update, tracing_mode='symbolic', decomposition_table=DECOMPOSITIONS)(*stand_ins, *scalars)
+    unit = low_precision.BLOCK if torch.uint8 in dtypes else 1
+    if unit == 1:
+        stand_ins = [torch.zeros(TRACE_NUMEL, dtype=tensor_dtype) for tensor_dtype in dtypes]
+        graph = make_fx(update, tracing_mode='symbolic', decomposition_table=DECOMPOSITIONS)(*stand_ins, *scalars)
+    else:
+        stand_ins, fakes = block_stand_ins(dtypes, len(layout) - len(keys_of_scales(layout)), scalars)
+        graph = make_fx(update, tracing_mode='symbolic', decomposition_table=DECOMPOSITIONS)(*fakes)
     # A `step_param` that reads a number or a size with Python (`float(x)`, `if n > 100`) is
     # recorded for the value it saw, under a condition ("guard") that the loop would not check
     guards = graph.shape_env.guards
@@ -777,7 +798,7 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
     saved = SavedKernels(CACHE_DIR, graph.code, [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
-        return Kernel(plan[0], len(names), plan[1])
+        return Kernel(plan[0], len(names), plan[1], unit)
     if not compiler_available():
         raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
     with warnings.catch_warnings(), inductor_cache(CACHE_DIR):
@@ -787,16 +808,54 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
         # Inductor would check the size and strides of every input on every call; `CompiledStep`
         # has checked that they are flat and contiguous. `vec_isa_ok` skips Inductor's probe of
         # which vector instructions work, a second of subprocesses in every new process; the
-        # instructions it picks are those `/proc/cpuinfo` lists.
+        # instructions it picks are those `/proc/cpuinfo` lists. The only tables a step reads from
+        # are the [code maps](low_precision.html#NearestCode) of 8-bit state, at positions that are
+        # in range by construction, so no position is checked (a quarter of an 8-bit step's time).
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
-            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads}})
-    kernel = Kernel(function, len(names))
+            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads,
+                                        'assert_indirect_indexing': False}})
+    kernel = Kernel(function, len(names), unit=unit)
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
         saved.save(*direct)
-        return Kernel(direct[0], len(names), direct[1])
+        return Kernel(direct[0], len(names), direct[1], unit)
     return kernel
+
+
+def keys_of_scales(layout: Tuple[Tuple[str, torch.dtype], ...]) -> List[str]:
+    """The keys of `layout` that hold the scales of blocks, one per block rather than one per element."""
+    codes = {key for key, dtype in layout if dtype == torch.uint8}
+    return [key for key, _ in layout if key.endswith(low_precision.ABSMAX) and key[:-len(low_precision.ABSMAX)] in codes]
+
+
+def block_stand_ins(dtypes: List[torch.dtype], per_element: int, scalars: List[torch.Tensor]):
+    r"""
+    <a id="blocks"></a>
+
+    ### Stand-ins for blockwise state
+
+    A loop over 8-bit state needs the maximum of each block of `BLOCK` new values before it can
+    write any of their codes. So the parameter, its gradient and its state are recorded as rows of
+    `BLOCK` elements, a constant, and their number $B$ is the symbol; the scales, one per row, are
+    $B$ long, and the maximum of each row is a reduction over a constant length, which Inductor
+    compiles into the same function as the update. The first `per_element` of `dtypes`
+    (after the parameter and gradient) are rows, the rest are scales. Returns the real stand-ins,
+    which the compiler takes as examples, and the fake ones with the symbol, which are recorded.
+    """
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv, StatelessSymbolicContext
+    rows = TRACE_NUMEL // low_precision.BLOCK
+    stand_ins = [torch.zeros((rows, low_precision.BLOCK) if i < 2 + per_element else (rows,), dtype=tensor_dtype)
+                 for i, tensor_dtype in enumerate(dtypes)]
+    # (the code maps are constants of the loop, real tensors)
+    mode = FakeTensorMode(shape_env=ShapeEnv(), allow_non_fake_inputs=True)
+    # $B$ is one symbol for every tensor (tensors of the same length share one), and `BLOCK` is a constant
+    contexts = {2: StatelessSymbolicContext(dynamic_sizes=[DimDynamic.DUCK, DimDynamic.STATIC]),
+                1: StatelessSymbolicContext(dynamic_sizes=[DimDynamic.DUCK])}
+    fakes = [mode.from_tensor(tensor, symbolic_context=contexts[tensor.dim()]) for tensor in stand_ins]
+    fakes += [mode.from_tensor(scalar, static_shapes=True) for scalar in scalars]
+    return stand_ins, fakes
 
 
 def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple[Callable, List[int]]]:
@@ -827,9 +886,10 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
                     return _function(*args)
                 setattr(module, name, recorder)
                 patched.append((module, name, value))
-    numel = 4099
+    # An odd length, in elements or in blocks
+    numel = 4099 if kernel.unit == 1 else 17
     generator = torch.Generator().manual_seed(0)
-    probe = [torch.rand(numel, generator=generator).to(tensor.dtype) + 1 for tensor in stand_ins]
+    probe = [(torch.rand((numel,) + tensor.shape[1:], generator=generator) + 1).to(tensor.dtype) for tensor in stand_ins]
     values = [0.25 + 0.5 * i / max(1, kernel.count) for i in range(kernel.count)]
     copy = [tensor.clone() for tensor in probe]
     try:
@@ -852,7 +912,7 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         if index is None:
             return None
         plan.append(index)
-    direct = Kernel(function, kernel.count, plan)
+    direct = Kernel(function, kernel.count, plan, kernel.unit)
     direct(copy[0], copy[1], copy[2:], values)
     if not all(torch.equal(a, b) for a, b in zip(probe, copy)):
         return None

@@ -206,10 +206,45 @@ Two choices here are ours. Each code sits at the *top* of its slice of the decad
 that $1$ and every $10^{-E}$ are codes and nothing needs adding; bitsandbytes and torchao put
 each code in the middle of its slice, $k + \frac{1}{2}$, and add $1$ as a code of its own. And the
 code stored is the position $j$ of the value in the sorted map, so that decoding is one table
-lookup, and the nearest code is found by `torch.bucketize` against the 255 midpoints between
-neighbours. For $v_t$ the position is the bit pattern itself, read as an integer: more leading
+lookup. For $v_t$ the position is the bit pattern itself, read as an integer: more leading
 zeros mean a smaller number and a smaller value. For $m_t$ it is $128$ plus the pattern of the
 magnitude for a positive value, and $127$ minus it for a negative one.
+
+<a id="nearest-code"></a>
+
+### Finding the nearest code
+
+Write the magnitudes of a map in order, $p_0 = 0 < p_1 < \dots$ (all of $v_t$'s map, the upper
+half of $m_t$'s), and the midpoints between neighbours
+
+$$\mu_j = \frac{p_j + p_{j+1}}{2}$$
+
+The nearest magnitude to $|x|$ is $p_j$ for the $j$ with $\mu_{j-1} < |x| \le \mu_j$: $j$ is the
+number of midpoints below $|x|$. A binary search of the midpoints (`torch.bucketize`) finds it in
+eight dependent comparisons, a loop of its own that no compiler fuses into the update, and it
+took most of an 8-bit step. The code of $|x|$ as a `float32` already says roughly where it is.
+Read as an integer $c$, its top 16 bits,
+
+$$b = \Big\lfloor \frac{c}{2^{16}} \Big\rfloor$$
+
+are its exponent and the first seven bits of its fraction (they are its `bfloat16` code,
+truncated). All magnitudes with the same $b$, a *bucket*, lie within $2^{-7}$ of their size of
+each other, and everywhere in both maps that is narrower than the gap between two midpoints:
+a bucket holds at most one of them. So a table of two numbers per bucket finishes the job: $J_b$,
+the number of midpoints below the bucket, and the next one, $M_b = \mu_{J_b}$, which may lie
+inside it. Then
+
+$$j = J_b + \big[\, |x| > M_b \,\big]$$
+
+two table reads and one comparison per value, element by element. The tables run from the bucket
+of the smallest midpoint to that of $1$, 3,115 buckets for $v_t$'s map and 2,683 for $m_t$'s;
+smaller values are in the first. The signed map mirrors the unsigned one: its position is
+$128 + j$ for $x > 0$ and $127 - J_b - \big[\, |x| \ge M_b \,\big]$ for $x \le 0$, where a value
+exactly on a midpoint takes the larger magnitude, as a search would give it the lower position.
+[`NearestCode`](#NearestCode) builds the tables and checks that no bucket holds two midpoints;
+`tests/optimizers/test_low_precision.py` checks that it finds the position that `torch.bucketize`
+finds, on every `float32` within 300 units in the last place of each midpoint, on both sides of
+every bucket's edges, and on random values.
 
 Rounding to nearest is what the paper does, and it has the lost update of `bfloat16`, worse. $v_t$
 changes by $(1 - \beta_2)(g_t^2 - v_{t-1})$, a thousandth of the distance, and a change of less than
@@ -265,7 +300,8 @@ for `bfloat16`; the paper does not use it, and neither do we.
 
 `python benchmarks/state_precision_training.py` trains the MNIST MLP of
 [the benchmark](experiments/benchmark.html) with AdamW at its tuned learning rate, on the
-benchmark's seeds 1, 2 and 3, with its state in `float32`, in `bfloat16` and in 8 bits. (Of
+benchmark's seeds 1, 2 and 3, with its state in `float32`, in `bfloat16` and in 8 bits, and
+in `bfloat16` rounded to nearest, the naive way that loses updates. (Of
 the MLP's 269,322 parameters, all but the 3,082 of its biases and its last layer, tensors
 under 4096 elements, have 8-bit state.) The test loss
 and accuracy, as mean $\pm$ standard deviation over the seeds:
@@ -274,7 +310,12 @@ and accuracy, as mean $\pm$ standard deviation over the seeds:
 
 On this workload, 8 bits and `bfloat16` end within a tenth of a standard deviation of
 `float32`, and each seed within $0.002$ nats of its `float32` run: the errors measured above
-do not show in the result. The script also trains the benchmark's character-level transformer
+do not show in the result. Nor does the lost update: rounded to nearest, `bfloat16` state ends
+as close to `float32` as stochastic rounding does (its loss is even a little lower, by far less
+than a standard deviation). This short run, a few epochs with gradients that change from batch
+to batch, does not teach the lesson of [the lost update](#the-lost-update); the constant
+gradient of the figure does. We have not found the workload here on which naive rounding
+is measurably worse. The script also trains the benchmark's character-level transformer
 (`--workloads chars`), but its nine runs did not finish on the loaded machine in the time we had:
 that row is still to be measured.
 
@@ -290,17 +331,25 @@ multiplication and addition that make the bits.
 
 On this machine, today, that is not what limits it. `python benchmarks/bfloat16_loop.py` times
 loops in CPU time on a million elements, which fit in the cache, so that loads, stores and
-arithmetic show rather than memory bandwidth. Our AdamW's loop takes 1.53 ms with `bfloat16`
-state against 0.49 ms with `float32` state; but a plain Adam loop, written for `torch.compile`,
-with `bfloat16` moments updated in place and rounded to nearest, takes 1.44 ms too, against 0.52
+arithmetic show rather than memory bandwidth. Our AdamW's loop takes 1.48 ms with `bfloat16`
+state against 0.46 ms with `float32` state; but a plain Adam loop, written for `torch.compile`,
+with `bfloat16` moments updated in place and rounded to nearest, takes 1.38 ms too, against 0.40
 ms in `float32`. So the rounding and the random bits are a small part of the cost; the
 `bfloat16` moments themselves are the large one. The same plain loop that only loads
-`bfloat16` moments, or only stores them, takes 0.65 ms, and with both but without the parameter's
-update, 0.33 ms. Inductor vectorizes a loop 32 elements wide only when every part of it touches
-`bfloat16`, and the part that writes the new $\theta$ back into the parameter does not; so a loop
-that updates a `float32` parameter goes 16 wide, the width of `float32`, and each load and store
-of a `bfloat16` moment is a masked half-width operation. Our reading of these numbers is that
-loading from a cache line that a masked store has just written stalls. Until the loop is
+`bfloat16` moments takes 0.50 ms, one that only stores them 0.59 ms, and one that loads them from
+one tensor and stores them into another, 0.48 ms: it is updating them *in place* that costs.
+Inductor vectorizes a loop 32 elements wide only when every part of it touches `bfloat16`, and
+the part that writes the new $\theta$ back into the parameter does not; so a loop that updates a
+`float32` parameter goes 16 wide, the width of `float32`, and each load and store of a
+`bfloat16` moment is a masked half-width operation on a 64-byte line, which the next element's
+load shares. Our reading is that a masked load cannot take its bytes from a masked store that
+has not yet reached the cache, and waits for it. (Reading the bits of a `float32` as an integer,
+which Inductor compiles lane by lane, is not the cost: patched to compile it as one vector
+instruction, an experiment not in the code, our loop took the same time.) Patching Inductor's
+choice instead, so that it vectorizes every loop 32 wide, confirms the reading: the plain loop
+with `bfloat16` moments in place then takes 0.42 ms, as in `float32`. But our loop takes 3.2 ms
+that way, since its random bits are 64-bit integer arithmetic, costly at that width; bits
+computed in 32-bit integers (the same low 32 bits) are the next thing to try. Until the loop is
 vectorized otherwise, the floor of 20 bytes is not reached.
 
 In 8 bits the state is 2 bytes of codes per parameter and two `float32` scales per 256:
@@ -310,30 +359,39 @@ $$\underbrace{1 + 1}_{m,\, v} + \underbrace{\frac{4 + 4}{256}}_{N_b} = 2.03 \tex
 a quarter of `float32`'s 8 (3.05 with $v^{\max}_t$), and `tests/optimizers/test_low_precision.py`
 counts them. A step reads and writes $\theta$ (8 bytes), reads $g$ (4), and reads and writes each
 moment's code (4 in all) and scale: a floor of $16 + \frac{16}{256} \approx 16.06$ bytes per
-parameter, $0.57$ of `float32`'s 28. But the fast path does not compile blockwise quantization.
-It records an update once, for a flat tensor of any length $n$, and refuses a recording that holds
-only for some lengths; cutting $n$ elements into rows of 256 holds only when 256 divides $n$.
-And a block's codes can be written only after the maximum of all of its 256 new values is known,
-a reduction that the compiler fuses into the update only when the length of a block is a constant
-of the loop, not a symbol like $n$. We have not built that, so a parameter with 8-bit state runs
-as written, with a `FastPathWarning` once, pass after pass over memory: dequantize, the page's
-update, the maximum of each block, the search for the nearest code. It is correct, and it saves
-memory, but it is not fast. Measured with
-`python benchmarks/low_precision.py`, beside torchao's 8-bit AdamW and optimi's AdamW, on a
-machine shared with other work (the float32 times here are about ten times those measured on a
-quiet machine, see [the fast path](fast.html#benchmark)):
+parameter, $0.57$ of `float32`'s 28.
+
+The fast path compiles this too. A block's codes can be written only once the maximum of its 256
+new values is known, so the loop runs over rows of 256: the update is recorded on a parameter,
+gradient and codes of $B$ rows of 256, with $B$ a symbol and 256 a constant, and on scales of
+$B$ numbers ([stand-ins for blockwise state](fast.html#blocks)). Inductor compiles it into one
+C++ function that dequantizes, runs the page's update, takes each moment's maximum in each row
+and writes the codes. A tensor whose size is not a multiple of 256 ends in a shorter block, and
+runs as written, with a `FastPathWarning` (a matrix with a side that is a multiple of 256 has
+whole blocks).
+
+Measured with `python benchmarks/low_precision.py`, beside torchao's 8-bit AdamW and optimi's
+AdamW, on a machine shared with other work (the float32 times here are several times those
+measured on a quiet machine, see [the fast path](fast.html#benchmark)):
 
 [[include: results/low_precision.md]]
 
-Our 8-bit step, as written, takes 80 times as long as torch's fused step in `float32`, and
-torchao's, which `torch.compile`s its update one tensor at a time but still makes several passes,
-17 times. Neither is near its floor. Of our step, at 4M parameters in one tensor on the same
-machine, quantizing the two moments takes 1.6 s of 1.9 s, and `torch.bucketize`, a binary search
-over the 255 midpoints for each value, 1.1 s of that; the update itself, as written in `float32`,
-0.2 s. The search could be arithmetic instead: the position of a value in the sorted unsigned
-map is its code's bit pattern read as an integer (the signed map is the same, offset by 128 and
-mirrored), and the pattern follows from the decade and the fraction. The floor of 16 bytes needs
-the compiled loop described above.
+On this run (load average 5 to 9 on 2 cores), our 8-bit step takes 4.4 times as long as torch's
+fused step in `float32`: less than a third of torchao's 14 times, and down from 80 times when
+it ran as written, with a search for each code, but far from its floor, 0.57 of `float32`'s
+bytes. `bfloat16` state takes 1.2 times as long (see above). On a quiet machine the `float32`
+times are several times shorter and the ratios differ; only the order is safe to read.
+
+Where the time goes is not memory but the table lookups. On a tensor of 262,144 elements, which
+fits in the cache, one 8-bit step of the compiled loop took about 2.1 ms of CPU time on one
+thread, against 0.2 to 0.6 ms for torch's fused AdamW in `float32` (the machine was busy). With
+the nearest code replaced by a plain multiplication (an experiment, not in the code) it took 1.3
+ms; with the old codes read as a linear map, $\frac{j}{255}$, instead of from the table, 1.1 ms;
+with both, 0.4 ms. Each element reads six tables: the value of each moment's old code, and $J_b$
+and $M_b$ for each new one. Inductor vectorizes the arithmetic 16 wide, but it compiles each
+table read into a loop over the 16 lanes, through memory, with 64-bit positions. A step near the
+floor of 16 bytes needs those reads to stay in vector registers, or a code map whose values
+and nearest codes are computed, not looked up.
 """
 
 from typing import Dict, List, Union
@@ -460,6 +518,66 @@ def as_blocks(flat: torch.Tensor) -> torch.Tensor:
     return flat.view(-1, BLOCK)
 
 
+class NearestCode:
+    r"""
+    <a id="NearestCode"></a>
+
+    ### The nearest code, from the top 16 bits of a value
+
+    Finds the nearest code of a normalized value $x$ with the map named `code_map` without a
+    search ([how](#nearest-code)). Its tables are made from the map's magnitudes
+    $p_0 = 0 < p_1 < \dots$ (the whole map for $v_t$, its upper half for $m_t$) and the midpoints
+    $\mu_j = \frac{p_j + p_{j+1}}{2}$ between neighbours: for each bucket $b$ of magnitudes with
+    the same top 16 bits, the number $J_b$ of midpoints below the bucket's smallest value, and
+    the midpoint after those, $M_b = \mu_{J_b}$.
+    """
+
+    def __init__(self, code_map: str):
+        self.signed = code_map == 'signed'
+        q = CODE_MAPS[code_map]
+        magnitudes = q[128:] if self.signed else q
+        # $\mu_j = \frac{p_j + p_{j+1}}{2}$, computed in `float32` as the comparisons read them, and
+        # $\infty$ after the largest, which no value rounds past
+        midpoints = torch.cat([(magnitudes[1:] + magnitudes[:-1]) / 2, torch.tensor([float('inf')])])
+        # The buckets from that of the smallest midpoint to that of $1$; every smaller magnitude is
+        # below every midpoint, as is the smallest value of the first bucket
+        self.first = int(midpoints[0].view(torch.int32)) >> 16
+        buckets = torch.arange(self.first, (int(torch.tensor(1.).view(torch.int32)) >> 16) + 1, dtype=torch.int32)
+        smallest, largest = (buckets << 16).view(torch.float32), ((buckets << 16) + 0xFFFF).view(torch.float32)
+        # $J_b$, the number of midpoints below the bucket's smallest value
+        below = (midpoints.unsqueeze(0) < smallest.unsqueeze(1)).sum(dim=1)
+        self.below = below.to(torch.int32)
+        # $M_b = \mu_{J_b}$
+        self.midpoint = midpoints[below]
+        # A bucket is narrower than the gap between two midpoints, so it holds at most one: the one
+        # after $M_b$ is above the bucket's largest value
+        assert torch.all(midpoints[(below + 1).clamp(max=len(midpoints) - 1)] > largest)
+
+    def __call__(self, normalized: torch.Tensor) -> torch.Tensor:
+        r"""
+        The position in the sorted map of the code nearest to each element of `normalized`, a
+        contiguous `float32` tensor, as `int32`; a value halfway between two codes takes the lower.
+        """
+        # $|x|$, at most $1$, which a value of a block divided by its largest is; the unsigned map
+        # of $v_t$ stores any negative value as zero, its nearest code
+        magnitude = normalized.abs().clamp(max=1) if self.signed else normalized.clamp(0, 1)
+        # $b$, the top 16 bits of the code of $|x|$ read as an integer (its sign bit is 0): the
+        # exponent and the leading seven bits of the fraction, counted from the first bucket
+        bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.below) - 1)
+        # $J_b$ and $M_b$
+        below, midpoint = self.below.to(normalized.device)[bucket], self.midpoint.to(normalized.device)[bucket]
+        if not self.signed:
+            # $J_b + [|x| > M_b]$
+            return below + (magnitude > midpoint).int()
+        # $128 + J_b + [x > M_b]$ for $x > 0$, and $127 - J_b - [|x| \ge M_b]$ for $x \le 0$, the
+        # mirror image, where a tie takes the lower position, the larger magnitude
+        return torch.where(normalized > 0, 128 + below + (magnitude > midpoint).int(),
+                           127 - below - (magnitude >= midpoint).int())
+
+
+NEAREST_CODE = {name: NearestCode(name) for name in CODE_MAPS}
+
+
 def quantize(x: torch.Tensor, code_map: str):
     r"""
     <a id="quantize"></a>
@@ -469,15 +587,13 @@ def quantize(x: torch.Tensor, code_map: str):
     Quantize `x` with the map named `code_map`: returns the codes $T^Q$, `uint8` in the shape of
     `x`, and the scale of each block, $N_b$, in `float32`.
     """
-    q = CODE_MAPS[code_map].to(x.device)
     blocks = as_blocks(x.reshape(-1).float())
     # $N_b = \max_i |T_{b,i}|$
     absmax = blocks.abs().amax(dim=1)
     # $\frac{T_{b,i}}{N_b}$; a block of zeros has $N_b = 0$, and any scale codes it as zeros
     normalized = blocks / absmax.clamp(min=torch.finfo(torch.float32).tiny).unsqueeze(1)
-    # $T^Q_{b,i} = \arg\min_j \big| q_j - \frac{T_{b,i}}{N_b} \big|$: the nearest value is the one
-    # whose interval between midpoints $\frac{q_{j-1} + q_j}{2}$ and $\frac{q_j + q_{j+1}}{2}$ holds it
-    codes = torch.bucketize(normalized, (q[1:] + q[:-1]) / 2, out_int32=True).to(torch.uint8)
+    # $T^Q_{b,i} = \arg\min_j \big| q_j - \frac{T_{b,i}}{N_b} \big|$ ([how](#nearest-code))
+    codes = NEAREST_CODE[code_map](normalized).to(torch.uint8)
     return codes.view(-1)[:x.numel()].view(x.shape).clone(), absmax
 
 
