@@ -105,7 +105,9 @@ from other work, with its processes at a raised scheduling priority: the run too
 They are not a ranking of step cost; the [step benchmark](../fast.html#benchmark) is. They do
 show the matrix methods' cost on the MLP, whose first layer has 784 inputs: a step of SOAP took
 39 ms and one of Muon 14 ms, against 0.3 to 4 ms for the others. What does not depend on the
-load is the state each optimizer keeps, in the tables.
+load is the state each optimizer keeps, in the tables. A second run of the same command with
+`--jobs 1`, one run at a time (59 minutes, while other work loaded the machine to 16), wrote the
+same summary, byte for byte.
 
 ## MNIST: the MLP
 
