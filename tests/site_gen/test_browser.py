@@ -311,43 +311,40 @@ def test_a_reference_to_an_equation_in_another_formula_scrolls_to_it(tmp_path, b
         assert watched.errors == [] and watched.outside == []
 
 
-def test_a_long_page_lays_out_only_what_is_on_screen_and_a_wide_formula_far_down_still_fits_the_phone(tmp_path, browser):
-    """Sections off screen are skipped by the browser (content-visibility), so a wide inline formula further
-    down is fitted to its column when it comes on screen: the page never scrolls sideways."""
-    # Many sections before it, so that it is off screen however tall the browser guesses they are.
-    filler = ''.join(f'# Step {k} of the text before the wide formula.\nx{k} = {k}\n\n\n' for k in range(40))
-    wide = ' + '.join(f'\\frac{{a_{{{k}}}}}{{b_{{{k}}}}}' for k in range(40))
-    write_tree(tmp_path, {'m/__init__.py': f'"""\n# Long\n"""\n\n{filler}# The sum ${wide}$ is wide.\ny = 2\n'})
+WIDE_SUM = ' + '.join(f'\\frac{{a_{{{k}}}}}{{b_{{{k}}}}}' for k in range(40))
+LONG_PAGES = {
+    # Many sections before it, so that it is off screen however tall the browser guesses they are
+    'many sections': ('"""\n# Long\n"""\n\n' + ''.join(f'# Step {k} of the text before the wide formula.\nx{k} = {k}\n\n\n'
+                                                        for k in range(40)) + f'# The sum ${WIDE_SUM}$ is wide.\ny = 2\n',
+                      'main > .section'),
+    # A module docstring can be many screens tall, one section: its paragraphs off screen are skipped too
+    'one long section': ('"""\n# Long\n\n' + '\n\n'.join(f'Paragraph {k}, with $x_{{{k}}}$ in it, of the text before '
+                                                          f'the wide formula.' for k in range(120))
+                         + f'\n\nThe sum ${WIDE_SUM}$ is wide.\n"""\ny = 2\n',
+                         'main > .section > .prose > p'),
+}
+
+
+@pytest.mark.parametrize('kind', LONG_PAGES)
+def test_a_long_page_lays_out_only_what_is_on_screen_and_a_wide_formula_far_down_still_fits_the_phone(
+        tmp_path, browser, kind):
+    """
+    What is off screen (sections, and the paragraphs of a long section) is skipped by the browser
+    (content-visibility), so a wide inline formula far down is fitted to its column when it comes on
+    screen: the page never scrolls sideways.
+    """
+    source, skipped = LONG_PAGES[kind]
+    write_tree(tmp_path, {'m/__init__.py': source})
     build(tmp_path, ['m'], tmp_path / 'out')
     with Watched(browser) as watched:
         page = watched.page
         page.set_viewport_size(PHONE)
         watched.open(tmp_path / 'out/m/index.html')
+        if kind == 'one long section':
+            assert page.evaluate("document.querySelectorAll('main > .section').length") <= 3
         formula = page.locator('.prose mjx-container:not([display="true"])').last
-        assert page.evaluate("""[...document.querySelectorAll('main > .section')]
-                                .every(s => getComputedStyle(s).contentVisibility === 'auto')""")
-        assert 'too-wide' not in (formula.get_attribute('class') or ''), 'not measured while off screen'
-        formula.scroll_into_view_if_needed()
-        page.wait_for_function("document.querySelector('.prose mjx-container.too-wide') !== null")
-        assert page.evaluate('document.documentElement.scrollWidth - innerWidth') <= 0
-        assert watched.errors == []
-
-
-def test_a_long_section_lays_out_only_its_blocks_on_screen_and_a_wide_formula_far_down_in_it_still_fits(tmp_path, browser):
-    """A module docstring can be many screens tall, one section: its paragraphs off screen are skipped too
-    (content-visibility), so a wide inline formula at its end is fitted when it comes on screen."""
-    filler = '\n\n'.join(f'Paragraph {k}, with $x_{{{k}}}$ in it, of the text before the wide formula.' for k in range(120))
-    wide = ' + '.join(f'\\frac{{a_{{{k}}}}}{{b_{{{k}}}}}' for k in range(40))
-    write_tree(tmp_path, {'m/__init__.py': f'"""\n# Long\n\n{filler}\n\nThe sum ${wide}$ is wide.\n"""\ny = 2\n'})
-    build(tmp_path, ['m'], tmp_path / 'out')
-    with Watched(browser) as watched:
-        page = watched.page
-        page.set_viewport_size(PHONE)
-        watched.open(tmp_path / 'out/m/index.html')
-        assert page.evaluate("document.querySelectorAll('main > .section').length") <= 3, 'one long section'
-        formula = page.locator('.prose mjx-container:not([display="true"])').last
-        assert page.evaluate("""[...document.querySelectorAll('main > .section > .prose > p')]
-                                .every(p => getComputedStyle(p).contentVisibility === 'auto')""")
+        assert page.evaluate(f"""[...document.querySelectorAll('{skipped}')]
+                                 .every(e => getComputedStyle(e).contentVisibility === 'auto')""")
         assert 'too-wide' not in (formula.get_attribute('class') or ''), 'not measured while off screen'
         formula.scroll_into_view_if_needed()
         page.wait_for_function("document.querySelector('.prose mjx-container.too-wide') !== null")
