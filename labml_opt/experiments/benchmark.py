@@ -639,14 +639,16 @@ def tune_and_rerun(workload: Workload, name: str, factors: Sequence[float], exte
     the extensions left unused are taken out of the progress.
     """
     index = first
+    # The place of the first reported run, after the grid and every extension it may take
+    reported_at = first + runs_at_most(name, factors, extend, [])
 
     def run(lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
         nonlocal index
         label = label_of(name, lr, hyper, seed)
-        if seed != tuning_seed and index < first + len(grid(name, factors)) + extend:
-            # The first reported run: the places reserved for extensions that were not needed are dropped
-            progress.drop_runs(range(index, first + len(grid(name, factors)) + extend))
-            index = first + len(grid(name, factors)) + extend
+        if seed != tuning_seed and index < reported_at:
+            # The first reported run: the places of the extensions that were not needed are dropped
+            progress.drop_runs(range(index, reported_at))
+            index = reported_at
         if label in done:
             progress.skip_run(index, label)
             outcome = done[label]
@@ -660,24 +662,25 @@ def tune_and_rerun(workload: Workload, name: str, factors: Sequence[float], exte
 
 
 class NotDone(Exception):
-    pass
+    """A run that the replay of a benchmark needs and its invocation has not completed."""
 
 
 def runs_left(workloads: Sequence[Workload], optimizers: Sequence[str], factors: Sequence[float], extend: int,
               seeds: Sequence[int], invocation: Invocation, tuning_seed: int = 0) -> bool:
     """Whether the benchmark of `invocation` has runs left to train: its choices replayed from the runs it completed."""
-    for workload in workloads:
-        done = completed(workload, invocation)
-
+    def read_back(done: Dict[str, Outcome], name: str) -> Callable[[float, Dict[str, Any], int], Outcome]:
         def run(lr: float, hyper: Dict[str, Any], seed: int) -> Outcome:
             label = label_of(name, lr, hyper, seed)
             if label not in done:
                 raise NotDone(label)
             return done[label]
+        return run
 
+    for workload in workloads:
+        done = completed(workload, invocation)
         for name in optimizers:
             try:
-                choose_and_rerun(run, name, factors, extend, seeds, tuning_seed)
+                choose_and_rerun(read_back(done, name), name, factors, extend, seeds, tuning_seed)
             except NotDone:
                 return True
     return False
