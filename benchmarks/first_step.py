@@ -19,7 +19,6 @@ The Markdown table is written to `benchmarks/results/first_step.md` and copied t
 """
 
 import argparse
-import datetime
 import json
 import os
 import shutil
@@ -30,7 +29,7 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Dict, List, Tuple
-from tables import save_table
+from tables import measured, save_table
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -118,8 +117,7 @@ def main():
     if args.child:
         child(args.child, args.steps)
         return
-    lines = [f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
-             f'`python benchmarks/first_step.py {" ".join(sys.argv[1:])}`'.rstrip() + '; each cell a fresh process.',
+    lines = [measured('first_step.py') + '; each cell a fresh process.',
              '',
              '| model | tensors | params | cache | first step, ours s | first step, torch fused s '
              '| step, ours ms | step, torch fused ms | ours / torch |',

@@ -21,7 +21,6 @@ The Markdown table is written to `benchmarks/results/low_precision.md` and copie
 """
 
 import argparse
-import datetime
 import gc
 import statistics
 import sys
@@ -37,7 +36,7 @@ sys.path.insert(0, str(ROOT / 'benchmarks'))
 
 import labml_opt  # noqa: E402
 from optimizer_step import bandwidth, make_params  # noqa: E402
-from tables import save_table  # noqa: E402
+from tables import measured, save_table  # noqa: E402
 
 LR, WEIGHT_DECAY = 1e-3, 1e-2
 
@@ -120,8 +119,7 @@ def run(size: float, steps: int, slow_steps: int, rounds: int, say: Callable = p
     bytes_per_second = statistics.median(bandwidths)
     torch_time = statistics.median(times['torch AdamW fused, float32 state'])
     lines = [
-        f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
-        f'`{" ".join(["python benchmarks/low_precision.py", *sys.argv[1:]])}`:',
+        measured('low_precision.py') + ':',
         f'torch {torch.__version__}, {torch.get_num_threads()} threads; {numel / 1e6:.1f}M parameters in 20 tensors; '
         f'median of {steps} steps ({slow_steps} for torchao) per round, median of {rounds} round(s), rounds '
         f'interleaved; in-place bandwidth {bytes_per_second / 1e9:.1f} GB/s (median of {len(bandwidths)}). '

@@ -27,7 +27,6 @@ The Markdown table is written to `benchmarks/results/optimizer_step.md` and copi
 """
 
 import argparse
-import datetime
 import gc
 import platform
 import statistics
@@ -43,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 
 import labml_opt  # noqa: E402
 import labml_opt.fast  # noqa: E402
-from tables import save_table  # noqa: E402
+from tables import measured, save_table  # noqa: E402
 
 # Bytes read and written per parameter by the least any implementation can do, in float32:
 # Adam reads theta, g, m, v and writes theta, m, v.
@@ -336,8 +335,7 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int, skip: Seq
     l3 = l3_cache_bytes()
     machine = f'{platform.machine()}, {l3 / 2 ** 20:.0f} MiB L3 cache' if l3 else platform.machine()
     header = [
-        f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
-        f'`python benchmarks/optimizer_step.py {" ".join(sys.argv[1:])}`'.rstrip() + ':',
+        measured('optimizer_step.py') + ':',
         f'torch {torch.__version__}, {torch.get_num_threads()} threads, {machine}; '
         f'median of {steps} steps per round, median of {rounds} round(s). '
         'The machine is shared: other processes add noise, mostly to the slower columns.',

@@ -10,7 +10,6 @@ The Markdown table is written to `benchmarks/results/quantization_error.md` and 
 """
 
 import argparse
-import datetime
 import sys
 from pathlib import Path
 
@@ -21,7 +20,7 @@ sys.path.insert(0, str(ROOT))
 
 import labml_opt  # noqa: E402
 from labml_opt.figures import quantization_errors  # noqa: E402
-from tables import save_table  # noqa: E402
+from tables import measured, save_table  # noqa: E402
 
 LR, WEIGHT_DECAY = 1e-3, 1e-2
 
@@ -46,8 +45,7 @@ def main():
     parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'quantization_error.md'))
     parser.add_argument('--no-site-copy', action='store_true')
     args = parser.parse_args()
-    lines = [f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
-             f'`{" ".join(["python benchmarks/quantization_error.py", *sys.argv[1:]])}`: '
+    lines = [measured('quantization_error.py') + ': '
              f'{args.steps} steps, mean of {args.seeds} gradient sequences (min and max in brackets).',
              '',
              '| AdamW | error of $m_t$ | error of $v_t$ | error of $\\theta_t - \\theta_0$ |',

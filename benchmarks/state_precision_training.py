@@ -16,7 +16,6 @@ state. The table is written to `benchmarks/results/state_precision_training.md` 
 
 import argparse
 import contextlib
-import datetime
 import statistics
 import sys
 import time
@@ -30,7 +29,7 @@ sys.path.insert(0, str(ROOT))
 import labml_opt  # noqa: E402
 from labml_opt import low_precision  # noqa: E402
 from labml_opt.experiments.benchmark import WORKLOADS, evaluate, sequence_loss  # noqa: E402
-from tables import save_table  # noqa: E402
+from tables import measured, save_table  # noqa: E402
 
 STATES = {'float32': None, 'bfloat16': torch.bfloat16, '8-bit': '8bit', 'nearest': torch.bfloat16}
 # The rows' names in the table
@@ -79,8 +78,7 @@ def main():
     parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'state_precision_training.md'))
     parser.add_argument('--no-site-copy', action='store_true')
     args = parser.parse_args()
-    lines = [f'Measured {datetime.datetime.now(datetime.timezone.utc):%Y-%m-%d %H:%M} UTC with '
-             f'`{" ".join(["python benchmarks/state_precision_training.py", *sys.argv[1:]])}`: '
+    lines = [measured('state_precision_training.py') + ': '
              f'AdamW, seeds {args.seeds}, mean $\\pm$ standard deviation over them (and each seed).',
              '',
              '| workload | state | test loss (nats) | test accuracy |',

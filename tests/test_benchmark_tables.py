@@ -1,5 +1,6 @@
 """The benchmarks' table writer: both copies written, and an interrupted write leaves the last table whole."""
 
+import re
 import sys
 from pathlib import Path
 
@@ -32,3 +33,11 @@ def test_an_interrupted_write_keeps_the_last_table_and_leaves_no_temporary_file(
         tables.write_atomically(path, '| new |\n')
     assert path.read_text() == '| complete |\n'
     assert sorted(p.name for p in tmp_path.iterdir()) == ['step.md']
+
+
+def test_a_table_names_the_command_that_measured_it_exactly(monkeypatch):
+    monkeypatch.setattr(tables.sys, 'argv', ['first_step.py'])
+    assert re.fullmatch(r'Measured \d{4}-\d\d-\d\d \d\d:\d\d UTC with `python benchmarks/first_step\.py`',
+                        tables.measured('first_step.py'))
+    monkeypatch.setattr(tables.sys, 'argv', ['optimizer_step.py', '--skip', 'as written,labml_nn'])
+    assert tables.measured('optimizer_step.py').endswith('with `python benchmarks/optimizer_step.py --skip as written,labml_nn`')
