@@ -429,16 +429,24 @@ def random_bits(like: torch.Tensor, seed: Union[int, torch.Tensor], count: int) 
     16 bits per element for each of `count` tensors, as `int32`, from the 32-bit word
     $w_i = (i \, G + z) \bmod 2^{32}$. `seed` $z$ is a Python `int`, or a 0-d tensor when the
     compiled loop takes it as an input.
+
+    The word is computed in `int32`, whose products and sums wrap around modulo $2^{32}$ in
+    PyTorch and in the compiled loop alike, so $\bmod 2^{32}$ costs nothing: the bits are those
+    of the exact value, and the loop's integers are as wide as its `float32` numbers (in `int64`
+    they would be half as many per vector instruction, and the bits the most costly part of the
+    loop). `tests/optimizers/test_low_precision.py` checks the words against exact integers.
     """
-    index = torch.arange(like.numel(), dtype=torch.int64, device=like.device).view(like.shape)
-    word = (index * GOLDEN + torch.as_tensor(seed).to(torch.int64)) & MASK32
+    index = torch.arange(like.numel(), dtype=torch.int32, device=like.device).view(like.shape)
+    # $z$ as `int32`: through `int64`, which keeps its low 32 bits, since $z \ge 2^{31}$ has no `int32`
+    word = index * GOLDEN + torch.as_tensor(seed).to(torch.int64).to(torch.int32)
     bits = []
     for k in range(count):
         if k > 0 and k % 2 == 0:
             # A third and fourth tensor: another word, $w_i G \bmod 2^{32}$, uniform too but not
             # independent of the first, only unrelated to it
-            word = (word * GOLDEN) & MASK32
-        bits.append(((word >> (16 * (k % 2))) & 0xFFFF).to(torch.int32))
+            word = word * GOLDEN
+        # The top half by an arithmetic shift, which copies the sign bit, so it is masked too
+        bits.append((word >> (16 * (k % 2))) & 0xFFFF)
     return bits
 
 

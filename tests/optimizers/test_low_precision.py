@@ -69,6 +69,19 @@ def test_random_bits_are_uniform_over_elements_and_over_steps():
     assert ((counts - 256) ** 2 / 256).sum() < 37.7
 
 
+def test_random_bits_are_the_bits_of_the_exact_word():
+    # The words are computed in `int32`, wrapping around; they must be the low 32 bits of the exact
+    # integers, for seeds above 2 ** 31 and for indices whose products pass 2 ** 32 many times
+    like = torch.zeros(3, 1 << 22)
+    for seed in (0, 12345, (1 << 31) + 7, (1 << 32) - 1):
+        low, high, third, fourth = random_bits(like, seed, 4)
+        for i in (0, 1, 1000, (1 << 21) + 3, like.numel() - 1):
+            word = (i * 0x61C88647 + seed) % (1 << 32)
+            again = word * 0x61C88647 % (1 << 32)
+            expected = [word & 0xFFFF, word >> 16, again & 0xFFFF, again >> 16]
+            assert [bits.view(-1)[i].item() for bits in (low, high, third, fourth)] == expected
+
+
 def test_bfloat16_moments_follow_float32_where_rounding_to_nearest_stalls():
     steps = 3000
     exact = 1 - 0.999 ** steps
