@@ -1012,8 +1012,9 @@ def bfloat16_vectors(narrow: bool):
     `bfloat16` state then takes 1.5 times the CPU time of one on `float32` state, where it took
     3.2 times (`python benchmarks/bfloat16_loop.py`). These choices change only how the loop is
     compiled, never what it computes; `tests/optimizers/test_low_precision.py` compares
-    the compiled step with the page's code bit for bit. Compiles run one at a time
-    (`COMPILE_LOCK`), so no other loop is compiled meanwhile.
+    the compiled step with the page's code. Our compiles run one at a time (`COMPILE_LOCK`); a
+    `torch.compile` of your own that runs in another thread at that moment is compiled the same
+    way, which changes its speed, not what it computes.
     """
     if not narrow:
         yield

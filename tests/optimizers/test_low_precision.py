@@ -254,6 +254,19 @@ def test_compiled_bfloat16_state_matches_the_code_as_written(optimizer_class):
     assert not torch.equal(first_state['exp_avg'], second_state['exp_avg'])
 
 
+def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
+    from torch._inductor.codegen import cpp
+    places = [(cpp, 'get_loop_body_lowp_fp'), (cpp.CppVecOverrides, 'to_dtype_bitcast'), (cpp.CppVecKernel, 'arange')]
+    before = [vars(owner)[name] for owner, name in places]
+    with pytest.raises(RuntimeError, match='inside'):
+        with labml_opt.fast.bfloat16_vectors(True):
+            assert all(vars(owner)[name] is not value for (owner, name), value in zip(places, before))
+            raise RuntimeError('inside')
+    assert all(vars(owner)[name] is value for (owner, name), value in zip(places, before))
+    with labml_opt.fast.bfloat16_vectors(False):
+        assert all(vars(owner)[name] is value for (owner, name), value in zip(places, before))
+
+
 # 8-bit state: blockwise dynamic quantization
 
 def code_map(signed: bool) -> torch.Tensor:
