@@ -348,7 +348,7 @@ class CompiledStep:
         if is_dtensor(param):
             self.taken.append((param, None, numbers))
             return self.on_shards(state, numbers, grad, param)
-        done = self.run(state, numbers, grad, param, keep_plan=True)
+        done = self.run(state, numbers, grad, param, keep_plan=True) is not None
         self.taken.append((param, self.plans.get(id(param)) if done else None, numbers))
         return done
 
@@ -357,13 +357,33 @@ class CompiledStep:
         Like a call, for tensors that will not be seen again: the whole tensors that the template
         gathers from shards under FSDP2 are new on every step, and a `Plan` would only keep them alive.
         """
-        return self.run(state, numbers, grad, param, keep_plan=False)
+        return self.run(state, numbers, grad, param, keep_plan=False) is not None
+
+    def sums(self, method: str, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,
+             param: torch.Tensor) -> Optional[List[torch.Tensor]]:
+        """
+        <a id="sums"></a>
+
+        ### A pass that returns sums
+
+        `getattr(optimizer, method)(state, numbers, grad, param)`, compiled as `step_param` is, for
+        a method that changes its inputs in place and returns 0-d tensors, sums over the whole
+        tensor, such as the part of [Prodigy](prodigy.html)'s estimate of one parameter. Returns
+        them, or `None`, having changed nothing, when the method runs as written instead. Nothing is
+        kept for the next step: such a pass comes before the update of every parameter, which then
+        takes its `Plan` as usual.
+        """
+        return self.run(state, numbers, grad, param, keep_plan=False, method=method)
 
     def run(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor,
-            keep_plan: bool) -> bool:
-        """The update of one parameter, compiled first if need be; with `keep_plan`, a `Plan` for its next step."""
+            keep_plan: bool, method: str = 'update_param') -> Optional[List[torch.Tensor]]:
+        """
+        `method` of one parameter (its update, unless said otherwise), compiled first if need be,
+        and what it returns; with `keep_plan`, a `Plan` for its next step. `None` when it cannot run
+        compiled.
+        """
         if not (param.is_contiguous() and grad.is_contiguous()):
-            return False
+            return None
         # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
         tensors, layout = [], []
         shape = param.shape
@@ -371,10 +391,10 @@ class CompiledStep:
             # An entry still to be created, such as SGD's velocity, whose first value is the first
             # gradient: that first step runs as written, and the loop is for the steps after it
             if value is None:
-                return False
+                return None
             if isinstance(value, torch.Tensor) and value.shape == shape:
                 if not value.is_contiguous():
-                    return False
+                    return None
                 tensors.append(value)
                 layout.append((key, value.dtype))
         # Codes of blockwise-quantized state, `uint8`, each with the scales of its blocks (see
@@ -384,12 +404,12 @@ class CompiledStep:
             if param.numel() % low_precision.BLOCK:
                 warn_once(self.optimizer, f'state {codes[0]!r} is in 8 bits, quantized by blocks of '
                                           f'{low_precision.BLOCK}, and the loop takes only whole blocks')
-                return False
+                return None
             for key in codes:
                 scales = state.get(key + low_precision.ABSMAX)
                 if not (isinstance(scales, torch.Tensor) and scales.is_contiguous() and
                         scales.shape == (param.numel() // low_precision.BLOCK,)):
-                    return False
+                    return None
                 tensors.append(scales)
                 layout.append((key + low_precision.ABSMAX, scales.dtype))
         flags, names, values = [], [], []
@@ -399,20 +419,20 @@ class CompiledStep:
                 values.append(value)
             else:
                 flags.append((name, value))
-        key = (self.owner, param.dtype, tuple(layout), tuple(flags), tuple(names))
+        key = (self.owner, method, param.dtype, tuple(layout), tuple(flags), tuple(names))
         kernel = KERNELS.get(key)
         if kernel is None:
-            kernel = compile_kernel(key, self.optimizer, self.maximize, key[2], numbers, param)
+            kernel = compile_kernel(key, self.optimizer, method, self.maximize, tuple(layout), numbers, param)
         if isinstance(kernel, str):
             warn_once(self.optimizer, kernel)
-            return False
-        kernel(param, grad, tensors, values)
+            return None
+        result = kernel(param, grad, tensors, values)
         chosen = kernel.sized(param.numel())
         if keep_plan and chosen.plan is not None:
             self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, tensors)
         elif keep_plan:
             self.plans.pop(id(param), None)
-        return True
+        return result
 
     def on_shards(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,
                   param: torch.Tensor) -> bool:
@@ -447,7 +467,7 @@ class CompiledStep:
                 warn_once(self.optimizer, f'state {key!r} of a DTensor parameter is not a DTensor')
                 return False
             local_state[key] = value
-        return self.run(local_state, numbers, grad.to_local(), param.to_local(), keep_plan=False)
+        return self.run(local_state, numbers, grad.to_local(), param.to_local(), keep_plan=False) is not None
 
 
 def is_dtensor(value: Any) -> bool:
@@ -654,10 +674,12 @@ class Kernel:
             inputs = self.local.inputs = ScalarInputs(self.count)
         return inputs
 
-    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor], values: List[float]):
+    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor],
+                 values: List[float]) -> List[torch.Tensor]:
         """
         The numbers go in as 0-d `float64` tensors that are views of one buffer, made once per
-        thread and written in place: creating tensors on every call would cost more.
+        thread and written in place: creating tensors on every call would cost more. Returns the
+        0-d tensors that the recorded method returns (a loop with a plan returns none).
         """
         inputs = self.inputs()
         inputs.write(values)
@@ -666,10 +688,11 @@ class Kernel:
             everything = [param, grad, *tensors, *inputs.tensors]
             length = param.numel() // self.unit
             self.function(*[everything[i] if i >= 0 else length for i in self.plan])
+            return []
         else:
             rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else tensor.view(-1)
                     for tensor in [param, grad, *tensors]]
-            self.function(*rows, *inputs.tensors)
+            return list(self.function(*rows, *inputs.tensors) or ())
 
 
 class BySize:
@@ -682,8 +705,9 @@ class BySize:
         self.serial = serial
         self.parallel = parallel
 
-    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor], values: List[float]):
-        self.sized(param.numel())(param, grad, tensors, values)
+    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor],
+                 values: List[float]) -> List[torch.Tensor]:
+        return self.sized(param.numel())(param, grad, tensors, values)
 
 
 class ScalarInputs:
@@ -711,28 +735,29 @@ KERNELS: Dict[Any, Any] = {}
 COMPILE_LOCK = threading.Lock()
 
 
-def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
-                   numbers: Dict[str, Any], param: torch.Tensor) -> Any:
+def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, method: str, maximize: bool,
+                   layout: Tuple[Tuple[str, torch.dtype], ...], numbers: Dict[str, Any], param: torch.Tensor) -> Any:
     """
     <a id="compile_kernel"></a>
 
     ## Record and compile
 
     Record `optimizer.update_param` (its `step_param`, with low-precision state handled as
-    [low-precision state](low_precision.html) says) on stand-in tensors and compile it; store the
+    [low-precision state](low_precision.html) says), or the optimizer's `method` of the same
+    arguments, on stand-in tensors and compile it; store the
     result, or the reason it failed, under `key`. Another thread that wants the same key waits for
     the lock and then finds it.
     """
     with COMPILE_LOCK:
         if key in KERNELS:
             return KERNELS[key]
-        what = f'{type(optimizer).__name__} step for {param.dtype}'
+        what = f'{type(optimizer).__name__} {"step" if method == "update_param" else method} for {param.dtype}'
         # Say so if it takes long: the first compile on a machine can take tens of seconds.
         timer = threading.Timer(SLOW_COMPILE, log.warning, (f'labml_opt: compiling the {what} (once; cached on disk)',))
         timer.daemon = True
         timer.start()
         try:
-            kernels = [record_and_compile(optimizer, maximize, layout, numbers, param.dtype, threads)
+            kernels = [record_and_compile(optimizer, method, maximize, layout, numbers, param.dtype, threads)
                        for threads in (1, -1)]
             KERNELS[key] = BySize(*kernels)
         except Exception as error:
@@ -759,13 +784,14 @@ def lerp_(average: torch.Tensor, value: torch.Tensor, weight: torch.Tensor) -> t
 DECOMPOSITIONS = {torch.ops.aten.lerp_.Tensor: lerp_}
 
 
-def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
-                       numbers: Dict[str, Any], dtype: torch.dtype, threads: int) -> Kernel:
+def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: bool,
+                       layout: Tuple[Tuple[str, torch.dtype], ...], numbers: Dict[str, Any], dtype: torch.dtype,
+                       threads: int) -> Kernel:
     """
-    The update of one parameter as a function of flat tensors: the parameter, its gradient, the
-    state tensors of `layout` (key and dtype), and the numbers of the step, in the order `numbers`
-    has them. It returns no tensors: everything it changes, it changes in place. `threads` is 1,
-    or -1 for all.
+    The update of one parameter (or the optimizer's `method`) as a function of flat tensors: the
+    parameter, its gradient, the state tensors of `layout` (key and dtype), and the numbers of the
+    step, in the order `numbers` has them. Everything it changes, it changes in place; it returns
+    the 0-d tensors that `method` returns, none for an update. `threads` is 1, or -1 for all.
     """
     names = [name for name, value in numbers.items() if is_value(value)]
     flags = {name: value for name, value in numbers.items() if not is_value(value)}
@@ -779,11 +805,11 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
         step.update(zip(names, inputs[len(keys):]))
         if maximize:
             grad = -grad
-        optimizer.update_param(state, step, grad, param)
+        result = getattr(optimizer, method)(state, step, grad, param)
         # The loop can only change state in place: a tensor put into the state would be lost
         if list(state) != keys or any(state[key] is not tensor for key, tensor in zip(keys, inputs)):
-            raise ValueError('step_param replaces or adds a state tensor, which a compiled loop cannot return')
-        return []
+            raise ValueError(f'{method} replaces or adds a state tensor, which a compiled loop cannot return')
+        return [] if result is None else list(result)
 
     dtypes = [dtype, dtype] + [d for _, d in layout]
     scalars = [torch.tensor(float(numbers[name]), dtype=torch.float64) for name in names]

@@ -82,8 +82,11 @@ CASES: List[Any] = [
     (LAMB, dict(lr=1e-2, pre_norm=True, weight_decay=0.01, fixed_decay=True)),
     (LAMBPaper, dict(lr=1e-2, weight_decay=0.1)),
     # Prodigy's one estimate feeds every step, and on 200 steps of noise at lr = 1 it amplifies a
-    # difference: a change of 1e-7 in one weight moves the reference's end by up to 6e-6. These
-    # settings, each flag at least once, stay within the tolerance.
+    # difference: a change of 1e-7 in one weight moves the reference's end by up to 6e-6. Its sums
+    # over each tensor are compiled too, and Inductor's loop adds in another order than torch's
+    # `dot` and `sum` (as two BLAS libraries do), a last-bit difference of the estimate that grows
+    # to about 2e-6 in 200 steps: in `float32` these run `PRODIGY_STEPS`, and every setting runs
+    # 200 steps in `float64` below.
     (Prodigy, {}),
     (Prodigy, dict(weight_decay=0.1)),
     (Prodigy, dict(lr=0.5, weight_decay=0.1, decouple=False, betas=(0.0, 0.99))),
@@ -95,7 +98,9 @@ FLOAT64 = [(Adam, {}), (RAdam, dict(optimized_update=False)), (NAdam, {}), (SGD,
            (AdaBelief, {}), (Rprop, {}), (ASGD, dict(t0=20)), (Lion, dict(lr=1e-2, weight_decay=0.1)),
            (AdEMAMix, dict(t_alpha_beta3=50)), (ScheduleFreeSGD, dict(lr=0.1)),
            (ScheduleFreeAdamW, dict(lr=1e-2)), (LAMB, dict(lr=1e-2, weight_decay=0.1)),
-           (Prodigy, dict(weight_decay=0.1))]
+           *[case for case in CASES if case[0] is Prodigy]]
+# The steps of Prodigy's `float32` cases: before its estimate has amplified a last-bit difference
+PRODIGY_STEPS = 50
 
 
 def case_id(case) -> str:
@@ -153,7 +158,7 @@ def check_parity(cls, kwargs, dtype, **run_options):
 
 @pytest.mark.parametrize('case', CASES, ids=case_id)
 def test_compiled_step_matches_the_code_as_written_in_float32(case):
-    check_parity(*case, torch.float32)
+    check_parity(*case, torch.float32, steps=PRODIGY_STEPS if case[0] is Prodigy else 200)
 
 
 @pytest.mark.parametrize('case', FLOAT64, ids=case_id)
