@@ -79,6 +79,15 @@ A subclass that overrides a hook, `get_mv` say, is recorded with its override: t
 runs whatever `step_param` does. When a group that asked for the fast path, or is large enough for
 it, cannot have it, a `FastPathWarning` says why, once per reason and class.
 
+### Passes that return sums
+
+An update may need sums over the whole model before any parameter moves: [Prodigy](prodigy.html)'s
+estimate of its step size adds up a dot product and a norm of every parameter. Such a pass is
+another method of the optimizer, with `step_param`'s arguments, that changes its state in place and
+returns 0-d tensors; [`sums`](#sums) records and compiles it as it does `step_param`, and the
+optimizer adds up what each parameter's loop returns. Only the numbers differ from the update's:
+the loop keeps no `Plan`, and Inductor's own wrapper calls it, a few microseconds per parameter.
+
 ### Two loops per update
 
 Each update is compiled twice: once to run on all of the machine's threads, for tensors of at

@@ -103,20 +103,23 @@ The step count $t$ of the bias correction is the first group's, `k`, as in the r
 
 Four tensors of state per parameter with `slice_p=1`: $m$, $v$, $\sigma$ and $\theta_0$, 16 bytes
 per `float32` parameter, twice Adam's. The estimate needs its sums over the whole model before any
-parameter moves, so a step is two passes: the first, as written (it reduces, with Python `float`s,
-as the reference does), updates $\sigma$ and adds up $N_t$ and $\lVert \sigma_t \rVert_1$; the
-second, `step_param`, updates $m$ and $v$ and steps, and is what [the fast path](fast.html) compiles
-into one loop for large groups. The reference runs both halves one operation at a time, about 30
-passes over a parameter's memory to our 20. Measured with `python benchmarks/optimizer_step.py
---optimizers Prodigy` on this 2-core machine (shared with other jobs): 12 ms per step for 10M
-parameters against `prodigyopt`'s 17 ms, and 72 ms for 50M against 138 ms. The table with every
-optimizer is in [the benchmark](fast.html#benchmark).
+parameter moves, so a step is two passes over memory. The first, [`accumulate`](#accumulate),
+reads $g$, $\theta$, $\theta_0$ and $\sigma$ and writes $\sigma$, returning each parameter's two
+sums; the second, `step_param`, reads $\theta$, $g$, $m$ and $v$ and writes $\theta$, $m$ and $v$.
+That is 12 tensors of 4 bytes, 48 bytes per parameter, and no order of the work does with fewer:
+$\theta_t$ needs $d_{t+1}$, which needs every parameter's sums, so $\theta$ and $g$ are read once
+before the estimate and once after it (moving $m$ and $v$ into the first pass would save a read of
+$g$ but cost a write and a read of $m$ and $v$). For large groups [the fast path](fast.html#sums)
+compiles both passes from the code below, each into one loop; the sums are added up in Python,
+one pair per parameter. The reference runs both halves one operation at a time, about 30 passes
+over a parameter's memory, and this code as written about 20. The table with every optimizer,
+`prodigyopt`'s times among them, is in [the benchmark](fast.html#benchmark).
 
 **How far it reaches.** `step_param` alone is element-wise. But a parameter's part of the
 estimate is a dot product and a sum over the whole tensor, of every `slice_p`-th element of it
 flattened, and its $\sigma$ and $\theta_0$ are kept in that flattened order, which one process's
 block of rows does not have. So Prodigy's [reach](optimizer.html#reach) is `'tensor'`: on one
-process nothing changes, and under FSDP2 each parameter is
+process a large group's two passes are compiled loops over whole tensors, and under FSDP2 each parameter is
 [gathered whole](distributed.html#whole-tensors) twice per step, once for its part of the estimate
 and once for its update, between which every other parameter must add its part. The sums are
 then over whole tensors on every process, and two processes estimate what one does.
@@ -299,11 +302,13 @@ class Prodigy(GenericAdaptiveOptimizer):
         `accumulate` of every `slice_p`-th element of the flattened parameter and gradient, views
         that share their memory: the elements that $\sigma$ and $\theta_0$ are kept for. With
         `slice_p = 1` they are the whole tensors, contiguous, and the compiled loop takes them;
-        otherwise `accumulate` runs as written.
+        otherwise `accumulate` runs as written. So does it for a parameter that started at zero,
+        whose $\theta_0$ is one 0-d zero, not a tensor of its elements that a flat loop could read.
         """
         slice_p = group['slice_p']
         grad, param = grad.flatten()[::slice_p], param.detach().flatten()[::slice_p]
-        sums = None if compiled is None else compiled.sums('accumulate', state, numbers, grad, param)
+        flat = compiled is not None and state['p0'].shape == param.shape
+        sums = compiled.sums('accumulate', state, numbers, grad, param) if flat else None
         if sums is None:
             sums = self.accumulate(state, numbers, grad, param)
         return sums[0].item(), sums[1].item()
