@@ -789,8 +789,29 @@ def lerp_(average: torch.Tensor, value: torch.Tensor, weight: torch.Tensor) -> t
     return average.add_(weight * (value - average))
 
 
-# Operations recorded as other operations: see `lerp_`
-DECOMPOSITIONS = {torch.ops.aten.lerp_.Tensor: lerp_}
+def sum_(value: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    r"""
+    <a id="sum_"></a>
+
+    `value.sum()`, as the loop computes it: a `float32` tensor is added up in `float64` and the sum
+    rounded to `float32`. Inductor adds a long `float32` sum through a helper that keeps its
+    rounding error small (a cascade of partial sums), which costs more than the pass over memory;
+    adding in `float64` is as accurate, and as fast as the pass. Any sum of a sequence rounds
+    differently from another order of it, and so from torch's, in the last bits.
+    """
+    if value.dtype == torch.float32 and dtype is None:
+        return torch.ops.aten.sum.dim_IntList(value, [], dtype=torch.float64).to(torch.float32)
+    return torch.ops.aten.sum.dim_IntList(value, [], dtype=dtype)
+
+
+def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""`torch.dot(a, b)`, as the loop computes it: the sum of the products, added as [`sum_`](#sum_) adds."""
+    return sum_(a * b)
+
+
+# Operations recorded as other operations: see `lerp_`, `sum_` and `dot`
+DECOMPOSITIONS = {torch.ops.aten.lerp_.Tensor: lerp_, torch.ops.aten.sum.default: sum_,
+                  torch.ops.aten.dot.default: dot}
 
 
 def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: bool,
