@@ -86,7 +86,7 @@ estimate of its step size adds up a dot product and a norm of every parameter. S
 another method of the optimizer, with `step_param`'s arguments, that changes its state in place and
 returns 0-d tensors; [`sums`](#sums) records and compiles it as it does `step_param`, and the
 optimizer adds up what each parameter's loop returns. Only the numbers differ from the update's:
-the loop keeps no `Plan`, and Inductor's own wrapper calls it, a few microseconds per parameter.
+the loop keeps no `Plan`, and it is [called directly](#direct_call) with new 0-d tensors for its sums.
 
 ### Two loops per update
 
@@ -437,7 +437,7 @@ class CompiledStep:
             return None
         result = kernel(param, grad, tensors, values)
         chosen = kernel.sized(param.numel())
-        if keep_plan and chosen.plan is not None:
+        if keep_plan and chosen.plan is not None and not chosen.made:
             self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, tensors)
         elif keep_plan:
             self.plans.pop(id(param), None)
@@ -662,17 +662,24 @@ class Kernel:
 
     * `count` is the number of numbers
     * `plan` says what to pass to Inductor's C++ function, in its order: an index into the
-      inputs (the parameter, its gradient, the state tensors and the numbers), or `-1` for the
-      length of the tensors; `function` is then that C++ function, called directly.
+      inputs (the parameter, its gradient, the state tensors and the numbers), `-1` for the
+      length of the tensors, or `-2 - k` for the `k`th of the 0-d tensors of `made` (the sums it
+      returns, then Inductor's own), new on each call; `function` is then that C++ function,
+      called directly.
       Without a plan, `function` is the compiled graph as Inductor returns it.
     """
 
-    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None, unit: int = 1):
+    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None, unit: int = 1,
+                 made: Optional[List[torch.dtype]] = None, returned: int = 0):
         self.function = function
         self.count = count
         self.plan = plan
         # The loop's length is in elements, or in blocks of `unit` elements for blockwise state
         self.unit = unit
+        # The dtypes of the 0-d tensors that a direct call makes for the C++ function to write, the
+        # first `returned` of which it returns: the sums of a pass that returns sums
+        self.made = made or []
+        self.returned = returned
         # Each thread's 0-d inputs for the numbers
         self.local = threading.local()
 
@@ -696,8 +703,9 @@ class Kernel:
             # The C++ loop takes data pointers and the length: contiguous tensors need no flat views
             everything = [param, grad, *tensors, *inputs.tensors]
             length = param.numel() // self.unit
-            self.function(*[everything[i] if i >= 0 else length for i in self.plan])
-            return []
+            made = [torch.empty((), dtype=dtype) for dtype in self.made]
+            self.function(*[everything[i] if i >= 0 else length if i == -1 else made[-2 - i] for i in self.plan])
+            return made[:self.returned]
         else:
             rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else tensor.view(-1)
                     for tensor in [param, grad, *tensors]]
@@ -860,10 +868,12 @@ def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: 
     # A loop over `bfloat16` is compiled under `bfloat16_vectors`, and saved under its name too
     narrow = torch.bfloat16 in dtypes
     how = vectors_key().uuid().hex() if narrow else ''
+    # How many 0-d tensors it returns
+    returned = len(graph.graph.output_node().args[0])
     saved = SavedKernels(CACHE_DIR, graph.code + how, [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
-        return Kernel(plan[0], len(names), plan[1], unit)
+        return Kernel(plan[0], len(names), plan[1], unit, made=plan[2], returned=returned)
     if not compiler_available():
         raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
     with warnings.catch_warnings(), inductor_cache(CACHE_DIR), bfloat16_vectors(narrow):
@@ -885,7 +895,7 @@ def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: 
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
         saved.save(*direct)
-        return Kernel(direct[0], len(names), direct[1], unit)
+        return Kernel(direct[0], len(names), direct[1], unit, made=direct[2], returned=returned)
     return kernel
 
 
@@ -924,7 +934,7 @@ def block_stand_ins(dtypes: List[torch.dtype], per_element: int, scalars: List[t
     return stand_ins, fakes
 
 
-def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple[Callable, List[int]]]:
+def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple[Callable, List[int], List[torch.dtype]]]:
     """
     <a id="direct_call"></a>
 
@@ -959,7 +969,7 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
     values = [0.25 + 0.5 * i / max(1, kernel.count) for i in range(kernel.count)]
     copy = [tensor.clone() for tensor in probe]
     try:
-        kernel(probe[0], probe[1], probe[2:], values)
+        results = kernel(probe[0], probe[1], probe[2:], values)
     finally:
         for module, name, value in patched:
             setattr(module, name, value)
@@ -967,22 +977,29 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         return None
     function, args = calls[0]
     inputs = probe + kernel.local.inputs.tensors
-    # The graph's inputs are flat views of these tensors: the same memory, other objects
+    # The graph's inputs are flat views of these tensors: the same memory, other objects. The
+    # sums it returns are written into 0-d tensors that Inductor's function makes: `-2 - k` for the `k`th
     where = {(tensor.data_ptr(), tensor.dtype): i for i, tensor in enumerate(inputs)}
+    where.update({(tensor.data_ptr(), tensor.dtype): -2 - k for k, tensor in enumerate(results)})
+    made = [result.dtype for result in results]
     plan = []
     for arg in args:
         if isinstance(arg, torch.Tensor):
             index = where.get((arg.data_ptr(), arg.dtype))
+            if index is None and arg.dim() == 0:
+                # A 0-d tensor of Inductor's own, such as a sum before it is rounded: made anew too
+                made.append(arg.dtype)
+                index = where[(arg.data_ptr(), arg.dtype)] = -1 - len(made)
         else:
             index = -1 if arg == numel else None
         if index is None:
             return None
         plan.append(index)
-    direct = Kernel(function, kernel.count, plan, kernel.unit)
-    direct(copy[0], copy[1], copy[2:], values)
-    if not all(torch.equal(a, b) for a, b in zip(probe, copy)):
+    direct = Kernel(function, kernel.count, plan, kernel.unit, made=made, returned=len(results))
+    sums = direct(copy[0], copy[1], copy[2:], values)
+    if not all(torch.equal(a, b) for a, b in zip(probe + results, copy + sums)):
         return None
-    return function, plan
+    return function, plan, made
 
 
 class SavedKernels:
@@ -1009,13 +1026,18 @@ class SavedKernels:
         self.library = os.path.join(self.directory, self.digest + '.so')
         self.plan = os.path.join(self.directory, self.digest + '.json')
 
-    def load(self) -> Optional[Tuple[Callable, List[int]]]:
+    def load(self) -> Optional[Tuple[Callable, List[int], List[torch.dtype]]]:
         import importlib.util
         import json
         try:
             with open(self.plan) as file:
                 plan = json.load(file)
+            # The plan, or, for a loop that makes 0-d tensors, the plan and their dtypes by name
+            plan, made = (plan, []) if isinstance(plan, list) else (plan['plan'], plan['made'])
             if not (isinstance(plan, list) and all(isinstance(i, int) for i in plan)):
+                return None
+            made = [getattr(torch, name) for name in made]
+            if not all(isinstance(dtype, torch.dtype) for dtype in made):
                 return None
             # Inductor's C++ functions find the data of a tensor through this address
             os.environ['_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR'] = str(
@@ -1023,12 +1045,14 @@ class SavedKernels:
             spec = importlib.util.spec_from_file_location(f'labml_opt_{self.digest}.kernel', self.library)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            return module.kernel, plan
-        except (OSError, ValueError, ImportError, AttributeError):
+            return module.kernel, plan, made
+        except (OSError, ValueError, ImportError, AttributeError, KeyError, TypeError):
             return None
 
-    def save(self, function: Callable, plan: List[int]):
+    def save(self, function: Callable, plan: List[int], made: List[torch.dtype]):
         import json
+        if made:
+            plan = {'plan': plan, 'made': [str(dtype).removeprefix('torch.') for dtype in made]}
         library = sys.modules[function.__module__].__file__ if function.__module__ in sys.modules else None
         library = library or getattr(getattr(function, '__self__', None), '__file__', None)
         if library is None:
