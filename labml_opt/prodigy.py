@@ -267,6 +267,7 @@ class Prodigy(GenericAdaptiveOptimizer):
                 # On whole tensors, gathered from their shards under FSDP2
                 terms = self.on_whole_tensors(lambda whole_state, grad, whole: self.accumulate_sliced(
                     compiled, whole_state, group, numbers, grad, whole), self.state[param], param.grad, param)
+                # $\frac{d_t}{d_0} \alpha d_t \langle g_t, \theta_0 - \theta_{t-1} \rangle$, this parameter's term of $N_t$
                 numerator += (d / group['d0']) * dlr * terms[0]
                 denominator += terms[1]
         # No gradient has reached $\sigma$ yet: nothing to estimate from, and no step
@@ -290,9 +291,8 @@ class Prodigy(GenericAdaptiveOptimizer):
 
     def estimate_numbers(self, group: Dict[str, Any], estimate: Numbers) -> Numbers:
         r"""The numbers of one group's part of the estimate."""
-        decay = group['weight_decay']
         d, d0 = estimate.d, group['d0']
-        return Numbers(beta3=estimate.beta3, weight_decay=decay, l2_decay=decay != 0 and not self.param_groups[0]['decouple'],
+        return Numbers(beta3=estimate.beta3,
                        # $\frac{d_t}{d_0} \alpha d_t$, or with `safeguard_warmup` $\frac{d_t}{d_0} d_t$, without $\alpha$
                        sigma_weight=(d / d0) * d if group['safeguard_warmup'] else (d / d0) * estimate.dlr)
 
@@ -304,7 +304,14 @@ class Prodigy(GenericAdaptiveOptimizer):
         `slice_p = 1` they are the whole tensors, contiguous, and the compiled loop takes them;
         otherwise `accumulate` runs as written. So does it for a parameter that started at zero,
         whose $\theta_0$ is one 0-d zero, not a tensor of its elements that a flat loop could read.
+
+        Coupled weight decay, which is not the default, is added to the whole gradient first, as the
+        reference adds it: a dot product of every `slice_p`-th element of a tensor adds in another
+        order than one of a tensor of those elements alone.
         """
+        if group['weight_decay'] != 0 and not self.param_groups[0]['decouple']:
+            # $g_t + \lambda \theta_{t-1}$, in a new tensor: `param.grad` is yours
+            grad = grad.addcmul(param, as_number(group['weight_decay'], param))
         slice_p = group['slice_p']
         grad, param = grad.flatten()[::slice_p], param.detach().flatten()[::slice_p]
         flat = compiled is not None and state['p0'].shape == param.shape
@@ -320,15 +327,13 @@ class Prodigy(GenericAdaptiveOptimizer):
 
         ### One parameter's part of the estimate
 
-        `grad` and `param` are the flattened elements that $\sigma$ and $\theta_0$ are kept for.
+        `grad` (with coupled decay added) and `param` are the flattened elements that $\sigma$ and
+        $\theta_0$ are kept for.
         Updates $\sigma$ and returns, as 0-d tensors, $\langle g_t, \theta_0 - \theta_{t-1} \rangle$,
         of which $N_t$'s term is a multiple, and $\lVert \sigma_t \rVert_1$. Both are sums over the
         whole tensor, which the estimate needs before any parameter moves: on [the fast
         path](fast.html#sums) this is one compiled pass of its own, before the update's.
         """
-        if numbers.l2_decay:
-            # $g_t + \lambda \theta_{t-1}$, for coupled decay, in a new tensor: `param.grad` is yours
-            grad = grad.addcmul(param, as_number(numbers.weight_decay, param))
         # $\langle g_t, \theta_0 - \theta_{t-1} \rangle$
         dot = torch.dot(grad, state['p0'] - param)
         # $\sigma_t = \beta_3 \sigma_{t-1} + \frac{d_t}{d_0} \alpha d_t \, g_t$, or with
