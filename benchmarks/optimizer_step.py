@@ -58,8 +58,10 @@ TENSOR_PASSES = {
     # theta, g and the average, and writes theta and the average
     'Rprop': 7, 'ASGD': 5,
     # Muon's element-wise part reads theta, g, b and writes theta, b; its matrix products, not memory,
-    # set its time. Adafactor reads theta and g and writes theta; its row and column state is small.
-    'Muon': 5, 'Adafactor': 3,
+    # set its time. Adafactor's row and column state is small, but each of its three passes needs the
+    # sums of the one before: the row and column means of g^2 (and RMS(theta)) read g and theta; the
+    # clipping's RMS(U) needs the new means and reads g again; the step reads g and theta, writes theta.
+    'Muon': 5, 'Adafactor': 6,
     # LAMB's trust ratio needs the norm of the whole step before any weight moves: one pass reads
     # theta, g, m, v and writes m, v; a second reads theta, m, v and writes theta
     'LAMB': 10,

@@ -75,20 +75,43 @@ temporary.
 
 ## Cost per step
 
-The step reads $g_t$ twice (row and column means), builds $\hat{V}_t$, scales it, multiplies by
-$g_t$, takes the norms of $\theta$ and $U_t$, and decays and updates $\theta$: about a dozen passes
-over memory, where an element-wise optimizer needs one ([the fast path](fast.html)). Its row and
-column means need the shape of each matrix, so Adafactor's update
-[reaches](optimizer.html#reach) the whole matrix and runs as written at every size (under FSDP2,
-on the matrix [gathered whole](distributed.html#whole-tensors) from its shards), like
-`torch.optim.Adafactor`'s for-loop, with the same operations. Measured on one core of this
+<a id="floor"></a>
+
+**The floor.** A factored second moment is small, but it makes a step of three passes over the
+gradient, each of which needs sums that the one before it finished:
+
+1. the row and column means of $g_t^2$, which set $R_t$ and $C_t$, and $\operatorname{RMS}(\theta_{t-1})$,
+   which sets $\alpha_t$: reads $g_t$ and $\theta$;
+2. $\operatorname{RMS}(U_t)$, the clipping, which needs every $\hat{V}_t = R_t C_t / \operatorname{mean}(R_t)$
+   and so the finished means: reads $g_t$ again;
+3. the step, which needs the clipping: reads $g_t$ and $\theta$, writes $\theta$.
+
+That is 6 tensors of 4 bytes, 24 bytes per `float32` parameter, the floor that
+[the benchmark](fast.html#benchmark) divides by; an element-wise optimizer like
+[AdamW](adamw.html) moves 28 in one pass.
+
+**As written.** The step reads $g_t$ twice for the means, builds $\hat{V}_t$, scales it, multiplies by
+$g_t$, takes the norms of $\theta$ and $U_t$, and decays and updates $\theta$: about a dozen passes,
+with the operations of `torch.optim.Adafactor`'s for-loop, and a full-size temporary that is fresh
+memory on every step (a page fault every 4 KiB on its first pass). Measured on one core of this
 machine, a step of a $1024 \times 1024$ matrix takes 26 ms, as torch's does, against 0.9 ms for
-[AdamW](adamw.html)'s compiled step: Adafactor saves memory, not time. Each full-size temporary is
-fresh memory on every step, and the first pass over it pays a page fault every 4 KiB.
-In `benchmarks/optimizer_step.py`'s model (16 matrices of 1024 rows and 4 vectors), on both cores,
-a step of 10 million parameters took 36 ms and one of 50 million 150 ms; torch's for-loop took 44
-and 185 ms, and its foreach implementation 51 and 221 ms, which keeps a list of full-size
-temporaries where the for-loop keeps one (one run of three steps each).
+AdamW's compiled step: Adafactor saves memory, not time. In `benchmarks/optimizer_step.py`'s model
+(16 matrices of 1024 rows and 4 vectors), on both cores, a step of 10 million parameters took 36 ms
+and one of 50 million 150 ms; torch's for-loop took 44 and 185 ms, and its foreach implementation 51
+and 221 ms, which keeps a list of full-size temporaries where the for-loop keeps one (one run of
+three steps each).
+
+**Not compiled.** Its means need the rows and columns of each matrix, which a flat loop does not
+have, so Adafactor's update [reaches](optimizer.html#reach) the whole matrix and runs as written at
+every size (under FSDP2, on the matrix [gathered whole](distributed.html#whole-tensors) from its
+shards). Recorded on stand-ins with a symbol for each dimension, and its Python numbers written as
+0-d tensors, it does compile (within $5 \cdot 10^{-7}$ of this code after 30 steps), but the loops ran
+slower than this code: 5.5 times an Adam step of the same parameters against 4.1, in CPU time on
+one thread at 10M. Three things cost more than memory there: Inductor sums the
+columns with the columns in the outer loop and the rows in the inner one, a pass 13 times as slow as
+the one over rows; it adds long `float32` sums, the two norms, through a helper that keeps their
+rounding error small; and $U_t$'s square root and divisions, needed in passes 2 and 3, cost more
+per element than its bytes.
 
 <a id="tuning"></a>
 

@@ -79,6 +79,15 @@ A subclass that overrides a hook, `get_mv` say, is recorded with its override: t
 runs whatever `step_param` does. When a group that asked for the fast path, or is large enough for
 it, cannot have it, a `FastPathWarning` says why, once per reason and class.
 
+### Passes that return sums
+
+An update may need sums over the whole model before any parameter moves: [Prodigy](prodigy.html)'s
+estimate of its step size adds up a dot product and a norm of every parameter. Such a pass is
+another method of the optimizer, with `step_param`'s arguments, that changes its state in place and
+returns 0-d tensors; [`sums`](#sums) records and compiles it as it does `step_param`, and the
+optimizer adds up what each parameter's loop returns. Only the numbers differ from the update's:
+the loop keeps no `Plan`, and it is [called directly](#direct_call) with new 0-d tensors for its sums.
+
 ### Two loops per update
 
 Each update is compiled twice: once to run on all of the machine's threads, for tensors of at
@@ -348,7 +357,7 @@ class CompiledStep:
         if is_dtensor(param):
             self.taken.append((param, None, numbers))
             return self.on_shards(state, numbers, grad, param)
-        done = self.run(state, numbers, grad, param, keep_plan=True)
+        done = self.run(state, numbers, grad, param, keep_plan=True) is not None
         self.taken.append((param, self.plans.get(id(param)) if done else None, numbers))
         return done
 
@@ -357,13 +366,33 @@ class CompiledStep:
         Like a call, for tensors that will not be seen again: the whole tensors that the template
         gathers from shards under FSDP2 are new on every step, and a `Plan` would only keep them alive.
         """
-        return self.run(state, numbers, grad, param, keep_plan=False)
+        return self.run(state, numbers, grad, param, keep_plan=False) is not None
+
+    def sums(self, method: str, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,
+             param: torch.Tensor) -> Optional[List[torch.Tensor]]:
+        """
+        <a id="sums"></a>
+
+        ### A pass that returns sums
+
+        `getattr(optimizer, method)(state, numbers, grad, param)`, compiled as `step_param` is, for
+        a method that changes its inputs in place and returns 0-d tensors, sums over the whole
+        tensor, such as the part of [Prodigy](prodigy.html)'s estimate of one parameter. Returns
+        them, or `None`, having changed nothing, when the method runs as written instead. Nothing is
+        kept for the next step: such a pass comes before the update of every parameter, which then
+        takes its `Plan` as usual.
+        """
+        return self.run(state, numbers, grad, param, keep_plan=False, method=method)
 
     def run(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor,
-            keep_plan: bool) -> bool:
-        """The update of one parameter, compiled first if need be; with `keep_plan`, a `Plan` for its next step."""
+            keep_plan: bool, method: str = 'update_param') -> Optional[List[torch.Tensor]]:
+        """
+        `method` of one parameter (its update, unless said otherwise), compiled first if need be,
+        and what it returns; with `keep_plan`, a `Plan` for its next step. `None` when it cannot run
+        compiled.
+        """
         if not (param.is_contiguous() and grad.is_contiguous()):
-            return False
+            return None
         # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
         tensors, layout = [], []
         shape = param.shape
@@ -371,10 +400,10 @@ class CompiledStep:
             # An entry still to be created, such as SGD's velocity, whose first value is the first
             # gradient: that first step runs as written, and the loop is for the steps after it
             if value is None:
-                return False
+                return None
             if isinstance(value, torch.Tensor) and value.shape == shape:
                 if not value.is_contiguous():
-                    return False
+                    return None
                 tensors.append(value)
                 layout.append((key, value.dtype))
         # Codes of blockwise-quantized state, `uint8`, each with the scales of its blocks (see
@@ -384,12 +413,12 @@ class CompiledStep:
             if param.numel() % low_precision.BLOCK:
                 warn_once(self.optimizer, f'state {codes[0]!r} is in 8 bits, quantized by blocks of '
                                           f'{low_precision.BLOCK}, and the loop takes only whole blocks')
-                return False
+                return None
             for key in codes:
                 scales = state.get(key + low_precision.ABSMAX)
                 if not (isinstance(scales, torch.Tensor) and scales.is_contiguous() and
                         scales.shape == (param.numel() // low_precision.BLOCK,)):
-                    return False
+                    return None
                 tensors.append(scales)
                 layout.append((key + low_precision.ABSMAX, scales.dtype))
         flags, names, values = [], [], []
@@ -399,20 +428,20 @@ class CompiledStep:
                 values.append(value)
             else:
                 flags.append((name, value))
-        key = (self.owner, param.dtype, tuple(layout), tuple(flags), tuple(names))
+        key = (self.owner, method, param.dtype, tuple(layout), tuple(flags), tuple(names))
         kernel = KERNELS.get(key)
         if kernel is None:
-            kernel = compile_kernel(key, self.optimizer, self.maximize, key[2], numbers, param)
+            kernel = compile_kernel(key, self.optimizer, method, self.maximize, tuple(layout), numbers, param)
         if isinstance(kernel, str):
             warn_once(self.optimizer, kernel)
-            return False
-        kernel(param, grad, tensors, values)
+            return None
+        result = kernel(param, grad, tensors, values)
         chosen = kernel.sized(param.numel())
-        if keep_plan and chosen.plan is not None:
+        if keep_plan and chosen.plan is not None and not chosen.made:
             self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, tensors)
         elif keep_plan:
             self.plans.pop(id(param), None)
-        return True
+        return result
 
     def on_shards(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,
                   param: torch.Tensor) -> bool:
@@ -447,7 +476,7 @@ class CompiledStep:
                 warn_once(self.optimizer, f'state {key!r} of a DTensor parameter is not a DTensor')
                 return False
             local_state[key] = value
-        return self.run(local_state, numbers, grad.to_local(), param.to_local(), keep_plan=False)
+        return self.run(local_state, numbers, grad.to_local(), param.to_local(), keep_plan=False) is not None
 
 
 def is_dtensor(value: Any) -> bool:
@@ -633,17 +662,24 @@ class Kernel:
 
     * `count` is the number of numbers
     * `plan` says what to pass to Inductor's C++ function, in its order: an index into the
-      inputs (the parameter, its gradient, the state tensors and the numbers), or `-1` for the
-      length of the tensors; `function` is then that C++ function, called directly.
+      inputs (the parameter, its gradient, the state tensors and the numbers), `-1` for the
+      length of the tensors, or `-2 - k` for the `k`th of the 0-d tensors of `made` (the sums it
+      returns, then Inductor's own), new on each call; `function` is then that C++ function,
+      called directly.
       Without a plan, `function` is the compiled graph as Inductor returns it.
     """
 
-    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None, unit: int = 1):
+    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None, unit: int = 1,
+                 made: Optional[List[torch.dtype]] = None, returned: int = 0):
         self.function = function
         self.count = count
         self.plan = plan
         # The loop's length is in elements, or in blocks of `unit` elements for blockwise state
         self.unit = unit
+        # The dtypes of the 0-d tensors that a direct call makes for the C++ function to write, the
+        # first `returned` of which it returns: the sums of a pass that returns sums
+        self.made = made or []
+        self.returned = returned
         # Each thread's 0-d inputs for the numbers
         self.local = threading.local()
 
@@ -654,10 +690,12 @@ class Kernel:
             inputs = self.local.inputs = ScalarInputs(self.count)
         return inputs
 
-    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor], values: List[float]):
+    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor],
+                 values: List[float]) -> List[torch.Tensor]:
         """
         The numbers go in as 0-d `float64` tensors that are views of one buffer, made once per
-        thread and written in place: creating tensors on every call would cost more.
+        thread and written in place: creating tensors on every call would cost more. Returns the
+        0-d tensors that the recorded method returns (a loop with a plan returns none).
         """
         inputs = self.inputs()
         inputs.write(values)
@@ -665,11 +703,13 @@ class Kernel:
             # The C++ loop takes data pointers and the length: contiguous tensors need no flat views
             everything = [param, grad, *tensors, *inputs.tensors]
             length = param.numel() // self.unit
-            self.function(*[everything[i] if i >= 0 else length for i in self.plan])
+            made = [torch.empty((), dtype=dtype) for dtype in self.made]
+            self.function(*[everything[i] if i >= 0 else length if i == -1 else made[-2 - i] for i in self.plan])
+            return made[:self.returned]
         else:
             rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else tensor.view(-1)
                     for tensor in [param, grad, *tensors]]
-            self.function(*rows, *inputs.tensors)
+            return list(self.function(*rows, *inputs.tensors) or ())
 
 
 class BySize:
@@ -682,8 +722,9 @@ class BySize:
         self.serial = serial
         self.parallel = parallel
 
-    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor], values: List[float]):
-        self.sized(param.numel())(param, grad, tensors, values)
+    def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor],
+                 values: List[float]) -> List[torch.Tensor]:
+        return self.sized(param.numel())(param, grad, tensors, values)
 
 
 class ScalarInputs:
@@ -711,28 +752,29 @@ KERNELS: Dict[Any, Any] = {}
 COMPILE_LOCK = threading.Lock()
 
 
-def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
-                   numbers: Dict[str, Any], param: torch.Tensor) -> Any:
+def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, method: str, maximize: bool,
+                   layout: Tuple[Tuple[str, torch.dtype], ...], numbers: Dict[str, Any], param: torch.Tensor) -> Any:
     """
     <a id="compile_kernel"></a>
 
     ## Record and compile
 
     Record `optimizer.update_param` (its `step_param`, with low-precision state handled as
-    [low-precision state](low_precision.html) says) on stand-in tensors and compile it; store the
+    [low-precision state](low_precision.html) says), or the optimizer's `method` of the same
+    arguments, on stand-in tensors and compile it; store the
     result, or the reason it failed, under `key`. Another thread that wants the same key waits for
     the lock and then finds it.
     """
     with COMPILE_LOCK:
         if key in KERNELS:
             return KERNELS[key]
-        what = f'{type(optimizer).__name__} step for {param.dtype}'
+        what = f'{type(optimizer).__name__} {"step" if method == "update_param" else method} for {param.dtype}'
         # Say so if it takes long: the first compile on a machine can take tens of seconds.
         timer = threading.Timer(SLOW_COMPILE, log.warning, (f'labml_opt: compiling the {what} (once; cached on disk)',))
         timer.daemon = True
         timer.start()
         try:
-            kernels = [record_and_compile(optimizer, maximize, layout, numbers, param.dtype, threads)
+            kernels = [record_and_compile(optimizer, method, maximize, layout, numbers, param.dtype, threads)
                        for threads in (1, -1)]
             KERNELS[key] = BySize(*kernels)
         except Exception as error:
@@ -755,17 +797,39 @@ def lerp_(average: torch.Tensor, value: torch.Tensor, weight: torch.Tensor) -> t
     return average.add_(weight * (value - average))
 
 
-# Operations recorded as other operations: see `lerp_`
-DECOMPOSITIONS = {torch.ops.aten.lerp_.Tensor: lerp_}
+def sum_(value: torch.Tensor, dtype: Optional[torch.dtype] = None) -> torch.Tensor:
+    r"""
+    <a id="sum_"></a>
 
-
-def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
-                       numbers: Dict[str, Any], dtype: torch.dtype, threads: int) -> Kernel:
+    `value.sum()`, as the loop computes it: a `float32` tensor is added up in `float64` and the sum
+    rounded to `float32`. Inductor adds a long `float32` sum through a helper that keeps its
+    rounding error small (a cascade of partial sums), which costs more than the pass over memory;
+    adding in `float64` is as accurate, and as fast as the pass. Any sum of a sequence rounds
+    differently from another order of it, and so from torch's, in the last bits.
     """
-    The update of one parameter as a function of flat tensors: the parameter, its gradient, the
-    state tensors of `layout` (key and dtype), and the numbers of the step, in the order `numbers`
-    has them. It returns no tensors: everything it changes, it changes in place. `threads` is 1,
-    or -1 for all.
+    if value.dtype == torch.float32 and dtype is None:
+        return torch.ops.aten.sum.dim_IntList(value, [], dtype=torch.float64).to(torch.float32)
+    return torch.ops.aten.sum.dim_IntList(value, [], dtype=dtype)
+
+
+def dot(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    r"""`torch.dot(a, b)`, as the loop computes it: the sum of the products, added as [`sum_`](#sum_) adds."""
+    return sum_(a * b)
+
+
+# Operations recorded as other operations: see `lerp_`, `sum_` and `dot`
+DECOMPOSITIONS = {torch.ops.aten.lerp_.Tensor: lerp_, torch.ops.aten.sum.default: sum_,
+                  torch.ops.aten.dot.default: dot}
+
+
+def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: bool,
+                       layout: Tuple[Tuple[str, torch.dtype], ...], numbers: Dict[str, Any], dtype: torch.dtype,
+                       threads: int) -> Kernel:
+    """
+    The update of one parameter (or the optimizer's `method`) as a function of flat tensors: the
+    parameter, its gradient, the state tensors of `layout` (key and dtype), and the numbers of the
+    step, in the order `numbers` has them. Everything it changes, it changes in place; it returns
+    the 0-d tensors that `method` returns, none for an update. `threads` is 1, or -1 for all.
     """
     names = [name for name, value in numbers.items() if is_value(value)]
     flags = {name: value for name, value in numbers.items() if not is_value(value)}
@@ -779,11 +843,11 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
         step.update(zip(names, inputs[len(keys):]))
         if maximize:
             grad = -grad
-        optimizer.update_param(state, step, grad, param)
+        result = getattr(optimizer, method)(state, step, grad, param)
         # The loop can only change state in place: a tensor put into the state would be lost
         if list(state) != keys or any(state[key] is not tensor for key, tensor in zip(keys, inputs)):
-            raise ValueError('step_param replaces or adds a state tensor, which a compiled loop cannot return')
-        return []
+            raise ValueError(f'{method} replaces or adds a state tensor, which a compiled loop cannot return')
+        return [] if result is None else list(result)
 
     dtypes = [dtype, dtype] + [d for _, d in layout]
     scalars = [torch.tensor(float(numbers[name]), dtype=torch.float64) for name in names]
@@ -804,10 +868,12 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
     # A loop over `bfloat16` is compiled under `bfloat16_vectors`, and saved under its name too
     narrow = torch.bfloat16 in dtypes
     how = vectors_key().uuid().hex() if narrow else ''
+    # How many 0-d tensors it returns
+    returned = len(graph.graph.output_node().args[0])
     saved = SavedKernels(CACHE_DIR, graph.code + how, [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
-        return Kernel(plan[0], len(names), plan[1], unit)
+        return Kernel(plan[0], len(names), plan[1], unit, made=plan[2], returned=returned)
     if not compiler_available():
         raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
     with warnings.catch_warnings(), inductor_cache(CACHE_DIR), bfloat16_vectors(narrow):
@@ -829,7 +895,7 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
         saved.save(*direct)
-        return Kernel(direct[0], len(names), direct[1], unit)
+        return Kernel(direct[0], len(names), direct[1], unit, made=direct[2], returned=returned)
     return kernel
 
 
@@ -868,7 +934,7 @@ def block_stand_ins(dtypes: List[torch.dtype], per_element: int, scalars: List[t
     return stand_ins, fakes
 
 
-def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple[Callable, List[int]]]:
+def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple[Callable, List[int], List[torch.dtype]]]:
     """
     <a id="direct_call"></a>
 
@@ -903,7 +969,7 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
     values = [0.25 + 0.5 * i / max(1, kernel.count) for i in range(kernel.count)]
     copy = [tensor.clone() for tensor in probe]
     try:
-        kernel(probe[0], probe[1], probe[2:], values)
+        results = kernel(probe[0], probe[1], probe[2:], values)
     finally:
         for module, name, value in patched:
             setattr(module, name, value)
@@ -911,22 +977,29 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         return None
     function, args = calls[0]
     inputs = probe + kernel.local.inputs.tensors
-    # The graph's inputs are flat views of these tensors: the same memory, other objects
+    # The graph's inputs are flat views of these tensors: the same memory, other objects. The
+    # sums it returns are written into 0-d tensors that Inductor's function makes: `-2 - k` for the `k`th
     where = {(tensor.data_ptr(), tensor.dtype): i for i, tensor in enumerate(inputs)}
+    where.update({(tensor.data_ptr(), tensor.dtype): -2 - k for k, tensor in enumerate(results)})
+    made = [result.dtype for result in results]
     plan = []
     for arg in args:
         if isinstance(arg, torch.Tensor):
             index = where.get((arg.data_ptr(), arg.dtype))
+            if index is None and arg.dim() == 0:
+                # A 0-d tensor of Inductor's own, such as a sum before it is rounded: made anew too
+                made.append(arg.dtype)
+                index = where[(arg.data_ptr(), arg.dtype)] = -1 - len(made)
         else:
             index = -1 if arg == numel else None
         if index is None:
             return None
         plan.append(index)
-    direct = Kernel(function, kernel.count, plan, kernel.unit)
-    direct(copy[0], copy[1], copy[2:], values)
-    if not all(torch.equal(a, b) for a, b in zip(probe, copy)):
+    direct = Kernel(function, kernel.count, plan, kernel.unit, made=made, returned=len(results))
+    sums = direct(copy[0], copy[1], copy[2:], values)
+    if not all(torch.equal(a, b) for a, b in zip(probe + results, copy + sums)):
         return None
-    return function, plan
+    return function, plan, made
 
 
 class SavedKernels:
@@ -953,13 +1026,18 @@ class SavedKernels:
         self.library = os.path.join(self.directory, self.digest + '.so')
         self.plan = os.path.join(self.directory, self.digest + '.json')
 
-    def load(self) -> Optional[Tuple[Callable, List[int]]]:
+    def load(self) -> Optional[Tuple[Callable, List[int], List[torch.dtype]]]:
         import importlib.util
         import json
         try:
             with open(self.plan) as file:
                 plan = json.load(file)
+            # The plan, or, for a loop that makes 0-d tensors, the plan and their dtypes by name
+            plan, made = (plan, []) if isinstance(plan, list) else (plan['plan'], plan['made'])
             if not (isinstance(plan, list) and all(isinstance(i, int) for i in plan)):
+                return None
+            made = [getattr(torch, name) for name in made]
+            if not all(isinstance(dtype, torch.dtype) for dtype in made):
                 return None
             # Inductor's C++ functions find the data of a tensor through this address
             os.environ['_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR'] = str(
@@ -967,12 +1045,14 @@ class SavedKernels:
             spec = importlib.util.spec_from_file_location(f'labml_opt_{self.digest}.kernel', self.library)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            return module.kernel, plan
-        except (OSError, ValueError, ImportError, AttributeError):
+            return module.kernel, plan, made
+        except (OSError, ValueError, ImportError, AttributeError, KeyError, TypeError):
             return None
 
-    def save(self, function: Callable, plan: List[int]):
+    def save(self, function: Callable, plan: List[int], made: List[torch.dtype]):
         import json
+        if made:
+            plan = {'plan': plan, 'made': [str(dtype).removeprefix('torch.') for dtype in made]}
         library = sys.modules[function.__module__].__file__ if function.__module__ in sys.modules else None
         library = library or getattr(getattr(function, '__self__', None), '__file__', None)
         if library is None:

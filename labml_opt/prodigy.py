@@ -103,20 +103,23 @@ The step count $t$ of the bias correction is the first group's, `k`, as in the r
 
 Four tensors of state per parameter with `slice_p=1`: $m$, $v$, $\sigma$ and $\theta_0$, 16 bytes
 per `float32` parameter, twice Adam's. The estimate needs its sums over the whole model before any
-parameter moves, so a step is two passes: the first, as written (it reduces, with Python `float`s,
-as the reference does), updates $\sigma$ and adds up $N_t$ and $\lVert \sigma_t \rVert_1$; the
-second, `step_param`, updates $m$ and $v$ and steps, and is what [the fast path](fast.html) compiles
-into one loop for large groups. The reference runs both halves one operation at a time, about 30
-passes over a parameter's memory to our 20. Measured with `python benchmarks/optimizer_step.py
---optimizers Prodigy` on this 2-core machine (shared with other jobs): 12 ms per step for 10M
-parameters against `prodigyopt`'s 17 ms, and 72 ms for 50M against 138 ms. The table with every
-optimizer is in [the benchmark](fast.html#benchmark).
+parameter moves, so a step is two passes over memory. The first, [`accumulate`](#accumulate),
+reads $g$, $\theta$, $\theta_0$ and $\sigma$ and writes $\sigma$, returning each parameter's two
+sums; the second, `step_param`, reads $\theta$, $g$, $m$ and $v$ and writes $\theta$, $m$ and $v$.
+That is 12 tensors of 4 bytes, 48 bytes per parameter, and no order of the work does with fewer:
+$\theta_t$ needs $d_{t+1}$, which needs every parameter's sums, so $\theta$ and $g$ are read once
+before the estimate and once after it (moving $m$ and $v$ into the first pass would save a read of
+$g$ but cost a write and a read of $m$ and $v$). For large groups [the fast path](fast.html#sums)
+compiles both passes from the code below, each into one loop; the sums are added up in Python,
+one pair per parameter. The reference runs both halves one operation at a time, about 30 passes
+over a parameter's memory, and this code as written about 20. The table with every optimizer,
+`prodigyopt`'s times among them, is in [the benchmark](fast.html#benchmark).
 
 **How far it reaches.** `step_param` alone is element-wise. But a parameter's part of the
 estimate is a dot product and a sum over the whole tensor, of every `slice_p`-th element of it
 flattened, and its $\sigma$ and $\theta_0$ are kept in that flattened order, which one process's
 block of rows does not have. So Prodigy's [reach](optimizer.html#reach) is `'tensor'`: on one
-process nothing changes, and under FSDP2 each parameter is
+process a large group's two passes are compiled loops over whole tensors, and under FSDP2 each parameter is
 [gathered whole](distributed.html#whole-tensors) twice per step, once for its part of the estimate
 and once for its update, between which every other parameter must add its part. The sums are
 then over whole tensors on every process, and two processes estimate what one does.
@@ -137,6 +140,7 @@ from typing import Any, Callable, Dict, Optional, Tuple
 import torch
 from torch import nn
 
+from labml_opt import fast
 from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params
 
 
@@ -244,9 +248,8 @@ class Prodigy(GenericAdaptiveOptimizer):
         # $N_t = \beta_3 N_{t-1} + \dots$ and $\lVert \sigma_t \rVert_1$, summed over every parameter
         numerator, denominator = first['d_numerator'] * beta3, 0.
         for group in self.param_groups:
-            for param in group['params']:
-                if param.grad is None:
-                    continue
+            params = [param for param in group['params'] if param.grad is not None]
+            for param in params:
                 if param.grad.is_sparse:
                     raise RuntimeError(f'{type(self).__name__} does not support sparse gradients')
                 if param.is_complex():
@@ -255,12 +258,18 @@ class Prodigy(GenericAdaptiveOptimizer):
                 state = self.state[param]
                 if len(state) == 0:
                     self.init_param_state(state, group, param)
-                if group['lr'] > 0:
-                    # On whole tensors, gathered from their shards under FSDP2
-                    terms = self.on_whole_tensors(lambda whole_state, grad, whole: self.accumulate(
-                        whole_state, group, estimate, grad, whole), state, param.grad, param)
-                    numerator += terms[0]
-                    denominator += terms[1]
+            if group['lr'] == 0:
+                continue
+            # The group's compiled loops ([the fast path](fast.html#sums)), or `None`
+            compiled = fast.compiled_step(self, group, params)
+            numbers = self.estimate_numbers(group, estimate)
+            for param in params:
+                # On whole tensors, gathered from their shards under FSDP2
+                terms = self.on_whole_tensors(lambda whole_state, grad, whole: self.accumulate_sliced(
+                    compiled, whole_state, group, numbers, grad, whole), self.state[param], param.grad, param)
+                # $\frac{d_t}{d_0} \alpha d_t \langle g_t, \theta_0 - \theta_{t-1} \rangle$, this parameter's term of $N_t$
+                numerator += (d / group['d0']) * dlr * terms[0]
+                denominator += terms[1]
         # No gradient has reached $\sigma$ yet: nothing to estimate from, and no step
         if denominator == 0:
             return loss
@@ -280,34 +289,59 @@ class Prodigy(GenericAdaptiveOptimizer):
             group['k'] += 1
         return loss
 
-    def decayed(self, group: Dict[str, Any], grad: torch.Tensor, param: nn.Parameter, decouple: bool) -> torch.Tensor:
-        r"""$g_t + \lambda \theta_{t-1}$ for coupled decay, in a new tensor: `param.grad` is yours."""
-        if group['weight_decay'] != 0 and not decouple:
-            return grad.addcmul(param, as_number(group['weight_decay'], param))
-        return grad
+    def estimate_numbers(self, group: Dict[str, Any], estimate: Numbers) -> Numbers:
+        r"""The numbers of one group's part of the estimate."""
+        d, d0 = estimate.d, group['d0']
+        return Numbers(beta3=estimate.beta3,
+                       # $\frac{d_t}{d_0} \alpha d_t$, or with `safeguard_warmup` $\frac{d_t}{d_0} d_t$, without $\alpha$
+                       sigma_weight=(d / d0) * d if group['safeguard_warmup'] else (d / d0) * estimate.dlr)
 
-    def accumulate(self, state: Dict[str, Any], group: Dict[str, Any], estimate: Numbers, grad: torch.Tensor,
-                   param: nn.Parameter) -> Tuple[float, float]:
+    def accumulate_sliced(self, compiled: Optional[fast.CompiledStep], state: Dict[str, Any], group: Dict[str, Any],
+                          numbers: Numbers, grad: torch.Tensor, param: nn.Parameter) -> Tuple[float, float]:
+        r"""
+        `accumulate` of every `slice_p`-th element of the flattened parameter and gradient, views
+        that share their memory: the elements that $\sigma$ and $\theta_0$ are kept for. With
+        `slice_p = 1` they are the whole tensors, contiguous, and the compiled loop takes them;
+        otherwise `accumulate` runs as written. So does it for a parameter that started at zero,
+        whose $\theta_0$ is one 0-d zero, not a tensor of its elements that a flat loop could read.
+
+        Coupled weight decay, which is not the default, is added to the whole gradient first, as the
+        reference adds it: a dot product of every `slice_p`-th element of a tensor adds in another
+        order than one of a tensor of those elements alone.
+        """
+        if group['weight_decay'] != 0 and not self.param_groups[0]['decouple']:
+            # $g_t + \lambda \theta_{t-1}$, in a new tensor: `param.grad` is yours
+            grad = grad.addcmul(param, as_number(group['weight_decay'], param))
+        slice_p = group['slice_p']
+        grad, param = grad.flatten()[::slice_p], param.detach().flatten()[::slice_p]
+        flat = compiled is not None and state['p0'].shape == param.shape
+        sums = compiled.sums('accumulate', state, numbers, grad, param) if flat else None
+        if sums is None:
+            sums = self.accumulate(state, numbers, grad, param)
+        return sums[0].item(), sums[1].item()
+
+    def accumulate(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor,
+                   param: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
         r"""
         <a id="accumulate"></a>
 
         ### One parameter's part of the estimate
 
-        Returns its terms of $N_t$ and of $\lVert \sigma_t \rVert_1$, and updates its $\sigma$. This
-        runs as written on every path: its dot product and its sum are Python `float`s that the
-        estimate needs before any parameter moves.
+        `grad` (with coupled decay added) and `param` are the flattened elements that $\sigma$ and
+        $\theta_0$ are kept for.
+        Updates $\sigma$ and returns, as 0-d tensors, $\langle g_t, \theta_0 - \theta_{t-1} \rangle$,
+        of which $N_t$'s term is a multiple, and $\lVert \sigma_t \rVert_1$. Both are sums over the
+        whole tensor, which the estimate needs before any parameter moves: on [the fast
+        path](fast.html#sums) this is one compiled pass of its own, before the update's.
         """
-        grad = self.decayed(group, grad, param, self.param_groups[0]['decouple'])
-        slice_p, d, d0 = group['slice_p'], estimate.d, group['d0']
-        sliced = grad.flatten()[::slice_p]
-        # $\frac{d_t}{d_0} \alpha d_t \langle g_t, \theta_0 - \theta_{t-1} \rangle$
-        numerator = (d / d0) * estimate.dlr * torch.dot(sliced, state['p0'] - param.flatten()[::slice_p]).item()
+        # $\langle g_t, \theta_0 - \theta_{t-1} \rangle$
+        dot = torch.dot(grad, state['p0'] - param)
         # $\sigma_t = \beta_3 \sigma_{t-1} + \frac{d_t}{d_0} \alpha d_t \, g_t$, or with
         # `safeguard_warmup` $\frac{d_t}{d_0} d_t \, g_t$, without $\alpha$
-        weight = (d / d0) * d if group['safeguard_warmup'] else (d / d0) * estimate.dlr
-        state['s'].mul_(estimate.beta3).add_(sliced, alpha=weight)
+        s = state['s']
+        s.mul_(numbers.beta3).addcmul_(grad, as_number(numbers.sigma_weight, s))
         # $\lVert \sigma_t \rVert_1$
-        return numerator, state['s'].abs().sum().item()
+        return dot, s.abs().sum()
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
         r"""
