@@ -487,7 +487,7 @@ class Plan:
         self.function = kernel.function
         # The gradient's slots hold `None` between steps, so that the plan keeps no gradient alive
         everything = [param, None, *tensors, *self.inputs.tensors]
-        self.args = [everything[i] if i >= 0 else self.numel // kernel.unit for i in kernel.plan]
+        self.args = [everything[i] if i >= 0 else self.numel // kernel.unit if i == -1 else None for i in kernel.plan]
         self.grad_slots = [slot for slot, i in enumerate(kernel.plan) if i == 1]
 
     def holds(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> bool:
@@ -638,8 +638,10 @@ class Kernel:
       Without a plan, `function` is the compiled graph as Inductor returns it.
     """
 
-    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None, unit: int = 1):
-        self.function = function
+    def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None, unit: int = 1,
+                 extras: Optional[List[list]] = None):
+        # Extra arguments (`-2 - k` in the plan for the `k`th of `extras`) go in through `WithExtras`
+        self.function = WithExtras(function, plan, extras) if extras else function
         self.count = count
         self.plan = plan
         # The loop's length is in elements, or in blocks of `unit` elements for blockwise state
@@ -665,7 +667,7 @@ class Kernel:
             # The C++ loop takes data pointers and the length: contiguous tensors need no flat views
             everything = [param, grad, *tensors, *inputs.tensors]
             length = param.numel() // self.unit
-            self.function(*[everything[i] if i >= 0 else length for i in self.plan])
+            self.function(*[everything[i] if i >= 0 else length if i == -1 else None for i in self.plan])
         else:
             rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else tensor.view(-1)
                     for tensor in [param, grad, *tensors]]
@@ -732,8 +734,7 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, maximize: bool, l
         timer.daemon = True
         timer.start()
         try:
-            kernels = [record_and_compile(optimizer, maximize, layout, numbers, param.dtype, threads)
-                       for threads in (1, -1)]
+            kernels = record_and_compile(optimizer, maximize, layout, numbers, param.dtype, (1, -1))
             KERNELS[key] = BySize(*kernels)
         except Exception as error:
             KERNELS[key] = f'compiling the {what} failed: {type(error).__name__}: {str(error).splitlines()[0]}'
@@ -760,12 +761,12 @@ DECOMPOSITIONS = {torch.ops.aten.lerp_.Tensor: lerp_}
 
 
 def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout: Tuple[Tuple[str, torch.dtype], ...],
-                       numbers: Dict[str, Any], dtype: torch.dtype, threads: int) -> Kernel:
+                       numbers: Dict[str, Any], dtype: torch.dtype, threads: Tuple[int, ...]) -> List[Kernel]:
     """
     The update of one parameter as a function of flat tensors: the parameter, its gradient, the
     state tensors of `layout` (key and dtype), and the numbers of the step, in the order `numbers`
-    has them. It returns no tensors: everything it changes, it changes in place. `threads` is 1,
-    or -1 for all.
+    has them. It returns no tensors: everything it changes, it changes in place. It is recorded
+    once and compiled for each of `threads`, 1, or -1 for all.
     """
     names = [name for name, value in numbers.items() if is_value(value)]
     flags = {name: value for name, value in numbers.items() if not is_value(value)}
@@ -801,10 +802,16 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
     if guards:
         raise ValueError(f'step_param reads a number or a tensor size with Python ({guards[0].expr}), '
                          f'so the recorded step would hold for that value only')
+    return [compile_graph(graph, stand_ins, scalars, len(names), unit, count) for count in threads]
+
+
+def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], scalars: List[torch.Tensor],
+                  count: int, unit: int, threads: int) -> Kernel:
+    """The recorded update `graph`, loaded from our cache or compiled, to run on `threads` threads."""
     saved = SavedKernels(CACHE_DIR, graph.code, [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
-        return Kernel(plan[0], len(names), plan[1], unit)
+        return Kernel(plan[0], count, plan[1], unit, plan[2])
     if not compiler_available():
         raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
     with warnings.catch_warnings(), inductor_cache(CACHE_DIR):
@@ -821,11 +828,11 @@ def record_and_compile(optimizer: torch.optim.Optimizer, maximize: bool, layout:
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
             options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads,
                                         'assert_indirect_indexing': False}})
-    kernel = Kernel(function, len(names), unit=unit)
+    kernel = Kernel(function, count, unit=unit)
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
         saved.save(*direct)
-        return Kernel(direct[0], len(names), direct[1], unit)
+        return Kernel(direct[0], count, direct[1], unit, direct[2])
     return kernel
 
 
@@ -909,20 +916,76 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
     inputs = probe + kernel.local.inputs.tensors
     # The graph's inputs are flat views of these tensors: the same memory, other objects
     where = {(tensor.data_ptr(), tensor.dtype): i for i, tensor in enumerate(inputs)}
-    plan = []
+    plan, extras = [], []
     for arg in args:
         if isinstance(arg, torch.Tensor):
             index = where.get((arg.data_ptr(), arg.dtype))
+            if index is None:
+                extra = extra_argument(arg, numel, kernel.unit)
+                if extra is None:
+                    return None
+                index = -2 - len(extras)
+                extras.append(extra)
         else:
             index = -1 if arg == numel else None
         if index is None:
             return None
         plan.append(index)
-    direct = Kernel(function, kernel.count, plan, kernel.unit)
+    if extras and -1 not in plan:
+        return None
+    direct = Kernel(function, kernel.count, plan, kernel.unit, extras)
     direct(copy[0], copy[1], copy[2:], values)
     if not all(torch.equal(a, b) for a, b in zip(probe, copy)):
         return None
-    return function, plan
+    return function, plan, extras
+
+
+def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
+    """
+    What an argument of the C++ loop that is none of the inputs is, as a list that JSON can
+    save: `['table', k]` for the `k`th of the [constant tables](low_precision.html#NearestCode)
+    of 8-bit state, which Inductor copies; or `['scratch', dtype, sizes]` for a buffer that the
+    compiled graph allocates on every call, of `sizes` where a negative size $-f$ means $f$
+    times the loop's length. Blockwise loops have them: Inductor keeps the new moments of a
+    block between the maximum over the block and the codes. `None` for anything else.
+    """
+    for k, table in enumerate(low_precision.TABLES):
+        if arg.dtype == table.dtype and arg.shape == table.shape and torch.equal(arg, table):
+            return ['table', k]
+    sizes = []
+    for size in arg.shape:
+        if size % numel == 0 and size // numel in (1, unit):
+            sizes.append(-(size // numel))
+        elif size == unit:
+            sizes.append(size)
+        else:
+            return None
+    return ['scratch', str(arg.dtype).replace('torch.', ''), sizes]
+
+
+class WithExtras:
+    """
+    A C++ loop that takes extra arguments: called with `None` in their places, it fills them
+    in, the tables once and for all, a new scratch buffer on every call (as the compiled graph
+    allocates them), sized by the length in the slot of `-1`.
+    """
+
+    def __init__(self, function: Callable, plan: List[int], extras: List[list]):
+        self.function = function
+        self.length = plan.index(-1)
+        self.tables = [(slot, low_precision.TABLES[extras[-2 - i][1]]) for slot, i in enumerate(plan)
+                       if i <= -2 and extras[-2 - i][0] == 'table']
+        self.scratch = [(slot, getattr(torch, extras[-2 - i][1]), extras[-2 - i][2]) for slot, i in enumerate(plan)
+                        if i <= -2 and extras[-2 - i][0] == 'scratch']
+
+    def __call__(self, *args):
+        args = list(args)
+        length = args[self.length]
+        for slot, table in self.tables:
+            args[slot] = table
+        for slot, dtype, sizes in self.scratch:
+            args[slot] = torch.empty([-size * length if size < 0 else size for size in sizes], dtype=dtype)
+        return self.function(*args)
 
 
 class SavedKernels:
@@ -949,13 +1012,14 @@ class SavedKernels:
         self.library = os.path.join(self.directory, self.digest + '.so')
         self.plan = os.path.join(self.directory, self.digest + '.json')
 
-    def load(self) -> Optional[Tuple[Callable, List[int]]]:
+    def load(self) -> Optional[Tuple[Callable, List[int], List[list]]]:
         import importlib.util
         import json
         try:
             with open(self.plan) as file:
-                plan = json.load(file)
-            if not (isinstance(plan, list) and all(isinstance(i, int) for i in plan)):
+                saved = json.load(file)
+            plan, extras = saved['plan'], saved['extras']
+            if not (isinstance(plan, list) and all(isinstance(i, int) and i >= -1 - len(extras) for i in plan)):
                 return None
             # Inductor's C++ functions find the data of a tensor through this address
             os.environ['_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR'] = str(
@@ -963,18 +1027,18 @@ class SavedKernels:
             spec = importlib.util.spec_from_file_location(f'labml_opt_{self.digest}.kernel', self.library)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            return module.kernel, plan
-        except (OSError, ValueError, ImportError, AttributeError):
+            return module.kernel, plan, extras
+        except (OSError, ValueError, ImportError, AttributeError, KeyError, TypeError):
             return None
 
-    def save(self, function: Callable, plan: List[int]):
+    def save(self, function: Callable, plan: List[int], extras: List[list]):
         import json
         library = sys.modules[function.__module__].__file__ if function.__module__ in sys.modules else None
         library = library or getattr(getattr(function, '__self__', None), '__file__', None)
         if library is None:
             return
         os.makedirs(self.directory, exist_ok=True)
-        for source, target, write in ((library, self.library, None), (None, self.plan, json.dumps(plan))):
+        for source, target, write in ((library, self.library, None), (None, self.plan, json.dumps({'plan': plan, 'extras': extras}))):
             temporary = f'{target}.{os.getpid()}.tmp'
             if write is None:
                 shutil.copyfile(source, temporary)

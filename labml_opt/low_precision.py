@@ -483,39 +483,65 @@ MIN_QUANTIZED_NUMEL = 4096
 ABSMAX = '_absmax'
 
 
-def dynamic_map(signed: bool) -> torch.Tensor:
-    r"""
-    <a id="dynamic_map"></a>
-
-    ### The dynamic code map
-
-    The 256 values $q_0 < q_1 < \dots < q_{255}$ of the map, in $[-1, 1]$ (`signed`) or $[0, 1]$,
-    built from the bits of a code as [above](#code-map): after the sign bit, if there is one,
-    $E$ zeros, a one, and $F$ fraction bits $k$ give $10^{-E} (0.1 + 0.9 \frac{k + 1}{2^F})$.
-    The code stored is the value's position $j$ in the sorted map, not its bit pattern.
-    """
-    bits = 7 if signed else 8
-    magnitudes = []
-    for zeros in range(bits):
-        fraction_bits = bits - 1 - zeros
-        steps = 2 ** fraction_bits
-        # $10^{-E} (0.1 + 0.9 \frac{k + 1}{2^F})$ for $k = 0, \dots, 2^F - 1$
-        magnitudes += [10.0 ** -zeros * (0.1 + 0.9 * (k + 1) / steps) for k in range(steps)]
-    # The code of all zeros is zero; a signed map has two (a sign bit and seven zeros)
-    values = [0.0] + magnitudes + ([0.0] + [-x for x in magnitudes] if signed else [])
-    return torch.tensor(sorted(values), dtype=torch.float32)
-
-
-# The map of $m_t$, which takes either sign, and of $v_t$, which is never negative
-CODE_MAPS = {'signed': dynamic_map(signed=True), 'unsigned': dynamic_map(signed=False)}
-
-
 def as_blocks(flat: torch.Tensor) -> torch.Tensor:
     """A flat tensor as rows of `BLOCK` values, the last row padded with zeros."""
     padding = -flat.numel() % BLOCK
     if padding:
         flat = torch.nn.functional.pad(flat, (0, padding))
     return flat.view(-1, BLOCK)
+
+
+def power_of_five(exponent: torch.Tensor) -> torch.Tensor:
+    r"""
+    $5^n$ for `int32` $n$ from $0$ to $15$, as `float32`: the product of $5^{2^i}$ over the bits
+    $i$ of $n$. Every product up to $5^{10}$ is an integer below $2^{24}$, so exact.
+    """
+    one = torch.ones_like(exponent, dtype=torch.float32)
+    power = torch.where((exponent & 1) > 0, 5., one)
+    power = power * torch.where((exponent & 2) > 0, 25., one)
+    power = power * torch.where((exponent & 4) > 0, 625., one)
+    return power * torch.where((exponent & 8) > 0, 390625., one)
+
+
+def magnitude_of(pattern: torch.Tensor, bits: int) -> torch.Tensor:
+    r"""
+    <a id="magnitude_of"></a>
+
+    ### A code's magnitude, computed
+
+    The value of the code $c$ of `bits` bits without a sign bit, `pattern`, an `int32` tensor,
+    as `float32` ([how](#decoding)).
+    """
+    # $F$, the position of the leading one of $c$: the number of powers of two $2, 4, \dots$ that
+    # are at most $c$
+    fraction_bits = torch.zeros_like(pattern)
+    for bit in range(1, bits):
+        fraction_bits = fraction_bits + (pattern >= (1 << bit)).int()
+    top = (1 << fraction_bits).float()
+    # $\frac{9 (c + 1) - 8 \cdot 2^F}{2^{\text{bits}} \, 5^{\text{bits} - F}}$, a division of two
+    # integers that `float32` holds exactly, so rounded once; and $0$ for $c = 0$
+    numerator = 9 * (pattern.float() + 1) - 8 * top
+    denominator = (1 << bits) * power_of_five(bits - fraction_bits)
+    return torch.where(pattern > 0, numerator / denominator, 0.)
+
+
+def code_values(codes: torch.Tensor, code_map: str) -> torch.Tensor:
+    r"""
+    <a id="dynamic_map"></a>
+
+    ### The dynamic code map
+
+    The values $q_j$ of the positions $j$ in `codes` (any integer dtype) in the map named
+    `code_map`, `'signed'` (in $[-1, 1]$) or `'unsigned'` (in $[0, 1]$), as `float32`. The
+    position of a value is its bit pattern for $v_t$; for $m_t$, $128$ plus the pattern of its
+    magnitude for a positive value and $127$ minus it for a negative one ([above](#code-map)).
+    """
+    position = codes.to(torch.int32)
+    if code_map == 'unsigned':
+        return magnitude_of(position, 8)
+    positive = position >= 128
+    magnitude = magnitude_of(torch.where(positive, position - 128, 127 - position), 7)
+    return torch.where(positive, magnitude, -magnitude)
 
 
 class NearestCode:
@@ -534,11 +560,17 @@ class NearestCode:
 
     def __init__(self, code_map: str):
         self.signed = code_map == 'signed'
-        q = CODE_MAPS[code_map]
+        q = code_values(torch.arange(256), code_map).double()
         magnitudes = q[128:] if self.signed else q
-        # $\mu_j = \frac{p_j + p_{j+1}}{2}$, computed in `float32` as the comparisons read them, and
-        # $\infty$ after the largest, which no value rounds past
-        midpoints = torch.cat([(magnitudes[1:] + magnitudes[:-1]) / 2, torch.tensor([float('inf')])])
+        # $\mu_j = \frac{p_j + p_{j+1}}{2}$, exact in `float64`, and $\infty$ after the largest,
+        # which no value rounds past
+        exact = torch.cat([(magnitudes[1:] + magnitudes[:-1]) / 2, torch.tensor([float('inf')], dtype=torch.float64)])
+        # $M$, the largest `float32` at most $\mu_j$: a `float32` $|x|$ is above $\mu_j$ exactly
+        # when it is above $M$. A midpoint that `float32` does not hold is the only case where
+        # that differs from $|x| \ge \mu_j$, which the signed map needs too
+        rounded = exact.float()
+        midpoints = torch.where(rounded.double() > exact, torch.nextafter(rounded, torch.tensor(0.)), rounded)
+        held = midpoints.double() == exact
         # The buckets from that of the smallest midpoint to that of $1$; every smaller magnitude is
         # below every midpoint, as is the smallest value of the first bucket
         self.first = int(midpoints[0].view(torch.int32)) >> 16
@@ -546,8 +578,9 @@ class NearestCode:
         smallest, largest = (buckets << 16).view(torch.float32), ((buckets << 16) + 0xFFFF).view(torch.float32)
         # $J_b$, the number of midpoints below the bucket's smallest value
         below = (midpoints.unsqueeze(0) < smallest.unsqueeze(1)).sum(dim=1)
-        self.below = below.to(torch.int32)
-        # $M_b = \mu_{J_b}$
+        # $2 J_b$, plus one if `float32` holds $\mu_{J_b}$ exactly: one table read gives both
+        self.below = (2 * below + held[below]).to(torch.int32)
+        # $M_b = \mu_{J_b}$, rounded down
         self.midpoint = midpoints[below]
         # A bucket is narrower than the gap between two midpoints, so it holds at most one: the one
         # after $M_b$ is above the bucket's largest value
@@ -556,26 +589,32 @@ class NearestCode:
     def __call__(self, normalized: torch.Tensor) -> torch.Tensor:
         r"""
         The position in the sorted map of the code nearest to each element of `normalized`, a
-        contiguous `float32` tensor, as `int32`; a value halfway between two codes takes the lower.
+        contiguous `float32` tensor, as `int32`; a value exactly halfway between two codes takes
+        the lower.
         """
         # $|x|$, at most $1$, which a value of a block divided by its largest is; the unsigned map
         # of $v_t$ stores any negative value as zero, its nearest code
         magnitude = normalized.abs().clamp(max=1) if self.signed else normalized.clamp(0, 1)
         # $b$, the top 16 bits of the code of $|x|$ read as an integer (its sign bit is 0): the
         # exponent and the leading seven bits of the fraction, counted from the first bucket
-        bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.below) - 1)
+        bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.midpoint) - 1)
         # $J_b$ and $M_b$
         below, midpoint = self.below.to(normalized.device)[bucket], self.midpoint.to(normalized.device)[bucket]
+        # $[|x| > \mu_{J_b}]$
+        above = (magnitude > midpoint).int()
         if not self.signed:
-            # $J_b + [|x| > M_b]$
-            return below + (magnitude > midpoint).int()
-        # $128 + J_b + [x > M_b]$ for $x > 0$, and $127 - J_b - [|x| \ge M_b]$ for $x \le 0$, the
-        # mirror image, where a tie takes the lower position, the larger magnitude
-        return torch.where(normalized > 0, 128 + below + (magnitude > midpoint).int(),
-                           127 - below - (magnitude >= midpoint).int())
+            # $J_b + [|x| > \mu_{J_b}]$
+            return (below >> 1) + above
+        # $[|x| \ge \mu_{J_b}]$: above it, or on it where `float32` holds it
+        on_or_above = above | ((below & 1) & (magnitude == midpoint).int())
+        # $128 + J_b + [|x| > \mu_{J_b}]$ for $x > 0$, and $127 - J_b - [|x| \ge \mu_{J_b}]$ for
+        # $x \le 0$, the mirror image, where a value halfway takes the lower position, the larger magnitude
+        return torch.where(normalized > 0, 128 + (below >> 1) + above, 127 - (below >> 1) - on_or_above)
 
 
-NEAREST_CODE = {name: NearestCode(name) for name in CODE_MAPS}
+NEAREST_CODE = {name: NearestCode(name) for name in ('signed', 'unsigned')}
+# The tables the compiled loop reads, which [its direct call](fast.html#direct_call) passes to it
+TABLES = [table for code in NEAREST_CODE.values() for table in (code.below, code.midpoint)]
 
 
 def quantize(x: torch.Tensor, code_map: str):
@@ -603,9 +642,8 @@ def dequantize(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) -> torc
 
     The `float32` values of `codes` with their blocks' scales `absmax`.
     """
-    q = CODE_MAPS[code_map].to(codes.device)
     # $T^D_{b,i} = q_{T^Q_{b,i}} N_b$
-    blocks = as_blocks(q[codes.reshape(-1).long()]) * absmax.unsqueeze(1)
+    blocks = as_blocks(code_values(codes.reshape(-1), code_map)) * absmax.unsqueeze(1)
     return blocks.view(-1)[:codes.numel()].view(codes.shape)
 
 
@@ -639,7 +677,8 @@ def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param:
         working[key] = dequantize(state[key], state[key + ABSMAX], code_maps[key])
     wide_param = param.float() if param.dtype == torch.bfloat16 else param
     step_param(working, numbers, grad.float(), wide_param)
-    for key, bits in zip(narrow, random_bits(param, numbers.rounding_seed, len(narrow))):
+    # (8-bit state alone needs no random bits, and its steps have no seed)
+    for key, bits in zip(narrow, random_bits(param, numbers.rounding_seed, len(narrow)) if narrow else []):
         state[key].copy_(stochastic_round(working[key], bits))
     for key in quantized:
         codes, absmax = quantize(working[key], code_maps[key])
