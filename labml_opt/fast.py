@@ -822,7 +822,7 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
         # has checked that they are flat and contiguous. `vec_isa_ok` skips Inductor's probe of
         # which vector instructions work, a second of subprocesses in every new process; the
         # instructions it picks are those `/proc/cpuinfo` lists. The only tables a step reads from
-        # are the [code maps](low_precision.html#NearestCode) of 8-bit state, at positions that are
+        # are the [nearest-code tables](low_precision.html#NearestCode) of 8-bit state, at positions that are
         # in range by construction, so no position is checked (a quarter of an 8-bit step's time).
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
@@ -884,8 +884,10 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
 
     Run the compiled graph once on probe tensors of an odd length, with Inductor's C++ functions
     wrapped to record their arguments, and map each argument back to an input by its memory, or
-    to the length. Then check the plan: the direct call on one copy of random inputs must give
-    exactly what the graph gives on another. Anything else returns `None`, and the graph is used.
+    to the length, or, for a loop over 8-bit state, to an [extra argument](#extra_argument): a
+    table of the nearest codes or a scratch buffer. Then check the plan: the direct call on one
+    copy of random inputs must give exactly what the graph gives on another. Anything else
+    returns `None`, and the graph is used.
     """
     # Inductor's generated modules, which hold its C++ functions as globals named `cpp_fused_...`
     modules = [module for name, module in list(sys.modules.items()) if name.startswith('torch._inductor.runtime.compile_tasks.')]
@@ -942,6 +944,8 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
 
 def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
     """
+    <a id="extra_argument"></a>
+
     What an argument of the C++ loop that is none of the inputs is, as a list that JSON can
     save: `['table', k]` for the `k`th of the [constant tables](low_precision.html#NearestCode)
     of 8-bit state, which Inductor copies; or `['scratch', dtype, sizes]` for a buffer that the
