@@ -923,7 +923,8 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         if isinstance(arg, torch.Tensor):
             index = where.get((arg.data_ptr(), arg.dtype))
             if index is None:
-                extra = extra_argument(arg, numel, kernel.unit)
+                # (only a loop over blocks has them; any other stays with the graph, as it did)
+                extra = extra_argument(arg, numel, kernel.unit) if kernel.unit > 1 else None
                 if extra is None:
                     return None
                 index = -2 - len(extras)
