@@ -437,7 +437,7 @@ class CompiledStep:
             return None
         result = kernel(param, grad, tensors, values)
         chosen = kernel.sized(param.numel())
-        if keep_plan and chosen.plan is not None and not chosen.made:
+        if keep_plan and chosen.plan is not None and not chosen.returned:
             self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, tensors)
         elif keep_plan:
             self.plans.pop(id(param), None)
@@ -516,7 +516,7 @@ class Plan:
         self.function = kernel.function
         # The gradient's slots hold `None` between steps, so that the plan keeps no gradient alive
         everything = [param, None, *tensors, *self.inputs.tensors]
-        self.args = [everything[i] if i >= 0 else self.numel // kernel.unit for i in kernel.plan]
+        self.args = [everything[i] if i >= 0 else self.numel // kernel.unit if i == -1 else None for i in kernel.plan]
         self.grad_slots = [slot for slot, i in enumerate(kernel.plan) if i == 1]
 
     def holds(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> bool:
@@ -663,22 +663,21 @@ class Kernel:
     * `count` is the number of numbers
     * `plan` says what to pass to Inductor's C++ function, in its order: an index into the
       inputs (the parameter, its gradient, the state tensors and the numbers), `-1` for the
-      length of the tensors, or `-2 - k` for the `k`th of the 0-d tensors of `made` (the sums it
-      returns, then Inductor's own), new on each call; `function` is then that C++ function,
-      called directly.
+      length of the tensors, or `-2 - k` for the `k`th of `extras` (see
+      [`extra_argument`](#extra_argument): the sums it returns, then Inductor's own tables and
+      tensors); `function` is then that C++ function, called directly.
       Without a plan, `function` is the compiled graph as Inductor returns it.
     """
 
     def __init__(self, function: Callable, count: int, plan: Optional[List[int]] = None, unit: int = 1,
-                 made: Optional[List[torch.dtype]] = None, returned: int = 0):
-        self.function = function
+                 extras: Optional[List[list]] = None, returned: int = 0):
+        # Extra arguments (`-2 - k` in the plan for the `k`th of `extras`) go in through `WithExtras`
+        self.function = WithExtras(function, plan, extras) if extras else function
         self.count = count
         self.plan = plan
         # The loop's length is in elements, or in blocks of `unit` elements for blockwise state
         self.unit = unit
-        # The dtypes of the 0-d tensors that a direct call makes for the C++ function to write, the
-        # first `returned` of which it returns: the sums of a pass that returns sums
-        self.made = made or []
+        # How many of the extras the call returns: the sums of a pass that returns sums
         self.returned = returned
         # Each thread's 0-d inputs for the numbers
         self.local = threading.local()
@@ -703,9 +702,8 @@ class Kernel:
             # The C++ loop takes data pointers and the length: contiguous tensors need no flat views
             everything = [param, grad, *tensors, *inputs.tensors]
             length = param.numel() // self.unit
-            made = [torch.empty((), dtype=dtype) for dtype in self.made]
-            self.function(*[everything[i] if i >= 0 else length if i == -1 else made[-2 - i] for i in self.plan])
-            return made[:self.returned]
+            made = self.function(*[everything[i] if i >= 0 else length if i == -1 else None for i in self.plan])
+            return made[:self.returned] if self.returned else []
         else:
             rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else tensor.view(-1)
                     for tensor in [param, grad, *tensors]]
@@ -774,8 +772,7 @@ def compile_kernel(key: Any, optimizer: torch.optim.Optimizer, method: str, maxi
         timer.daemon = True
         timer.start()
         try:
-            kernels = [record_and_compile(optimizer, method, maximize, layout, numbers, param.dtype, threads)
-                       for threads in (1, -1)]
+            kernels = record_and_compile(optimizer, method, maximize, layout, numbers, param.dtype, (1, -1))
             KERNELS[key] = BySize(*kernels)
         except Exception as error:
             KERNELS[key] = f'compiling the {what} failed: {type(error).__name__}: {str(error).splitlines()[0]}'
@@ -824,12 +821,13 @@ DECOMPOSITIONS = {torch.ops.aten.lerp_.Tensor: lerp_, torch.ops.aten.sum.default
 
 def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: bool,
                        layout: Tuple[Tuple[str, torch.dtype], ...], numbers: Dict[str, Any], dtype: torch.dtype,
-                       threads: int) -> Kernel:
+                       threads: Tuple[int, ...]) -> List[Kernel]:
     """
     The update of one parameter (or the optimizer's `method`) as a function of flat tensors: the
     parameter, its gradient, the state tensors of `layout` (key and dtype), and the numbers of the
     step, in the order `numbers` has them. Everything it changes, it changes in place; it returns
-    the 0-d tensors that `method` returns, none for an update. `threads` is 1, or -1 for all.
+    the 0-d tensors that `method` returns, none for an update. It is recorded once and compiled
+    for each of `threads`, 1, or -1 for all.
     """
     names = [name for name, value in numbers.items() if is_value(value)]
     flags = {name: value for name, value in numbers.items() if not is_value(value)}
@@ -865,15 +863,21 @@ def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: 
     if guards:
         raise ValueError(f'step_param reads a number or a tensor size with Python ({guards[0].expr}), '
                          f'so the recorded step would hold for that value only')
-    # A loop over `bfloat16` is compiled under `bfloat16_vectors`, and saved under its name too
-    narrow = torch.bfloat16 in dtypes
-    how = vectors_key().uuid().hex() if narrow else ''
     # How many 0-d tensors it returns
     returned = len(graph.graph.output_node().args[0])
+    return [compile_graph(graph, stand_ins, scalars, len(names), unit, count, returned) for count in threads]
+
+
+def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], scalars: List[torch.Tensor],
+                  count: int, unit: int, threads: int, returned: int) -> Kernel:
+    """The recorded update `graph`, loaded from our cache or compiled, to run on `threads` threads."""
+    # A loop over `bfloat16` is compiled under `bfloat16_vectors`, and saved under its name too
+    narrow = torch.bfloat16 in [tensor.dtype for tensor in stand_ins]
+    how = vectors_key().uuid().hex() if narrow else ''
     saved = SavedKernels(CACHE_DIR, graph.code + how, [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
-        return Kernel(plan[0], len(names), plan[1], unit, made=plan[2], returned=returned)
+        return Kernel(plan[0], count, plan[1], unit, plan[2], returned)
     if not compiler_available():
         raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
     with warnings.catch_warnings(), inductor_cache(CACHE_DIR), bfloat16_vectors(narrow):
@@ -884,18 +888,18 @@ def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: 
         # has checked that they are flat and contiguous. `vec_isa_ok` skips Inductor's probe of
         # which vector instructions work, a second of subprocesses in every new process; the
         # instructions it picks are those `/proc/cpuinfo` lists. The only tables a step reads from
-        # are the [code maps](low_precision.html#NearestCode) of 8-bit state, at positions that are
+        # are the [nearest-code tables](low_precision.html#NearestCode) of 8-bit state, at positions that are
         # in range by construction, so no position is checked (a quarter of an 8-bit step's time).
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
             options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads,
                                         'assert_indirect_indexing': False,
                                         'post_grad_custom_post_pass': vectors_key() if narrow else None}})
-    kernel = Kernel(function, len(names), unit=unit)
+    kernel = Kernel(function, count, unit=unit)
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
         saved.save(*direct)
-        return Kernel(direct[0], len(names), direct[1], unit, made=direct[2], returned=returned)
+        return Kernel(direct[0], count, direct[1], unit, direct[2], returned)
     return kernel
 
 
@@ -947,8 +951,10 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
 
     Run the compiled graph once on probe tensors of an odd length, with Inductor's C++ functions
     wrapped to record their arguments, and map each argument back to an input by its memory, or
-    to the length. Then check the plan: the direct call on one copy of random inputs must give
-    exactly what the graph gives on another. Anything else returns `None`, and the graph is used.
+    to the length, or, for a loop over 8-bit state, to an [extra argument](#extra_argument): a
+    table of the nearest codes or a scratch buffer. Then check the plan: the direct call on one
+    copy of random inputs must give exactly what the graph gives on another. Anything else
+    returns `None`, and the graph is used.
     """
     # Inductor's generated modules, which hold its C++ functions as globals named `cpp_fused_...`
     modules = [module for name, module in list(sys.modules.items()) if name.startswith('torch._inductor.runtime.compile_tasks.')]
@@ -980,26 +986,90 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
     # The graph's inputs are flat views of these tensors: the same memory, other objects. The
     # sums it returns are written into 0-d tensors that Inductor's function makes: `-2 - k` for the `k`th
     where = {(tensor.data_ptr(), tensor.dtype): i for i, tensor in enumerate(inputs)}
+    # The sums it returns are written into 0-d tensors that Inductor's function makes: the first extras
     where.update({(tensor.data_ptr(), tensor.dtype): -2 - k for k, tensor in enumerate(results)})
-    made = [result.dtype for result in results]
+    extras = [extra_argument(result, numel, kernel.unit) for result in results]
     plan = []
     for arg in args:
         if isinstance(arg, torch.Tensor):
             index = where.get((arg.data_ptr(), arg.dtype))
-            if index is None and arg.dim() == 0:
-                # A 0-d tensor of Inductor's own, such as a sum before it is rounded: made anew too
-                made.append(arg.dtype)
-                index = where[(arg.data_ptr(), arg.dtype)] = -1 - len(made)
+            if index is None:
+                # A 0-d tensor of Inductor's own, such as a sum before it is rounded, or a table or
+                # a buffer of a loop over blocks; any other loop stays with the graph
+                extra = extra_argument(arg, numel, kernel.unit) if kernel.unit > 1 or arg.dim() == 0 else None
+                if extra is None:
+                    return None
+                index = where[(arg.data_ptr(), arg.dtype)] = -2 - len(extras)
+                extras.append(extra)
         else:
             index = -1 if arg == numel else None
         if index is None:
             return None
         plan.append(index)
-    direct = Kernel(function, kernel.count, plan, kernel.unit, made=made, returned=len(results))
+    # Scratch tensors are sized from the length; the sums are read from where the loop wrote them
+    if extras and -1 not in plan or {-2 - i for i in plan if i <= -2} != set(range(len(extras))):
+        return None
+    direct = Kernel(function, kernel.count, plan, kernel.unit, extras, len(results))
     sums = direct(copy[0], copy[1], copy[2:], values)
     if not all(torch.equal(a, b) for a, b in zip(probe + results, copy + sums)):
         return None
-    return function, plan, made
+    return function, plan, extras
+
+
+def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
+    """
+    <a id="extra_argument"></a>
+
+    What an argument of the C++ loop that is none of the inputs is, as a list that JSON can
+    save: `['table', k]` for the `k`th of the [constant tables](low_precision.html#NearestCode)
+    of 8-bit state, which Inductor copies; or `['scratch', dtype, sizes]` for a tensor that the
+    compiled graph makes on every call, of `sizes` where a negative size $-f$ means $f$ times
+    the loop's length: a 0-d sum that the loop returns or keeps before rounding it, or, in a
+    loop over blocks, the new moments that Inductor keeps between the maximum over the block and
+    the codes. `None` for anything else.
+    """
+    for k, table in enumerate(low_precision.TABLES):
+        if arg.dtype == table.dtype and arg.shape == table.shape and torch.equal(arg, table):
+            return ['table', k]
+    sizes = []
+    for size in arg.shape:
+        if size % numel == 0 and size // numel in (1, unit):
+            sizes.append(-(size // numel))
+        elif size == unit:
+            sizes.append(size)
+        else:
+            return None
+    return ['scratch', str(arg.dtype).replace('torch.', ''), sizes]
+
+
+class WithExtras:
+    """
+    A C++ loop that takes extra arguments: called with `None` in their places, it fills them
+    in, the tables once and for all, a new scratch tensor on every call (as the compiled graph
+    makes them), sized by the length in the slot of `-1`. Returns the extras it made, in the
+    order of `extras`, so that the sums a loop returns come first.
+    """
+
+    def __init__(self, function: Callable, plan: List[int], extras: List[list]):
+        self.function = function
+        self.length = plan.index(-1)
+        self.tables = [(slot, low_precision.TABLES[extras[-2 - i][1]]) for slot, i in enumerate(plan)
+                       if i <= -2 and extras[-2 - i][0] == 'table']
+        self.scratch = [(slot, getattr(torch, extras[-2 - i][1]), extras[-2 - i][2]) for slot, i in enumerate(plan)
+                        if i <= -2 and extras[-2 - i][0] == 'scratch']
+        # Where each extra goes: a scratch tensor that two slots share is made once
+        self.slots = {-2 - i: slot for slot, i in enumerate(plan) if i <= -2}
+        self.count = len(extras)
+
+    def __call__(self, *args):
+        args = list(args)
+        length = args[self.length]
+        for slot, table in self.tables:
+            args[slot] = table
+        for slot, dtype, sizes in self.scratch:
+            args[slot] = torch.empty([-size * length if size < 0 else size for size in sizes], dtype=dtype)
+        self.function(*args)
+        return [args[self.slots[k]] for k in range(self.count)]
 
 
 class SavedKernels:
@@ -1026,18 +1096,21 @@ class SavedKernels:
         self.library = os.path.join(self.directory, self.digest + '.so')
         self.plan = os.path.join(self.directory, self.digest + '.json')
 
-    def load(self) -> Optional[Tuple[Callable, List[int], List[torch.dtype]]]:
+    def load(self) -> Optional[Tuple[Callable, List[int], List[list]]]:
         import importlib.util
         import json
         try:
             with open(self.plan) as file:
-                plan = json.load(file)
-            # The plan, or, for a loop that makes 0-d tensors, the plan and their dtypes by name
-            plan, made = (plan, []) if isinstance(plan, list) else (plan['plan'], plan['made'])
-            if not (isinstance(plan, list) and all(isinstance(i, int) for i in plan)):
+                saved = json.load(file)
+            plan, extras = saved['plan'], saved['extras']
+            if not (isinstance(plan, list) and all(isinstance(i, int) and i >= -1 - len(extras) for i in plan)):
                 return None
-            made = [getattr(torch, name) for name in made]
-            if not all(isinstance(dtype, torch.dtype) for dtype in made):
+            # Each extra is a table we hold or a tensor to make of a dtype and integer sizes: a
+            # file can name nothing else
+            if not all(extra[0] == 'table' and extra[1] in range(len(low_precision.TABLES)) or
+                       extra[0] == 'scratch' and isinstance(getattr(torch, extra[1], None), torch.dtype) and
+                       all(isinstance(size, int) for size in extra[2]) for extra in extras) or \
+                    (extras and -1 not in plan):
                 return None
             # Inductor's C++ functions find the data of a tensor through this address
             os.environ['_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR'] = str(
@@ -1045,20 +1118,18 @@ class SavedKernels:
             spec = importlib.util.spec_from_file_location(f'labml_opt_{self.digest}.kernel', self.library)
             module = importlib.util.module_from_spec(spec)
             spec.loader.exec_module(module)
-            return module.kernel, plan, made
-        except (OSError, ValueError, ImportError, AttributeError, KeyError, TypeError):
+            return module.kernel, plan, extras
+        except (OSError, ValueError, ImportError, AttributeError, KeyError, TypeError, IndexError):
             return None
 
-    def save(self, function: Callable, plan: List[int], made: List[torch.dtype]):
+    def save(self, function: Callable, plan: List[int], extras: List[list]):
         import json
-        if made:
-            plan = {'plan': plan, 'made': [str(dtype).removeprefix('torch.') for dtype in made]}
         library = sys.modules[function.__module__].__file__ if function.__module__ in sys.modules else None
         library = library or getattr(getattr(function, '__self__', None), '__file__', None)
         if library is None:
             return
         os.makedirs(self.directory, exist_ok=True)
-        for source, target, write in ((library, self.library, None), (None, self.plan, json.dumps(plan))):
+        for source, target, write in ((library, self.library, None), (None, self.plan, json.dumps({'plan': plan, 'extras': extras}))):
             temporary = f'{target}.{os.getpid()}.tmp'
             if write is None:
                 shutil.copyfile(source, temporary)

@@ -205,10 +205,34 @@ coarser further down, which is the point: seven decades in 8 bits.
 Two choices here are ours. Each code sits at the *top* of its slice of the decade, $k + 1$, so
 that $1$ and every $10^{-E}$ are codes and nothing needs adding; bitsandbytes and torchao put
 each code in the middle of its slice, $k + \frac{1}{2}$, and add $1$ as a code of its own. And the
-code stored is the position $j$ of the value in the sorted map, so that decoding is one table
-lookup. For $v_t$ the position is the bit pattern itself, read as an integer: more leading
+code stored is the position $j$ of the value in the sorted map, so that codes compare as their
+values do. For $v_t$ the position is the bit pattern itself, read as an integer: more leading
 zeros mean a smaller number and a smaller value. For $m_t$ it is $128$ plus the pattern of the
 magnitude for a positive value, and $127$ minus it for a negative one.
+
+<a id="decoding"></a>
+
+### Decoding by arithmetic
+
+The loop reads a code for every element and every moment, and a table of 256 values is a read
+that the compiler cannot keep in vector registers: Inductor compiles it into a loop over the 16
+lanes of a vector, each a load from memory at a 64-bit position. The value of a code can be
+computed instead, from its bits. For a pattern $c > 0$ of `bits` bits (8 for $v_t$, 7 for the
+magnitude of $m_t$), the leading one is at position $F$, so $c = 2^F + k$, and
+$E = \text{bits} - 1 - F$ zeros come before it. Put the decade's $10^{-E}$ and the fraction over
+one denominator:
+
+$$q = 10^{-E}\Big(\frac{1}{10} + \frac{9}{10} \cdot \frac{k + 1}{2^F}\Big)
+    = \frac{2^F + 9 (k + 1)}{10^{E + 1} \, 2^F}
+    = \frac{9 (c + 1) - 8 \cdot 2^F}{2^{\text{bits}} \, 5^{\text{bits} - F}}$$
+
+since $10^{E+1} 2^F = 2^{E + 1 + F} 5^{E + 1}$ and $E + 1 + F = \text{bits}$. The numerator is an
+integer below $2^{11}$ and the denominator one below $2^{24}$ ($2^8 \cdot 5^8$ at most), so both
+are exact in `float32`, and their quotient is rounded once: it is the `float32` nearest to $q$,
+the value the map holds. [`magnitude_of`](#magnitude_of) computes it with a few comparisons
+(for $F$), a product of powers of five and one division, all of which Inductor vectorizes;
+`tests/optimizers/test_low_precision.py` checks every code, to the last bit, against the paper's
+formula evaluated in Python's `float64`.
 
 <a id="nearest-code"></a>
 
@@ -218,6 +242,12 @@ Write the magnitudes of a map in order, $p_0 = 0 < p_1 < \dots$ (all of $v_t$'s 
 half of $m_t$'s), and the midpoints between neighbours
 
 $$\mu_j = \frac{p_j + p_{j+1}}{2}$$
+
+exactly: the sum of two `float32` values needs one bit more than `float32` has, so the midpoint
+is kept as $M$, the largest `float32` at most $\mu_j$. A `float32` $|x|$ is above $\mu_j$ exactly
+when it is above $M$; it is on $\mu_j$ only where $M = \mu_j$, which one bit beside the table says.
+(Before, the midpoints were rounded to nearest, and a value within a unit in the last place of
+one of about 70 midpoints of each map took the code beside the nearest.)
 
 The nearest magnitude to $|x|$ is $p_j$ for the $j$ with $\mu_{j-1} < |x| \le \mu_j$: $j$ is the
 number of midpoints below $|x|$. A binary search of the midpoints (`torch.bucketize`) finds it in
@@ -231,8 +261,8 @@ are its exponent and the first seven bits of its fraction (they are its `bfloat1
 truncated). All magnitudes with the same $b$, a *bucket*, lie within $2^{-7}$ of their size of
 each other, and everywhere in both maps that is narrower than the gap between two midpoints:
 a bucket holds at most one of them. So a table of two numbers per bucket finishes the job: $J_b$,
-the number of midpoints below the bucket, and the next one, $M_b = \mu_{J_b}$, which may lie
-inside it. Then
+the number of midpoints below the bucket (with the bit that says whether `float32` holds the
+next one), and the next one, $M_b$, the $M$ of $\mu_{J_b}$, which may lie inside it. Then
 
 $$j = J_b + \big[\, |x| > M_b \,\big]$$
 
@@ -242,9 +272,18 @@ smaller values are in the first. The signed map mirrors the unsigned one: its po
 $128 + j$ for $x > 0$ and $127 - J_b - \big[\, |x| \ge M_b \,\big]$ for $x \le 0$, where a value
 exactly on a midpoint takes the larger magnitude, as a search would give it the lower position.
 [`NearestCode`](#NearestCode) builds the tables and checks that no bucket holds two midpoints;
-`tests/optimizers/test_low_precision.py` checks that it finds the position that `torch.bucketize`
-finds, on every `float32` within 300 units in the last place of each midpoint, on both sides of
-every bucket's edges, and on random values.
+`tests/optimizers/test_low_precision.py` checks that it finds the code that a brute-force search
+finds (the distance to every code of the map, exact in `float64`), on every `float32` within 3
+units in the last place of each midpoint and of each code, on both sides of every bucket's
+edges, and on random values.
+
+The nearest code could be computed too: count the powers of ten above $|x|$ for its decade $E$;
+then $\frac{|x| \, 2^{\text{bits}} 5^{E+1} + 8 \cdot 2^F}{9} - 1$, the inverse of the formula
+above, is a position within one of the code below $|x|$, and one comparison of $2|x|$ with the
+sum of the two codes beside it, exact in `float64`, finishes. It gives the brute-force search's
+code on every value tested, but on this machine it took twice as long as the two table reads,
+about 60 vector operations and two divisions against two lane-by-lane loads (see [what it
+costs](#benchmark)), so the tables stay.
 
 Rounding to nearest is what the paper does, and it has the lost update of `bfloat16`, worse. $v_t$
 changes by $(1 - \beta_2)(g_t^2 - v_{t-1})$, a thousandth of the distance, and a change of less than
@@ -382,16 +421,27 @@ it ran as written, with a search for each code, but far from its floor, 0.57 of 
 bytes. `bfloat16` state takes 1.2 times as long (see above). On a quiet machine the `float32`
 times are several times shorter and the ratios differ; only the order is safe to read.
 
-Where the time goes is not memory but the table lookups. On a tensor of 262,144 elements, which
-fits in the cache, one 8-bit step of the compiled loop took about 2.1 ms of CPU time on one
-thread, against 0.2 to 0.6 ms for torch's fused AdamW in `float32` (the machine was busy). With
-the nearest code replaced by a plain multiplication (an experiment, not in the code) it took 1.3
-ms; with the old codes read as a linear map, $\frac{j}{255}$, instead of from the table, 1.1 ms;
-with both, 0.4 ms. Each element reads six tables: the value of each moment's old code, and $J_b$
-and $M_b$ for each new one. Inductor vectorizes the arithmetic 16 wide, but it compiles each
-table read into a loop over the 16 lanes, through memory, with 64-bit positions. A step near the
-floor of 16 bytes needs those reads to stay in vector registers, or a code map whose values
-and nearest codes are computed, not looked up.
+Where the time goes is not memory but the arithmetic of the codes. On a tensor of 262,144
+elements, which fits in the cache, an 8-bit step of the compiled loop took 1.9 ms of CPU time on
+one thread when it read six tables per element, against 0.16 ms for torch's fused AdamW in
+`float32` (minimum of 15 interleaved repeats of 20 steps, `time.process_time`, machine busy).
+With the old codes [decoded by arithmetic](#decoding) it takes 1.66 to 1.68 ms. Measured on their
+own, compiled on the same 262,144 elements: decoding by a table read 0.47 ms, by arithmetic 0.45
+ms; the nearest code by the two table reads 0.46 to 0.49 ms, by the arithmetic
+[above](#nearest-code) 0.94 to 1.10 ms, which is why its tables stay. Measured apart, the two
+decodings and two nearest codes of an element add up to about 1.9 ms, as much as the whole
+loop: the codes are nearly all of an 8-bit step. Without them (an experiment, not in the code:
+old codes read as $\frac{j}{255}$, new ones a multiplication) the loop took 0.4 ms.
+That rest is the update, the maximum of each block, and the passes Inductor makes: it does not
+fuse the maximum of a block with the codes that need it, so it writes each new moment in
+`float32` to a buffer of the tensor's size and reads it back.
+
+The loop is called directly, as every other loop is ([calling the loop](fast.html#direct_call)):
+Inductor hands the C++ function the nearest-code tables, which it copies, and buffers it allocates
+on every call, and the direct call now supplies both. So a process with a warm cache loads the
+saved loop without importing Inductor: the first step of a warm process took 0.68 s, against
+2.0 s before, and a group whose parameters all took their plans takes [the steady
+step](fast.html#steady).
 """
 
 from typing import Dict, List, Union
@@ -491,39 +541,65 @@ MIN_QUANTIZED_NUMEL = 4096
 ABSMAX = '_absmax'
 
 
-def dynamic_map(signed: bool) -> torch.Tensor:
-    r"""
-    <a id="dynamic_map"></a>
-
-    ### The dynamic code map
-
-    The 256 values $q_0 < q_1 < \dots < q_{255}$ of the map, in $[-1, 1]$ (`signed`) or $[0, 1]$,
-    built from the bits of a code as [above](#code-map): after the sign bit, if there is one,
-    $E$ zeros, a one, and $F$ fraction bits $k$ give $10^{-E} (0.1 + 0.9 \frac{k + 1}{2^F})$.
-    The code stored is the value's position $j$ in the sorted map, not its bit pattern.
-    """
-    bits = 7 if signed else 8
-    magnitudes = []
-    for zeros in range(bits):
-        fraction_bits = bits - 1 - zeros
-        steps = 2 ** fraction_bits
-        # $10^{-E} (0.1 + 0.9 \frac{k + 1}{2^F})$ for $k = 0, \dots, 2^F - 1$
-        magnitudes += [10.0 ** -zeros * (0.1 + 0.9 * (k + 1) / steps) for k in range(steps)]
-    # The code of all zeros is zero; a signed map has two (a sign bit and seven zeros)
-    values = [0.0] + magnitudes + ([0.0] + [-x for x in magnitudes] if signed else [])
-    return torch.tensor(sorted(values), dtype=torch.float32)
-
-
-# The map of $m_t$, which takes either sign, and of $v_t$, which is never negative
-CODE_MAPS = {'signed': dynamic_map(signed=True), 'unsigned': dynamic_map(signed=False)}
-
-
 def as_blocks(flat: torch.Tensor) -> torch.Tensor:
     """A flat tensor as rows of `BLOCK` values, the last row padded with zeros."""
     padding = -flat.numel() % BLOCK
     if padding:
         flat = torch.nn.functional.pad(flat, (0, padding))
     return flat.view(-1, BLOCK)
+
+
+def power_of_five(exponent: torch.Tensor) -> torch.Tensor:
+    r"""
+    $5^n$ for `int32` $n$ from $0$ to $8$, all the maps need, as `float32`: the product of
+    $5^{2^i}$ over the bits $i$ of $n$, an integer below $2^{24}$ and so exact.
+    """
+    one = torch.ones_like(exponent, dtype=torch.float32)
+    power = torch.where((exponent & 1) > 0, 5., one)
+    power = power * torch.where((exponent & 2) > 0, 25., one)
+    power = power * torch.where((exponent & 4) > 0, 625., one)
+    return power * torch.where((exponent & 8) > 0, 390625., one)
+
+
+def magnitude_of(pattern: torch.Tensor, bits: int) -> torch.Tensor:
+    r"""
+    <a id="magnitude_of"></a>
+
+    ### A code's magnitude, computed
+
+    The value of the code $c$ of `bits` bits without a sign bit, `pattern`, an `int32` tensor,
+    as `float32` ([how](#decoding)).
+    """
+    # $F$, the position of the leading one of $c$: the number of powers of two $2, 4, \dots$ that
+    # are at most $c$
+    fraction_bits = torch.zeros_like(pattern)
+    for bit in range(1, bits):
+        fraction_bits = fraction_bits + (pattern >= (1 << bit)).int()
+    top = (1 << fraction_bits).float()
+    # $\frac{9 (c + 1) - 8 \cdot 2^F}{2^{\text{bits}} \, 5^{\text{bits} - F}}$, a division of two
+    # integers that `float32` holds exactly, so rounded once; and $0$ for $c = 0$
+    numerator = 9 * (pattern.float() + 1) - 8 * top
+    denominator = (1 << bits) * power_of_five(bits - fraction_bits)
+    return torch.where(pattern > 0, numerator / denominator, 0.)
+
+
+def code_values(codes: torch.Tensor, code_map: str) -> torch.Tensor:
+    r"""
+    <a id="dynamic_map"></a>
+
+    ### The dynamic code map
+
+    The values $q_j$ of the positions $j$ in `codes` (any integer dtype) in the map named
+    `code_map`, `'signed'` (in $[-1, 1]$) or `'unsigned'` (in $[0, 1]$), as `float32`. The
+    position of a value is its bit pattern for $v_t$; for $m_t$, $128$ plus the pattern of its
+    magnitude for a positive value and $127$ minus it for a negative one ([above](#code-map)).
+    """
+    position = codes.to(torch.int32)
+    if code_map == 'unsigned':
+        return magnitude_of(position, 8)
+    positive = position >= 128
+    magnitude = magnitude_of(torch.where(positive, position - 128, 127 - position), 7)
+    return torch.where(positive, magnitude, -magnitude)
 
 
 class NearestCode:
@@ -542,11 +618,17 @@ class NearestCode:
 
     def __init__(self, code_map: str):
         self.signed = code_map == 'signed'
-        q = CODE_MAPS[code_map]
+        q = code_values(torch.arange(256), code_map).double()
         magnitudes = q[128:] if self.signed else q
-        # $\mu_j = \frac{p_j + p_{j+1}}{2}$, computed in `float32` as the comparisons read them, and
-        # $\infty$ after the largest, which no value rounds past
-        midpoints = torch.cat([(magnitudes[1:] + magnitudes[:-1]) / 2, torch.tensor([float('inf')])])
+        # $\mu_j = \frac{p_j + p_{j+1}}{2}$, exact in `float64`, and $\infty$ after the largest,
+        # which no value rounds past
+        exact = torch.cat([(magnitudes[1:] + magnitudes[:-1]) / 2, torch.tensor([float('inf')], dtype=torch.float64)])
+        # $M$, the largest `float32` at most $\mu_j$: a `float32` $|x|$ is above $\mu_j$ exactly
+        # when it is above $M$. A midpoint that `float32` does not hold is the only case where
+        # that differs from $|x| \ge \mu_j$, which the signed map needs too
+        rounded = exact.float()
+        midpoints = torch.where(rounded.double() > exact, torch.nextafter(rounded, torch.tensor(0.)), rounded)
+        held = midpoints.double() == exact
         # The buckets from that of the smallest midpoint to that of $1$; every smaller magnitude is
         # below every midpoint, as is the smallest value of the first bucket
         self.first = int(midpoints[0].view(torch.int32)) >> 16
@@ -554,8 +636,9 @@ class NearestCode:
         smallest, largest = (buckets << 16).view(torch.float32), ((buckets << 16) + 0xFFFF).view(torch.float32)
         # $J_b$, the number of midpoints below the bucket's smallest value
         below = (midpoints.unsqueeze(0) < smallest.unsqueeze(1)).sum(dim=1)
-        self.below = below.to(torch.int32)
-        # $M_b = \mu_{J_b}$
+        # $2 J_b$, plus one if `float32` holds $\mu_{J_b}$ exactly: one table read gives both
+        self.below = (2 * below + held[below]).to(torch.int32)
+        # $M_b = \mu_{J_b}$, rounded down
         self.midpoint = midpoints[below]
         # A bucket is narrower than the gap between two midpoints, so it holds at most one: the one
         # after $M_b$ is above the bucket's largest value
@@ -564,26 +647,32 @@ class NearestCode:
     def __call__(self, normalized: torch.Tensor) -> torch.Tensor:
         r"""
         The position in the sorted map of the code nearest to each element of `normalized`, a
-        contiguous `float32` tensor, as `int32`; a value halfway between two codes takes the lower.
+        contiguous `float32` tensor, as `int32`; a value exactly halfway between two codes takes
+        the lower.
         """
         # $|x|$, at most $1$, which a value of a block divided by its largest is; the unsigned map
         # of $v_t$ stores any negative value as zero, its nearest code
         magnitude = normalized.abs().clamp(max=1) if self.signed else normalized.clamp(0, 1)
         # $b$, the top 16 bits of the code of $|x|$ read as an integer (its sign bit is 0): the
         # exponent and the leading seven bits of the fraction, counted from the first bucket
-        bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.below) - 1)
+        bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.midpoint) - 1)
         # $J_b$ and $M_b$
         below, midpoint = self.below.to(normalized.device)[bucket], self.midpoint.to(normalized.device)[bucket]
+        # $[|x| > \mu_{J_b}]$
+        above = (magnitude > midpoint).int()
         if not self.signed:
-            # $J_b + [|x| > M_b]$
-            return below + (magnitude > midpoint).int()
-        # $128 + J_b + [x > M_b]$ for $x > 0$, and $127 - J_b - [|x| \ge M_b]$ for $x \le 0$, the
-        # mirror image, where a tie takes the lower position, the larger magnitude
-        return torch.where(normalized > 0, 128 + below + (magnitude > midpoint).int(),
-                           127 - below - (magnitude >= midpoint).int())
+            # $J_b + [|x| > \mu_{J_b}]$
+            return (below >> 1) + above
+        # $[|x| \ge \mu_{J_b}]$: above it, or on it where `float32` holds it
+        on_or_above = above | ((below & 1) & (magnitude == midpoint).int())
+        # $128 + J_b + [|x| > \mu_{J_b}]$ for $x > 0$, and $127 - J_b - [|x| \ge \mu_{J_b}]$ for
+        # $x \le 0$, the mirror image, where a value halfway takes the lower position, the larger magnitude
+        return torch.where(normalized > 0, 128 + (below >> 1) + above, 127 - (below >> 1) - on_or_above)
 
 
-NEAREST_CODE = {name: NearestCode(name) for name in CODE_MAPS}
+NEAREST_CODE = {name: NearestCode(name) for name in ('signed', 'unsigned')}
+# The tables the compiled loop reads, which [its direct call](fast.html#direct_call) passes to it
+TABLES = [table for code in NEAREST_CODE.values() for table in (code.below, code.midpoint)]
 
 
 def quantize(x: torch.Tensor, code_map: str):
@@ -611,9 +700,8 @@ def dequantize(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) -> torc
 
     The `float32` values of `codes` with their blocks' scales `absmax`.
     """
-    q = CODE_MAPS[code_map].to(codes.device)
     # $T^D_{b,i} = q_{T^Q_{b,i}} N_b$
-    blocks = as_blocks(q[codes.reshape(-1).long()]) * absmax.unsqueeze(1)
+    blocks = as_blocks(code_values(codes.reshape(-1), code_map)) * absmax.unsqueeze(1)
     return blocks.view(-1)[:codes.numel()].view(codes.shape)
 
 
@@ -647,7 +735,8 @@ def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param:
         working[key] = dequantize(state[key], state[key + ABSMAX], code_maps[key])
     wide_param = param.float() if param.dtype == torch.bfloat16 else param
     step_param(working, numbers, grad.float(), wide_param)
-    for key, bits in zip(narrow, random_bits(param, numbers.rounding_seed, len(narrow))):
+    # (8-bit state alone needs no random bits, and its steps have no seed)
+    for key, bits in zip(narrow, random_bits(param, numbers.rounding_seed, len(narrow)) if narrow else []):
         state[key].copy_(stochastic_round(working[key], bits))
     for key in quantized:
         codes, absmax = quantize(working[key], code_maps[key])

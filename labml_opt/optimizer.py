@@ -312,7 +312,10 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                 if state:
                     self.state[param] = state
             numbers, shared = self.shared_numbers(state, hyperparameters, shared)
-            if positions is not None:
+            # 8-bit state is rounded to nearest: only `bfloat16` state, which a `bfloat16` parameter's
+            # small tensors keep in 8-bit mode, needs random bits, and without them the parameters
+            # share their numbers and can take [the steady step](fast.html#steady)
+            if positions is not None and (self.state_dtype != '8bit' or param.dtype == torch.bfloat16):
                 # A parameter's own numbers: the others' are shared
                 numbers = Numbers(numbers, rounding_seed=low_precision.rounding_seed(
                     self.seed, positions[id(param)], int(state['step'])))
