@@ -94,6 +94,13 @@ ATTRIBUTE_VALUE_RE = re.compile(r'\s+([^\s=>"]+)="([^"]*)"')
 CLASS_RE = re.compile(r'\s*(?:(?:mjx-|MJX-|TEX-|MathJax)[\w-]*\s*)*')
 # The fonts the stylesheet names (`fontURL` in typeset.js), and MathJax's licence.
 FONTS = 'es5/output/chtml/fonts/woff-v2'
+# MathJax names MJXZERO first in every font family of its CSS: a font of one private-use
+# character, U+EFFC. A browser that is not told which characters a font has loads it before it
+# finds that a character is not in it, and only then loads the font that has it: two loads one
+# after the other, and the page laid out again after each. Told, it skips MJXZERO for every
+# other character and loads the fonts a page needs at once.
+ZERO_FONT = '  font-family: MJXZERO;\n'
+ZERO_RANGE = '  unicode-range: U+EFFC;\n'
 
 
 class Formula(NamedTuple):
@@ -209,7 +216,7 @@ class MathJax:
                     key = ' '.join(sorted(classes, key=lambda name: not name.startswith('mjx-c')))
                     characters[key] = characters.get(key, '') + rule + '\n'
                 else:
-                    shared.append(rule)
+                    shared.append(rule.replace(ZERO_FONT, ZERO_FONT + ZERO_RANGE))
             self.css = '\n'.join(shared) + '\n', characters
         return self.css
 

@@ -204,6 +204,14 @@ def test_a_long_page_is_first_painted_once_it_is_parsed_not_part_by_part(site, b
             assert paint >= parsed, f'{path.name}: first painted at {paint:.0f} ms, parsed at {parsed:.0f} ms'
 
 
+def test_the_math_fonts_a_page_draws_are_loaded_and_mathjax_zero_font_is_not(site, browser):
+    """MJXZERO, first in every MathJax font family, holds no character of ours: loading it first only delays the rest."""
+    with Watched(browser) as watched:
+        watched.open(site / 'labml_opt/adam.html')
+        status = watched.page.evaluate("Object.fromEntries([...document.fonts].map(f => [f.family, f.status]))")
+        assert status['MJXZERO'] == 'unloaded' and status['MJXTEX'] == status['MJXTEX-I'] == 'loaded', status
+
+
 @pytest.fixture(scope='module')
 def payload_site(tmp_path_factory):
     """Every payload of the corpus as its own page; the ones in math are refused by the build."""
