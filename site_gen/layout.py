@@ -93,12 +93,6 @@ def head(title: str, description: str, canonical: Optional[str], root: str, site
             root, site_title, Markup(' data-math-fonts="{}"').format(' '.join(math_fonts)) if math_fonts else '',
             title, description),
         Markup('<link rel="canonical" href="{}">\n').format(canonical) if canonical else Markup(''),
-        # The page is not drawn until it is parsed down to its pager, its last element: drawing
-        # each part as it arrives styles, lays out and paints the first screen again for every
-        # part (three or four times for a 250 kB page, a third of its main thread's time), where
-        # parsing the whole page takes 10-20 ms. Over a slow network, the first screen waits for
-        # the whole file.
-        Markup('<link rel="expect" href="#{}" blocking="render">\n').format(PAGER_ID),
         Markup('<link rel="icon" href="data:,">\n'
                '<link rel="stylesheet" href="{0}assets/site.css">\n'
                '<link rel="stylesheet" href="{0}assets/pygments.css">\n'
@@ -172,10 +166,6 @@ def cards(subfolders: List[Tuple[str, str, str]], listing: List[Tuple[str, str, 
                   '{}    </ul>\n  </div>\n  <div class="code"></div>\n</section>\n').format(join(items))
 
 
-# Not a heading's or a section's id: those are made of letters, digits, `_` and `-`.
-PAGER_ID = 'site_gen:pager'
-
-
 def pager(prev: Optional[Link], next: Optional[Link]) -> Markup:
     """Links to the previous and the next page in the folder's reading order."""
     links = join([
@@ -184,5 +174,5 @@ def pager(prev: Optional[Link], next: Optional[Link]) -> Markup:
         Markup('<a class="next" href="{}" rel="next"><span class="label">Next</span>{}</a>').format(next[1], next[0])
         if next else Markup(''),
     ])
-    return Markup('<nav class="section pager" id="{}" aria-label="Pages in this folder">\n  <div class="prose">\n'
-                  '{}  </div>\n  <div class="code"></div>\n</nav>\n').format(PAGER_ID, links)
+    return Markup('<nav class="section pager" aria-label="Pages in this folder">\n  <div class="prose">\n'
+                  '{}  </div>\n  <div class="code"></div>\n</nav>\n').format(links)

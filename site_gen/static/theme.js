@@ -2,7 +2,7 @@
 // toggle is remembered; without one, the theme follows the operating system.
 //
 // It also asks for the math fonts that the page's formulas draw with (`data-math-fonts`) while
-// the rest of the page is parsed: the page is not drawn before it is parsed, so they are in
+// the rest of the page is still to be parsed, so that they are in (from a disk or a fast link)
 // when it is first laid out, instead of being asked for by that layout and laying the page out
 // again when they come. All of them, not those of the top of the page only: a page opened at an
 // anchor starts anywhere, and a browser lays out more than the screen at first.

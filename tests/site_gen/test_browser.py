@@ -193,21 +193,6 @@ def test_clicking_an_identifier_highlights_its_other_uses(site, browser):
         assert len(marked) >= 3 and set(marked) == {'bias_correction2'}
 
 
-def test_a_long_page_is_first_painted_once_it_is_parsed_not_part_by_part(site, browser):
-    """
-    Painting a long page as its parts arrive styles, lays out and paints its first screen again
-    for each part; the page waits to be parsed down to its end before it is first painted.
-    """
-    longest = sorted(site.rglob('*.html'), key=lambda path: path.stat().st_size)[-3:]
-    with Watched(browser) as watched:
-        for path in longest:
-            watched.open(path)
-            paint, parsed = watched.page.evaluate("""() => [
-                performance.getEntriesByName('first-paint')[0].startTime,
-                performance.getEntriesByType('navigation')[0].domInteractive]""")
-            assert paint >= parsed, f'{path.name}: first painted at {paint:.0f} ms, parsed at {parsed:.0f} ms'
-
-
 def test_the_math_fonts_a_page_draws_are_loaded_and_mathjax_zero_font_is_not(site, browser):
     """MJXZERO, first in every MathJax font family, holds no character of ours: loading it first only delays the rest."""
     with Watched(browser) as watched:
