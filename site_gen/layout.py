@@ -54,7 +54,7 @@ def join(pieces) -> Markup:
     return Markup(''.join(piece if isinstance(piece, Markup) else escape(piece) for piece in pieces))
 
 
-def page(page, sections, math_style: str, *, crumbs: List[Link], prev: Optional[Link], next: Optional[Link],
+def page(page, sections, math_style: str, math_fonts: List[str], *, crumbs: List[Link], prev: Optional[Link], next: Optional[Link],
          listing: List[Tuple[str, str, str]], subfolders: List[Tuple[str, str, str]], source_href: Optional[str],
          root: str, source_url: Optional[str], canonical: Optional[str], site_title: str) -> str:
     """
@@ -64,7 +64,7 @@ def page(page, sections, math_style: str, *, crumbs: List[Link], prev: Optional[
     literate = any(s.code for s in sections)
     title = page.title + (' · ' + site_title if page.url != 'index.html' else '')
     return join([
-        head(title, page.summary or page.title, canonical, root, site_title, math_style),
+        head(title, page.summary or page.title, canonical, root, site_title, math_style, math_fonts),
         Markup('<body class="{}">\n').format('literate' if literate else 'article'),
         top_bar(crumbs, page.title),
         Markup('<main>\n'),
@@ -76,23 +76,28 @@ def page(page, sections, math_style: str, *, crumbs: List[Link], prev: Optional[
     ])
 
 
-def head(title: str, description: str, canonical: Optional[str], root: str, site_title: str, math_style: str) -> Markup:
+def head(title: str, description: str, canonical: Optional[str], root: str, site_title: str, math_style: str,
+         math_fonts: List[str]) -> Markup:
     """
     The page's title and description, its canonical link when the site has a base URL, and the
     shared stylesheets and scripts, found from the page through `root` (`../` once per folder).
+    `theme.js` comes after the stylesheets, which name the math fonts it asks for
+    (`data-math-fonts`, those the page's formulas draw with).
     """
     style = made_safe(math_style)
     return join([
-        Markup('<!DOCTYPE html>\n<html lang="en" data-theme="light" data-root="{}" data-site="{}">\n<head>\n'
+        Markup('<!DOCTYPE html>\n<html lang="en" data-theme="light" data-root="{}" data-site="{}"{}>\n<head>\n'
                '<meta charset="utf-8">\n'
                '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
-               '<title>{}</title>\n<meta name="description" content="{}">\n').format(root, site_title, title, description),
+               '<title>{}</title>\n<meta name="description" content="{}">\n').format(
+            root, site_title, Markup(' data-math-fonts="{}"').format(' '.join(math_fonts)) if math_fonts else '',
+            title, description),
         Markup('<link rel="canonical" href="{}">\n').format(canonical) if canonical else Markup(''),
         Markup('<link rel="icon" href="data:,">\n'
-               '<script src="{0}assets/theme.js"></script>\n'
                '<link rel="stylesheet" href="{0}assets/site.css">\n'
                '<link rel="stylesheet" href="{0}assets/pygments.css">\n'
-               '<link rel="stylesheet" href="{0}assets/math.css">\n').format(root),
+               '<link rel="stylesheet" href="{0}assets/math.css">\n'
+               '<script src="{0}assets/theme.js"></script>\n').format(root),
         *([Markup('<style>\n'), style, Markup('</style>\n')] if style else []),
         Markup('<script defer src="{}assets/site.js"></script>\n</head>\n').format(root),
     ])

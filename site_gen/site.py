@@ -133,7 +133,7 @@ def build(root: Path, sources=None, out: Path = Path('html'), links_from: Option
                 if problems or more:
                     raise BuildError(problems + more)
             body = sections[page.url] if page.source else []
-            return layout.page(page, body, mathjax.page_style(body), **context).encode()
+            return layout.page(page, body, *mathjax.page_style(body), **context).encode()
 
         pages = site_pages(metas)
         outputs, manifest_pages = lay_out(pages, last, generator, page_html,

@@ -94,6 +94,16 @@ ATTRIBUTE_VALUE_RE = re.compile(r'\s+([^\s=>"]+)="([^"]*)"')
 CLASS_RE = re.compile(r'\s*(?:(?:mjx-|MJX-|TEX-|MathJax)[\w-]*\s*)*')
 # The fonts the stylesheet names (`fontURL` in typeset.js), and MathJax's licence.
 FONTS = 'es5/output/chtml/fonts/woff-v2'
+# MathJax names MJXZERO first in every font family of its CSS: a font of one private-use
+# character, U+EFFC. A browser that is not told which characters a font has loads it before it
+# finds that a character is not in it, and only then loads the font that has it: two loads one
+# after the other, and the page laid out again after each. Told, it skips MJXZERO for every
+# other character and loads the fonts a page needs at once.
+ZERO_FONT = '  font-family: MJXZERO;\n'
+ZERO_RANGE = '  unicode-range: U+EFFC;\n'
+# The fonts of a stretched delimiter's parts, after MJXZERO, in `mjx-stretchy-v mjx-c` of
+# MathJax's CSS; the two after these, MJXTEX and MJXTEX-A, hold none that these lack here.
+STRETCHY_FONTS = ['MJXTEX-S1', 'MJXTEX-S4']
 
 
 class Formula(NamedTuple):
@@ -209,16 +219,26 @@ class MathJax:
                     key = ' '.join(sorted(classes, key=lambda name: not name.startswith('mjx-c')))
                     characters[key] = characters.get(key, '') + rule + '\n'
                 else:
-                    shared.append(rule)
+                    shared.append(rule.replace(ZERO_FONT, ZERO_FONT + ZERO_RANGE))
             self.css = '\n'.join(shared) + '\n', characters
         return self.css
 
-    def page_style(self, sections) -> str:
-        """The CSS rules of the characters that a page's typeset formulas draw."""
+    def page_style(self, sections) -> Tuple[str, List[str]]:
+        """
+        The CSS rules of the characters that a page's typeset formulas draw, and the fonts they
+        draw them with: MJXTEX, the font of a formula as a whole (and of a character with no
+        font class), which a browser asks for with any formula; the font a character's class
+        names (`TEX-I`: MJXTEX-I); and for the parts of a stretched delimiter, the first of
+        MathJax's fonts for them that has them (`STRETCHY_FONTS`).
+        """
         characters = self.stylesheet()[1]
         used = {classes for s in sections for classes in USED_CLASSES_RE.findall(s.prose)}
+        fonts = {'MJX' + classes.split()[1] for classes in used if ' ' in classes} | ({'MJXTEX'} if used else set())
+        if any('<mjx-stretchy-' in s.prose for s in sections):
+            fonts.update(STRETCHY_FONTS)
         # MathJax's CSS, inside `<style>`, where only `</` could end it early.
-        return ''.join(characters[key] for key in sorted(used) if key in characters).replace('</', '<\\/')
+        return (''.join(characters[key] for key in sorted(used) if key in characters).replace('</', '<\\/'),
+                sorted(fonts))
 
     def ask(self, request: list) -> List[list]:
         if self.process is None:

@@ -126,6 +126,33 @@ def test_each_page_carries_the_css_of_every_character_its_formulas_draw_and_no_o
     assert len(shared) < 30_000 and '@font-face' in shared and 'mjx-c1D6FC' not in shared
 
 
+def test_the_zero_font_is_declared_with_exactly_the_characters_it_has(tmp_path, cache):
+    """Browsers skip MJXZERO for every other character only if its @font-face says what it holds."""
+    ttLib = pytest.importorskip('fontTools.ttLib')
+    write_tree(tmp_path, {'m/a.py': '"""\n# A\n\n$x$\n"""\nx = 1\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    shared = (tmp_path / 'out/assets/math.css').read_text()
+    rule = re.search(r'@font-face[^{]*\{[^}]*MJXZERO;[^}]*\}', shared).group(0)
+    font = re.search(r'url\("([^"]+)"\)', rule).group(1)
+    characters = set(ttLib.TTFont(tmp_path / 'out/assets' / font).getBestCmap())
+    declared = {int(code, 16) for code in re.findall(r'unicode-range:\s*U\+([0-9A-F]+)', rule)}
+    assert declared and declared == characters
+
+
+def test_a_page_asks_at_once_for_the_math_fonts_its_formulas_draw_and_no_other(tmp_path, cache):
+    """Italic letters and upright digits first; \\mathbb (AMS), \\mathcal and a stretched brace far below."""
+    first = '"""\n# A\n\n' + ' '.join(f'$x_{{{k}}}$' for k in range(60)) + '\n"""\nx = 1\n\n'
+    far = ''.join(f'# Then $\\mathbb{{R}}^{{{k}}}$ and $\\mathcal{{L}}$.\nz{k} = {k}\n\n' for k in range(30))
+    brace = '# $$f = \\left\\{ \\begin{array}{l} a \\\\ b \\\\ c \\end{array} \\right.$$\nw = 1\n'
+    write_tree(tmp_path, {'m/a.py': first + far + brace, 'm/b.py': '"""\n# B\n\nNo math here.\n"""\ny = 2\n'})
+    build(tmp_path, ['m'], tmp_path / 'out')
+    page = (tmp_path / 'out/m/a.html').read_text()
+    fonts = set(re.search(r'<html [^>]*data-math-fonts="([^"]*)"', page).group(1).split())
+    assert {'MJXTEX', 'MJXTEX-I', 'MJXTEX-A', 'MJXTEX-C'} <= fonts and fonts & set(typeset.STRETCHY_FONTS)
+    assert not fonts & {'MJXTEX-B', 'MJXTEX-FR', 'MJXTEX-SS', 'MJXTEX-T'}, 'no bold, Fraktur, sans-serif or typewriter'
+    assert 'data-math-fonts' not in (tmp_path / 'out/m/b.html').read_text()
+
+
 def test_the_cache_keeps_formulas_of_one_engine_only(tmp_path):
     old = Formulas('mathjax 3.2.2 old', tmp_path)
     old.put({'$x$': ('<old>', None, {})})
