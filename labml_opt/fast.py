@@ -1165,7 +1165,7 @@ def bfloat16_vectors(narrow: bool):
     the bits of a number as an integer ([stochastic rounding](low_precision.html#stochastic-rounding))
     with one vector instruction per register, where it would go through memory a lane at a time,
     which at this width costs as much as the rest of the loop; it builds the vector of the
-    elements' indices $i$, from which the [random bits](low_precision.html#random_bits) are made,
+    elements' indices $i$, from which the [random bits](low_precision.html#where-the-random-bits-come-from) are made,
     from one number and a constant; and, on a processor that has it (`avx512_bf16`), it rounds
     two registers of `float32` to one of `bfloat16` with the one instruction made for that, where
     it would round each lane with a dozen integer operations. On a million elements, from the

@@ -23,43 +23,39 @@
   // ## Wide formulas
   // The math is typeset when the site is built. Inline math cannot break across lines, so one
   // wider than its column (a long formula on a phone) becomes its own scrollable line instead of
-  // widening the page. A block's formulas are all measured first and marked after, so its
-  // layout is computed once. Only the sections, and the paragraphs, lists and tables of their
-  // prose, that are on screen are laid out (`content-visibility: auto` in site.css), so each
-  // block is fitted when it comes on screen, and those on screen again when the window is
-  // resized; measuring a block off screen would lay it out. A browser without that event fits
-  // every block at once.
-  function fitInlineMath(block) {
-    var containers = block.querySelectorAll('mjx-container:not([display="true"])');
-    var wide = [];
-    for (var i = 0; i < containers.length; i++) {
-      if (containers[i].classList.contains('too-wide')) containers[i].classList.remove('too-wide');
-    }
-    for (var j = 0; j < containers.length; j++) {
-      var column = containers[j].closest('.prose');
-      if (containers[j].getBoundingClientRect().width > column.clientWidth - 32) wide.push(containers[j]);
-    }
-    for (var k = 0; k < wide.length; k++) wide[k].classList.add('too-wide');
-  }
-  var blocks = Array.prototype.filter.call(
-    document.querySelectorAll('main > .section > .prose > :is(p, ul, ol, table)'),
-    function (block) { return block.querySelector('mjx-container:not([display="true"])'); });
-  var shown = blocks;
-  if ('ContentVisibilityAutoStateChangeEvent' in window) {
-    shown = [];
-    blocks.forEach(function (block) {
-      block.addEventListener('contentvisibilityautostatechange', function (event) {
-        shown = shown.filter(function (other) { return other !== block; });
-        if (!event.skipped) {
-          shown.push(block);
-          fitInlineMath(block);
-        }
+  // widening the page. The browser reports the widths: a ResizeObserver is told the size of each
+  // formula and of each column after the browser has laid them out for a frame, so nothing is
+  // measured here and no layout is forced. The sections and paragraphs off screen are not laid
+  // out (`content-visibility: auto` in site.css), so their formulas are reported when they come
+  // on screen; the columns are reported again when the window is resized. A formula's width is
+  // that of its `mjx-math`, which stays the same whether or not it is marked too wide.
+  var formulaWidth = new Map();
+  var fitting = new ResizeObserver(function (entries) {
+    var columns = new Set();
+    entries.forEach(function (entry) {
+      var target = entry.target;
+      if (target.classList.contains('prose')) {
+        columns.add(target);
+      } else {
+        formulaWidth.set(target, entry.borderBoxSize[0].inlineSize);
+        columns.add(target.closest('.prose'));
+      }
+    });
+    var marks = [];
+    columns.forEach(function (column) {
+      var room = column.clientWidth - 32;
+      column.querySelectorAll('mjx-container:not([display="true"]) > mjx-math').forEach(function (math) {
+        if (formulaWidth.has(math)) marks.push([math.parentNode, formulaWidth.get(math) > room]);
       });
     });
-  } else {
-    blocks.forEach(fitInlineMath);
-  }
-  window.addEventListener('resize', function () { shown.forEach(fitInlineMath); });
+    marks.forEach(function (mark) { mark[0].classList.toggle('too-wide', mark[1]); });
+  });
+  document.querySelectorAll('.prose mjx-container:not([display="true"]) > mjx-math').forEach(function (math) {
+    fitting.observe(math);
+  });
+  document.querySelectorAll('.prose').forEach(function (column) {
+    if (column.querySelector('mjx-container:not([display="true"])')) fitting.observe(column);
+  });
 
   // ## Identifiers
   // Clicking a name in the code marks every other use of it on the page.
