@@ -334,8 +334,9 @@ def fsdp_worker(rank: int, port: int, path: str):
                 optimizer = make_fsdp_optimizer(name, params, fast=True)
                 results['compiled'][name] = train(model, optimizer)
                 runs = [None] * WORLD_SIZE
-                dist.all_gather_object(runs, ([ok for ok, _ in ran].count(True), len(ran),
-                                              sorted({shape for ok, shape in ran if ok}),
+                # (`run` returns what the loop returns, a list, or `None` when it did not run)
+                dist.all_gather_object(runs, ([result is not None for result, _ in ran].count(True), len(ran),
+                                              sorted({shape for result, shape in ran if result is not None}),
                                               sorted({tuple(p.to_local().shape) for p in params}),
                                               sorted({tuple(p.shape) for p in params})))
                 results['compiled_runs'][name] = runs
