@@ -6,6 +6,7 @@ These tests hold the compiled step to the same code run as written: every optimi
 
 import copy
 import gc
+import json
 import logging
 import math
 import os
@@ -388,6 +389,27 @@ def test_a_damaged_saved_loop_is_compiled_again(tmp_path, monkeypatch):
     monkeypatch.setattr(fast, 'KERNELS', {})
     Adamax([{'params': [param], 'fast': True}]).step()
     assert fast.KERNELS and all(not isinstance(kernel, str) for kernel in fast.KERNELS.values())
+
+
+@pytest.mark.parametrize('extra', [['table', 99], ['table', -1], ['scratch', 'save', []], ['scratch', 'float32', ['x']],
+                                   ['file', '/etc/passwd']])
+def test_a_saved_plan_names_only_our_tables_and_tensors_to_make(tmp_path, monkeypatch, extra):
+    # A saved plan's extras say what to pass the loop besides the inputs: one of our tables, or a
+    # tensor of a torch dtype and integer sizes to make. A plan that names anything else is not loaded.
+    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
+    monkeypatch.setattr(fast, 'KERNELS', {})
+    param = torch.ones(4, requires_grad=True)
+    param.grad = torch.ones(4)
+    Adamax([{'params': [param], 'fast': True}]).step()
+    saved = fast.SavedKernels(str(tmp_path), '', [], 1)
+    plans = sorted((tmp_path / 'labml_opt_kernels').glob('*.json'))
+    assert plans
+    for plan in plans:
+        saved.plan, saved.library = str(plan), str(plan.with_suffix('.so'))
+        good = json.loads(plan.read_text())
+        assert saved.load() is not None
+        plan.write_text(json.dumps({'plan': good['plan'] + [-2], 'extras': [extra]}))
+        assert saved.load() is None
 
 
 def test_small_groups_compile_nothing_and_large_ones_do(monkeypatch):
