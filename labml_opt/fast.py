@@ -880,8 +880,9 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
     """The recorded update `graph`, loaded from our cache or compiled, to run on `threads` threads."""
     # A loop over `bfloat16` is compiled under `bfloat16_vectors`, and saved under its name too
     narrow = torch.bfloat16 in [tensor.dtype for tensor in stand_ins]
-    how = vectors_key().uuid().hex() if narrow else ''
-    saved = SavedKernels(CACHE_DIR, graph.code + how, [tensor.dtype for tensor in stand_ins], threads)
+    key = vectors_key() if narrow else None
+    saved = SavedKernels(CACHE_DIR, graph.code + (key.uuid().hex() if narrow else ''),
+                         [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
         return Kernel(plan[0], count, plan[1], unit, plan[2], returned)
@@ -901,7 +902,7 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
             options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads,
                                         'assert_indirect_indexing': False,
-                                        'post_grad_custom_post_pass': vectors_key() if narrow else None}})
+                                        'post_grad_custom_post_pass': key}})
     kernel = Kernel(function, count, unit=unit)
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
@@ -945,7 +946,7 @@ def block_stand_ins(dtypes: List[torch.dtype], per_element: int, scalars: List[t
     return stand_ins, fakes
 
 
-def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple[Callable, List[int], List[torch.dtype]]]:
+def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple[Callable, List[int], List[list]]]:
     """
     <a id="direct_call"></a>
 
@@ -990,8 +991,7 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         return None
     function, args = calls[0]
     inputs = probe + kernel.local.inputs.tensors
-    # The graph's inputs are flat views of these tensors: the same memory, other objects. The
-    # sums it returns are written into 0-d tensors that Inductor's function makes: `-2 - k` for the `k`th
+    # The graph's inputs are flat views of these tensors: the same memory, other objects
     where = {(tensor.data_ptr(), tensor.dtype): i for i, tensor in enumerate(inputs)}
     # The sums it returns are written into 0-d tensors that Inductor's function makes: the first extras
     where.update({(tensor.data_ptr(), tensor.dtype): -2 - k for k, tensor in enumerate(results)})
@@ -1013,8 +1013,7 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         if index is None:
             return None
         plan.append(index)
-    # Scratch tensors are sized from the length; the sums are read from where the loop wrote them
-    if extras and -1 not in plan or {-2 - i for i in plan if i <= -2} != set(range(len(extras))):
+    if not whole_plan(plan, extras):
         return None
     direct = Kernel(function, kernel.count, plan, kernel.unit, extras, len(results))
     sums = direct(copy[0], copy[1], copy[2:], values)
@@ -1049,34 +1048,42 @@ def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
     return ['scratch', str(arg.dtype).replace('torch.', ''), sizes]
 
 
+def whole_plan(plan: List[Any], extras: List[list]) -> bool:
+    """
+    Whether `plan` can be carried out with `extras`: every slot an input, the length (`-1`, which
+    sizes the scratch tensors) or one of `extras`, and every extra passed, so that the sums a loop
+    returns are read from where it wrote them.
+    """
+    return (all(isinstance(i, int) and i >= -1 - len(extras) for i in plan) and (not extras or -1 in plan) and
+            {-2 - i for i in plan if i <= -2} == set(range(len(extras))))
+
+
 class WithExtras:
     """
     A C++ loop that takes extra arguments: called with `None` in their places, it fills them
     in, the tables once and for all, a new scratch tensor on every call (as the compiled graph
-    makes them), sized by the length in the slot of `-1`. Returns the extras it made, in the
-    order of `extras`, so that the sums a loop returns come first.
+    makes them), sized by the length in the slot of `-1`, one for each extra however many slots
+    take it. Returns the extras, in the order of `extras`, so that the sums a loop returns come first.
     """
 
     def __init__(self, function: Callable, plan: List[int], extras: List[list]):
         self.function = function
         self.length = plan.index(-1)
-        self.tables = [(slot, low_precision.TABLES[extras[-2 - i][1]]) for slot, i in enumerate(plan)
-                       if i <= -2 and extras[-2 - i][0] == 'table']
-        self.scratch = [(slot, getattr(torch, extras[-2 - i][1]), extras[-2 - i][2]) for slot, i in enumerate(plan)
-                        if i <= -2 and extras[-2 - i][0] == 'scratch']
-        # Where each extra goes: a scratch tensor that two slots share is made once
-        self.slots = {-2 - i: slot for slot, i in enumerate(plan) if i <= -2}
-        self.count = len(extras)
+        # A table itself, or the dtype and sizes of a tensor to make
+        self.extras = [low_precision.TABLES[extra[1]] if extra[0] == 'table' else (getattr(torch, extra[1]), extra[2])
+                       for extra in extras]
+        self.slots = [(slot, -2 - i) for slot, i in enumerate(plan) if i <= -2]
 
-    def __call__(self, *args):
+    def __call__(self, *args) -> List[torch.Tensor]:
         args = list(args)
         length = args[self.length]
-        for slot, table in self.tables:
-            args[slot] = table
-        for slot, dtype, sizes in self.scratch:
-            args[slot] = torch.empty([-size * length if size < 0 else size for size in sizes], dtype=dtype)
+        made = [extra if isinstance(extra, torch.Tensor) else
+                torch.empty([-size * length if size < 0 else size for size in extra[1]], dtype=extra[0])
+                for extra in self.extras]
+        for slot, k in self.slots:
+            args[slot] = made[k]
         self.function(*args)
-        return [args[self.slots[k]] for k in range(self.count)]
+        return made
 
 
 class SavedKernels:
@@ -1110,14 +1117,12 @@ class SavedKernels:
             with open(self.plan) as file:
                 saved = json.load(file)
             plan, extras = saved['plan'], saved['extras']
-            if not (isinstance(plan, list) and all(isinstance(i, int) and i >= -1 - len(extras) for i in plan)):
-                return None
             # Each extra is a table we hold or a tensor to make of a dtype and integer sizes: a
             # file can name nothing else
-            if not all(extra[0] == 'table' and extra[1] in range(len(low_precision.TABLES)) or
-                       extra[0] == 'scratch' and isinstance(getattr(torch, extra[1], None), torch.dtype) and
-                       all(isinstance(size, int) for size in extra[2]) for extra in extras) or \
-                    (extras and -1 not in plan):
+            if not (isinstance(plan, list) and whole_plan(plan, extras) and
+                    all(extra[0] == 'table' and extra[1] in range(len(low_precision.TABLES)) or
+                        extra[0] == 'scratch' and isinstance(getattr(torch, extra[1], None), torch.dtype) and
+                        all(isinstance(size, int) for size in extra[2]) for extra in extras)):
                 return None
             # Inductor's C++ functions find the data of a tensor through this address
             os.environ['_TORCHINDUCTOR_PYOBJECT_TENSOR_DATA_PTR'] = str(
