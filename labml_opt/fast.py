@@ -1216,14 +1216,15 @@ def bfloat16_vectors(narrow: bool):
         return value
 
     to_dtype = cpp.CppVecKernel.get_to_dtype_expr
-    isa = pick_vec_isa()
-    native = getattr(isa, 'is_avx512_bf16_supported', lambda: False)()
 
     def one_instruction(kernel, x, dtype, src_dtype, rounding=False):
         # Two registers of `float32` to one of `bfloat16`, rounded to nearest, in one instruction
-        # of the processor's, where Inductor would round each lane with integer arithmetic
-        if native and dtype == torch.bfloat16 and src_dtype == torch.float32 and getattr(x, 'is_vec', False) \
-                and kernel._get_num_vectors(torch.float32) == 2:
+        # of the processor's, where Inductor would round each lane with integer arithmetic. (Asked
+        # here, inside the compile, whose settings skip Inductor's probe of the vector
+        # instructions: asked before it, the probe costs a first compile about 5 s.)
+        if dtype == torch.bfloat16 and src_dtype == torch.float32 and getattr(x, 'is_vec', False) \
+                and kernel._get_num_vectors(torch.float32) == 2 \
+                and getattr(pick_vec_isa(), 'is_avx512_bf16_supported', lambda: False)():
             return f'at::vec::Vectorized<at::BFloat16>((__m512i) _mm512_cvtne2ps_pbh({x}[1], {x}[0]))'
         return to_dtype(kernel, x, dtype, src_dtype, rounding)
 
