@@ -388,6 +388,18 @@ class CompiledStep:
         them, or `None`, having changed nothing, when the method runs as written instead. Nothing is
         kept for the next step: such a pass comes before the update of every parameter, which then
         takes its `Plan` as usual.
+
+        <a id="one-pass"></a>
+
+        **One pass.** Prodigy's pass updates $\sigma$ in place and sums $|\sigma_t|$. Inductor
+        computes $\sigma_t$ in registers for the sum, and then, left to itself, stores it in a
+        second loop that reads $\sigma$ and $g$ again: it does not put a store after a sum into the
+        sum's loop, and the store must come after the sum's reads of $\sigma_{t-1}$. Told to keep
+        any value read twice (`realize_reads_threshold` of 1), it stores $\sigma_t$ from the loop
+        that sums it, so the pass reads each tensor once: 20 bytes per parameter, not 28. Prodigy's
+        whole step went from 2.5 to 1.9 times Adam's CPU time (one thread, 50M parameters), for
+        1.7 times its bytes. Only passes that return sums are compiled so; the update loops are not
+        changed by it.
         """
         return self.run(state, numbers, grad, param, keep_plan=False, method=method)
 
@@ -881,7 +893,10 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
     # A loop over `bfloat16` is compiled under `bfloat16_vectors`, and saved under its name too
     narrow = torch.bfloat16 in [tensor.dtype for tensor in stand_ins]
     key = vectors_key() if narrow else None
-    saved = SavedKernels(CACHE_DIR, graph.code + (key.uuid().hex() if narrow else ''),
+    # A pass that returns sums stores its state in the loop that adds ([one pass](#one-pass)), a
+    # setting that names its saved loop too
+    one_pass = {'realize_reads_threshold': 1} if returned else {}
+    saved = SavedKernels(CACHE_DIR, graph.code + (key.uuid().hex() if narrow else '') + (repr(one_pass) if one_pass else ''),
                          [tensor.dtype for tensor in stand_ins], threads)
     plan = saved.load()
     if plan is not None:
@@ -902,7 +917,7 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
             options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads,
                                         'assert_indirect_indexing': False,
-                                        'post_grad_custom_post_pass': key}})
+                                        'post_grad_custom_post_pass': key, **one_pass}})
     kernel = Kernel(function, count, unit=unit)
     direct = direct_call(kernel, stand_ins)
     if direct is not None:

@@ -196,6 +196,21 @@ def test_prodigys_estimate_pass_is_compiled_for_contiguous_parameters(monkeypatc
     assert taken and all(compiled for _, compiled in taken)
 
 
+def test_prodigys_estimate_pass_is_one_loop(tmp_path, monkeypatch):
+    # Inductor, left to itself, stores sigma in a second loop after the loop that sums it, which
+    # reads sigma and the gradient again (fast.py, "One pass")
+    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
+    monkeypatch.setattr(fast, 'KERNELS', {})
+    param = torch.randn(100, requires_grad=True)
+    param.grad = torch.randn(100)
+    Prodigy([{'params': [param], 'fast': True}]).step()
+    # The pass's C++, compiled for one thread and for all: the only loops with sums (`tmp_acc`)
+    sources = [path.read_text() for path in tmp_path.glob('*/*.cpp')]
+    sums = [source for source in sources if 'tmp_acc' in source]
+    assert len(sums) == 2
+    assert all(source.count('for(int64_t x0=') == 1 for source in sums)
+
+
 def test_a_group_of_mixed_dtypes_matches():
     params = make_params(torch.float32)
     params[1] = params[1].double()
