@@ -377,7 +377,7 @@ class CompiledStep:
 
     def sums(self, method: str, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,
              param: torch.Tensor) -> Optional[List[torch.Tensor]]:
-        """
+        r"""
         <a id="sums"></a>
 
         ### A pass that returns sums
