@@ -159,6 +159,7 @@ that of each parameter's own dtype (the same in a group of one dtype). Like torc
 complex parameter at the first step.
 """
 
+import math
 from typing import Any, Dict, Optional, Tuple
 
 import torch
@@ -257,28 +258,26 @@ class Adafactor(GenericAdaptiveOptimizer):
         alpha_t = max(numbers.eps2, param.norm(2).item() / param.numel() ** 0.5) * numbers.rho
         # $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \alpha \lambda)$
         grad = self.weight_decay(param, grad, numbers)
+        # $g_t^2$, in the step's one full-size temporary, which later holds $U_t$
+        scratch = torch.mul(grad, grad)
         if grad.dim() > 1:
             row_var, col_var = state['row_var'], state['col_var']
-            # $\operatorname{mean}_j (g_t^2)_{ij}$ and $\operatorname{mean}_i (g_t^2)_{ij}$, as squared norms,
-            # with no temporary of $g_t^2$
-            row_mean = torch.norm(grad, dim=-1, keepdim=True).square_().div_(grad.size(-1))
-            col_mean = torch.norm(grad, dim=-2, keepdim=True).square_().div_(grad.size(-2))
             # $R_t \leftarrow \hat{\beta}_{2,t} R_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_j (g_t^2)_{ij}$
-            row_var.lerp_(row_mean, numbers.one_minus_beta2)
+            row_var.lerp_(scratch.mean(dim=-1, keepdim=True), numbers.one_minus_beta2)
             # $C_t \leftarrow \hat{\beta}_{2,t} C_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_i (g_t^2)_{ij}$
-            col_var.lerp_(col_mean, numbers.one_minus_beta2)
-            # $R_t C_t$, the outer product of a column and a row
-            v_hat = row_var @ col_var
-            # $\hat{V}_t = \frac{R_t C_t}{\max(\operatorname{mean}_i R_t, \epsilon_1)}$
-            v_hat.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+            col_var.lerp_(scratch.mean(dim=-2, keepdim=True), numbers.one_minus_beta2)
+            # $\hat{V}_t^{-1/2} = \Big( \frac{R_t}{\max(\operatorname{mean}_i R_t, \epsilon_1)} \Big)^{-1/2} C_t^{-1/2}$,
+            # a column times a row: a root for each of the $n + m$ numbers, not for each of the $n m$
+            row_factor = (row_var / row_var.mean(dim=-2, keepdim=True).clamp(min=eps1)).rsqrt_()
+            inverse_root = torch.mul(row_factor, col_var.rsqrt(), out=scratch)
         else:
             # $\hat{V}_t \leftarrow \hat{\beta}_{2,t} \hat{V}_{t-1} + (1 - \hat{\beta}_{2,t}) g_t^2$, kept in full
             variance = state['variance']
-            variance.lerp_(grad * grad, numbers.one_minus_beta2)
-            v_hat = variance.clone()
-        # $U_t = \frac{g_t}{\max(\sqrt{\hat{V}_t}, \epsilon_1)}$, written over $\hat{V}_t$ as $g_t \cdot
-        # \max(\hat{V}_t, \epsilon_1^2)^{-1/2}$
-        update = v_hat.clamp_(min=eps1 * eps1).rsqrt_().mul_(grad)
+            variance.lerp_(scratch, numbers.one_minus_beta2)
+            inverse_root = torch.rsqrt(variance, out=scratch)
+        # $U_t = \frac{g_t}{\max(\sqrt{\hat{V}_t}, \epsilon_1)} = g_t \min \big( \hat{V}_t^{-1/2}, \frac{1}{\epsilon_1} \big)$
+        # (a root of $0$ is a floor of $\epsilon_1$: $0^{-1/2} = \infty$)
+        update = inverse_root.clamp_(max=1 / eps1 if eps1 > 0 else math.inf).mul_(grad)
         # $\max(1, \operatorname{RMS}(U_t) / d)$
         clip = max(1.0, update.norm(2).item() / (update.numel() ** 0.5 * numbers.d))
         # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} U_t$
