@@ -160,12 +160,15 @@ complex parameter at the first step.
 """
 
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
 
 from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay
+
+# The elements of a band of rows, 2 MiB in `float32`: a band's temporaries fit in the cache of one core
+BAND = 1 << 19
 
 
 class Adafactor(GenericAdaptiveOptimizer):
@@ -245,11 +248,13 @@ class Adafactor(GenericAdaptiveOptimizer):
                        one_minus_beta2=one_minus_beta2, rho=rho)
 
     def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
-        """
+        r"""
         ### Update one parameter
 
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
 
+        A matrix is read in [bands](#bands) of rows, three times: for the means of $g_t^2$, for
+        $\operatorname{RMS}(U_t)$, and for the step, which builds $U_t$ again rather than keep it.
         The root mean squares are Python numbers, read from the tensors, as in torch: this update
         never runs as a compiled loop.
         """
@@ -258,27 +263,63 @@ class Adafactor(GenericAdaptiveOptimizer):
         alpha_t = max(numbers.eps2, param.norm(2).item() / param.numel() ** 0.5) * numbers.rho
         # $\theta_{t-1} \leftarrow \theta_{t-1} (1 - \alpha \lambda)$
         grad = self.weight_decay(param, grad, numbers)
-        # $g_t^2$, in the step's one full-size temporary, which later holds $U_t$
-        scratch = torch.mul(grad, grad)
         if grad.dim() > 1:
             row_var, col_var = state['row_var'], state['col_var']
-            # $R_t \leftarrow \hat{\beta}_{2,t} R_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_j (g_t^2)_{ij}$
-            row_var.lerp_(scratch.mean(dim=-1, keepdim=True), numbers.one_minus_beta2)
+            bands = self.bands(grad)
+            scratch = torch.empty_like(grad[bands[0]], memory_format=torch.contiguous_format)
+            col_sum = torch.zeros_like(col_var)
+            for band in bands:
+                square = torch.mul(grad[band], grad[band], out=temporary(scratch, grad[band]))
+                # $R_t \leftarrow \hat{\beta}_{2,t} R_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_j
+                # (g_t^2)_{ij}$, a band of its rows
+                row_var[band].lerp_(square.mean(dim=-1, keepdim=True), numbers.one_minus_beta2)
+                col_sum += square.sum(dim=-2, keepdim=True)
             # $C_t \leftarrow \hat{\beta}_{2,t} C_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_i (g_t^2)_{ij}$
-            col_var.lerp_(scratch.mean(dim=-2, keepdim=True), numbers.one_minus_beta2)
-            # $\hat{V}_t^{-1/2} = \Big( \frac{R_t}{\max(\operatorname{mean}_i R_t, \epsilon_1)} \Big)^{-1/2} C_t^{-1/2}$,
-            # a column times a row: a root for each of the $n + m$ numbers, not for each of the $n m$
+            col_var.lerp_(col_sum.div_(grad.size(-2)), numbers.one_minus_beta2)
+            # $\hat{V}_t^{-1/2} = \Big( \frac{R_t}{\max(\operatorname{mean}_i R_t, \epsilon_1)} \Big)^{-1/2}
+            # C_t^{-1/2}$, a column times a row: roots of the $n + m$ numbers, not of the $n m$
             row_factor = (row_var / row_var.mean(dim=-2, keepdim=True).clamp(min=eps1)).rsqrt_()
-            inverse_root = torch.mul(row_factor, col_var.rsqrt(), out=scratch)
+            col_factor = col_var.rsqrt()
+
+            def inverse_root(band):
+                return torch.mul(row_factor[band], col_factor, out=temporary(scratch, grad[band]))
         else:
             # $\hat{V}_t \leftarrow \hat{\beta}_{2,t} \hat{V}_{t-1} + (1 - \hat{\beta}_{2,t}) g_t^2$, kept in full
             variance = state['variance']
-            variance.lerp_(scratch, numbers.one_minus_beta2)
-            inverse_root = torch.rsqrt(variance, out=scratch)
-        # $U_t = \frac{g_t}{\max(\sqrt{\hat{V}_t}, \epsilon_1)} = g_t \min \big( \hat{V}_t^{-1/2}, \frac{1}{\epsilon_1} \big)$
-        # (a root of $0$ is a floor of $\epsilon_1$: $0^{-1/2} = \infty$)
-        update = inverse_root.clamp_(max=1 / eps1 if eps1 > 0 else math.inf).mul_(grad)
-        # $\max(1, \operatorname{RMS}(U_t) / d)$
-        clip = max(1.0, update.norm(2).item() / (update.numel() ** 0.5 * numbers.d))
+            scratch = torch.empty_like(grad, memory_format=torch.contiguous_format)
+            variance.lerp_(torch.mul(grad, grad, out=scratch), numbers.one_minus_beta2)
+            # One band, the whole vector
+            bands = [(...,)]
+
+            def inverse_root(band):
+                return torch.rsqrt(variance, out=scratch)
+
+        def update(band):
+            # $U_t = \frac{g_t}{\max(\sqrt{\hat{V}_t}, \epsilon_1)}
+            # = g_t \min \big( \hat{V}_t^{-1/2}, \frac{1}{\epsilon_1} \big)$, on a band of rows
+            # (where $\hat{V}_t = 0$, $\hat{V}_t^{-1/2} = \infty$ and the floor holds)
+            return inverse_root(band).clamp_(max=1 / eps1 if eps1 > 0 else math.inf).mul_(grad[band])
+
+        # $\max(1, \operatorname{RMS}(U_t) / d)$, with $\lVert U_t \rVert$ from the norms of its bands
+        norm = math.hypot(*(update(band).norm(2).item() for band in bands))
+        clip = max(1.0, norm / (grad.numel() ** 0.5 * numbers.d))
         # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} U_t$
-        param.add_(update, alpha=-alpha_t / clip)
+        for band in bands:
+            param[band].add_(update(band), alpha=-alpha_t / clip)
+
+    @staticmethod
+    def bands(grad: torch.Tensor) -> List[Tuple[Any, slice, slice]]:
+        """
+        <a id="bands"></a>
+
+        The indices of bands of whole rows of the matrix (of every matrix of a stack), about `BAND`
+        elements each: the temporaries of a band stay in the processor's cache from one operation
+        on them to the next, and only $g_t$ and $\theta$ come from memory.
+        """
+        rows = max(1, BAND // grad[..., :1, :].numel())
+        return [(..., slice(i, i + rows), slice(None)) for i in range(0, grad.size(-2), rows)]
+
+
+def temporary(scratch: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The first elements of `scratch`, in the shape of `like`, as the temporary of one band."""
+    return scratch.view(-1)[:like.numel()].view(like.shape)
