@@ -117,19 +117,19 @@ tests hold theirs (the largest differences seen are $3 \cdot 10^{-7}$ and $7 \cd
 with gradients of $10^{-5}$, with rows and columns of zeros, with rows whose floor binds, and with
 bands of 8 elements, so that each test matrix is 2 to 6 bands.
 
-In CPU time on one thread, paired with torch's for-loop and with fused Adam, whose one loop runs
-at about its floor (Adam's floor is 28 bytes per parameter; at Adam's bandwidth, this one's 24
-bytes take $24 / 28$ of Adam's time):
+In CPU time on one thread and in wall time on two, paired with torch's for-loop and with fused
+Adam, whose one loop runs at about its floor (Adam's floor is 28 bytes per parameter; at Adam's
+bandwidth, this one's 24 bytes take $24 / 28$ of Adam's time):
 
 [[include: results/adafactor_step.md]]
 
-That run shared the machine with other work (load average 2.3). The step is now faster than
-torch's, 2 to 5.5 times, and the more so the longer its columns, but still at a third to a half of
-its floor, not at 85%: a pass is a handful of torch operations on each band, each a loop of its
-own over a band in the cache, with Python between them. Before these changes, with torch's
-operations, it took about 0.8 times torch's for-loop (by the numbers this page gave then). Two
-threads, the benchmark's setting, were not measured cleanly: at a load average of 3, the steps of
-each optimizer there varied by up to 40 times from round to round.
+That run shared the machine with other work (load average 2 to 2.5). The step is now faster than
+torch's, 1.5 to 5 times, the more so the longer its columns, but at 30 to 42% of its floor, not at
+85%: a pass is a handful of torch operations on each band, each a loop of its own over a band in
+the cache, with Python between them. Before these changes, with torch's operations, it took about
+0.8 times torch's for-loop (by the numbers this page gave then). The rows on two threads vary most
+on a busy machine, where each of those operations waits for both cores: one run at a load average
+of 2.7 measured 108 ms at 10M instead of 12.
 
 **Not compiled.** Its means need the rows and columns of each matrix, which a flat loop does not
 have, so Adafactor's update [reaches](optimizer.html#reach) the whole matrix and runs as written at
