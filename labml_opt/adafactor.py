@@ -288,7 +288,8 @@ class Adafactor(GenericAdaptiveOptimizer):
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
 
         A matrix is read in [bands](#bands) of rows, three times: for the means of $g_t^2$, for
-        $\operatorname{RMS}(U_t)$, and for the step, which builds $U_t$ again rather than keep it.
+        $\operatorname{RMS}(U_t)$, and for the step, which builds $U_t$ again rather than keep a
+        full-size copy (a matrix of one band keeps its $U_t$ in the band's temporary).
         The root mean squares are Python numbers, read from the tensors, as in torch: this update
         never runs as a compiled loop.
         """
