@@ -70,8 +70,8 @@ where $\operatorname{RMS}(x) = \sqrt{\operatorname{mean}(x^2)}$ over the whole t
 For an $n \times m$ matrix, $n + m$ numbers of second moment instead of Adam's $2 n m$:
 `tests/optimizers/test_adafactor.py` counts them in the state. For a $1024 \times 4096$ matrix in
 `float32` that is 20 KB next to Adam's 32 MB, $0.005$ bytes per parameter; a vector keeps 4 bytes
-per element. During a step the estimate $\hat{V}_t$ and then $U_t$ are built in one full-size
-temporary.
+per element. During a step, $g_t^2$ and then $U_t$ are built in one temporary of at most
+[`BAND`](#bands) elements, 16 MiB in `float32` (a vector's is of its size).
 
 ## Cost per step
 
@@ -90,28 +90,60 @@ That is 6 tensors of 4 bytes, 24 bytes per `float32` parameter, the floor that
 [the benchmark](fast.html#benchmark) divides by; an element-wise optimizer like
 [AdamW](adamw.html) moves 28 in one pass.
 
-**As written.** The step reads $g_t$ twice for the means, builds $\hat{V}_t$, scales it, multiplies by
-$g_t$, takes the norms of $\theta$ and $U_t$, and decays and updates $\theta$: about a dozen passes,
-with the operations of `torch.optim.Adafactor`'s for-loop, and a full-size temporary that is fresh
-memory on every step (a page fault every 4 KiB on its first pass). Measured on one core of this
-machine, a step of a $1024 \times 1024$ matrix takes 26 ms, as torch's does, against 0.9 ms for
-AdamW's compiled step: Adafactor saves memory, not time. In `benchmarks/optimizer_step.py`'s model
-(16 matrices of 1024 rows and 4 vectors), on both cores, a step of 10 million parameters took 36 ms
-and one of 50 million 150 ms; torch's for-loop took 44 and 185 ms, and its foreach implementation 51
-and 221 ms, which keeps a list of full-size temporaries where the for-loop keeps one (one run of
-three steps each).
+**As written.** The step makes the three passes of the floor, over [bands](#bands) of whole rows of
+at most $2^{22}$ elements, 16 MiB in `float32`: a band's temporary stays in the L3 cache from one
+operation to the next, and only $g_t$ and $\theta$ come from memory. Pass 1 squares a band of $g_t$
+into the temporary and takes from it both the band's row means and its column sums; pass 2
+builds the band's $U_t$ there and takes its norm; pass 3 builds it again, rather than keep a
+full-size $U_t$ in fresh memory, and adds it to $\theta$ (a matrix of one band keeps its $U_t$
+from pass 2). Two choices make the passes cheap; each changes how the numbers round, not what
+they are:
+
+* **Column sums of a square.** torch takes the column means as `torch.norm(grad, dim=-2)`, which
+  ATen computes with a scalar loop down each column, each addition waiting for the one before: on
+  one thread it took 9 times as long as the norms of the rows (91 ms against 10 for the
+  benchmark's 50M parameters), about half of torch's step. The column sums of $g_t^2$ in the cache
+  are added with vector instructions across the columns. (`torch.linalg.vector_norm` takes the
+  same loop.)
+* **Roots of the factors.** $\hat{V}_t^{-1/2} = \big( R_t / \max(\operatorname{mean}_i R_t, \epsilon_1) \big)^{-1/2} C_t^{-1/2}$:
+  $n + m$ roots, where torch divides and takes a root for each of the $n m$ entries, which costs
+  more than their bytes. The floor $\epsilon_1$ under $\sqrt{\hat{V}_t}$ becomes a ceiling
+  $1 / \epsilon_1$ over $\hat{V}_t^{-1/2}$; a row or a column of zeros gives $\infty$, which the
+  ceiling caps, as torch's floor does.
+
+So this page no longer matches `torch.optim.Adafactor` bit for bit: `tests/optimizers/test_adafactor.py`
+holds it to $10^{-6}$ in `float32` and $10^{-12}$ in `float64` after 200 steps, as the other pages'
+tests hold theirs (the largest differences seen are $3 \cdot 10^{-7}$ and $7 \cdot 10^{-16}$), also
+with gradients of $10^{-5}$, with rows and columns of zeros, with rows whose floor binds, and with
+bands of 8 elements, so that each test matrix is 2 to 6 bands.
+
+In CPU time on one thread and in wall time on two, paired with torch's for-loop and with fused
+Adam, whose one loop runs at about its floor (Adam's floor is 28 bytes per parameter; at Adam's
+bandwidth, this one's 24 bytes take $24 / 28$ of Adam's time):
+
+[[include: results/adafactor_step.md]]
+
+That run shared the machine with other work (load average 2 to 2.5). The step is now faster than
+torch's, 1.5 to 5 times, the more so the longer its columns, but at 30 to 42% of its floor, not at
+85%: a pass is a handful of torch operations on each band, each a loop of its own over a band in
+the cache, with Python between them. Before these changes, with torch's operations, it took about
+0.8 times torch's for-loop (by the numbers this page gave then). The rows on two threads vary most
+on a busy machine, where each of those operations waits for both cores: one run at a load average
+of 2.7 measured 108 ms at 10M instead of 12.
 
 **Not compiled.** Its means need the rows and columns of each matrix, which a flat loop does not
 have, so Adafactor's update [reaches](optimizer.html#reach) the whole matrix and runs as written at
 every size (under FSDP2, on the matrix [gathered whole](distributed.html#whole-tensors) from its
-shards). Recorded on stand-ins with a symbol for each dimension, and its Python numbers written as
-0-d tensors, it does compile (within $5 \cdot 10^{-7}$ of this code after 30 steps), but the loops ran
-slower than this code: 5.5 times an Adam step of the same parameters against 4.1, in CPU time on
-one thread at 10M. Three things cost more than memory there: Inductor sums the
-columns with the columns in the outer loop and the rows in the inner one, a pass 13 times as slow as
-the one over rows; it adds long `float32` sums, the two norms, through a helper that keeps their
-rounding error small; and $U_t$'s square root and divisions, needed in passes 2 and 3, cost more
-per element than its bytes.
+shards). Written with torch's operations and recorded on stand-ins with a symbol for each
+dimension, its Python numbers written as 0-d tensors, it did compile (within $5 \cdot 10^{-7}$ of the
+code as written after 30 steps), but the loops ran slower than the code: 5.5 times an Adam step
+of the same parameters against 4.1, in CPU time on one thread at 10M. Inductor summed the
+columns with the columns in the outer loop, a pass 13 times as slow as the one over rows; it added
+the two norms through a helper that keeps the rounding error of long `float32` sums small; and
+$U_t$'s square root and division for each entry cost more than its bytes. Compiled on its own by
+`torch.compile` with the shapes as symbols, pass 1 of the code above (the row and column sums of
+$g_t^2$) took 29 ms for the benchmark's matrices of 50M parameters on one thread, where torch's two
+norms took 100: a fused pass 1 is where a compiled step of matrices would start.
 
 <a id="tuning"></a>
 
@@ -131,7 +163,8 @@ per element than its bytes.
 
 The arguments, defaults, state (`step`, `row_var`, `col_var` for matrices, `variance` for vectors)
 and errors are those of `torch.optim.Adafactor` in torch 2.13, and the tests hold this page to
-it; `state_dict`s load from one into the other. torch departs from the paper in three places,
+it, to the last bits of their rounding ([cost per step](#floor)); `state_dict`s load from one into
+the other. torch departs from the paper in three places,
 which its documentation lists and this page follows:
 
 * **$\epsilon_1$.** The paper adds $\epsilon_1 = 10^{-30}$ to $g_t^2$ before averaging; torch leaves
@@ -159,12 +192,17 @@ that of each parameter's own dtype (the same in a group of one dtype). Like torc
 complex parameter at the first step.
 """
 
-from typing import Any, Dict, Optional, Tuple
+import math
+from typing import Any, Dict, List, Optional, Tuple
 
 import torch
 from torch import nn
 
 from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay
+
+# The elements of a band of rows, 16 MiB in `float32`: a band's temporary stays in this machine's
+# L3 cache (32 MiB) from one operation on it to the next
+BAND = 1 << 22
 
 
 class Adafactor(GenericAdaptiveOptimizer):
@@ -244,11 +282,14 @@ class Adafactor(GenericAdaptiveOptimizer):
                        one_minus_beta2=one_minus_beta2, rho=rho)
 
     def step_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
-        """
+        r"""
         ### Update one parameter
 
         * `grad` is $g_t$, the gradient of the loss with respect to `param`
 
+        A matrix is read in [bands](#bands) of rows, three times: for the means of $g_t^2$, for
+        $\operatorname{RMS}(U_t)$, and for the step, which builds $U_t$ again rather than keep a
+        full-size copy (a matrix of one band keeps its $U_t$ in the band's temporary).
         The root mean squares are Python numbers, read from the tensors, as in torch: this update
         never runs as a compiled loop.
         """
@@ -259,27 +300,61 @@ class Adafactor(GenericAdaptiveOptimizer):
         grad = self.weight_decay(param, grad, numbers)
         if grad.dim() > 1:
             row_var, col_var = state['row_var'], state['col_var']
-            # $\operatorname{mean}_j (g_t^2)_{ij}$ and $\operatorname{mean}_i (g_t^2)_{ij}$, as squared norms,
-            # with no temporary of $g_t^2$
-            row_mean = torch.norm(grad, dim=-1, keepdim=True).square_().div_(grad.size(-1))
-            col_mean = torch.norm(grad, dim=-2, keepdim=True).square_().div_(grad.size(-2))
-            # $R_t \leftarrow \hat{\beta}_{2,t} R_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_j (g_t^2)_{ij}$
-            row_var.lerp_(row_mean, numbers.one_minus_beta2)
+            bands = self.bands(grad)
+            scratch = torch.empty_like(grad[bands[0]], memory_format=torch.contiguous_format)
+            col_sum = torch.zeros_like(col_var)
+            for band in bands:
+                square = torch.mul(grad[band], grad[band], out=temporary(scratch, grad[band]))
+                # $R_t \leftarrow \hat{\beta}_{2,t} R_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_j
+                # (g_t^2)_{ij}$, a band of its rows
+                row_var[band].lerp_(square.mean(dim=-1, keepdim=True), numbers.one_minus_beta2)
+                col_sum += square.sum(dim=-2, keepdim=True)
             # $C_t \leftarrow \hat{\beta}_{2,t} C_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_i (g_t^2)_{ij}$
-            col_var.lerp_(col_mean, numbers.one_minus_beta2)
-            # $R_t C_t$, the outer product of a column and a row
-            v_hat = row_var @ col_var
-            # $\hat{V}_t = \frac{R_t C_t}{\max(\operatorname{mean}_i R_t, \epsilon_1)}$
-            v_hat.div_(row_var.mean(dim=-2, keepdim=True).clamp_(min=eps1))
+            col_var.lerp_(col_sum.div_(grad.size(-2)), numbers.one_minus_beta2)
+            # $\hat{V}_t^{-1/2} = \Big( \frac{R_t}{\max(\operatorname{mean}_i R_t, \epsilon_1)} \Big)^{-1/2}
+            # C_t^{-1/2}$, a column times a row: roots of the $n + m$ numbers, not of the $n m$
+            row_factor = (row_var / row_var.mean(dim=-2, keepdim=True).clamp(min=eps1)).rsqrt_()
+            col_factor = col_var.rsqrt()
+
+            def inverse_root(band):
+                return torch.mul(row_factor[band], col_factor, out=temporary(scratch, grad[band]))
         else:
             # $\hat{V}_t \leftarrow \hat{\beta}_{2,t} \hat{V}_{t-1} + (1 - \hat{\beta}_{2,t}) g_t^2$, kept in full
             variance = state['variance']
-            variance.lerp_(grad * grad, numbers.one_minus_beta2)
-            v_hat = variance.clone()
-        # $U_t = \frac{g_t}{\max(\sqrt{\hat{V}_t}, \epsilon_1)}$, written over $\hat{V}_t$ as $g_t \cdot
-        # \max(\hat{V}_t, \epsilon_1^2)^{-1/2}$
-        update = v_hat.clamp_(min=eps1 * eps1).rsqrt_().mul_(grad)
-        # $\max(1, \operatorname{RMS}(U_t) / d)$
-        clip = max(1.0, update.norm(2).item() / (update.numel() ** 0.5 * numbers.d))
-        # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} U_t$
-        param.add_(update, alpha=-alpha_t / clip)
+            scratch = torch.empty_like(grad, memory_format=torch.contiguous_format)
+            variance.lerp_(torch.mul(grad, grad, out=scratch), numbers.one_minus_beta2)
+            # One band, the whole vector
+            bands = [(...,)]
+
+            def inverse_root(band):
+                return torch.rsqrt(variance, out=scratch)
+
+        def update(band):
+            # $U_t = \frac{g_t}{\max(\sqrt{\hat{V}_t}, \epsilon_1)}
+            # = g_t \min \big( \hat{V}_t^{-1/2}, \frac{1}{\epsilon_1} \big)$, on a band of rows
+            # (where $\hat{V}_t = 0$, $\hat{V}_t^{-1/2} = \infty$ and the floor holds)
+            return inverse_root(band).clamp_(max=1 / eps1 if eps1 > 0 else math.inf).mul_(grad[band])
+
+        # $\max(1, \operatorname{RMS}(U_t) / d)$, with $\lVert U_t \rVert$ from the norms of its bands
+        norm = math.hypot(*(update(band).norm(2).item() for band in bands))
+        clip = max(1.0, norm / (grad.numel() ** 0.5 * numbers.d))
+        # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} U_t$, with
+        # $U_t$ built again for each band, except in a tensor of one band, whose $U_t$ is still in the scratch
+        for band in bands:
+            param[band].add_(update(band) if len(bands) > 1 else temporary(scratch, grad[band]), alpha=-alpha_t / clip)
+
+    @staticmethod
+    def bands(grad: torch.Tensor) -> List[Tuple[Any, slice, slice]]:
+        """
+        <a id="bands"></a>
+
+        The indices of bands of whole rows of the matrix (of every matrix of a stack), of at most
+        `BAND` elements each (or one row, if a row is longer).
+        """
+        rows = max(1, BAND // grad[..., :1, :].numel())
+        return [(..., slice(i, i + rows), slice(None)) for i in range(0, grad.size(-2), rows)]
+
+
+def temporary(scratch: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """The first elements of `scratch`, in the shape of `like`, as the temporary of one band."""
+    return scratch.view(-1)[:like.numel()].view(like.shape)

@@ -420,8 +420,10 @@ TABLE = [
                (dict(beta2_decay=0.8), 'beta2_decay 0.8', '<= 0'),
                (dict(beta2_decay=float('nan')), 'beta2_decay nan', 'a number, not NaN'),
                (dict(d=0.5), 'd 0.5', '>= 1'), (dict(d=float('nan')), 'd nan', 'a number, not NaN')],
-          # Steps relative to the weights, of about 0.1 x their size at first (rho_t = lr)
-          learns=dict(kwargs=dict(lr=0.1), steps=150, factor=10)),
+          # Steps relative to the weights, of about 0.03 x their size at first (rho_t = lr). At 0.1 the
+          # loss spikes now and then, at steps that the last bits move: torch's for-loop and foreach
+          # implementations spike at different steps.
+          learns=dict(kwargs=dict(lr=3e-2), steps=250, factor=10)),
     # LAMB's float decay is decoupled by default and the paper's (inside the direction) with
     # weight_decouple=False; pre_norm, whose reference rounds a norm to float32, is in test_lamb.
     Entry(labml_opt.LAMB, lambda flags: pytorch_optimizer.Lamb, dict(lr=1e-2, betas=(0.8, 0.99)),
