@@ -1190,10 +1190,25 @@ def bfloat16_vectors(narrow: bool):
         yield
         return
     from torch._inductor.codegen import cpp
+    from torch._inductor.codegen.common import KernelArgs
     from torch._inductor.codegen.cpp_utils import DTYPE_TO_CPP
     from torch._inductor.cpu_vec_isa import pick_vec_isa
     from torch._inductor.virtualized import V
     lowp, bitcast = cpp.get_loop_body_lowp_fp, cpp.CppVecOverrides.to_dtype_bitcast
+    argdefs = KernelArgs.cpp_argdefs
+
+    def restricted(args, dtype_to_cpp_type=None):
+        # `__restrict__` on the pointer to each input of one element that the graph never writes:
+        # the numbers of the step. The loop's stores could otherwise change them, as far as the C++
+        # compiler knows, so it would load and convert each one again for every vector
+        definitions, call_args, types = argdefs(args, dtype_to_cpp_type)
+        numbers = {inner for outer, inner in args.input_buffers.items()
+                   if outer in V.graph.graph_inputs and outer not in V.graph.mutated_inputs
+                   and V.graph.get_numel(outer) == 1}
+        definitions = [definition.replace('* ', '* __restrict__ ', 1)
+                       if definition.startswith('const ') and definition.split()[-1] in numbers else definition
+                       for definition in definitions]
+        return definitions, call_args, types
 
     def all_bfloat16(body):
         dtype, fp32_only = lowp(body)
@@ -1217,21 +1232,37 @@ def bfloat16_vectors(narrow: bool):
 
     to_dtype = cpp.CppVecKernel.get_to_dtype_expr
 
+    def widened(x, half):
+        # The 16 `bfloat16` numbers of one half of the register `x` as `float32`: each 16-bit lane
+        # $2k + 1$ of the result takes lane $k$ of that half, the top half of a `float32` code, and
+        # each lane $2k$, its bottom half, is zero. `_mm512_set_epi16` lists lanes from the last
+        lanes = ', '.join(str(16 * half + lane // 2 if lane % 2 else 0) for lane in reversed(range(32)))
+        return (f'at::vec::Vectorized<float>(_mm512_castsi512_ps(_mm512_maskz_permutexvar_epi16('
+                f'0xAAAAAAAAu, _mm512_set_epi16({lanes}), {x})))')
+
     def one_instruction(kernel, x, dtype, src_dtype, rounding=False):
-        # Two registers of `float32` to one of `bfloat16`, rounded to nearest, in one instruction
-        # of the processor's, where Inductor would round each lane with integer arithmetic. (Asked
-        # here, inside the compile, whose settings skip Inductor's probe of the vector
-        # instructions: asked before it, the probe costs a first compile about 5 s.)
-        if dtype == torch.bfloat16 and src_dtype == torch.float32 and getattr(x, 'is_vec', False) \
-                and kernel._get_num_vectors(torch.float32) == 2 \
-                and getattr(pick_vec_isa(), 'is_avx512_bf16_supported', lambda: False)():
-            return f'at::vec::Vectorized<at::BFloat16>((__m512i) _mm512_cvtne2ps_pbh({x}[1], {x}[0]))'
+        # Conversions between a register of `bfloat16` and two of `float32`, in one instruction per
+        # register of `float32`, where Inductor takes two or three
+        if getattr(x, 'is_vec', False) and kernel._get_num_vectors(torch.float32) == 2 \
+                and pick_vec_isa().bit_width() == 512:
+            # Widening: one permutation of 16-bit lanes per register, which puts each `bfloat16`
+            # code in the top half of a `float32` one and zeros in the bottom half, exactly
+            if dtype == torch.float32 and src_dtype == torch.bfloat16:
+                return f'at::vec::VectorizedN<float, 2>({widened(x, 0)}, {widened(x, 1)})'
+            # Narrowing: rounded to nearest, with the instruction made for it, where Inductor would
+            # round each lane with integer arithmetic. (Asked here, inside the compile, whose
+            # settings skip Inductor's probe of the vector instructions: asked before it, the probe
+            # costs a first compile about 5 s.)
+            if dtype == torch.bfloat16 and src_dtype == torch.float32 \
+                    and getattr(pick_vec_isa(), 'is_avx512_bf16_supported', lambda: False)():
+                return f'at::vec::Vectorized<at::BFloat16>((__m512i) _mm512_cvtne2ps_pbh({x}[1], {x}[0]))'
         return to_dtype(kernel, x, dtype, src_dtype, rounding)
 
     patches = [(cpp, 'get_loop_body_lowp_fp', all_bfloat16),
                (cpp.CppVecOverrides, 'to_dtype_bitcast', staticmethod(in_registers)),
                (cpp.CppVecKernel, 'arange', arange),
-               (cpp.CppVecKernel, 'get_to_dtype_expr', one_instruction)]
+               (cpp.CppVecKernel, 'get_to_dtype_expr', one_instruction),
+               (KernelArgs, 'cpp_argdefs', restricted)]
     saved = [(owner, name, vars(owner)[name]) for owner, name, _ in patches]
     for owner, name, value in patches:
         setattr(owner, name, value)

@@ -256,7 +256,9 @@ def test_compiled_bfloat16_state_matches_the_code_as_written(optimizer_class):
 
 def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
     from torch._inductor.codegen import cpp
-    places = [(cpp, 'get_loop_body_lowp_fp'), (cpp.CppVecOverrides, 'to_dtype_bitcast'), (cpp.CppVecKernel, 'arange')]
+    from torch._inductor.codegen.common import KernelArgs
+    places = [(cpp, 'get_loop_body_lowp_fp'), (cpp.CppVecOverrides, 'to_dtype_bitcast'), (cpp.CppVecKernel, 'arange'),
+              (cpp.CppVecKernel, 'get_to_dtype_expr'), (KernelArgs, 'cpp_argdefs')]
     before = [vars(owner)[name] for owner, name in places]
     with pytest.raises(RuntimeError, match='inside'):
         with labml_opt.fast.bfloat16_vectors(True):
