@@ -1189,26 +1189,68 @@ def bfloat16_vectors(narrow: bool):
     if not narrow:
         yield
         return
+    import re
+    import sympy
     from torch._inductor.codegen import cpp
-    from torch._inductor.codegen.common import KernelArgs
-    from torch._inductor.codegen.cpp_utils import DTYPE_TO_CPP
+    from torch._inductor.codegen.common import IndentedBuffer, KernelArgs
+    from torch._inductor.codegen.cpp_utils import DTYPE_TO_CPP, CppPrinter
     from torch._inductor.cpu_vec_isa import pick_vec_isa
     from torch._inductor.virtualized import V
     lowp, bitcast = cpp.get_loop_body_lowp_fp, cpp.CppVecOverrides.to_dtype_bitcast
-    argdefs = KernelArgs.cpp_argdefs
+    load, aliases = cpp.CppKernel.load, KernelArgs.aliases
 
-    def restricted(args, dtype_to_cpp_type=None):
-        # `__restrict__` on the pointer to each input of one element that the graph never writes:
-        # the numbers of the step. The loop's stores could otherwise change them, as far as the C++
-        # compiler knows, so it would load and convert each one again for every vector
-        definitions, call_args, types = argdefs(args, dtype_to_cpp_type)
-        numbers = {inner for outer, inner in args.input_buffers.items()
-                   if outer in V.graph.graph_inputs and outer not in V.graph.mutated_inputs
-                   and V.graph.get_numel(outer) == 1}
-        definitions = [definition.replace('* ', '* __restrict__ ', 1)
-                       if definition.startswith('const ') and definition.split()[-1] in numbers else definition
-                       for definition in definitions]
-        return definitions, call_args, types
+    def is_number(name):
+        # An input of one element that the graph never writes: a number of the step
+        return name in V.graph.graph_inputs and name not in V.graph.mutated_inputs and V.graph.get_numel(name) == 1
+
+    def number_read_once(kernel, name, index):
+        # A number of the step is a local variable, read before the loop (`numbers_first`). Read
+        # in the loop, the C++ compiler would read and convert it again for every vector, since as
+        # far as it knows the loop's stores could change it
+        if not is_number(name):
+            return load(kernel, name, index)
+        value = kernel.cse.generate(kernel.loads, f'{kernel.args.input(name)}_value', dtype=V.graph.get_dtype(name))
+        value.update_on_args('load', (kernel, name, index), {})
+        return value
+
+    floor_div = CppPrinter._print_FloorDiv
+    # The quotients of sizes that the loops use, by the name that stands for each
+    quotients = {}
+
+    def quotient_first(printer, expr):
+        # $\lfloor n / 32 \rfloor$ of the loop's length $n$, where the vectors end and the last,
+        # shorter one begins, is a local variable too, computed before the loop. In the loop, on
+        # several threads, the C++ compiler computes it again and tests it for every vector
+        text = floor_div(printer, expr)
+        size, divisor = expr.args
+        # (`ks0`, `ks1`, ...: a size that is an argument of the C++ function)
+        if isinstance(size, sympy.Symbol) and re.fullmatch(r'ks\d+', size.name) and divisor.is_Integer \
+                and expr.is_integer:
+            name = f'{size}_over_{divisor}'
+            quotients[name] = (str(size), text)
+            return name
+        return text
+
+    conditions = cpp.CppKernel.codegen_conditions
+
+    def counting_from_zero(kernel, code, prefix=None, var=None):
+        # Without `x0 >= 0` in the test of each vector for the vectors' part of the loop and the
+        # last, shorter one: true of every index, as the loops count up from zero, and, with the
+        # quotient above, what keeps the compiler from splitting the loop on several threads
+        line = IndentedBuffer()
+        written = conditions(kernel, line, prefix, var)
+        if line.getvalue():
+            code.writeline(re.sub(r'\b\w+ >= static_cast<int64_t>\(0\) && ', '', line.getvalue().strip()))
+        return written
+
+    def numbers_first(args):
+        # Inductor writes `auto name = value;` for each of these at the top of the C++ function
+        yield from aliases(args)
+        for outer, inner in args.input_buffers.items():
+            if is_number(outer):
+                yield f'{inner}_value', f'{inner}[0]'
+        sizes = set(args.sizevars.values())
+        yield from ((name, text) for name, (size, text) in quotients.items() if size in sizes)
 
     def all_bfloat16(body):
         dtype, fp32_only = lowp(body)
@@ -1262,15 +1304,22 @@ def bfloat16_vectors(narrow: bool):
                (cpp.CppVecOverrides, 'to_dtype_bitcast', staticmethod(in_registers)),
                (cpp.CppVecKernel, 'arange', arange),
                (cpp.CppVecKernel, 'get_to_dtype_expr', one_instruction),
-               (KernelArgs, 'cpp_argdefs', restricted)]
-    saved = [(owner, name, vars(owner)[name]) for owner, name, _ in patches]
+               (cpp.CppKernel, 'load', number_read_once),
+               (KernelArgs, 'aliases', numbers_first),
+               (CppPrinter, '_print_FloorDiv', quotient_first),
+               (cpp.CppKernel, 'codegen_conditions', counting_from_zero)]
+    # (`_print_FloorDiv` is inherited: put back, it is deleted again)
+    saved = [(owner, name, vars(owner).get(name)) for owner, name, _ in patches]
     for owner, name, value in patches:
         setattr(owner, name, value)
     try:
         yield
     finally:
         for owner, name, value in saved:
-            setattr(owner, name, value)
+            if value is None:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
 
 
 def vectors_key():

@@ -258,7 +258,7 @@ def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
     from torch._inductor.codegen import cpp
     from torch._inductor.codegen.common import KernelArgs
     places = [(cpp, 'get_loop_body_lowp_fp'), (cpp.CppVecOverrides, 'to_dtype_bitcast'), (cpp.CppVecKernel, 'arange'),
-              (cpp.CppVecKernel, 'get_to_dtype_expr'), (KernelArgs, 'cpp_argdefs')]
+              (cpp.CppVecKernel, 'get_to_dtype_expr'), (cpp.CppKernel, 'load'), (KernelArgs, 'aliases')]
     before = [vars(owner)[name] for owner, name in places]
     with pytest.raises(RuntimeError, match='inside'):
         with labml_opt.fast.bfloat16_vectors(True):
