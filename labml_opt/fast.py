@@ -1248,9 +1248,10 @@ def bfloat16_vectors(narrow: bool):
     conditions = cpp.CppKernel.codegen_conditions
 
     def counting_from_zero(kernel, code, prefix=None, var=None):
-        # Without `x0 >= 0` in the test of each vector for the vectors' part of the loop and the
-        # last, shorter one: true of every index, as the loops count up from zero, and, with the
-        # quotient above, what keeps the compiler from splitting the loop on several threads
+        # The test that sends an index to the vectors' part of the loop or to its last, shorter
+        # vector, without `x0 >= 0`, which every index is: loops count up from zero. With it, or
+        # with the quotient computed in the loop, the compiler does not split the loop compiled for
+        # several threads into its two parts, and tests every vector
         line = IndentedBuffer()
         written = conditions(kernel, line, prefix, var)
         if line.getvalue():

@@ -398,7 +398,7 @@ Where did the rest go? Not to memory: on 131,072 elements, whose 1.5 MB fit in a
 the compiled loop alone (`python benchmarks/bfloat16_kernel.py`, one thread) took 57 µs of CPU
 against 43 to 47 µs for the `float32` loop, about as long per element as on a million. On this
 processor, which runs each 512-bit vector instruction as two 256-bit halves, it was limited by
-its instructions, about a hundred for 32 elements. Taking pieces out of its C++ by hand
+its instructions, about ninety for 32 elements. Taking pieces out of its C++ by hand
 (experiments, timed on 65,536 elements) showed where they went, and the largest were not the
 page's arithmetic. The numbers of the step, $\beta_1$,
 $\alpha$, $\epsilon$, $z$ and the others, were read, converted from `float64` and broadcast
