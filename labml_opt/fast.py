@@ -1178,11 +1178,12 @@ def bfloat16_vectors(narrow: bool):
     `float32` state, where it took 3.2 times (`python benchmarks/bfloat16_loop.py`).
 
     At that width the loop was limited by its instructions, and three more changes each remove
-    some. It widens a register of `bfloat16` to two of `float32` with one permutation of 16-bit
-    lanes per register, where Inductor takes five instructions. It reads each number of the step,
+    some. It widens a register of `bfloat16` to two of `float32` with two instructions, a
+    permutation of 16-bit lanes for each, where Inductor takes five. It reads each number of the step,
     a one-element input of the loop, into a local variable once, before the loop: read in the
     loop, the C++ compiler reads, converts and broadcasts each again for every 32 elements, since
-    the loop's stores could change them as far as it knows (a sixth of the loop's instructions).
+    the loop's stores could change them as far as it knows (17 of the 88 instructions that the
+    loop on one thread took for 32 elements).
     And on several threads, the end of the vectors, $32 \lfloor n / 32 \rfloor$ for $n$ elements,
     is computed once before the loop too, and the test that an index is at least 0 is left out:
     with both in the loop, the compiler does not split it into the vectors and the last, shorter

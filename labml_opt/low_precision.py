@@ -394,24 +394,23 @@ instruction that rounds reads a number below $1.2 \times 10^{-38}$ as zero, wher
 written keeps it: the one place where the compiled loop and the page differ, in moments too
 small to matter.)
 
-Where did the rest go? Not to memory: on 131,072 elements, whose 1.5 MB fit in a core's cache,
-the compiled loop alone (`python benchmarks/bfloat16_kernel.py`, one thread) took 57 µs of CPU
-against 43 to 47 µs for the `float32` loop, about as long per element as on a million. On this
-processor, which runs each 512-bit vector instruction as two 256-bit halves, it was limited by
-its instructions, about ninety for 32 elements. Taking pieces out of its C++ by hand
-(experiments, timed on 65,536 elements) showed where they went, and the largest were not the
-page's arithmetic. The numbers of the step, $\beta_1$,
-$\alpha$, $\epsilon$, $z$ and the others, were read, converted from `float64` and broadcast
-again for every 32 elements (16% of the loop's time), since the C++ compiler could not tell that
-the loop's stores leave them alone; widening a `bfloat16` register took five instructions where
-one does (9%); and in the loop compiled for several threads, the test that separates the
-vectors from the last, shorter one was recomputed for every vector (13%).
-[The fast path](fast.html#bfloat16_vectors) now reads the numbers and that bound once, before
-the loop, and widens with one instruction per register. The loop then takes 42 to 43 µs on
-those 131,072 elements, as long as the `float32` loop, and our AdamW's step on a million
-elements 0.39 to 0.41 ms, against 0.50 before and 0.42 to 0.57 ms in `float32`
-(`python benchmarks/bfloat16_loop.py`; both on a machine busy with other work), with the same
-bits in the state and the parameter.
+Where did the rest go? Not to memory: on 131,072 elements, whose 1.5 MB fit in a core's cache, the
+compiled loop alone (`python benchmarks/bfloat16_kernel.py`, one thread) took 57 µs of CPU against
+43 to 47 µs for the `float32` loop, about as long per element as on a million. On this processor,
+which runs each 512-bit vector instruction as two 256-bit halves, it was limited by its
+instructions, about ninety for 32 elements. Taking pieces out of its C++ by hand (experiments,
+timed on 65,536 elements) showed where they went, and the largest were not the page's arithmetic.
+The numbers of the step, $\beta_1$, $\alpha$, $\epsilon$, $z$ and the others, were read, converted
+from `float64` and broadcast again for every 32 elements (16% of the loop's time), since the C++
+compiler could not tell that the loop's stores leave them alone; widening a `bfloat16` register to
+two of `float32` took five instructions where two do (9%); and in the loop compiled for several
+threads, the test that separates the vectors from the last, shorter one was recomputed for every
+vector (13%). [The fast path](fast.html#bfloat16_vectors) now reads the numbers and that bound
+once, before the loop, and widens with one instruction per register. The loop then takes 42 to 43
+µs on those 131,072 elements, as long as the `float32` loop, and our AdamW's step on a million
+elements 0.39 to 0.41 ms, against 0.50 before and 0.42 to 0.57 ms in `float32` (`python
+benchmarks/bfloat16_loop.py`; both on a machine busy with other work), with the same bits in the
+state and the parameter.
 
 What is left is mostly the page's arithmetic. Without the division and the square root the
 loop takes a quarter less time; they are the same in `float32`, and stay. The random bits and
