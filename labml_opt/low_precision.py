@@ -408,7 +408,7 @@ threads, the test that separates the vectors from the last, shorter one was reco
 vector (13%). [The fast path](fast.html#bfloat16_vectors) now reads the numbers and that bound
 once, before the loop, and widens with one instruction per register. The loop then takes 42 to 43
 µs on those 131,072 elements, as long as the `float32` loop, and our AdamW's step on a million
-elements 0.39 to 0.41 ms, against 0.50 before and 0.42 to 0.57 ms in `float32`
+elements 0.38 to 0.41 ms, against 0.50 before and 0.42 to 0.57 ms in `float32`
 (`python benchmarks/bfloat16_loop.py`; both on a machine busy with other work), with the same bits
 in the state and the parameter.
 

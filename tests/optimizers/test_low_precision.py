@@ -260,7 +260,7 @@ def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
     from torch._inductor.codegen.cpp_utils import CppPrinter
     places = [(cpp, 'get_loop_body_lowp_fp'), (cpp.CppVecOverrides, 'to_dtype_bitcast'), (cpp.CppVecKernel, 'arange'),
               (cpp.CppVecKernel, 'get_to_dtype_expr'), (cpp.CppKernel, 'load'), (KernelArgs, 'aliases'),
-              (cpp.CppKernel, 'codegen_conditions'), (CppPrinter, '_print_FloorDiv')]
+              (cpp.CppKernel, 'codegen_conditions'), (CppPrinter, '_print_FloorDiv'), (cpp.CppVecKernel, 'load')]
     # (`_print_FloorDiv` is inherited: not in `vars` before, nor after)
     missing = object()
     before = [vars(owner).get(name, missing) for owner, name in places]
