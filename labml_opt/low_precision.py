@@ -451,19 +451,19 @@ loop ran 32 wide, the same benchmark took 1.2 times torch's step at a load of 5 
 
 That table is from before the loop read its numbers once, widened in one instruction and
 prefetched (above and [in the fast path](fast.html#bfloat16_vectors)). Timed since, in one
-process, the loop before the first three of those changes and after them, alternated with torch's
-fused step on the same 50M parameters (median of 7 rounds of 10 steps): with the memory at full
-speed (91 GB/s in place), torch's step took 17.6 ms, ours with `bfloat16` state 15.4 ms before,
-0.90 of it, and 14.5 ms after, 0.84 and 76% of the floor. On this shared machine the memory is
-often slower, 52 to 54 GB/s in place, when other work uses it; then both loops run at 85% to 98%
-of their floor, 0.73 to 0.79 of torch's step, and differ by at most 4%. At full speed the loop is
-still not hidden behind memory. The compiled loops alone, called on the same tensors with memory
-at about 97 GB/s, took 15.1 ms before the changes and 13.2 to 13.5 ms after the first three; with
-the prefetch, 13.3 ms in one run and 11.9 ms in another; and the same loads and stores with the
-division, the square root and the random bits taken out (an experiment) 11.5 to 12.1 ms, against
-10.3 ms for 20 bytes per parameter. With the memory slower, the prefetch made the loop 2% to 5%
-faster in each of four runs. What is left to reach 0.80 at full speed is mostly that arithmetic,
-the page's own.
+process, the loop before those changes and after them, alternated with torch's fused step on the
+same 50M parameters (median of 7 rounds of 10 steps): with the memory at full speed (88 GB/s in
+place), torch's step took 18.8 ms, ours with `bfloat16` state 16.1 ms before, 0.84 of it, and
+14.3 ms after, 0.75 and 79% of its floor; in another run 18.0, 16.4 and 14.0 ms, 0.88 and 0.76.
+On this shared machine the memory is often slower, 52 to 55 GB/s in place, when other work uses
+it; then both loops run at 85% to 100% of their floor, 0.72 to 0.79 of torch's step, and the new
+one is 1% to 9% faster. At full speed the loop is still not quite hidden behind memory. The
+compiled loops alone, called on the same tensors with memory at about 97 GB/s, took 15.1 ms
+before the changes and 13.2 to 13.5 ms with all but the prefetch; with it, 13.3 ms in one run
+and 11.9 ms in another; and the same loads and stores with the division, the square root and the
+random bits taken out (an experiment) 11.5 to 12.1 ms, against 10.3 ms for 20 bytes per
+parameter. With the memory slower, the prefetch made the loop 2% to 5% faster in each of four
+runs. What is left between 79% of the floor and 85% is mostly that arithmetic, the page's own.
 
 Our 8-bit step takes 163 ms, 9.4 times torch's fused step: a sixth of torchao's 905 ms, but
 far from its floor, 0.57 of `float32`'s bytes.
