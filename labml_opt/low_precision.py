@@ -455,8 +455,8 @@ process, the loop before those changes and after them, alternated with torch's f
 same 50M parameters (median of 7 rounds of 10 steps): with the memory at full speed (88 GB/s in
 place), torch's step took 18.8 ms, ours with `bfloat16` state 16.1 ms before, 0.84 of it, and
 14.3 ms after, 0.75 and 79% of its floor; in another run 18.0, 16.4 and 14.0 ms, 0.88 and 0.76.
-On this shared machine the memory is often slower, 52 to 55 GB/s in place, when other work uses
-it; then both loops run at 85% to 100% of their floor, 0.72 to 0.79 of torch's step, and the new
+On this shared machine the memory is often slower, 51 to 55 GB/s in place, when other work uses
+it; then both loops run at 85% to 102% of their floor, 0.72 to 0.79 of torch's step, and the new
 one is 1% to 9% faster. At full speed the loop is still not quite hidden behind memory. The
 compiled loops alone, called on the same tensors with memory at about 97 GB/s, took 15.1 ms
 before the changes and 13.2 to 13.5 ms with all but the prefetch; with it, 13.3 ms in one run
