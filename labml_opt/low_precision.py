@@ -388,11 +388,36 @@ integer one lane at a time, through memory, builds each vector of indices $i$ la
 rounds to `bfloat16` with a dozen integer operations per register where this processor has one
 instruction for it; the fast path has all three done in registers, in one instruction each where
 it can. And the random bits are computed in `int32`, not in `int64`, whose vectors hold half as
-many numbers. Our AdamW's step on a million elements then takes 0.50 ms of CPU with `bfloat16`
-state against 0.43 ms with `float32` state, where it took 1.48 against 0.46 before. The rest of
-the difference is the rounding and the bits, for two moments. (That instruction reads a number
-below $1.2 \times 10^{-38}$ as zero, where the code as written keeps it: the one place where the
-compiled loop and the page differ, in moments too small to matter.)
+many numbers. Our AdamW's step on a million elements then took 0.50 ms of CPU with `bfloat16`
+state against 0.43 ms with `float32` state, where it took 1.48 against 0.46 before. (The
+instruction that rounds reads a number below $1.2 \times 10^{-38}$ as zero, where the code as
+written keeps it: the one place where the compiled loop and the page differ, in moments too
+small to matter.)
+
+Where did the rest go? Not to memory: on 131,072 elements, whose 1.5 MB fit in a core's cache, the
+compiled loop alone (`python benchmarks/bfloat16_kernel.py`, one thread) took 57 µs of CPU against
+43 to 47 µs for the `float32` loop, about as long per element as on a million. On this processor,
+which runs each 512-bit vector instruction as two 256-bit halves, it was limited by its
+instructions, about ninety for 32 elements. Taking pieces out of its C++ by hand (experiments,
+timed on 65,536 elements) showed where they went, and the largest were not the page's arithmetic.
+The numbers of the step, $\beta_1$, $\alpha$, $\epsilon$, $z$ and the others, were read, converted
+from `float64` and broadcast again for every 32 elements (16% of the loop's time), since the C++
+compiler could not tell that the loop's stores leave them alone; widening a `bfloat16` register to
+two of `float32` took five instructions where two do (9%); and in the loop compiled for several
+threads, the test that separates the vectors from the last, shorter one was recomputed for every
+vector (13%). [The fast path](fast.html#bfloat16_vectors) now reads the numbers and that bound
+once, before the loop, and widens with one instruction per register. The loop then takes 42 to 43
+µs on those 131,072 elements, as long as the `float32` loop, and our AdamW's step on a million
+elements 0.38 to 0.41 ms, against 0.50 before and 0.42 to 0.57 ms in `float32`
+(`python benchmarks/bfloat16_loop.py`; both on a machine busy with other work), with the same bits
+in the state and the parameter.
+
+What is left is mostly the page's arithmetic. Without the division and the square root the
+loop takes a quarter less time; they are the same in `float32`, and stay. The random bits and
+the rounding are about 10%: the mask that clears the low 16 bits before the conversion could go
+(taking the top 16 bits directly, 3.5%), and the top half of the word could be taken with a
+logical shift instead of an arithmetic one and a mask (1.5%), but the compiler sees neither,
+and we have not taught it.
 
 In 8 bits the state is 2 bytes of codes per parameter and two `float32` scales per 256:
 
@@ -423,6 +448,22 @@ of 20 bytes, where the `float32` step reaches 87% of its 28. Its arithmetic is t
 `float32`, plus the conversions, rounding and bits, on 0.71 of the bytes, and on two threads the
 loop no longer hides all of it behind memory: the target of 0.80 is not reached. (Before this
 loop ran 32 wide, the same benchmark took 1.2 times torch's step at a load of 5 to 9.)
+
+That table is from before the loop read its numbers once, widened in one instruction and
+prefetched (above and [in the fast path](fast.html#bfloat16_vectors)). Timed since, in one
+process, the loop before those changes and after them, alternated with torch's fused step on the
+same 50M parameters (median of 7 rounds of 10 steps): with the memory at full speed (88 GB/s in
+place), torch's step took 18.8 ms, ours with `bfloat16` state 16.1 ms before, 0.84 of it, and
+14.3 ms after, 0.75 and 79% of its floor; in another run 18.0, 16.4 and 14.0 ms, 0.88 and 0.76.
+On this shared machine the memory is often slower, 51 to 55 GB/s in place, when other work uses
+it; then both loops run at 85% to 102% of their floor, 0.72 to 0.79 of torch's step, and the new
+one is 1% to 9% faster. At full speed the loop is still not quite hidden behind memory. The
+compiled loops alone, called on the same tensors with memory at about 97 GB/s, took 15.1 ms
+before the changes and 13.2 to 13.5 ms with all but the prefetch; with it, 13.3 ms in one run
+and 11.9 ms in another; and the same loads and stores with the division, the square root and the
+random bits taken out (an experiment) 11.5 to 12.1 ms, against 10.3 ms for 20 bytes per
+parameter. With the memory slower, the prefetch made the loop 2% to 5% faster in each of four
+runs. What is left between 79% of the floor and 85% is mostly that arithmetic, the page's own.
 
 Our 8-bit step takes 163 ms, 9.4 times torch's fused step: a sixth of torchao's 905 ms, but
 far from its floor, 0.57 of `float32`'s bytes.

@@ -256,15 +256,21 @@ def test_compiled_bfloat16_state_matches_the_code_as_written(optimizer_class):
 
 def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
     from torch._inductor.codegen import cpp
-    places = [(cpp, 'get_loop_body_lowp_fp'), (cpp.CppVecOverrides, 'to_dtype_bitcast'), (cpp.CppVecKernel, 'arange')]
-    before = [vars(owner)[name] for owner, name in places]
+    from torch._inductor.codegen.common import KernelArgs
+    from torch._inductor.codegen.cpp_utils import CppPrinter
+    places = [(cpp, 'get_loop_body_lowp_fp'), (cpp.CppVecOverrides, 'to_dtype_bitcast'), (cpp.CppVecKernel, 'arange'),
+              (cpp.CppVecKernel, 'get_to_dtype_expr'), (cpp.CppKernel, 'load'), (KernelArgs, 'aliases'),
+              (cpp.CppKernel, 'codegen_conditions'), (CppPrinter, '_print_FloorDiv'), (cpp.CppVecKernel, 'load')]
+    # (`_print_FloorDiv` is inherited: not in `vars` before, nor after)
+    missing = object()
+    before = [vars(owner).get(name, missing) for owner, name in places]
     with pytest.raises(RuntimeError, match='inside'):
         with labml_opt.fast.bfloat16_vectors(True):
-            assert all(vars(owner)[name] is not value for (owner, name), value in zip(places, before))
+            assert all(vars(owner).get(name, missing) is not value for (owner, name), value in zip(places, before))
             raise RuntimeError('inside')
-    assert all(vars(owner)[name] is value for (owner, name), value in zip(places, before))
+    assert all(vars(owner).get(name, missing) is value for (owner, name), value in zip(places, before))
     with labml_opt.fast.bfloat16_vectors(False):
-        assert all(vars(owner)[name] is value for (owner, name), value in zip(places, before))
+        assert all(vars(owner).get(name, missing) is value for (owner, name), value in zip(places, before))
 
 
 # 8-bit state: blockwise dynamic quantization
