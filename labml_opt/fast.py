@@ -896,8 +896,10 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
     # A pass that returns sums stores its state in the loop that adds ([one pass](#one-pass)), a
     # setting that names its saved loop too
     one_pass = {'realize_reads_threshold': 1} if returned else {}
+    # A loop for all threads is compiled for as many as torch has now (Inductor decides by them
+    # which loops to split), and saved under that number
     saved = SavedKernels(CACHE_DIR, graph.code + (key.uuid().hex() if narrow else '') + (repr(one_pass) if one_pass else ''),
-                         [tensor.dtype for tensor in stand_ins], threads)
+                         [tensor.dtype for tensor in stand_ins], threads if threads != -1 else (-1, torch.get_num_threads()))
     plan = saved.load()
     if plan is not None:
         return Kernel(plan[0], count, plan[1], unit, plan[2], returned)
@@ -1117,7 +1119,7 @@ class SavedKernels:
     entry; an entry that fails to load is compiled again.
     """
 
-    def __init__(self, directory: str, code: str, dtypes: List[torch.dtype], threads: int):
+    def __init__(self, directory: str, code: str, dtypes: List[torch.dtype], threads: Any):
         import hashlib
         text = '\n'.join([code, str(dtypes), str(threads), torch.__version__, torch.backends.cpu.get_cpu_capability()])
         self.digest = hashlib.sha256(text.encode()).hexdigest()[:32]

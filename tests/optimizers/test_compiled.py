@@ -393,6 +393,23 @@ def test_a_saved_loop_is_loaded_without_the_compiler(tmp_path, monkeypatch):
     assert sorted(path.suffix for path in (tmp_path / 'labml_opt_kernels').iterdir()) == ['.json', '.json', '.so', '.so']
 
 
+def test_a_loop_saved_for_one_thread_is_not_loaded_for_two(tmp_path, monkeypatch):
+    # A loop for all threads compiled while torch had one is a loop for one thread
+    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
+    threads = torch.get_num_threads()
+    param = torch.ones(4, requires_grad=True)
+    param.grad = torch.ones(4)
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            monkeypatch.setattr(fast, 'KERNELS', {})
+            Adamax([{'params': [param], 'fast': True}]).step()
+    finally:
+        torch.set_num_threads(threads)
+    # The loop for one thread, and one for all threads for each count
+    assert len(list((tmp_path / 'labml_opt_kernels').glob('*.so'))) == 3
+
+
 def test_a_damaged_saved_loop_is_compiled_again(tmp_path, monkeypatch):
     monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
     monkeypatch.setattr(fast, 'KERNELS', {})
