@@ -155,12 +155,16 @@ threads, and waits when the other core is busy.
 
 [[include: results/optimizer_step.md]]
 
-Measured on a quiet machine (load average 2). Two optimizers are below 85% of their floor at
-50M. [Prodigy](prodigy.html) (73%) makes two passes, its estimate's and its update's, and at 10M
-its step takes 2.3 times the CPU time of Adam's on one thread where its bytes would take 1.7:
-each pass has more arithmetic per byte than Adam's. [Adafactor](adafactor.html) (20%) runs as
-written, three passes of torch operations, one after another; compiled as it is written, with
-its row and column sums as reductions, it was slower still (its page says why).
+Measured on an otherwise quiet machine (load average 2, from the benchmark itself), with the
+memory in its slower state (54 GB/s in place; [the low-precision page](low_precision.html#what-it-costs)
+says more). Every round is noisy: a median of three can still be off by a quarter. Two
+optimizers are below 85% of their floor at 50M. [Adafactor](adafactor.html) (45%) runs as written,
+three passes over bands of rows, each a handful of torch operations; compiled as it is written,
+with its row and column sums as reductions, it was slower (its page says why). RMSprop (79%)
+took 25.1, 23.6 and 18.6 ms in its three rounds, and 98% of its floor in the run before: noise.
+[Prodigy](prodigy.html) (94%) makes two passes, its estimate's and its update's, since
+$\theta_t$ needs every parameter's sums; its estimate's pass stores $\sigma$ in the loop that
+sums it ([one pass](#one-pass)), where it was 73% with a second loop.
 """
 
 import array

@@ -442,31 +442,33 @@ AdamW, on a quiet machine (load average 1.6 to 1.8):
 
 [[include: results/low_precision.md]]
 
-With `bfloat16` state our AdamW's step takes 0.89 of torch's fused step in `float32` (15.4 ms
-against 17.3 ms) and 0.87 of ours in `float32`, in half the optimizer memory: 72% of its floor
-of 20 bytes, where the `float32` step reaches 87% of its 28. Its arithmetic is the same as in
-`float32`, plus the conversions, rounding and bits, on 0.71 of the bytes, and on two threads the
-loop no longer hides all of it behind memory: the target of 0.80 is not reached. (Before this
-loop ran 32 wide, the same benchmark took 1.2 times torch's step at a load of 5 to 9.)
+The table was measured with the memory in its slower state (53.8 GB/s in place, see below), on
+an otherwise quiet machine. With `bfloat16` state our AdamW's step takes 0.79 of torch's fused step
+in `float32` (20.2 ms against 25.6 ms), in half the optimizer memory: 92% of its floor of 20 bytes,
+where the `float32` step reaches 99% of its 28.
 
-That table is from before the loop read its numbers once, widened in one instruction and
-prefetched (above and [in the fast path](fast.html#bfloat16_vectors)). Timed since, in one
-process, the loop before those changes and after them, alternated with torch's fused step on the
-same 50M parameters (median of 7 rounds of 10 steps): with the memory at full speed (88 GB/s in
-place), torch's step took 18.8 ms, ours with `bfloat16` state 16.1 ms before, 0.84 of it, and
-14.3 ms after, 0.75 and 79% of its floor; in another run 18.0, 16.4 and 14.0 ms, 0.88 and 0.76.
-On this shared machine the memory is often slower, 51 to 55 GB/s in place, when other work uses
-it; then both loops run at 85% to 102% of their floor, 0.72 to 0.79 of torch's step, and the new
-one is 1% to 9% faster. At full speed the loop is still not quite hidden behind memory. The
-compiled loops alone, called on the same tensors with memory at about 97 GB/s, took 15.1 ms
+The memory of this shared machine runs in two states: about 90 GB/s in place when nothing else
+uses it, and 51 to 55 GB/s, often, when other work does, even work that `top` does not show. The
+slower the memory, the more of the loop's arithmetic hides behind it. At full speed the loop is
+not quite hidden. Timed in one process, the loop from before it read its numbers once, widened in
+one instruction and prefetched (above and [in the fast path](fast.html#bfloat16_vectors)), and the
+loop after, were alternated with torch's fused step on the same 50M parameters (median of 7 rounds
+of 10 steps). With the memory at full speed (88 GB/s in place), torch's step took 18.8 ms, ours
+with `bfloat16` state 16.1 ms before, 0.84 of it, and 14.3 ms after, 0.75 and 79% of its floor; in
+another run 18.0, 16.4 and 14.0 ms, 0.88 and 0.76. With the memory slower both loops run at 85% to
+102% of their floor, 0.72 to 0.79 of torch's step, and the new one is 1% to 9% faster.
+
+The compiled loops alone, called on the same tensors with memory at about 97 GB/s, took 15.1 ms
 before the changes and 13.2 to 13.5 ms with all but the prefetch; with it, 13.3 ms in one run
 and 11.9 ms in another; and the same loads and stores with the division, the square root and the
 random bits taken out (an experiment) 11.5 to 12.1 ms, against 10.3 ms for 20 bytes per
 parameter. With the memory slower, the prefetch made the loop 2% to 5% faster in each of four
-runs. What is left between 79% of the floor and 85% is mostly that arithmetic, the page's own.
+runs. What is left between 79% of the floor at full speed and 85% is mostly that arithmetic, the
+page's own.
 
-Our 8-bit step takes 163 ms, 9.4 times torch's fused step: a sixth of torchao's 905 ms, but
-far from its floor, 0.57 of `float32`'s bytes.
+Our 8-bit step takes 167 ms, 6.5 times torch's fused step in the table (9.4 times at full memory
+speed, in the run before): a fifth of torchao's 908 ms, but far from its floor, 0.57 of
+`float32`'s bytes.
 
 Where the time goes is not memory but the arithmetic of the codes. On a tensor of 262,144
 elements, which fits in the cache, an 8-bit step of the compiled loop took 1.9 ms of CPU time on
