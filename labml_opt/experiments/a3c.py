@@ -96,7 +96,8 @@ from labml import experiment, tracker
 from torch import nn
 
 from labml_opt.experiments.results import RESULTS, results_folder
-from labml_opt.experiments.tracking import AppUnreachable, Progress, labml_writers, plain_console, wait_for_labml
+from labml_opt.experiments.tracking import (AppUnreachable, Progress, labml_writers, plain_console, run_uuid,
+                                            wait_for_labml)
 from labml_opt.shared_adam import SharedAdam, WorkerError, run_workers
 
 
@@ -351,7 +352,7 @@ def train(configs: Configs, results: Optional[Path] = RESULTS) -> Dict[str, Any]
     monitor = Monitor(configs, reports, stop)
 
     plain_console()
-    experiment.create(name='a3c', writers=labml_writers())
+    experiment.create(uuid=run_uuid(), name='a3c', writers=labml_writers())
     experiment.configs(asdict(configs))
     started = time.monotonic()
     try:

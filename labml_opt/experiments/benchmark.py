@@ -215,7 +215,8 @@ from labml_opt.experiments.results import (RESULTS, logs_path, read_configs, res
                                            runs_of, write_timing)
 from labml_opt.experiments.runs import (MLP, OPTIMIZERS, Invocation, make_optimizer, parse_optimizers,
                                         resumed_invocation)
-from labml_opt.experiments.tracking import AppUnreachable, Progress, labml_writers, plain_console, wait_for_labml
+from labml_opt.experiments.tracking import (AppUnreachable, Progress, labml_writers, plain_console, run_uuid,
+                                            wait_for_labml)
 
 NAME = 'benchmark'
 COMMAND = 'python -m labml_opt.experiments.benchmark'
@@ -542,7 +543,7 @@ def one_run(workload: Workload, name: str, lr: float, hyper: Dict[str, Any], see
                               ShowProgress(progress, index, label)])
     outcome = Outcome(name, lr, seed, dict(hyper))
     plain_console()
-    experiment.create(name=f'{NAME}_{workload.name}', comment=label, writers=labml_writers())
+    experiment.create(uuid=run_uuid(), name=f'{NAME}_{workload.name}', comment=label, writers=labml_writers())
     experiment.configs({'workload': workload.name, 'optimizer': name, 'lr': lr, 'hyper': json.dumps(hyper),
                         'seed': seed, 'label': label,
                         'epochs': workload.epochs, 'threads': torch.get_num_threads(), 'invocation': invocation.id,

@@ -63,7 +63,8 @@ from labml_opt.experiments.learner import (AccumulateGradients, AvgStats, BadChe
                                            optimizer_callbacks, resume)
 from labml_opt.experiments.results import (Run, find_run, invocation_runs, logs_path, read_configs, read_status,
                                            results_folder, runs_of, wall_time)
-from labml_opt.experiments.tracking import AppUnreachable, Progress, labml_writers, plain_console, wait_for_labml
+from labml_opt.experiments.tracking import (AppUnreachable, Progress, labml_writers, plain_console, run_uuid,
+                                            wait_for_labml)
 
 
 class MLP(nn.Module):
@@ -376,7 +377,7 @@ def train_run(spec: RunSpec, *, data: Optional[Data] = None, callbacks: Sequence
     learner = Learner(model, optimizer, nn.functional.cross_entropy, data)
 
     plain_console()
-    experiment.create(name=spec.experiment, comment=spec.label, writers=labml_writers())
+    experiment.create(uuid=run_uuid(), name=spec.experiment, comment=spec.label, writers=labml_writers())
     configs = asdict(spec)
     configs.update(hyper=json.dumps(spec.hyper), schedule_args=json.dumps(spec.schedule_args),
                    n_train=len(data.x_train), n_valid=len(data.x_valid),

@@ -32,6 +32,7 @@ import socket
 import sys
 import threading
 import time
+import uuid
 from typing import Dict, Iterable, List, Optional, Set, TextIO, Tuple
 from urllib.parse import urlparse
 
@@ -85,6 +86,18 @@ def labml_writers() -> Set[str]:
         return {'file'}
     check_app(setting)
     return {'file', 'app'}
+
+
+def run_uuid() -> str:
+    """
+    <a id="run_uuid"></a>
+
+    A new run's UUID, from the operating system's random numbers. labml's own is time-based
+    (`uuid1`), and its clock state is copied into each worker process that the benchmark's
+    `--jobs` forks: two workers that started a run in the same instant were given the same UUID,
+    and the second found the first one's run directory in use.
+    """
+    return uuid.uuid4().hex
 
 
 def wait_for_labml(timeout: float = 60.):

@@ -253,6 +253,20 @@ def test_a_tiny_benchmark_writes_repeatable_results_apart_from_its_timing(labml_
     assert 'run 10/10' in out and 'all ETA' in out and '\x1b' not in out
 
 
+def test_runs_started_in_the_same_instant_get_their_own_directories(labml_dir, monkeypatch):
+    # Two workers forked by `--jobs` share labml's time-based UUID state: in the same instant it
+    # gives both the same UUID, as it does every run here
+    import labml.experiment
+    monkeypatch.setattr(labml.experiment, 'generate_uuid', lambda: 'f' * 32)
+    monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=1, steps=2)})
+    monkeypatch.setitem(benchmark.LR_FACTORS, 'quick', [1.])
+    monkeypatch.setitem(benchmark.EXTEND, 'quick', 0)
+    benchmark.main(['--quick', '--workloads', 'chars', '--optimizers', 'sgd', '--seeds', '2',
+                    '--results', str(labml_dir / 'results')])
+    # One grid point and two seeds, each a run of its own
+    assert len(list((labml_dir / 'logs' / 'benchmark_chars').iterdir())) == 3
+
+
 def test_two_jobs_write_the_results_of_one(labml_dir, monkeypatch):
     monkeypatch.setitem(benchmark.WORKLOADS, 'quick', {'chars': Workload('chars', epochs=2, steps=4)})
     monkeypatch.setitem(benchmark.LR_FACTORS, 'quick', [1., 10.])
