@@ -895,16 +895,19 @@ def record_and_compile(optimizer: torch.optim.Optimizer, method: str, maximize: 
 def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], scalars: List[torch.Tensor],
                   count: int, unit: int, threads: int, returned: int) -> Kernel:
     """The recorded update `graph`, loaded from our cache or compiled, to run on `threads` threads."""
-    # A loop over `bfloat16` is compiled under `bfloat16_vectors`, and saved under its name too
     narrow = torch.bfloat16 in [tensor.dtype for tensor in stand_ins]
-    key = vectors_key() if narrow else None
-    # A pass that returns sums stores its state in the loop that adds ([one pass](#one-pass)), a
-    # setting that names its saved loop too
-    one_pass = {'realize_reads_threshold': 1} if returned else {}
-    # A loop for all threads is compiled for as many as torch has now (Inductor decides by them
-    # which loops to split), and saved under that number
-    saved = SavedKernels(CACHE_DIR, graph.code + (key.uuid().hex() if narrow else '') + (repr(one_pass) if one_pass else ''),
-                         [tensor.dtype for tensor in stand_ins], threads if threads != -1 else (-1, torch.get_num_threads()))
+    # The settings that differ from loop to loop, which name its saved loop too: the threads; a
+    # loop over `bfloat16` is compiled under `bfloat16_vectors`, whose custom pass says so to
+    # Inductor's cache; and a pass that returns sums stores its state in the loop that adds
+    # ([one pass](#one-pass))
+    settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': vectors_key() if narrow else None}
+    if returned:
+        settings['realize_reads_threshold'] = 1
+    # The pass by its name; and a loop for all threads is compiled for as many as torch has now
+    # (Inductor decides by them which loops to split), so it is saved under that number
+    name = {**settings, 'post_grad_custom_post_pass': narrow and settings['post_grad_custom_post_pass'].uuid().hex(),
+            'threads now': threads == -1 and torch.get_num_threads()}
+    saved = SavedKernels(CACHE_DIR, graph.code + repr(name), [tensor.dtype for tensor in stand_ins])
     plan = saved.load()
     if plan is not None:
         return Kernel(plan[0], count, plan[1], unit, plan[2], returned)
@@ -922,9 +925,8 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
         # in range by construction, so no position is checked (a quarter of an 8-bit step's time).
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
-            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'cpp.threads': threads,
-                                        'assert_indirect_indexing': False,
-                                        'post_grad_custom_post_pass': key, **one_pass}})
+            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'assert_indirect_indexing': False,
+                                        **settings}})
     kernel = Kernel(function, count, unit=unit)
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
@@ -1116,17 +1118,18 @@ class SavedKernels:
 
     Inductor's cache saves the compiling, but a new process still imports Inductor to use it,
     a few seconds before the first step. A loop that `direct_call` can call directly is saved
-    here instead: its shared library and its plan, under a digest of the recorded graph, the
-    dtypes of its inputs, the threads it runs on, torch's version and the CPU's vector instructions. A later process records the step
+    here instead: its shared library and its plan, under a digest of the recorded graph and the
+    settings it was compiled with (the threads it runs on among them), the dtypes of its inputs,
+    torch's version and the CPU's vector instructions. A later process records the step
     (a few milliseconds), finds the digest, and loads the library.
 
     Files are written to a temporary name and renamed, so a killed process leaves no half-written
     entry; an entry that fails to load is compiled again.
     """
 
-    def __init__(self, directory: str, code: str, dtypes: List[torch.dtype], threads: Any):
+    def __init__(self, directory: str, code: str, dtypes: List[torch.dtype]):
         import hashlib
-        text = '\n'.join([code, str(dtypes), str(threads), torch.__version__, torch.backends.cpu.get_cpu_capability()])
+        text = '\n'.join([code, str(dtypes), torch.__version__, torch.backends.cpu.get_cpu_capability()])
         self.digest = hashlib.sha256(text.encode()).hexdigest()[:32]
         self.directory = os.path.join(directory, 'labml_opt_kernels')
         self.library = os.path.join(self.directory, self.digest + '.so')

@@ -433,7 +433,7 @@ def test_a_saved_plan_names_only_our_tables_and_tensors_to_make(tmp_path, monkey
     param = torch.ones(4, requires_grad=True)
     param.grad = torch.ones(4)
     Adamax([{'params': [param], 'fast': True}]).step()
-    saved = fast.SavedKernels(str(tmp_path), '', [], 1)
+    saved = fast.SavedKernels(str(tmp_path), '', [])
     plans = sorted((tmp_path / 'labml_opt_kernels').glob('*.json'))
     assert plans
     for plan in plans:
