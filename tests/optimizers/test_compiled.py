@@ -196,16 +196,22 @@ def test_prodigys_estimate_pass_is_compiled_for_contiguous_parameters(monkeypatc
     assert taken and all(compiled for _, compiled in taken)
 
 
-def test_prodigys_estimate_pass_is_one_loop(tmp_path, monkeypatch):
-    # Inductor, left to itself, stores sigma in a second loop after the loop that sums it, which
-    # reads sigma and the gradient again (fast.py, "One pass")
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    """An empty cache of compiled loops: none saved on disk (under `tmp_path`), none in the process."""
     monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
     monkeypatch.setattr(fast, 'KERNELS', {})
+    return tmp_path
+
+
+def test_prodigys_estimate_pass_is_one_loop(cache):
+    # Inductor, left to itself, stores sigma in a second loop after the loop that sums it, which
+    # reads sigma and the gradient again (fast.py, "One pass")
     param = torch.randn(100, requires_grad=True)
     param.grad = torch.randn(100)
     Prodigy([{'params': [param], 'fast': True}]).step()
     # The pass's C++, compiled for one thread and for all: the only loops with sums (`tmp_acc`)
-    sources = [path.read_text() for path in tmp_path.glob('*/*.cpp')]
+    sources = [path.read_text() for path in cache.glob('*/*.cpp')]
     sums = [source for source in sources if 'tmp_acc' in source]
     assert len(sums) == 2
     assert all(source.count('for(int64_t x0=') == 1 for source in sums)
@@ -370,15 +376,13 @@ def test_no_compiler_means_the_code_as_written():
     assert param.detach().lt(1).all()
 
 
-def test_a_saved_loop_is_loaded_without_the_compiler(tmp_path, monkeypatch):
+def test_a_saved_loop_is_loaded_without_the_compiler(cache, monkeypatch):
     class Saved(Adagrad):
         constant = 1 + random.random()
 
         def step_param(self, state, numbers, grad, param):
             super().step_param(state, numbers, grad * self.constant, param)
 
-    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
-    monkeypatch.setattr(fast, 'KERNELS', {})
     param = torch.ones(4, requires_grad=True)
     param.grad = torch.ones(4)
     Saved([{'params': [param], 'fast': True}]).step()
@@ -390,12 +394,11 @@ def test_a_saved_loop_is_loaded_without_the_compiler(tmp_path, monkeypatch):
     with torch._inductor.config.patch({'cpp.cxx': ('no-such-compiler-labml',)}):
         Saved([{'params': [param], 'fast': True}]).step()
     assert torch.equal(param.detach(), expected.detach())
-    assert sorted(path.suffix for path in (tmp_path / 'labml_opt_kernels').iterdir()) == ['.json', '.json', '.so', '.so']
+    assert sorted(path.suffix for path in (cache / 'labml_opt_kernels').iterdir()) == ['.json', '.json', '.so', '.so']
 
 
-def test_a_loop_saved_for_one_thread_is_not_loaded_for_two(tmp_path, monkeypatch):
+def test_a_loop_saved_for_one_thread_is_not_loaded_for_two(cache, monkeypatch):
     # A loop for all threads compiled while torch had one is a loop for one thread
-    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
     threads = torch.get_num_threads()
     param = torch.ones(4, requires_grad=True)
     param.grad = torch.ones(4)
@@ -407,16 +410,14 @@ def test_a_loop_saved_for_one_thread_is_not_loaded_for_two(tmp_path, monkeypatch
     finally:
         torch.set_num_threads(threads)
     # The loop for one thread, and one for all threads for each count
-    assert len(list((tmp_path / 'labml_opt_kernels').glob('*.so'))) == 3
+    assert len(list((cache / 'labml_opt_kernels').glob('*.so'))) == 3
 
 
-def test_a_damaged_saved_loop_is_compiled_again(tmp_path, monkeypatch):
-    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
-    monkeypatch.setattr(fast, 'KERNELS', {})
+def test_a_damaged_saved_loop_is_compiled_again(cache, monkeypatch):
     param = torch.ones(4, requires_grad=True)
     param.grad = torch.ones(4)
     Adamax([{'params': [param], 'fast': True}]).step()
-    for path in (tmp_path / 'labml_opt_kernels').iterdir():
+    for path in (cache / 'labml_opt_kernels').iterdir():
         path.write_text('not a plan' if path.suffix == '.json' else 'not a library')
     monkeypatch.setattr(fast, 'KERNELS', {})
     Adamax([{'params': [param], 'fast': True}]).step()
@@ -425,16 +426,14 @@ def test_a_damaged_saved_loop_is_compiled_again(tmp_path, monkeypatch):
 
 @pytest.mark.parametrize('extra', [['table', 99], ['table', -1], ['scratch', 'save', []], ['scratch', 'float32', ['x']],
                                    ['file', '/etc/passwd']])
-def test_a_saved_plan_names_only_our_tables_and_tensors_to_make(tmp_path, monkeypatch, extra):
+def test_a_saved_plan_names_only_our_tables_and_tensors_to_make(cache, extra):
     # A saved plan's extras say what to pass the loop besides the inputs: one of our tables, or a
     # tensor of a torch dtype and integer sizes to make. A plan that names anything else is not loaded.
-    monkeypatch.setattr(fast, 'CACHE_DIR', str(tmp_path))
-    monkeypatch.setattr(fast, 'KERNELS', {})
     param = torch.ones(4, requires_grad=True)
     param.grad = torch.ones(4)
     Adamax([{'params': [param], 'fast': True}]).step()
-    saved = fast.SavedKernels(str(tmp_path), '', [])
-    plans = sorted((tmp_path / 'labml_opt_kernels').glob('*.json'))
+    saved = fast.SavedKernels(str(cache), '', [])
+    plans = sorted((cache / 'labml_opt_kernels').glob('*.json'))
     assert plans
     for plan in plans:
         saved.plan, saved.library = str(plan), str(plan.with_suffix('.so'))
