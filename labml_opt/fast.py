@@ -539,8 +539,7 @@ class Plan:
         self.inputs = kernel.inputs()
         self.function = kernel.function
         # The gradient's slots hold `None` between steps, so that the plan keeps no gradient alive
-        everything = [param, None, *tensors, *self.inputs.tensors]
-        self.args = [everything[i] if i >= 0 else self.numel // kernel.unit if i == -1 else None for i in kernel.plan]
+        self.args = kernel.arguments([param, None, *tensors, *self.inputs.tensors], self.numel)
         self.grad_slots = [slot for slot, i in enumerate(kernel.plan) if i == 1]
 
     def holds(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> bool:
@@ -713,6 +712,14 @@ class Kernel:
             inputs = self.local.inputs = ScalarInputs(self.count)
         return inputs
 
+    def arguments(self, everything: List[Optional[torch.Tensor]], numel: int) -> list:
+        """
+        The arguments of the C++ loop, by its plan, from `everything` (the parameter, its gradient,
+        the state tensors and the numbers' 0-d inputs) and the parameter's number of elements;
+        `None` in the slots of extras, which `WithExtras` fills in.
+        """
+        return [everything[i] if i >= 0 else numel // self.unit if i == -1 else None for i in self.plan]
+
     def __call__(self, param: torch.Tensor, grad: torch.Tensor, tensors: List[torch.Tensor],
                  values: List[float]) -> List[torch.Tensor]:
         """
@@ -724,9 +731,7 @@ class Kernel:
         inputs.write(values)
         if self.plan is not None:
             # The C++ loop takes data pointers and the length: contiguous tensors need no flat views
-            everything = [param, grad, *tensors, *inputs.tensors]
-            length = param.numel() // self.unit
-            made = self.function(*[everything[i] if i >= 0 else length if i == -1 else None for i in self.plan])
+            made = self.function(*self.arguments([param, grad, *tensors, *inputs.tensors], param.numel()))
             return made[:self.returned] if self.returned else []
         else:
             rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else tensor.view(-1)
