@@ -145,9 +145,9 @@ real model in one param group:
 
 [[include: results/first_step.md]]
 
-This run was made on a quiet machine (load average 2); the quiet run before it gave first steps
-of 4.7 to 4.8 s with an empty cache and 0.50 to 0.60 s with a warm one, and steady ratios of 1.00
-to 1.02; the two before that, of earlier code that recorded the update once per thread count,
+This run was made on a quiet machine (load average 2); the two quiet runs before it gave first
+steps of 5.2 to 5.7 s and of 4.7 to 4.8 s with an empty cache, 0.50 to 0.60 s with a warm one,
+and steady ratios of 1.00 to 1.02; the two before those, of earlier code that recorded the update once per thread count,
 first steps of 4.8 to 5.1 s and 0.55 to 0.66 s, and steady ratios of 1.00 to 1.03. At a load of 9 to 16 from other work the steady ratio
 of the same code spreads from 0.98 to 1.13: torch's fused step runs every small tensor on all
 threads, and waits when the other core is busy.
