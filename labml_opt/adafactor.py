@@ -70,7 +70,7 @@ where $\operatorname{RMS}(x) = \sqrt{\operatorname{mean}(x^2)}$ over the whole t
 For an $n \times m$ matrix, $n + m$ numbers of second moment instead of Adam's $2 n m$:
 `tests/optimizers/test_adafactor.py` counts them in the state. For a $1024 \times 4096$ matrix in
 `float32` that is 20 KB next to Adam's 32 MB, $0.005$ bytes per parameter; a vector keeps 4 bytes
-per element. During a step, $g_t^2$ and then $U_t$ (or $g_t$ times the columns' factors) are built in one temporary of at most
+per element. During a step, $g_t^2$ and then $U_t$ (or $\hat{V}_t^{-1/2}$) are built in one temporary of at most
 [`BAND`](#bands) elements, 16 MiB in `float32` (a vector's is of its size).
 
 ## Cost per step
@@ -96,8 +96,8 @@ operation to the next, and only $g_t$ and $\theta$ come from memory. Pass 1 squa
 into the temporary and takes from it both the band's row means and its column sums. When no entry
 of $\hat{V}_t^{-1/2}$ reaches its cap, which is every step of a matrix whose rows and columns all
 have gradients, $U_t$ is never built: pass 2 takes its norm from $g_t^2$ with a matrix-vector
-product, and pass 3 scales $g_t$ by the columns' factors and then the rows' as it adds it to
-$\theta$ ([factored](#factored)). Otherwise pass 2 builds the band's $U_t$ in the temporary, caps
+product, and pass 3 writes $\hat{V}_t^{-1/2}$ into the temporary, from its factors, and adds $g_t$
+times it to $\theta$ ([factored](#factored)). Otherwise pass 2 builds the band's $U_t$ in the temporary, caps
 it and takes its norm, and pass 3 builds it again, rather than keep a full-size $U_t$ in fresh
 memory, and adds it to $\theta$ (a matrix of one band keeps its $U_t$ from pass 2). A few choices
 make the passes cheap; each changes how the numbers round, not what they are:
@@ -126,7 +126,7 @@ make the passes cheap; each changes how the numbers round, not what they are:
 
 So this page no longer matches `torch.optim.Adafactor` bit for bit: `tests/optimizers/test_adafactor.py`
 holds it to $10^{-6}$ in `float32` and $10^{-12}$ in `float64` after 200 steps, as the other pages'
-tests hold theirs (the largest differences seen are $2.8 \cdot 10^{-7}$ and $8.2 \cdot 10^{-16}$), also
+tests hold theirs (the largest differences seen are $2.7 \cdot 10^{-7}$ and $8.2 \cdot 10^{-16}$), also
 with gradients of $10^{-5}$, with rows and columns of zeros, with rows whose floor binds, and with
 bands of 8 elements, so that each test matrix is 2 to 6 bands.
 
@@ -381,8 +381,9 @@ class Adafactor(GenericAdaptiveOptimizer):
         $$\lVert U_t \rVert^2 = \sum_i r_i^2 \sum_j (g_t^2)_{ij} \, c_j^2$$
 
         so pass 2 needs only $g_t^2$, which a matrix of one band still has in `square` from pass 1:
-        it reads nothing from memory. The step multiplies $g_t$ by the row $c$ and then, as it adds
-        to $\theta$, by the column $r$: two operations, where building $U_t$ took three.
+        it reads nothing from memory. The step writes $r_i c_j$ into the temporary, which reads nothing
+        from memory either, and multiplies it by $g_t$ as it adds to $\theta$: two operations, where
+        building $U_t$ and adding it took four.
         """
         squares = col_factor.square().mT
         norm_sq = 0.
@@ -394,9 +395,10 @@ class Adafactor(GenericAdaptiveOptimizer):
         # $\max(1, \operatorname{RMS}(U_t) / d)$
         clip = max(1.0, math.sqrt(norm_sq) / (grad.numel() ** 0.5 * d))
         for band in bands:
-            # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} \, r_i (c_j g_{t,ij})$
-            scaled = torch.mul(grad[band], col_factor, out=temporary(scratch, grad[band]))
-            param[band].addcmul_(scaled, row_factor[band], value=-alpha_t / clip)
+            # $r_i c_j$, a band of $\hat{V}_t^{-1/2}$, written to the cache
+            inverse_root = torch.mul(row_factor[band], col_factor, out=temporary(scratch, grad[band]))
+            # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} \, g_{t,ij} \, r_i c_j$
+            param[band].addcmul_(grad[band], inverse_root, value=-alpha_t / clip)
 
     @staticmethod
     def bands(grad: torch.Tensor) -> List[Tuple[Any, slice, slice]]:
