@@ -9,6 +9,11 @@ whose matrices of 12 MiB fit in the L3 cache, and two matrices of 8192 x 3072 (9
 do not. Adam's floor is 28 bytes per parameter and Adafactor's 24 (see the Adafactor page): at
 the same bandwidth, Adafactor at its floor takes 0.86 of the time of Adam at its own.
 
+A second table prices a pass by what it reads and writes, on 50M `float32` elements on all
+threads: a sum, which reads one tensor; `mul_`, which reads one and writes it back; and passes that
+read two, three and four tensors (fused Adam's). It says what this machine charges for the bytes
+that the floor counts.
+
     python benchmarks/adafactor_step.py
     python benchmarks/adafactor_step.py --sizes 10 --pairs 5
 
@@ -58,6 +63,35 @@ def ratios(params, pairs: int, clock):
     return statistics.median(times['ours']), ratio['torch'], ratio['adam']
 
 
+def pass_costs(numel: int, rounds: int):
+    """
+    Median wall time of passes over `numel` elements that read and write different numbers of
+    tensors, each timed in turn in every round: rows of (what it does, tensors read, tensors
+    written, seconds).
+    """
+    generator = torch.Generator().manual_seed(0)
+    x, y, z = (torch.randn(numel, generator=generator) for _ in range(3))
+    # Fused Adam on 20 tensors of the same total size
+    params = [torch.randn(numel // 20, generator=generator).requires_grad_() for _ in range(20)]
+    for param in params:
+        param.grad = torch.randn(param.shape, generator=generator)
+    adam = torch.optim.Adam(params, fused=True)
+    adam.step()
+    passes = [('`x.sum()`', 1, 0, lambda: x.sum()),
+              ('`x.mul_(1)`', 1, 1, lambda: x.mul_(1.)),
+              ('`torch.dot(x, y)`', 2, 0, lambda: torch.dot(x, y)),
+              ('`x.add_(y, alpha=a)`', 2, 1, lambda: x.add_(y, alpha=1e-9)),
+              ('`x.addcmul_(y, z, value=a)`', 3, 1, lambda: x.addcmul_(y, z, value=1e-9)),
+              ('fused Adam', 4, 3, adam.step)]
+    times = [[] for _ in passes]
+    for _ in range(rounds):
+        for (_, _, _, run), spent in zip(passes, times):
+            start = time.perf_counter()
+            run()
+            spent.append(time.perf_counter() - start)
+    return [(name, reads, writes, statistics.median(spent)) for (name, reads, writes, _), spent in zip(passes, times)]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--sizes', default='10,50', help="sizes of optimizer_step.py's model, in millions")
@@ -81,6 +115,11 @@ def main():
                          f'{100 * 24 / 28 / to_adam:.0f}% |')
             print(lines[-1], flush=True)
     torch.set_num_threads(threads)
+    lines += ['', f'A pass over 50M `float32` elements on {threads} threads, median of {args.pairs} rounds:', '',
+              '| pass | tensors read | tensors written | ms | ms per tensor read |', '|---|---|---|---|---|']
+    for name, reads, writes, seconds in pass_costs(50_000_000, args.pairs):
+        lines.append(f'| {name} | {reads} | {writes} | {seconds * 1e3:.1f} | {seconds * 1e3 / reads:.1f} |')
+        print(lines[-1], flush=True)
     table = '\n'.join(lines) + '\n'
     save_table(table, args.output, 'adafactor_step.md')
 

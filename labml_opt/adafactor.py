@@ -90,6 +90,17 @@ That is 6 tensors of 4 bytes, 24 bytes per `float32` parameter, the floor that
 [the benchmark](fast.html#benchmark) divides by; an element-wise optimizer like
 [AdamW](adamw.html) moves 28 in one pass.
 
+**What this machine charges.** That floor prices every byte at the bandwidth of an in-place
+pass, which reads a tensor and writes it back, so a byte read and a byte written cost the same.
+On this machine they do not: a pass that only reads a tensor takes about as long as one that
+reads it and writes it back, and each tensor a pass reads costs about 6 ms for 50M parameters,
+whatever it writes (the second table [below](#measured)). Fused Adam reads 4 tensors and writes 3;
+Adafactor's three passes read 5 and write 1. Priced by what they read, the three passes take
+$\frac{5}{4}$ of Adam's time, not $\frac{24}{28}$ of it: about $\frac{24 / 28}{5 / 4} \approx 69\%$
+of the floor is as fast as any implementation of them can be here, and 85% is out of reach. A
+matrix whose $g_t^2$ stays in the cache from pass 1 to pass 2 reads 4 tensors, and could reach
+about 86%.
+
 **As written.** The step makes the three passes of the floor, over [bands](#bands) of whole rows of
 at most $2^{22}$ elements, 16 MiB in `float32`: a band's temporary stays in the L3 cache from one
 operation to the next, and only $g_t$ and $\theta$ come from memory. Pass 1 squares a band of $g_t$
@@ -133,6 +144,8 @@ bands of 8 elements, so that each test matrix is 2 to 6 bands.
 In CPU time on one thread and in wall time on two, paired with torch's for-loop and with fused
 Adam, whose one loop runs at about its floor (Adam's floor is 28 bytes per parameter; at Adam's
 bandwidth, this one's 24 bytes take $24 / 28$ of Adam's time):
+
+<a id="measured"></a>
 
 [[include: results/adafactor_step.md]]
 
