@@ -105,8 +105,8 @@ about 86%.
 at most $2^{22}$ elements, 16 MiB in `float32`: a band's temporary stays in the L3 cache from one
 operation to the next, and only $g_t$ and $\theta$ come from memory. Pass 1 squares a band of $g_t$
 into the temporary and takes from it both the band's row means and its column sums. When no entry
-of $\hat{V}_t^{-1/2}$ reaches its cap, which is every step of a matrix whose rows and columns all
-have gradients, $U_t$ is never built: pass 2 takes its norm from $g_t^2$ with a matrix-vector
+of $\hat{V}_t^{-1/2}$ reaches its cap, which takes a whole row or column of gradients that are
+zero or about as small as $\epsilon_1$, $U_t$ is never built: pass 2 takes its norm from $g_t^2$ with a matrix-vector
 product, and pass 3 writes $\hat{V}_t^{-1/2}$ into the temporary, from its factors, and adds $g_t$
 times it to $\theta$ ([factored](#factored)). Otherwise pass 2 builds the band's $U_t$ in the temporary, caps
 it and takes its norm, and pass 3 builds it again, rather than keep a full-size $U_t$ in fresh
@@ -315,9 +315,9 @@ class Adafactor(GenericAdaptiveOptimizer):
 
         A matrix is read in [bands](#bands) of rows, three times: for the means of $g_t^2$, for
         $\operatorname{RMS}(U_t)$, and for the step, which builds $U_t$ again rather than keep a
-        full-size copy. Where no entry of $\hat{V}_t^{-1/2}$ reaches the cap $\frac{1}{\epsilon_1}$,
-        as in any matrix whose rows and columns all have gradients, $U_t$ is a product of
-        factors, and the last two passes are [factored](#factored).
+        full-size copy. Where no entry of $\hat{V}_t^{-1/2}$ reaches the cap $\frac{1}{\epsilon_1}$
+        (it does only where a whole row or column has gradients of zero, or of a size near
+        $\epsilon_1$), $U_t$ is a product of factors, and the last two passes are [factored](#factored).
         The root mean squares are Python numbers, read from the tensors, as in torch: this update
         never runs as a compiled loop.
         """
