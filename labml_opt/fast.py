@@ -902,15 +902,16 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
     """The recorded update `graph`, loaded from our cache or compiled, to run on `threads` threads."""
     narrow = torch.bfloat16 in [tensor.dtype for tensor in stand_ins]
     # The settings that differ from loop to loop, which name its saved loop too: the threads; a
-    # loop over `bfloat16` is compiled under `bfloat16_vectors`, whose custom pass says so to
-    # Inductor's cache; and a pass that returns sums stores its state in the loop that adds
+    # loop over `bfloat16` is compiled under `bfloat16_vectors` and one over blocks of 8-bit state
+    # under `one_pass_per_row`, which a custom pass says to Inductor's cache; and a pass that returns sums stores its state in the loop that adds
     # ([one pass](#one-pass))
-    settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': vectors_key() if narrow else None}
+    blocks = unit > 1
+    settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': vectors_key() if narrow or blocks else None}
     if returned:
         settings['realize_reads_threshold'] = 1
     # The pass by its name; and a loop for all threads is compiled for as many as torch has now
     # (Inductor decides by them which loops to split), so it is saved under that number
-    name = {**settings, 'post_grad_custom_post_pass': narrow and settings['post_grad_custom_post_pass'].uuid().hex(),
+    name = {**settings, 'post_grad_custom_post_pass': (narrow or blocks) and settings['post_grad_custom_post_pass'].uuid().hex(),
             'threads now': threads == -1 and torch.get_num_threads()}
     saved = SavedKernels(CACHE_DIR, graph.code + repr(name), [tensor.dtype for tensor in stand_ins])
     plan = saved.load()
@@ -918,7 +919,7 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
         return Kernel(plan[0], count, plan[1], unit, plan[2], returned)
     if not compiler_available():
         raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
-    with warnings.catch_warnings(), inductor_cache(CACHE_DIR), bfloat16_vectors(narrow):
+    with warnings.catch_warnings(), inductor_cache(CACHE_DIR), bfloat16_vectors(narrow), one_pass_per_row(blocks):
         # torch's compiler imports modules that warn of their own deprecations: not the user's to
         # see, and under `-W error` they would stop the compile
         warnings.simplefilter('ignore', DeprecationWarning)
@@ -1388,12 +1389,75 @@ def bfloat16_vectors(narrow: bool):
                 setattr(owner, name, value)
 
 
+@contextlib.contextmanager
+def one_pass_per_row(blocks: bool):
+    r"""
+    <a id="one_pass_per_row"></a>
+
+    ### One pass over each row of 8-bit state
+
+    A loop over [blocks](#blocks) computes the new moments of a row of `BLOCK` elements, their
+    largest magnitude, and only then their codes. Inductor can compile that as one loop over the
+    rows with, inside it, one loop over the row's elements per part (its *outer-loop fusion*, made
+    for softmax), keeping a value that only this row's parts read in a *local buffer* of `BLOCK`
+    numbers, which stays in the cache. Left to itself it did neither for 8-bit state: each part
+    was a loop over the whole tensor, and each new moment it needed twice was written to a buffer
+    of the tensor's size in `float32` and read back, 8 bytes per element and moment where the
+    codes take 2, in a buffer that the loop allocates on every call, page by page.
+
+    When `blocks`, for the length of the compile, two things are changed. Outer loops are fused
+    only among loops over rows and their elements: the loop that copies the new scales, one per
+    row, into the state is over rows alone, and fused into the others it made Inductor, which
+    compares the loops before it writes them, give up the fusion of all of them. And a value is
+    kept in a local buffer when every loop that *reads* it is in the fused loop: Inductor counted
+    among a value's users the loops that overwrite the codes and scales it was computed from, which
+    must only run after it, and are not reads of it. What the loop computes is unchanged, to the
+    bit; `tests/optimizers/test_compiled.py` checks both and looks for the local buffers in the
+    C++. See [what it costs](low_precision.html#what-it-costs) for the time it saves.
+    """
+    if not blocks:
+        yield
+        return
+    from torch._inductor.codegen import cpp
+    depth_of, codegen_outer_loop = cpp.CppScheduling._get_outer_loop_fusion_depth, cpp.CppScheduling.codegen_outer_loop_node
+
+    def loop_depth(node):
+        # How many loops the node runs in: those of its elements and of what it reduces over
+        _, (ranges, reduced) = max(node.get_nodes(), key=lambda part: part.is_reduction()).group
+        return len(ranges) + len(reduced)
+
+    def rows_only(scheduling, node1, node2):
+        depth = depth_of(scheduling, node1, node2)
+        parts = [part for node in (node1, node2)
+                 for part in (node.get_outer_nodes() if isinstance(node, cpp.OuterLoopFusedSchedulerNode) else [node])]
+        return depth if all(loop_depth(part) == depth + 1 for part in parts) else 0
+
+    def reads_only(scheduling, node):
+        # A user that is only ordered after the value ("weak") does not read it
+        kept = [(buffer, buffer.users) for part in node.get_nodes() for buffer in part.get_outputs()]
+        for buffer, users in kept:
+            buffer.users = [user for user in users if not user.is_weak]
+        try:
+            return codegen_outer_loop(scheduling, node)
+        finally:
+            for buffer, users in kept:
+                buffer.users = users
+
+    cpp.CppScheduling._get_outer_loop_fusion_depth = rows_only
+    cpp.CppScheduling.codegen_outer_loop_node = reads_only
+    try:
+        yield
+    finally:
+        cpp.CppScheduling._get_outer_loop_fusion_depth = depth_of
+        cpp.CppScheduling.codegen_outer_loop_node = codegen_outer_loop
+
+
 def vectors_key():
     """
-    Inductor's own cache knows nothing of `bfloat16_vectors`, so a loop it compiled 16 wide would
-    be found again. A custom pass of Inductor's names itself for that cache (its `uuid`); this one
-    changes nothing in the graph, and its name, a digest of this file, keys the loops compiled
-    under `bfloat16_vectors` apart from the others.
+    Inductor's own cache knows nothing of `bfloat16_vectors` or `one_pass_per_row`, so a loop it
+    compiled without them would be found again. A custom pass of Inductor's names itself for that
+    cache (its `uuid`); this one changes nothing in the graph, and its name, a digest of this file,
+    keys the loops compiled under them apart from the others.
     """
     from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 

@@ -619,15 +619,14 @@ def magnitude_of(pattern: torch.Tensor, bits: int) -> torch.Tensor:
     The value of the code $c$ of `bits` bits without a sign bit, `pattern`, an `int32` tensor,
     as `float32` ([how](#decoding)).
     """
-    # $F$, the position of the leading one of $c$: the number of powers of two $2, 4, \dots$ that
-    # are at most $c$
-    fraction_bits = torch.zeros_like(pattern)
-    for bit in range(1, bits):
-        fraction_bits = fraction_bits + (pattern >= (1 << bit)).int()
-    top = (1 << fraction_bits).float()
+    # $c$ in `float32`, exact: with its fraction bits cleared it is $2^F$, the power of two of its
+    # leading one (and $0$ for $c = 0$), and its exponent field, the bits above those 23, is $F + 127$
+    value = pattern.float()
+    top = (value.view(torch.int32) & 0x7F800000).view(torch.float32)
+    fraction_bits = ((top.view(torch.int32) >> 23) - 127).clamp(min=0)
     # $\frac{9 (c + 1) - 8 \cdot 2^F}{2^{\text{bits}} \, 5^{\text{bits} - F}}$, a division of two
     # integers that `float32` holds exactly, so rounded once; and $0$ for $c = 0$
-    numerator = 9 * (pattern.float() + 1) - 8 * top
+    numerator = 9 * (value + 1) - 8 * top
     denominator = (1 << bits) * power_of_five(bits - fraction_bits)
     return torch.where(pattern > 0, numerator / denominator, 0.)
 
