@@ -1,13 +1,13 @@
 """
 Our AdamW's compiled step on 8-bit state, as it is and as it was before two changes, in one process.
 
-* `before`: the loop as Inductor compiles it alone (each part a loop over the whole tensor, the
-  new moments in buffers of its size), with the codes decoded by counting their leading bits with
-  comparisons;
-* `exponent`: the same loop, with the codes decoded by the exponent of the code as a `float32`
-  (`low_precision.magnitude_of` now);
-* `now`: that, with `fast.one_pass_per_row`: one loop over the rows of 256, the new moments of a
-  row in local buffers;
+* `before`: the loop as it was: compiled by Inductor alone (each part a loop over the whole
+  tensor, the new moments in buffers of its size), with the codes decoded by counting their
+  leading bits with comparisons, the sign of $m_t$ chosen by `torch.where`, and dequantized
+  through the flat tensor;
+* `now, Inductor alone`: the page's code as it is now, compiled by Inductor alone;
+* `now`: the same, under `fast.one_pass_per_row`: one loop over the rows of 256, the new moments
+  of a row in local buffers;
 * torch's `AdamW(fused=True)` in float32, for scale.
 
 All four take the same steps from the same values; the three 8-bit loops must leave the same
@@ -34,9 +34,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import labml_opt  # noqa: E402
 from labml_opt import fast, low_precision  # noqa: E402
 
-NEW_MAGNITUDE_OF = low_precision.magnitude_of
-ONE_PASS_PER_ROW = fast.one_pass_per_row
-
 
 def magnitude_by_comparisons(pattern: torch.Tensor, bits: int) -> torch.Tensor:
     """The decoding before: $F$ as the number of powers of two at most $c$, one comparison each."""
@@ -49,8 +46,26 @@ def magnitude_by_comparisons(pattern: torch.Tensor, bits: int) -> torch.Tensor:
     return torch.where(pattern > 0, numerator / denominator, 0.)
 
 
-VARIANTS = {'before': (magnitude_by_comparisons, False), 'exponent': (NEW_MAGNITUDE_OF, False),
-            'now': (NEW_MAGNITUDE_OF, True)}
+def code_values_before(codes: torch.Tensor, code_map: str) -> torch.Tensor:
+    """The values of codes before: the sign of a value of the signed map chosen by `torch.where`."""
+    position = codes.to(torch.int32)
+    if code_map == 'unsigned':
+        return magnitude_by_comparisons(position, 8)
+    positive = position >= 128
+    magnitude = magnitude_by_comparisons(torch.where(positive, position - 128, 127 - position), 7)
+    return torch.where(positive, magnitude, -magnitude)
+
+
+def dequantize_before(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) -> torch.Tensor:
+    """Dequantization before: through the flat tensor, whole blocks or not."""
+    blocks = low_precision.as_blocks(code_values_before(codes.reshape(-1), code_map)) * absmax.unsqueeze(1)
+    return blocks.view(-1)[:codes.numel()].view(codes.shape)
+
+
+NOW = (low_precision.dequantize, fast.one_pass_per_row)
+ALONE = lambda blocks: contextlib.nullcontext()  # noqa: E731
+# name: the dequantization, and how the loop over rows is compiled
+VARIANTS = {'before': (dequantize_before, ALONE), 'now, Inductor alone': (NOW[0], ALONE), 'now': NOW}
 
 
 def main():
@@ -67,18 +82,18 @@ def main():
     start = torch.randn(numel, generator=generator)
     grads = [torch.randn(numel, generator=generator) for _ in range(3)]
     optimizers = {}
-    for name, (magnitude_of, per_row) in VARIANTS.items():
-        # Each compiled in a cache of its own, so that none finds another's loop
-        fast.CACHE_DIR, fast.KERNELS = tempfile.mkdtemp(prefix=f'eight_bit_{name}_'), {}
-        low_precision.magnitude_of = magnitude_of
-        fast.one_pass_per_row = ONE_PASS_PER_ROW if per_row else (lambda blocks: contextlib.nullcontext())
+    for name, (dequantize, one_pass_per_row) in VARIANTS.items():
+        # Each compiled in a cache of its own, so that none finds another's loop (a path without
+        # spaces, which the C++ compiler's command line would split)
+        fast.CACHE_DIR, fast.KERNELS = tempfile.mkdtemp(prefix='eight_bit_loop_'), {}
+        low_precision.dequantize, fast.one_pass_per_row = dequantize, one_pass_per_row
         param = start.clone().requires_grad_()
         optimizer = labml_opt.AdamW([{'params': [param], 'fast': True}], state_dtype='8bit')
         for grad in grads:
             param.grad = grad
             optimizer.step()
         optimizers[name] = (optimizer, param)
-    low_precision.magnitude_of, fast.one_pass_per_row = NEW_MAGNITUDE_OF, ONE_PASS_PER_ROW
+    low_precision.dequantize, fast.one_pass_per_row = NOW
     reference, reference_param = optimizers['before']
     for name, (optimizer, param) in optimizers.items():
         state, before = optimizer.state[param], reference.state[reference_param]
@@ -98,7 +113,7 @@ def main():
     print(f'{what}: median ms per step, and median of the ratios to torch fused')
     for name in optimizers:
         ratio = statistics.median(a / b for a, b in zip(times[name], times['torch fused']))
-        print(f'{name:12s} {statistics.median(times[name]):8.3f} ms  {ratio:6.2f}x')
+        print(f'{name:20s} {statistics.median(times[name]):8.3f} ms  {ratio:6.2f}x')
 
 
 if __name__ == '__main__':

@@ -647,7 +647,10 @@ def code_values(codes: torch.Tensor, code_map: str) -> torch.Tensor:
         return magnitude_of(position, 8)
     positive = position >= 128
     magnitude = magnitude_of(torch.where(positive, position - 128, 127 - position), 7)
-    return torch.where(positive, magnitude, -magnitude)
+    # The sign by a multiplication, exact: read once, the magnitude stays inside the loop that uses
+    # it, where `torch.where(positive, magnitude, -magnitude)`, which reads it twice, made Inductor
+    # store it ([one pass per row](fast.html#one_pass_per_row))
+    return magnitude * torch.where(positive, 1., -1.)
 
 
 class NearestCode:
@@ -749,7 +752,12 @@ def dequantize(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) -> torc
     The `float32` values of `codes` with their blocks' scales `absmax`.
     """
     # $T^D_{b,i} = q_{T^Q_{b,i}} N_b$
-    blocks = as_blocks(code_values(codes.reshape(-1), code_map)) * absmax.unsqueeze(1)
+    values = code_values(codes, code_map)
+    if codes.numel() % BLOCK == 0:
+        # Whole blocks, as the compiled loop has: no padding to cut off, and no size read from a
+        # tensor made on the way, which Inductor would count as a second use of it and store it
+        return (values.view(-1, BLOCK) * absmax.unsqueeze(1)).view(codes.shape)
+    blocks = as_blocks(values.reshape(-1)) * absmax.unsqueeze(1)
     return blocks.view(-1)[:codes.numel()].view(codes.shape)
 
 
