@@ -957,7 +957,7 @@ def block_stand_ins(dtypes: List[torch.dtype], per_element: int, scalars: List[t
     write any of their codes. So the parameter, its gradient and its state are recorded as rows of
     `BLOCK` elements, a constant, and their number $B$ is the symbol; the scales, one per row, are
     $B$ long, and the maximum of each row is a reduction over a constant length, which Inductor
-    compiles into the same function as the update. The first `per_element` of `dtypes`
+    compiles into the same function as the update, [one row at a time](#one_pass_per_row). The first `per_element` of `dtypes`
     (after the parameter and gradient) are rows, the rest are scales. Returns the real stand-ins,
     which the compiler takes as examples, and the fake ones with the symbol, which are recorded.
     """
@@ -1061,8 +1061,9 @@ def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
     of 8-bit state, which Inductor copies; or `['scratch', dtype, sizes]` for a tensor that the
     compiled graph makes on every call, of `sizes` where a negative size $-f$ means $f$ times
     the loop's length: a 0-d sum that the loop returns or keeps before rounding it, or, in a
-    loop over blocks, the new moments that Inductor keeps between the maximum over the block and
-    the codes. `None` for anything else.
+    loop over blocks, a value that Inductor keeps between the maximum over the block and the codes
+    in a buffer of the tensor's size (the loops of this library's optimizers keep them in buffers of
+    one row, [inside the loop](#one_pass_per_row)). `None` for anything else.
     """
     for k, table in enumerate(low_precision.TABLES):
         if arg.dtype == table.dtype and arg.shape == table.shape and torch.equal(arg, table):

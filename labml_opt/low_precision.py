@@ -229,10 +229,16 @@ $$q = 10^{-E}\Big(\frac{1}{10} + \frac{9}{10} \cdot \frac{k + 1}{2^F}\Big)
 since $10^{E+1} 2^F = 2^{E + 1 + F} 5^{E + 1}$ and $E + 1 + F = \text{bits}$. The numerator is an
 integer below $2^{11}$ and the denominator one below $2^{24}$ ($2^8 \cdot 5^8$ at most), so both
 are exact in `float32`, and their quotient is rounded once: it is the `float32` nearest to $q$,
-the value the map holds. [`magnitude_of`](#magnitude_of) computes it with a few comparisons
-(for $F$), a product of powers of five and one division, all of which Inductor vectorizes;
-`tests/optimizers/test_low_precision.py` checks every code, to the last bit, against the paper's
-formula evaluated in Python's `float64`.
+the value the map holds.
+
+$2^F$ and $F$ need no search either. The integer $c < 2^8$ is exact as a `float32`, which is
+$2^F (1 + f / 2^{23})$ with $2^F$ the power of two of its leading one: clearing its 23 fraction
+bits leaves $2^F$ itself (and $0$ for $c = 0$), and the 8 bits above them, its exponent field,
+are $F + 127$. [`magnitude_of`](#magnitude_of) computes that with two bitwise operations, then
+a product of powers of five and one division, all of which Inductor vectorizes; it took seven
+comparisons and additions for $F$ before, and an 8-bit step on 262,144 elements from the cache a
+sixth more time (see [what it costs](#benchmark)). `tests/optimizers/test_low_precision.py`
+checks every code, to the last bit, against the paper's formula evaluated in Python's `float64`.
 
 <a id="nearest-code"></a>
 
@@ -433,7 +439,7 @@ new values is known, so the loop runs over rows of 256: the update is recorded o
 gradient and codes of $B$ rows of 256, with $B$ a symbol and 256 a constant, and on scales of
 $B$ numbers ([stand-ins for blockwise state](fast.html#blocks)). Inductor compiles it into one
 C++ function that dequantizes, runs the page's update, takes each moment's maximum in each row
-and writes the codes. A tensor whose size is not a multiple of 256 ends in a shorter block, and
+and writes the codes, [one row at a time](fast.html#one_pass_per_row). A tensor whose size is not a multiple of 256 ends in a shorter block, and
 runs as written, with a `FastPathWarning` (a matrix with a side that is a multiple of 256 has
 whole blocks).
 
@@ -466,24 +472,57 @@ parameter. With the memory slower, the prefetch made the loop 2% to 5% faster in
 runs. What is left between 79% of the floor at full speed and 85% is mostly that arithmetic, the
 page's own.
 
-Our 8-bit step takes 167 ms, 6.5 times torch's fused step in the table (9.4 times at full memory
-speed, in the run before): a fifth of torchao's 908 ms, but far from its floor, 0.57 of
-`float32`'s bytes.
+Before the changes below, our 8-bit step took 167 ms in that table, 6.5 times torch's fused step
+(9.4 times at full memory speed, in the run before): a fifth of torchao's 908 ms, but far from
+its floor, 0.57 of `float32`'s bytes.
 
-Where the time goes is not memory but the arithmetic of the codes. On a tensor of 262,144
-elements, which fits in the cache, an 8-bit step of the compiled loop took 1.9 ms of CPU time on
-one thread when it read six tables per element, against 0.16 ms for torch's fused AdamW in
-`float32` (minimum of 15 interleaved repeats of 20 steps, `time.process_time`, machine busy).
-With the old codes [decoded by arithmetic](#decoding) it takes 1.66 to 1.68 ms. Measured on their
-own, compiled on the same 262,144 elements: decoding by a table read 0.47 ms, by arithmetic 0.45
-ms; the nearest code by the two table reads 0.46 to 0.49 ms, by the arithmetic
-[above](#nearest-code) 0.94 to 1.10 ms, which is why its tables stay. Measured apart, the two
-decodings and two nearest codes of an element add up to about 1.9 ms, as much as the whole
-loop: the codes are nearly all of an 8-bit step. Without them (an experiment, not in the code:
-old codes read as $\frac{j}{255}$, new ones a multiplication) the loop took 0.4 ms.
-That rest is the update, the maximum of each block, and the passes Inductor makes: it does not
-fuse the maximum of a block with the codes that need it, so it writes each new moment in
-`float32` to a buffer of the tensor's size and reads it back.
+Where the time went was first the passes over memory. Left to itself, Inductor compiled the step
+into seven loops in its one C++ function: one over the whole tensor for each decoding, which
+wrote the decoded $m_{t-1}$ and $v_{t-1}$ in `float32` into buffers of the tensor's size; one over
+the rows for the largest new $v_t$; one for the update, which wrote the new $m_t$ into a third such
+buffer; one that read it back for $m_t$'s codes; and two that copied the new scales. It does not
+fuse the maximum of a block with the codes that need it. That is about 53 bytes per parameter
+moved where the floor is 16, and three buffers of 4 bytes per parameter that the loop allocated
+on every call and touched page by page: at 50M parameters, 600 MB of fresh pages a step.
+
+Now the step is [one pass per row](fast.html#one_pass_per_row). For each row of 256, one loop
+over its elements decodes $m_{t-1}$ and $v_{t-1}$, computes $m_t$ and $v_t$ into two buffers of
+256 numbers and takes their largest magnitudes; a second computes $\theta_t$ and the codes from
+those buffers, which stay in the cache. From memory it reads and writes what the floor counts, 16
+bytes per parameter and the scales, and it allocates nothing. Two lines of the page's code are
+written for it: the sign of $m_t$'s value is [a multiplication](#dynamic_map), not a choice
+between the magnitude and its negative, and [whole blocks](#dequantize) are dequantized without
+going through the flat tensor; either way, Inductor stored the decoded $m_{t-1}$ in a buffer of
+the tensor's size, since it counted two uses of it.
+
+`python benchmarks/eight_bit_loop.py --large` times the step as it was, the page's code as it is
+now compiled by Inductor alone, and as it is compiled now, in one process, on 51.4M parameters
+(wall time on two threads, median of 7 interleaved rounds of 5 steps, load average 0.9 to 1.3),
+after checking that all three leave the same codes, scales and parameters, to the bit. The step
+took 349 ms before, 257 ms with the new decoding alone, and 137 ms in one pass per row, against
+31.8 ms for torch's fused AdamW in `float32`: 4.35 times it, where it was 10.9 times. At the
+bandwidth of torch's step, the floor of 16.06 bytes per parameter would take 18 ms: the loop
+reaches 13% of it.
+
+What is left is arithmetic. On a tensor of 262,144 elements, which fits in the cache
+(`python benchmarks/eight_bit_loop.py`: CPU time on one thread, median of 11 interleaved rounds
+of 20 steps), the step took 1.67 ms before, 1.38 ms with [the new decoding](#decoding), and 1.44 ms
+in one pass per row, which from the cache costs a little more than it saves; torch's fused AdamW
+took 0.167 ms. Measured before, each part compiled on its own on the same 262,144 elements:
+decoding by a table read 0.47 ms, by the arithmetic of the comparisons 0.45 ms; the nearest code
+by the two table reads 0.46 to 0.49 ms, by the arithmetic [above](#nearest-code) 0.94 to 1.10 ms,
+which is why its tables stay. The two decodings and two nearest codes of an element added up to
+about as much as the whole loop: the codes are nearly all of an 8-bit step. Without them (an
+experiment, not in the code: old codes read as $\frac{j}{255}$, new ones a multiplication) the
+loop took 0.4 ms.
+
+Two more changes were measured and left out, since neither helped. Inductor reads each of the
+four nearest-code tables with 16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
+and `_epi32`, one instruction for the 16 lanes) made the step slower, 1.68 ms against 1.62 ms
+(with the decoding by comparisons), on this processor, whose gathers are no faster than the loads.
+And reading the bits of a `float32` as an integer in registers, as [loops over
+`bfloat16`](fast.html#bfloat16_vectors) do, where Inductor goes through memory lane by lane,
+changed nothing measurable (1.331 against 1.336 ms).
 
 The loop is called directly, as every other loop is ([calling the loop](fast.html#direct_call)):
 Inductor hands the C++ function the nearest-code tables, which it copies, and buffers it allocates
@@ -747,6 +786,8 @@ def quantize(x: torch.Tensor, code_map: str):
 
 def dequantize(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) -> torch.Tensor:
     r"""
+    <a id="dequantize"></a>
+
     ### Dequantization
 
     The `float32` values of `codes` with their blocks' scales `absmax`.

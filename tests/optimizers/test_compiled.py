@@ -241,9 +241,11 @@ def test_an_8bit_loop_is_one_pass_per_row_with_local_buffers(cache):
     loops = [source for source in sources if 'uint8_t* out_ptr' in source]
     assert len(loops) == 2
     for source in loops:
-        # One loop over the rows, `ks0` of them, and the new moments of a row in buffers of 256
+        # One loop over the rows, `ks0` of them, the new moments of a row in buffers of 256, and
+        # no loop over all 256 ks0 elements, which would write a buffer of that size
         assert source.count('x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L)') == 1
         assert 'std::make_unique<float []>(256L)' in source
+        assert '<static_cast<int64_t>(256L*ks0)' not in source
 
 
 @pytest.mark.slow
