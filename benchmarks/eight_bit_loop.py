@@ -3,8 +3,8 @@ Our AdamW's compiled step on 8-bit state, as it is and as it was before two chan
 
 * `before`: the loop as it was: compiled by Inductor alone (each part a loop over the whole
   tensor, the new moments in buffers of its size), with the codes decoded by counting their
-  leading bits with comparisons, the sign of $m_t$ chosen by `torch.where`, and dequantized
-  through the flat tensor;
+  leading bits with comparisons, the sign of $m_t$ chosen by `torch.where`, dequantized through
+  the flat tensor, and the nearest code read from two tables;
 * `now, Inductor alone`: the page's code as it is now, compiled by Inductor alone;
 * `now`: the same, under `fast.one_pass_per_row`: one loop over the rows of 256, the new moments
   of a row in local buffers;
@@ -62,10 +62,30 @@ def dequantize_before(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) 
     return blocks.view(-1)[:codes.numel()].view(codes.shape)
 
 
-NOW = (low_precision.dequantize, fast.one_pass_per_row)
+def nearest_code_before(self, normalized: torch.Tensor) -> torch.Tensor:
+    """The nearest code before: $J_b$ and $M_b$ read from two tables, apart."""
+    magnitude = normalized.abs().clamp(max=1) if self.signed else normalized.clamp(0, 1)
+    bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.midpoint) - 1)
+    below, midpoint = self.below[bucket], self.midpoint[bucket]
+    above = (magnitude > midpoint).int()
+    if not self.signed:
+        return (below >> 1) + above
+    on_or_above = above | ((below & 1) & (magnitude == midpoint).int())
+    return torch.where(normalized > 0, 128 + (below >> 1) + above, 127 - (below >> 1) - on_or_above)
+
+
+TABLES_BEFORE = [table for code in low_precision.NEAREST_CODE.values() for table in (code.below, code.midpoint)]
 ALONE = lambda blocks: contextlib.nullcontext()  # noqa: E731
-# name: the dequantization, and how the loop over rows is compiled
-VARIANTS = {'before': (dequantize_before, ALONE), 'now, Inductor alone': (NOW[0], ALONE), 'now': NOW}
+NOW = (low_precision.dequantize, low_precision.NearestCode.__call__, low_precision.TABLES, fast.one_pass_per_row)
+# name: the dequantization, the nearest code, its tables, and how the loop over rows is compiled
+VARIANTS = {'before': (dequantize_before, nearest_code_before, TABLES_BEFORE, ALONE),
+            'now, Inductor alone': NOW[:3] + (ALONE,), 'now': NOW}
+
+
+def use(dequantize, nearest_code, tables, one_pass_per_row):
+    low_precision.dequantize, low_precision.NearestCode.__call__ = dequantize, nearest_code
+    # (a loop takes its tables when it is compiled or loaded)
+    low_precision.TABLES, fast.one_pass_per_row = tables, one_pass_per_row
 
 
 def main():
@@ -82,18 +102,18 @@ def main():
     start = torch.randn(numel, generator=generator)
     grads = [torch.randn(numel, generator=generator) for _ in range(3)]
     optimizers = {}
-    for name, (dequantize, one_pass_per_row) in VARIANTS.items():
+    for name, variant in VARIANTS.items():
         # Each compiled in a cache of its own, so that none finds another's loop (a path without
         # spaces, which the C++ compiler's command line would split)
         fast.CACHE_DIR, fast.KERNELS = tempfile.mkdtemp(prefix='eight_bit_loop_'), {}
-        low_precision.dequantize, fast.one_pass_per_row = dequantize, one_pass_per_row
+        use(*variant)
         param = start.clone().requires_grad_()
         optimizer = labml_opt.AdamW([{'params': [param], 'fast': True}], state_dtype='8bit')
         for grad in grads:
             param.grad = grad
             optimizer.step()
         optimizers[name] = (optimizer, param)
-    low_precision.dequantize, fast.one_pass_per_row = NOW
+    use(*NOW)
     reference, reference_param = optimizers['before']
     for name, (optimizer, param) in optimizers.items():
         state, before = optimizer.state[param], reference.state[reference_param]

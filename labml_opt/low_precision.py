@@ -730,6 +730,8 @@ class NearestCode:
         self.below = (2 * below + held[below]).to(torch.int32)
         # $M_b = \mu_{J_b}$, rounded down
         self.midpoint = midpoints[below]
+        # Both in one `int64`, the bits of $M_b$ above those of $2 J_b$ and its bit: one read
+        self.table = (self.midpoint.view(torch.int32).long() << 32) | self.below.long()
         # A bucket is narrower than the gap between two midpoints, so it holds at most one: the one
         # after $M_b$ is above the bucket's largest value
         assert torch.all(midpoints[(below + 1).clamp(max=len(midpoints) - 1)] > largest)
@@ -747,7 +749,8 @@ class NearestCode:
         # exponent and the leading seven bits of the fraction, counted from the first bucket
         bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.midpoint) - 1)
         # $J_b$ and $M_b$
-        below, midpoint = self.below.to(normalized.device)[bucket], self.midpoint.to(normalized.device)[bucket]
+        entry = self.table.to(normalized.device)[bucket]
+        below, midpoint = (entry & 0xFFFFFFFF).int(), (entry >> 32).int().view(torch.float32)
         # $[|x| > \mu_{J_b}]$
         above = (magnitude > midpoint).int()
         if not self.signed:
@@ -762,7 +765,7 @@ class NearestCode:
 
 NEAREST_CODE = {name: NearestCode(name) for name in ('signed', 'unsigned')}
 # The tables the compiled loop reads, which [its direct call](fast.html#direct_call) passes to it
-TABLES = [table for code in NEAREST_CODE.values() for table in (code.below, code.midpoint)]
+TABLES = [code.table for code in NEAREST_CODE.values()]
 
 
 def quantize(x: torch.Tensor, code_map: str):
