@@ -272,9 +272,12 @@ next one), and the next one, $M_b$, the $M$ of $\mu_{J_b}$, which may lie inside
 
 $$j = J_b + \big[\, |x| > M_b \,\big]$$
 
-two table reads and one comparison per value, element by element. The tables run from the bucket
-of the smallest midpoint to that of $1$, 3,115 buckets for $v_t$'s map and 2,683 for $m_t$'s;
-smaller values are in the first. The signed map mirrors the unsigned one: its position is
+one table read and one comparison per value, element by element: the two numbers of a bucket
+are kept in one 64-bit entry, the bits of $M_b$ in its top half, so that one read gives both
+(the compiled loop reads a table one lane at a time, and two reads per value took an eighth of
+an 8-bit step; see [what it costs](#benchmark)). The table runs from the bucket of the smallest
+midpoint to that of $1$, 3,115 buckets for $v_t$'s map and 2,683 for $m_t$'s; smaller values are
+in the first. The signed map mirrors the unsigned one: its position is
 $128 + j$ for $x > 0$ and $127 - J_b - \big[\, |x| \ge M_b \,\big]$ for $x \le 0$, where a value
 exactly on a midpoint takes the larger magnitude, as a search would give it the lower position.
 [`NearestCode`](#NearestCode) builds the tables and checks that no bucket holds two midpoints;
@@ -497,29 +500,34 @@ the tensor's size, since it counted two uses of it.
 
 `python benchmarks/eight_bit_loop.py --large` times the step as it was, the page's code as it is
 now compiled by Inductor alone, and as it is compiled now, in one process, on 51.4M parameters
-(wall time on two threads, median of 7 interleaved rounds of 5 steps, load average 0.9 to 1.3),
+(wall time on two threads, median of 7 interleaved rounds of 5 steps, load average 0.8 to 1.3),
 after checking that all three leave the same codes, scales and parameters, to the bit. The step
-took 349 ms before, 257 ms with the new decoding alone, and 137 ms in one pass per row, against
-31.8 ms for torch's fused AdamW in `float32`: 4.35 times it, where it was 10.9 times. At the
-bandwidth of torch's step, the floor of 16.06 bytes per parameter would take 18 ms: the loop
-reaches 13% of it.
+took 340 ms before, 251 ms with the page's code as it is now but Inductor left to itself, and 122
+ms in one pass per row, against 31.9 ms for torch's fused AdamW in `float32`: 3.8 times it, where
+it was 10.7 times. At the bandwidth of torch's step, the floor of 16.06 bytes per parameter would
+take 18 ms: the loop reaches 15% of it.
 
 What is left is arithmetic. On a tensor of 262,144 elements, which fits in the cache
 (`python benchmarks/eight_bit_loop.py`: CPU time on one thread, median of 11 interleaved rounds
-of 20 steps), the step took 1.67 ms before, 1.38 ms with [the new decoding](#decoding), and 1.44 ms
-in one pass per row, which from the cache costs a little more than it saves; torch's fused AdamW
-took 0.167 ms. Measured before, each part compiled on its own on the same 262,144 elements:
-decoding by a table read 0.47 ms, by the arithmetic of the comparisons 0.45 ms; the nearest code
-by the two table reads 0.46 to 0.49 ms, by the arithmetic [above](#nearest-code) 0.94 to 1.10 ms,
-which is why its tables stay. The two decodings and two nearest codes of an element added up to
-about as much as the whole loop: the codes are nearly all of an 8-bit step. Without them (an
-experiment, not in the code: old codes read as $\frac{j}{255}$, new ones a multiplication) the
-loop took 0.4 ms.
+of 20 steps), the step took 1.65 ms before and 1.27 to 1.28 ms now, with Inductor left to itself
+or in one pass per row alike (from the cache, one pass per row saves no time); torch's fused
+AdamW took 0.166 ms, 7.6 times less. Of the 0.37 ms saved, [the decoding by the
+exponent](#decoding) took 0.19 to 0.28 ms and [one table read](#nearest-code) for the nearest
+code instead of two 0.16 ms, measured one after the other in runs of their own. Measured
+before, each part compiled on its own on the same 262,144 elements: decoding by a table read 0.47
+ms, by the arithmetic of the comparisons 0.45 ms; the nearest code by the two table reads 0.46 to
+0.49 ms, by the arithmetic [above](#nearest-code) 0.94 to 1.10 ms, which is why its table stays.
+The two decodings and two nearest codes of an element added up to about as much as the whole
+loop: the codes are nearly all of an 8-bit step. Without them (an experiment, not in the code:
+old codes read as $\frac{j}{255}$, new ones a multiplication) the loop took 0.4 ms. At 50M on
+two threads the step now takes about as long as its CPU time on one thread from the cache
+predicts (1.28 ms for 262,144 elements, 125 ms for 51.4M on two): memory is no longer what it
+waits for.
 
-Two more changes were measured and left out, since neither helped. Inductor reads each of the
-four nearest-code tables with 16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
+Two more changes were measured and left out, since neither helped. Inductor reads a table with
+16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
 and `_epi32`, one instruction for the 16 lanes) made the step slower, 1.68 ms against 1.62 ms
-(with the decoding by comparisons), on this processor, whose gathers are no faster than the loads.
+(with the decoding by comparisons and two tables per map), on this processor, whose gathers are no faster than the loads.
 And reading the bits of a `float32` as an integer in registers, as [loops over
 `bfloat16`](fast.html#bfloat16_vectors) do, where Inductor goes through memory lane by lane,
 changed nothing measurable (1.331 against 1.336 ms).
