@@ -1183,6 +1183,50 @@ class SavedKernels:
             os.replace(temporary, target)
 
 
+
+@contextlib.contextmanager
+def numbers_read_once():
+    r"""
+    <a id="numbers_read_once"></a>
+
+    ### The numbers of the step, read once
+
+    Each number of the step ($\beta_1$, $\alpha$, $\epsilon$, ...) is a one-element input of the
+    loop, in `float64`. Read in the loop, the C++ compiler reads, converts and broadcasts it again
+    for every vector, since as far as it knows the loop's stores could change it. For the length of
+    the compile, a number is read into a local variable at the top of the C++ function instead
+    (Inductor writes `auto name = value;` for each alias of its arguments), and the loop reads
+    that. Loops over `bfloat16` state ([`bfloat16_vectors`](#bfloat16_vectors)) and over blocks of
+    8-bit state ([`one_pass_per_row`](#one_pass_per_row)) are compiled so.
+    """
+    from torch._inductor.codegen import cpp
+    from torch._inductor.codegen.common import KernelArgs
+    from torch._inductor.virtualized import V
+    load, aliases = cpp.CppKernel.load, KernelArgs.aliases
+
+    def is_number(name):
+        # An input of one element that the graph never writes: a number of the step
+        return name in V.graph.graph_inputs and name not in V.graph.mutated_inputs and V.graph.get_numel(name) == 1
+
+    def number_read_once(kernel, name, index):
+        if not is_number(name):
+            return load(kernel, name, index)
+        value = kernel.cse.generate(kernel.loads, f'{kernel.args.input(name)}_value', dtype=V.graph.get_dtype(name))
+        value.update_on_args('load', (kernel, name, index), {})
+        return value
+
+    def numbers_first(args):
+        yield from aliases(args)
+        for outer, inner in args.input_buffers.items():
+            if is_number(outer):
+                yield f'{inner}_value', f'{inner}[0]'
+
+    cpp.CppKernel.load, KernelArgs.aliases = number_read_once, numbers_first
+    try:
+        yield
+    finally:
+        cpp.CppKernel.load, KernelArgs.aliases = load, aliases
+
 @contextlib.contextmanager
 def bfloat16_vectors(narrow: bool):
     r"""
@@ -1212,8 +1256,8 @@ def bfloat16_vectors(narrow: bool):
     At that width the loop was limited by its instructions, and three more changes each remove
     some. It widens a register of `bfloat16` to two of `float32` with two instructions, a
     permutation of 16-bit lanes for each, where Inductor takes five. It reads each number of the
-    step, a one-element input of the loop, into a local variable once, before the loop: read in the
-    loop, the C++ compiler reads, converts and broadcasts each again for every 32 elements, since
+    step, a one-element input of the loop, into a local variable once, before the loop
+    ([`numbers_read_once`](#numbers_read_once)): read in the loop, the C++ compiler reads, converts and broadcasts each again for every 32 elements, since
     the loop's stores could change them as far as it knows (17 of the 88 instructions that the loop
     on one thread took for 32 elements). And on several threads, the end of the vectors, $32
     \lfloor n / 32 \rfloor$ for $n$ elements, is computed once before the loop too, and the test
@@ -1247,21 +1291,6 @@ def bfloat16_vectors(narrow: bool):
     from torch._inductor.cpu_vec_isa import pick_vec_isa
     from torch._inductor.virtualized import V
     lowp, bitcast = cpp.get_loop_body_lowp_fp, cpp.CppVecOverrides.to_dtype_bitcast
-    load, aliases = cpp.CppKernel.load, KernelArgs.aliases
-
-    def is_number(name):
-        # An input of one element that the graph never writes: a number of the step
-        return name in V.graph.graph_inputs and name not in V.graph.mutated_inputs and V.graph.get_numel(name) == 1
-
-    def number_read_once(kernel, name, index):
-        # A number of the step is a local variable, read before the loop (`numbers_first`). Read
-        # in the loop, the C++ compiler would read and convert it again for every vector, since as
-        # far as it knows the loop's stores could change it
-        if not is_number(name):
-            return load(kernel, name, index)
-        value = kernel.cse.generate(kernel.loads, f'{kernel.args.input(name)}_value', dtype=V.graph.get_dtype(name))
-        value.update_on_args('load', (kernel, name, index), {})
-        return value
 
     floor_div = CppPrinter._print_FloorDiv
     # The quotients of sizes that the loops use, by the name that stands for each
@@ -1293,15 +1322,6 @@ def bfloat16_vectors(narrow: bool):
         if line.getvalue():
             code.writeline(re.sub(r'\b\w+ >= static_cast<int64_t>\(0\) && ', '', line.getvalue().strip()))
         return written
-
-    def numbers_first(args):
-        # Inductor writes `auto name = value;` for each of these at the top of the C++ function
-        yield from aliases(args)
-        for outer, inner in args.input_buffers.items():
-            if is_number(outer):
-                yield f'{inner}_value', f'{inner}[0]'
-        sizes = set(args.sizevars.values())
-        yield from ((name, text) for name, (size, text) in quotients.items() if size in sizes)
 
     vector_load, cexpr_index = cpp.CppVecKernel.load, cpp.cexpr_index
 
@@ -1367,27 +1387,35 @@ def bfloat16_vectors(narrow: bool):
                 return f'at::vec::Vectorized<at::BFloat16>((__m512i) _mm512_cvtne2ps_pbh({x}[1], {x}[0]))'
         return to_dtype(kernel, x, dtype, src_dtype, rounding)
 
-    patches = [(cpp, 'get_loop_body_lowp_fp', all_bfloat16),
-               (cpp.CppVecOverrides, 'to_dtype_bitcast', staticmethod(in_registers)),
-               (cpp.CppVecKernel, 'arange', arange),
-               (cpp.CppVecKernel, 'get_to_dtype_expr', one_instruction),
-               (cpp.CppKernel, 'load', number_read_once),
-               (KernelArgs, 'aliases', numbers_first),
-               (CppPrinter, '_print_FloorDiv', quotient_first),
-               (cpp.CppKernel, 'codegen_conditions', counting_from_zero),
-               (cpp.CppVecKernel, 'load', prefetched)]
-    # (`_print_FloorDiv` is inherited: put back, it is deleted again)
-    saved = [(owner, name, vars(owner).get(name)) for owner, name, _ in patches]
-    for owner, name, value in patches:
-        setattr(owner, name, value)
-    try:
-        yield
-    finally:
-        for owner, name, value in saved:
-            if value is None:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, value)
+    with numbers_read_once():
+        aliases = KernelArgs.aliases
+
+        def quotients_first(args):
+            # After the numbers, the quotients, which Inductor writes the same way
+            yield from aliases(args)
+            sizes = set(args.sizevars.values())
+            yield from ((name, text) for name, (size, text) in quotients.items() if size in sizes)
+
+        patches = [(cpp, 'get_loop_body_lowp_fp', all_bfloat16),
+                   (cpp.CppVecOverrides, 'to_dtype_bitcast', staticmethod(in_registers)),
+                   (cpp.CppVecKernel, 'arange', arange),
+                   (cpp.CppVecKernel, 'get_to_dtype_expr', one_instruction),
+                   (KernelArgs, 'aliases', quotients_first),
+                   (CppPrinter, '_print_FloorDiv', quotient_first),
+                   (cpp.CppKernel, 'codegen_conditions', counting_from_zero),
+                   (cpp.CppVecKernel, 'load', prefetched)]
+        # (`_print_FloorDiv` is inherited: put back, it is deleted again)
+        saved = [(owner, name, vars(owner).get(name)) for owner, name, _ in patches]
+        for owner, name, value in patches:
+            setattr(owner, name, value)
+        try:
+            yield
+        finally:
+            for owner, name, value in saved:
+                if value is None:
+                    delattr(owner, name)
+                else:
+                    setattr(owner, name, value)
 
 
 @contextlib.contextmanager
@@ -1412,7 +1440,8 @@ def one_pass_per_row(blocks: bool):
     compares the loops before it writes them, give up the fusion of all of them. And a value is
     kept in a local buffer when every loop that *reads* it is in the fused loop: Inductor counted
     among a value's users the loops that overwrite the codes and scales it was computed from, which
-    must only run after it, and are not reads of it. What the loop computes is unchanged, to the
+    must only run after it, and are not reads of it. The numbers of the step are [read
+    once](#numbers_read_once), before the loop, too. What the loop computes is unchanged, to the
     bit; `tests/optimizers/test_compiled.py` checks both and looks for the local buffers in the
     C++. See [what it costs](low_precision.html#what-it-costs) for the time it saves.
     """
@@ -1444,13 +1473,14 @@ def one_pass_per_row(blocks: bool):
             for buffer, users in kept:
                 buffer.users = users
 
-    cpp.CppScheduling._get_outer_loop_fusion_depth = rows_only
-    cpp.CppScheduling.codegen_outer_loop_node = reads_only
-    try:
-        yield
-    finally:
-        cpp.CppScheduling._get_outer_loop_fusion_depth = depth_of
-        cpp.CppScheduling.codegen_outer_loop_node = codegen_outer_loop
+    with numbers_read_once():
+        cpp.CppScheduling._get_outer_loop_fusion_depth = rows_only
+        cpp.CppScheduling.codegen_outer_loop_node = reads_only
+        try:
+            yield
+        finally:
+            cpp.CppScheduling._get_outer_loop_fusion_depth = depth_of
+            cpp.CppScheduling.codegen_outer_loop_node = codegen_outer_loop
 
 
 def vectors_key():

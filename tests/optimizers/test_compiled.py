@@ -234,7 +234,8 @@ def step_8bit(shapes, steps=3):
 @pytest.mark.slow
 def test_an_8bit_loop_is_one_pass_per_row_with_local_buffers(cache):
     # Inductor, left to itself, runs each part of the step as a loop over the whole tensor and
-    # writes the new moments to buffers of its size (fast.py, "One pass over each row of 8-bit state")
+    # writes the new moments to buffers of its size (fast.py, "One pass over each row of 8-bit
+    # state"), and reads the numbers of the step in the loop
     step_8bit([(64, 256)], steps=1)
     # The loops over 8-bit codes, compiled for one thread and for all
     sources = [path.read_text() for path in cache.glob('*/*.cpp')]
@@ -246,6 +247,8 @@ def test_an_8bit_loop_is_one_pass_per_row_with_local_buffers(cache):
         assert source.count('x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L)') == 1
         assert 'std::make_unique<float []>(256L)' in source
         assert '<static_cast<int64_t>(256L*ks0)' not in source
+        # The numbers of the step read once, before the loops, not at index 0 in them
+        assert '[static_cast<int64_t>(0L)]' not in source and '_value = ' in source
 
 
 @pytest.mark.slow
