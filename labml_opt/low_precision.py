@@ -502,26 +502,28 @@ the tensor's size, since it counted two uses of it.
 now compiled by Inductor alone, and as it is compiled now, in one process, on 51.4M parameters
 (wall time on two threads, median of 7 interleaved rounds of 5 steps, load average 0.8 to 1.3),
 after checking that all three leave the same codes, scales and parameters, to the bit. The step
-took 340 ms before, 251 ms with the page's code as it is now but Inductor left to itself, and 122
-ms in one pass per row, against 31.9 ms for torch's fused AdamW in `float32`: 3.8 times it, where
-it was 10.7 times. At the bandwidth of torch's step, the floor of 16.06 bytes per parameter would
-take 18 ms: the loop reaches 15% of it.
+took 359 ms before, 263 ms with the page's code as it is now but Inductor left to itself, and 124
+ms in one pass per row, against 33.7 ms for torch's fused AdamW in `float32`: 3.6 times it, where
+it was 10.5 times. At the bandwidth of torch's step, the floor of 16.06 bytes per parameter would
+take 19 ms: the loop reaches 16% of it.
 
 What is left is arithmetic. On a tensor of 262,144 elements, which fits in the cache
 (`python benchmarks/eight_bit_loop.py`: CPU time on one thread, median of 11 interleaved rounds
-of 20 steps), the step took 1.65 ms before and 1.27 to 1.28 ms now, with Inductor left to itself
-or in one pass per row alike (from the cache, one pass per row saves no time); torch's fused
-AdamW took 0.166 ms, 7.6 times less. Of the 0.37 ms saved, [the decoding by the
-exponent](#decoding) took 0.19 to 0.28 ms and [one table read](#nearest-code) for the nearest
-code instead of two 0.16 ms, measured one after the other in runs of their own. Measured
-before, each part compiled on its own on the same 262,144 elements: decoding by a table read 0.47
-ms, by the arithmetic of the comparisons 0.45 ms; the nearest code by the two table reads 0.46 to
-0.49 ms, by the arithmetic [above](#nearest-code) 0.94 to 1.10 ms, which is why its table stays.
+of 20 steps), the step took 1.70 ms before, 1.31 ms with the page's code as it is now but
+Inductor left to itself, and 1.25 ms in one pass per row, which also reads [the numbers of the
+step once](fast.html#numbers_read_once), before its loops; torch's fused AdamW took 0.169 ms, 7.4
+times less. Of what the page's code saves, [the decoding by the exponent](#decoding) took 0.19 to
+0.28 ms and [one table read](#nearest-code) for the nearest code instead of two 0.16 ms, measured
+one after the other in runs of their own.
+Measured before, each part compiled on its own on the same 262,144 elements: decoding by a table
+read 0.47 ms, by the arithmetic of the comparisons 0.45 ms; the nearest code by the two table
+reads 0.46 to 0.49 ms, by the arithmetic [above](#nearest-code) 0.94 to 1.10 ms, which is why its
+table stays.
 The two decodings and two nearest codes of an element added up to about as much as the whole
 loop: the codes are nearly all of an 8-bit step. Without them (an experiment, not in the code:
 old codes read as $\frac{j}{255}$, new ones a multiplication) the loop took 0.4 ms. At 50M on
 two threads the step now takes about as long as its CPU time on one thread from the cache
-predicts (1.28 ms for 262,144 elements, 125 ms for 51.4M on two): memory is no longer what it
+predicts (1.25 ms for 262,144 elements, 122 ms for 51.4M on two): memory is no longer what it
 waits for.
 
 Two more changes were measured and left out, since neither helped. Inductor reads a table with
