@@ -903,15 +903,16 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
     narrow = torch.bfloat16 in [tensor.dtype for tensor in stand_ins]
     # The settings that differ from loop to loop, which name its saved loop too: the threads; a
     # loop over `bfloat16` is compiled under `bfloat16_vectors` and one over blocks of 8-bit state
-    # under `one_pass_per_row`, which a custom pass says to Inductor's cache; and a pass that returns sums stores its state in the loop that adds
-    # ([one pass](#one-pass))
+    # under `one_pass_per_row`, which a custom pass says to Inductor's cache; and a pass that
+    # returns sums stores its state in the loop that adds ([one pass](#one-pass))
     blocks = unit > 1
     settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': vectors_key() if narrow or blocks else None}
     if returned:
         settings['realize_reads_threshold'] = 1
     # The pass by its name; and a loop for all threads is compiled for as many as torch has now
     # (Inductor decides by them which loops to split), so it is saved under that number
-    name = {**settings, 'post_grad_custom_post_pass': (narrow or blocks) and settings['post_grad_custom_post_pass'].uuid().hex(),
+    custom_pass = settings['post_grad_custom_post_pass']
+    name = {**settings, 'post_grad_custom_post_pass': (narrow or blocks) and custom_pass.uuid().hex(),
             'threads now': threads == -1 and torch.get_num_threads()}
     saved = SavedKernels(CACHE_DIR, graph.code + repr(name), [tensor.dtype for tensor in stand_ins])
     plan = saved.load()
@@ -957,9 +958,10 @@ def block_stand_ins(dtypes: List[torch.dtype], per_element: int, scalars: List[t
     write any of their codes. So the parameter, its gradient and its state are recorded as rows of
     `BLOCK` elements, a constant, and their number $B$ is the symbol; the scales, one per row, are
     $B$ long, and the maximum of each row is a reduction over a constant length, which Inductor
-    compiles into the same function as the update, [one row at a time](#one_pass_per_row). The first `per_element` of `dtypes`
-    (after the parameter and gradient) are rows, the rest are scales. Returns the real stand-ins,
-    which the compiler takes as examples, and the fake ones with the symbol, which are recorded.
+    compiles into the same function as the update, [one row at a time](#one_pass_per_row). The
+    first `per_element` of `dtypes` (after the parameter and gradient) are rows, the rest are
+    scales. Returns the real stand-ins, which the compiler takes as examples, and the fake ones
+    with the symbol, which are recorded.
     """
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv, StatelessSymbolicContext
@@ -1257,10 +1259,11 @@ def bfloat16_vectors(narrow: bool):
     some. It widens a register of `bfloat16` to two of `float32` with two instructions, a
     permutation of 16-bit lanes for each, where Inductor takes five. It reads each number of the
     step, a one-element input of the loop, into a local variable once, before the loop
-    ([`numbers_read_once`](#numbers_read_once)): read in the loop, the C++ compiler reads, converts and broadcasts each again for every 32 elements, since
-    the loop's stores could change them as far as it knows (17 of the 88 instructions that the loop
-    on one thread took for 32 elements). And on several threads, the end of the vectors, $32
-    \lfloor n / 32 \rfloor$ for $n$ elements, is computed once before the loop too, and the test
+    ([`numbers_read_once`](#numbers_read_once)): read in the loop, the C++ compiler reads, converts
+    and broadcasts each again for every 32 elements, since the loop's stores could change them as
+    far as it knows (17 of the 88 instructions that the loop on one thread took for 32 elements).
+    And on several threads, the end of the vectors, $32 \lfloor n / 32 \rfloor$ for $n$ elements,
+    is computed once before the loop too, and the test
     that an index is at least 0 is left out: with both in the loop, the compiler does not split it
     into the vectors and the last, shorter one, and tests both conditions for every vector. A
     fourth change is for memory: each vector read of a tensor first asks for the cache lines 256
@@ -1449,7 +1452,8 @@ def one_pass_per_row(blocks: bool):
         yield
         return
     from torch._inductor.codegen import cpp
-    depth_of, codegen_outer_loop = cpp.CppScheduling._get_outer_loop_fusion_depth, cpp.CppScheduling.codegen_outer_loop_node
+    depth_of = cpp.CppScheduling._get_outer_loop_fusion_depth
+    codegen_outer_loop = cpp.CppScheduling.codegen_outer_loop_node
 
     def loop_depth(node):
         # How many loops the node runs in: those of its elements and of what it reduces over
