@@ -902,15 +902,17 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
     """The recorded update `graph`, loaded from our cache or compiled, to run on `threads` threads."""
     narrow = torch.bfloat16 in [tensor.dtype for tensor in stand_ins]
     # The settings that differ from loop to loop, which name its saved loop too: the threads; a
-    # loop over `bfloat16` is compiled under `bfloat16_vectors`, whose custom pass says so to
-    # Inductor's cache; and a pass that returns sums stores its state in the loop that adds
-    # ([one pass](#one-pass))
-    settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': vectors_key() if narrow else None}
+    # loop over `bfloat16` is compiled under `bfloat16_vectors` and one over blocks of 8-bit state
+    # under `one_pass_per_row`, which a custom pass says to Inductor's cache; and a pass that
+    # returns sums stores its state in the loop that adds ([one pass](#one-pass))
+    blocks = unit > 1
+    settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': vectors_key() if narrow or blocks else None}
     if returned:
         settings['realize_reads_threshold'] = 1
     # The pass by its name; and a loop for all threads is compiled for as many as torch has now
     # (Inductor decides by them which loops to split), so it is saved under that number
-    name = {**settings, 'post_grad_custom_post_pass': narrow and settings['post_grad_custom_post_pass'].uuid().hex(),
+    custom_pass = settings['post_grad_custom_post_pass']
+    name = {**settings, 'post_grad_custom_post_pass': (narrow or blocks) and custom_pass.uuid().hex(),
             'threads now': threads == -1 and torch.get_num_threads()}
     saved = SavedKernels(CACHE_DIR, graph.code + repr(name), [tensor.dtype for tensor in stand_ins])
     plan = saved.load()
@@ -918,7 +920,7 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
         return Kernel(plan[0], count, plan[1], unit, plan[2], returned)
     if not compiler_available():
         raise RuntimeError(f'no C++ compiler found (tried {torch._inductor.config.cpp.cxx})')
-    with warnings.catch_warnings(), inductor_cache(CACHE_DIR), bfloat16_vectors(narrow):
+    with warnings.catch_warnings(), inductor_cache(CACHE_DIR), bfloat16_vectors(narrow), one_pass_per_row(blocks):
         # torch's compiler imports modules that warn of their own deprecations: not the user's to
         # see, and under `-W error` they would stop the compile
         warnings.simplefilter('ignore', DeprecationWarning)
@@ -956,9 +958,10 @@ def block_stand_ins(dtypes: List[torch.dtype], per_element: int, scalars: List[t
     write any of their codes. So the parameter, its gradient and its state are recorded as rows of
     `BLOCK` elements, a constant, and their number $B$ is the symbol; the scales, one per row, are
     $B$ long, and the maximum of each row is a reduction over a constant length, which Inductor
-    compiles into the same function as the update. The first `per_element` of `dtypes`
-    (after the parameter and gradient) are rows, the rest are scales. Returns the real stand-ins,
-    which the compiler takes as examples, and the fake ones with the symbol, which are recorded.
+    compiles into the same function as the update, [one row at a time](#one_pass_per_row). The
+    first `per_element` of `dtypes` (after the parameter and gradient) are rows, the rest are
+    scales. Returns the real stand-ins, which the compiler takes as examples, and the fake ones
+    with the symbol, which are recorded.
     """
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.fx.experimental.symbolic_shapes import DimDynamic, ShapeEnv, StatelessSymbolicContext
@@ -1060,8 +1063,9 @@ def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
     of 8-bit state, which Inductor copies; or `['scratch', dtype, sizes]` for a tensor that the
     compiled graph makes on every call, of `sizes` where a negative size $-f$ means $f$ times
     the loop's length: a 0-d sum that the loop returns or keeps before rounding it, or, in a
-    loop over blocks, the new moments that Inductor keeps between the maximum over the block and
-    the codes. `None` for anything else.
+    loop over blocks, a value that Inductor keeps between the maximum over the block and the codes
+    in a buffer of the tensor's size (the loops of this library's optimizers keep them in buffers of
+    one row, [inside the loop](#one_pass_per_row)). `None` for anything else.
     """
     for k, table in enumerate(low_precision.TABLES):
         if arg.dtype == table.dtype and arg.shape == table.shape and torch.equal(arg, table):
@@ -1181,6 +1185,50 @@ class SavedKernels:
             os.replace(temporary, target)
 
 
+
+@contextlib.contextmanager
+def numbers_read_once():
+    r"""
+    <a id="numbers_read_once"></a>
+
+    ### The numbers of the step, read once
+
+    Each number of the step ($\beta_1$, $\alpha$, $\epsilon$, ...) is a one-element input of the
+    loop, in `float64`. Read in the loop, the C++ compiler reads, converts and broadcasts it again
+    for every vector, since as far as it knows the loop's stores could change it. For the length of
+    the compile, a number is read into a local variable at the top of the C++ function instead
+    (Inductor writes `auto name = value;` for each alias of its arguments), and the loop reads
+    that. Loops over `bfloat16` state ([`bfloat16_vectors`](#bfloat16_vectors)) and over blocks of
+    8-bit state ([`one_pass_per_row`](#one_pass_per_row)) are compiled so.
+    """
+    from torch._inductor.codegen import cpp
+    from torch._inductor.codegen.common import KernelArgs
+    from torch._inductor.virtualized import V
+    load, aliases = cpp.CppKernel.load, KernelArgs.aliases
+
+    def is_number(name):
+        # An input of one element that the graph never writes: a number of the step
+        return name in V.graph.graph_inputs and name not in V.graph.mutated_inputs and V.graph.get_numel(name) == 1
+
+    def number_read_once(kernel, name, index):
+        if not is_number(name):
+            return load(kernel, name, index)
+        value = kernel.cse.generate(kernel.loads, f'{kernel.args.input(name)}_value', dtype=V.graph.get_dtype(name))
+        value.update_on_args('load', (kernel, name, index), {})
+        return value
+
+    def numbers_first(args):
+        yield from aliases(args)
+        for outer, inner in args.input_buffers.items():
+            if is_number(outer):
+                yield f'{inner}_value', f'{inner}[0]'
+
+    cpp.CppKernel.load, KernelArgs.aliases = number_read_once, numbers_first
+    try:
+        yield
+    finally:
+        cpp.CppKernel.load, KernelArgs.aliases = load, aliases
+
 @contextlib.contextmanager
 def bfloat16_vectors(narrow: bool):
     r"""
@@ -1210,11 +1258,12 @@ def bfloat16_vectors(narrow: bool):
     At that width the loop was limited by its instructions, and three more changes each remove
     some. It widens a register of `bfloat16` to two of `float32` with two instructions, a
     permutation of 16-bit lanes for each, where Inductor takes five. It reads each number of the
-    step, a one-element input of the loop, into a local variable once, before the loop: read in the
-    loop, the C++ compiler reads, converts and broadcasts each again for every 32 elements, since
-    the loop's stores could change them as far as it knows (17 of the 88 instructions that the loop
-    on one thread took for 32 elements). And on several threads, the end of the vectors, $32
-    \lfloor n / 32 \rfloor$ for $n$ elements, is computed once before the loop too, and the test
+    step, a one-element input of the loop, into a local variable once, before the loop
+    ([`numbers_read_once`](#numbers_read_once)): read in the loop, the C++ compiler reads, converts
+    and broadcasts each again for every 32 elements, since the loop's stores could change them as
+    far as it knows (17 of the 88 instructions that the loop on one thread took for 32 elements).
+    And on several threads, the end of the vectors, $32 \lfloor n / 32 \rfloor$ for $n$ elements,
+    is computed once before the loop too, and the test
     that an index is at least 0 is left out: with both in the loop, the compiler does not split it
     into the vectors and the last, shorter one, and tests both conditions for every vector. A
     fourth change is for memory: each vector read of a tensor first asks for the cache lines 256
@@ -1245,21 +1294,6 @@ def bfloat16_vectors(narrow: bool):
     from torch._inductor.cpu_vec_isa import pick_vec_isa
     from torch._inductor.virtualized import V
     lowp, bitcast = cpp.get_loop_body_lowp_fp, cpp.CppVecOverrides.to_dtype_bitcast
-    load, aliases = cpp.CppKernel.load, KernelArgs.aliases
-
-    def is_number(name):
-        # An input of one element that the graph never writes: a number of the step
-        return name in V.graph.graph_inputs and name not in V.graph.mutated_inputs and V.graph.get_numel(name) == 1
-
-    def number_read_once(kernel, name, index):
-        # A number of the step is a local variable, read before the loop (`numbers_first`). Read
-        # in the loop, the C++ compiler would read and convert it again for every vector, since as
-        # far as it knows the loop's stores could change it
-        if not is_number(name):
-            return load(kernel, name, index)
-        value = kernel.cse.generate(kernel.loads, f'{kernel.args.input(name)}_value', dtype=V.graph.get_dtype(name))
-        value.update_on_args('load', (kernel, name, index), {})
-        return value
 
     floor_div = CppPrinter._print_FloorDiv
     # The quotients of sizes that the loops use, by the name that stands for each
@@ -1291,15 +1325,6 @@ def bfloat16_vectors(narrow: bool):
         if line.getvalue():
             code.writeline(re.sub(r'\b\w+ >= static_cast<int64_t>\(0\) && ', '', line.getvalue().strip()))
         return written
-
-    def numbers_first(args):
-        # Inductor writes `auto name = value;` for each of these at the top of the C++ function
-        yield from aliases(args)
-        for outer, inner in args.input_buffers.items():
-            if is_number(outer):
-                yield f'{inner}_value', f'{inner}[0]'
-        sizes = set(args.sizevars.values())
-        yield from ((name, text) for name, (size, text) in quotients.items() if size in sizes)
 
     vector_load, cexpr_index = cpp.CppVecKernel.load, cpp.cexpr_index
 
@@ -1365,35 +1390,109 @@ def bfloat16_vectors(narrow: bool):
                 return f'at::vec::Vectorized<at::BFloat16>((__m512i) _mm512_cvtne2ps_pbh({x}[1], {x}[0]))'
         return to_dtype(kernel, x, dtype, src_dtype, rounding)
 
-    patches = [(cpp, 'get_loop_body_lowp_fp', all_bfloat16),
-               (cpp.CppVecOverrides, 'to_dtype_bitcast', staticmethod(in_registers)),
-               (cpp.CppVecKernel, 'arange', arange),
-               (cpp.CppVecKernel, 'get_to_dtype_expr', one_instruction),
-               (cpp.CppKernel, 'load', number_read_once),
-               (KernelArgs, 'aliases', numbers_first),
-               (CppPrinter, '_print_FloorDiv', quotient_first),
-               (cpp.CppKernel, 'codegen_conditions', counting_from_zero),
-               (cpp.CppVecKernel, 'load', prefetched)]
-    # (`_print_FloorDiv` is inherited: put back, it is deleted again)
-    saved = [(owner, name, vars(owner).get(name)) for owner, name, _ in patches]
-    for owner, name, value in patches:
-        setattr(owner, name, value)
-    try:
+    with numbers_read_once():
+        aliases = KernelArgs.aliases
+
+        def quotients_first(args):
+            # After the numbers, the quotients, which Inductor writes the same way
+            yield from aliases(args)
+            sizes = set(args.sizevars.values())
+            yield from ((name, text) for name, (size, text) in quotients.items() if size in sizes)
+
+        patches = [(cpp, 'get_loop_body_lowp_fp', all_bfloat16),
+                   (cpp.CppVecOverrides, 'to_dtype_bitcast', staticmethod(in_registers)),
+                   (cpp.CppVecKernel, 'arange', arange),
+                   (cpp.CppVecKernel, 'get_to_dtype_expr', one_instruction),
+                   (KernelArgs, 'aliases', quotients_first),
+                   (CppPrinter, '_print_FloorDiv', quotient_first),
+                   (cpp.CppKernel, 'codegen_conditions', counting_from_zero),
+                   (cpp.CppVecKernel, 'load', prefetched)]
+        # (`_print_FloorDiv` is inherited: put back, it is deleted again)
+        saved = [(owner, name, vars(owner).get(name)) for owner, name, _ in patches]
+        for owner, name, value in patches:
+            setattr(owner, name, value)
+        try:
+            yield
+        finally:
+            for owner, name, value in saved:
+                if value is None:
+                    delattr(owner, name)
+                else:
+                    setattr(owner, name, value)
+
+
+@contextlib.contextmanager
+def one_pass_per_row(blocks: bool):
+    r"""
+    <a id="one_pass_per_row"></a>
+
+    ### One pass over each row of 8-bit state
+
+    A loop over [blocks](#blocks) computes the new moments of a row of `BLOCK` elements, their
+    largest magnitude, and only then their codes. Inductor can compile that as one loop over the
+    rows with, inside it, one loop over the row's elements per part (its *outer-loop fusion*, made
+    for softmax), keeping a value that only this row's parts read in a *local buffer* of `BLOCK`
+    numbers, which stays in the cache. Left to itself it did neither for 8-bit state: each part
+    was a loop over the whole tensor, and each new moment it needed twice was written to a buffer
+    of the tensor's size in `float32` and read back, 8 bytes per element and moment where the
+    codes take 2, in a buffer that the loop allocates on every call, page by page.
+
+    When `blocks`, for the length of the compile, two things are changed. Outer loops are fused
+    only among loops over rows and their elements: the loop that copies the new scales, one per
+    row, into the state is over rows alone, and fused into the others it made Inductor, which
+    compares the loops before it writes them, give up the fusion of all of them. And a value is
+    kept in a local buffer when every loop that *reads* it is in the fused loop: Inductor counted
+    among a value's users the loops that overwrite the codes and scales it was computed from, which
+    must only run after it, and are not reads of it. The numbers of the step are [read
+    once](#numbers_read_once), before the loop, too. What the loop computes is unchanged, to the
+    bit; `tests/optimizers/test_compiled.py` checks both and looks for the local buffers in the
+    C++. See [what it costs](low_precision.html#what-it-costs) for the time it saves.
+    """
+    if not blocks:
         yield
-    finally:
-        for owner, name, value in saved:
-            if value is None:
-                delattr(owner, name)
-            else:
-                setattr(owner, name, value)
+        return
+    from torch._inductor.codegen import cpp
+    depth_of = cpp.CppScheduling._get_outer_loop_fusion_depth
+    codegen_outer_loop = cpp.CppScheduling.codegen_outer_loop_node
+
+    def loop_depth(node):
+        # How many loops the node runs in: those of its elements and of what it reduces over
+        _, (ranges, reduced) = max(node.get_nodes(), key=lambda part: part.is_reduction()).group
+        return len(ranges) + len(reduced)
+
+    def rows_only(scheduling, node1, node2):
+        depth = depth_of(scheduling, node1, node2)
+        parts = [part for node in (node1, node2)
+                 for part in (node.get_outer_nodes() if isinstance(node, cpp.OuterLoopFusedSchedulerNode) else [node])]
+        return depth if all(loop_depth(part) == depth + 1 for part in parts) else 0
+
+    def reads_only(scheduling, node):
+        # A user that is only ordered after the value ("weak") does not read it
+        kept = [(buffer, buffer.users) for part in node.get_nodes() for buffer in part.get_outputs()]
+        for buffer, users in kept:
+            buffer.users = [user for user in users if not user.is_weak]
+        try:
+            return codegen_outer_loop(scheduling, node)
+        finally:
+            for buffer, users in kept:
+                buffer.users = users
+
+    with numbers_read_once():
+        cpp.CppScheduling._get_outer_loop_fusion_depth = rows_only
+        cpp.CppScheduling.codegen_outer_loop_node = reads_only
+        try:
+            yield
+        finally:
+            cpp.CppScheduling._get_outer_loop_fusion_depth = depth_of
+            cpp.CppScheduling.codegen_outer_loop_node = codegen_outer_loop
 
 
 def vectors_key():
     """
-    Inductor's own cache knows nothing of `bfloat16_vectors`, so a loop it compiled 16 wide would
-    be found again. A custom pass of Inductor's names itself for that cache (its `uuid`); this one
-    changes nothing in the graph, and its name, a digest of this file, keys the loops compiled
-    under `bfloat16_vectors` apart from the others.
+    Inductor's own cache knows nothing of `bfloat16_vectors` or `one_pass_per_row`, so a loop it
+    compiled without them would be found again. A custom pass of Inductor's names itself for that
+    cache (its `uuid`); this one changes nothing in the graph, and its name, a digest of this file,
+    keys the loops compiled under them apart from the others.
     """
     from torch._inductor.custom_graph_pass import CustomGraphPass, get_hash_for_files
 

@@ -229,10 +229,16 @@ $$q = 10^{-E}\Big(\frac{1}{10} + \frac{9}{10} \cdot \frac{k + 1}{2^F}\Big)
 since $10^{E+1} 2^F = 2^{E + 1 + F} 5^{E + 1}$ and $E + 1 + F = \text{bits}$. The numerator is an
 integer below $2^{11}$ and the denominator one below $2^{24}$ ($2^8 \cdot 5^8$ at most), so both
 are exact in `float32`, and their quotient is rounded once: it is the `float32` nearest to $q$,
-the value the map holds. [`magnitude_of`](#magnitude_of) computes it with a few comparisons
-(for $F$), a product of powers of five and one division, all of which Inductor vectorizes;
-`tests/optimizers/test_low_precision.py` checks every code, to the last bit, against the paper's
-formula evaluated in Python's `float64`.
+the value the map holds.
+
+$2^F$ and $F$ need no search either. The integer $c < 2^8$ is exact as a `float32`, which is
+$2^F (1 + f / 2^{23})$ with $2^F$ the power of two of its leading one: clearing its 23 fraction
+bits leaves $2^F$ itself (and $0$ for $c = 0$), and the 8 bits above them, its exponent field,
+are $F + 127$. [`magnitude_of`](#magnitude_of) computes that with two bitwise operations, then
+a product of powers of five and one division, all of which Inductor vectorizes; it took seven
+comparisons and additions for $F$ before, and an 8-bit step on 262,144 elements from the cache
+up to a sixth more time (see [what it costs](#benchmark)). `tests/optimizers/test_low_precision.py`
+checks every code, to the last bit, against the paper's formula evaluated in Python's `float64`.
 
 <a id="nearest-code"></a>
 
@@ -266,9 +272,12 @@ next one), and the next one, $M_b$, the $M$ of $\mu_{J_b}$, which may lie inside
 
 $$j = J_b + \big[\, |x| > M_b \,\big]$$
 
-two table reads and one comparison per value, element by element. The tables run from the bucket
-of the smallest midpoint to that of $1$, 3,115 buckets for $v_t$'s map and 2,683 for $m_t$'s;
-smaller values are in the first. The signed map mirrors the unsigned one: its position is
+one table read and one comparison per value, element by element: the two numbers of a bucket
+are kept in one 64-bit entry, the bits of $M_b$ in its top half, so that one read gives both
+(the compiled loop reads a table one lane at a time, and two reads per value took an eighth of
+an 8-bit step; see [what it costs](#benchmark)). The table runs from the bucket of the smallest
+midpoint to that of $1$, 3,115 buckets for $v_t$'s map and 2,683 for $m_t$'s; smaller values are
+in the first. The signed map mirrors the unsigned one: its position is
 $128 + j$ for $x > 0$ and $127 - J_b - \big[\, |x| \ge M_b \,\big]$ for $x \le 0$, where a value
 exactly on a midpoint takes the larger magnitude, as a search would give it the lower position.
 [`NearestCode`](#NearestCode) builds the tables and checks that no bucket holds two midpoints;
@@ -433,9 +442,9 @@ new values is known, so the loop runs over rows of 256: the update is recorded o
 gradient and codes of $B$ rows of 256, with $B$ a symbol and 256 a constant, and on scales of
 $B$ numbers ([stand-ins for blockwise state](fast.html#blocks)). Inductor compiles it into one
 C++ function that dequantizes, runs the page's update, takes each moment's maximum in each row
-and writes the codes. A tensor whose size is not a multiple of 256 ends in a shorter block, and
-runs as written, with a `FastPathWarning` (a matrix with a side that is a multiple of 256 has
-whole blocks).
+and writes the codes, [one row at a time](fast.html#one_pass_per_row). A tensor whose size is
+not a multiple of 256 ends in a shorter block, and runs as written, with a `FastPathWarning` (a
+matrix with a side that is a multiple of 256 has whole blocks).
 
 Measured with `python benchmarks/low_precision.py`, beside torchao's 8-bit AdamW and optimi's
 AdamW, on a quiet machine (load average 1.6 to 1.8):
@@ -466,24 +475,67 @@ parameter. With the memory slower, the prefetch made the loop 2% to 5% faster in
 runs. What is left between 79% of the floor at full speed and 85% is mostly that arithmetic, the
 page's own.
 
-Our 8-bit step takes 167 ms, 6.5 times torch's fused step in the table (9.4 times at full memory
-speed, in the run before): a fifth of torchao's 908 ms, but far from its floor, 0.57 of
-`float32`'s bytes.
+Before the changes below, our 8-bit step took 167 ms in that table, 6.5 times torch's fused step
+(9.4 times at full memory speed, in the run before): a fifth of torchao's 908 ms, but far from
+its floor, 0.57 of `float32`'s bytes.
 
-Where the time goes is not memory but the arithmetic of the codes. On a tensor of 262,144
-elements, which fits in the cache, an 8-bit step of the compiled loop took 1.9 ms of CPU time on
-one thread when it read six tables per element, against 0.16 ms for torch's fused AdamW in
-`float32` (minimum of 15 interleaved repeats of 20 steps, `time.process_time`, machine busy).
-With the old codes [decoded by arithmetic](#decoding) it takes 1.66 to 1.68 ms. Measured on their
-own, compiled on the same 262,144 elements: decoding by a table read 0.47 ms, by arithmetic 0.45
-ms; the nearest code by the two table reads 0.46 to 0.49 ms, by the arithmetic
-[above](#nearest-code) 0.94 to 1.10 ms, which is why its tables stay. Measured apart, the two
-decodings and two nearest codes of an element add up to about 1.9 ms, as much as the whole
+Where the time went was first the passes over memory. Left to itself, Inductor compiled the step
+into seven loops in its one C++ function: one over the whole tensor for each decoding, which
+wrote the decoded $m_{t-1}$ and $v_{t-1}$ in `float32` into buffers of the tensor's size; one over
+the rows for the largest new $v_t$; one for the update, which wrote the new $m_t$ into a third such
+buffer; one that read it back for $m_t$'s codes; and two that copied the new scales. It does not
+fuse the maximum of a block with the codes that need it. That is about 53 bytes per parameter
+moved where the floor is 16, and three buffers of 4 bytes per parameter that the loop allocated
+on every call and touched page by page: at 50M parameters, 600 MB of fresh pages a step.
+
+Now the step is [one pass per row](fast.html#one_pass_per_row). For each row of 256, one loop
+over its elements decodes $m_{t-1}$ and $v_{t-1}$, computes $m_t$ and $v_t$ into two buffers of
+256 numbers and takes their largest magnitudes; a second computes $\theta_t$ and the codes from
+those buffers, which stay in the cache. From memory it reads and writes what the floor counts, 16
+bytes per parameter and the scales, and it allocates nothing. Two lines of the page's code are
+written for it: the sign of $m_t$'s value is [a multiplication](#dynamic_map), not a choice
+between the magnitude and its negative, and [whole blocks](#dequantize) are dequantized without
+going through the flat tensor; either way, Inductor stored the decoded $m_{t-1}$ in a buffer of
+the tensor's size, since it counted two uses of it.
+
+`python benchmarks/eight_bit_loop.py --large` times the step as it was, the page's code as it is
+now compiled by Inductor alone, and as it is compiled now, in one process, on 51.4M parameters
+(wall time on two threads, median of 7 interleaved rounds of 5 steps, load average 0.8 to 1.3),
+after checking that all three leave the same codes, scales and parameters, to the bit. The step
+took 359 ms before, 263 ms with the page's code as it is now but Inductor left to itself, and 124
+ms in one pass per row, against 33.7 ms for torch's fused AdamW in `float32`: 3.6 times it, where
+it was 10.5 times. At the bandwidth of torch's step, the floor of 16.06 bytes per parameter would
+take 19 ms: the loop reaches 16% of it.
+
+What is left is arithmetic. On a tensor of 262,144 elements, which fits in the cache
+(`python benchmarks/eight_bit_loop.py`: CPU time on one thread, median of 11 interleaved rounds
+of 20 steps), the step took 1.70 ms before, 1.31 ms with the page's code as it is now but
+Inductor left to itself, and 1.25 ms in one pass per row, which also reads [the numbers of the
+step once](fast.html#numbers_read_once), before its loops; torch's fused AdamW took 0.169 ms, 7.4
+times less. Of what the page's code saves, [the decoding by the exponent](#decoding) took 0.19 to
+0.28 ms and [one table read](#nearest-code) for the nearest code instead of two 0.16 ms, measured
+one after the other in runs of their own.
+Measured before, each part compiled on its own on the same 262,144 elements: decoding by a table
+read 0.47 ms, by the arithmetic of the comparisons 0.45 ms; the nearest code by the two table
+reads 0.46 to 0.49 ms, by the arithmetic [above](#nearest-code) 0.94 to 1.10 ms, which is why its
+table stays.
+The two decodings and two nearest codes of an element added up to about as much as the whole
 loop: the codes are nearly all of an 8-bit step. Without them (an experiment, not in the code:
-old codes read as $\frac{j}{255}$, new ones a multiplication) the loop took 0.4 ms.
-That rest is the update, the maximum of each block, and the passes Inductor makes: it does not
-fuse the maximum of a block with the codes that need it, so it writes each new moment in
-`float32` to a buffer of the tensor's size and reads it back.
+old codes read as $\frac{j}{255}$, new ones a multiplication) the loop took 0.4 ms. At 50M on
+two threads the step now takes about as long as its CPU time on one thread from the cache
+predicts (1.25 ms for 262,144 elements, 122 ms for 51.4M on two): memory is no longer what it
+waits for.
+
+Two more changes were measured and left out, since neither helped. Inductor reads a table with
+16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
+and `_epi32`, one instruction for the 16 lanes) made the step slower, 1.68 ms against 1.62 ms
+(with the decoding by comparisons and two tables per map), on this processor, whose gathers are
+no faster than the loads; with one 64-bit entry per bucket, two gathers of 8 lanes
+(`_mm512_i64gather_epi64`) in place of the 16 loads took 1.23 ms against 1.25 ms, too little to
+keep a change to the compiler for.
+And reading the bits of a `float32` as an integer in registers, as [loops over
+`bfloat16`](fast.html#bfloat16_vectors) do, where Inductor goes through memory lane by lane,
+changed nothing measurable (1.331 against 1.336 ms).
 
 The loop is called directly, as every other loop is ([calling the loop](fast.html#direct_call)):
 Inductor hands the C++ function the nearest-code tables, which it copies, and buffers it allocates
@@ -619,15 +671,14 @@ def magnitude_of(pattern: torch.Tensor, bits: int) -> torch.Tensor:
     The value of the code $c$ of `bits` bits without a sign bit, `pattern`, an `int32` tensor,
     as `float32` ([how](#decoding)).
     """
-    # $F$, the position of the leading one of $c$: the number of powers of two $2, 4, \dots$ that
-    # are at most $c$
-    fraction_bits = torch.zeros_like(pattern)
-    for bit in range(1, bits):
-        fraction_bits = fraction_bits + (pattern >= (1 << bit)).int()
-    top = (1 << fraction_bits).float()
+    # $c$ in `float32`, exact: with its fraction bits cleared it is $2^F$, the power of two of its
+    # leading one (and $0$ for $c = 0$), and its exponent field, the bits above those 23, is $F + 127$
+    value = pattern.float()
+    top = (value.view(torch.int32) & 0x7F800000).view(torch.float32)
+    fraction_bits = ((top.view(torch.int32) >> 23) - 127).clamp(min=0)
     # $\frac{9 (c + 1) - 8 \cdot 2^F}{2^{\text{bits}} \, 5^{\text{bits} - F}}$, a division of two
     # integers that `float32` holds exactly, so rounded once; and $0$ for $c = 0$
-    numerator = 9 * (pattern.float() + 1) - 8 * top
+    numerator = 9 * (value + 1) - 8 * top
     denominator = (1 << bits) * power_of_five(bits - fraction_bits)
     return torch.where(pattern > 0, numerator / denominator, 0.)
 
@@ -648,7 +699,10 @@ def code_values(codes: torch.Tensor, code_map: str) -> torch.Tensor:
         return magnitude_of(position, 8)
     positive = position >= 128
     magnitude = magnitude_of(torch.where(positive, position - 128, 127 - position), 7)
-    return torch.where(positive, magnitude, -magnitude)
+    # The sign by a multiplication, exact: read once, the magnitude stays inside the loop that uses
+    # it, where `torch.where(positive, magnitude, -magnitude)`, which reads it twice, made Inductor
+    # store it ([one pass per row](fast.html#one_pass_per_row))
+    return magnitude * torch.where(positive, 1., -1.)
 
 
 class NearestCode:
@@ -689,6 +743,8 @@ class NearestCode:
         self.below = (2 * below + held[below]).to(torch.int32)
         # $M_b = \mu_{J_b}$, rounded down
         self.midpoint = midpoints[below]
+        # Both in one `int64`, the bits of $M_b$ above those of $2 J_b$ and its bit: one read
+        self.table = (self.midpoint.view(torch.int32).long() << 32) | self.below.long()
         # A bucket is narrower than the gap between two midpoints, so it holds at most one: the one
         # after $M_b$ is above the bucket's largest value
         assert torch.all(midpoints[(below + 1).clamp(max=len(midpoints) - 1)] > largest)
@@ -706,7 +762,8 @@ class NearestCode:
         # exponent and the leading seven bits of the fraction, counted from the first bucket
         bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.midpoint) - 1)
         # $J_b$ and $M_b$
-        below, midpoint = self.below.to(normalized.device)[bucket], self.midpoint.to(normalized.device)[bucket]
+        entry = self.table.to(normalized.device)[bucket]
+        below, midpoint = (entry & 0xFFFFFFFF).int(), (entry >> 32).int().view(torch.float32)
         # $[|x| > \mu_{J_b}]$
         above = (magnitude > midpoint).int()
         if not self.signed:
@@ -721,7 +778,7 @@ class NearestCode:
 
 NEAREST_CODE = {name: NearestCode(name) for name in ('signed', 'unsigned')}
 # The tables the compiled loop reads, which [its direct call](fast.html#direct_call) passes to it
-TABLES = [table for code in NEAREST_CODE.values() for table in (code.below, code.midpoint)]
+TABLES = [code.table for code in NEAREST_CODE.values()]
 
 
 def quantize(x: torch.Tensor, code_map: str):
@@ -745,12 +802,19 @@ def quantize(x: torch.Tensor, code_map: str):
 
 def dequantize(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) -> torch.Tensor:
     r"""
+    <a id="dequantize"></a>
+
     ### Dequantization
 
     The `float32` values of `codes` with their blocks' scales `absmax`.
     """
     # $T^D_{b,i} = q_{T^Q_{b,i}} N_b$
-    blocks = as_blocks(code_values(codes.reshape(-1), code_map)) * absmax.unsqueeze(1)
+    values = code_values(codes, code_map)
+    if codes.numel() % BLOCK == 0:
+        # Whole blocks, as the compiled loop has: no padding to cut off, and no size read from a
+        # tensor made on the way, which Inductor would count as a second use of it and store it
+        return (values.view(-1, BLOCK) * absmax.unsqueeze(1)).view(codes.shape)
+    blocks = as_blocks(values.reshape(-1)) * absmax.unsqueeze(1)
     return blocks.view(-1)[:codes.numel()].view(codes.shape)
 
 

@@ -4,6 +4,7 @@ These tests hold the compiled step to the same code run as written: every optimi
 200 steps, on parameters of mixed shapes, strides and dtypes.
 """
 
+import contextlib
 import copy
 import gc
 import json
@@ -216,6 +217,58 @@ def test_prodigys_estimate_pass_is_one_loop(cache):
     assert len(sums) == 2
     assert all(source.count('for(int64_t x0=') == 1 for source in sums)
 
+
+
+def step_8bit(shapes, steps=3):
+    """Parameters of `shapes` with 8-bit state, `steps` AdamW steps on the fast path, from fixed values."""
+    generator = torch.Generator().manual_seed(0)
+    params = [torch.randn(shape, generator=generator).requires_grad_() for shape in shapes]
+    optimizer = AdamW([{'params': params, 'fast': True}], lr=1e-2, weight_decay=1e-2, state_dtype='8bit')
+    for _ in range(steps):
+        for param in params:
+            param.grad = torch.randn(param.shape, generator=generator)
+        optimizer.step()
+    return params, optimizer
+
+
+@pytest.mark.slow
+def test_an_8bit_loop_is_one_pass_per_row_with_local_buffers(cache):
+    # Inductor, left to itself, runs each part of the step as a loop over the whole tensor and
+    # writes the new moments to buffers of its size (fast.py, "One pass over each row of 8-bit
+    # state"), and reads the numbers of the step in the loop
+    step_8bit([(64, 256)], steps=1)
+    # The loops over 8-bit codes, compiled for one thread and for all
+    sources = [path.read_text() for path in cache.glob('*/*.cpp')]
+    loops = [source for source in sources if 'uint8_t* out_ptr' in source]
+    assert len(loops) == 2
+    for source in loops:
+        # One loop over the rows, `ks0` of them, the new moments of a row in buffers of 256, and
+        # no loop over all 256 ks0 elements, which would write a buffer of that size
+        assert source.count('x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L)') == 1
+        assert 'std::make_unique<float []>(256L)' in source
+        assert '<static_cast<int64_t>(256L*ks0)' not in source
+        # The numbers of the step read once, before the loops, not at index 0 in them
+        assert '[static_cast<int64_t>(0L)]' not in source and '_value = ' in source
+
+
+@pytest.mark.slow
+def test_the_8bit_loop_per_row_computes_what_inductor_alone_does_to_the_bit(cache, monkeypatch):
+    # Whole blocks: 20, 37 and 128 of them
+    shapes = [(5, 1024), (37, 256), (64, 512)]
+    runs = []
+    for one_pass_per_row in (fast.one_pass_per_row, lambda blocks: contextlib.nullcontext()):
+        monkeypatch.setattr(fast, 'one_pass_per_row', one_pass_per_row)
+        # A cache of its own each, so that neither finds the other's loop
+        monkeypatch.setattr(fast, 'CACHE_DIR', str(cache / str(len(runs))))
+        monkeypatch.setattr(fast, 'KERNELS', {})
+        runs.append(step_8bit(shapes))
+    (params, optimizer), (alone, alone_optimizer) = runs
+    for param, reference in zip(params, alone):
+        assert torch.equal(param, reference)
+        state, reference_state = optimizer.state[param], alone_optimizer.state[reference]
+        assert state['exp_avg'].dtype == torch.uint8
+        for key in ('exp_avg', 'exp_avg_sq', 'exp_avg_absmax', 'exp_avg_sq_absmax'):
+            assert torch.equal(state[key], reference_state[key])
 
 def test_a_group_of_mixed_dtypes_matches():
     params = make_params(torch.float32)
