@@ -1185,7 +1185,6 @@ class SavedKernels:
             os.replace(temporary, target)
 
 
-
 @contextlib.contextmanager
 def numbers_read_once():
     r"""
@@ -1228,6 +1227,7 @@ def numbers_read_once():
         yield
     finally:
         cpp.CppKernel.load, KernelArgs.aliases = load, aliases
+
 
 @contextlib.contextmanager
 def bfloat16_vectors(narrow: bool):
