@@ -451,10 +451,15 @@ AdamW, on a quiet machine (load average 1.6 to 1.8):
 
 [[include: results/low_precision.md]]
 
-The table was measured with the memory in its slower state (53.8 GB/s in place, see below), on
-an otherwise quiet machine. With `bfloat16` state our AdamW's step takes 0.79 of torch's fused step
-in `float32` (20.2 ms against 25.6 ms), in half the optimizer memory: 92% of its floor of 20 bytes,
-where the `float32` step reaches 99% of its 28.
+The table was measured with the memory in its slower state (53.1 GB/s in place, see below), while
+work that this machine does not show took memory bandwidth in bursts of a second or two (in place,
+`a.mul_(s)` measured anything from 25 to 55 GB/s from one half second to the next). With `bfloat16`
+state our AdamW's step takes 0.72 of torch's fused step in `float32` (20.7 ms against 28.7 ms), in
+half the optimizer memory: 91% of its floor of 20 bytes, where the `float32` step reaches 91% of
+its 28 and torch's 92%. The same command run twice just before gave 0.82 (21.0 ms against 25.5,
+88% of the floor) and 0.67 (20.3 against 30.1, 94%): in those minutes the ratio to torch moved
+more with torch's time than with ours. The run of the code before this session's 8-bit changes,
+whose `bfloat16` loop is the same, gave 0.79 and 92%.
 
 The memory of this shared machine runs in two states: about 90 GB/s in place when nothing else
 uses it, and 51 to 55 GB/s, often, when other work does, even work that `top` does not show. The
@@ -475,9 +480,10 @@ parameter. With the memory slower, the prefetch made the loop 2% to 5% faster in
 runs. What is left between 79% of the floor at full speed and 85% is mostly that arithmetic, the
 page's own.
 
-Before the changes below, our 8-bit step took 167 ms in that table, 6.5 times torch's fused step
-(9.4 times at full memory speed, in the run before): a fifth of torchao's 908 ms, but far from
-its floor, 0.57 of `float32`'s bytes.
+Our 8-bit step now takes 122 ms in that table, 4.3 times torch's fused step (4.8 and 3.8 times in
+the two runs before it): a seventh of torchao's 911 ms, but far from its floor, 0.57 of `float32`'s
+bytes. Before the changes below it took 167 ms, 6.5 times torch's step, in the same table of the
+run before (9.4 times at full memory speed, in one before that).
 
 Where the time went was first the passes over memory. Left to itself, Inductor compiled the step
 into seven loops in its one C++ function: one over the whole tensor for each decoding, which
