@@ -149,13 +149,20 @@ bandwidth, this one's 24 bytes take $24 / 28$ of Adam's time):
 
 [[include: results/adafactor_step.md]]
 
-That run shared the machine with other work (load average 2 to 2.5). The step is now faster than
-torch's, 1.5 to 5 times, the more so the longer its columns, but at 30 to 42% of its floor, not at
-85%: a pass is a handful of torch operations on each band, each a loop of its own over a band in
-the cache, with Python between them. Before these changes, with torch's operations, it took about
-0.8 times torch's for-loop (by the numbers this page gave then). The rows on two threads vary most
-on a busy machine, where each of those operations waits for both cores: one run at a load average
-of 2.7 measured 108 ms at 10M instead of 12.
+That run shared the machine's memory with work it does not show, which took bandwidth in bursts
+of a second or two. The step is faster than torch's, 1.5 to 6 times, the more so the longer its
+columns, but at 32 to 44% of its floor at Adam's bandwidth here (50% in [the benchmark's
+table](fast.html#benchmark)), not at 85%: a pass is a handful of torch operations on each band,
+each a loop of its own over a band in the cache, with Python between them, and the second table
+says why 85% is out of reach of three passes on this machine anyway ([what it
+charges](#floor)): each tensor read costs 5.6 to 6.6 ms at 50M, and a tensor written beside it
+almost nothing. The dot product and the factored passes took the step on one thread from 97 to
+72 ms at 50M, and from 103 to 91 ms on the two large matrices, against the run before them (at
+02:28, on a machine busy with other work; the same command). Before the changes of the session
+before, with torch's operations, it took about 0.8 times torch's for-loop (by the numbers this page
+gave then). The rows on two threads vary most on a busy machine, where each of those operations
+waits for both cores: one run at a load average of 2.7 measured 108 ms at 10M instead of 12, and
+one of this session's, while the memory was busiest, 131 ms at 50M instead of 64.
 
 **Not compiled.** Its means need the rows and columns of each matrix, which a flat loop does not
 have, so Adafactor's update [reaches](optimizer.html#reach) the whole matrix and runs as written at
