@@ -156,14 +156,16 @@ threads, and waits when the other core is busy.
 
 [[include: results/optimizer_step.md]]
 
-Measured on an otherwise quiet machine (load average 2, from the benchmark itself), with the
-memory in its slower state (54 GB/s in place; [the low-precision page](low_precision.html#what-it-costs)
-says more). Every round is noisy: a median of three can still be off by a quarter. Two
-optimizers are below 85% of their floor at 50M. [Adafactor](adafactor.html) (45%) runs as written,
-three passes over bands of rows, each a handful of torch operations; compiled as it is written,
-with its row and column sums as reductions, it was slower (its page says why). RMSprop (79%)
-took 25.1, 23.6 and 18.6 ms in its three rounds, and 98% of its floor in the run before: noise.
-[Prodigy](prodigy.html) (94%) makes two passes, its estimate's and its update's, since
+Measured on a machine with no other work of ours (load average 2, from the benchmark itself),
+with the memory in its slower state (53 GB/s in place) and shared in bursts with work this machine
+does not show ([the low-precision page](low_precision.html#what-it-costs) says more). Every round
+is noisy: a median of three can still be off by a quarter, and a row above 100% of its floor
+(Noam's 148% at 50M) is a round timed while the memory was faster. One optimizer is below 85% of
+its floor at 50M: [Adafactor](adafactor.html) (50%) runs as written, three passes over bands of
+rows, each a handful of torch operations; compiled as it is written, with its row and column sums
+as reductions, it was slower (its page says why, and why about 69% is as close as three passes can
+come on this machine, which charges for the tensors a pass reads and hardly for those it writes).
+[Prodigy](prodigy.html) (89%) makes two passes, its estimate's and its update's, since
 $\theta_t$ needs every parameter's sums; its estimate's pass stores $\sigma$ in the loop that
 sums it ([one pass](#one-pass)), where it was 73% with a second loop.
 """
