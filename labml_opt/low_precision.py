@@ -558,6 +558,12 @@ on every call, and the direct call now supplies both. So a process with a warm c
 saved loop without importing Inductor: the first step of a warm process took 0.68 s, against
 2.0 s before, and a group whose parameters all took their plans takes [the steady
 step](fast.html#steady).
+
+On a model of 50M parameters (16 matrices of $1024 \times 3072$) the first step of a warm process
+took 2.0 s, and more than half of it was making the state: quantizing moments of zeros, element
+by element, with a search for each. A moment of zeros is the code of zero in every place and a
+scale of zero for every block, which [`quantize_zeros`](#quantize_zeros) writes directly; the
+first step now takes 0.8 s. With an empty cache, where the loop is compiled, it took 12.2 s.
 """
 
 from typing import Dict, List, Union
@@ -813,6 +819,19 @@ def quantize(x: torch.Tensor, code_map: str):
     # $T^Q_{b,i} = \arg\min_j \big| q_j - \frac{T_{b,i}}{N_b} \big|$ ([how](#nearest-code))
     codes = NEAREST_CODE[code_map](normalized).to(torch.uint8)
     return codes.view(-1)[:x.numel()].view(x.shape).clone(), absmax
+
+
+def quantize_zeros(like: torch.Tensor, code_map: str):
+    r"""
+    <a id="quantize_zeros"></a>
+
+    `quantize` of a tensor of zeros shaped like `like`, as every moment starts: the code of zero
+    in every position, and every scale zero. Found by quantizing one zero, not by a search for
+    each element: for a model's first step, the search took about half of it.
+    """
+    zero, _ = quantize(torch.zeros(1, device=like.device), code_map)
+    codes = torch.full(like.shape, int(zero), dtype=torch.uint8, device=like.device)
+    return codes, torch.zeros(-(-like.numel() // BLOCK), dtype=torch.float32, device=like.device)
 
 
 def dequantize(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) -> torch.Tensor:

@@ -234,8 +234,9 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             # (a complex parameter's state stays complex: the code maps are of real numbers)
             if param.numel() >= low_precision.MIN_QUANTIZED_NUMEL and not param.is_complex():
                 for key in [key for key in self.quantized_state if isinstance(state.get(key), torch.Tensor)]:
-                    state[key], state[key + low_precision.ABSMAX] = low_precision.quantize(
-                        state[key], self.quantized_state[key])
+                    # A moment that starts at zero, as they all do, is one code repeated
+                    quantize = low_precision.quantize if state[key].any() else low_precision.quantize_zeros
+                    state[key], state[key + low_precision.ABSMAX] = quantize(state[key], self.quantized_state[key])
         elif self.state_dtype is not None:
             for key, value in state.items():
                 if isinstance(value, torch.Tensor) and value.is_floating_point() and value.shape == param.shape:

@@ -368,6 +368,19 @@ def test_a_position_in_the_map_is_the_bit_pattern_of_its_code():
         assert signed[127 - magnitude].item() == pytest.approx(-decode(magnitude, 7), rel=1e-6)
 
 
+@pytest.mark.parametrize('shape', [(64, 80), (5003,)])
+def test_a_fresh_8bit_state_is_the_quantization_of_its_zeros(shape):
+    # Whole blocks and a last, shorter one; both maps (m signed, v unsigned)
+    param = torch.nn.Parameter(torch.randn(shape))
+    optimizer = labml_opt.AdamW([param], state_dtype='8bit')
+    state = {}
+    optimizer.init_param_state(state, optimizer.param_groups[0], param)
+    for key, code_map in (('exp_avg', 'signed'), ('exp_avg_sq', 'unsigned')):
+        codes, absmax = low_precision.quantize(torch.zeros(shape), code_map)
+        assert state[key].dtype == torch.uint8 and torch.equal(state[key], codes)
+        assert torch.equal(state[key + low_precision.ABSMAX], absmax)
+
+
 @pytest.mark.parametrize('signed', [True, False])
 def test_quantization_takes_the_nearest_code_of_each_block(signed):
     generator = torch.Generator().manual_seed(0)
