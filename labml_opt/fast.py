@@ -163,8 +163,9 @@ is noisy: a median of three can still be off by a quarter, and a row above 100% 
 (Noam's 148% at 50M) is a round timed while the memory was faster. One optimizer is below 85% of
 its floor at 50M: [Adafactor](adafactor.html) (50%) runs as written, three passes over bands of
 rows, each a handful of torch operations; compiled as it is written, with its row and column sums
-as reductions, it was slower (its page says why, and why about 69% is as close as three passes can
-come on this machine, which charges for the tensors a pass reads and hardly for those it writes).
+as reductions, it was slower. Its page says why, and why three passes come no closer than about
+69% of this floor on this machine, which charges for the tensors a pass reads and hardly for those
+it writes: 86% where, as in these matrices, $g_t^2$ stays in the cache from one pass to the next.
 [Prodigy](prodigy.html) (89%) makes two passes, its estimate's and its update's, since
 $\theta_t$ needs every parameter's sums; its estimate's pass stores $\sigma$ in the loop that
 sums it ([one pass](#one-pass)), where it was 73% with a second loop.
