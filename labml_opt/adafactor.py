@@ -322,11 +322,22 @@ class Adafactor(GenericAdaptiveOptimizer):
 
         A matrix is read in [bands](#bands) of rows, three times: for the means of $g_t^2$, for
         $\operatorname{RMS}(U_t)$, and for the step, which builds $U_t$ again rather than keep a
-        full-size copy. Where no entry of $\hat{V}_t^{-1/2}$ reaches the cap $\frac{1}{\epsilon_1}$
-        (it does only where a whole row or column has gradients of zero, or of a size near
-        $\epsilon_1$), $U_t$ is a product of factors, and the last two passes are [factored](#factored).
-        The root mean squares are Python numbers, read from the tensors, as in torch: this update
-        never runs as a compiled loop.
+        full-size copy. The root mean squares are Python numbers, read from the tensors, as in
+        torch: this update never runs as a compiled loop.
+
+        <a id="factored"></a>
+
+        **Factored passes.** Where no entry of $\hat{V}_t^{-1/2}$ reaches the cap
+        $\frac{1}{\epsilon_1}$ (it does only where a whole row or column has gradients of zero, or
+        of a size near $\epsilon_1$), $U_{t,ij} = r_i c_j g_{t,ij}$, and its squared norm is a sum
+        over rows of matrix-vector products,
+
+        $$\lVert U_t \rVert^2 = \sum_i r_i^2 \sum_j (g_t^2)_{ij} \, c_j^2$$
+
+        so pass 2 needs only $g_t^2$, which a matrix of one band still has from pass 1: it reads
+        nothing from memory. And pass 3 writes $r_i c_j$ into the temporary, which reads nothing
+        from memory either, and multiplies it by $g_t$ as it adds to $\theta$: two operations, where
+        building $U_t$ and adding it took four.
         """
         eps1 = torch.finfo(param.dtype).eps if numbers.eps1 is None else numbers.eps1
         # $\frac{1}{\epsilon_1}$, the cap on $\hat{V}_t^{-1/2}$
@@ -343,7 +354,7 @@ class Adafactor(GenericAdaptiveOptimizer):
             scratch = torch.empty_like(grad[bands[0]], memory_format=torch.contiguous_format)
             col_sum = torch.zeros_like(col_var)
             for band in bands:
-                square = torch.mul(grad[band], grad[band], out=temporary(scratch, grad[band]))
+                square = squared(grad, band, scratch)
                 # $R_t \leftarrow \hat{\beta}_{2,t} R_{t-1} + (1 - \hat{\beta}_{2,t}) \operatorname{mean}_j
                 # (g_t^2)_{ij}$, a band of its rows
                 row_var[band].lerp_(square.mean(dim=-1, keepdim=True), numbers.one_minus_beta2)
@@ -354,10 +365,9 @@ class Adafactor(GenericAdaptiveOptimizer):
             # and $c = C_t^{-1/2}$, a column times a row: roots of the $n + m$ numbers, not of the $n m$
             row_factor = (row_var / row_var.mean(dim=-2, keepdim=True).clamp(min=eps1)).rsqrt_()
             col_factor = col_var.rsqrt()
-            # The largest $r_i c_j$ is the largest $r_i$ times the largest $c_j$
-            if (row_factor.max() * col_factor.max()).item() < cap:
-                self.factored_step(param, grad, row_factor, col_factor, bands, scratch, square, alpha_t, numbers.d)
-                return
+            # [Factored](#factored) when the largest $r_i c_j$, the largest $r_i$ times the largest
+            # $c_j$, is below the cap
+            factored = (row_factor.max() * col_factor.max()).item() < cap
 
             def inverse_root(band):
                 return torch.mul(row_factor[band], col_factor, out=temporary(scratch, grad[band]))
@@ -368,6 +378,7 @@ class Adafactor(GenericAdaptiveOptimizer):
             variance.lerp_(torch.mul(grad, grad, out=scratch), numbers.one_minus_beta2)
             # One band, the whole vector
             bands = [(...,)]
+            factored = False
 
             def inverse_root(band):
                 return torch.rsqrt(variance, out=scratch)
@@ -378,47 +389,25 @@ class Adafactor(GenericAdaptiveOptimizer):
             # (where $\hat{V}_t = 0$, $\hat{V}_t^{-1/2} = \infty$ and the floor holds)
             return inverse_root(band).clamp_(max=cap).mul_(grad[band])
 
-        # $\max(1, \operatorname{RMS}(U_t) / d)$, with $\lVert U_t \rVert$ from the norms of its bands
-        norm = math.hypot(*(update(band).norm(2).item() for band in bands))
-        clip = max(1.0, norm / (grad.numel() ** 0.5 * numbers.d))
-        # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} U_t$, with
-        # $U_t$ built again for each band, except in a tensor of one band, whose $U_t$ is still in the scratch
-        for band in bands:
-            param[band].add_(update(band) if len(bands) > 1 else temporary(scratch, grad[band]), alpha=-alpha_t / clip)
-
-    @staticmethod
-    def factored_step(param: torch.Tensor, grad: torch.Tensor, row_factor: torch.Tensor, col_factor: torch.Tensor,
-                      bands: List[Tuple[Any, slice, slice]], scratch: torch.Tensor, square: torch.Tensor,
-                      alpha_t: float, d: float):
-        r"""
-        <a id="factored"></a>
-
-        ### Passes 2 and 3 of a factored $U_t$
-
-        With no entry capped, $U_{t,ij} = r_i c_j g_{t,ij}$, and its squared norm is a sum over
-        rows of matrix-vector products,
-
-        $$\lVert U_t \rVert^2 = \sum_i r_i^2 \sum_j (g_t^2)_{ij} \, c_j^2$$
-
-        so pass 2 needs only $g_t^2$, which a matrix of one band still has in `square` from pass 1:
-        it reads nothing from memory. The step writes $r_i c_j$ into the temporary, which reads nothing
-        from memory either, and multiplies it by $g_t$ as it adds to $\theta$: two operations, where
-        building $U_t$ and adding it took four.
-        """
-        squares = col_factor.square().mT
-        norm_sq = 0.
-        for band in bands:
-            if len(bands) > 1:
-                square = torch.mul(grad[band], grad[band], out=temporary(scratch, grad[band]))
-            # $\sum_i r_i^2 \sum_j (g_t^2)_{ij} c_j^2$ over a band of rows
-            norm_sq += torch.matmul(square, squares).mul_(row_factor[band].square()).sum().item()
+        if factored:
+            # $\lVert U_t \rVert = \big( \sum_i r_i^2 \sum_j (g_t^2)_{ij} c_j^2 \big)^{1/2}$, with $g_t^2$
+            # squared again for each band unless the matrix is one band
+            col_squares = col_factor.square().mT
+            norm = math.sqrt(sum(torch.matmul(square if len(bands) == 1 else squared(grad, band, scratch), col_squares)
+                                 .mul_(row_factor[band].square()).sum().item() for band in bands))
+        else:
+            # $\lVert U_t \rVert$ from the norms of its bands
+            norm = math.hypot(*(update(band).norm(2).item() for band in bands))
         # $\max(1, \operatorname{RMS}(U_t) / d)$
-        clip = max(1.0, math.sqrt(norm_sq) / (grad.numel() ** 0.5 * d))
+        clip = max(1.0, norm / (grad.numel() ** 0.5 * numbers.d))
+        # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} U_t$, a band at a time
         for band in bands:
-            # $r_i c_j$, a band of $\hat{V}_t^{-1/2}$, written to the cache
-            inverse_root = torch.mul(row_factor[band], col_factor, out=temporary(scratch, grad[band]))
-            # $\theta_t \leftarrow \theta_{t-1} - \frac{\alpha_t}{\max(1, \operatorname{RMS}(U_t) / d)} \, g_{t,ij} \, r_i c_j$
-            param[band].addcmul_(grad[band], inverse_root, value=-alpha_t / clip)
+            if factored:
+                # $U_t = g_t \cdot r_i c_j$, multiplied as it is added
+                param[band].addcmul_(grad[band], inverse_root(band), value=-alpha_t / clip)
+            else:
+                # $U_t$ built again, except in a tensor of one band, whose $U_t$ is still in the scratch
+                param[band].add_(update(band) if len(bands) > 1 else temporary(scratch, grad[band]), alpha=-alpha_t / clip)
 
     @staticmethod
     def bands(grad: torch.Tensor) -> List[Tuple[Any, slice, slice]]:
@@ -430,6 +419,11 @@ class Adafactor(GenericAdaptiveOptimizer):
         """
         rows = max(1, BAND // grad[..., :1, :].numel())
         return [(..., slice(i, i + rows), slice(None)) for i in range(0, grad.size(-2), rows)]
+
+
+def squared(grad: torch.Tensor, band: Tuple[Any, ...], scratch: torch.Tensor) -> torch.Tensor:
+    """$g_t^2$ on a band of rows, in the band's temporary."""
+    return torch.mul(grad[band], grad[band], out=temporary(scratch, grad[band]))
 
 
 def temporary(scratch: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
