@@ -909,13 +909,13 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
     # under `one_pass_per_row`, which a custom pass says to Inductor's cache; and a pass that
     # returns sums stores its state in the loop that adds ([one pass](#one-pass))
     blocks = unit > 1
-    settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': vectors_key() if narrow or blocks else None}
+    custom_pass = vectors_key() if narrow or blocks else None
+    settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': custom_pass}
     if returned:
         settings['realize_reads_threshold'] = 1
     # The pass by its name; and a loop for all threads is compiled for as many as torch has now
     # (Inductor decides by them which loops to split), so it is saved under that number
-    custom_pass = settings['post_grad_custom_post_pass']
-    name = {**settings, 'post_grad_custom_post_pass': (narrow or blocks) and custom_pass.uuid().hex(),
+    name = {**settings, 'post_grad_custom_post_pass': custom_pass is not None and custom_pass.uuid().hex(),
             'threads now': threads == -1 and torch.get_num_threads()}
     saved = SavedKernels(CACHE_DIR, graph.code + repr(name), [tensor.dtype for tensor in stand_ins])
     plan = saved.load()
