@@ -42,10 +42,11 @@ so that its variants override one idea each. The same code runs as written for s
   in the eigenbasis of Shampoo's preconditioner.
 * Learning-rate schedules built into Adam: [warm-up](adam_warmup.html),
   [warm-up with cosine decay](adam_warmup_cosine_decay.html) and [Noam](noam.html).
-* Less memory per parameter: [low-precision state](low_precision.html), Adam's moments in
-  `bfloat16` with stochastic rounding (`state_dtype=torch.bfloat16`) or in 8 bits, blockwise
-  quantized with a dynamic code map (`state_dtype='8bit'`), and `bfloat16` parameters
-  with Kahan summation (`kahan_sum=True`).
+* Less memory per parameter: [low-precision state](low_precision.html), the moments of every
+  optimizer that keeps averages of gradients in `bfloat16` with stochastic rounding
+  (`state_dtype=torch.bfloat16`), those of Adam's family also in 8 bits, blockwise quantized with
+  a dynamic code map (`state_dtype='8bit'`), and `bfloat16` parameters with Kahan summation
+  (`kahan_sum=True`).
 * Beyond one process: [SharedAdam](shared_adam.html) for Hogwild training,
   [DistributedDataParallel, ZeRO and FSDP2](distributed.html), and
   [gradient accumulation](accumulate.html).

@@ -81,11 +81,15 @@ class AdaBelief(RAdam):
     [Adam](adam.html)'s.
     """
 
+    # In 8 bits, $m_t$ in the signed code map, and $s_t$ and $s^{\max}_t$, never negative, in the
+    # unsigned one (see [low-precision state](low_precision.html#blockwise))
+    quantized_state = {'exp_avg': 'signed', 'exp_avg_var': 'unsigned', 'max_exp_avg_var': 'unsigned'}
+
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-16, weight_decay: Union[float, WeightDecay] = 0.,
                  decoupled_weight_decay: bool = True, amsgrad: bool = False, rectify: bool = True,
                  optimized_update: bool = True, maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -98,12 +102,15 @@ class AdaBelief(RAdam):
         * `optimized_update` folds bias correction into the step size, as in [Adam](adam.html)
         * `maximize` ascends the objective instead of descending it
         * `defaults` holds extra group defaults from subclasses
+        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
+          passed to [RAdam](radam.html) and so to [Adam](adam.html)
         """
         # `rectify` is a key of each param group, like `amsgrad`, so a saved group brings its own back
         defaults = dict(defaults or {}, rectify=rectify)
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          decoupled_weight_decay=decoupled_weight_decay, amsgrad=amsgrad,
-                         optimized_update=optimized_update, maximize=maximize, defaults=defaults)
+                         optimized_update=optimized_update, maximize=maximize, defaults=defaults, **implementation)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         r"""

@@ -94,7 +94,8 @@ class Adadelta(GenericAdaptiveOptimizer):
 
     def __init__(self, params: Params, lr: float = 1.0, rho: float = 0.9, eps: float = 1e-6,
                  weight_decay: Union[float, WeightDecay] = 0., *, maximize: bool = False,
-                 foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False):
+                 foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False,
+                 state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is $\alpha$; the default $1$ is the paper's algorithm
@@ -105,12 +106,14 @@ class Adadelta(GenericAdaptiveOptimizer):
         * `maximize` ascends the objective instead of descending it
         * `foreach`, `capturable` and `differentiable` are torch's implementation keywords; see
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
         defaults = dict(**self.weight_decay.defaults(), lr=lr, rho=rho, eps=eps, maximize=maximize)
         self.check('rho', rho, 0 <= rho <= 1, 'in [0, 1]')
         defaults.update(self.implementation_options(foreach, differentiable, capturable))
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         r"""

@@ -77,7 +77,8 @@ class Adagrad(GenericAdaptiveOptimizer):
     def __init__(self, params: Params, lr: float = 1e-2, lr_decay: float = 0.,
                  weight_decay: Union[float, WeightDecay] = 0., initial_accumulator_value: float = 0.,
                  eps: float = 1e-10, *, maximize: bool = False, foreach: Optional[bool] = None,
-                 differentiable: bool = False, fused: Optional[bool] = None):
+                 differentiable: bool = False, fused: Optional[bool] = None,
+                 state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -89,6 +90,8 @@ class Adagrad(GenericAdaptiveOptimizer):
         * `maximize` ascends the objective instead of descending it
         * `foreach`, `fused` and `differentiable` are torch's implementation keywords; see
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
         defaults = dict(**self.weight_decay.defaults(), lr=lr, lr_decay=lr_decay,
@@ -97,7 +100,7 @@ class Adagrad(GenericAdaptiveOptimizer):
         self.check('initial_accumulator_value', initial_accumulator_value, initial_accumulator_value >= 0,
                    '>= 0')
         defaults.update(self.implementation_options(foreach, differentiable, False, fused))
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """

@@ -82,19 +82,22 @@ class AdamWarmup(Adam):
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
                  warmup: int = 2000, optimized_update: bool = True, maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
         * `lr` is the peak learning rate $\alpha$, reached at step $w$
         * `warmup` is the number of warm-up steps $w$; $0$ turns warm-up off
         * `betas`, `eps`, `weight_decay`, `optimized_update` and `maximize` are
           [Adam's](adam.html)
         * `defaults` holds extra group defaults from subclasses
+        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
+          passed to [Adam](adam.html)
         """
         self.check('warmup', warmup, isinstance(warmup, numbers.Integral) and warmup >= 0, 'an integer >= 0')
         defaults = {} if defaults is None else defaults
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
                          optimized_update=optimized_update, maximize=maximize,
-                         defaults=dict(defaults, warmup=warmup))
+                         defaults=dict(defaults, warmup=warmup), **implementation)
 
     def get_lr(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
         r"""

@@ -60,7 +60,7 @@ class AdamWarmupCosineDecay(AdamWarmup):
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
                  warmup: int = 2000, *, total_steps: int, final_lr_ratio: float = 0.,
                  optimized_update: bool = True, maximize: bool = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
         * `lr` is the peak learning rate $\alpha$
         * `warmup` is the number of warm-up steps $w$
@@ -68,11 +68,15 @@ class AdamWarmupCosineDecay(AdamWarmup):
         * `final_lr_ratio` is $r \in [0, 1]$, the floor as a fraction of $\alpha$
         * `betas`, `eps`, `weight_decay`, `optimized_update` and `maximize` are
           [Adam's](adam.html)
+        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
+          passed to [AdamWarmup](adam_warmup.html) and so to [Adam](adam.html)
         """
         defaults = {} if defaults is None else defaults
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, warmup=warmup,
                          optimized_update=optimized_update, maximize=maximize,
-                         defaults=dict(defaults, total_steps=total_steps, final_lr_ratio=final_lr_ratio))
+                         defaults=dict(defaults, total_steps=total_steps, final_lr_ratio=final_lr_ratio),
+                         **implementation)
         # Checked after the parent has checked `warmup`, which they are compared with.
         self.check('total_steps', total_steps,
                    isinstance(total_steps, numbers.Integral) and total_steps > warmup,

@@ -87,7 +87,7 @@ The arguments and defaults are those of
 """
 
 import math
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -104,10 +104,14 @@ class AdEMAMix(Adam):
     and `adam_update` adds it to the numerator.
     """
 
+    # In 8 bits, the slow average $m_2$ in the signed code map, as $m_1$ is
+    quantized_state = dict(Adam.quantized_state, exp_avg_slow='signed')
+
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float, float] = (0.9, 0.999, 0.9999),
                  weight_decay: float = 0.0, weight_decouple: bool = False, fixed_decay: bool = False,
                  alpha: float = 5.0, t_alpha_beta3: Optional[float] = None, eps: float = 1e-8,
-                 maximize: bool = False, foreach: Optional[bool] = None):
+                 maximize: bool = False, foreach: Optional[bool] = None, *,
+                 state_dtype: Optional[Union[torch.dtype, str]] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `betas` is the triple $(\beta_1, \beta_2, \beta_3)$
         * `weight_decay` is $\lambda$, added to the gradient unless `weight_decouple` is set,
@@ -115,6 +119,8 @@ class AdEMAMix(Adam):
         * `alpha` is $a$ (the paper's $\alpha$; on this site $\alpha$ is the learning rate), the weight of the slow average
         * `t_alpha_beta3` is $T$, the length of the warm-up of $a$ and $\beta_3$, or `None`
         * `foreach` is accepted for compatibility and does nothing
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16` or 8 bits, or add to
+          a `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
 
         and `lr`, `eps` and `maximize` are Adam's.
         """
@@ -123,7 +129,8 @@ class AdEMAMix(Adam):
         super().__init__(params, lr=lr, betas=betas, eps=eps,
                          weight_decay=WeightDecay(weight_decay, weight_decouple=weight_decouple, absolute=fixed_decay),
                          optimized_update=False, maximize=maximize,
-                         defaults=dict(alpha=alpha, t_alpha_beta3=t_alpha_beta3))
+                         defaults=dict(alpha=alpha, t_alpha_beta3=t_alpha_beta3),
+                         state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         r"""

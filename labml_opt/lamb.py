@@ -124,7 +124,7 @@ tensor, each a pass over memory, with temporaries. The table with every optimize
 """
 
 import math
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, Optional, Tuple, Union
 
 import torch
 from torch import nn
@@ -149,7 +149,9 @@ class LAMB(Adam):
                  weight_decay: float = 0.0, weight_decouple: bool = True, fixed_decay: bool = False,
                  rectify: bool = False, degenerated_to_sgd: bool = False, n_sma_threshold: int = 5,
                  grad_averaging: bool = True, max_grad_norm: float = 1.0, adam: bool = False,
-                 pre_norm: bool = False, eps: float = 1e-6, foreach: Optional[bool] = None, maximize: bool = False):
+                 pre_norm: bool = False, eps: float = 1e-6, foreach: Optional[bool] = None, maximize: bool = False,
+                 *, state_dtype: Optional[Union[torch.dtype, str]] = None,
+                 kahan_sum: bool = False, seed: int = 0):
         r"""
         * `weight_decay` is $\lambda$: decoupled ($1 - \alpha \lambda$, or $1 - \lambda$ with
           `fixed_decay`) with `weight_decouple`, else added to $\omega_t$ as in the paper
@@ -158,6 +160,8 @@ class LAMB(Adam):
         * `max_grad_norm` is the norm to which `pre_norm` scales all gradients together
         * `adam` sets the trust ratio to one
         * `foreach` is accepted for compatibility and does nothing
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16` or 8 bits, or add to
+          a `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
 
         and `lr`, `betas`, `eps` and `maximize` are Adam's.
         """
@@ -171,7 +175,7 @@ class LAMB(Adam):
                          weight_decay=WeightDecay(weight_decay, weight_decouple=weight_decouple, absolute=fixed_decay),
                          optimized_update=False, maximize=maximize,
                          defaults=dict(rectify=rectify, grad_averaging=grad_averaging, max_grad_norm=max_grad_norm,
-                                       adam=adam))
+                                       adam=adam), state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def reach(self, group: Dict[str, Any]) -> str:
         """
@@ -338,10 +342,11 @@ class LAMBPaper(LAMB):
     """
 
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
-                 weight_decay: float = 0.0, eps: float = 1e-6, maximize: bool = False):
-        """The arguments of `LAMB` that the paper has."""
+                 weight_decay: float = 0.0, eps: float = 1e-6, maximize: bool = False, *,
+                 state_dtype: Optional[Union[torch.dtype, str]] = None, kahan_sum: bool = False, seed: int = 0):
+        """The arguments of `LAMB` that the paper has, and the low-precision options."""
         super().__init__(params, lr=lr, betas=betas, weight_decay=weight_decay, weight_decouple=False, eps=eps,
-                         maximize=maximize)
+                         maximize=maximize, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def step_numbers(self, state: Dict[str, Any], group: Dict[str, Any]) -> Numbers:
         r"""$\hat{m}_t = \frac{m_t}{1 - \beta_1^t}$ and $\sqrt{\hat{v}_t} = \frac{\sqrt{v_t}}{\sqrt{1 - \beta_2^t}}$

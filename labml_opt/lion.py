@@ -79,7 +79,7 @@ Two things differ, both at its edges: it accepts $\beta = 1$, which freezes the 
 refused here, and it fails with a bare `assert` on a bad value where this class names the value.
 """
 
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import torch
 from torch import nn
@@ -93,7 +93,8 @@ class Lion(GenericAdaptiveOptimizer):
     """
 
     def __init__(self, params: Params, lr: float = 1e-4, betas: Tuple[float, float] = (0.9, 0.99),
-                 weight_decay: float = 0.0, use_triton: bool = False, decoupled_weight_decay: bool = False):
+                 weight_decay: float = 0.0, use_triton: bool = False, decoupled_weight_decay: bool = False,
+                 *, state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -101,12 +102,15 @@ class Lion(GenericAdaptiveOptimizer):
         * `weight_decay` is the decoupled decay $\lambda$
         * `use_triton` must be `False` (it selects a GPU kernel in the reference package)
         * `decoupled_weight_decay` divides $\lambda$ by the constructor's `lr`, $\alpha_0$
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
         """
         self.check('use_triton', use_triton, use_triton is False,
                    'False: Triton kernels run on GPUs; large groups here take the compiled fast path')
         self.check('lr', lr, not decoupled_weight_decay or bool(lr > 0),
                    '> 0 with decoupled_weight_decay, which divides by it')
-        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay))
+        super().__init__(params, dict(lr=lr, betas=tuple(betas), weight_decay=weight_decay),
+                         state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
         self.weight_decay = WeightDecay(weight_decay, weight_decouple=True)
         self.decoupled_weight_decay = decoupled_weight_decay
         # $\alpha_0$, the learning rate given to the constructor

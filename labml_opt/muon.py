@@ -204,7 +204,8 @@ class Muon(GenericAdaptiveOptimizer):
     def __init__(self, params: Params, lr: float = 1e-3, weight_decay: float = 0.1, momentum: float = 0.95,
                  nesterov: bool = True, ns_coefficients: Tuple[float, float, float] = NS_COEFFICIENTS,
                  eps: float = 1e-7, ns_steps: int = 5, adjust_lr_fn: Optional[str] = None,
-                 ns_dtype: Optional[torch.dtype] = torch.bfloat16):
+                 ns_dtype: Optional[torch.dtype] = torch.bfloat16, *,
+                 state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups; every parameter must be 2-D
         * `lr` is the learning rate $\alpha$
@@ -215,11 +216,14 @@ class Muon(GenericAdaptiveOptimizer):
         * `adjust_lr_fn` chooses $r$: `None` or `'original'`, or `'match_rms_adamw'`
         * `ns_dtype` is the dtype of the iteration (ours: torch's is always `bfloat16`), or `None`
           for the parameter's
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
         """
         self.weight_decay = WeightDecay(weight_decay, weight_decouple=True)
         super().__init__(params, dict(lr=lr, weight_decay=weight_decay, momentum=momentum, nesterov=nesterov,
                                       ns_coefficients=ns_coefficients, eps=eps, ns_steps=ns_steps,
-                                      adjust_lr_fn=adjust_lr_fn, ns_dtype=ns_dtype))
+                                      adjust_lr_fn=adjust_lr_fn, ns_dtype=ns_dtype),
+                         state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         """
@@ -375,9 +379,15 @@ class MuonWithAuxAdam(Muon, AdamW):
     # Keys every group may have besides its algorithm's: `fast` chooses the path, as in every class here
     COMMON_KEYS = {'params', 'use_muon', 'fast'}
 
-    def __init__(self, param_groups: Params):
+    # Muon's momentum has no 8-bit form here, so neither has the whole: `bfloat16` state only
+    quantized_state: Dict[str, str] = {}
+
+    def __init__(self, param_groups: Params, *, state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False,
+                 seed: int = 0):
         """
         * `param_groups` is a list of param groups, each with `use_muon`
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
 
         There are no constructor defaults: each group takes those of its algorithm. The two
         algorithms' settings are AdamW's (`optimized_update`, in the [Adam](adam.html) sense) and
@@ -386,7 +396,8 @@ class MuonWithAuxAdam(Muon, AdamW):
         """
         self.weight_decay = WeightDecay(0., weight_decouple=True)
         self.optimized_update = True
-        GenericAdaptiveOptimizer.__init__(self, param_groups, {})
+        GenericAdaptiveOptimizer.__init__(self, param_groups, {}, state_dtype=state_dtype, kahan_sum=kahan_sum,
+                                          seed=seed)
 
     def add_param_group(self, param_group: Dict[str, Any]):
         """

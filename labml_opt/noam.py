@@ -77,7 +77,7 @@ class Noam(Adam):
     def __init__(self, params: Params, lr: float = 1., betas: Tuple[float, float] = (0.9, 0.98),
                  eps: float = 1e-9, weight_decay: Union[float, WeightDecay] = 0.,
                  warmup: int = 4000, d_model: int = 512, optimized_update: bool = True,
-                 maximize: bool = False, defaults: Optional[Dict[str, Any]] = None):
+                 maximize: bool = False, defaults: Optional[Dict[str, Any]] = None, **implementation: Any):
         r"""
         * `lr` is the factor $\alpha$ on the schedule; $1$ gives the paper's learning rates
         * `betas` is $(\beta_1, \beta_2)$, `eps` is $\epsilon$; the defaults are the paper's
@@ -85,6 +85,9 @@ class Noam(Adam):
         * `d_model` is $d_{model}$, the width of the model
         * `weight_decay` is $\lambda$, as $L_2$ or absolute decoupled decay (see above)
         * `optimized_update` and `maximize` are [Adam's](adam.html)
+        * `**implementation` are torch's keywords `foreach`, `fused`, `capturable` and `differentiable`,
+          and the [low-precision](low_precision.html) options `state_dtype`, `kahan_sum` and `seed`,
+          passed to [Adam](adam.html)
         """
         for name, value in (('warmup', warmup), ('d_model', d_model)):
             self.check(name, value, isinstance(value, numbers.Integral) and value >= 1, 'an integer >= 1')
@@ -95,7 +98,7 @@ class Noam(Adam):
         defaults = {} if defaults is None else defaults
         super().__init__(params, lr=lr, betas=betas, eps=eps, weight_decay=decay,
                          optimized_update=optimized_update, maximize=maximize,
-                         defaults=dict(defaults, warmup=warmup, d_model=d_model))
+                         defaults=dict(defaults, warmup=warmup, d_model=d_model), **implementation)
 
     def get_lr(self, state: Dict[str, Any], group: Dict[str, Any]) -> float:
         r"""

@@ -95,6 +95,11 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     # `'unsigned'` for one that is never negative. Only a class that names some takes `'8bit'`.
     quantized_state: Dict[str, str] = {}
 
+    # The state tensors that are points among the weights, such as Schedule-Free's $z$, rather than
+    # averages of gradients: `state_dtype` leaves them in the parameter's dtype, since to round them
+    # to `bfloat16` is to round the weights
+    iterates: Tuple[str, ...] = ()
+
     def __init__(self, params: Params, defaults: Dict[str, Any], *,
                  state_dtype: Optional[Union[torch.dtype, str]] = None,
                  kahan_sum: bool = False, seed: int = 0):
@@ -239,7 +244,8 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                     state[key], state[key + low_precision.ABSMAX] = quantize(state[key], self.quantized_state[key])
         elif self.state_dtype is not None:
             for key, value in state.items():
-                if isinstance(value, torch.Tensor) and value.is_floating_point() and value.shape == param.shape:
+                if (isinstance(value, torch.Tensor) and value.is_floating_point() and value.shape == param.shape
+                        and key not in self.iterates):
                     state[key] = value.to(self.state_dtype)
         if self.kahan_sum and param.dtype == torch.bfloat16:
             state['kahan_comp'] = torch.zeros_like(param, memory_format=torch.preserve_format)
@@ -319,7 +325,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             if positions is not None and (self.state_dtype != '8bit' or param.dtype == torch.bfloat16):
                 # A parameter's own numbers: the others' are shared
                 numbers = Numbers(numbers, rounding_seed=low_precision.rounding_seed(
-                    self.seed, positions[id(param)], int(state['step'])))
+                    self.seed, positions[id(param)], self.rounding_step(state)))
             # A shard has neither the norms of the tensor it is part of nor its columns: an update
             # that needs them runs on the whole tensors, gathered from the shards
             if reach != 'element' and fast.is_dtensor(param):
@@ -335,6 +341,21 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             # State that the step itself created, in a parameter that had none
             if state and param not in self.state:
                 self.state[param] = state
+
+    @staticmethod
+    def rounding_step(state: Dict[str, Any]) -> int:
+        """
+        <a id="rounding_step"></a>
+
+        The step number in the seed of a parameter's random bits: the algorithm's own `step`, or,
+        for one that counts no steps ([Lion](lion.html)), a count kept for this alone,
+        `rounding_step`, in the state, so that a run resumed from a `state_dict` draws the bits
+        the uninterrupted run would have drawn.
+        """
+        if 'step' in state:
+            return int(state['step'])
+        state['rounding_step'] = state.get('rounding_step', 0) + 1
+        return state['rounding_step']
 
     def run_step(self, group: Dict[str, Any], compiled: Optional[Callable[..., bool]], state: Dict[str, Any],
                  numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
@@ -575,7 +596,9 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             fresh: Dict[str, Any] = {}
             self.init_param_state(fresh, group, param)
             saved = loaded[saved_id] = self.requantize(saved, fresh, converted)
-            missing, extra = fresh.keys() - saved.keys(), saved.keys() - fresh.keys()
+            # (a `rounding_step` that a state saved with `bfloat16` state may have is loaded as it is:
+            # `init_state` does not make it, [`rounding_step`](#rounding_step) does)
+            missing, extra = fresh.keys() - saved.keys(), saved.keys() - fresh.keys() - {'rounding_step'}
             if missing or extra:
                 raise ValueError(f'Cannot load the state of {source} into {type(self).__name__}: '
                                  f'its parameter state has keys {sorted(saved)}, '

@@ -164,11 +164,15 @@ class Prodigy(GenericAdaptiveOptimizer):
     # Its estimate of the distance sums products of real numbers: complex parameters are refused
     supports_complex = False
 
+    # $x_0$, the first weights, stays in the parameter's dtype under `state_dtype`
+    iterates = ('p0',)
+
     def __init__(self, params: Params, lr: float = 1.0, betas: Tuple[float, float] = (0.9, 0.999),
                  beta3: Optional[float] = None, eps: float = 1e-8, weight_decay: float = 0, decouple: bool = True,
                  use_bias_correction: bool = False, safeguard_warmup: bool = False, d0: float = 1e-6,
                  d_coef: float = 1.0, growth_rate: float = float('inf'), fsdp_in_use: bool = False,
-                 slice_p: int = 1):
+                 slice_p: int = 1,
+                 *, state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `lr` is $\alpha$, a multiplier of the estimated step size
         * `betas` are $(\beta_1, \beta_2)$, and `beta3` is $\beta_3$ ($\sqrt{\beta_2}$ when `None`)
@@ -176,6 +180,8 @@ class Prodigy(GenericAdaptiveOptimizer):
         * `d0` is the first estimate $d_0$, `d_coef` multiplies every estimate, and `growth_rate`
           bounds $\frac{d_{t+1}}{d_t}$
         * `use_bias_correction`, `safeguard_warmup`, `fsdp_in_use` and `slice_p` are described above
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
 
         The group keys `d`, `d_max`, `d_numerator` ($N$) and `k` ($t - 1$) hold the estimate and
         count, in every group, as in the reference.
@@ -185,7 +191,7 @@ class Prodigy(GenericAdaptiveOptimizer):
                         d=d0, d0=d0, d_max=d0, d_numerator=0.0, d_coef=d_coef, k=0, growth_rate=growth_rate,
                         use_bias_correction=use_bias_correction, decouple=decouple,
                         safeguard_warmup=safeguard_warmup, fsdp_in_use=fsdp_in_use, slice_p=slice_p)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         """The common checks, where the reference needs $\\alpha$, $\\epsilon$ and $d_0$ above zero."""

@@ -91,7 +91,8 @@ class RMSprop(GenericAdaptiveOptimizer):
     def __init__(self, params: Params, lr: float = 1e-2, alpha: float = 0.99, eps: float = 1e-8,
                  weight_decay: Union[float, WeightDecay] = 0., momentum: float = 0., centered: bool = False,
                  *, maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
-                 differentiable: bool = False):
+                 differentiable: bool = False,
+                 state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -104,6 +105,8 @@ class RMSprop(GenericAdaptiveOptimizer):
         * `maximize` ascends the objective instead of descending it
         * `foreach`, `capturable` and `differentiable` are torch's implementation keywords; see
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
 
         `alpha` must be in $[0, 1]$: above $1$ the weight $1 - \beta_2$ of $g_t^2$ is negative, $v_t$
         can go negative, and its root is NaN. (PyTorch accepts any `alpha` $\ge 0$.)
@@ -114,7 +117,7 @@ class RMSprop(GenericAdaptiveOptimizer):
         self.check('alpha', alpha, 0 <= alpha <= 1, 'in [0, 1]')
         self.check('momentum', momentum, momentum >= 0, '>= 0')
         defaults.update(self.implementation_options(foreach, differentiable, capturable))
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         r"""

@@ -67,7 +67,8 @@ class Rprop(GenericAdaptiveOptimizer):
 
     def __init__(self, params: Params, lr: float = 1e-2, etas: Tuple[float, float] = (0.5, 1.2),
                  step_sizes: Tuple[float, float] = (1e-6, 50), *, capturable: bool = False,
-                 foreach: Optional[bool] = None, maximize: bool = False, differentiable: bool = False):
+                 foreach: Optional[bool] = None, maximize: bool = False, differentiable: bool = False,
+                 state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `lr` is the first step size $\Delta_0$ of every weight
         * `etas` is $(\eta^-, \eta^+)$, with $0 < \eta^- < 1 < \eta^+$
@@ -75,6 +76,8 @@ class Rprop(GenericAdaptiveOptimizer):
         * `maximize` ascends the objective instead of descending it
         * `foreach`, `differentiable` and `capturable` are torch's implementation keywords; see
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
         """
         self.check('etas', etas, isinstance(etas, (tuple, list)) and len(etas) == 2 and 0 < etas[0] < 1 < etas[1],
                    'a pair (eta_minus, eta_plus) with 0 < eta_minus < 1 < eta_plus')
@@ -82,7 +85,7 @@ class Rprop(GenericAdaptiveOptimizer):
                    0 <= step_sizes[0] <= step_sizes[1], 'a pair (min, max) with 0 <= min <= max')
         defaults = dict(lr=lr, etas=tuple(etas), step_sizes=tuple(step_sizes), maximize=maximize,
                         **self.implementation_options(foreach, differentiable, capturable))
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         r"""

@@ -84,7 +84,8 @@ class ScheduleFreeAdamW(ScheduleFree):
 
     def __init__(self, params: Params, lr: float = 0.0025, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: float = 0, warmup_steps: int = 0, r: float = 0.0,
-                 weight_lr_power: float = 2.0, foreach: Optional[bool] = True):
+                 weight_lr_power: float = 2.0, foreach: Optional[bool] = True, *,
+                 state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `lr` is $\alpha$
         * `betas` is $(\beta_1, \beta_2)$; $\beta_1$ must be above 0, since $x$ is recovered by dividing by it
@@ -92,9 +93,12 @@ class ScheduleFreeAdamW(ScheduleFree):
         * `weight_decay` is $\lambda$
         * `warmup_steps`, `r`, `weight_lr_power` and `foreach` are
           [Schedule-Free SGD](schedule_free_sgd.html#ScheduleFree)'s
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
         """
         super().__init__(params, dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay,
-                                      warmup_steps=warmup_steps, r=r, weight_lr_power=weight_lr_power))
+                                      warmup_steps=warmup_steps, r=r, weight_lr_power=weight_lr_power),
+                         state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         super().check_hyperparameters(defaults)

@@ -135,13 +135,19 @@ class ScheduleFree(GenericAdaptiveOptimizer):
     step $z$ takes: SGD's $g_t$ here, AdamW's $g_t / (\sqrt{\hat{v}_t} + \epsilon)$.
     """
 
-    def __init__(self, params: Params, defaults: Dict[str, Any]):
+    # $z$ is a point among the weights, not an average of gradients: `state_dtype` leaves it in the
+    # parameter's dtype (see `iterates`)
+    iterates = ('z',)
+
+    def __init__(self, params: Params, defaults: Dict[str, Any], **low_precision: Any):
         """
-        `defaults` has the subclass's hyper-parameters, `weight_decay` among them.
+        `defaults` has the subclass's hyper-parameters, `weight_decay` among them, and
+        `low_precision` the options `state_dtype`, `kahan_sum` and `seed`
+        ([low-precision state](low_precision.html)).
         """
         self.weight_decay = WeightDecay(defaults['weight_decay'], weight_decouple=False)
         # Like the reference, an optimizer starts in eval mode.
-        super().__init__(params, dict(defaults, train_mode=False))
+        super().__init__(params, dict(defaults, train_mode=False), **low_precision)
 
     def add_param_group(self, param_group: Dict[str, Any]):
         """
@@ -277,6 +283,8 @@ class ScheduleFreeSGD(ScheduleFree):
         * `warmup_steps` is the length of the linear warm-up of $\alpha$
         * `r` and `weight_lr_power` are $r$ and $p$ of the weights $w_t$
         * `foreach` is accepted for compatibility and does nothing
+
+        It keeps no state but $z$, an [iterate](#ScheduleFree): there is nothing to keep in low precision.
         """
         self.check('momentum', momentum, 0 < momentum < 1, 'in (0, 1)')
         super().__init__(params, dict(lr=lr, momentum=momentum, weight_decay=weight_decay, warmup_steps=warmup_steps,

@@ -161,7 +161,8 @@ class SOAP(GenericAdaptiveOptimizer):
                  shampoo_beta: Optional[float] = None, weight_decay: float = 1e-2, precondition_frequency: int = 10,
                  max_precondition_dim: int = 10000, merge_dims: bool = False, precondition_1d: bool = False,
                  correct_bias: bool = True, normalize_gradient: bool = False, data_format: str = 'channels_first',
-                 eps: float = 1e-8, maximize: bool = False):
+                 eps: float = 1e-8, maximize: bool = False, *,
+                 state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `shampoo_beta` is $\beta_s$, the decay of $L$ and $R$ ($\beta_2$ when `None`)
         * `precondition_frequency` is $f$, the steps between refreshes of the bases
@@ -169,6 +170,8 @@ class SOAP(GenericAdaptiveOptimizer):
         * `merge_dims`, `precondition_1d` and `data_format` choose which dimensions get one
         * `correct_bias` applies Adam's bias corrections, and `normalize_gradient` divides each
           step by its root mean square
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
 
         and `lr`, `betas`, `weight_decay` (decoupled), `eps` and `maximize` are Adam's.
         """
@@ -179,7 +182,7 @@ class SOAP(GenericAdaptiveOptimizer):
                         precondition_frequency=precondition_frequency, max_precondition_dim=max_precondition_dim,
                         merge_dims=merge_dims, precondition_1d=precondition_1d, correct_bias=correct_bias,
                         normalize_gradient=normalize_gradient, eps=eps, maximize=maximize, fast=False)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def check_hyperparameters(self, defaults: Dict[str, Any]):
         """The common checks, and SOAP's own."""

@@ -136,7 +136,8 @@ class Sophia(GenericAdaptiveOptimizer):
 
     def __init__(self, params: Params, lr: float = 1e-4, betas: Tuple[float, float] = (0.965, 0.99),
                  rho: float = 0.04, eps: float = 1e-15, weight_decay: Union[float, WeightDecay] = 0.1,
-                 maximize: bool = False, defaults: Optional[Dict[str, Any]] = None):
+                 maximize: bool = False, defaults: Optional[Dict[str, Any]] = None,
+                 *, state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `lr` is $\alpha$, the largest step a coordinate can take
         * `betas` is $(\beta_1, \beta_2)$: $\beta_1$ for $m_t$, $\beta_2$ for $h_t$
@@ -145,6 +146,8 @@ class Sophia(GenericAdaptiveOptimizer):
         * `weight_decay` is $\lambda$: a float means decoupled decay, as in the paper; pass a
           [`WeightDecay`](optimizer.html#WeightDecay) for another rule
         * `maximize` ascends the objective instead of descending it
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
 
         The defaults are those of the authors' code. `torch.optim` has no Sophia to follow.
         """
@@ -154,7 +157,7 @@ class Sophia(GenericAdaptiveOptimizer):
         defaults = {} if defaults is None else defaults
         defaults = dict(defaults, **self.weight_decay.defaults(), lr=lr, betas=tuple(betas), rho=rho, eps=eps,
                         maximize=maximize)
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """

@@ -6,10 +6,24 @@ None of this imports labml_opt.
 """
 
 import contextlib
+import inspect
 import math
-from typing import Any, Callable, Dict
+from typing import Any, Callable, Dict, List, Tuple
 
 import torch
+
+
+# Our options for low-precision state, which the reference classes do not have
+LOW_PRECISION_OPTIONS = ('state_dtype', 'kahan_sum', 'seed')
+
+
+def arguments(cls: type) -> List[Tuple[str, Any]]:
+    """
+    The names and defaults of the arguments of `cls`, in order, but for a `**kwargs` and our
+    low-precision options.
+    """
+    return [(name, p.default) for name, p in inspect.signature(cls).parameters.items()
+            if p.kind is not inspect.Parameter.VAR_KEYWORD and name not in LOW_PRECISION_OPTIONS]
 
 
 def decayed(cls: type, absolute: bool = False) -> type:

@@ -4,24 +4,19 @@ default L2 decay and in the paper's decoupled decay, and its central claim: with
 Adam (and, with the paper's decay, AdamW), compared with `torch.optim`.
 """
 
-import inspect
-
 import pytest
 import pytorch_optimizer
 import torch
 
 from labml_opt import AdEMAMix
 from tests.optimizers.parity import max_param_difference
+from tests.optimizers.references import arguments
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
 SECOND_GROUP = dict(lr=3e-3, betas=(0.8, 0.99, 0.999), alpha=2.0)
 
 
 def test_ademamix_has_the_reference_arguments_and_defaults():
-    def arguments(cls):
-        return [(name, p.default) for name, p in inspect.signature(cls).parameters.items()
-                if p.kind is not inspect.Parameter.VAR_KEYWORD]
-
     assert arguments(AdEMAMix) == arguments(pytorch_optimizer.AdEMAMix)
 
 

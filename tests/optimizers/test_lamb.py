@@ -5,24 +5,18 @@ layer's step is the learning rate times its trust ratio times its direction, so 
 layer by the same fraction of its weights.
 """
 
-import inspect
-
 import pytest
 import pytorch_optimizer
 import torch
 
 from labml_opt import LAMB, LAMBPaper, Numbers
 from tests.optimizers.parity import TOLERANCE, large_group_difference, max_param_difference
-from tests.optimizers.references import LAMBReference
+from tests.optimizers.references import LAMBReference, arguments
 
 SECOND_GROUP = dict(lr=3e-3, betas=(0.9, 0.95), eps=1e-8)
 
 
 def test_lamb_has_the_reference_arguments_and_defaults():
-    def arguments(cls):
-        return [(name, p.default) for name, p in inspect.signature(cls).parameters.items()
-                if p.kind is not inspect.Parameter.VAR_KEYWORD]
-
     assert arguments(LAMB) == arguments(pytorch_optimizer.Lamb)
 
 

@@ -3,22 +3,19 @@ Lion against `lion_pytorch.Lion` (PyPI `lion-pytorch`), the reference implementa
 central claim: every element of the step is exactly plus or minus the learning rate.
 """
 
-import inspect
-
 import lion_pytorch
 import pytest
 import torch
 
 from labml_opt import Lion
 from tests.optimizers.parity import max_param_difference
+from tests.optimizers.references import arguments
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
 
 
 def test_lion_has_the_reference_arguments_and_defaults():
-    ours = inspect.signature(Lion).parameters
-    theirs = inspect.signature(lion_pytorch.Lion).parameters
-    assert [(name, p.default) for name, p in ours.items()] == [(name, p.default) for name, p in theirs.items()]
+    assert arguments(Lion) == arguments(lion_pytorch.Lion)
 
 
 @pytest.mark.parametrize('dtype', [torch.float32, torch.float64])

@@ -6,7 +6,6 @@ against `torch.optim.Muon` and `torch.optim.AdamW` side by side, with the refere
 and checks. (The contract table in test_contract.py runs both through the rest of torch's contract.)
 """
 
-import inspect
 import math
 
 import pytest
@@ -16,7 +15,7 @@ from labml_opt import AdamW, Muon, MuonWithAuxAdam
 from labml_opt.figures import muon_response
 from labml_opt.muon import NS_COEFFICIENTS
 from tests.optimizers.parity import make_params, max_param_difference
-from tests.optimizers.references import JordanMuon, MuonAndAdamW
+from tests.optimizers.references import JordanMuon, MuonAndAdamW, arguments
 
 SECOND_GROUP = dict(lr=3e-3, momentum=0.5)
 
@@ -41,9 +40,7 @@ def orthogonalized(gradient: torch.Tensor, **kwargs) -> torch.Tensor:
 
 
 def test_muon_has_torchs_arguments_and_defaults_and_ns_dtype():
-    ours = [(name, p.default) for name, p in inspect.signature(Muon).parameters.items()]
-    theirs = [(name, p.default) for name, p in inspect.signature(torch.optim.Muon).parameters.items()]
-    assert ours == theirs + [('ns_dtype', torch.bfloat16)]
+    assert arguments(Muon) == arguments(torch.optim.Muon) + [('ns_dtype', torch.bfloat16)]
 
 
 OPTIONS = {

@@ -4,8 +4,6 @@ option, and the page's central claim: on a convex problem whose solution is know
 never exceeds the distance D to it, and rises from d0 to within a small factor of it.
 """
 
-import inspect
-
 import prodigyopt
 import pytest
 import torch
@@ -13,15 +11,13 @@ import torch
 from labml_opt import Prodigy
 from tests.optimizers.parity import (TOLERANCE, clone_params, gradients, large_group_difference, make_params,
                                      max_param_difference, train)
+from tests.optimizers.references import arguments
 
 # Every group has the same lr; the second has its own eps, d0, slice_p and weight decay.
 SECOND_GROUP = dict(eps=1e-6, d0=1e-5, slice_p=2, weight_decay=0.05)
 
 
 def test_prodigy_has_the_reference_arguments_and_defaults():
-    def arguments(cls):
-        return [(name, p.default) for name, p in inspect.signature(cls).parameters.items()]
-
     assert arguments(Prodigy) == arguments(prodigyopt.Prodigy)
 
 

@@ -4,14 +4,13 @@ the paper's form of AdamW against `AdamWScheduleFreePaper`, in train mode (the p
 average of the z iterates, with the weights the paper gives, computed here from the recorded z's.
 """
 
-import inspect
-
 import pytest
 import schedulefree
 import torch
 
 from labml_opt import ScheduleFreeAdamW, ScheduleFreeAdamWPaper, ScheduleFreeSGD
 from tests.optimizers.parity import clone_params, gradients, make_params, max_difference, param_groups
+from tests.optimizers.references import arguments
 
 TOLERANCE = {torch.float32: 1e-6, torch.float64: 1e-12}
 PAIRS = {'SGD': (ScheduleFreeSGD, schedulefree.SGDScheduleFree),
@@ -21,9 +20,6 @@ PAIRS = {'SGD': (ScheduleFreeSGD, schedulefree.SGDScheduleFree),
 
 @pytest.mark.parametrize('ours, reference', PAIRS.values(), ids=PAIRS.keys())
 def test_schedule_free_has_the_reference_arguments_and_defaults(ours, reference):
-    def arguments(cls):
-        return [(name, p.default) for name, p in inspect.signature(cls).parameters.items()]
-
     assert arguments(ours) == arguments(reference)
 
 

@@ -4,7 +4,6 @@ central claim: with its bases fixed, SOAP is `torch.optim.Adam` run in the eigen
 Shampoo's preconditioner, built here explicitly.
 """
 
-import inspect
 import warnings
 
 import pytest
@@ -14,6 +13,7 @@ import torch
 from labml_opt import SOAP, fast
 from tests.optimizers.parity import (clone_params, gradients, make_params, max_param_difference,
                                      max_scaled_difference, train)
+from tests.optimizers.references import arguments
 
 # The page's bound in float32, for eigenvectors of close eigenvalues; float64's is the usual one.
 TOLERANCE = {torch.float32: 1e-5, torch.float64: 1e-12}
@@ -21,10 +21,6 @@ SECOND_GROUP = dict(lr=3e-3, betas=(0.9, 0.99), precondition_frequency=4, weight
 
 
 def test_soap_has_the_reference_arguments_and_defaults():
-    def arguments(cls):
-        return [(name, p.default) for name, p in inspect.signature(cls).parameters.items()
-                if p.kind is not inspect.Parameter.VAR_KEYWORD]
-
     assert arguments(SOAP) == arguments(pytorch_optimizer.SOAP)
 
 
