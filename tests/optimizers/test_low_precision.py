@@ -292,6 +292,17 @@ def test_bad_low_precision_options_are_refused(name, value):
         labml_opt.AdamW([torch.zeros(3, requires_grad=True)], **{name: value})
 
 
+@pytest.mark.parametrize('name', BFLOAT16)
+def test_8bit_state_is_refused_by_name_where_no_code_map_is_named(name):
+    params = [torch.zeros(2, 2, requires_grad=True)]
+    made = BFLOAT16[name](params, lr=1e-2, state_dtype=torch.bfloat16)
+    if made.quantized_state:
+        assert BFLOAT16[name](params, lr=1e-2, state_dtype='8bit').state_dtype == '8bit'
+    else:
+        with pytest.raises(ValueError, match=f"Invalid state_dtype '8bit' for {type(made).__name__}"):
+            BFLOAT16[name](params, lr=1e-2, state_dtype='8bit')
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize('optimizer_class', [labml_opt.AdamW, labml_opt.AMSGrad, labml_opt.Lion, labml_opt.Adagrad,
                                              labml_opt.AdEMAMix], ids=lambda cls: cls.__name__)
