@@ -134,7 +134,8 @@ and 4 to read and write, and it needs no random bits.
 Every optimizer here that keeps averages, of gradients, of their squares or of the sizes of its
 steps, takes `state_dtype=torch.bfloat16`, `kahan_sum` and `seed`: [Adam](adam.html) and its
 family ([AdamW](adamw.html), [AMSGrad](amsgrad.html), [NAdam](nadam.html), [RAdam](radam.html),
-[Adamax](adamax.html), [AdaBelief](ada_belief.html), the schedules [AdamWarmup](adam_warmup.html),
+[Adamax](adamax.html), [AdaBelief](ada_belief.html), [SharedAdam](shared_adam.html), whose
+state is shared in `bfloat16` as in `float32`, the schedules [AdamWarmup](adam_warmup.html),
 [AdamWarmupCosineDecay](adam_warmup_cosine_decay.html) and [Noam](noam.html),
 [AdEMAMix](ademamix.html), [LAMB](lamb.html)), [Adagrad](adagrad.html), [Adadelta](adadelta.html),
 [RMSprop](rmsprop.html), [Rprop](rprop.html), [Lion](lion.html), [Sophia](sophia.html),
@@ -156,8 +157,8 @@ Some state stays as it is:
   already small, which is why it takes no `state_dtype`, and SOAP's rotations.
 
 [SGD](sgd.html)'s momentum is made by its first step, from the first gradient, not by
-`init_state`; [SharedAdam](shared_adam.html)'s state is made in shared memory as a parameter joins;
-SparseAdam and L-BFGS keep other kinds of state. None of these takes `state_dtype` either.
+`init_state`, and SparseAdam and L-BFGS keep other kinds of state: none of these takes
+`state_dtype` either.
 
 Lion counts no steps, and the random bits need a step number: the template counts its steps in
 `rounding_step`, kept in the state, so that a run resumed from a `state_dict` draws the bits the

@@ -122,10 +122,12 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                    'None, torch.float32, torch.float64, torch.bfloat16' + (" or '8bit'" if self.quantized_state else ''))
         self.check('kahan_sum', kahan_sum, isinstance(kahan_sum, bool), 'True or False')
         self.check('seed', seed, type(seed) is int and seed >= 0, 'an int >= 0')
-        super().__init__(params, defaults)
+        # (set before the groups are added: a class that makes state as a parameter joins, as
+        # SharedAdam does, makes it in `state_dtype`)
         self.state_dtype = state_dtype
         self.kahan_sum = kahan_sum
         self.seed = seed
+        super().__init__(params, defaults)
 
     def check(self, name: str, value: Any, valid: bool, requirement: str):
         """

@@ -118,15 +118,19 @@ class SharedAdam(Adam):
     def __init__(self, params: Params, lr: float = 1e-3, betas: Tuple[float, float] = (0.9, 0.999),
                  eps: float = 1e-8, weight_decay: Union[float, WeightDecay] = 0.,
                  optimized_update: bool = True, maximize: bool = False, lock: Any = False,
-                 defaults: Optional[Dict[str, Any]] = None):
+                 defaults: Optional[Dict[str, Any]] = None, *, state_dtype: Optional[Union[torch.dtype, str]] = None,
+                 kahan_sum: bool = False, seed: int = 0):
         r"""
         The arguments are those of [Adam](adam.html), plus
 
         * `lock` serialises each param group's update: `True` for a lock from the default start
           method, or a lock made by the context that starts the workers; `False` for Hogwild
+
+        The state in `bfloat16` or 8 bits (`state_dtype`) is shared as it is in `float32`.
         """
         super().__init__(params=params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
-                         optimized_update=optimized_update, maximize=maximize, defaults=defaults)
+                         optimized_update=optimized_update, maximize=maximize, defaults=defaults,
+                         state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
         self.lock = mp.Lock() if lock is True else (lock or None)
 
     def add_param_group(self, param_group: Dict[str, Any]):
@@ -143,17 +147,25 @@ class SharedAdam(Adam):
             raise ValueError('SharedAdam does not support DTensor parameters (FSDP2): its state lives in the shared '
                              'memory of one machine for Hogwild workers; use Adam, whose state FSDP2 shards')
         for param in group['params']:
-            self.init_state(self.state[param], group, param)
+            self.init_shared_state(self.state[param], group, param)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """
-        ### Initialize the state in shared memory
+        ### Initialize the state
 
         Adam's state, with the step $t$ in a 0-d `int64` tensor instead of an `int`: integers
         count exactly, and a tensor can be shared and updated in place.
         """
         super().init_state(state, group, param)
         state['step'] = torch.tensor(state['step'], dtype=torch.int64)
+
+    def init_shared_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
+        """
+        ### Initialize the state in shared memory
+
+        The state as the template makes it (in `state_dtype`, if one is given), moved to shared memory.
+        """
+        self.init_param_state(state, group, param)
         for value in state.values():
             value.share_memory_()
 
@@ -184,7 +196,7 @@ class SharedAdam(Adam):
         for group in self.param_groups:
             for param in group['params']:
                 shared: Dict[str, Any] = {}
-                self.init_state(shared, group, param)
+                self.init_shared_state(shared, group, param)
                 for key, value in self.state[param].items():
                     shared[key].copy_(torch.as_tensor(value))
                 self.state[param] = shared

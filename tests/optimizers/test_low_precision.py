@@ -137,13 +137,13 @@ BFLOAT16 = {
     'Lion': labml_opt.Lion, 'Sophia': labml_opt.Sophia, 'Prodigy': functools.partial(labml_opt.Prodigy, d0=1e-3),
     'ScheduleFreeAdamW': labml_opt.ScheduleFreeAdamW, 'ScheduleFreeAdamWPaper': labml_opt.ScheduleFreeAdamWPaper,
     'Rprop': labml_opt.Rprop, 'SOAP': labml_opt.SOAP, 'MuonWithAuxAdam': muon_with_aux_adam,
+    'SharedAdam': labml_opt.SharedAdam,
     # (the vector is left out: Muon takes matrices only)
     'Muon': lambda params, **kwargs: labml_opt.Muon([p for p in params if p.dim() == 2], **kwargs),
 }
 # The others, and why they keep their state as it is
 NOT_IN_LOW_PRECISION = {
     labml_opt.SGD: 'its momentum starts as the first gradient, made by the step, not by init_state',
-    labml_opt.SharedAdam: 'its state lives in shared memory, made when a parameter joins',
     labml_opt.ASGD: 'its state is an average of weights, an iterate',
     labml_opt.ScheduleFreeSGD: 'its state is z alone, an iterate',
     labml_opt.Adafactor: 'its state of a matrix is already n + m numbers',

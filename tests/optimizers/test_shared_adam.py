@@ -11,6 +11,7 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 
+import labml_opt
 from labml_opt import SharedAdam, WeightDecay
 from labml_opt.shared_adam import WorkerError, run_workers
 from tests.optimizers.parity import TOLERANCE, max_difference
@@ -117,6 +118,33 @@ def test_workers_with_lock_update_the_one_shared_state_like_serial_adam(start_me
             difference = max_difference([optimizer.state[param][key]], [adam.state[twin][key]])
             assert difference <= TOLERANCE[torch.float32]
         assert max_difference([param], [twin]) <= TOLERANCE[torch.float32]
+
+
+@pytest.mark.timeout(100)
+def test_workers_with_lock_share_bfloat16_state_and_round_it_as_serial_adam_does():
+    """
+    The random bits of stochastic rounding are drawn from the seed, the parameter's position and
+    the shared step: under the lock, the N k updates draw the bits that one Adam draws in N k steps,
+    and end equal to the bit.
+    """
+    context = mp.get_context('fork')
+    model, reference = small_model(), small_model()
+    model.share_memory()
+    optimizer = SharedAdam(model.parameters(), lr=1e-2, lock=context.Lock(), state_dtype=torch.bfloat16)
+    assert all(value.is_shared() for value in state_tensors(optimizer))
+    run_workers(step_constant_gradient, WORKERS, (model, optimizer, STEPS), context=context, timeout=60)
+
+    adam = labml_opt.Adam(reference.parameters(), lr=1e-2, state_dtype=torch.bfloat16)
+    for _ in range(WORKERS * STEPS):
+        for param in reference.parameters():
+            param.grad = torch.ones_like(param)
+        adam.step()
+    for param, twin in zip(model.parameters(), reference.parameters()):
+        assert int(optimizer.state[param]['step']) == WORKERS * STEPS
+        for key in ('exp_avg', 'exp_avg_sq'):
+            assert optimizer.state[param][key].dtype == torch.bfloat16
+            assert torch.equal(optimizer.state[param][key], adam.state[twin][key])
+        assert torch.equal(param, twin)
 
 
 @pytest.mark.timeout(60)
