@@ -140,7 +140,8 @@ state is shared in `bfloat16` as in `float32`, the schedules [AdamWarmup](adam_w
 [AdEMAMix](ademamix.html), [LAMB](lamb.html)), [Adagrad](adagrad.html), [Adadelta](adadelta.html),
 [RMSprop](rmsprop.html), [Rprop](rprop.html), [Lion](lion.html), [Sophia](sophia.html),
 [Prodigy](prodigy.html), [Schedule-Free AdamW](schedule_free_adamw.html), [Muon](muon.html) (with
-its AdamW) and [SOAP](soap.html). It is one step for all of them: [the template](optimizer.html)
+its AdamW), [SOAP](soap.html) and [SGD](sgd.html) with momentum, whose momentum is made by its
+first step, from the first gradient, and takes `bfloat16` then. It is one step for all of them: [the template](optimizer.html)
 widens the state tensors of the parameter's shape, runs the optimizer's own `step_param`, and narrows
 them again with stochastic rounding ([`step_in_float32`](#step_in_float32)), and [the fast
 path](fast.html) compiles that into one loop, whichever optimizer it is.
@@ -156,11 +157,9 @@ Some state stays as it is:
 * State of another shape: [Adafactor](adafactor.html)'s $n + m$ means of an $n \times m$ matrix,
   already small, which is why it takes no `state_dtype`, and SOAP's rotations.
 
-[SGD](sgd.html)'s momentum is made by its first step, from the first gradient, not by
-`init_state`, and SparseAdam and L-BFGS keep other kinds of state: none of these takes
-`state_dtype` either.
+SparseAdam and L-BFGS keep other kinds of state, and take no `state_dtype` either.
 
-Lion counts no steps, and the random bits need a step number: the template counts its steps in
+Lion and SGD count no steps, and the random bits need a step number: the template counts theirs in
 `rounding_step`, kept in the state, so that a run resumed from a `state_dict` draws the bits the
 whole run would have drawn ([`rounding_step`](optimizer.html#rounding_step)).
 
@@ -894,7 +893,7 @@ def dequantize(codes: torch.Tensor, absmax: torch.Tensor, code_map: str) -> torc
 
 
 def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param: torch.Tensor,
-                    code_maps: Dict[str, str]):
+                    code_maps: Dict[str, str], state_dtype: Union[torch.dtype, str, None] = None):
     r"""
     <a id="step_in_float32"></a>
 
@@ -906,7 +905,9 @@ def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param:
     `kahan_comp` $c$, or else rounded to nearest. `code_maps` names the map of each state tensor
     that the optimizer may keep in 8 bits (its `quantized_state`); a tensor is in 8 bits when its
     scales are in the state beside it. `step_param` sees the state as in `float32`, without the scales.
-    [The template optimizer](optimizer.html#GenericAdaptiveOptimizer) calls this in place of
+    An entry that `step_param` makes in place of a `None` (SGD's momentum, which starts as the first
+    gradient) takes `state_dtype` if that is `torch.bfloat16`, rounded to nearest: it is one value,
+    not a sum of many small steps. [The template optimizer](optimizer.html#GenericAdaptiveOptimizer) calls this in place of
     `step_param` when it keeps state in low precision or sums with Kahan; the fast path compiles it
     for `bfloat16`, so that the copies live only in registers.
     """
@@ -931,7 +932,10 @@ def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param:
         state[key].copy_(codes)
         state[key + ABSMAX].copy_(absmax)
     # Entries that `step_param` created or replaced, rather than updated in place
-    state.update((key, value) for key, value in working.items() if key not in narrow and key not in quantized)
+    for key, value in working.items():
+        if key not in narrow and key not in quantized:
+            made = state.get(key, ...) is None and isinstance(value, torch.Tensor) and value.shape == param.shape
+            state[key] = value.to(torch.bfloat16) if made and state_dtype == torch.bfloat16 else value
     if wide_param is not param:
         param.copy_(wide_param if compensation is None else kahan_round(param.float(), wide_param, compensation))
 

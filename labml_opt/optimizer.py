@@ -350,7 +350,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         <a id="rounding_step"></a>
 
         The step number in the seed of a parameter's random bits: the algorithm's own `step`, or,
-        for one that counts no steps ([Lion](lion.html)), a count kept for this alone,
+        for one that counts no steps ([Lion](lion.html), [SGD](sgd.html)), a count kept for this alone,
         `rounding_step`, in the state, so that a run resumed from a `state_dict` draws the bits
         the uninterrupted run would have drawn.
         """
@@ -456,7 +456,8 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         copies that are rounded as they are written back. The fast path records this method.
         """
         if self.low_precision():
-            low_precision.step_in_float32(self.step_param, state, numbers, grad, param, self.quantized_state)
+            low_precision.step_in_float32(self.step_param, state, numbers, grad, param, self.quantized_state,
+                                          self.state_dtype)
         else:
             self.step_param(state, numbers, grad, param)
 

@@ -99,7 +99,8 @@ class SGD(GenericAdaptiveOptimizer):
     def __init__(self, params: Params, lr: float = 1e-3, momentum: float = 0., dampening: float = 0.,
                  weight_decay: Union[float, WeightDecay] = 0., nesterov: bool = False, *,
                  maximize: bool = False, foreach: Optional[bool] = None, differentiable: bool = False,
-                 fused: Optional[bool] = None):
+                 fused: Optional[bool] = None,
+                 state_dtype: Optional[torch.dtype] = None, kahan_sum: bool = False, seed: int = 0):
         r"""
         * `params` is the list of parameters, or of param groups
         * `lr` is the learning rate $\alpha$
@@ -111,6 +112,8 @@ class SGD(GenericAdaptiveOptimizer):
         * `maximize` ascends the objective instead of descending it
         * `foreach`, `fused` and `differentiable` are torch's implementation keywords; see
           [`implementation_options`](optimizer.html#GenericAdaptiveOptimizer)
+        * `state_dtype`, `kahan_sum` and `seed` keep the state in `torch.bfloat16`, or add to a
+          `bfloat16` parameter with Kahan summation, as [low-precision state](low_precision.html) explains
         """
         self.weight_decay = as_weight_decay(weight_decay, decoupled=False)
         defaults = dict(**self.weight_decay.defaults(), lr=lr, momentum=momentum, dampening=dampening,
@@ -120,7 +123,7 @@ class SGD(GenericAdaptiveOptimizer):
         self.check('nesterov', nesterov, not nesterov or (momentum > 0 and dampening == 0),
                    'False unless momentum > 0 and dampening == 0')
         defaults.update(self.implementation_options(foreach, differentiable, False, fused))
-        super().__init__(params, defaults)
+        super().__init__(params, defaults, state_dtype=state_dtype, kahan_sum=kahan_sum, seed=seed)
 
     def init_state(self, state: Dict[str, Any], group: Dict[str, Any], param: nn.Parameter):
         """

@@ -125,7 +125,8 @@ def muon_with_aux_adam(params, lr, **kwargs):
 
 
 # Every optimizer that keeps averages of gradients (or of their squares, or sizes of steps) takes
-# `state_dtype`: how to make one for these tests, with lr 1e-2 (its factor, for Noam)
+# `state_dtype`: how to make one for these tests, with lr 1e-2 (its factor, for Noam). SGD's
+# momentum starts as the first gradient, made by the step in place of a `None`
 BFLOAT16 = {
     'Adam': labml_opt.Adam, 'AdamW': labml_opt.AdamW, 'AMSGrad': labml_opt.AMSGrad, 'NAdam': labml_opt.NAdam,
     'RAdam': labml_opt.RAdam, 'Adamax': labml_opt.Adamax, 'AdaBelief': labml_opt.AdaBelief,
@@ -137,13 +138,12 @@ BFLOAT16 = {
     'Lion': labml_opt.Lion, 'Sophia': labml_opt.Sophia, 'Prodigy': functools.partial(labml_opt.Prodigy, d0=1e-3),
     'ScheduleFreeAdamW': labml_opt.ScheduleFreeAdamW, 'ScheduleFreeAdamWPaper': labml_opt.ScheduleFreeAdamWPaper,
     'Rprop': labml_opt.Rprop, 'SOAP': labml_opt.SOAP, 'MuonWithAuxAdam': muon_with_aux_adam,
-    'SharedAdam': labml_opt.SharedAdam,
+    'SharedAdam': labml_opt.SharedAdam, 'SGD': functools.partial(labml_opt.SGD, momentum=0.9),
     # (the vector is left out: Muon takes matrices only)
     'Muon': lambda params, **kwargs: labml_opt.Muon([p for p in params if p.dim() == 2], **kwargs),
 }
 # The others, and why they keep their state as it is
 NOT_IN_LOW_PRECISION = {
-    labml_opt.SGD: 'its momentum starts as the first gradient, made by the step, not by init_state',
     labml_opt.ASGD: 'its state is an average of weights, an iterate',
     labml_opt.ScheduleFreeSGD: 'its state is z alone, an iterate',
     labml_opt.Adafactor: 'its state of a matrix is already n + m numbers',
