@@ -117,6 +117,21 @@ Three of our optimizers do not fit:
 * [SharedAdam](shared_adam.html) keeps its state in the shared memory of one machine for Hogwild
   workers, and refuses `DTensor` parameters.
 
+<a id="low-precision"></a>
+
+**State in `bfloat16`** ([low-precision state](low_precision.html)) is sharded as the parameters are,
+and an element-wise step on it runs on each process's shards as plain tensors. Its stochastic
+rounding draws random bits from each element's index in its tensor, and a shard's indices start at
+zero; so each shard [moves its seed](low_precision.html#rounding_seed) by where it starts in the
+whole tensor, and draws the bits one process would draw for the same elements. Two processes then
+end where one ends but for the last bits of the averaged gradients: after 50 steps of the test's
+model, $5 \cdot 10^{-7}$ apart for AdamW, $1.3 \cdot 10^{-6}$ for LAMB (which steps on whole
+tensors), against $2 \cdot 10^{-3}$ between its `bfloat16` and `float32` states on one process.
+Without the moved seed, two processes drew the same bits for the first rows of each shard, and
+ended $6 \cdot 10^{-4}$ from one process in a shorter run. **8-bit state** is refused for a
+sharded parameter it would quantize: a block of 256 elements would be cut across two shards,
+and its one scale would belong to neither.
+
 `torch.save` in one process would save that process's shards only, and gathering them first
 (`full_tensor()`) would put the whole model and state on one process. Instead,
 [`torch.distributed.checkpoint`](https://pytorch.org/docs/stable/distributed.checkpoint.html)

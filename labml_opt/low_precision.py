@@ -940,9 +940,17 @@ def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param:
         param.copy_(wide_param if compensation is None else kahan_round(param.float(), wide_param, compensation))
 
 
-def rounding_seed(seed: int, position: int, step: int) -> int:
+def rounding_seed(seed: int, position: int, step: int, offset: int = 0) -> int:
     r"""
+    <a id="rounding_seed"></a>
+
     $z$ for the parameter at `position` among the optimizer's parameters, at step $t$ = `step`:
     the hash of the optimizer's `seed`, the position and the step, one after another.
+
+    A shard of the parameter (under [FSDP2](distributed.html#fsdp2)) whose elements start at
+    `offset` $o$ in the whole flattened tensor takes $z + o \, G$: its element $i$ is the whole's
+    $i + o$, whose word is $(i + o) \, G + z = i \, G + (z + o \, G)$. So each shard draws the bits
+    that one process draws for the same elements, and the shards of a run end as that process does.
     """
-    return mix((mix((mix(seed & MASK32) + position) & MASK32) + step) & MASK32)
+    z = mix((mix((mix(seed & MASK32) + position) & MASK32) + step) & MASK32)
+    return (z + offset * GOLDEN) & MASK32

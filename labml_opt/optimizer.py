@@ -240,6 +240,10 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         if self.state_dtype == '8bit':
             # (a complex parameter's state stays complex: the code maps are of real numbers)
             if param.numel() >= low_precision.MIN_QUANTIZED_NUMEL and not param.is_complex():
+                if fast.is_dtensor(param):
+                    raise ValueError(f"{type(self).__name__}: state_dtype='8bit' does not support a sharded (DTensor) "
+                                     f"parameter of shape {tuple(param.shape)}: its blocks of "
+                                     f"{low_precision.BLOCK} would cut across the shards; use torch.bfloat16")
                 for key in [key for key in self.quantized_state if isinstance(state.get(key), torch.Tensor)]:
                     # A moment that starts at zero, as they all do, is one code repeated
                     quantize = low_precision.quantize if state[key].any() else low_precision.quantize_zeros
@@ -327,7 +331,8 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
             if positions is not None and (self.state_dtype != '8bit' or param.dtype == torch.bfloat16):
                 # A parameter's own numbers: the others' are shared
                 numbers = Numbers(numbers, rounding_seed=low_precision.rounding_seed(
-                    self.seed, positions[id(param)], self.rounding_step(state)))
+                    self.seed, positions[id(param)], self.rounding_step(state),
+                    self.shard_offset(param) if reach == 'element' else 0))
             # A shard has neither the norms of the tensor it is part of nor its columns: an update
             # that needs them runs on the whole tensors, gathered from the shards
             if reach != 'element' and fast.is_dtensor(param):
@@ -453,13 +458,56 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     def update_param(self, state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor, param: nn.Parameter):
         """
         `step_param`, or, for [low-precision state](low_precision.html), `step_param` on `float32`
-        copies that are rounded as they are written back. The fast path records this method.
+        copies that are rounded as they are written back (on a `DTensor` parameter's shards, as
+        [plain tensors](#on_shards)). The fast path records this method.
         """
-        if self.low_precision():
+        if self.low_precision() and fast.is_dtensor(param):
+            self.on_shards(self.update_param, state, numbers, grad, param)
+        elif self.low_precision():
             low_precision.step_in_float32(self.step_param, state, numbers, grad, param, self.quantized_state,
                                           self.state_dtype)
         else:
             self.step_param(state, numbers, grad, param)
+
+    @staticmethod
+    def on_shards(function: Callable[..., Any], state: Dict[str, Any], numbers: Numbers, grad: torch.Tensor,
+                  param: torch.Tensor):
+        """
+        <a id="on_shards"></a>
+
+        `function(state, numbers, grad, param)` on this process's shards of a `DTensor` `param`, of
+        `grad` and of the `DTensor`s of `state`, as plain tensors: an element-wise update of the
+        whole tensor is the same update of each shard, and the `float32` copies and random bits of
+        [low-precision state](low_precision.html) are of plain tensors. A state tensor that
+        `function` creates or replaces (SGD's first momentum) is made a `DTensor` sharded as `param` is.
+        """
+        from torch.distributed.tensor import DTensor
+        local = {key: value.to_local() if fast.is_dtensor(value) else value for key, value in state.items()}
+        before = dict(local)
+        function(local, numbers, grad.to_local(), param.to_local())
+        for key, value in local.items():
+            if key in before and value is before[key]:
+                continue
+            if isinstance(value, torch.Tensor) and value.dim() > 0:
+                value = DTensor.from_local(value, param.device_mesh, param.placements, run_check=False,
+                                           shape=param.shape, stride=param.stride())
+            state[key] = value
+
+    @staticmethod
+    def shard_offset(param: torch.Tensor) -> int:
+        """
+        Where this process's shard of a `DTensor` `param` starts in the whole tensor flattened, for
+        the [seed of its random bits](low_precision.html#rounding_seed): a shard of whole rows (FSDP2
+        cuts the first dimension) is a run of the flat tensor. For a plain tensor, and for a shard
+        that is not such a run, $0$: its bits are then drawn as if it were a tensor of its own.
+        """
+        if not fast.is_dtensor(param) or param.dim() == 0:
+            return 0
+        from torch.distributed.tensor._utils import compute_local_shape_and_global_offset
+        shape, offset = compute_local_shape_and_global_offset(param.shape, param.device_mesh, param.placements)
+        if tuple(shape[1:]) != tuple(param.shape[1:]):
+            return 0
+        return offset[0] * math.prod(param.shape[1:])
 
     def hyperparameters(self, group: Dict[str, Any]) -> Dict[str, Any]:
         """

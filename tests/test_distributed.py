@@ -231,7 +231,15 @@ FSDP_TOLERANCE = 1e-10
 # first step creates it, and so runs as written (fast.py), by the number of such steps; and on whole
 # tensors, gathered from the shards, LAMB's, whose norms a shard does not have
 COMPILED_CASES = {'Adam': 0, 'SGD': 1, 'LAMB': 0}
+# With `bfloat16` state, in `float32`: an element-wise update on the shards (SGD's momentum made by its
+# first step, Lion's steps counted for the random bits), and LAMB's on whole tensors
+BFLOAT16_CASES = ['AdamW', 'Lion', 'SGD', 'LAMB']
 FSDP_TIMEOUT_SECONDS = 500
+# Two processes and one, with `bfloat16` state: the gradients averaged over two processes differ from
+# one process's in the last bits, and a stochastic rounding near its threshold can go the other way
+# (measured after 50 steps: 5e-7 for AdamW, 0 for Lion, 6e-8 for SGD, 1.3e-6 for LAMB; `bfloat16`
+# state against `float32` state on one process: 2e-3 to 8e-2)
+BFLOAT16_TOLERANCE = 1e-5
 
 
 def make_fsdp_model():
@@ -244,19 +252,20 @@ def make_fsdp_model():
                                torch.nn.Linear(7, 1)).to(DTYPE)
 
 
-def make_fsdp_optimizer(name: str, params, fast=None):
+def make_fsdp_optimizer(name: str, params, fast=None, **options):
     params = list(params)
     optimizer_class = getattr(labml_opt, name)
     if name == 'MuonWithAuxAdam':
         # Muon for the matrices, AdamW for the biases: a group of each kind
         optimizer = optimizer_class([dict(params=[p for p in params if p.ndim == 2], use_muon=True, lr=1e-2),
-                                     dict(params=[p for p in params if p.ndim != 2], use_muon=False, lr=1e-2)])
+                                     dict(params=[p for p in params if p.ndim != 2], use_muon=False, lr=1e-2)],
+                                    **options)
     else:
         # Muon takes matrices only; the biases keep their first values, on one process as on two
         if name == 'Muon':
             params = [p for p in params if p.ndim == 2]
         groups = params if fast is None else [dict(params=params, fast=fast)]
-        optimizer = optimizer_class(groups, **FSDP_KWARGS.get(name, dict(lr=1e-2)))
+        optimizer = optimizer_class(groups, **FSDP_KWARGS.get(name, dict(lr=1e-2)), **options)
     # Schedule-Free optimizers step in train mode only
     if hasattr(optimizer, 'train'):
         optimizer.train()
@@ -291,7 +300,31 @@ def fsdp_worker(rank: int, port: int, path: str):
         # Gather the whole parameters (every process must take part)
         return [p.full_tensor() for p in model.parameters()]
 
+    def train32(model, optimizer):
+        for step in range(FSDP_STEPS):
+            x, y = shard(steps[step], rank, WORLD_SIZE)
+            train_step(model, optimizer, (x.float(), y.float()))
+        return [p.full_tensor() for p in model.parameters()]
+
     try:
+        # `bfloat16` state on the shards: its type, and where training ends
+        results['bfloat16'] = {}
+        for name in BFLOAT16_CASES:
+            model = shard_model(make_fsdp_model().float())
+            optimizer = make_fsdp_optimizer(name, model.parameters(), state_dtype=torch.bfloat16)
+            results['bfloat16'][name] = train32(model, optimizer)
+            results['bfloat16'][name + ' state'] = sorted(
+                (key, type(value).__name__, value.dtype) for key, value in optimizer.state[next(model.parameters())].items()
+                if isinstance(value, torch.Tensor) and value.dim() > 0)
+        # 8-bit state says why it cannot run on shards, rather than crash (64 x 64 is quantized)
+        model = shard_model(torch.nn.Sequential(torch.nn.Linear(64, 64)))
+        optimizer = labml_opt.AdamW(model.parameters(), state_dtype='8bit')
+        model(torch.ones(2, 64)).sum().backward()
+        try:
+            optimizer.step()
+        except ValueError as error:
+            results['8bit'] = str(error)
+
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter('always', fast.FastPathWarning)
             for name in FSDP_OPTIMIZERS:
@@ -386,6 +419,37 @@ def test_fsdp2_training_equals_one_process_on_the_combined_batch(fsdp_results, f
     assert max_difference(fsdp_results['trained'][name], fsdp_single_process[name]) <= FSDP_TOLERANCE
     # And training happened
     assert max_difference(fsdp_results['trained'][name], make_fsdp_model().parameters()) > 1e-3
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize('name', BFLOAT16_CASES)
+def test_fsdp2_with_bfloat16_state_draws_the_random_bits_of_one_process(fsdp_results, name):
+    """
+    Each shard's random bits are those one process draws for the same elements (its seed moved by
+    where the shard starts), so two processes end where one ends but for the last bits of the averaged
+    gradients, far closer than `bfloat16` state ends to `float32` state.
+    """
+    def one_process(**options):
+        model = make_fsdp_model().float()
+        optimizer = make_fsdp_optimizer(name, model.parameters(), **options)
+        # (the batches of the two processes, in `float32`)
+        for x, y in batches(FSDP_STEPS, BATCH_SIZE, dtype=DTYPE):
+            train_step(model, optimizer, (x.float(), y.float()))
+        return [p.detach() for p in model.parameters()]
+
+    trained = fsdp_results['bfloat16'][name]
+    assert {(key, kind, dtype) for key, kind, dtype in fsdp_results['bfloat16'][name + ' state']} == {
+        (key, 'DTensor', torch.bfloat16) for key in {'AdamW': ('exp_avg', 'exp_avg_sq'), 'Lion': ('exp_avg',),
+                                                     'SGD': ('momentum_buffer',), 'LAMB': ('exp_avg', 'exp_avg_sq')}[name]}
+    bfloat16 = one_process(state_dtype=torch.bfloat16)
+    assert max_difference(trained, bfloat16) <= BFLOAT16_TOLERANCE
+    assert max_difference(one_process(), bfloat16) > 10 * BFLOAT16_TOLERANCE
+
+
+@pytest.mark.slow
+def test_fsdp2_refuses_8bit_state_by_name(fsdp_results):
+    assert "AdamW: state_dtype='8bit' does not support a sharded (DTensor) parameter of shape (64, 64)" in \
+        fsdp_results['8bit']
 
 
 @pytest.mark.slow

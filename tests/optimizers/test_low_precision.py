@@ -84,6 +84,20 @@ def test_random_bits_are_the_bits_of_the_exact_word():
             assert [bits.view(-1)[i].item() for bits in (low, high, third, fourth)] == expected
 
 
+@pytest.mark.parametrize('offset', [0, 1, 999, (1 << 31) + 5])
+def test_a_shards_seed_moved_by_its_offset_draws_the_wholes_bits_for_its_elements(offset):
+    # A shard of 1000 elements that starts at `offset` in the whole tensor, under FSDP2
+    whole = torch.zeros(offset + 1000) if offset < 10 ** 6 else None
+    shard = random_bits(torch.zeros(1000), rounding_seed(3, 5, 7, offset), 4)
+    for k, bits in enumerate(shard):
+        if whole is not None:
+            assert torch.equal(bits, random_bits(whole, rounding_seed(3, 5, 7), 4)[k][offset:])
+        # the exact words, for an offset too large to draw the whole
+        word = [((i + offset) * 0x61C88647 + rounding_seed(3, 5, 7)) % (1 << 32) for i in (0, 1, 999)]
+        word = word if k < 2 else [w * 0x61C88647 % (1 << 32) for w in word]
+        assert [bits[i].item() for i in (0, 1, 999)] == [w >> (16 * (k % 2)) & 0xFFFF for w in word]
+
+
 def test_bfloat16_moments_follow_float32_where_rounding_to_nearest_stalls():
     steps = 3000
     exact = 1 - 0.999 ** steps
