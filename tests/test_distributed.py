@@ -234,6 +234,8 @@ COMPILED_CASES = {'Adam': 0, 'SGD': 1, 'LAMB': 0}
 # With `bfloat16` state, in `float32`: an element-wise update on the shards (SGD's momentum made by its
 # first step, Lion's steps counted for the random bits), and LAMB's on whole tensors
 BFLOAT16_CASES = ['AdamW', 'Lion', 'SGD', 'LAMB']
+# and AdamW's compiled loop on the shards, with the seeds moved as the code as written moves them
+BFLOAT16_FAST = {'AdamW': True}
 FSDP_TIMEOUT_SECONDS = 500
 # Two processes and one, with `bfloat16` state: the gradients averaged over two processes differ from
 # one process's in the last bits, and a stochastic rounding near its threshold can go the other way
@@ -307,15 +309,22 @@ def fsdp_worker(rank: int, port: int, path: str):
         return [p.full_tensor() for p in model.parameters()]
 
     try:
-        # `bfloat16` state on the shards: its type, and where training ends
+        # `bfloat16` state on the shards: its type, where training ends, and how many updates the
+        # compiled loop ran
         results['bfloat16'] = {}
+        run = fast.CompiledStep.run
         for name in BFLOAT16_CASES:
+            compiled = []
+            fast.CompiledStep.run = lambda *args, **kwargs: compiled.append(run(*args, **kwargs)) or compiled[-1]
             model = shard_model(make_fsdp_model().float())
-            optimizer = make_fsdp_optimizer(name, model.parameters(), state_dtype=torch.bfloat16)
+            optimizer = make_fsdp_optimizer(name, model.parameters(), state_dtype=torch.bfloat16,
+                                            fast=BFLOAT16_FAST.get(name))
             results['bfloat16'][name] = train32(model, optimizer)
+            results['bfloat16'][name + ' compiled'] = sum(result is not None for result in compiled)
             results['bfloat16'][name + ' state'] = sorted(
                 (key, type(value).__name__, value.dtype) for key, value in optimizer.state[next(model.parameters())].items()
                 if isinstance(value, torch.Tensor) and value.dim() > 0)
+        fast.CompiledStep.run = run
         # 8-bit state says why it cannot run on shards, rather than crash (64 x 64 is quantized)
         model = shard_model(torch.nn.Sequential(torch.nn.Linear(64, 64)))
         optimizer = labml_opt.AdamW(model.parameters(), state_dtype='8bit')
@@ -431,7 +440,7 @@ def test_fsdp2_with_bfloat16_state_draws_the_random_bits_of_one_process(fsdp_res
     """
     def one_process(**options):
         model = make_fsdp_model().float()
-        optimizer = make_fsdp_optimizer(name, model.parameters(), **options)
+        optimizer = make_fsdp_optimizer(name, model.parameters(), fast=BFLOAT16_FAST.get(name), **options)
         # (the batches of the two processes, in `float32`)
         for x, y in batches(FSDP_STEPS, BATCH_SIZE, dtype=DTYPE):
             train_step(model, optimizer, (x.float(), y.float()))
@@ -443,6 +452,8 @@ def test_fsdp2_with_bfloat16_state_draws_the_random_bits_of_one_process(fsdp_res
                                                      'SGD': ('momentum_buffer',), 'LAMB': ('exp_avg', 'exp_avg_sq')}[name]}
     bfloat16 = one_process(state_dtype=torch.bfloat16)
     assert max_difference(trained, bfloat16) <= BFLOAT16_TOLERANCE
+    parameters = len(list(make_fsdp_model().parameters()))
+    assert fsdp_results['bfloat16'][name + ' compiled'] == (FSDP_STEPS * parameters if name in BFLOAT16_FAST else 0)
     assert max_difference(one_process(), bfloat16) > 10 * BFLOAT16_TOLERANCE
 
 
