@@ -680,6 +680,9 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                     # From the saved tensor, not from torch's cast of it to the parameter's dtype,
                     # which would round the scales of 8-bit state for a `bfloat16` parameter
                     state[key] = saved[key].to(device=state[key].device, dtype=value.dtype)
+                elif value is None and isinstance(saved[key], torch.Tensor) and state[key].dtype != saved[key].dtype:
+                    # An entry that the step makes (SGD's momentum) keeps the dtype it was saved in
+                    state[key] = saved[key].to(device=state[key].device)
 
     def requantize(self, saved: Dict[str, Any], fresh: Dict[str, Any], converted: set) -> Dict[str, Any]:
         """

@@ -294,36 +294,36 @@ def fsdp_worker(rank: int, port: int, path: str):
     results = {'trained': {}, 'resumed': {}, 'compiled': {}, 'compiled_runs': {}, 'warnings': [], 'shard_sizes': {}}
     steps = list(batches(FSDP_STEPS, BATCH_SIZE, dtype=DTYPE))
 
-    def train(model, optimizer, first_step=0, last_step=FSDP_STEPS, checkpoint=None):
+    def train(model, optimizer, first_step=0, last_step=FSDP_STEPS, checkpoint=None, dtype=DTYPE):
         for step in range(first_step, last_step):
             if step == FSDP_STEPS // 2 and checkpoint is not None:
                 save_checkpoint(model, optimizer, checkpoint)
-            train_step(model, optimizer, shard(steps[step], rank, WORLD_SIZE))
+            train_step(model, optimizer, tuple(t.to(dtype) for t in shard(steps[step], rank, WORLD_SIZE)))
         # Gather the whole parameters (every process must take part)
         return [p.full_tensor() for p in model.parameters()]
 
-    def train32(model, optimizer):
-        for step in range(FSDP_STEPS):
-            x, y = shard(steps[step], rank, WORLD_SIZE)
-            train_step(model, optimizer, (x.float(), y.float()))
-        return [p.full_tensor() for p in model.parameters()]
-
     try:
-        # `bfloat16` state on the shards: its type, where training ends, and how many updates the
-        # compiled loop ran
+        # `bfloat16` state on the shards: its type, where training ends, how many updates the compiled
+        # loop ran, and where a run resumed half way from a checkpoint ends
         results['bfloat16'] = {}
         run = fast.CompiledStep.run
         for name in BFLOAT16_CASES:
             compiled = []
             fast.CompiledStep.run = lambda *args, **kwargs: compiled.append(run(*args, **kwargs)) or compiled[-1]
+            options = dict(state_dtype=torch.bfloat16, fast=BFLOAT16_FAST.get(name))
             model = shard_model(make_fsdp_model().float())
-            optimizer = make_fsdp_optimizer(name, model.parameters(), state_dtype=torch.bfloat16,
-                                            fast=BFLOAT16_FAST.get(name))
-            results['bfloat16'][name] = train32(model, optimizer)
+            optimizer = make_fsdp_optimizer(name, model.parameters(), **options)
+            checkpoint = os.path.join(directory, name + '-bfloat16')
+            results['bfloat16'][name] = train(model, optimizer, checkpoint=checkpoint, dtype=torch.float32)
             results['bfloat16'][name + ' compiled'] = sum(result is not None for result in compiled)
             results['bfloat16'][name + ' state'] = sorted(
                 (key, type(value).__name__, value.dtype) for key, value in optimizer.state[next(model.parameters())].items()
                 if isinstance(value, torch.Tensor) and value.dim() > 0)
+            model = shard_model(make_fsdp_model().float())
+            optimizer = make_fsdp_optimizer(name, model.parameters(), **options)
+            load_checkpoint(model, optimizer, checkpoint)
+            results['bfloat16'][name + ' resumed'] = train(model, optimizer, first_step=FSDP_STEPS // 2,
+                                                           dtype=torch.float32)
         fast.CompiledStep.run = run
         # 8-bit state says why it cannot run on shards, rather than crash (64 x 64 is quantized)
         model = shard_model(torch.nn.Sequential(torch.nn.Linear(64, 64)))
@@ -454,6 +454,9 @@ def test_fsdp2_with_bfloat16_state_draws_the_random_bits_of_one_process(fsdp_res
     assert max_difference(trained, bfloat16) <= BFLOAT16_TOLERANCE
     parameters = len(list(make_fsdp_model().parameters()))
     assert fsdp_results['bfloat16'][name + ' compiled'] == (FSDP_STEPS * parameters if name in BFLOAT16_FAST else 0)
+    # Resumed half way from a distributed checkpoint, to the bit: the state in `bfloat16`, and
+    # the steps counted for the random bits (Lion's and SGD's `rounding_step`)
+    assert all(torch.equal(a, b) for a, b in zip(fsdp_results['bfloat16'][name + ' resumed'], trained))
     assert max_difference(one_process(), bfloat16) > 10 * BFLOAT16_TOLERANCE
 
 

@@ -223,9 +223,11 @@ def test_runs_repeat_and_the_seed_changes_them():
     assert not all(torch.equal(a, b) for a, b in zip(first, other))
 
 
-# Lion counts no steps: the template counts them for the random bits, in `rounding_step`
-@pytest.mark.parametrize('cls, keys', [(labml_opt.AdamW, ('exp_avg', 'exp_avg_sq')), (labml_opt.Lion, ('exp_avg',))],
-                         ids=['AdamW', 'Lion'])
+# Lion and SGD count no steps: the template counts them for the random bits, in `rounding_step`;
+# SGD's momentum is made by its first step
+@pytest.mark.parametrize('cls, keys', [(labml_opt.AdamW, ('exp_avg', 'exp_avg_sq')), (labml_opt.Lion, ('exp_avg',)),
+                                       (functools.partial(labml_opt.SGD, momentum=0.9), ('momentum_buffer',))],
+                         ids=['AdamW', 'Lion', 'SGD'])
 def test_bfloat16_state_resumes_exactly_from_its_state_dict(cls, keys):
     params, optimizer = train(cls, steps=10, state_dtype=torch.bfloat16)
     saved = copy.deepcopy(optimizer.state_dict())
