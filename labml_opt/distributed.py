@@ -126,7 +126,8 @@ zero; so each shard [moves its seed](low_precision.html#rounding_seed) by where 
 whole tensor, and draws the bits one process would draw for the same elements. Two processes then
 end where one ends but for the last bits of the averaged gradients: after 50 steps of the test's
 model, $5 \cdot 10^{-7}$ apart for AdamW, $1.3 \cdot 10^{-6}$ for LAMB (which steps on whole
-tensors), against $2 \cdot 10^{-3}$ between its `bfloat16` and `float32` states on one process.
+tensors), against $2 \cdot 10^{-3}$ between its `bfloat16` and `float32` states on one process, and
+a run resumed half way from a checkpoint ends where the whole run ends, to the bit.
 Without the moved seed, two processes drew the same bits for the first rows of each shard, and
 ended $6 \cdot 10^{-4}$ from one process in a shorter run. **8-bit state** is refused for a
 sharded parameter it would quantize: a block of 256 elements would be cut across two shards,
