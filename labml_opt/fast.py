@@ -690,7 +690,7 @@ class Kernel:
     * `plan` says what to pass to Inductor's C++ function, in its order: an index into the
       inputs (the parameter, its gradient, the state tensors and the numbers), `-1` for the
       length of the tensors, or `-2 - k` for the `k`th of `extras` (see
-      [`extra_argument`](#extra_argument): the sums it returns, then Inductor's own tables and
+      [`extra_argument`](#extra_argument): the sums it returns, then Inductor's own
       tensors); `function` is then that C++ function, called directly.
       Without a plan, `function` is the compiled graph as Inductor returns it.
     """
@@ -930,13 +930,10 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
         # Inductor would check the size and strides of every input on every call; `CompiledStep`
         # has checked that they are flat and contiguous. `vec_isa_ok` skips Inductor's probe of
         # which vector instructions work, a second of subprocesses in every new process; the
-        # instructions it picks are those `/proc/cpuinfo` lists. The only tables a step reads from
-        # are the [nearest-code tables](low_precision.html#NearestCode) of 8-bit state, at positions that are
-        # in range by construction, so no position is checked (a quarter of an 8-bit step's time).
+        # instructions it picks are those `/proc/cpuinfo` lists.
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
-            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'assert_indirect_indexing': False,
-                                        **settings}})
+            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, **settings}})
     kernel = Kernel(function, count, unit=unit)
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
@@ -995,7 +992,7 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
     Run the compiled graph once on probe tensors of an odd length, with Inductor's C++ functions
     wrapped to record their arguments, and map each argument back to an input by its memory, or
     to the length, or, for a loop over 8-bit state, to an [extra argument](#extra_argument): a
-    table of the nearest codes or a scratch buffer. Then check the plan: the direct call on one
+    scratch buffer. Then check the plan: the direct call on one
     copy of random inputs must give exactly what the graph gives on another. Anything else
     returns `None`, and the graph is used.
     """
@@ -1036,8 +1033,8 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         if isinstance(arg, torch.Tensor):
             index = where.get((arg.data_ptr(), arg.dtype))
             if index is None:
-                # A 0-d tensor of Inductor's own, such as a sum before it is rounded, or a table or
-                # a buffer of a loop over blocks; any other loop stays with the graph
+                # A 0-d tensor of Inductor's own, such as a sum before it is rounded, or a
+                # buffer of a loop over blocks; any other loop stays with the graph
                 extra = extra_argument(arg, numel, kernel.unit) if kernel.unit > 1 or arg.dim() == 0 else None
                 if extra is None:
                     return None
@@ -1062,17 +1059,12 @@ def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
     <a id="extra_argument"></a>
 
     What an argument of the C++ loop that is none of the inputs is, as a list that JSON can
-    save: `['table', k]` for the `k`th of the [constant tables](low_precision.html#NearestCode)
-    of 8-bit state, which Inductor copies; or `['scratch', dtype, sizes]` for a tensor that the
-    compiled graph makes on every call, of `sizes` where a negative size $-f$ means $f$ times
+    save: `['scratch', dtype, sizes]` for a tensor that the compiled graph makes on every call, of `sizes` where a negative size $-f$ means $f$ times
     the loop's length: a 0-d sum that the loop returns or keeps before rounding it, or, in a
     loop over blocks, a value that Inductor keeps between the maximum over the block and the codes
     in a buffer of the tensor's size (the loops of this library's optimizers keep them in buffers of
     one row, [inside the loop](#one_pass_per_row)). `None` for anything else.
     """
-    for k, table in enumerate(low_precision.TABLES):
-        if arg.dtype == table.dtype and arg.shape == table.shape and torch.equal(arg, table):
-            return ['table', k]
     sizes = []
     for size in arg.shape:
         if size % numel == 0 and size // numel in (1, unit):
@@ -1097,25 +1089,22 @@ def whole_plan(plan: List[Any], extras: List[list]) -> bool:
 class WithExtras:
     """
     A C++ loop that takes extra arguments: called with `None` in their places, it fills them
-    in, the tables once and for all, a new scratch tensor on every call (as the compiled graph
-    makes them), sized by the length in the slot of `-1`, one for each extra however many slots
+    in, a new scratch tensor on every call (as the compiled graph makes them), sized by the length in the slot of `-1`, one for each extra however many slots
     take it. Returns the extras, in the order of `extras`, so that the sums a loop returns come first.
     """
 
     def __init__(self, function: Callable, plan: List[int], extras: List[list]):
         self.function = function
         self.length = plan.index(-1)
-        # A table itself, or the dtype and sizes of a tensor to make
-        self.extras = [low_precision.TABLES[extra[1]] if extra[0] == 'table' else (getattr(torch, extra[1]), extra[2])
-                       for extra in extras]
+        # The dtype and sizes of each tensor to make
+        self.extras = [(getattr(torch, extra[1]), extra[2]) for extra in extras]
         self.slots = [(slot, -2 - i) for slot, i in enumerate(plan) if i <= -2]
 
     def __call__(self, *args) -> List[torch.Tensor]:
         args = list(args)
         length = args[self.length]
-        made = [extra if isinstance(extra, torch.Tensor) else
-                torch.empty([-size * length if size < 0 else size for size in extra[1]], dtype=extra[0])
-                for extra in self.extras]
+        made = [torch.empty([-size * length if size < 0 else size for size in sizes], dtype=dtype)
+                for dtype, sizes in self.extras]
         for slot, k in self.slots:
             args[slot] = made[k]
         self.function(*args)
@@ -1154,11 +1143,9 @@ class SavedKernels:
             with open(self.plan) as file:
                 saved = json.load(file)
             plan, extras = saved['plan'], saved['extras']
-            # Each extra is a table we hold or a tensor to make of a dtype and integer sizes: a
-            # file can name nothing else
+            # Each extra is a tensor to make of a dtype and integer sizes: a file can name nothing else
             if not (isinstance(plan, list) and whole_plan(plan, extras) and
-                    all(extra[0] == 'table' and extra[1] in range(len(low_precision.TABLES)) or
-                        extra[0] == 'scratch' and isinstance(getattr(torch, extra[1], None), torch.dtype) and
+                    all(extra[0] == 'scratch' and isinstance(getattr(torch, extra[1], None), torch.dtype) and
                         all(isinstance(size, int) for size in extra[2]) for extra in extras)):
                 return None
             # Inductor's C++ functions find the data of a tensor through this address
