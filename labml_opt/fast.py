@@ -1434,9 +1434,10 @@ def one_pass_per_row(blocks: bool):
     kept in a local buffer when every loop that *reads* it is in the fused loop: Inductor counted
     among a value's users the loops that overwrite the codes and scales it was computed from, which
     must only run after it, and are not reads of it. The numbers of the step are [read
-    once](#numbers_read_once), before the loop, too. What the loop computes is unchanged, to the
-    bit; `tests/optimizers/test_compiled.py` checks both and looks for the local buffers in the
-    C++. See [what it costs](low_precision.html#what-it-costs) for the time it saves.
+    once](#numbers_read_once), before the loop, and its choices are made [in mask
+    registers](#masks_in_registers), too. What the loop computes is unchanged, to the bit;
+    `tests/optimizers/test_compiled.py` checks that and looks for the local buffers and the masks
+    in the C++. See [what it costs](low_precision.html#what-it-costs) for the time it saves.
     """
     if not blocks:
         yield
@@ -1467,7 +1468,7 @@ def one_pass_per_row(blocks: bool):
             for buffer, users in kept:
                 buffer.users = users
 
-    with numbers_read_once():
+    with numbers_read_once(), masks_in_registers():
         cpp.CppScheduling._get_outer_loop_fusion_depth = rows_only
         cpp.CppScheduling.codegen_outer_loop_node = reads_only
         try:
@@ -1475,6 +1476,93 @@ def one_pass_per_row(blocks: bool):
         finally:
             cpp.CppScheduling._get_outer_loop_fusion_depth = depth_of
             cpp.CppScheduling.codegen_outer_loop_node = codegen_outer_loop
+
+
+@contextlib.contextmanager
+def masks_in_registers():
+    r"""
+    <a id="masks_in_registers"></a>
+
+    ### Choices made in mask registers
+
+    A loop over 8-bit state chooses between two values many times per element: the nearest code
+    of each moment [picks its decade's numbers](low_precision.html#nearest-code) with fourteen
+    `torch.where`s, or twelve, and decoding a code takes five to seven more. AVX-512 makes such a choice in
+    two instructions: a comparison writes a *mask register*, one bit per lane, and a blend reads
+    it. Inductor's vectors of 16 `float32` or `int32` numbers go through `at::vec`, whose
+    comparison spreads the mask into a vector of all-ones and zeros, and whose blend compares that
+    vector with all-ones to get the mask back: four instructions, two of which only move the mask
+    out of its register and into it again.
+
+    For the length of the compile, each comparison of two such vectors is remembered as the
+    AVX-512 comparison that makes its mask, with the predicate `at::vec` uses (ordered for `<`,
+    unordered for `!=`, as C++ compares), and a `torch.where` on it, or its conversion to
+    `int32`, is written as that comparison and one instruction that reads the mask,
+    `_mm512_mask_blend_*` or `_mm512_maskz_mov_epi32`. The vector that `at::vec` would make,
+    which then nothing reads, the C++ compiler drops. On a processor without AVX-512, or for
+    vectors of other types, Inductor's code stays. The same lanes are chosen, so the loop computes
+    the same bits; the 8-bit step took 0.80 of its time on 262,144 elements (see [what it
+    costs](low_precision.html#what-it-costs)).
+    """
+    from torch._inductor.codegen import cpp
+    from torch._inductor.cpu_vec_isa import pick_vec_isa
+    from torch._inductor.virtualized import V
+    overrides = cpp.CppVecOverrides
+    # Each comparison's predicate for `float32` vectors and for `int32` ones
+    predicates = {'lt': ('_CMP_LT_OQ', '_MM_CMPINT_LT'), 'le': ('_CMP_LE_OQ', '_MM_CMPINT_LE'),
+                  'gt': ('_CMP_GT_OQ', '_MM_CMPINT_NLE'), 'ge': ('_CMP_GE_OQ', '_MM_CMPINT_NLT'),
+                  'eq': ('_CMP_EQ_OQ', '_MM_CMPINT_EQ'), 'ne': ('_CMP_NEQ_UQ', '_MM_CMPINT_NE')}
+    # The intrinsics' suffix for each type, and which of the two predicates it takes
+    suffixes = {torch.float32: ('ps', 0), torch.int32: ('epi32', 1)}
+    # The mask of each comparison, by the expression Inductor wrote for it
+    masks = {}
+    saved = {name: vars(overrides)[name] for name in [*predicates, 'where', 'to_dtype']}
+    originals = {name: method.__func__ for name, method in saved.items()}
+
+    def in_one_register(*values):
+        return pick_vec_isa().bit_width() == 512 and all(
+            getattr(value, 'is_vec', False) and value.dtype in suffixes and V.kernel._get_num_vectors(value.dtype) == 1
+            for value in values)
+
+    def comparison(name):
+        def compare(x, y):
+            expression = originals[name](x, y)
+            if in_one_register(x, y) and x.dtype == y.dtype:
+                suffix, kind = suffixes[x.dtype]
+                masks[expression] = f'_mm512_cmp_{suffix}_mask({x}, {y}, {predicates[name][kind]})'
+            return expression
+        return compare
+
+    def mask_of(condition):
+        # The expression that made the variable `condition`, if it is a comparison remembered above
+        return next((masks.get(key) for key, value in V.kernel.cse._cache.items() if value is condition), None)
+
+    def where(condition, chosen, other):
+        mask = mask_of(condition)
+        if mask is None or not in_one_register(chosen, other) or chosen.dtype != other.dtype:
+            return originals['where'](condition, chosen, other)
+        vector = V.kernel._get_vec_type(chosen.dtype)
+        return f'{vector}(_mm512_mask_blend_{suffixes[chosen.dtype][0]}({mask}, {other}, {chosen}))'
+
+    def to_dtype(x, dtype, src_dtype=None, use_compute_types=True):
+        mask = mask_of(x) if dtype == torch.int32 and x.dtype == torch.bool else None
+        if mask is None or pick_vec_isa().bit_width() != 512 or V.kernel._get_num_vectors(dtype) != 1:
+            return originals['to_dtype'](x, dtype, src_dtype, use_compute_types)
+        # $1$ where the mask is set, $0$ elsewhere
+        value = V.kernel.cse.generate(
+            V.kernel.compute, f'at::vec::Vectorized<int32_t>(_mm512_maskz_mov_epi32({mask}, _mm512_set1_epi32(1)))')
+        value.update_on_args('to_dtype', (x, dtype), {'src_dtype': x.dtype})
+        return value
+
+    patches = {name: comparison(name) for name in predicates}
+    patches.update(where=where, to_dtype=to_dtype)
+    for name, function in patches.items():
+        setattr(overrides, name, staticmethod(function))
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(overrides, name, method)
 
 
 def vectors_key():

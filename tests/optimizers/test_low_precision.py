@@ -273,6 +273,22 @@ def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
         assert all(vars(owner).get(name, missing) is value for (owner, name), value in zip(places, before))
 
 
+def test_the_compiler_is_changed_only_while_an_8bit_loop_is_compiled():
+    from torch._inductor.codegen import cpp
+    from torch._inductor.codegen.common import KernelArgs
+    places = [(cpp.CppVecOverrides, name) for name in ('lt', 'le', 'gt', 'ge', 'eq', 'ne', 'where', 'to_dtype')]
+    places += [(cpp.CppScheduling, '_get_outer_loop_fusion_depth'), (cpp.CppScheduling, 'codegen_outer_loop_node'),
+               (cpp.CppKernel, 'load'), (KernelArgs, 'aliases')]
+    before = [vars(owner)[name] for owner, name in places]
+    with pytest.raises(RuntimeError, match='inside'):
+        with labml_opt.fast.one_pass_per_row(True):
+            assert all(vars(owner)[name] is not value for (owner, name), value in zip(places, before))
+            raise RuntimeError('inside')
+    assert all(vars(owner)[name] is value for (owner, name), value in zip(places, before))
+    with labml_opt.fast.one_pass_per_row(False):
+        assert all(vars(owner)[name] is value for (owner, name), value in zip(places, before))
+
+
 # 8-bit state: blockwise dynamic quantization
 
 def decode(pattern: int, bits: int) -> float:
