@@ -1,13 +1,14 @@
 """
 Our AdamW's compiled step on 8-bit state, as it is and as it was before the nearest code was
-computed, in one process.
+computed and its choices made in mask registers, in one process.
 
 * `before`: the loop of commit `a3ac130`: one pass per row, with the nearest code read from a
   table of 64-bit entries indexed by the top 16 bits of each value, one lane at a time. Its
   `NearestCode` and tables are that commit's `labml_opt/low_precision.py`, read with `git show`;
   the loop is compiled as it was then, without checks of the table positions, and called
   directly, with its tables passed in;
-* `now`: the page's code as it is: the nearest code computed, no table;
+* `now`: the page's code as it is: the nearest code computed, no table, and the loop's choices
+  made in mask registers;
 * torch's `AdamW(fused=True)` in float32, for scale.
 
 All take the same steps from the same values; the two 8-bit loops must leave the same codes,
@@ -75,9 +76,10 @@ class WithTables(fast.WithExtras):
 def with_tables(tables):
     """
     Compile a loop that reads `tables` as the fast path did at `BEFORE`: no check of a table
-    position, and the tables passed to the C++ function as extra arguments.
+    position, the tables passed to the C++ function as extra arguments, and the choices made as
+    `at::vec` makes them, not in mask registers.
     """
-    extra_argument = fast.extra_argument
+    extra_argument, masks_in_registers = fast.extra_argument, fast.masks_in_registers
 
     def table_or_scratch(arg, numel, unit):
         for k, table in enumerate(tables):
@@ -86,12 +88,12 @@ def with_tables(tables):
         return extra_argument(arg, numel, unit)
 
     WithTables.TABLES = tables
-    fast.extra_argument, fast.WithExtras = table_or_scratch, WithTables
+    fast.extra_argument, fast.WithExtras, fast.masks_in_registers = table_or_scratch, WithTables, contextlib.nullcontext
     try:
         with torch._inductor.config.patch(assert_indirect_indexing=False):
             yield
     finally:
-        fast.extra_argument, fast.WithExtras = extra_argument, WithTables.__bases__[0]
+        fast.extra_argument, fast.WithExtras, fast.masks_in_registers = extra_argument, WithTables.__bases__[0], masks_in_registers
 
 
 def main():
