@@ -235,7 +235,8 @@ $2^F$ and $F$ need no search either. The integer $c < 2^8$ is exact as a `float3
 $2^F (1 + f / 2^{23})$ with $2^F$ the power of two of its leading one: clearing its 23 fraction
 bits leaves $2^F$ itself (and $0$ for $c = 0$), and the 8 bits above them, its exponent field,
 are $F + 127$. [`magnitude_of`](#magnitude_of) computes that with two bitwise operations, then
-a product of powers of five and one division, all of which Inductor vectorizes; it took seven
+a product of powers of five ([`denominator_of`](#denominator_of)) and one division, all of which
+Inductor vectorizes; it took seven
 comparisons and additions for $F$ before, and an 8-bit step on 262,144 elements from the cache
 up to a sixth more time (see [what it costs](#benchmark)). `tests/optimizers/test_low_precision.py`
 checks every code, to the last bit, against the paper's formula evaluated in Python's `float64`.
@@ -511,7 +512,8 @@ floor, as the table shows it, ours can take no less than $\frac{12}{16} = 0.75$ 
 it measured at full speed, 0.75 and 0.76. By the same price the 8-bit step, which reads about 10
 bytes, could reach 0.63 of it.
 
-Our 8-bit step now takes 122 ms in that table, 4.3 times torch's fused step (4.8 and 3.8 times in
+Our 8-bit step took 122 ms in that table, measured before its codes were computed and its
+choices made in mask registers ([below](#codes-computed)), 4.3 times torch's fused step (4.8 and 3.8 times in
 the two runs before it): a seventh of torchao's 911 ms, but far from its floor, 0.57 of `float32`'s
 bytes. Before the changes below it took 167 ms, 6.5 times torch's step, in the same table of the
 run before (9.4 times at full memory speed, in one before that).
@@ -535,18 +537,19 @@ between the magnitude and its negative, and [whole blocks](#dequantize) are dequ
 going through the flat tensor; either way, Inductor stored the decoded $m_{t-1}$ in a buffer of
 the tensor's size, since it counted two uses of it.
 
-`python benchmarks/eight_bit_loop.py --large` times the step as it was, the page's code as it is
-now compiled by Inductor alone, and as it is compiled now, in one process, on 51.4M parameters
+`python benchmarks/eight_bit_loop.py --large`, as it was then (at commit `a3ac130`), timed the
+step as it was, the page's code as it was then compiled by Inductor alone, and as it was compiled
+in one pass per row, in one process, on 51.4M parameters
 (wall time on two threads, median of 7 interleaved rounds of 5 steps, load average 0.8 to 1.3),
 after checking that all three leave the same codes, scales and parameters, to the bit. The step
-took 359 ms before, 263 ms with the page's code as it is now but Inductor left to itself, and 124
+took 359 ms before, 263 ms with the page's code but Inductor left to itself, and 124
 ms in one pass per row, against 33.7 ms for torch's fused AdamW in `float32`: 3.6 times it, where
 it was 10.5 times. At the bandwidth of torch's step, the floor of 16.06 bytes per parameter would
 take 19 ms: the loop reaches 16% of it.
 
 What is left is arithmetic. On a tensor of 262,144 elements, which fits in the cache
 (`python benchmarks/eight_bit_loop.py`: CPU time on one thread, median of 11 interleaved rounds
-of 20 steps), the step took 1.70 ms before, 1.31 ms with the page's code as it is now but
+of 20 steps), the step took 1.70 ms before, 1.31 ms with the page's code but
 Inductor left to itself, and 1.25 ms in one pass per row, which also reads [the numbers of the
 step once](fast.html#numbers_read_once), before its loops; torch's fused AdamW took 0.169 ms, 7.4
 times less. Of what the page's code saves, [the decoding by the exponent](#decoding) took 0.19 to
@@ -554,8 +557,8 @@ times less. Of what the page's code saves, [the decoding by the exponent](#decod
 one after the other in runs of their own.
 Measured before, each part compiled on its own on the same 262,144 elements: decoding by a table
 read 0.47 ms, by the arithmetic of the comparisons 0.45 ms; the nearest code by the two table
-reads 0.46 to 0.49 ms, by the arithmetic [above](#nearest-code) 0.94 to 1.10 ms, which is why its
-table stays.
+reads 0.46 to 0.49 ms, by arithmetic in `float64` 0.94 to 1.10 ms, which is why the table
+stayed then.
 The two decodings and two nearest codes of an element added up to about as much as the whole
 loop: the codes are nearly all of an 8-bit step. Without them (an experiment, not in the code:
 old codes read as $\frac{j}{255}$, new ones a multiplication) the loop took 0.4 ms. At 50M on
@@ -563,7 +566,7 @@ two threads the step now takes about as long as its CPU time on one thread from 
 predicts (1.25 ms for 262,144 elements, 122 ms for 51.4M on two): memory is no longer what it
 waits for.
 
-Two more changes were measured and left out, since neither helped. Inductor reads a table with
+Two more changes to the table read were measured and left out, since neither helped. Inductor reads a table with
 16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
 and `_epi32`, one instruction for the 16 lanes) made the step slower, 1.68 ms against 1.62 ms
 (with the decoding by comparisons and two tables per map), on this processor, whose gathers are
@@ -575,8 +578,8 @@ And reading the bits of a `float32` as an integer in registers, as [loops over
 changed nothing measurable (1.331 against 1.336 ms).
 
 The loop is called directly, as every other loop is ([calling the loop](fast.html#direct_call)):
-Inductor hands the C++ function the nearest-code tables, which it copies, and buffers it allocates
-on every call, and the direct call now supplies both. So a process with a warm cache loads the
+Inductor hands the C++ function buffers it allocates on every call (and, while the nearest code
+was read from tables, the tables, which it copied), and the direct call supplies them. So a process with a warm cache loads the
 saved loop without importing Inductor: the first step of a warm process took 0.68 s, against
 2.0 s before, and a group whose parameters all took their plans takes [the steady
 step](fast.html#steady).
@@ -693,16 +696,23 @@ def as_blocks(flat: torch.Tensor) -> torch.Tensor:
     return flat.view(-1, BLOCK)
 
 
-def power_of_five(exponent: torch.Tensor) -> torch.Tensor:
+def denominator_of(fraction_bits: torch.Tensor, bits: int) -> torch.Tensor:
     r"""
-    $5^n$ for `int32` $n$ from $0$ to $8$, all the maps need, as `float32`: the product of
-    $5^{2^i}$ over the bits $i$ of $n$, an integer below $2^{24}$ and so exact.
+    <a id="denominator_of"></a>
+
+    $2^{\text{bits}} \, 5^{\text{bits} - F}$ for `int32` $F$ from $0$ to $\text{bits} - 1$, as
+    `float32`: $2^{\text{bits}} \cdot 5 \cdot 5^n$ with $n = \text{bits} - 1 - F$ from $0$ to $7$, and
+    $5^n$ the product of $5^{2^i}$ over the three bits $i$ of $n$. The first choice carries the
+    constant factor $2^{\text{bits}} \cdot 5$ along, so three choices and two products make it,
+    where the product over the four bits of $\text{bits} - F$, and $2^{\text{bits}}$ after it,
+    took four choices and four products (an 8-bit step on 262,144 elements from the cache then
+    took 2% more time). Each product is a power of two
+    times an odd integer below $5^8 < 2^{24}$, and so exact.
     """
-    one = torch.ones_like(exponent, dtype=torch.float32)
-    power = torch.where((exponent & 1) > 0, 5., one)
-    power = power * torch.where((exponent & 2) > 0, 25., one)
-    power = power * torch.where((exponent & 4) > 0, 625., one)
-    return power * torch.where((exponent & 8) > 0, 390625., one)
+    n = (bits - 1) - fraction_bits
+    power = torch.where((n & 1) > 0, (1 << bits) * 25., (1 << bits) * 5.)
+    power = power * torch.where((n & 2) > 0, 25., 1.)
+    return power * torch.where((n & 4) > 0, 625., 1.)
 
 
 def magnitude_of(pattern: torch.Tensor, bits: int) -> torch.Tensor:
@@ -722,7 +732,7 @@ def magnitude_of(pattern: torch.Tensor, bits: int) -> torch.Tensor:
     # $\frac{9 (c + 1) - 8 \cdot 2^F}{2^{\text{bits}} \, 5^{\text{bits} - F}}$, a division of two
     # integers that `float32` holds exactly, so rounded once; and $0$ for $c = 0$
     numerator = 9 * (value + 1) - 8 * top
-    denominator = (1 << bits) * power_of_five(bits - fraction_bits)
+    denominator = denominator_of(fraction_bits, bits)
     return torch.where(pattern > 0, numerator / denominator, 0.)
 
 
