@@ -315,7 +315,8 @@ checked against the table on every `float32` from $-1$ to $1$, with no differenc
 
 Computed before, with $j$ and the comparison in `float64`, it took twice as long as the table
 read. In `float32`, with the decade chosen by comparisons, an 8-bit step takes 0.93 of the time it
-took with the table (see [what it costs](#benchmark)).
+took with the table, and 0.75 once the loop makes its choices [in mask
+registers](fast.html#masks_in_registers) (see [what it costs](#codes-computed)).
 
 Rounding to nearest is what the paper does, and it has the lost update of `bfloat16`, worse. $v_t$
 changes by $(1 - \beta_2)(g_t^2 - v_{t-1})$, a thousandth of the distance, and a change of less than
@@ -576,6 +577,47 @@ keep a change to the compiler for.
 And reading the bits of a `float32` as an integer in registers, as [loops over
 `bfloat16`](fast.html#bfloat16_vectors) do, where Inductor goes through memory lane by lane,
 changed nothing measurable (1.331 against 1.336 ms).
+
+<a id="codes-computed"></a>
+
+Then the codes themselves. `python benchmarks/eight_bit_loop.py` now times the loop of commit
+`a3ac130`, with its table, compiled and called as it was then, against the loop as it is, in one
+process, after checking that both leave the same codes, scales and parameters, to the bit. On
+262,144 elements (CPU time on one thread, median of 11 interleaved rounds of 20 steps, medians of
+the paired ratios):
+
+* [the nearest code computed](#nearest-code), without the table, took the step from 1.244 ms to
+  1.166 ms, 0.93 of it (load average about 1);
+* [the choices in mask registers](fast.html#masks_in_registers) took it further, to 0.973 ms
+  against 1.311 ms for the loop with the table, 0.75 of it (with another process busy on the
+  second core, load average 3). On the loop with the table alone they saved 13%, and on the
+  computed one 20%, which makes twelve or fourteen choices per moment where the table read made
+  none;
+* [the denominator of a code](#denominator_of) from three choices and two products, where it
+  took four and four, saved 2.2% and 2.5% more in two runs of their own;
+
+all three together: 0.895 ms against 1.181 ms, 0.76 of the time with the table (load average 3.0
+to 3.2, two processes of other work on the two cores), and 5.5 times torch's fused AdamW, where
+the loop with the table took 7.2 times. At 50M (`--large`: wall time on two threads, median of 7
+interleaved rounds of 5 steps, load average 3.0 to 3.2, our process raised above the others) the
+step took 84.4 ms
+against 114.2 ms with the table, 0.73 of it; torch's fused step took 17.4 ms, with the memory at
+full speed: 4.9 times it, where the loop with the table took 6.6 times.
+
+Where the time goes now, in a profile of the loop on one thread from the cache (`perf`): the
+instructions just after a division or the square root hold 28% of its samples, 19% after the
+four divisions of the two nearest codes. There are nine divisions and a square root for every
+16 elements: for each moment one to normalize it by its block's scale, one to decode its old
+code and two for the new one, and one in the update. Each is rounded once, as the page's code
+is, and none can be a multiplication by a reciprocal without changing bits (`torch.compile` on
+a CPU writes no fused multiply-add, with which a remainder could correct it). They wait on each
+other too: the new moment, its normalization, the decade, $j$ and its two codes form one chain
+with three divisions in it for each vector. Our reading is that those chains set the pace more
+than the number of divisions does: the three loops over a row take about 240 instructions for
+16 elements, too many for the processor to run far ahead into the next 16 while one chain waits.
+And Inductor stores about ten vectors for every 16 elements into the loop's buffers of one row
+that nothing loads: values that it keeps because several parts of the step use them, which only
+the loop that made them reads, from registers. We have not measured what they cost.
 
 The loop is called directly, as every other loop is ([calling the loop](fast.html#direct_call)):
 Inductor hands the C++ function buffers it allocates on every call (and, while the nearest code
