@@ -7,8 +7,8 @@ computed and its choices made in mask registers, in one process.
   `NearestCode` and tables are that commit's `labml_opt/low_precision.py`, read with `git show`;
   the loop is compiled as it was then, without checks of the table positions, and called
   directly, with its tables passed in;
-* `now`: the page's code as it is: the nearest code computed, no table, and the loop's choices
-  made in mask registers;
+* `now`: the page's code as it is: the nearest code computed, no table, the denominator of a
+  decoded code from three choices, and the loop's choices made in mask registers;
 * torch's `AdamW(fused=True)` in float32, for scale.
 
 All take the same steps from the same values; the two 8-bit loops must leave the same codes,

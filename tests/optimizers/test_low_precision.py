@@ -345,8 +345,10 @@ def test_the_nearest_code_is_the_one_a_brute_force_search_finds(signed):
     q = code_map(signed).double()
     midpoints = (q[1:] + q[:-1]) / 2
     # Every float32 within 3 ulps of each midpoint (rounded down and up, so the midpoints that
-    # float32 holds are tested on, below and above them) and of each code, the values at and
-    # beside the edges of every bucket of 16 bits, and random values over nine decades; of both signs
+    # float32 holds are tested on, below and above them) and of each code (the ends of each decade
+    # among them, where the line of one decade meets the next), the values at and beside every
+    # multiple of 2^16 in the bits of a float32 (every power of two among them), and random values
+    # over nine decades; of both signs
     steps = torch.arange(-3, 4, dtype=torch.int32)
     down = torch.where(midpoints.float().double() > midpoints, torch.nextafter(midpoints.float(), torch.tensor(0.)),
                        midpoints.float())
