@@ -602,7 +602,10 @@ the loop with the table took 7.2 times. At 50M (`--large`: wall time on two thre
 interleaved rounds of 5 steps, load average 3.0 to 3.2, our process raised above the others) the
 step took 84.4 ms
 against 114.2 ms with the table, 0.73 of it; torch's fused step took 17.4 ms, with the memory at
-full speed: 4.9 times it, where the loop with the table took 6.6 times.
+full speed: 4.9 times it, where the loop with the table took 6.6 times. In a second run, with the
+memory slower (torch's step 26.0 ms, load average 1.9 to 2.2), 98.0 ms against 120.5 ms, 0.81
+of it, and 3.8 times torch's step, where the loop with the table took 4.7 times. (The cache run
+just after it: 0.936 ms against 1.251 ms, 0.76 again.)
 
 Where the time goes now, in a profile of the loop on one thread from the cache (`perf`): the
 instructions just after a division or the square root hold 28% of its samples, 19% after the
