@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import weakref
 from typing import Any, Callable, Dict, List
@@ -248,6 +249,9 @@ def test_an_8bit_loop_is_one_pass_per_row_with_local_buffers(cache):
         assert source.count('x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L)') == 1
         assert 'std::make_unique<float []>(256L)' in source
         assert '<static_cast<int64_t>(256L*ks0)' not in source
+        # Each buffer of one row that is written is read, by a later loop over the row
+        stored = set(re.findall(r'\.store\((local_buffer_data_\d+)', source))
+        assert stored and stored == set(re.findall(r'loadu\((local_buffer_data_\d+)', source))
         # The numbers of the step read once, before the loops, not at index 0 in them
         assert '[static_cast<int64_t>(0L)]' not in source and '_value = ' in source
         if torch.backends.cpu.get_cpu_capability() == 'AVX512':

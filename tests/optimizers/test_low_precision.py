@@ -276,9 +276,10 @@ def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
 def test_the_compiler_is_changed_only_while_an_8bit_loop_is_compiled():
     from torch._inductor.codegen import cpp
     from torch._inductor.codegen.common import KernelArgs
+    from torch._inductor.codegen.cpp_utils import LocalizeBufferHandler
     places = [(cpp.CppVecOverrides, name) for name in ('lt', 'le', 'gt', 'ge', 'eq', 'ne', 'where', 'to_dtype')]
     places += [(cpp.CppScheduling, '_get_outer_loop_fusion_depth'), (cpp.CppScheduling, 'codegen_outer_loop_node'),
-               (cpp.CppKernel, 'load'), (KernelArgs, 'aliases')]
+               (cpp.CppKernel, 'load'), (KernelArgs, 'aliases'), (LocalizeBufferHandler, 'store')]
     before = [vars(owner)[name] for owner, name in places]
     with pytest.raises(RuntimeError, match='inside'):
         with labml_opt.fast.one_pass_per_row(True):
