@@ -1059,8 +1059,8 @@ def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
     <a id="extra_argument"></a>
 
     What an argument of the C++ loop that is none of the inputs is, as a list that JSON can
-    save: `['scratch', dtype, sizes]` for a tensor that the compiled graph makes on every call, of `sizes` where a negative size $-f$ means $f$ times
-    the loop's length: a 0-d sum that the loop returns or keeps before rounding it, or, in a
+    save: `['scratch', dtype, sizes]` for a tensor that the compiled graph makes on every call,
+    of `sizes` where a negative size $-f$ means $f$ times the loop's length: a 0-d sum that the loop returns or keeps before rounding it, or, in a
     loop over blocks, a value that Inductor keeps between the maximum over the block and the codes
     in a buffer of the tensor's size (the loops of this library's optimizers keep them in buffers of
     one row, [inside the loop](#one_pass_per_row)). `None` for anything else.
@@ -1089,8 +1089,8 @@ def whole_plan(plan: List[Any], extras: List[list]) -> bool:
 class WithExtras:
     """
     A C++ loop that takes extra arguments: called with `None` in their places, it fills them
-    in, a new scratch tensor on every call (as the compiled graph makes them), sized by the length in the slot of `-1`, one for each extra however many slots
-    take it. Returns the extras, in the order of `extras`, so that the sums a loop returns come first.
+    in, a new scratch tensor on every call (as the compiled graph makes them), sized by the
+    length in the slot of `-1`, one for each extra however many slots take it. Returns the extras, in the order of `extras`, so that the sums a loop returns come first.
     """
 
     def __init__(self, function: Callable, plan: List[int], extras: List[list]):
@@ -1516,8 +1516,8 @@ def masks_in_registers():
 
     A loop over 8-bit state chooses between two values many times per element: the nearest code
     of each moment [picks its decade's numbers](low_precision.html#nearest-code) with fourteen
-    `torch.where`s, or twelve, and decoding a code takes five to seven more. AVX-512 makes such a choice in
-    two instructions: a comparison writes a *mask register*, one bit per lane, and a blend reads
+    `torch.where`s, or twelve, and decoding a code takes five to seven more. AVX-512 makes such a
+    choice in two instructions: a comparison writes a *mask register*, one bit per lane, and a blend reads
     it. Inductor's vectors of 16 `float32` or `int32` numbers go through `at::vec`, whose
     comparison spreads the mask into a vector of all-ones and zeros, and whose blend compares that
     vector with all-ones to get the mask back: four instructions, two of which only move the mask

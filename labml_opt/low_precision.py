@@ -292,8 +292,8 @@ What that takes:
   outside it, and the line gives that one a wrong value, but only where the comparison does
   not depend on it: $j + 1 = 2^{F+1}$ only when $|x| \le 10^{-E} = p_j$, below any $\mu_j$
   whatever $p_{j+1} > p_j$; and $j = 2^F - 2$ only when $|x| > 10^{-E-1} = p_{j+1}$, above
-  any $\mu_j$ whatever $p_j < p_{j+1}$. The same holds past the ends of the map: $j = 2^{\text{bits}} - 1$,
-  the last code, only at $|x| = 1$, and $j = -1$ only for $|x|$ near $0 = p_{j+1}$ (and above
+  any $\mu_j$ whatever $p_j < p_{j+1}$. The same holds past the ends of the map:
+  $j = 2^{\text{bits}} - 1$, the last code, only at $|x| = 1$, and $j = -1$ only for $|x|$ near $0 = p_{j+1}$ (and above
   the $p_j$ that the line gives, which is negative), so $j$ needs no clamping.
 * **The comparison, exact.** $|x| > \mu_j$ is $2|x| > p_j + p_{j+1}$. The sum of two `float32`
   values may need one bit more than `float32` has (it did for about 70 of the midpoints of each
@@ -514,8 +514,8 @@ it measured at full speed, 0.75 and 0.76. By the same price the 8-bit step, whic
 bytes, could reach 0.63 of it.
 
 Our 8-bit step took 122 ms in that table, measured before its codes were computed and its
-choices made in mask registers ([below](#codes-computed)), 4.3 times torch's fused step (4.8 and 3.8 times in
-the two runs before it): a seventh of torchao's 911 ms, but far from its floor, 0.57 of `float32`'s
+choices made in mask registers ([below](#codes-computed)), 4.3 times torch's fused step (4.8 and
+3.8 times in the two runs before it): a seventh of torchao's 911 ms, but far from its floor, 0.57 of `float32`'s
 bytes. Before the changes below it took 167 ms, 6.5 times torch's step, in the same table of the
 run before (9.4 times at full memory speed, in one before that).
 
@@ -567,8 +567,8 @@ two threads the step now takes about as long as its CPU time on one thread from 
 predicts (1.25 ms for 262,144 elements, 122 ms for 51.4M on two): memory is no longer what it
 waits for.
 
-Two more changes to the table read were measured and left out, since neither helped. Inductor reads a table with
-16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
+Two more changes to the table read were measured and left out, since neither helped. Inductor
+reads a table with 16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
 and `_epi32`, one instruction for the 16 lanes) made the step slower, 1.68 ms against 1.62 ms
 (with the decoding by comparisons and two tables per map), on this processor, whose gathers are
 no faster than the loads; with one 64-bit entry per bucket, two gathers of 8 lanes
@@ -633,8 +633,8 @@ loop reaches 18% of it, from 13%.
 
 The loop is called directly, as every other loop is ([calling the loop](fast.html#direct_call)):
 Inductor hands the C++ function buffers it allocates on every call (and, while the nearest code
-was read from tables, the tables, which it copied), and the direct call supplies them. So a process with a warm cache loads the
-saved loop without importing Inductor: the first step of a warm process took 0.68 s, against
+was read from tables, the tables, which it copied), and the direct call supplies them. So a
+process with a warm cache loads the saved loop without importing Inductor: the first step of a warm process took 0.68 s, against
 2.0 s before, and a group whose parameters all took their plans takes [the steady
 step](fast.html#steady).
 
