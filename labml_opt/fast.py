@@ -690,7 +690,7 @@ class Kernel:
     * `plan` says what to pass to Inductor's C++ function, in its order: an index into the
       inputs (the parameter, its gradient, the state tensors and the numbers), `-1` for the
       length of the tensors, or `-2 - k` for the `k`th of `extras` (see
-      [`extra_argument`](#extra_argument): the sums it returns, then Inductor's own tables and
+      [`extra_argument`](#extra_argument): the sums it returns, then Inductor's own
       tensors); `function` is then that C++ function, called directly.
       Without a plan, `function` is the compiled graph as Inductor returns it.
     """
@@ -930,13 +930,10 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
         # Inductor would check the size and strides of every input on every call; `CompiledStep`
         # has checked that they are flat and contiguous. `vec_isa_ok` skips Inductor's probe of
         # which vector instructions work, a second of subprocesses in every new process; the
-        # instructions it picks are those `/proc/cpuinfo` lists. The only tables a step reads from
-        # are the [nearest-code tables](low_precision.html#NearestCode) of 8-bit state, at positions that are
-        # in range by construction, so no position is checked (a quarter of an 8-bit step's time).
+        # instructions it picks are those `/proc/cpuinfo` lists.
         function = torch._inductor.standalone_compile(
             graph, stand_ins + scalars, dynamic_shapes='from_graph',
-            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, 'assert_indirect_indexing': False,
-                                        **settings}})
+            options={'config_patches': {'size_asserts': False, 'cpp.vec_isa_ok': True, **settings}})
     kernel = Kernel(function, count, unit=unit)
     direct = direct_call(kernel, stand_ins)
     if direct is not None:
@@ -995,7 +992,7 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
     Run the compiled graph once on probe tensors of an odd length, with Inductor's C++ functions
     wrapped to record their arguments, and map each argument back to an input by its memory, or
     to the length, or, for a loop over 8-bit state, to an [extra argument](#extra_argument): a
-    table of the nearest codes or a scratch buffer. Then check the plan: the direct call on one
+    scratch buffer. Then check the plan: the direct call on one
     copy of random inputs must give exactly what the graph gives on another. Anything else
     returns `None`, and the graph is used.
     """
@@ -1036,8 +1033,8 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
         if isinstance(arg, torch.Tensor):
             index = where.get((arg.data_ptr(), arg.dtype))
             if index is None:
-                # A 0-d tensor of Inductor's own, such as a sum before it is rounded, or a table or
-                # a buffer of a loop over blocks; any other loop stays with the graph
+                # A 0-d tensor of Inductor's own, such as a sum before it is rounded, or a
+                # buffer of a loop over blocks; any other loop stays with the graph
                 extra = extra_argument(arg, numel, kernel.unit) if kernel.unit > 1 or arg.dim() == 0 else None
                 if extra is None:
                     return None
@@ -1062,17 +1059,12 @@ def extra_argument(arg: torch.Tensor, numel: int, unit: int) -> Optional[list]:
     <a id="extra_argument"></a>
 
     What an argument of the C++ loop that is none of the inputs is, as a list that JSON can
-    save: `['table', k]` for the `k`th of the [constant tables](low_precision.html#NearestCode)
-    of 8-bit state, which Inductor copies; or `['scratch', dtype, sizes]` for a tensor that the
-    compiled graph makes on every call, of `sizes` where a negative size $-f$ means $f$ times
-    the loop's length: a 0-d sum that the loop returns or keeps before rounding it, or, in a
+    save: `['scratch', dtype, sizes]` for a tensor that the compiled graph makes on every call,
+    of `sizes` where a negative size $-f$ means $f$ times the loop's length: a 0-d sum that the loop returns or keeps before rounding it, or, in a
     loop over blocks, a value that Inductor keeps between the maximum over the block and the codes
     in a buffer of the tensor's size (the loops of this library's optimizers keep them in buffers of
     one row, [inside the loop](#one_pass_per_row)). `None` for anything else.
     """
-    for k, table in enumerate(low_precision.TABLES):
-        if arg.dtype == table.dtype and arg.shape == table.shape and torch.equal(arg, table):
-            return ['table', k]
     sizes = []
     for size in arg.shape:
         if size % numel == 0 and size // numel in (1, unit):
@@ -1097,25 +1089,22 @@ def whole_plan(plan: List[Any], extras: List[list]) -> bool:
 class WithExtras:
     """
     A C++ loop that takes extra arguments: called with `None` in their places, it fills them
-    in, the tables once and for all, a new scratch tensor on every call (as the compiled graph
-    makes them), sized by the length in the slot of `-1`, one for each extra however many slots
-    take it. Returns the extras, in the order of `extras`, so that the sums a loop returns come first.
+    in, a new scratch tensor on every call (as the compiled graph makes them), sized by the
+    length in the slot of `-1`, one for each extra however many slots take it. Returns the extras, in the order of `extras`, so that the sums a loop returns come first.
     """
 
     def __init__(self, function: Callable, plan: List[int], extras: List[list]):
         self.function = function
         self.length = plan.index(-1)
-        # A table itself, or the dtype and sizes of a tensor to make
-        self.extras = [low_precision.TABLES[extra[1]] if extra[0] == 'table' else (getattr(torch, extra[1]), extra[2])
-                       for extra in extras]
+        # The dtype and sizes of each tensor to make
+        self.extras = [(getattr(torch, extra[1]), extra[2]) for extra in extras]
         self.slots = [(slot, -2 - i) for slot, i in enumerate(plan) if i <= -2]
 
     def __call__(self, *args) -> List[torch.Tensor]:
         args = list(args)
         length = args[self.length]
-        made = [extra if isinstance(extra, torch.Tensor) else
-                torch.empty([-size * length if size < 0 else size for size in extra[1]], dtype=extra[0])
-                for extra in self.extras]
+        made = [torch.empty([-size * length if size < 0 else size for size in sizes], dtype=dtype)
+                for dtype, sizes in self.extras]
         for slot, k in self.slots:
             args[slot] = made[k]
         self.function(*args)
@@ -1154,11 +1143,9 @@ class SavedKernels:
             with open(self.plan) as file:
                 saved = json.load(file)
             plan, extras = saved['plan'], saved['extras']
-            # Each extra is a table we hold or a tensor to make of a dtype and integer sizes: a
-            # file can name nothing else
+            # Each extra is a tensor to make of a dtype and integer sizes: a file can name nothing else
             if not (isinstance(plan, list) and whole_plan(plan, extras) and
-                    all(extra[0] == 'table' and extra[1] in range(len(low_precision.TABLES)) or
-                        extra[0] == 'scratch' and isinstance(getattr(torch, extra[1], None), torch.dtype) and
+                    all(extra[0] == 'scratch' and isinstance(getattr(torch, extra[1], None), torch.dtype) and
                         all(isinstance(size, int) for size in extra[2]) for extra in extras)):
                 return None
             # Inductor's C++ functions find the data of a tensor through this address
@@ -1446,17 +1433,25 @@ def one_pass_per_row(blocks: bool):
     compares the loops before it writes them, give up the fusion of all of them. And a value is
     kept in a local buffer when every loop that *reads* it is in the fused loop: Inductor counted
     among a value's users the loops that overwrite the codes and scales it was computed from, which
-    must only run after it, and are not reads of it. The numbers of the step are [read
-    once](#numbers_read_once), before the loop, too. What the loop computes is unchanged, to the
-    bit; `tests/optimizers/test_compiled.py` checks both and looks for the local buffers in the
-    C++. See [what it costs](low_precision.html#what-it-costs) for the time it saves.
+    must only run after it, and are not reads of it. A value kept so that only the loop over the
+    row's elements that computes it reads (Inductor keeps a value that several parts of the step
+    use, such as $|x|$ in [the nearest code](low_precision.html#nearest-code)) is read there from
+    the register that holds it, and its store into the buffer, which nothing loads, is dropped:
+    about ten stores for every 16 elements, 3% of the 8-bit step. The numbers of the step are [read
+    once](#numbers_read_once), before the loop, and its choices are made [in mask
+    registers](#masks_in_registers), too. What the loop computes is unchanged, to the bit;
+    `tests/optimizers/test_compiled.py` checks that and looks for the local buffers and the masks
+    in the C++. See [what it costs](low_precision.html#what-it-costs) for the time it saves.
     """
     if not blocks:
         yield
         return
     from torch._inductor.codegen import cpp
+    from torch._inductor.codegen.cpp_utils import LocalizeBufferHandler
+    from torch._inductor.virtualized import V
     depth_of = cpp.CppScheduling._get_outer_loop_fusion_depth
     codegen_outer_loop = cpp.CppScheduling.codegen_outer_loop_node
+    localized_store = LocalizeBufferHandler.store
 
     def loop_depth(node):
         # How many loops the node runs in: those of its elements and of what it reduces over
@@ -1469,25 +1464,135 @@ def one_pass_per_row(blocks: bool):
                  for part in (node.get_outer_nodes() if isinstance(node, cpp.OuterLoopFusedSchedulerNode) else [node])]
         return depth if all(loop_depth(part) == depth + 1 for part in parts) else 0
 
+    # The values that only the loop over a row's elements that computes them reads
+    unread = set()
+
     def reads_only(scheduling, node):
         # A user that is only ordered after the value ("weak") does not read it
         kept = [(buffer, buffer.users) for part in node.get_nodes() for buffer in part.get_outputs()]
         for buffer, users in kept:
             buffer.users = [user for user in users if not user.is_weak]
+        for loop in node.get_outer_nodes():
+            names = {part.get_name() for part in loop.get_nodes()}
+            unread.update(buffer.get_name() for part in loop.get_nodes() for buffer in part.get_outputs()
+                          if buffer.users and all(user.get_name() in names for user in buffer.users))
         try:
             return codegen_outer_loop(scheduling, node)
         finally:
+            unread.clear()
             for buffer, users in kept:
                 buffer.users = users
 
-    with numbers_read_once():
+    def store_if_read(handler, name, index, value, mode=None):
+        # A value in a local buffer that only its own loop reads is read from the register that
+        # holds it (Inductor's cache of stored values): its store is dropped
+        # (and a store made while Inductor only analyses the loop, with no kernel to write to, is kept)
+        lines = getattr(getattr(V.kernel, 'stores', None), '_lines', None)
+        if name not in unread or name not in handler.global_to_local or lines is None:
+            return localized_store(handler, name, index, value, mode)
+        written = len(lines)
+        stored = localized_store(handler, name, index, value, mode)
+        del lines[written:]
+        return stored
+
+    with numbers_read_once(), masks_in_registers():
         cpp.CppScheduling._get_outer_loop_fusion_depth = rows_only
         cpp.CppScheduling.codegen_outer_loop_node = reads_only
+        LocalizeBufferHandler.store = store_if_read
         try:
             yield
         finally:
             cpp.CppScheduling._get_outer_loop_fusion_depth = depth_of
             cpp.CppScheduling.codegen_outer_loop_node = codegen_outer_loop
+            LocalizeBufferHandler.store = localized_store
+
+
+@contextlib.contextmanager
+def masks_in_registers():
+    r"""
+    <a id="masks_in_registers"></a>
+
+    ### Choices made in mask registers
+
+    A loop over 8-bit state chooses between two values many times per element: the nearest code
+    of each moment [picks its decade's numbers](low_precision.html#nearest-code) with fourteen
+    `torch.where`s, or twelve, and decoding a code takes five to seven more. AVX-512 makes such a
+    choice in two instructions: a comparison writes a *mask register*, one bit per lane, and a blend reads
+    it. Inductor's vectors of 16 `float32` or `int32` numbers go through `at::vec`, whose
+    comparison spreads the mask into a vector of all-ones and zeros, and whose blend compares that
+    vector with all-ones to get the mask back: four instructions, two of which only move the mask
+    out of its register and into it again.
+
+    For the length of the compile, each comparison of two such vectors is remembered as the
+    AVX-512 comparison that makes its mask, with the predicate `at::vec` uses (ordered for `<`,
+    unordered for `!=`, as C++ compares), and a `torch.where` on it, or its conversion to
+    `int32`, is written as that comparison and one instruction that reads the mask,
+    `_mm512_mask_blend_*` or `_mm512_maskz_mov_epi32`. The vector that `at::vec` would make,
+    which then nothing reads, the C++ compiler drops. On a processor without AVX-512, or for
+    vectors of other types, Inductor's code stays. The same lanes are chosen, so the loop computes
+    the same bits; the 8-bit step on 262,144 elements took 0.80 to 0.82 of its time with the
+    nearest code computed, and 0.87 with it read from a table (see [what it
+    costs](low_precision.html#codes-computed)).
+    """
+    from torch._inductor.codegen import cpp
+    from torch._inductor.cpu_vec_isa import pick_vec_isa
+    from torch._inductor.virtualized import V
+    overrides = cpp.CppVecOverrides
+    # Each comparison's predicate for `float32` vectors and for `int32` ones
+    predicates = {'lt': ('_CMP_LT_OQ', '_MM_CMPINT_LT'), 'le': ('_CMP_LE_OQ', '_MM_CMPINT_LE'),
+                  'gt': ('_CMP_GT_OQ', '_MM_CMPINT_NLE'), 'ge': ('_CMP_GE_OQ', '_MM_CMPINT_NLT'),
+                  'eq': ('_CMP_EQ_OQ', '_MM_CMPINT_EQ'), 'ne': ('_CMP_NEQ_UQ', '_MM_CMPINT_NE')}
+    # The intrinsics' suffix for each type, and which of the two predicates it takes
+    suffixes = {torch.float32: ('ps', 0), torch.int32: ('epi32', 1)}
+    # The mask of each comparison, by the expression Inductor wrote for it
+    masks = {}
+    saved = {name: vars(overrides)[name] for name in [*predicates, 'where', 'to_dtype']}
+    originals = {name: method.__func__ for name, method in saved.items()}
+
+    def in_one_register(*values):
+        return pick_vec_isa().bit_width() == 512 and all(
+            getattr(value, 'is_vec', False) and value.dtype in suffixes and V.kernel._get_num_vectors(value.dtype) == 1
+            for value in values)
+
+    def comparison(name):
+        def compare(x, y):
+            expression = originals[name](x, y)
+            if in_one_register(x, y) and x.dtype == y.dtype:
+                suffix, kind = suffixes[x.dtype]
+                masks[expression] = f'_mm512_cmp_{suffix}_mask({x}, {y}, {predicates[name][kind]})'
+            return expression
+        return compare
+
+    def mask_of(condition):
+        # The expression that made the variable `condition`, if it is a comparison remembered above
+        return next((masks.get(key) for key, value in V.kernel.cse._cache.items() if value is condition), None)
+
+    def where(condition, chosen, other):
+        mask = mask_of(condition)
+        if mask is None or not in_one_register(chosen, other) or chosen.dtype != other.dtype:
+            return originals['where'](condition, chosen, other)
+        vector = V.kernel._get_vec_type(chosen.dtype)
+        return f'{vector}(_mm512_mask_blend_{suffixes[chosen.dtype][0]}({mask}, {other}, {chosen}))'
+
+    def to_dtype(x, dtype, src_dtype=None, use_compute_types=True):
+        mask = mask_of(x) if dtype == torch.int32 and x.dtype == torch.bool else None
+        if mask is None or pick_vec_isa().bit_width() != 512 or V.kernel._get_num_vectors(dtype) != 1:
+            return originals['to_dtype'](x, dtype, src_dtype, use_compute_types)
+        # $1$ where the mask is set, $0$ elsewhere
+        value = V.kernel.cse.generate(
+            V.kernel.compute, f'at::vec::Vectorized<int32_t>(_mm512_maskz_mov_epi32({mask}, _mm512_set1_epi32(1)))')
+        value.update_on_args('to_dtype', (x, dtype), {'src_dtype': x.dtype})
+        return value
+
+    patches = {name: comparison(name) for name in predicates}
+    patches.update(where=where, to_dtype=to_dtype)
+    for name, function in patches.items():
+        setattr(overrides, name, staticmethod(function))
+    try:
+        yield
+    finally:
+        for name, method in saved.items():
+            setattr(overrides, name, method)
 
 
 def vectors_key():

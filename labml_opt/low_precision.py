@@ -275,7 +275,8 @@ $2^F$ and $F$ need no search either. The integer $c < 2^8$ is exact as a `float3
 $2^F (1 + f / 2^{23})$ with $2^F$ the power of two of its leading one: clearing its 23 fraction
 bits leaves $2^F$ itself (and $0$ for $c = 0$), and the 8 bits above them, its exponent field,
 are $F + 127$. [`magnitude_of`](#magnitude_of) computes that with two bitwise operations, then
-a product of powers of five and one division, all of which Inductor vectorizes; it took seven
+a product of powers of five ([`denominator_of`](#denominator_of)) and one division, all of which
+Inductor vectorizes; it took seven
 comparisons and additions for $F$ before, and an 8-bit step on 262,144 elements from the cache
 up to a sixth more time (see [what it costs](#benchmark)). `tests/optimizers/test_low_precision.py`
 checks every code, to the last bit, against the paper's formula evaluated in Python's `float64`.
@@ -289,50 +290,73 @@ half of $m_t$'s), and the midpoints between neighbours
 
 $$\mu_j = \frac{p_j + p_{j+1}}{2}$$
 
-exactly: the sum of two `float32` values needs one bit more than `float32` has, so the midpoint
-is kept as $M$, the largest `float32` at most $\mu_j$. A `float32` $|x|$ is above $\mu_j$ exactly
-when it is above $M$; it is on $\mu_j$ only where $M = \mu_j$, which one bit beside the table says.
-(Before, the midpoints were rounded to nearest, and a value within a unit in the last place of
-one of about 70 midpoints of each map took the code beside the nearest.)
+exactly, as the `float32` values $p_j$ give them. The nearest magnitude to $|x|$ is $p_j$ for the
+$j$ with $\mu_{j-1} < |x| \le \mu_j$, the number of midpoints below $|x|$. A binary search of the
+midpoints (`torch.bucketize`) finds it in eight dependent comparisons, a loop of its own that no
+compiler fuses into the update. A table indexed by the top 16 bits of $|x|$, with the number of
+midpoints below each range of 65,536 `float32` values and the one midpoint that may lie inside it,
+finds it in one read (it did, before); but the compiled loop reads a table one lane at a time,
+16 loads for a vector of 16 values, and that read took about 40% of an 8-bit step.
 
-The nearest magnitude to $|x|$ is $p_j$ for the $j$ with $\mu_{j-1} < |x| \le \mu_j$: $j$ is the
-number of midpoints below $|x|$. A binary search of the midpoints (`torch.bucketize`) finds it in
-eight dependent comparisons, a loop of its own that no compiler fuses into the update, and it
-took most of an 8-bit step. The code of $|x|$ as a `float32` already says roughly where it is.
-Read as an integer $c$, its top 16 bits,
+The code needs no table: inside a decade the codes are evenly spaced, so where $|x|$ lies among
+them is the decoding formula [above](#decoding) run backwards. In the decade $E$, the values
+$(10^{-E-1}, 10^{-E}]$, a code $c = 2^F + k$ has the value $\frac{9 (c + 1) - 8 \cdot 2^F}{D_E}$
+with $D_E = 2^{\text{bits}} \, 5^{E+1}$, a line through the decade's codes. Solved for the
+position, a value $y$ lies at
 
-$$b = \Big\lfloor \frac{c}{2^{16}} \Big\rfloor$$
+$$c(y) = \frac{D_E \, y + 8 \cdot 2^F}{9} - 1$$
 
-are its exponent and the first seven bits of its fraction (they are its `bfloat16` code,
-truncated). All magnitudes with the same $b$, a *bucket*, lie within $2^{-7}$ of their size of
-each other, and everywhere in both maps that is narrower than the gap between two midpoints:
-a bucket holds at most one of them. So a table of two numbers per bucket finishes the job: $J_b$,
-the number of midpoints below the bucket (with the bit that says whether `float32` holds the
-next one), and the next one, $M_b$, the $M$ of $\mu_{J_b}$, which may lie inside it. Then
+which is an integer exactly at the codes. The same line holds at $c = 2^F - 1$, the last code of
+the decade below, whose value $10^{-E-1}$ is the decade's lower end: so $|x|$ lies between the
+codes $j = \lfloor c(|x|) \rfloor$ and $j + 1$, and the nearest code is
 
-$$j = J_b + \big[\, |x| > M_b \,\big]$$
+$$j + \big[\, |x| > \mu_j \,\big]$$
 
-one table read and one comparison per value, element by element: the two numbers of a bucket
-are kept in one 64-bit entry, the bits of $M_b$ in its top half, so that one read gives both
-(the compiled loop reads a table one lane at a time, and two reads per value took an eighth of
-an 8-bit step; see [what it costs](#benchmark)). The table runs from the bucket of the smallest
-midpoint to that of $1$, 3,115 buckets for $v_t$'s map and 2,683 for $m_t$'s; smaller values are
-in the first. The signed map mirrors the unsigned one: its position is
-$128 + j$ for $x > 0$ and $127 - J_b - \big[\, |x| \ge M_b \,\big]$ for $x \le 0$, where a value
-exactly on a midpoint takes the larger magnitude, as a search would give it the lower position.
-[`NearestCode`](#NearestCode) builds the tables and checks that no bucket holds two midpoints;
-`tests/optimizers/test_low_precision.py` checks that it finds the code that a brute-force search
-finds (the distance to every code of the map, exact in `float64`), on every `float32` within 3
-units in the last place of each midpoint and of each code, on both sides of every bucket's
-edges, and on random values.
+What that takes:
 
-The nearest code could be computed too: count the powers of ten above $|x|$ for its decade $E$;
-then $\frac{|x| \, 2^{\text{bits}} 5^{E+1} + 8 \cdot 2^F}{9} - 1$, the inverse of the formula
-above, is a position within one of the code below $|x|$, and one comparison of $2|x|$ with the
-sum of the two codes beside it, exact in `float64`, finishes. It gives the brute-force search's
-code on every value tested, but on this machine it took twice as long as the two table reads,
-about 60 vector operations and two divisions against two lane-by-lane loads (see [what it
-costs](#benchmark)), so the tables stay.
+* **The decade.** $|x|$ is in decade $E$ when $E$ of the powers $10^{-1}, 10^{-2}, \dots$ are at
+  or above it: seven comparisons (six for $m_t$'s map) with the map's own `float32` values of
+  those powers, each of which selects the next decade's $D_E$ and $8 \cdot 2^F$. Below the
+  smallest, $10^{-\text{bits}+1}$, there are only the codes $0$ and $1$, and the line through
+  them has $D = 9 \cdot 10^{\text{bits}-1}$ and $9$ in place of $8 \cdot 2^F$.
+* **$j$, in `float32`.** $c(|x|)$ is computed with an error far below one position, so its
+  floor is the exact $j$ or one beside it, and only where $|x|$ is within that error of a code,
+  far from either midpoint: $j$ one too low then, $|x|$ is just above $p_{j+1}$, and above
+  $\mu_j$; one too high, $|x|$ is just below $p_j$, and below $\mu_j$. Either way the comparison
+  below gives the code that $|x|$ is at.
+* **$p_j$ and $p_{j+1}$, computed.** Their numerators on the decade's line are
+  $N = 9 (j + 1) - 8 \cdot 2^F$ and $N + 9$: the same ratios of integers that
+  [`magnitude_of`](#magnitude_of) divides, since $p_{2^F - 1} = \frac{2^F}{D_E}$ is the ratio
+  it divides for that code with both terms multiplied by 5. Two divisions, rounded once each,
+  give the map's `float32` values to the bit. At the ends of the decade one of the two lies
+  outside it, and the line gives that one a wrong value, but only where the comparison does
+  not depend on it: $j + 1 = 2^{F+1}$ only when $|x| \le 10^{-E} = p_j$, below any $\mu_j$
+  whatever $p_{j+1} > p_j$; and $j = 2^F - 2$ only when $|x| > 10^{-E-1} = p_{j+1}$, above
+  any $\mu_j$ whatever $p_j < p_{j+1}$. The same holds past the ends of the map:
+  $j = 2^{\text{bits}} - 1$, the last code, only at $|x| = 1$, and $j = -1$ only for $|x|$ near $0 = p_{j+1}$ (and above
+  the $p_j$ that the line gives, which is negative), so $j$ needs no clamping.
+* **The comparison, exact.** $|x| > \mu_j$ is $2|x| > p_j + p_{j+1}$. The sum of two `float32`
+  values may need one bit more than `float32` has (it did for about 70 of the midpoints of each
+  map), so it is kept as two: its rounding $t$, and the error $e$ of that rounding,
+  $p_j + p_{j+1} - t$, which Knuth's two-sum finds exactly in four subtractions and an
+  addition. Then $2|x| > p_j + p_{j+1}$ exactly when $2|x| - t > e$: where $2|x|$ and $t$ are
+  within a factor of 2 of each other, $2|x| - t$ is exact (Sterbenz's lemma), and elsewhere it is
+  far larger than $e$, which is at most half a unit in the last place of $t$.
+
+About fifty vector operations and two divisions, none of them a load. The signed map mirrors
+the unsigned one: its position is $128 + j + \big[\, |x| > \mu_j \,\big]$ for $x > 0$ and
+$127 - j - \big[\, |x| \ge \mu_j \,\big]$ for $x \le 0$, where a value exactly on a midpoint takes
+the larger magnitude, as a search would give it the lower position. [`NearestCode`](#NearestCode)
+computes it; `tests/optimizers/test_low_precision.py` checks that it finds the code that a
+brute-force search finds (the distance to every code of the map, exact in `float64`), on every
+`float32` within 3 units in the last place of each midpoint and of each code, on both sides of
+each decade's ends, and on random values over nine decades. Once, as an experiment, it was
+checked against the table on every `float32` from $-1$ to $1$, with no difference.
+
+Computed before, with $j$ and the comparison in `float64`, it took twice as long as the table
+read. In `float32`, with the decade chosen by comparisons, an 8-bit step takes 0.93 of the time it
+took with the table, and 0.75 once the loop makes its choices [in mask
+registers](fast.html#masks_in_registers) (see [what it costs](#codes-computed)).
 
 Rounding to nearest is what the paper does, and it has the lost update of `bfloat16`, worse. $v_t$
 changes by $(1 - \beta_2)(g_t^2 - v_{t-1})$, a thousandth of the distance, and a change of less than
@@ -529,8 +553,9 @@ floor, as the table shows it, ours can take no less than $\frac{12}{16} = 0.75$ 
 it measured at full speed, 0.75 and 0.76. By the same price the 8-bit step, which reads about 10
 bytes, could reach 0.63 of it.
 
-Our 8-bit step now takes 122 ms in that table, 4.3 times torch's fused step (4.8 and 3.8 times in
-the two runs before it): a seventh of torchao's 911 ms, but far from its floor, 0.57 of `float32`'s
+Our 8-bit step took 122 ms in that table, measured before its codes were computed and its
+choices made in mask registers ([below](#codes-computed)), 4.3 times torch's fused step (4.8 and
+3.8 times in the two runs before it): a seventh of torchao's 911 ms, but far from its floor, 0.57 of `float32`'s
 bytes. Before the changes below it took 167 ms, 6.5 times torch's step, in the same table of the
 run before (9.4 times at full memory speed, in one before that).
 
@@ -553,18 +578,19 @@ between the magnitude and its negative, and [whole blocks](#dequantize) are dequ
 going through the flat tensor; either way, Inductor stored the decoded $m_{t-1}$ in a buffer of
 the tensor's size, since it counted two uses of it.
 
-`python benchmarks/eight_bit_loop.py --large` times the step as it was, the page's code as it is
-now compiled by Inductor alone, and as it is compiled now, in one process, on 51.4M parameters
+`python benchmarks/eight_bit_loop.py --large`, as it was then (at commit `a3ac130`), timed the
+step as it was, the page's code as it was then compiled by Inductor alone, and as it was compiled
+in one pass per row, in one process, on 51.4M parameters
 (wall time on two threads, median of 7 interleaved rounds of 5 steps, load average 0.8 to 1.3),
 after checking that all three leave the same codes, scales and parameters, to the bit. The step
-took 359 ms before, 263 ms with the page's code as it is now but Inductor left to itself, and 124
+took 359 ms before, 263 ms with the page's code but Inductor left to itself, and 124
 ms in one pass per row, against 33.7 ms for torch's fused AdamW in `float32`: 3.6 times it, where
 it was 10.5 times. At the bandwidth of torch's step, the floor of 16.06 bytes per parameter would
 take 19 ms: the loop reaches 16% of it.
 
 What is left is arithmetic. On a tensor of 262,144 elements, which fits in the cache
 (`python benchmarks/eight_bit_loop.py`: CPU time on one thread, median of 11 interleaved rounds
-of 20 steps), the step took 1.70 ms before, 1.31 ms with the page's code as it is now but
+of 20 steps), the step took 1.70 ms before, 1.31 ms with the page's code but
 Inductor left to itself, and 1.25 ms in one pass per row, which also reads [the numbers of the
 step once](fast.html#numbers_read_once), before its loops; torch's fused AdamW took 0.169 ms, 7.4
 times less. Of what the page's code saves, [the decoding by the exponent](#decoding) took 0.19 to
@@ -572,8 +598,8 @@ times less. Of what the page's code saves, [the decoding by the exponent](#decod
 one after the other in runs of their own.
 Measured before, each part compiled on its own on the same 262,144 elements: decoding by a table
 read 0.47 ms, by the arithmetic of the comparisons 0.45 ms; the nearest code by the two table
-reads 0.46 to 0.49 ms, by the arithmetic [above](#nearest-code) 0.94 to 1.10 ms, which is why its
-table stays.
+reads 0.46 to 0.49 ms, by arithmetic in `float64` 0.94 to 1.10 ms, which is why the table
+stayed then.
 The two decodings and two nearest codes of an element added up to about as much as the whole
 loop: the codes are nearly all of an 8-bit step. Without them (an experiment, not in the code:
 old codes read as $\frac{j}{255}$, new ones a multiplication) the loop took 0.4 ms. At 50M on
@@ -581,8 +607,8 @@ two threads the step now takes about as long as its CPU time on one thread from 
 predicts (1.25 ms for 262,144 elements, 122 ms for 51.4M on two): memory is no longer what it
 waits for.
 
-Two more changes were measured and left out, since neither helped. Inductor reads a table with
-16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
+Two more changes to the table read were measured and left out, since neither helped. Inductor
+reads a table with 16 loads, one per lane; AVX-512's gathers (`_mm512_i32gather_ps`
 and `_epi32`, one instruction for the 16 lanes) made the step slower, 1.68 ms against 1.62 ms
 (with the decoding by comparisons and two tables per map), on this processor, whose gathers are
 no faster than the loads; with one 64-bit entry per bucket, two gathers of 8 lanes
@@ -592,10 +618,63 @@ And reading the bits of a `float32` as an integer in registers, as [loops over
 `bfloat16`](fast.html#bfloat16_vectors) do, where Inductor goes through memory lane by lane,
 changed nothing measurable (1.331 against 1.336 ms).
 
+<a id="codes-computed"></a>
+
+Then the codes themselves. `python benchmarks/eight_bit_loop.py` now times the loop of commit
+`a3ac130`, with its table, compiled and called as it was then, against the loop as it is, in one
+process, after checking that both leave the same codes, scales and parameters, to the bit. On
+262,144 elements (CPU time on one thread, median of 11 interleaved rounds of 20 steps, medians of
+the paired ratios):
+
+* [the nearest code computed](#nearest-code), without the table, took the step from 1.244 ms to
+  1.166 ms, 0.93 of it (load average about 1);
+* [the choices in mask registers](fast.html#masks_in_registers) took it further, to 0.973 ms
+  against 1.311 ms for the loop with the table, 0.75 of it (with another process busy on the
+  second core, load average 3). On the loop with the table alone they saved 13%, and on the
+  computed one 20%, which makes twelve or fourteen choices per moment where the table read made
+  none;
+* [the denominator of a code](#denominator_of) from three choices and two products, where it
+  took four and four, saved 2.2% and 2.5% more in two runs of their own;
+
+all three together: 0.895 ms against 1.181 ms, 0.76 of the time with the table (load average 3.0
+to 3.2, two processes of other work on the two cores), and 5.5 times torch's fused AdamW, where
+the loop with the table took 7.2 times. At 50M (`--large`: wall time on two threads, median of 7
+interleaved rounds of 5 steps, load average 3.0 to 3.2, our process raised above the others) the
+step took 84.4 ms
+against 114.2 ms with the table, 0.73 of it; torch's fused step took 17.4 ms, with the memory at
+full speed: 4.9 times it, where the loop with the table took 6.6 times. In a second run, with the
+memory slower (torch's step 26.0 ms, load average 1.9 to 2.2), 98.0 ms against 120.5 ms, 0.81
+of it, and 3.8 times torch's step, where the loop with the table took 4.7 times. (The cache run
+just after it: 0.936 ms against 1.251 ms, 0.76 again.)
+
+Where the time goes now, in a profile of the loop on one thread from the cache (`perf`): the
+instructions just after a division or the square root hold 28% of its samples, 19% after the
+four divisions of the two nearest codes. There are nine divisions and a square root for every
+16 elements: for each moment one to normalize it by its block's scale, one to decode its old
+code and two for the new one, and one in the update. Each is rounded once, as the page's code
+is, and none can be a multiplication by a reciprocal without changing bits (`torch.compile` on
+a CPU writes no fused multiply-add, with which a remainder could correct it). They wait on each
+other too: the new moment, its normalization, the decade, $j$ and its two codes form one chain
+with three divisions in it for each vector. Our reading is that those chains set the pace more
+than the number of divisions does: the three loops over a row take about 240 instructions for
+16 elements, too many for the processor to run far ahead into the next 16 while one chain waits.
+And Inductor stored about ten vectors for every 16 elements into the loop's buffers of one row
+that nothing loads: values that it keeps because several parts of the step use them, which only
+the loop that made them reads, from registers. [One pass per row](fast.html#one_pass_per_row)
+now drops those stores: the step took 0.97 of its time without them (0.889 ms against 0.919 ms,
+11 interleaved rounds).
+
+With all four changes, in the last runs of `python benchmarks/eight_bit_loop.py` (load average
+2.3 to 2.9): 0.887 ms against 1.189 ms with the table on 262,144 elements, 0.75 of it and 5.4
+times torch's fused step; and at 50M (`--large`) 83.3 ms against 113.1 ms, 0.73 of it, where
+torch's fused step took 25.4 ms: 3.3 times it, where the loop with the table took 4.4 times. The
+floor of 16.06 bytes per parameter at the bandwidth of that torch step would take 14.6 ms: the
+loop reaches 18% of it, from 13%.
+
 The loop is called directly, as every other loop is ([calling the loop](fast.html#direct_call)):
-Inductor hands the C++ function the nearest-code tables, which it copies, and buffers it allocates
-on every call, and the direct call now supplies both. So a process with a warm cache loads the
-saved loop without importing Inductor: the first step of a warm process took 0.68 s, against
+Inductor hands the C++ function buffers it allocates on every call (and, while the nearest code
+was read from tables, the tables, which it copied), and the direct call supplies them. So a
+process with a warm cache loads the saved loop without importing Inductor: the first step of a warm process took 0.68 s, against
 2.0 s before, and a group whose parameters all took their plans takes [the steady
 step](fast.html#steady).
 
@@ -711,16 +790,23 @@ def as_blocks(flat: torch.Tensor) -> torch.Tensor:
     return flat.view(-1, BLOCK)
 
 
-def power_of_five(exponent: torch.Tensor) -> torch.Tensor:
+def denominator_of(fraction_bits: torch.Tensor, bits: int) -> torch.Tensor:
     r"""
-    $5^n$ for `int32` $n$ from $0$ to $8$, all the maps need, as `float32`: the product of
-    $5^{2^i}$ over the bits $i$ of $n$, an integer below $2^{24}$ and so exact.
+    <a id="denominator_of"></a>
+
+    $2^{\text{bits}} \, 5^{\text{bits} - F}$ for `int32` $F$ from $0$ to $\text{bits} - 1$, as
+    `float32`: $2^{\text{bits}} \cdot 5 \cdot 5^n$ with $n = \text{bits} - 1 - F$ from $0$ to $7$, and
+    $5^n$ the product of $5^{2^i}$ over the three bits $i$ of $n$. The first choice carries the
+    constant factor $2^{\text{bits}} \cdot 5$ along, so three choices and two products make it,
+    where the product over the four bits of $\text{bits} - F$, and $2^{\text{bits}}$ after it,
+    took four choices and four products (an 8-bit step on 262,144 elements from the cache then
+    took 2% more time). Each product is a power of two
+    times an odd integer below $5^8 < 2^{24}$, and so exact.
     """
-    one = torch.ones_like(exponent, dtype=torch.float32)
-    power = torch.where((exponent & 1) > 0, 5., one)
-    power = power * torch.where((exponent & 2) > 0, 25., one)
-    power = power * torch.where((exponent & 4) > 0, 625., one)
-    return power * torch.where((exponent & 8) > 0, 390625., one)
+    n = (bits - 1) - fraction_bits
+    power = torch.where((n & 1) > 0, (1 << bits) * 25., (1 << bits) * 5.)
+    power = power * torch.where((n & 2) > 0, 25., 1.)
+    return power * torch.where((n & 4) > 0, 625., 1.)
 
 
 def magnitude_of(pattern: torch.Tensor, bits: int) -> torch.Tensor:
@@ -740,7 +826,7 @@ def magnitude_of(pattern: torch.Tensor, bits: int) -> torch.Tensor:
     # $\frac{9 (c + 1) - 8 \cdot 2^F}{2^{\text{bits}} \, 5^{\text{bits} - F}}$, a division of two
     # integers that `float32` holds exactly, so rounded once; and $0$ for $c = 0$
     numerator = 9 * (value + 1) - 8 * top
-    denominator = (1 << bits) * power_of_five(bits - fraction_bits)
+    denominator = denominator_of(fraction_bits, bits)
     return torch.where(pattern > 0, numerator / denominator, 0.)
 
 
@@ -770,76 +856,69 @@ class NearestCode:
     r"""
     <a id="NearestCode"></a>
 
-    ### The nearest code, from the top 16 bits of a value
+    ### The nearest code, computed
 
-    Finds the nearest code of a normalized value $x$ with the map named `code_map` without a
-    search ([how](#nearest-code)). Its tables are made from the map's magnitudes
-    $p_0 = 0 < p_1 < \dots$ (the whole map for $v_t$, its upper half for $m_t$) and the midpoints
-    $\mu_j = \frac{p_j + p_{j+1}}{2}$ between neighbours: for each bucket $b$ of magnitudes with
-    the same top 16 bits, the number $J_b$ of midpoints below the bucket's smallest value, and
-    the midpoint after those, $M_b = \mu_{J_b}$.
+    Finds the nearest code of a normalized value $x$ with the map named `code_map` by arithmetic
+    alone ([how](#nearest-code)). The constants are the map's own: for each decade $E$ from the
+    top, its lower end $10^{-E-1}$ (the value of the code $2^F - 1$, as `float32`), and for the
+    decade below it the $D$ and $8 \cdot 2^F$ of its line.
     """
 
     def __init__(self, code_map: str):
         self.signed = code_map == 'signed'
-        q = code_values(torch.arange(256), code_map).double()
-        magnitudes = q[128:] if self.signed else q
-        # $\mu_j = \frac{p_j + p_{j+1}}{2}$, exact in `float64`, and $\infty$ after the largest,
-        # which no value rounds past
-        exact = torch.cat([(magnitudes[1:] + magnitudes[:-1]) / 2, torch.tensor([float('inf')], dtype=torch.float64)])
-        # $M$, the largest `float32` at most $\mu_j$: a `float32` $|x|$ is above $\mu_j$ exactly
-        # when it is above $M$. A midpoint that `float32` does not hold is the only case where
-        # that differs from $|x| \ge \mu_j$, which the signed map needs too
-        rounded = exact.float()
-        midpoints = torch.where(rounded.double() > exact, torch.nextafter(rounded, torch.tensor(0.)), rounded)
-        held = midpoints.double() == exact
-        # The buckets from that of the smallest midpoint to that of $1$; every smaller magnitude is
-        # below every midpoint, as is the smallest value of the first bucket
-        self.first = int(midpoints[0].view(torch.int32)) >> 16
-        buckets = torch.arange(self.first, (int(torch.tensor(1.).view(torch.int32)) >> 16) + 1, dtype=torch.int32)
-        smallest, largest = (buckets << 16).view(torch.float32), ((buckets << 16) + 0xFFFF).view(torch.float32)
-        # $J_b$, the number of midpoints below the bucket's smallest value
-        below = (midpoints.unsqueeze(0) < smallest.unsqueeze(1)).sum(dim=1)
-        # $2 J_b$, plus one if `float32` holds $\mu_{J_b}$ exactly: one table read gives both
-        self.below = (2 * below + held[below]).to(torch.int32)
-        # $M_b = \mu_{J_b}$, rounded down
-        self.midpoint = midpoints[below]
-        # Both in one `int64`, the bits of $M_b$ above those of $2 J_b$ and its bit: one read
-        self.table = (self.midpoint.view(torch.int32).long() << 32) | self.below.long()
-        # A bucket is narrower than the gap between two midpoints, so it holds at most one: the one
-        # after $M_b$ is above the bucket's largest value
-        assert torch.all(midpoints[(below + 1).clamp(max=len(midpoints) - 1)] > largest)
+        # The bits of a magnitude's pattern, after the sign bit or without one
+        self.bits = 7 if self.signed else 8
+        magnitudes = code_values(torch.arange(256), code_map)[128 if self.signed else 0:]
+        # The line of the top decade, $E = 0$ and $F = \text{bits} - 1$
+        self.top = (float(2 ** self.bits * 5), float(8 * 2 ** (self.bits - 1)))
+        self.decades = []
+        for below in range(1, self.bits):
+            # $10^{-E-1}$, the code $2^F - 1$ of the decade $E$ = `below - 1`, and the line of decade `below`;
+            # under the last, $10^{-\text{bits}+1}$, the line through the codes $0$ and $1$
+            fraction_bits = self.bits - 1 - below
+            lower_end = float(magnitudes[2 ** (fraction_bits + 1) - 1])
+            line = ((float(2 ** self.bits * 5 ** (below + 1)), float(8 * 2 ** fraction_bits)) if fraction_bits > 0 else
+                    (float(9 * 10 ** (self.bits - 1)), 9.))
+            self.decades.append((lower_end, line))
 
     def __call__(self, normalized: torch.Tensor) -> torch.Tensor:
         r"""
         The position in the sorted map of the code nearest to each element of `normalized`, a
-        contiguous `float32` tensor, as `int32`; a value exactly halfway between two codes takes
-        the lower.
+        `float32` tensor, as `int32`; a value exactly halfway between two codes takes the lower.
         """
         # $|x|$, at most $1$, which a value of a block divided by its largest is; the unsigned map
         # of $v_t$ stores any negative value as zero, its nearest code
         magnitude = normalized.abs().clamp(max=1) if self.signed else normalized.clamp(0, 1)
-        # $b$, the top 16 bits of the code of $|x|$ read as an integer (its sign bit is 0): the
-        # exponent and the leading seven bits of the fraction, counted from the first bucket
-        bucket = ((magnitude.view(torch.int32) >> 16) - self.first).clamp(0, len(self.midpoint) - 1)
-        # $J_b$ and $M_b$
-        entry = self.table.to(normalized.device)[bucket]
-        below, midpoint = (entry & 0xFFFFFFFF).int(), (entry >> 32).int().view(torch.float32)
-        # $[|x| > \mu_{J_b}]$
-        above = (magnitude > midpoint).int()
+        # $D_E$ and $8 \cdot 2^F$ of the decade of $|x|$: each power of ten at or above $|x|$ moves
+        # it one decade down
+        denominator = torch.full_like(magnitude, self.top[0])
+        eight_top = torch.full_like(magnitude, self.top[1])
+        for lower_end, (decade_denominator, decade_eight_top) in self.decades:
+            lower_decade = magnitude <= lower_end
+            denominator = torch.where(lower_decade, decade_denominator, denominator)
+            eight_top = torch.where(lower_decade, decade_eight_top, eight_top)
+        # $j = \lfloor c(|x|) \rfloor$, $c(y) = \frac{D_E \, y + 8 \cdot 2^F}{9} - 1$, or one beside it
+        position = ((magnitude * denominator + eight_top) * (1 / 9)).int() - 1
+        # $p_j$ and $p_{j+1}$, numerators $N = 9 (j + 1) - 8 \cdot 2^F$ and $N + 9$ over $D_E$,
+        # the ratios of integers that `magnitude_of` divides, so the same `float32`
+        numerator = 9 * (position + 1).float() - eight_top
+        lower, upper = numerator / denominator, (numerator + 9) / denominator
+        # $t + e = p_j + p_{j+1}$ exactly: $t$ the rounded sum and $e$ its error (Knuth's two-sum)
+        total = lower + upper
+        upper_part = total - lower
+        error = (lower - (total - upper_part)) + (upper - upper_part)
+        # $2|x| - t$, exact where it is small, and compared with $e$: $2|x| > p_j + p_{j+1}$
+        excess = 2 * magnitude - total
+        above = (excess > error).int()
         if not self.signed:
-            # $J_b + [|x| > \mu_{J_b}]$
-            return (below >> 1) + above
-        # $[|x| \ge \mu_{J_b}]$: above it, or on it where `float32` holds it
-        on_or_above = above | ((below & 1) & (magnitude == midpoint).int())
-        # $128 + J_b + [|x| > \mu_{J_b}]$ for $x > 0$, and $127 - J_b - [|x| \ge \mu_{J_b}]$ for
-        # $x \le 0$, the mirror image, where a value halfway takes the lower position, the larger magnitude
-        return torch.where(normalized > 0, 128 + (below >> 1) + above, 127 - (below >> 1) - on_or_above)
+            # $j + [|x| > \mu_j]$
+            return position + above
+        # $128 + j + [|x| > \mu_j]$ for $x > 0$, and $127 - j - [|x| \ge \mu_j]$ for $x \le 0$, the
+        # mirror image, where a value halfway takes the lower position, the larger magnitude
+        return torch.where(normalized > 0, 128 + position + above, 127 - position - (excess >= error).int())
 
 
 NEAREST_CODE = {name: NearestCode(name) for name in ('signed', 'unsigned')}
-# The tables the compiled loop reads, which [its direct call](fast.html#direct_call) passes to it
-TABLES = [code.table for code in NEAREST_CODE.values()]
 
 
 def quantize(x: torch.Tensor, code_map: str):

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import random
+import re
 import threading
 import weakref
 from typing import Any, Callable, Dict, List
@@ -247,7 +248,8 @@ def step_8bit(shapes, steps=3):
 def test_an_8bit_loop_is_one_pass_per_row_with_local_buffers(cache):
     # Inductor, left to itself, runs each part of the step as a loop over the whole tensor and
     # writes the new moments to buffers of its size (fast.py, "One pass over each row of 8-bit
-    # state"), and reads the numbers of the step in the loop
+    # state"), reads the numbers of the step in the loop, and moves the masks of its choices
+    # between mask registers and vectors ("Choices made in mask registers")
     step_8bit([(64, 256)], steps=1)
     # The loops over 8-bit codes, compiled for one thread and for all
     sources = [path.read_text() for path in cache.glob('*/*.cpp')]
@@ -259,8 +261,18 @@ def test_an_8bit_loop_is_one_pass_per_row_with_local_buffers(cache):
         assert source.count('x0<static_cast<int64_t>(ks0); x0+=static_cast<int64_t>(1L)') == 1
         assert 'std::make_unique<float []>(256L)' in source
         assert '<static_cast<int64_t>(256L*ks0)' not in source
+        # Each buffer of one row that is written is read, by a later loop over the row
+        stored = set(re.findall(r'\.store\((local_buffer_data_\d+)', source))
+        assert stored and stored == set(re.findall(r'loadu\((local_buffer_data_\d+)', source))
         # The numbers of the step read once, before the loops, not at index 0 in them
         assert '[static_cast<int64_t>(0L)]' not in source and '_value = ' in source
+        if torch.backends.cpu.get_cpu_capability() == 'AVX512':
+            # Each choice a comparison into a mask register and a blend that reads it, where
+            # `at::vec` would spread the mask into a vector and compare it with all-ones again
+            assert '_mm512_mask_blend_ps(_mm512_cmp_ps_mask(' in source
+            assert '_mm512_mask_blend_epi32(_mm512_cmp_epi32_mask(' in source
+            assert '_mm512_maskz_mov_epi32(_mm512_cmp_ps_mask(' in source
+            assert '::blendv(' not in source
 
 
 @pytest.mark.slow

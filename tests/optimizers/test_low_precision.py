@@ -376,6 +376,23 @@ def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
         assert all(vars(owner).get(name, missing) is value for (owner, name), value in zip(places, before))
 
 
+def test_the_compiler_is_changed_only_while_an_8bit_loop_is_compiled():
+    from torch._inductor.codegen import cpp
+    from torch._inductor.codegen.common import KernelArgs
+    from torch._inductor.codegen.cpp_utils import LocalizeBufferHandler
+    places = [(cpp.CppVecOverrides, name) for name in ('lt', 'le', 'gt', 'ge', 'eq', 'ne', 'where', 'to_dtype')]
+    places += [(cpp.CppScheduling, '_get_outer_loop_fusion_depth'), (cpp.CppScheduling, 'codegen_outer_loop_node'),
+               (cpp.CppKernel, 'load'), (KernelArgs, 'aliases'), (LocalizeBufferHandler, 'store')]
+    before = [vars(owner)[name] for owner, name in places]
+    with pytest.raises(RuntimeError, match='inside'):
+        with labml_opt.fast.one_pass_per_row(True):
+            assert all(vars(owner)[name] is not value for (owner, name), value in zip(places, before))
+            raise RuntimeError('inside')
+    assert all(vars(owner)[name] is value for (owner, name), value in zip(places, before))
+    with labml_opt.fast.one_pass_per_row(False):
+        assert all(vars(owner)[name] is value for (owner, name), value in zip(places, before))
+
+
 # 8-bit state: blockwise dynamic quantization
 
 def decode(pattern: int, bits: int) -> float:
@@ -432,8 +449,10 @@ def test_the_nearest_code_is_the_one_a_brute_force_search_finds(signed):
     q = code_map(signed).double()
     midpoints = (q[1:] + q[:-1]) / 2
     # Every float32 within 3 ulps of each midpoint (rounded down and up, so the midpoints that
-    # float32 holds are tested on, below and above them) and of each code, the values at and
-    # beside the edges of every bucket of 16 bits, and random values over nine decades; of both signs
+    # float32 holds are tested on, below and above them) and of each code (the ends of each decade
+    # among them, where the line of one decade meets the next), the values at and beside every
+    # multiple of 2^16 in the bits of a float32 (every power of two among them), and random values
+    # over nine decades; of both signs
     steps = torch.arange(-3, 4, dtype=torch.int32)
     down = torch.where(midpoints.float().double() > midpoints, torch.nextafter(midpoints.float(), torch.tensor(0.)),
                        midpoints.float())
