@@ -231,7 +231,6 @@ def test_prodigys_estimate_pass_is_one_loop(cache):
     assert all(source.count('for(int64_t x0=') == 1 for source in sums)
 
 
-
 def step_8bit(shapes, steps=3):
     """Parameters of `shapes` with 8-bit state, `steps` AdamW steps on the fast path, from fixed values."""
     generator = torch.Generator().manual_seed(0)

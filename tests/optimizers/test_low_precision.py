@@ -529,7 +529,6 @@ def test_quantization_takes_the_nearest_code_of_each_block(signed):
     assert torch.all(values[256:512] == 0)
 
 
-
 def train_8bit(optimizer_class, shapes, steps=20, dtype=torch.float32, **kwargs):
     generator = torch.Generator().manual_seed(1)
     params = [torch.randn(shape, generator=generator).to(dtype).requires_grad_() for shape in shapes]
