@@ -511,19 +511,18 @@ not a multiple of 256 ends in a shorter block, and runs as written, with a `Fast
 matrix with a side that is a multiple of 256 has whole blocks).
 
 Measured with `python benchmarks/low_precision.py`, beside torchao's 8-bit AdamW and optimi's
-AdamW, on a quiet machine (load average 1.6 to 1.8):
+AdamW:
 
 [[include: results/low_precision.md]]
 
-The table was measured with the memory in its slower state (53.1 GB/s in place, see below), while
-work that this machine does not show took memory bandwidth in bursts of a second or two (in place,
-`a.mul_(s)` measured anything from 25 to 55 GB/s from one half second to the next). With `bfloat16`
-state our AdamW's step takes 0.72 of torch's fused step in `float32` (20.7 ms against 28.7 ms), in
-half the optimizer memory: 91% of its floor of 20 bytes, where the `float32` step reaches 91% of
-its 28 and torch's 92%. The same command run twice just before gave 0.82 (21.0 ms against 25.5,
-88% of the floor) and 0.67 (20.3 against 30.1, 94%): in those minutes the ratio to torch moved
-more with torch's time than with ours. The run of the code before this session's 8-bit changes,
-whose `bfloat16` loop is the same, gave 0.79 and 92%.
+The table was measured with the memory in its slower state (54.2 GB/s in place, see below), while
+work that this machine does not show took memory bandwidth in bursts (in place, `a.mul_(s)`
+measured 28 to 49 GB/s from one half second to the next just before). With `bfloat16` state our
+AdamW's step takes 0.79 of torch's fused step in `float32` (20.2 ms against 25.4 ms), in half the
+optimizer memory: 91% of its floor of 20 bytes, where the `float32` step reaches 100% of its 28
+and torch's 101%. Three runs of the same command the session before gave 0.82, 0.67 and 0.72 (88%,
+94% and 91% of the floor): from run to run the ratio to torch moves more with torch's time than
+with ours.
 
 The memory of this shared machine runs in two states: about 90 GB/s in place when nothing else
 uses it, and 51 to 55 GB/s, often, when other work does, even work that `top` does not show. The
@@ -553,11 +552,11 @@ floor, as the table shows it, ours can take no less than $\frac{12}{16} = 0.75$ 
 it measured at full speed, 0.75 and 0.76. By the same price the 8-bit step, which reads about 10
 bytes, could reach 0.63 of it.
 
-Our 8-bit step took 122 ms in that table, measured before its codes were computed and its
-choices made in mask registers ([below](#codes-computed)), 4.3 times torch's fused step (4.8 and
-3.8 times in the two runs before it): a seventh of torchao's 911 ms, but far from its floor, 0.57 of `float32`'s
-bytes. Before the changes below it took 167 ms, 6.5 times torch's step, in the same table of the
-run before (9.4 times at full memory speed, in one before that).
+Our 8-bit step takes 82 ms in that table, 3.2 times torch's fused step: an eleventh of torchao's
+924 ms, but far from its floor, 0.57 of `float32`'s bytes (18% of it). Before its codes were
+computed and its choices made in mask registers ([below](#codes-computed)) it took 122 ms, 4.3
+times torch's step (4.8 and 3.8 times in two other runs), and before the changes below that, 167
+ms, 6.5 times (9.4 times at full memory speed, in one run before that).
 
 Where the time went was first the passes over memory. Left to itself, Inductor compiled the step
 into seven loops in its one C++ function: one over the whole tensor for each decoding, which
