@@ -141,21 +141,27 @@ state is shared in `bfloat16` as in `float32`, the schedules [AdamWarmup](adam_w
 [RMSprop](rmsprop.html), [Rprop](rprop.html), [Lion](lion.html), [Sophia](sophia.html),
 [Prodigy](prodigy.html), [Schedule-Free AdamW](schedule_free_adamw.html), [Muon](muon.html) (with
 its AdamW), [SOAP](soap.html) and [SGD](sgd.html) with momentum, whose momentum is made by its
-first step, from the first gradient, and takes `bfloat16` then. It is one step for all of them: [the template](optimizer.html)
-widens the state tensors of the parameter's shape, runs the optimizer's own `step_param`, and narrows
-them again with stochastic rounding ([`step_in_float32`](#step_in_float32)), and [the fast
-path](fast.html) compiles that into one loop, whichever optimizer it is.
+first step, from the first gradient, and takes `bfloat16` then. It is one step for all of them:
+[the template](optimizer.html) widens the state tensors of the parameter's shape, runs the
+optimizer's own `step_param`, and narrows them again with stochastic rounding
+([`step_in_float32`](#step_in_float32)), and [the fast path](fast.html) compiles that into one
+loop, whichever optimizer it is.
 
 Some state stays as it is:
 
 * **Iterates**, points among the weights rather than averages: Schedule-Free's $z$ and Prodigy's
   first weights $x_0$. To round them is to round the weights. With $z$ in `bfloat16`, 20 steps of
   Schedule-Free AdamW (lr $10^{-2}$) ended up to 31% of their own length away from the `float32`
-  run; with only $v_t$ in `bfloat16`, 0.1%. A class names its iterates (`iterates`), and they stay
-  in the parameter's dtype. So [Schedule-Free SGD](schedule_free_sgd.html) and [ASGD](asgd.html),
-  whose only state is iterates, take no `state_dtype`.
-* State of another shape: [Adafactor](adafactor.html)'s $n + m$ means of an $n \times m$ matrix,
+  run; with only $v_t$ in `bfloat16`, 0.1%. So [Schedule-Free SGD](schedule_free_sgd.html) and
+  [ASGD](asgd.html), whose only state is iterates, take no `state_dtype`.
+* **State updated outside `step_param`**: Sophia's Hessian estimate, which `update_hessian`
+  updates, and Prodigy's $\sigma$, which its estimate's pass updates before the step. The
+  template's rounding wraps `step_param` alone; in `bfloat16`, these would be rounded to nearest
+  at every update, and lose the small ones.
+* **State of another shape**: [Adafactor](adafactor.html)'s $n + m$ means of an $n \times m$ matrix,
   already small, which is why it takes no `state_dtype`, and SOAP's rotations.
+
+The first two kinds a class names in `full_precision_state`, and they stay in the parameter's dtype.
 
 SparseAdam and L-BFGS keep other kinds of state, and take no `state_dtype` either.
 

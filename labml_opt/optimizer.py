@@ -95,10 +95,11 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     # `'unsigned'` for one that is never negative. Only a class that names some takes `'8bit'`.
     quantized_state: Dict[str, str] = {}
 
-    # The state tensors that are points among the weights, such as Schedule-Free's $z$, rather than
-    # averages of gradients: `state_dtype` leaves them in the parameter's dtype, since to round them
-    # to `bfloat16` is to round the weights
-    iterates: Tuple[str, ...] = ()
+    # The state tensors that `state_dtype` leaves in the parameter's dtype: points among the weights
+    # rather than averages, such as Schedule-Free's $z$, since to round them to `bfloat16` is to round
+    # the weights; and state that a method other than `step_param` updates, such as Sophia's Hessian
+    # estimate, which the rounding of [`step_in_float32`](low_precision.html#step_in_float32) does not reach
+    full_precision_state: Tuple[str, ...] = ()
 
     def __init__(self, params: Params, defaults: Dict[str, Any], *,
                  state_dtype: Optional[Union[torch.dtype, str]] = None,
@@ -251,7 +252,7 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         elif self.state_dtype is not None:
             for key, value in state.items():
                 if (isinstance(value, torch.Tensor) and value.is_floating_point() and value.shape == param.shape
-                        and key not in self.iterates):
+                        and key not in self.full_precision_state):
                     state[key] = value.to(self.state_dtype)
         if self.kahan_sum and param.dtype == torch.bfloat16:
             state['kahan_comp'] = torch.zeros_like(param, memory_format=torch.preserve_format)

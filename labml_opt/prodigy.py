@@ -164,8 +164,9 @@ class Prodigy(GenericAdaptiveOptimizer):
     # Its estimate of the distance sums products of real numbers: complex parameters are refused
     supports_complex = False
 
-    # $x_0$, the first weights, stays in the parameter's dtype under `state_dtype`
-    iterates = ('p0',)
+    # Under `state_dtype`, $x_0$, the first weights, and $\sigma$, which [`accumulate`](#accumulate)
+    # updates before the step, stay in the parameter's dtype
+    full_precision_state = ('p0', 's')
 
     def __init__(self, params: Params, lr: float = 1.0, betas: Tuple[float, float] = (0.9, 0.999),
                  beta3: Optional[float] = None, eps: float = 1e-8, weight_decay: float = 0, decouple: bool = True,

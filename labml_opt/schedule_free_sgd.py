@@ -136,8 +136,8 @@ class ScheduleFree(GenericAdaptiveOptimizer):
     """
 
     # $z$ is a point among the weights, not an average of gradients: `state_dtype` leaves it in the
-    # parameter's dtype (see `iterates`)
-    iterates = ('z',)
+    # parameter's dtype (see `full_precision_state`)
+    full_precision_state = ('z',)
 
     def __init__(self, params: Params, defaults: Dict[str, Any], **low_precision: Any):
         """

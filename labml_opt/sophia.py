@@ -134,6 +134,10 @@ class Sophia(GenericAdaptiveOptimizer):
     in `param.grad`.
     """
 
+    # $h_t$ is updated by `update_hessian`, not by `step_param`: under `state_dtype` it stays in the
+    # parameter's dtype
+    full_precision_state = ('hessian',)
+
     def __init__(self, params: Params, lr: float = 1e-4, betas: Tuple[float, float] = (0.965, 0.99),
                  rho: float = 0.04, eps: float = 1e-15, weight_decay: Union[float, WeightDecay] = 0.1,
                  maximize: bool = False, defaults: Optional[Dict[str, Any]] = None,

@@ -187,9 +187,10 @@ def test_bfloat16_state_is_stored_in_bfloat16_and_stays_close_to_float32(name):
     for param, state in optimizer.state.items():
         tensors = {key: value for key, value in state.items()
                    if isinstance(value, torch.Tensor) and value.shape == param.shape}
-        # The averages in bfloat16; an iterate, a point among the weights, as the weights are
-        assert tensors and all(value.dtype == (torch.float32 if key in optimizer.iterates else torch.bfloat16)
-                               for key, value in tensors.items())
+        # The averages in bfloat16; an iterate, a point among the weights, as the weights are, and
+        # state that another method updates
+        assert tensors and all(value.dtype == (torch.float32 if key in optimizer.full_precision_state
+                                               else torch.bfloat16) for key, value in tensors.items())
     moved = max((ref - before).abs().max().item() for ref, before in zip(reference, start))
     changed = max((param - ref).abs().max().item() for param, ref in zip(params, reference))
     # Each weight moves up to 0.08-0.5 in 20 steps (RMSprop 3.6); bfloat16 state changes that by at
@@ -198,11 +199,15 @@ def test_bfloat16_state_is_stored_in_bfloat16_and_stays_close_to_float32(name):
     assert 0 < moved and changed <= (0.1 if name == 'Sophia' else 0.02) * moved
 
 
-@pytest.mark.parametrize('cls, iterate', [(labml_opt.ScheduleFreeAdamW, 'z'), (labml_opt.Prodigy, 'p0')])
-def test_an_iterate_stays_in_the_parameters_dtype(cls, iterate):
-    _, optimizer = train(cls, steps=2, state_dtype=torch.bfloat16)
-    state = next(iter(optimizer.state.values()))
-    assert state[iterate].dtype == torch.float32 and state['exp_avg_sq'].dtype == torch.bfloat16
+@pytest.mark.parametrize('cls, key, narrow', [(labml_opt.ScheduleFreeAdamW, 'z', 'exp_avg_sq'),
+                                              (labml_opt.Prodigy, 'p0', 'exp_avg_sq'),
+                                              (labml_opt.Prodigy, 's', 'exp_avg_sq'),
+                                              (labml_opt.Sophia, 'hessian', 'exp_avg')])
+def test_iterates_and_state_updated_outside_the_step_stay_in_the_parameters_dtype(cls, key, narrow):
+    # (the vector's state: Prodigy's sigma of a matrix is flat, of another shape)
+    params, optimizer = train(cls, steps=2, state_dtype=torch.bfloat16)
+    state = optimizer.state[params[1]]
+    assert state[key].dtype == torch.float32 and state[narrow].dtype == torch.bfloat16
 
 
 def test_state_bytes_per_parameter():
