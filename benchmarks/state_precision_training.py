@@ -1,21 +1,25 @@
 """
 Train the two workloads of the optimizer benchmark (`labml_opt/experiments/benchmark.py`: the
-MNIST MLP and the character-level transformer, at its full budget) with AdamW keeping its state in
-float32, in bfloat16 with stochastic rounding, and in 8 bits, on three seeds, and report the test
-loss and accuracy of each as mean and standard deviation over the seeds. A fourth row keeps the
-state in bfloat16 rounded to nearest, the naive way, which the low-precision page shows losing
-updates.
+MNIST MLP and the character-level transformer, at its full budget) with AdamW (or other
+optimizers) keeping its state in float32, in bfloat16 with stochastic rounding, and in 8 bits, on
+three seeds, and report the test loss and accuracy of each as mean and standard deviation over
+the seeds. A fourth row keeps the state in bfloat16 rounded to nearest, the naive way, which the
+low-precision page shows losing updates.
 
     python benchmarks/state_precision_training.py
     python benchmarks/state_precision_training.py --workloads mnist --states float32 nearest
+    python benchmarks/state_precision_training.py --workloads mnist --optimizers lion adagrad \
+        --states float32 bfloat16 nearest --output benchmarks/results/state_precision_optimizers.md
 
-One learning rate per workload, AdamW's as the benchmark tuned it (see `LR`), the same for every
-state. The table is written to `benchmarks/results/state_precision_training.md` and copied to
-`labml_opt/results/`, which the low-precision page includes.
+Each optimizer takes the learning rate and setting the benchmark tuned for it on each workload
+(`labml_opt/experiments/results/benchmark_summary.json`), the same for every state. The table is
+written to `--output` and copied under its name to `labml_opt/results/`, which the low-precision
+page includes.
 """
 
 import argparse
 import contextlib
+import json
 import statistics
 import sys
 import time
@@ -26,9 +30,10 @@ import torch
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import labml_opt  # noqa: E402
 from labml_opt import low_precision  # noqa: E402
-from labml_opt.experiments.benchmark import WORKLOADS, evaluate, sequence_loss  # noqa: E402
+from labml_opt.experiments.benchmark import WORKLOADS, evaluate, optimizer_arguments, sequence_loss  # noqa: E402
+from labml_opt.experiments.learner import Learner, Runner, TrainEval, optimizer_callbacks, set_mode  # noqa: E402
+from labml_opt.experiments.runs import OPTIMIZERS, make_optimizer, optimizer_class  # noqa: E402
 from tables import measured, save_table  # noqa: E402
 
 STATES = {'float32': None, 'bfloat16': torch.bfloat16, '8-bit': '8bit', 'nearest': torch.bfloat16}
@@ -51,22 +56,27 @@ def rounding(state: str):
         yield
     finally:
         low_precision.stochastic_round = stochastic_round
-# AdamW's learning rate on each workload
-LR = {'mnist': 3.16e-4, 'chars': 1e-2}
+# What the benchmark chose for each optimizer on each workload
+SUMMARY = ROOT / 'labml_opt' / 'experiments' / 'results' / 'benchmark_summary.json'
 
 
-def train(name: str, state_dtype, seed: int):
+def tuned(optimizer: str, name: str) -> dict:
+    """The learning rate and setting that the benchmark tuned for `optimizer` on workload `name`."""
+    chosen = json.loads(SUMMARY.read_text())['workloads'][name]['optimizers'][optimizer]
+    return optimizer_arguments(chosen['lr'], chosen['hyper'])
+
+
+def train(name: str, optimizer_name: str, state_dtype, seed: int):
     workload = WORKLOADS['full'][name]
     data = workload.data(seed)
     torch.manual_seed(seed)
     model = workload.model(data)
-    optimizer = labml_opt.AdamW(model.parameters(), lr=LR[name], state_dtype=state_dtype, seed=seed)
-    for epoch in range(workload.epochs):
-        model.train()
-        for x, y in data.train_batches(epoch):
-            optimizer.zero_grad()
-            sequence_loss(model(x), y).backward()
-            optimizer.step()
+    optimizer = make_optimizer(optimizer_name, model, tuned(optimizer_name, name), state_dtype=state_dtype, seed=seed)
+    # The benchmark's loop: the model's mode and a Schedule-Free optimizer's (gradients at y,
+    # evaluated at x), and what an optimizer needs besides `step()` (Sophia's curvature refresh)
+    learner = Learner(model, optimizer, sequence_loss, data)
+    Runner(learner, [TrainEval(), *optimizer_callbacks(optimizer, seed)]).fit(workload.epochs)
+    set_mode(learner, False)
     return evaluate(model, data.test_batches())
 
 
@@ -75,27 +85,33 @@ def main():
     parser.add_argument('--seeds', type=int, nargs='+', default=[1, 2, 3])
     parser.add_argument('--workloads', nargs='+', default=['mnist', 'chars'], choices=['mnist', 'chars'])
     parser.add_argument('--states', nargs='+', default=list(STATES), choices=list(STATES))
+    parser.add_argument('--optimizers', nargs='+', default=['adamw'], choices=list(OPTIMIZERS))
     parser.add_argument('--output', default=str(ROOT / 'benchmarks' / 'results' / 'state_precision_training.md'))
     parser.add_argument('--no-site-copy', action='store_true')
     args = parser.parse_args()
     lines = [measured('state_precision_training.py') + ': '
-             f'AdamW, seeds {args.seeds}, mean $\\pm$ standard deviation over them (and each seed).',
+             f'seeds {args.seeds}, mean $\\pm$ standard deviation over them (and each seed); each optimizer '
+             'with the learning rate and setting the benchmark tuned for it.',
              '',
-             '| workload | state | test loss (nats) | test accuracy |',
-             '|---|---|---|---|']
-    for name in args.workloads:
-        for state in args.states:
-            start = time.time()
-            with rounding(state):
-                runs = [train(name, STATES[state], seed) for seed in args.seeds]
-            losses, accuracies = [run[0] for run in runs], [run[1] for run in runs]
-            lines.append(f'| {name} | {LABELS.get(state, state)} | {statistics.mean(losses):.4f} $\\pm$ {statistics.stdev(losses):.4f} '
-                         f'({", ".join(f"{x:.4f}" for x in losses)}) | '
-                         f'{100 * statistics.mean(accuracies):.2f}% $\\pm$ {100 * statistics.stdev(accuracies):.2f} |')
-            print(lines[-1], f'({time.time() - start:.0f} s)', flush=True)
+             '| optimizer | workload | state | test loss (nats) | test accuracy |',
+             '|---|---|---|---|---|']
+    for optimizer in args.optimizers:
+        for name in args.workloads:
+            for state in args.states:
+                start = time.time()
+                with rounding(state):
+                    runs = [train(name, optimizer, STATES[state], seed) for seed in args.seeds]
+                losses, accuracies = [run[0] for run in runs], [run[1] for run in runs]
+                settings = ', '.join(f'{key} {value:.3g}' if isinstance(value, float) else f'{key} {value}'
+                                     for key, value in tuned(optimizer, name).items())
+                lines.append(f'| {optimizer_class(optimizer).__name__} ({settings}) | {name} | {LABELS.get(state, state)} | '
+                             f'{statistics.mean(losses):.4f} $\\pm$ {statistics.stdev(losses):.4f} '
+                             f'({", ".join(f"{x:.4f}" for x in losses)}) | '
+                             f'{100 * statistics.mean(accuracies):.2f}% $\\pm$ {100 * statistics.stdev(accuracies):.2f} |')
+                print(lines[-1], f'({time.time() - start:.0f} s)', flush=True)
     table = '\n'.join(lines) + '\n'
     print(table)
-    save_table(table, args.output, 'state_precision_training.md', site_copy=not args.no_site_copy)
+    save_table(table, args.output, Path(args.output).name, site_copy=not args.no_site_copy)
 
 
 if __name__ == '__main__':

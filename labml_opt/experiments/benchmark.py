@@ -523,6 +523,11 @@ def label_of(name: str, lr: float, hyper: Dict[str, Any], seed: int) -> str:
     return ' '.join([name, f'lr={lr:.3g}', *(f'{k}={json.dumps(v)}' for k, v in hyper.items()), f'seed={seed}'])
 
 
+def optimizer_arguments(lr: float, hyper: Dict[str, Any]) -> Dict[str, Any]:
+    """`lr` and the second setting `hyper` as the optimizer takes them: a list from JSON (`betas`) as a tuple."""
+    return {'lr': lr, **{k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}}
+
+
 def one_run(workload: Workload, name: str, lr: float, hyper: Dict[str, Any], seed: int, progress: Progress,
             index: int, invocation: Invocation) -> Outcome:
     """
@@ -534,8 +539,7 @@ def one_run(workload: Workload, name: str, lr: float, hyper: Dict[str, Any], see
     data = workload.data(seed)
     torch.manual_seed(seed)
     model = workload.model(data)
-    optimizer = make_optimizer(name, model,
-                               {'lr': lr, **{k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()}})
+    optimizer = make_optimizer(name, model, optimizer_arguments(lr, hyper))
     timer, curve, extra = StepTimer(), Curve(), optimizer_callbacks(optimizer, seed)
     label = label_of(name, lr, hyper, seed)
     learner = Learner(model, optimizer, sequence_loss, data)

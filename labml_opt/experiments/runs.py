@@ -221,8 +221,11 @@ def hyper_parameters(name: str) -> List[str]:
     return [p for p in signature.parameters if p not in ('self', 'params', 'defaults', 'model')]
 
 
-def make_optimizer(name: str, model: nn.Module, hyper: Dict[str, Any]) -> torch.optim.Optimizer:
-    """Build optimizer `name` for `model`'s parameters with our defaults, overridden by `hyper`."""
+def make_optimizer(name: str, model: nn.Module, hyper: Dict[str, Any], **options: Any) -> torch.optim.Optimizer:
+    """
+    Build optimizer `name` for `model`'s parameters with our defaults, overridden by `hyper`;
+    `options` are keywords of the class that are not hyper-parameters, such as `state_dtype`.
+    """
     valid = hyper_parameters(name)
     for key in hyper:
         if key not in valid:
@@ -231,8 +234,8 @@ def make_optimizer(name: str, model: nn.Module, hyper: Dict[str, Any]) -> torch.
     kwargs.update(hyper)
     groups = OPTIMIZERS[name].get('groups')
     if groups is not None:
-        return optimizer_class(name)(groups(model, **kwargs))
-    return optimizer_class(name)(model.parameters(), **kwargs)
+        return optimizer_class(name)(groups(model, **kwargs), **options)
+    return optimizer_class(name)(model.parameters(), **kwargs, **options)
 
 
 def check_optimizer(name: str, hyper: Dict[str, Any]):

@@ -173,6 +173,15 @@ def test_every_optimizer_is_built_for_both_models_and_moves_every_parameter(name
             assert torch.isfinite(param).all() and not torch.equal(param, old), f'{name}: {param_name}'
 
 
+@pytest.mark.parametrize('name', ['lion', 'muon'])
+def test_an_optimizer_by_name_takes_options_that_are_not_hyper_parameters(name):
+    # As benchmarks/state_precision_training.py builds them, with their state in bfloat16 (Muon's
+    # through its groups)
+    from labml_opt.experiments.runs import make_optimizer
+    optimizer = make_optimizer(name, benchmark.MLP(784, 256, 10), {}, state_dtype=torch.bfloat16, seed=3)
+    assert (optimizer.state_dtype, optimizer.seed) == (torch.bfloat16, 3)
+
+
 def test_muon_takes_the_hidden_matrices_and_adamw_every_other_parameter_once():
     from labml_opt.experiments.runs import muon_param_groups
     expected_muon = [{'layers.0.weight', 'layers.2.weight'},
