@@ -999,26 +999,23 @@ def direct_call(kernel: Kernel, stand_ins: List[torch.Tensor]) -> Optional[Tuple
     # Inductor's generated modules, which hold its C++ functions as globals named `cpp_fused_...`
     modules = [module for name, module in list(sys.modules.items()) if name.startswith('torch._inductor.runtime.compile_tasks.')]
     calls: List[Tuple[Callable, Tuple[Any, ...]]] = []
-    patched = []
-    for module in modules:
-        for name, value in list(vars(module).items()):
-            if name.startswith('cpp_fused_'):
-                def recorder(*args, _function=value):
-                    calls.append((_function, args))
-                    return _function(*args)
-                setattr(module, name, recorder)
-                patched.append((module, name, value))
+
+    def recorder(function):
+        def record(*args):
+            calls.append((function, args))
+            return function(*args)
+        return record
+
+    recorders = [(module, name, recorder(value)) for module in modules for name, value in list(vars(module).items())
+                 if name.startswith('cpp_fused_')]
     # An odd length, in elements or in blocks
     numel = 4099 if kernel.unit == 1 else 17
     generator = torch.Generator().manual_seed(0)
     probe = [(torch.rand((numel,) + tensor.shape[1:], generator=generator) + 1).to(tensor.dtype) for tensor in stand_ins]
     values = [0.25 + 0.5 * i / max(1, kernel.count) for i in range(kernel.count)]
     copy = [tensor.clone() for tensor in probe]
-    try:
+    with patched(recorders):
         results = kernel(probe[0], probe[1], probe[2:], values)
-    finally:
-        for module, name, value in patched:
-            setattr(module, name, value)
     if len(calls) != 1:
         return None
     function, args = calls[0]
@@ -1176,6 +1173,26 @@ class SavedKernels:
 
 
 @contextlib.contextmanager
+def patched(patches: List[Tuple[Any, str, Any]]):
+    """
+    Each `(owner, name, value)` of `patches` set on its owner for the length of the block, and
+    then put back as it was: an attribute that the owner only inherited is deleted again. The
+    changes to Inductor's code generation below, and the recording of its functions, are made so.
+    """
+    saved = [(owner, name, vars(owner).get(name, patched)) for owner, name, _ in patches]
+    for owner, name, value in patches:
+        setattr(owner, name, value)
+    try:
+        yield
+    finally:
+        for owner, name, value in reversed(saved):
+            if value is patched:
+                delattr(owner, name)
+            else:
+                setattr(owner, name, value)
+
+
+@contextlib.contextmanager
 def numbers_read_once():
     r"""
     <a id="numbers_read_once"></a>
@@ -1212,11 +1229,8 @@ def numbers_read_once():
             if is_number(outer):
                 yield f'{inner}_value', f'{inner}[0]'
 
-    cpp.CppKernel.load, KernelArgs.aliases = number_read_once, numbers_first
-    try:
+    with patched([(cpp.CppKernel, 'load', number_read_once), (KernelArgs, 'aliases', numbers_first)]):
         yield
-    finally:
-        cpp.CppKernel.load, KernelArgs.aliases = load, aliases
 
 
 @contextlib.contextmanager
@@ -1397,18 +1411,8 @@ def bfloat16_vectors(narrow: bool):
                    (CppPrinter, '_print_FloorDiv', quotient_first),
                    (cpp.CppKernel, 'codegen_conditions', counting_from_zero),
                    (cpp.CppVecKernel, 'load', prefetched)]
-        # (`_print_FloorDiv` is inherited: put back, it is deleted again)
-        saved = [(owner, name, vars(owner).get(name)) for owner, name, _ in patches]
-        for owner, name, value in patches:
-            setattr(owner, name, value)
-        try:
+        with patched(patches):
             yield
-        finally:
-            for owner, name, value in saved:
-                if value is None:
-                    delattr(owner, name)
-                else:
-                    setattr(owner, name, value)
 
 
 @contextlib.contextmanager
@@ -1495,16 +1499,11 @@ def one_pass_per_row(blocks: bool):
         del lines[written:]
         return stored
 
-    with numbers_read_once(), masks_in_registers():
-        cpp.CppScheduling._get_outer_loop_fusion_depth = rows_only
-        cpp.CppScheduling.codegen_outer_loop_node = reads_only
-        LocalizeBufferHandler.store = store_if_read
-        try:
-            yield
-        finally:
-            cpp.CppScheduling._get_outer_loop_fusion_depth = depth_of
-            cpp.CppScheduling.codegen_outer_loop_node = codegen_outer_loop
-            LocalizeBufferHandler.store = localized_store
+    with numbers_read_once(), masks_in_registers(), patched([
+            (cpp.CppScheduling, '_get_outer_loop_fusion_depth', rows_only),
+            (cpp.CppScheduling, 'codegen_outer_loop_node', reads_only),
+            (LocalizeBufferHandler, 'store', store_if_read)]):
+        yield
 
 
 @contextlib.contextmanager
@@ -1546,8 +1545,7 @@ def masks_in_registers():
     suffixes = {torch.float32: ('ps', 0), torch.int32: ('epi32', 1)}
     # The mask of each comparison, by the expression Inductor wrote for it
     masks = {}
-    saved = {name: vars(overrides)[name] for name in [*predicates, 'where', 'to_dtype']}
-    originals = {name: method.__func__ for name, method in saved.items()}
+    originals = {name: vars(overrides)[name].__func__ for name in [*predicates, 'where', 'to_dtype']}
 
     def in_one_register(*values):
         return pick_vec_isa().bit_width() == 512 and all(
@@ -1584,15 +1582,10 @@ def masks_in_registers():
         value.update_on_args('to_dtype', (x, dtype), {'src_dtype': x.dtype})
         return value
 
-    patches = {name: comparison(name) for name in predicates}
-    patches.update(where=where, to_dtype=to_dtype)
-    for name, function in patches.items():
-        setattr(overrides, name, staticmethod(function))
-    try:
+    functions = {name: comparison(name) for name in predicates}
+    functions.update(where=where, to_dtype=to_dtype)
+    with patched([(overrides, name, staticmethod(function)) for name, function in functions.items()]):
         yield
-    finally:
-        for name, method in saved.items():
-            setattr(overrides, name, method)
 
 
 def vectors_key():
