@@ -55,7 +55,9 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   code as written, which compiles nothing.
 * Its parameter, gradient and state are dense, contiguous `float32` or `float64` CPU tensors of
   the same dtype (or state in `bfloat16` or in 8 bits, see [low-precision state](low_precision.html);
-  in 8 bits only a tensor of whole blocks of 256, see [below](#blocks)), the
+  in 8 bits only a tensor of whole blocks of 256, see [below](#blocks); or a `bfloat16` parameter
+  and gradient that the optimizer steps in `float32`, with `kahan_sum` or a `state_dtype`, see
+  [`bfloat16` parameters](low_precision.html#bfloat16-parameters)), the
   group is not `differentiable`, and a C++ compiler is installed. State of
   another shape (a 0-d step counter, say) belongs to `step_numbers` and is not seen by the loop.
   A loop changes its inputs in place and creates nothing, so a step that creates a state tensor
@@ -195,7 +197,8 @@ CACHE_DIR = (os.environ.get('TORCHINDUCTOR_CACHE_DIR') or
 
 # Groups smaller than this many elements take the code as written when `fast` is `None`.
 MIN_NUMEL = 1 << 22
-# The dtypes the fast path is tested for.
+# The dtypes the fast path is tested for; `bfloat16` parameters too, when the optimizer computes
+# their step in `float32` (`low_precision`: Kahan summation or a `state_dtype`)
 DTYPES = (torch.float32, torch.float64)
 # The length of the stand-in tensors. Inductor decides from it whether the loop is worth
 # running on several threads; a million elements makes it do so.
@@ -248,7 +251,7 @@ def compiled_step(optimizer: torch.optim.Optimizer, group: Dict[str, Any],
         if fast:
             warn_once(optimizer, 'its update is not element-wise (it needs the rows and columns of each tensor)')
         return None
-    reason = unsupported(group, params)
+    reason = unsupported(group, params, optimizer.low_precision())
     if reason is not None:
         warn_once(optimizer, reason)
         return None
@@ -263,14 +266,21 @@ def compiled_step(optimizer: torch.optim.Optimizer, group: Dict[str, Any],
     return compiled
 
 
-def unsupported(group: Dict[str, Any], params: List[torch.Tensor]) -> Optional[str]:
-    """Why `group` cannot take the fast path, or `None` if it can."""
+def unsupported(group: Dict[str, Any], params: List[torch.Tensor], in_float32: bool) -> Optional[str]:
+    """
+    Why `group` cannot take the fast path, or `None` if it can. `in_float32` says that the
+    optimizer steps a `bfloat16` parameter in `float32` ([low-precision state](low_precision.html#step_in_float32)),
+    rounding only what it writes back, as a loop does; a `bfloat16` parameter stepped one rounded
+    operation after another has no loop that computes the same.
+    """
     if group.get('differentiable', False):
         return 'the group is differentiable'
+    dtypes = DTYPES + (torch.bfloat16,) if in_float32 else DTYPES
     for param in params:
         grad = param.grad
-        if param.dtype not in DTYPES or grad.dtype != param.dtype:
-            return f'parameter dtype {param.dtype} with gradient dtype {grad.dtype} (supported: float32, float64)'
+        if param.dtype not in dtypes or grad.dtype != param.dtype:
+            return (f'parameter dtype {param.dtype} with gradient dtype {grad.dtype} (supported: float32, float64, '
+                    f'and bfloat16 with kahan_sum or a state_dtype)')
         if not (param.is_cpu and grad.is_cpu):
             return f'parameter on {param.device}, gradient on {grad.device} (supported: CPU)'
     return None
@@ -913,6 +923,10 @@ def compile_graph(graph: torch.fx.GraphModule, stand_ins: List[torch.Tensor], sc
     settings = {'cpp.threads': threads, 'post_grad_custom_post_pass': custom_pass}
     if returned:
         settings['realize_reads_threshold'] = 1
+    # A `bfloat16` parameter's step rounds its value to `bfloat16` and reads it back
+    # ([Kahan](low_precision.html#kahan_round)): Inductor drops such a pair of casts unless told to keep it
+    if stand_ins[0].dtype == torch.bfloat16:
+        settings['emulate_precision_casts'] = True
     # The pass by its name; and a loop for all threads is compiled for as many as torch has now
     # (Inductor decides by them which loops to split), so it is saved under that number
     name = {**settings, 'post_grad_custom_post_pass': custom_pass is not None and custom_pass.uuid().hex(),
@@ -1210,6 +1224,11 @@ def numbers_read_once():
     from torch._inductor.codegen import cpp
     from torch._inductor.codegen.common import KernelArgs
     from torch._inductor.virtualized import V
+    if getattr(cpp.CppKernel.load, 'numbers_once', False):
+        # In force already: a loop over blocks of a `bfloat16` parameter is compiled under both
+        # patches that use this one
+        yield
+        return
     load, aliases = cpp.CppKernel.load, KernelArgs.aliases
 
     def is_number(name):
@@ -1228,6 +1247,8 @@ def numbers_read_once():
         for outer, inner in args.input_buffers.items():
             if is_number(outer):
                 yield f'{inner}_value', f'{inner}[0]'
+
+    number_read_once.numbers_once = True
 
     with patched([(cpp.CppKernel, 'load', number_read_once), (KernelArgs, 'aliases', numbers_first)]):
         yield

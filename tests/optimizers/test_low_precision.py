@@ -362,6 +362,77 @@ def test_compiled_bfloat16_state_matches_the_code_as_written(optimizer_class):
     assert not torch.equal(first_state[moment], second_state[moment])
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize('options', [dict(kahan_sum=True), dict(kahan_sum=True, state_dtype=torch.float32),
+                                     dict(state_dtype=torch.bfloat16), dict(kahan_sum=True, state_dtype='8bit')],
+                         ids=['kahan', 'kahan-float32-state', 'bfloat16-state', 'kahan-8bit'])
+def test_compiled_bfloat16_parameters_match_the_code_as_written(options):
+    # bfloat16 parameters stepped in float32 (Kahan summation or a state_dtype) take the fast path:
+    # the loop must round the parameter and read it back where the page does, which is what Kahan's
+    # compensation is made of
+    generator = torch.Generator().manual_seed(0)
+    # 20 blocks of 256, and a tensor of another length
+    starts = [torch.randn(20, 256, generator=generator), torch.randn(5003, generator=generator)]
+    if options.get('state_dtype') == '8bit':
+        starts = starts[:1]
+    grads = [[torch.randn(start.shape, generator=generator) * 1e-2 for start in starts] for _ in range(8)]
+    # A class of its own, so that a warning of the fast path, which each class gives once, is given here
+    class BFloat16Probe(labml_opt.AdamW):
+        pass
+
+    runs = []
+    for fast in (True, False):
+        params = [start.bfloat16().requires_grad_() for start in starts]
+        optimizer = BFloat16Probe([{'params': params, 'fast': fast}], lr=1e-3, weight_decay=1e-2, **options)
+        for step in grads:
+            for param, grad in zip(params, step):
+                param.grad = grad.bfloat16()
+            with warnings.catch_warnings():
+                warnings.simplefilter('error', labml_opt.fast.FastPathWarning)
+                optimizer.step()
+        runs.append([(param.detach(), optimizer.state[param]) for param in params])
+    # Compiled for bfloat16 parameters (a warning names the class only once in a process)
+    assert any(key[0][0] is BFloat16Probe and key[2] == torch.bfloat16 and not isinstance(kernel, str)
+               for key, kernel in labml_opt.fast.KERNELS.items())
+    for (compiled, compiled_state), (written, written_state) in zip(*runs):
+        assert compiled.dtype == torch.bfloat16
+        # The same float32 arithmetic, rounded at the same places: a parameter differs only where a
+        # moment's rounding (below) moved a step across a rounding threshold of the parameter
+        assert (compiled != written).float().mean() < 1e-3
+        assert ('kahan_comp' in compiled_state) == options.get('kahan_sum', False)
+        if 'kahan_comp' in compiled_state:
+            # The parameter and its compensation hold the sum of the steps together: where a step
+            # took the other rounding of the parameter, the compensation held the difference, and
+            # its own rounding then differs by a bfloat16 ulp of that (2^-16 of the parameter)
+            assert torch.allclose(compiled.float() + compiled_state['kahan_comp'].float(),
+                                  written.float() + written_state['kahan_comp'].float(), rtol=2 ** -15, atol=2 ** -24)
+        for key, value in compiled_state.items():
+            if not isinstance(value, torch.Tensor) or value.dim() == 0 or key == 'kahan_comp':
+                continue
+            other = written_state[key]
+            assert value.dtype == other.dtype
+            if value.dtype == torch.uint8:
+                assert torch.all((value.int() - other.int()).abs() <= 1)
+                continue
+            # In bfloat16, a few elements by one ulp; in float32 (state and scales), any element by a
+            # few ulps of float32 arithmetic in another order; or, where an average cancelled to
+            # almost nothing, by a millionth of the tensor's largest element
+            if value.dtype == torch.bfloat16:
+                assert (value != other).float().mean() < 1e-2
+            ulp = 2 ** -7 if value.dtype == torch.bfloat16 else 2 ** -19
+            a, b = value.float(), other.float()
+            assert torch.all((a - b).abs() <= ulp * torch.maximum(a.abs(), b.abs()) + 1e-6 * a.abs().max())
+
+
+def test_bfloat16_parameters_stepped_in_bfloat16_run_as_written_with_a_warning():
+    # Without Kahan summation or a state_dtype, a bfloat16 parameter's step rounds after each
+    # operation, as torch's for-loop does, which no loop computes
+    param = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
+    param.grad = torch.ones(4, dtype=torch.bfloat16)
+    with pytest.warns(labml_opt.fast.FastPathWarning, match='bfloat16 with kahan_sum or a state_dtype'):
+        labml_opt.AdamW([{'params': [param], 'fast': True}]).step()
+
+
 def test_the_compiler_is_changed_only_while_a_bfloat16_loop_is_compiled():
     from torch._inductor.codegen import cpp
     from torch._inductor.codegen.common import KernelArgs
