@@ -233,6 +233,10 @@ class SOAP(GenericAdaptiveOptimizer):
           without one, and `Q` their bases, `None` until the first step
         * `shape` is the shape the bases see the parameter in, `None` if its own
         * `shampoo_beta` and `precondition_frequency` are the group's at the start, as in the reference
+
+        The statistics are in the parameter's dtype, as in the reference, but for a `bfloat16`
+        parameter whose step is [computed in `float32`](low_precision.html#step_in_float32) (with
+        `kahan_sum` or a `state_dtype`): they are `float32` then, as the step's gradient is.
         """
         state['step'] = 0
         state['exp_avg'] = torch.zeros_like(param, memory_format=torch.preserve_format)
@@ -240,7 +244,8 @@ class SOAP(GenericAdaptiveOptimizer):
         state['shape'] = self.merged_shape(param, group)
         shape = state['shape'] if state['shape'] is not None else param.shape
         rotated = param.dim() != 1 or group['precondition_1d']
-        state['GG'] = [torch.zeros(size, size, dtype=param.dtype, device=param.device)
+        dtype = torch.float32 if param.dtype == torch.bfloat16 and self.low_precision() else param.dtype
+        state['GG'] = [torch.zeros(size, size, dtype=dtype, device=param.device)
                        if rotated and size <= group['max_precondition_dim'] else None for size in shape]
         state['Q'] = None
         state['shampoo_beta'] = group['shampoo_beta'] if group['shampoo_beta'] is not None else group['betas'][1]
