@@ -189,7 +189,9 @@ Some state stays as it is:
 * **State of another shape**: [Adafactor](adafactor.html)'s $n + m$ means of an $n \times m$ matrix,
   already small, which is why it takes no `state_dtype`, and SOAP's rotations.
 
-The first two kinds a class names in `full_precision_state`, and they stay in the parameter's dtype.
+The first two kinds a class names in `full_precision_state`, and they stay in the parameter's dtype,
+or in `float32` for a `bfloat16` parameter whose step is computed in `float32` (with `kahan_sum`):
+Schedule-Free's $z$ in `bfloat16` would be rounded as the weights are, without their compensation.
 
 SparseAdam and L-BFGS keep other kinds of state, and take no `state_dtype` either.
 

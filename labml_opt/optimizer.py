@@ -95,10 +95,11 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
     # `'unsigned'` for one that is never negative. Only a class that names some takes `'8bit'`.
     quantized_state: Dict[str, str] = {}
 
-    # The state tensors that `state_dtype` leaves in the parameter's dtype: points among the weights
-    # rather than averages, such as Schedule-Free's $z$, since to round them to `bfloat16` is to round
-    # the weights; and state that a method other than `step_param` updates, such as Sophia's Hessian
-    # estimate, which the rounding of [`step_in_float32`](low_precision.html#step_in_float32) does not reach
+    # The state tensors that `state_dtype` leaves in the parameter's dtype (in `float32` for a
+    # `bfloat16` parameter with `kahan_sum`): points among the weights rather than averages, such as
+    # Schedule-Free's $z$, since to round them to `bfloat16` is to round the weights; and state that a
+    # method other than `step_param` updates, such as Sophia's Hessian estimate, which the rounding of
+    # [`step_in_float32`](low_precision.html#step_in_float32) does not reach
     full_precision_state: Tuple[str, ...] = ()
 
     def __init__(self, params: Params, defaults: Dict[str, Any], *,
@@ -254,6 +255,12 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                 if (isinstance(value, torch.Tensor) and value.is_floating_point() and value.shape == param.shape
                         and key not in self.full_precision_state):
                     state[key] = value.to(self.state_dtype)
+        if self.low_precision() and param.dtype == torch.bfloat16:
+            # A `bfloat16` parameter stepped in `float32`: its `full_precision_state` is `float32`,
+            # not the parameter's dtype, which would round an iterate as it rounds the weights
+            for key in self.full_precision_state:
+                if isinstance(state.get(key), torch.Tensor) and state[key].dtype == torch.bfloat16:
+                    state[key] = state[key].float()
         if self.kahan_sum and param.dtype == torch.bfloat16:
             state['kahan_comp'] = torch.zeros_like(param, memory_format=torch.preserve_format)
 

@@ -320,7 +320,10 @@ class Prodigy(GenericAdaptiveOptimizer):
             # $g_t + \lambda \theta_{t-1}$, in a new tensor: `param.grad` is yours
             grad = grad.addcmul(param, as_number(group['weight_decay'], param))
         slice_p = group['slice_p']
-        grad, param = grad.flatten()[::slice_p], param.detach().flatten()[::slice_p]
+        # (in the dtype of $\sigma$ and $\theta_0$: `float32` for a `bfloat16` parameter stepped in
+        # `float32`, see `full_precision_state`, and otherwise the parameter's own)
+        wide = state['s'].dtype
+        grad, param = grad.flatten()[::slice_p].to(wide), param.detach().flatten()[::slice_p].to(wide)
         flat = compiled is not None and state['p0'].shape == param.shape
         sums = compiled.sums('accumulate', state, numbers, grad, param) if flat else None
         if sums is None:
