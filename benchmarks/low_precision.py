@@ -151,7 +151,8 @@ def run(size: float, steps: int, slow_steps: int, rounds: int, parameters: str =
     torch_time = statistics.median(times[next(iter(variants))])
     lines = [
         measured('low_precision.py') + ':',
-        f'torch {torch.__version__}, {torch.get_num_threads()} threads; {numel / 1e6:.1f}M {parameters} parameters in '
+        f'torch {torch.__version__}, {torch.get_num_threads()} threads, {torch.backends.cpu.get_cpu_capability()} '
+        f'vector instructions; {numel / 1e6:.1f}M {parameters} parameters in '
         f'20 tensors; median of {steps} steps ({slow_steps} for {", ".join(name for name in SLOW if name in variants)}) '
         f'per round, median of {rounds} round(s), rounds '
         f'interleaved; in-place bandwidth {bytes_per_second / 1e9:.1f} GB/s (median of {len(bandwidths)}). '

@@ -114,25 +114,34 @@ Parameters stored in `bfloat16` have the same problem as $v$, worse: with $\alph
 Adam's step of about $\alpha$ is lost on every weight of size $\frac{1}{32}$ or more, where half an
 ulp is $2^{-13} \approx 1.2 \times 10^{-4}$. Kahan's
 compensated summation keeps what the rounding dropped in a second `bfloat16` tensor $c$, and adds it
-back on the next step. With $\Delta_t$ the update the optimizer computed in `float32`,
+back on the next step. The weight is then the pair: $\theta + c$, about 16 significant bits where
+$\theta$ alone has 8. The optimizer's step starts from that sum, in `float32`, and its result is
+split into a rounded weight and the rest:
 
 \begin{align}
-\delta &\leftarrow \Delta_t + c_{t-1} \\
-\theta_t &\leftarrow \operatorname{round}(\theta_{t-1} + \delta) \\
-c_t &\leftarrow \delta - (\theta_t - \theta_{t-1})
+\tilde{\theta}_{t-1} &= \theta_{t-1} + c_{t-1} \\
+\tilde{\theta}_t &= \text{the optimizer's update of } \tilde{\theta}_{t-1} \text{, in `float32`} \\
+\theta_t &\leftarrow \operatorname{round}(\tilde{\theta}_t) \\
+c_t &\leftarrow \tilde{\theta}_t - \theta_t
 \end{align}
 
-$\theta_t - \theta_{t-1}$ is the update the parameter actually took, and $c_t$ is the rest. Small
-updates pile up in $c$ until together they are large enough to move $\theta$, so $\theta_t + c_t$
-follows the `float32` sum, up to the rounding of $c_t$ itself, which is small beside $\theta$. This costs 2 more bytes per parameter to store,
-and 4 to read and write, and it needs no random bits.
+For an update that adds $\Delta_t$, this is Kahan's sum, $\theta_t = \operatorname{round}(\theta_{t-1} +
+(\Delta_t + c_{t-1}))$ and $c_t$ what that rounding dropped: small updates pile up in $c$ until
+together they are large enough to move $\theta$, so $\theta_t + c_t$ follows the `float32` sum, up
+to the rounding of $c_t$ itself, which is small beside $\theta$. Starting the step from
+$\tilde{\theta}$, and not from $\theta$ with $c$ added to its update, matters to an update that
+reads the weight: decoupled weight decay, LAMB's trust ratio, and Schedule-Free's step, which
+moves the weight a fraction of the way toward $z$: after 5 steps of $10^{-3}$, stepped from
+$\theta$ with $c$ added to its update, Schedule-Free AdamW ended 56% of the distance it moved away
+from `float32`, and stepped from $\tilde{\theta}$, 0.4%. This costs 2 more bytes per parameter to store, and 4 to read and write, and it needs
+no random bits.
 
 <a id="bfloat16-parameters"></a>
 
 A `bfloat16` parameter with `kahan_sum` or a `state_dtype` takes [the fast path](fast.html) like
 a `float32` one: its step is computed in `float32` and rounded where it is written back
 ([`step_in_float32`](#step_in_float32)), which is what one loop does. One thing has to be said to
-Inductor for that: [`kahan_round`](#kahan_round) rounds $\theta_{t-1} + \delta$ to `bfloat16` and
+Inductor for that: [`kahan_round`](#kahan_round) rounds $\tilde{\theta}_t$ to `bfloat16` and
 reads it back in `float32` to find what the rounding dropped, and Inductor, which removes such a
 pair of conversions as doing nothing, must be told to keep it (`emulate_precision_casts`), or $c$
 comes out as zero. Compiled so, the parameters of a run are those of the code as written to the
@@ -147,13 +156,15 @@ Kahan summation (`python benchmarks/low_precision.py --parameters bfloat16`):
 
 [[include: results/low_precision_bfloat16.md]]
 
-Our step with Kahan summation and `bfloat16` state takes 50.6 ms, a sixteenth of the 811 ms it took
-as written before it was compiled, and 0.63 of optimi's 80.2 ms, for the same bytes. Torch's fused
-step, which drops the small updates that Kahan's sum keeps, takes 26.9 ms, and neither reaches its
-floor here: this machine (`avx2`, without `avx512_bf16`) converts between `float32` and `bfloat16`
-with several integer operations per register, and the step with compensation and stochastic
-rounding converts five tensors. With `float32` state the loop converts three, and moves 8 bytes
-more per parameter, and takes 40.9 ms.
+Our step with Kahan summation and `bfloat16` state takes 44.8 ms, a fourteenth of the 612 ms it
+takes as written (which is what ran at any size before it was compiled), and half of optimi's 91.4
+ms, for the same bytes. Torch's fused step, which drops the small updates that Kahan's sum keeps,
+takes 34.1 ms. None of them reaches its floor here: this machine (AVX2, without `avx512_bf16`)
+converts between `float32` and `bfloat16` with several integer operations per register, and the
+step with compensation and stochastic rounding converts five tensors. With `float32` state the
+loop converts three, moves 8 bytes more per parameter, and takes 34.9 ms. The times move from run
+to run on this shared machine: an earlier run of the same command took 50.6 ms for ours, 26.9 for
+torch's and 80.2 for optimi's.
 
 <a id="which"></a>
 
@@ -809,24 +820,21 @@ def stochastic_round(x: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
     return rounded.view(torch.float32).to(torch.bfloat16)
 
 
-def kahan_round(before: torch.Tensor, after: torch.Tensor, compensation: torch.Tensor) -> torch.Tensor:
+def kahan_round(after: torch.Tensor, compensation: torch.Tensor) -> torch.Tensor:
     r"""
     <a id="kahan_round"></a>
 
     ### One Kahan step
 
-    * `before` is $\theta_{t-1}$, a `bfloat16` parameter widened to `float32`
-    * `after` is $\theta_{t-1} + \Delta_t$, the optimizer's update of it in `float32`
+    * `after` is $\tilde{\theta}_t$, the optimizer's update in `float32` of $\tilde{\theta}_{t-1} = \theta_{t-1} + c_{t-1}$
     * `compensation` is $c_{t-1}$, in `bfloat16`; it is overwritten with $c_t$
 
     Returns $\theta_t$ in `bfloat16`.
     """
-    # $\delta = \Delta_t + c_{t-1}$
-    total = (after - before) + compensation.float()
-    # $\theta_t = \operatorname{round}(\theta_{t-1} + \delta)$, to nearest
-    param = (before + total).to(torch.bfloat16)
-    # $c_t = \delta - (\theta_t - \theta_{t-1})$
-    compensation.copy_(total - (param.float() - before))
+    # $\theta_t = \operatorname{round}(\tilde{\theta}_t)$, to nearest
+    param = after.to(torch.bfloat16)
+    # $c_t = \tilde{\theta}_t - \theta_t$
+    compensation.copy_(after - param.float())
     return param
 
 
@@ -1057,7 +1065,9 @@ def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param:
         working[key] = state[key].float()
     for key in quantized:
         working[key] = dequantize(state[key], state[key + ABSMAX], code_maps[key])
-    wide_param = param.float() if param.dtype == torch.bfloat16 else param
+    # A `bfloat16` parameter in `float32`, with its compensation added: $\tilde{\theta}_{t-1}$
+    wide_param = param if param.dtype != torch.bfloat16 else \
+        param.float() if compensation is None else param.float() + compensation.float()
     step_param(working, numbers, grad.float(), wide_param)
     # (8-bit state alone needs no random bits, and its steps have no seed)
     for key, bits in zip(narrow, random_bits(param, numbers.rounding_seed, len(narrow)) if narrow else []):
@@ -1072,7 +1082,7 @@ def step_in_float32(step_param, state: dict, numbers, grad: torch.Tensor, param:
             made = state.get(key, ...) is None and isinstance(value, torch.Tensor) and value.shape == param.shape
             state[key] = value.to(torch.bfloat16) if made and state_dtype == torch.bfloat16 else value
     if wide_param is not param:
-        param.copy_(wide_param if compensation is None else kahan_round(param.float(), wide_param, compensation))
+        param.copy_(wide_param if compensation is None else kahan_round(wide_param, compensation))
 
 
 def rounding_seed(seed: int, position: int, step: int, offset: int = 0) -> int:

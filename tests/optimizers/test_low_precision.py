@@ -302,14 +302,7 @@ def test_kahan_summation_keeps_the_updates_that_a_bfloat16_parameter_loses(state
     assert (kahan - exact).abs().max() <= 2 ** -8
 
 
-# Their step moves the parameter toward z by a fraction of the distance, which it reads from the
-# parameter's bfloat16 value, without the compensation: Kahan's sum adds that back to the step, not
-# to the value the step reads. After 5 steps they are about a third of the distance moved away
-# from float32 (2e-3 of 6e-3), where, with z in bfloat16 too, they were twice the distance
-KAHAN_LOOSE = ('ScheduleFreeAdamW', 'ScheduleFreeAdamWPaper')
-
-
-@pytest.mark.parametrize('name', [name for name in BFLOAT16 if name not in KAHAN_LOOSE])
+@pytest.mark.parametrize('name', BFLOAT16)
 def test_every_optimizer_keeps_the_small_updates_of_bfloat16_parameters_with_kahan_sum(name):
     # Steps of at most about 1e-3 on weights of about 1, whose ulp in bfloat16 is 2^-7: each is lost
     # on a parameter rounded to nearest, and the parameter with its compensation follows float32
@@ -317,7 +310,7 @@ def test_every_optimizer_keeps_the_small_updates_of_bfloat16_parameters_with_kah
     for dtype in (torch.float32, torch.bfloat16):
         generator = torch.Generator().manual_seed(0)
         starts = [torch.randn(24, 16, generator=generator).bfloat16(), torch.randn(16, generator=generator).bfloat16()]
-        params = [start.to(dtype).requires_grad_() for start in starts]
+        params = [start.to(dtype, copy=True).requires_grad_() for start in starts]
         optimizer = BFLOAT16[name](params, lr=1e-3, kahan_sum=dtype == torch.bfloat16)
         if hasattr(optimizer, 'train'):
             optimizer.train()
@@ -328,12 +321,14 @@ def test_every_optimizer_keeps_the_small_updates_of_bfloat16_parameters_with_kah
             optimizer.step()
         runs.append([param.detach().float() + optimizer.state[param].get('kahan_comp', torch.zeros(())).float()
                      for param in params])
-    # Within a small part of how far float32 moved the weights: without the compensation, which
-    # holds every step here, the distance would be all of it
+    # Within a small part of how far float32 moved the weights (at most 1% here): without the
+    # compensation, which holds every step here, the distance would be all of it; and for
+    # Schedule-Free, whose step moves the weights toward z by a fraction of the distance, a step
+    # from the rounded weights, without the compensation, ended 56% of it away
     moved = max((param - start.float()).abs().max() for param, start in zip(runs[0], starts))
     assert moved > 0
     for wide, narrow in zip(*runs):
-        assert (wide - narrow).abs().max() < 0.1 * moved
+        assert (wide - narrow).abs().max() < 0.05 * moved
 
 
 def test_kahan_compensation_is_state_and_bfloat16():
