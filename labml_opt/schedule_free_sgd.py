@@ -121,6 +121,7 @@ from typing import Any, Dict, Optional
 import torch
 from torch import nn
 
+from labml_opt import low_precision
 from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay
 
 
@@ -183,7 +184,7 @@ class ScheduleFree(GenericAdaptiveOptimizer):
                     # state has entries looks to `torch.distributed.checkpoint` as if it had stepped
                     state = self.state.get(param, {})
                     if 'z' in state:
-                        param.lerp_(state['z'], 1 - 1 / beta)
+                        self.toward_z(param, state, 1 - 1 / beta)
                 group['train_mode'] = False
 
     @torch.no_grad()
@@ -199,8 +200,23 @@ class ScheduleFree(GenericAdaptiveOptimizer):
                 for param in group['params']:
                     state = self.state.get(param, {})
                     if 'z' in state:
-                        param.lerp_(state['z'], 1 - beta)
+                        self.toward_z(param, state, 1 - beta)
                 group['train_mode'] = True
+
+    def toward_z(self, param: torch.Tensor, state: Dict[str, Any], weight: float):
+        r"""
+        $\theta \leftarrow \theta + w (z - \theta)$, outside the step. A `bfloat16` parameter whose
+        step is [computed in `float32`](low_precision.html#step_in_float32) keeps $z$ in `float32`,
+        and is moved as a step moves it: in `float32`, from the weight with its
+        [Kahan compensation](low_precision.html#kahan_round) if it has one, and rounded again.
+        """
+        if param.dtype != torch.bfloat16 or not self.low_precision():
+            param.lerp_(state['z'], weight)
+            return
+        compensation = state.get('kahan_comp')
+        wide = param.float() if compensation is None else param.float() + compensation.float()
+        wide.lerp_(state['z'], weight)
+        param.copy_(wide if compensation is None else low_precision.kahan_round(wide, compensation))
 
     def step(self, closure=None):
         """

@@ -319,6 +319,9 @@ def test_every_optimizer_keeps_the_small_updates_of_bfloat16_parameters_with_kah
                 # The same gradients in both runs: bfloat16 numbers
                 param.grad = torch.randn(param.shape, generator=generator).bfloat16().to(dtype)
             optimizer.step()
+        if hasattr(optimizer, 'eval'):
+            # Schedule-Free's weights at x, moved outside the step
+            optimizer.eval()
         runs.append([param.detach().float() + optimizer.state[param].get('kahan_comp', torch.zeros(())).float()
                      for param in params])
     # Within a small part of how far float32 moved the weights (at most 1% here): without the
