@@ -638,6 +638,11 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
         (`bfloat16` moments loaded into a `float32` optimizer, say). 8-bit moments, saved as codes
         and scales, are dequantized for an optimizer that keeps them in floats, and float moments
         are quantized for one that keeps them in 8 bits, with the same warning (`requantize`).
+
+        The other way needs a step in between. `torch.optim` loads our `bfloat16` moments by casting
+        them, but it would cast 8-bit codes too, to the numbers 0 to 255, and run on them without a
+        word: load an 8-bit state into our class of the same algorithm in `float32` first, and give
+        torch that optimizer's `state_dict`.
         """
         source = state_dict.get('optimizer', 'a state_dict with no optimizer name (torch.optim?)')
         # Each parameter's state as its saved group would create it: the saved flags (`amsgrad`,
