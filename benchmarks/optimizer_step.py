@@ -335,7 +335,9 @@ def run(sizes: List[float], names: List[str], steps: int, rounds: int, skip: Seq
     say = print
     cache = labml_opt.fast.CACHE_DIR
     l3 = l3_cache_bytes()
-    machine = f'{platform.machine()}, {l3 / 2 ** 20:.0f} MiB L3 cache' if l3 else platform.machine()
+    # (the vector instructions decide much of a compiled loop's arithmetic: AVX2 or AVX512)
+    machine = f'{platform.machine()} with {torch.backends.cpu.get_cpu_capability()}'
+    machine += f', {l3 / 2 ** 20:.0f} MiB L3 cache' if l3 else ''
     header = [
         measured('optimizer_step.py') + ':',
         f'torch {torch.__version__}, {torch.get_num_threads()} threads, {machine}; '
