@@ -120,7 +120,7 @@ split into a rounded weight and the rest:
 
 \begin{align}
 \tilde{\theta}_{t-1} &= \theta_{t-1} + c_{t-1} \\
-\tilde{\theta}_t &= \text{the optimizer's update of } \tilde{\theta}_{t-1} \text{, in `float32`} \\
+\tilde{\theta}_t &= \text{the optimizer's update of } \tilde{\theta}_{t-1} \text{, in float32} \\
 \theta_t &\leftarrow \operatorname{round}(\tilde{\theta}_t) \\
 c_t &\leftarrow \tilde{\theta}_t - \theta_t
 \end{align}
