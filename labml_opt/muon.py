@@ -182,7 +182,7 @@ import torch
 from torch import nn
 
 from labml_opt.adamw import AdamW
-from labml_opt.optimizer import GenericAdaptiveOptimizer, Numbers, Params, WeightDecay
+from labml_opt.optimizer import OPTIMIZER_OPTIONS, GenericAdaptiveOptimizer, Numbers, Params, WeightDecay
 
 # The quintic's coefficients $(a, b, c)$, from Jordan's post: the slope at zero, $a$, as large as it
 # can be while five iterations still bring every $\sigma$ in $[0.002, 1]$ within about $0.3$ of $1$
@@ -373,7 +373,7 @@ class MuonWithAuxAdam(Muon, AdamW):
 
     # The defaults of each kind of group: the reference code's, and for Muon's other keys, Muon's own
     MUON_DEFAULTS = dict({name: parameter.default for name, parameter in inspect.signature(Muon).parameters.items()
-                          if name != 'params'}, lr=0.02, momentum=0.95, weight_decay=0.)
+                          if name != 'params' and name not in OPTIMIZER_OPTIONS}, lr=0.02, momentum=0.95, weight_decay=0.)
     ADAM_DEFAULTS = dict(lr=3e-4, betas=(0.9, 0.95), eps=1e-10, weight_decay=0., amsgrad=False,
                          decoupled_weight_decay=True)
     # Keys every group may have besides its algorithm's: `fast` chooses the path, as in every class here

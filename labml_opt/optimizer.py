@@ -57,6 +57,8 @@ from labml_opt import fast, low_precision
 Params = Union[Iterable[torch.Tensor], Iterable[Dict[str, Any]]]
 # How far an update reaches (see `reach`)
 REACHES = ('element', 'tensor', 'matrix')
+# The keywords that set the whole optimizer, not each param group
+OPTIMIZER_OPTIONS = ('state_dtype', 'kahan_sum', 'seed')
 
 
 class Numbers(dict):
@@ -163,6 +165,19 @@ class GenericAdaptiveOptimizer(torch.optim.Optimizer):
                 if isinstance(beta, torch.Tensor):
                     self.check(f'beta{i + 1}', beta, beta.numel() == 1, 'a number or a 1-element tensor')
                 self.check(f'beta{i + 1}', beta, bool(0 <= beta < 1), 'in [0, 1)')
+
+    def add_param_group(self, param_group: Dict[str, Any]):
+        """
+        `torch.optim`'s, which keeps any key of a group. `state_dtype`, `kahan_sum` and `seed`
+        are options of the whole optimizer, so a group that sets one is refused rather than left to
+        run with the optimizer's value: state in two dtypes takes two optimizers.
+        """
+        for key in OPTIMIZER_OPTIONS:
+            if key in param_group:
+                raise ValueError(f'Invalid param group key {key!r} for {type(self).__name__}: {key} is an option of '
+                                 f'the whole optimizer ({type(self).__name__}(params, {key}=...)), not of a group; '
+                                 f'for parameters that need another {key}, make another optimizer')
+        super().add_param_group(param_group)
 
     def implementation_options(self, foreach: Optional[bool], differentiable: bool, capturable: bool,
                                fused: Optional[bool] = None) -> Dict[str, Any]:

@@ -355,6 +355,18 @@ def test_bad_low_precision_options_are_refused(name, value):
         labml_opt.AdamW([torch.zeros(3, requires_grad=True)], **{name: value})
 
 
+@pytest.mark.parametrize('name, value', [('state_dtype', torch.bfloat16), ('kahan_sum', True), ('seed', 3)])
+def test_a_low_precision_option_in_a_param_group_is_refused_not_ignored(name, value):
+    # torch keeps any key of a group; this one would be stored and never read
+    weight, bias = torch.zeros(4, 4, requires_grad=True), torch.zeros(4, requires_grad=True)
+    with pytest.raises(ValueError, match=f"Invalid param group key '{name}' for AdamW: .*another optimizer"):
+        labml_opt.AdamW([{'params': [weight], name: value}, {'params': [bias]}])
+    optimizer = labml_opt.AdamW([weight])
+    with pytest.raises(ValueError, match=f"Invalid param group key '{name}'"):
+        optimizer.add_param_group({'params': [bias], name: value})
+    assert len(optimizer.param_groups) == 1
+
+
 @pytest.mark.parametrize('name', BFLOAT16)
 def test_8bit_state_is_refused_by_name_where_no_code_map_is_named(name):
     params = [torch.zeros(2, 2, requires_grad=True)]
@@ -466,9 +478,11 @@ def test_compiled_bfloat16_parameters_match_the_code_as_written(options):
             assert torch.all((a - b).abs() <= ulp * torch.maximum(a.abs(), b.abs()) + 1e-6 * a.abs().max())
 
 
-def test_bfloat16_parameters_stepped_in_bfloat16_run_as_written_with_a_warning():
+def test_bfloat16_parameters_stepped_in_bfloat16_run_as_written_with_a_warning(monkeypatch):
     # Without Kahan summation or a state_dtype, a bfloat16 parameter's step rounds after each
-    # operation, as torch's for-loop does, which no loop computes
+    # operation, as torch's for-loop does, which no loop computes. (The warning is said once per
+    # class and reason in a process, and an earlier test may have said it: forget those.)
+    monkeypatch.setattr(labml_opt.fast, '_warned', set())
     param = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
     param.grad = torch.ones(4, dtype=torch.bfloat16)
     with pytest.warns(labml_opt.fast.FastPathWarning, match='bfloat16 with kahan_sum or a state_dtype'):
