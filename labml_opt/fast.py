@@ -55,7 +55,8 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   code as written, which compiles nothing.
 * Its parameter, gradient and state are dense, contiguous `float32` or `float64` CPU tensors of
   the same dtype (or state in `bfloat16` or in 8 bits, see [low-precision state](low_precision.html);
-  in 8 bits only a tensor of whole blocks of 256, see [below](#blocks); or a `bfloat16` parameter
+  in 8 bits in whole blocks of 256, see [below](#blocks), with a [last block](#whole_blocks) that is not
+  whole as written; or a `bfloat16` parameter
   and gradient that the optimizer steps in `float32`, with `kahan_sum` or a `state_dtype`, see
   [`bfloat16` parameters](low_precision.html#bfloat16-parameters)), the
   group is not `differentiable`, and a C++ compiler is installed. State of
@@ -448,8 +449,12 @@ class CompiledStep:
         codes = [key for key, dtype in layout if dtype == torch.uint8]
         if codes:
             if param.numel() % low_precision.BLOCK:
+                # (an update that reaches the whole tensor, such as LAMB's with its norms, cannot be cut)
+                if method == 'update_param' and self.optimizer.reach(self.group) == 'element':
+                    return self.whole_blocks(state, numbers, grad, param)
                 warn_once(self.optimizer, f'state {codes[0]!r} is in 8 bits, quantized by blocks of '
-                                          f'{low_precision.BLOCK}, and the loop takes only whole blocks')
+                                          f'{low_precision.BLOCK}, and the loop of an update that reaches the '
+                                          f'whole tensor takes only whole blocks')
                 return None
             for key in codes:
                 scales = state.get(key + low_precision.ABSMAX)
@@ -478,6 +483,42 @@ class CompiledStep:
             self.plans[id(param)] = Plan(chosen, state, numbers, names, [name for name, _ in flags], param, tensors)
         elif keep_plan:
             self.plans.pop(id(param), None)
+        return result
+
+    def whole_blocks(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,
+                     param: torch.Tensor) -> Optional[List[torch.Tensor]]:
+        r"""
+        <a id="whole_blocks"></a>
+
+        ### A last block that is not whole
+
+        A tensor of $n$ elements, $n$ not a multiple of `BLOCK`, ends in a shorter block: a
+        1000 x 1000 matrix has 3906 blocks of 256 and one of 64. The loop takes rows of whole
+        blocks, so the tensor runs in two pieces: its first $256 \lfloor n / 256 \rfloor$ elements
+        and their scales in the loop, as a tensor of that size would, and the last block as
+        written, on its own elements and scale (for an update of [reach](optimizer.html#reach)
+        `'element'`: LAMB's norms are of the whole tensor, which runs as written). A block's codes depend on its own elements alone, so
+        the two pieces compute the step of the whole tensor (8-bit codes are rounded to nearest, so
+        neither piece draws random bits). Run whole as written, the 1000 x 1000 matrix took 16 times
+        as long as a 1024 x 1024 one in the loop.
+        """
+        whole = param.numel() // low_precision.BLOCK * low_precision.BLOCK
+        pieces = [{}, {}]
+        for key, value in state.items():
+            if isinstance(value, torch.Tensor) and value.shape == param.shape:
+                flat = value.view(-1)
+                pieces[0][key], pieces[1][key] = flat[:whole], flat[whole:]
+            elif key.endswith(low_precision.ABSMAX) and key[:-len(low_precision.ABSMAX)] in state:
+                blocks = whole // low_precision.BLOCK
+                pieces[0][key], pieces[1][key] = value[:blocks], value[blocks:]
+            else:
+                pieces[0][key] = pieces[1][key] = value
+        flat_param, flat_grad = param.view(-1), grad.view(-1)
+        result = self.run(pieces[0], numbers, flat_grad[:whole], flat_param[:whole], keep_plan=False)
+        if result is None:
+            return None
+        last_grad = -flat_grad[whole:] if self.maximize else flat_grad[whole:]
+        self.optimizer.update_param(pieces[1], numbers, last_grad, flat_param[whole:])
         return result
 
     def on_shards(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor,

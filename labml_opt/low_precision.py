@@ -573,8 +573,8 @@ gradient and codes of $B$ rows of 256, with $B$ a symbol and 256 a constant, and
 $B$ numbers ([stand-ins for blockwise state](fast.html#blocks)). Inductor compiles it into one
 C++ function that dequantizes, runs the page's update, takes each moment's maximum in each row
 and writes the codes, [one row at a time](fast.html#one_pass_per_row). A tensor whose size is
-not a multiple of 256 ends in a shorter block, and runs as written, with a `FastPathWarning` (a
-matrix with a side that is a multiple of 256 has whole blocks).
+not a multiple of 256 ends in a shorter block: its whole blocks run in the loop, and the
+[last one](fast.html#whole_blocks) as written.
 
 Measured with `python benchmarks/low_precision.py`, beside torchao's 8-bit AdamW and optimi's
 AdamW:

@@ -818,16 +818,38 @@ def test_compiled_8bit_state_matches_the_code_as_written(optimizer_class):
     assert (compiled - written).abs().max() < 1e-3
 
 
-def test_8bit_state_of_a_partial_block_takes_the_code_as_written_with_a_warning_on_the_fast_path():
-    class EightBitProbe(labml_opt.AdamW):
-        pass
+@pytest.mark.parametrize('optimizer_class', [labml_opt.AdamW, labml_opt.AMSGrad, labml_opt.LAMB],
+                         ids=lambda cls: cls.__name__)
+def test_8bit_state_of_a_partial_block_runs_its_whole_blocks_compiled_and_the_last_as_written(optimizer_class,
+                                                                                            monkeypatch):
+    # The sizes that the code as written steps (the compiled loop is recorded on other tensors)
+    sizes = []
+    step_in_float32 = low_precision.step_in_float32
 
+    def recorded(step_param, state, numbers, grad, param, *args):
+        if type(param) in (torch.Tensor, torch.nn.Parameter):
+            sizes.append(param.numel())
+        return step_in_float32(step_param, state, numbers, grad, param, *args)
+
+    monkeypatch.setattr(low_precision, 'step_in_float32', recorded)
     # 67 * 70 = 4690 elements: 18 blocks and 82 more
-    compiled, _, warned = run_8bit(True, (67, 70), EightBitProbe, steps=3)
-    written, _, _ = run_8bit(False, (67, 70), EightBitProbe, steps=3)
-    # Once, however many steps
-    assert len(warned) == 1 and "state 'exp_avg' is in 8 bits" in warned[0] and 'whole blocks' in warned[0]
-    assert torch.equal(compiled, written)
+    compiled, compiled_state, warned = run_8bit(True, (67, 70), optimizer_class, steps=3)
+    fast_sizes = sizes[:]
+    written, written_state, _ = run_8bit(False, (67, 70), optimizer_class, steps=3)
+    assert sizes[len(fast_sizes):] == [4690] * 3
+    if optimizer_class is labml_opt.LAMB:
+        # Its trust ratio is of the whole tensor: it runs as written, and says so once
+        assert fast_sizes == [4690] * 3 and len(warned) == 1 and 'whole blocks' in warned[0]
+        assert torch.equal(compiled, written)
+        return
+    assert fast_sizes == [82] * 3 and warned == []
+    # The last block is stepped as written in both runs, on its own elements: the same to the bit
+    assert torch.equal(compiled.view(-1)[4608:], written.view(-1)[4608:])
+    for key in QUANTIZED[optimizer_class]:
+        assert torch.equal(compiled_state[key].view(-1)[4608:], written_state[key].view(-1)[4608:])
+        assert torch.equal(compiled_state[key + '_absmax'][18:], written_state[key + '_absmax'][18:])
+    # and the whole blocks as the compiled loop of a tensor of whole blocks does (see above)
+    assert (compiled - written).abs().max() < 1e-3
 
 
 @pytest.mark.slow
