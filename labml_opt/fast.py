@@ -53,20 +53,25 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
   automatically: the fast path when the group's parameters with gradients hold at least
   `MIN_NUMEL` elements. Smaller groups, like those of unit tests and small experiments, take the
   code as written, which compiles nothing.
-* Its parameter, gradient and state are dense, contiguous `float32` or `float64` CPU tensors of
-  the same dtype (or state in `bfloat16` or in 8 bits, see [low-precision state](low_precision.html);
-  in 8 bits in whole blocks of 256, see [below](#blocks), with a [last block](#whole_blocks) that is not
-  whole as written; or a `bfloat16` parameter
-  and gradient that the optimizer steps in `float32`, with `kahan_sum` or a `state_dtype`, see
-  [`bfloat16` parameters](low_precision.html#bfloat16-parameters)), the
-  group is not `differentiable`, and a C++ compiler is installed. State of
-  another shape (a 0-d step counter, say) belongs to `step_numbers` and is not seen by the loop.
-  A loop changes its inputs in place and creates nothing, so a step that creates a state tensor
-  (SGD's first, which copies the first gradient into its velocity) runs as written, and the
-  steps after it run the loop.
-  Under FSDP2 they are `DTensor`s, and the loop runs on each process's shards
-  ([below](#on_shards)), or, for an update that reaches the whole tensor, on the whole tensors
-  that [the template gathers](optimizer.html#on_whole_tensors) from them.
+* Its parameter, gradient and state are CPU tensors that a flat loop can take, and the group is
+  not `differentiable`, and a C++ compiler is installed. The tensors are:
+    * dense and contiguous, in `float32` or `float64`, all of one dtype;
+    * or, for an update of each element on its own, dense and laid out alike without being
+      contiguous, such as a convolution's weight in `channels_last`: the loop takes them
+      [in memory order](#in_memory_order);
+    * with state in `bfloat16` or in 8 bits ([low-precision state](low_precision.html)), 8-bit state
+      in rows of whole blocks of 256 ([below](#blocks)), and a [last block](#whole_blocks) that is
+      not whole as written;
+    * or a `bfloat16` parameter and gradient that the optimizer steps in `float32`, with
+      `kahan_sum` or a `state_dtype` ([`bfloat16` parameters](low_precision.html#bfloat16-parameters)).
+
+    State of another shape (a 0-d step counter, say) belongs to `step_numbers` and is not seen by the loop.
+    A loop changes its inputs in place and creates nothing, so a step that creates a state tensor
+    (SGD's first, which copies the first gradient into its velocity) runs as written, and the
+    steps after it run the loop.
+    Under FSDP2 they are `DTensor`s, and the loop runs on each process's shards
+    ([below](#on_shards)), or, for an update that reaches the whole tensor, on the whole tensors
+    that [the template gathers](optimizer.html#on_whole_tensors) from them.
 * Recording and compiling the update worked. A `step_param` that reads a number with Python
   (`float(x)`, `if x > 0`) cannot be recorded with $x$ as an input; it runs as written, with a
   warning that says why.
@@ -430,7 +435,15 @@ class CompiledStep:
         compiled.
         """
         if not (param.is_contiguous() and grad.is_contiguous()):
-            return None
+            if method != 'update_param' or self.optimizer.low_precision() or self.optimizer.reach(self.group) != 'element':
+                return None
+            flat = in_memory_order(state, grad, param)
+            if flat is None:
+                warn_once(self.optimizer, f'a parameter of shape {tuple(param.shape)} and strides {param.stride()} '
+                                          f'whose gradient or state is laid out otherwise, or that has gaps')
+                return None
+            flat_state, flat_grad, flat_param = flat
+            return self.run(flat_state, numbers, flat_grad, flat_param, keep_plan=False)
         # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
         tensors, layout = [], []
         shape = param.shape
@@ -555,6 +568,37 @@ class CompiledStep:
                 return False
             local_state[key] = value
         return self.run(local_state, numbers, grad.to_local(), param.to_local(), keep_plan=False) is not None
+
+
+def in_memory_order(state: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> Optional[Tuple[Any, ...]]:
+    r"""
+    <a id="in_memory_order"></a>
+
+    ### Tensors that are not contiguous
+
+    A convolution's weight in `channels_last` has its elements in memory in another order than
+    row by row: it is not contiguous, but it is dense, a block of memory with no gaps, and its
+    gradient and state (made `like` it) share its strides. An update of each element on its own
+    does not care about order, so the loop runs over each tensor's memory as a flat vector. Returns
+    `(state, grad, param)` as those vectors, or `None` when a tensor has gaps, overlaps, or strides
+    unlike the parameter's. Only an element-wise update in the parameter's dtype comes here:
+    random bits and 8-bit blocks follow the elements' order, not memory's.
+    """
+    order = sorted(range(param.dim()), key=lambda dim: -param.stride(dim))
+    if not param.permute(order).is_contiguous():
+        return None
+
+    def flat(tensor: torch.Tensor) -> Optional[torch.Tensor]:
+        return tensor.as_strided((tensor.numel(),), (1,), tensor.storage_offset()) \
+            if tensor.stride() == param.stride() else None
+
+    flat_state = {key: flat(value) if isinstance(value, torch.Tensor) and value.shape == param.shape else value
+                  for key, value in state.items()}
+    tensors = [flat(grad), *[flat_state[key] for key, value in state.items()
+                             if isinstance(value, torch.Tensor) and value.shape == param.shape]]
+    if any(tensor is None for tensor in tensors):
+        return None
+    return flat_state, tensors[0], flat(param)
 
 
 def is_dtensor(value: Any) -> bool:

@@ -14,6 +14,7 @@ import os
 import random
 import re
 import threading
+import warnings
 import weakref
 from typing import Any, Callable, Dict, List
 
@@ -411,6 +412,49 @@ def test_the_step_that_creates_the_velocity_runs_as_written_and_the_next_is_comp
     assert torch.allclose(param.detach(), torch.full((4,), 1 - 0.5 * 2.9))
 
 
+def as_written_sizes(monkeypatch, cls) -> List[int]:
+    """The sizes of the real tensors that `cls.step_param` steps as written, as a list to be filled."""
+    sizes, step_param = [], cls.step_param
+
+    def recorded(self, state, numbers, grad, param):
+        if type(param) in (torch.Tensor, torch.nn.Parameter):
+            sizes.append(param.numel())
+        return step_param(self, state, numbers, grad, param)
+
+    monkeypatch.setattr(cls, 'step_param', recorded)
+    return sizes
+
+
+@pytest.mark.parametrize('case', [(Adam, dict(weight_decay=0.1)), (SGD, dict(lr=1e-2, momentum=0.9)),
+                                  (AdEMAMix, {})], ids=case_id)
+def test_a_channels_last_weight_is_compiled_in_memory_order(case, monkeypatch):
+    cls, kwargs = case
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.randn(8, 6, 3, 3, generator=generator).to(memory_format=torch.channels_last)
+    assert not weight.is_contiguous()
+    sizes = as_written_sizes(monkeypatch, cls)
+    make = lambda groups: cls(groups, **kwargs)  # noqa: E731
+    # (`run` takes the gradient of the last parameter away on every third step)
+    params = [weight, torch.randn(5, generator=generator)]
+    written = run(make, params, fast_path=False, steps=20)
+    assert sizes.count(weight.numel()) == 20
+    sizes.clear()
+    compiled = run(make, params, fast_path=True, steps=20)
+    # SGD's first step makes its velocity, as written; every other step is the loop's
+    assert sizes.count(weight.numel()) == (1 if cls is SGD else 0)
+    assert compiled[0].stride() == weight.stride()
+    assert max_difference(written, params) > 1e-3
+    assert max_difference(compiled, written) <= TOLERANCE[torch.float32]
+
+
+def test_a_weight_whose_gradient_is_laid_out_otherwise_runs_as_written_with_a_warning():
+    weight = torch.ones(4, 3, 2, 2).to(memory_format=torch.channels_last).requires_grad_()
+    weight.grad = torch.ones(4, 3, 2, 2)
+    with pytest.warns(fast.FastPathWarning, match='gradient or state is laid out otherwise'):
+        Adagrad([{'params': [weight], 'fast': True}], lr=0.5).step()
+    assert torch.allclose(weight.detach(), torch.full((4, 3, 2, 2), 0.5))
+
+
 def test_unsupported_groups_warn_and_run_as_written():
     param = torch.ones(4, dtype=torch.bfloat16, requires_grad=True)
     param.grad = torch.ones(4, dtype=torch.bfloat16)
@@ -638,7 +682,13 @@ def steady_run(make: Callable[[List[Dict[str, Any]]], torch.optim.Optimizer], fa
             params[0].grad = params[0].grad.t().contiguous().t()
         if step == 22:
             params[3].grad = None
-        optimizer.step()
+        if step == 16:
+            # (that gradient, laid out unlike its parameter, runs as written, with a warning)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', fast.FastPathWarning)
+                optimizer.step()
+        else:
+            optimizer.step()
         if step == 2:
             saved['state'] = copy.deepcopy(optimizer.state_dict())
         trace.append(torch.cat([p.detach().flatten() for p in params]))
