@@ -56,9 +56,8 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
 * Its parameter, gradient and state are CPU tensors that a flat loop can take, and the group is
   not `differentiable`, and a C++ compiler is installed. The tensors are:
     * dense and contiguous, in `float32` or `float64`, all of one dtype;
-    * or, for an update of each element on its own, dense and laid out alike without being
-      contiguous, such as a convolution's weight in `channels_last`: the loop takes them
-      [in memory order](#in_memory_order);
+    * or dense and laid out alike without being contiguous, such as a convolution's weight in
+      `channels_last`: the loop takes them [in memory order](#in_memory_order);
     * with state in `bfloat16` or in 8 bits ([low-precision state](low_precision.html)), 8-bit state
       in rows of whole blocks of 256 ([below](#blocks)), and a [last block](#whole_blocks) that is
       not whole as written;
@@ -435,12 +434,15 @@ class CompiledStep:
         compiled.
         """
         if not (param.is_contiguous() and grad.is_contiguous()):
-            if method != 'update_param' or self.optimizer.low_precision() or self.optimizer.reach(self.group) != 'element':
+            # (a pass other than the update, such as Prodigy's estimate, runs as written for it)
+            if method != 'update_param':
                 return None
-            flat = in_memory_order(state, grad, param)
+            flat = None if self.optimizer.low_precision() else in_memory_order(state, grad, param)
             if flat is None:
-                warn_once(self.optimizer, f'a parameter of shape {tuple(param.shape)} and strides {param.stride()} '
-                                          f'whose gradient or state is laid out otherwise, or that has gaps')
+                warn_once(self.optimizer, f'a parameter of shape {tuple(param.shape)} and strides {param.stride()}, '
+                                          f'not contiguous, ' + ('with low-precision state, whose random bits and '
+                                          f'blocks follow the order of the elements' if self.optimizer.low_precision()
+                                          else 'whose gradient or state is laid out otherwise, or that has gaps'))
                 return None
             flat_state, flat_grad, flat_param = flat
             return self.run(flat_state, numbers, flat_grad, flat_param, keep_plan=False)
@@ -581,8 +583,10 @@ def in_memory_order(state: Dict[str, Any], grad: torch.Tensor, param: torch.Tens
     gradient and state (made `like` it) share its strides. An update of each element on its own
     does not care about order, so the loop runs over each tensor's memory as a flat vector. Returns
     `(state, grad, param)` as those vectors, or `None` when a tensor has gaps, overlaps, or strides
-    unlike the parameter's. Only an element-wise update in the parameter's dtype comes here:
-    random bits and 8-bit blocks follow the elements' order, not memory's.
+    unlike the parameter's. The order does not matter to the norms of an update that reaches the
+    whole tensor ([LAMB](lamb.html)'s) either. Only an update in the parameter's dtype comes here:
+    random bits and 8-bit blocks follow the elements' order, not memory's, and low-precision
+    state on such a tensor runs as written, with a warning.
     """
     order = sorted(range(param.dim()), key=lambda dim: -param.stride(dim))
     if not param.permute(order).is_contiguous():

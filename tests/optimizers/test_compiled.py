@@ -426,8 +426,9 @@ def as_written_sizes(monkeypatch, cls) -> List[int]:
 
 
 @pytest.mark.parametrize('case', [(Adam, dict(weight_decay=0.1)), (SGD, dict(lr=1e-2, momentum=0.9)),
-                                  (AdEMAMix, {})], ids=case_id)
+                                  (AdEMAMix, {}), (LAMB, dict(weight_decay=0.1))], ids=case_id)
 def test_a_channels_last_weight_is_compiled_in_memory_order(case, monkeypatch):
+    # (LAMB's norms are of the whole tensor, in any order)
     cls, kwargs = case
     generator = torch.Generator().manual_seed(0)
     weight = torch.randn(8, 6, 3, 3, generator=generator).to(memory_format=torch.channels_last)
@@ -447,11 +448,17 @@ def test_a_channels_last_weight_is_compiled_in_memory_order(case, monkeypatch):
     assert max_difference(compiled, written) <= TOLERANCE[torch.float32]
 
 
-def test_a_weight_whose_gradient_is_laid_out_otherwise_runs_as_written_with_a_warning():
+@pytest.mark.parametrize('options, why', [({}, 'gradient or state is laid out otherwise'),
+                                          (dict(state_dtype=torch.bfloat16), 'random bits')])
+def test_a_weight_in_channels_last_that_the_loop_cannot_take_runs_as_written_with_a_warning(options, why):
+    class LayoutProbe(Adagrad):
+        pass
+
     weight = torch.ones(4, 3, 2, 2).to(memory_format=torch.channels_last).requires_grad_()
-    weight.grad = torch.ones(4, 3, 2, 2)
-    with pytest.warns(fast.FastPathWarning, match='gradient or state is laid out otherwise'):
-        Adagrad([{'params': [weight], 'fast': True}], lr=0.5).step()
+    # A gradient laid out otherwise; or one like the weight, with state whose random bits are in order
+    weight.grad = torch.ones(4, 3, 2, 2) if not options else torch.ones_like(weight)
+    with pytest.warns(fast.FastPathWarning, match=why):
+        LayoutProbe([{'params': [weight], 'fast': True}], lr=0.5, **options).step()
     assert torch.allclose(weight.detach(), torch.full((4, 3, 2, 2), 0.5))
 
 
