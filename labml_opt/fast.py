@@ -56,8 +56,9 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
 * Its parameter, gradient and state are CPU tensors that a flat loop can take, and the group is
   not `differentiable`, and a C++ compiler is installed. The tensors are:
     * dense and contiguous, in `float32` or `float64`, all of one dtype;
-    * or dense and laid out alike without being contiguous, such as a convolution's weight in
-      `channels_last`: the loop takes them [in memory order](#in_memory_order);
+    * or, for an update of each element on its own, dense and laid out alike without being
+      contiguous, such as a convolution's weight in `channels_last`: the loop takes them
+      [in memory order](#in_memory_order);
     * with state in `bfloat16` or in 8 bits ([low-precision state](low_precision.html)), 8-bit state
       in rows of whole blocks of 256 ([below](#blocks)), and a [last block](#whole_blocks) that is
       not whole as written;
@@ -434,8 +435,9 @@ class CompiledStep:
         compiled.
         """
         if not (param.is_contiguous() and grad.is_contiguous()):
-            # (a pass other than the update, such as Prodigy's estimate, runs as written for it)
-            if method != 'update_param':
+            # (a pass other than the update, such as Prodigy's estimate, and an update that reaches
+            # the whole tensor, whose norms would be summed in another order, run as written for it)
+            if method != 'update_param' or self.optimizer.reach(self.group) != 'element':
                 return None
             flat = None if self.optimizer.low_precision() else in_memory_order(state, grad, param)
             if flat is None:
@@ -583,10 +585,11 @@ def in_memory_order(state: Dict[str, Any], grad: torch.Tensor, param: torch.Tens
     gradient and state (made `like` it) share its strides. An update of each element on its own
     does not care about order, so the loop runs over each tensor's memory as a flat vector. Returns
     `(state, grad, param)` as those vectors, or `None` when a tensor has gaps, overlaps, or strides
-    unlike the parameter's. The order does not matter to the norms of an update that reaches the
-    whole tensor ([LAMB](lamb.html)'s) either. Only an update in the parameter's dtype comes here:
-    random bits and 8-bit blocks follow the elements' order, not memory's, and low-precision
-    state on such a tensor runs as written, with a warning.
+    unlike the parameter's. Only an element-wise update in the parameter's dtype comes here:
+    random bits and 8-bit blocks follow the elements' order, not memory's, so low-precision state
+    on such a tensor runs as written, with a warning; and the norms of an update that reaches the
+    whole tensor ([LAMB](lamb.html)'s) would be summed in another order than as written, one
+    rounding apart, so it runs as written too.
     """
     order = sorted(range(param.dim()), key=lambda dim: -param.stride(dim))
     if not param.permute(order).is_contiguous():
