@@ -58,7 +58,7 @@ A parameter's update is compiled when all of these hold, and otherwise runs as w
     * dense and contiguous, in `float32` or `float64`, all of one dtype;
     * or, for an update of each element on its own, dense and laid out alike without being
       contiguous, such as a convolution's weight in `channels_last`: the loop takes them
-      [in memory order](#in_memory_order);
+      [in memory order](#in_memory_order) (not with 8-bit state);
     * with state in `bfloat16` or in 8 bits ([low-precision state](low_precision.html)), 8-bit state
       in rows of whole blocks of 256 ([below](#blocks)), and a [last block](#whole_blocks) that is
       not whole as written;
@@ -439,12 +439,13 @@ class CompiledStep:
             # the whole tensor, whose norms would be summed in another order, run as written for it)
             if method != 'update_param' or self.optimizer.reach(self.group) != 'element':
                 return None
-            flat = None if self.optimizer.low_precision() else in_memory_order(state, grad, param)
+            eight_bit = any(isinstance(value, torch.Tensor) and value.dtype == torch.uint8 for value in state.values())
+            flat = None if eight_bit else in_memory_order(state, grad, param)
             if flat is None:
                 warn_once(self.optimizer, f'a parameter of shape {tuple(param.shape)} and strides {param.stride()}, '
-                                          f'not contiguous, ' + ('with low-precision state, whose random bits and '
-                                          f'blocks follow the order of the elements' if self.optimizer.low_precision()
-                                          else 'whose gradient or state is laid out otherwise, or that has gaps'))
+                                          f'not contiguous, ' + ('with 8-bit state, whose blocks follow the order of '
+                                          f'the elements' if eight_bit else
+                                          'whose gradient or state is laid out otherwise, or that has gaps'))
                 return None
             flat_state, flat_grad, flat_param = flat
             return self.run(flat_state, numbers, flat_grad, flat_param, keep_plan=False)
@@ -585,14 +586,13 @@ def in_memory_order(state: Dict[str, Any], grad: torch.Tensor, param: torch.Tens
     gradient and state (made `like` it) share its strides. An update of each element on its own
     does not care about order, so the loop runs over each tensor's memory as a flat vector. Returns
     `(state, grad, param)` as those vectors, or `None` when a tensor has gaps, overlaps, or strides
-    unlike the parameter's. Only an element-wise update in the parameter's dtype comes here:
-    random bits and 8-bit blocks follow the elements' order, not memory's, so low-precision state
-    on such a tensor runs as written, with a warning; and the norms of an update that reaches the
-    whole tensor ([LAMB](lamb.html)'s) would be summed in another order than as written, one
-    rounding apart, so it runs as written too.
+    unlike the parameter's. The random bits of `bfloat16` state are drawn by
+    [place in memory](low_precision.html#random_bits) on both paths. 8-bit blocks follow the
+    elements' order, so 8-bit state on such a tensor runs as written, with a warning; and the
+    norms of an update that reaches the whole tensor ([LAMB](lamb.html)'s) would be summed in
+    another order than as written, one rounding apart, so it runs as written too.
     """
-    order = sorted(range(param.dim()), key=lambda dim: -param.stride(dim))
-    if not param.permute(order).is_contiguous():
+    if not low_precision.is_dense(param):
         return None
 
     def flat(tensor: torch.Tensor) -> Optional[torch.Tensor]:

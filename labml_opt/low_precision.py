@@ -780,11 +780,15 @@ def mix(x: torch.Tensor) -> torch.Tensor:
 
 def random_bits(like: torch.Tensor, seed: Union[int, torch.Tensor], count: int) -> List[torch.Tensor]:
     r"""
+    <a id="random_bits"></a>
+
     ### Random bits for `count` tensors shaped like `like`
 
     16 bits per element for each of `count` tensors, as `int32`, from the 32-bit word
     $w_i = (i \, G + z) \bmod 2^{32}$. `seed` $z$ is a Python `int`, or a 0-d tensor when the
-    compiled loop takes it as an input.
+    compiled loop takes it as an input. $i$ is the element's place in memory: its place in the
+    row-by-row order for a contiguous tensor, and for a dense one in another layout (a weight in
+    `channels_last`), where the [compiled loop](fast.html#in_memory_order) finds it too.
 
     The word is computed in `int32`, whose products and sums wrap around modulo $2^{32}$ in
     PyTorch and in the compiled loop alike, so $\bmod 2^{32}$ costs nothing: the bits are those
@@ -792,7 +796,9 @@ def random_bits(like: torch.Tensor, seed: Union[int, torch.Tensor], count: int) 
     they would be half as many per vector instruction, and the bits the most costly part of the
     loop). `tests/optimizers/test_low_precision.py` checks the words against exact integers.
     """
-    index = torch.arange(like.numel(), dtype=torch.int32, device=like.device).view(like.shape)
+    index = torch.arange(like.numel(), dtype=torch.int32, device=like.device)
+    index = index.view(like.shape) if like.is_contiguous() or not is_dense(like) else \
+        index.as_strided(like.shape, like.stride())
     # $z$ as `int32`: through `int64`, which keeps its low 32 bits, since $z \ge 2^{31}$ has no `int32`
     word = index * GOLDEN + torch.as_tensor(seed).to(torch.int64).to(torch.int32)
     bits = []
@@ -804,6 +810,11 @@ def random_bits(like: torch.Tensor, seed: Union[int, torch.Tensor], count: int) 
         # The top half by an arithmetic shift, which copies the sign bit, so it is masked too
         bits.append((word >> (16 * (k % 2))) & 0xFFFF)
     return bits
+
+
+def is_dense(tensor: torch.Tensor) -> bool:
+    """Whether `tensor`'s elements fill a block of memory, with no gaps and no overlaps, in any order."""
+    return tensor.permute(sorted(range(tensor.dim()), key=lambda dim: -tensor.stride(dim))).is_contiguous()
 
 
 def stochastic_round(x: torch.Tensor, bits: torch.Tensor) -> torch.Tensor:
