@@ -439,16 +439,11 @@ class CompiledStep:
             # the whole tensor, whose norms would be summed in another order, run as written for it)
             if method != 'update_param' or self.optimizer.reach(self.group) != 'element':
                 return None
-            eight_bit = any(isinstance(value, torch.Tensor) and value.dtype == torch.uint8 for value in state.values())
-            flat = None if eight_bit else in_memory_order(state, grad, param)
-            if flat is None:
+            problem = memory_order_problem(state, grad, param)
+            if problem:
                 warn_once(self.optimizer, f'a parameter of shape {tuple(param.shape)} and strides {param.stride()}, '
-                                          f'not contiguous, ' + ('with 8-bit state, whose blocks follow the order of '
-                                          f'the elements' if eight_bit else
-                                          'whose gradient or state is laid out otherwise, or that has gaps'))
+                                          f'not contiguous, {problem}')
                 return None
-            flat_state, flat_grad, flat_param = flat
-            return self.run(flat_state, numbers, flat_grad, flat_param, keep_plan=False)
         # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
         tensors, layout = [], []
         shape = param.shape
@@ -458,7 +453,7 @@ class CompiledStep:
             if value is None:
                 return None
             if isinstance(value, torch.Tensor) and value.shape == shape:
-                if not value.is_contiguous():
+                if not laid_out_like(value, param):
                     return None
                 tensors.append(value)
                 layout.append((key, value.dtype))
@@ -524,8 +519,8 @@ class CompiledStep:
         pieces = [{}, {}]
         for key, value in state.items():
             if isinstance(value, torch.Tensor) and value.shape == param.shape:
-                flat = value.view(-1)
-                pieces[0][key], pieces[1][key] = flat[:whole], flat[whole:]
+                elements = value.view(-1)
+                pieces[0][key], pieces[1][key] = elements[:whole], elements[whole:]
             elif key.endswith(low_precision.ABSMAX) and key[:-len(low_precision.ABSMAX)] in state:
                 blocks = whole // low_precision.BLOCK
                 pieces[0][key], pieces[1][key] = value[:blocks], value[blocks:]
@@ -575,7 +570,7 @@ class CompiledStep:
         return self.run(local_state, numbers, grad.to_local(), param.to_local(), keep_plan=False) is not None
 
 
-def in_memory_order(state: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> Optional[Tuple[Any, ...]]:
+def memory_order_problem(state: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> Optional[str]:
     r"""
     <a id="in_memory_order"></a>
 
@@ -584,28 +579,35 @@ def in_memory_order(state: Dict[str, Any], grad: torch.Tensor, param: torch.Tens
     A convolution's weight in `channels_last` has its elements in memory in another order than
     row by row: it is not contiguous, but it is dense, a block of memory with no gaps, and its
     gradient and state (made `like` it) share its strides. An update of each element on its own
-    does not care about order, so the loop runs over each tensor's memory as a flat vector. Returns
-    `(state, grad, param)` as those vectors, or `None` when a tensor has gaps, overlaps, or strides
-    unlike the parameter's. The random bits of `bfloat16` state are drawn by
-    [place in memory](low_precision.html#random_bits) on both paths. 8-bit blocks follow the
-    elements' order, so 8-bit state on such a tensor runs as written, with a warning; and the
-    norms of an update that reaches the whole tensor ([LAMB](lamb.html)'s) would be summed in
-    another order than as written, one rounding apart, so it runs as written too.
+    does not care about order, and the loop takes data pointers and a length: it runs over each
+    tensor's memory as a flat vector, the same loop as for contiguous tensors, and its `Plan`
+    holds while the layout does. This says what keeps a tensor that is not contiguous from the
+    loop, or `None` if nothing does.
+
+    The random bits of `bfloat16` state are drawn by [place in memory](low_precision.html#random_bits)
+    on both paths. 8-bit blocks follow the elements' order, so 8-bit state on such a tensor runs as
+    written, with a warning; and the norms of an update that reaches the whole tensor
+    ([LAMB](lamb.html)'s) would be summed in another order than as written, one rounding apart,
+    so it runs as written too (the template's `run` sends only element-wise updates here).
     """
+    if any(isinstance(value, torch.Tensor) and value.dtype == torch.uint8 for value in state.values()):
+        return 'with 8-bit state, whose blocks follow the order of the elements'
     if not low_precision.is_dense(param):
-        return None
+        return 'with gaps or overlaps in memory'
+    tensors = [grad, *[value for value in state.values() if isinstance(value, torch.Tensor) and value.shape == param.shape]]
+    if any(tensor.stride() != param.stride() for tensor in tensors):
+        return 'whose gradient or state is laid out otherwise'
+    return None
 
-    def flat(tensor: torch.Tensor) -> Optional[torch.Tensor]:
-        return tensor.as_strided((tensor.numel(),), (1,), tensor.storage_offset()) \
-            if tensor.stride() == param.stride() else None
 
-    flat_state = {key: flat(value) if isinstance(value, torch.Tensor) and value.shape == param.shape else value
-                  for key, value in state.items()}
-    tensors = [flat(grad), *[flat_state[key] for key, value in state.items()
-                             if isinstance(value, torch.Tensor) and value.shape == param.shape]]
-    if any(tensor is None for tensor in tensors):
-        return None
-    return flat_state, tensors[0], flat(param)
+def laid_out_like(tensor: torch.Tensor, param: torch.Tensor) -> bool:
+    """Whether the loop can take `tensor` beside `param`: contiguous as it is, or with its strides."""
+    return tensor.is_contiguous() if param.is_contiguous() else tensor.stride() == param.stride()
+
+
+def flat(tensor: torch.Tensor) -> torch.Tensor:
+    """A dense tensor's elements in memory order, as a vector: `view(-1)` for a contiguous one."""
+    return tensor.view(-1) if tensor.is_contiguous() else tensor.as_strided((tensor.numel(),), (1,), tensor.storage_offset())
 
 
 def is_dtensor(value: Any) -> bool:
@@ -640,6 +642,8 @@ class Plan:
         self.flags = [numbers[name] for name in flag_names]
         self.count = len(numbers)
         self.numel, self.dtype = param.numel(), param.dtype
+        # `None` for contiguous tensors; else the shape and strides that the parameter and gradient keep
+        self.layout = None if param.is_contiguous() else (param.shape, param.stride())
         self.thread = threading.get_ident()
         self.inputs = kernel.inputs()
         self.function = kernel.function
@@ -650,14 +654,14 @@ class Plan:
     def holds(self, state: Dict[str, Any], numbers: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> bool:
         """
         The parameter as it was (a `param.data` of another size or dtype would need another loop),
-        the same state entries (by identity), flags and numbers' names, and a contiguous gradient
-        of the parameter's dtype.
+        the same state entries (by identity), flags and numbers' names, and a gradient of the
+        parameter's dtype, both laid out as they were (contiguous, as most are).
         """
         return (state is self.state and len(state) == self.size and
-                param.numel() == self.numel and param.dtype == self.dtype and param.is_contiguous() and
+                param.numel() == self.numel and param.dtype == self.dtype and fits(self.layout, param) and
                 all(map(operator.is_, map(state.get, self.keys), self.values)) and
                 len(numbers) == self.count and list(map(numbers.get, self.flag_names)) == self.flags and
-                grad.dtype == self.dtype and grad.is_contiguous() and threading.get_ident() == self.thread)
+                grad.dtype == self.dtype and fits(self.layout, grad) and threading.get_ident() == self.thread)
 
     def __call__(self, numbers: Dict[str, Any], grad: torch.Tensor):
         # The parameters of a group usually share one `Numbers` (see `shared_numbers` in
@@ -670,6 +674,11 @@ class Plan:
         self.function(*args)
         for slot in self.grad_slots:
             args[slot] = None
+
+
+def fits(layout: Optional[Tuple[torch.Size, Tuple[int, ...]]], tensor: torch.Tensor) -> bool:
+    """Whether `tensor` is laid out as a `Plan` recorded it: contiguous for `None`, else with that shape and those strides."""
+    return tensor.is_contiguous() if layout is None else (tensor.shape, tensor.stride()) == layout
 
 
 # What the steady step reads of each tensor, in C rather than in Python
@@ -715,6 +724,9 @@ class GroupPlan:
         self.counters = [operator.itemgetter(key) for key in counters]
         self.numels = [plan.numel for plan in plans]
         self.dtypes = [plan.dtype for plan in plans]
+        # Each parameter's layout, `None` for contiguous: all `None` but in a model in `channels_last`
+        self.layouts = [plan.layout for plan in plans]
+        self.contiguous = all(layout is None for layout in self.layouts)
         self.thread = first.thread
         self.names, self.flag_names, self.flags, self.count = first.names, first.flag_names, first.flags, first.count
         # The 0-d inputs of each loop that the group's parameters call, once each
@@ -730,8 +742,9 @@ class GroupPlan:
         The gradients of `params`, if `Plan.holds` holds for each of them, with `states` the
         optimizer's state by parameter, and their counters agree; `None` otherwise. The same
         parameters in the same order, in this thread; each with the same state, holding the same
-        tensors; each parameter of the same size and dtype, contiguous, on the CPU; and each
-        gradient dense, contiguous, on the CPU, of its parameter's size and dtype.
+        tensors; each parameter of the same size and dtype, laid out as it was (contiguous, as most
+        are), on the CPU; and each gradient dense, laid out as its parameter, on the CPU, of its
+        parameter's size and dtype.
         """
         if threading.get_ident() != self.thread or list(map(id, params)) != self.ids:
             return None
@@ -752,7 +765,8 @@ class GroupPlan:
             if not (all(map(operator.is_, map(LAYOUT, tensors), itertools.repeat(torch.strided))) and
                     list(map(torch.Tensor.numel, tensors)) == self.numels and
                     all(map(operator.is_, map(DTYPE, tensors), self.dtypes)) and
-                    all(map(torch.Tensor.is_contiguous, tensors)) and all(map(IS_CPU, tensors))):
+                    all(map(torch.Tensor.is_contiguous, tensors) if self.contiguous else map(fits, self.layouts, tensors))
+                    and all(map(IS_CPU, tensors))):
                 return None
         return grads
 
@@ -835,11 +849,11 @@ class Kernel:
         inputs = self.inputs()
         inputs.write(values)
         if self.plan is not None:
-            # The C++ loop takes data pointers and the length: contiguous tensors need no flat views
+            # The C++ loop takes data pointers and the length: dense tensors need no flat views
             made = self.function(*self.arguments([param, grad, *tensors, *inputs.tensors], param.numel()))
             return made[:self.returned] if self.returned else []
         else:
-            rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else tensor.view(-1)
+            rows = [tensor.view(-1, self.unit) if self.unit > 1 and tensor.numel() == param.numel() else flat(tensor)
                     for tensor in [param, grad, *tensors]]
             return list(self.function(*rows, *inputs.tensors) or ())
 

@@ -744,6 +744,39 @@ def test_the_steady_step_sees_every_change_that_the_step_of_each_parameter_sees(
         assert (a - b).abs().max().item() <= TOLERANCE[torch.float32], f'after step {step}'
 
 
+def test_the_plan_of_a_channels_last_weight_holds_only_while_its_layout_does(monkeypatch):
+    steady_steps = []
+    step_all = fast.CompiledStep.step_all
+    monkeypatch.setattr(fast.CompiledStep, 'step_all', lambda self, group: steady_steps.append(step_all(self, group))
+                        or steady_steps[-1])
+
+    def steps(fast_path: bool) -> torch.Tensor:
+        generator = torch.Generator().manual_seed(0)
+        weight = torch.randn(8, 6, 3, 3, generator=generator).to(memory_format=torch.channels_last).requires_grad_()
+        bias = torch.randn(8, generator=generator).requires_grad_()
+        optimizer = Adam([{'params': [weight, bias], 'fast': fast_path}], lr=1e-2)
+        trace = []
+        for step in range(14):
+            if step == 10:
+                # The weight laid out anew, row by row, while its state stays in channels_last
+                weight.data = weight.data.contiguous()
+            grad = torch.randn(weight.shape, generator=generator)
+            # On step 6 a gradient with the same values in another layout, which the loop must not
+            # read in memory order
+            weight.grad = grad if step == 6 else torch.empty_like(weight).copy_(grad)
+            bias.grad = torch.randn(8, generator=generator)
+            with warnings.catch_warnings():
+                warnings.simplefilter('ignore', fast.FastPathWarning)
+                optimizer.step()
+            trace.append(torch.cat([weight.detach().flatten(), bias.detach()]))
+        return torch.stack(trace)
+
+    compiled, written = steps(True), steps(False)
+    # The group took its steady step between the changes
+    assert steady_steps.count(True) >= 6
+    assert (compiled - written).abs().max() <= TOLERANCE[torch.float32]
+
+
 def test_the_compiled_step_keeps_no_gradient_alive():
     # A plan keeps its arguments from step to step; a gradient the user has let go of must be freed.
     param = torch.ones(5, requires_grad=True)
