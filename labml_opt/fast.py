@@ -588,7 +588,7 @@ def memory_order_problem(state: Dict[str, Any], grad: torch.Tensor, param: torch
     on both paths. 8-bit blocks follow the elements' order, so 8-bit state on such a tensor runs as
     written, with a warning; and the norms of an update that reaches the whole tensor
     ([LAMB](lamb.html)'s) would be summed in another order than as written, one rounding apart,
-    so it runs as written too (the template's `run` sends only element-wise updates here).
+    so it runs as written too (`CompiledStep.run` asks this of element-wise updates only).
     """
     if any(isinstance(value, torch.Tensor) and value.dtype == torch.uint8 for value in state.values()):
         return 'with 8-bit state, whose blocks follow the order of the elements'
