@@ -589,6 +589,12 @@ def memory_order_problem(state: Dict[str, Any], grad: torch.Tensor, param: torch
     written, with a warning; and the norms of an update that reaches the whole tensor
     ([LAMB](lamb.html)'s) would be summed in another order than as written, one rounding apart,
     so it runs as written too (`CompiledStep.run` asks this of element-wise updates only).
+
+    Measured with `python benchmarks/layouts.py`, beside torch's fused AdamW, which is itself
+    slower on `channels_last` weights than on contiguous ones (the last column would name any
+    weight that ran as written):
+
+    [[include: results/layouts.md]]
     """
     if any(isinstance(value, torch.Tensor) and value.dtype == torch.uint8 for value in state.values()):
         return 'with 8-bit state, whose blocks follow the order of the elements'
