@@ -509,11 +509,11 @@ class CompiledStep:
         1000 x 1000 matrix has 3906 blocks of 256 and one of 64. The loop takes rows of whole
         blocks, so the tensor runs in two pieces: its first $256 \lfloor n / 256 \rfloor$ elements
         and their scales in the loop, as a tensor of that size would, and the last block as
-        written, on its own elements and scale (for an update of [reach](optimizer.html#reach)
-        `'element'`: LAMB's norms are of the whole tensor, which runs as written). A block's codes depend on its own elements alone, so
-        the two pieces compute the step of the whole tensor (8-bit codes are rounded to nearest, so
-        neither piece draws random bits). Run whole as written, the 1000 x 1000 matrix took 16 times
-        as long as a 1024 x 1024 one in the loop.
+        written, on its own elements and scale. A block's codes depend on its own elements alone,
+        so the two pieces compute the step of the whole tensor (8-bit codes are rounded to nearest,
+        so neither piece draws random bits). Only an update of [reach](optimizer.html#reach)
+        `'element'` is cut: LAMB's norms are of the whole tensor, which runs as written. Run whole
+        as written, the 1000 x 1000 matrix took 16 times as long as a 1024 x 1024 one in the loop.
         """
         whole = param.numel() // low_precision.BLOCK * low_precision.BLOCK
         pieces = [{}, {}]
