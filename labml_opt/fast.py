@@ -439,21 +439,26 @@ class CompiledStep:
             # the whole tensor, whose norms would be summed in another order, run as written for it)
             if method != 'update_param' or self.optimizer.reach(self.group) != 'element':
                 return None
-            problem = memory_order_problem(state, grad, param)
+            problem = memory_order_problem(grad, param)
             if problem:
                 warn_once(self.optimizer, f'a parameter of shape {tuple(param.shape)} and strides {param.stride()}, '
                                           f'not contiguous, {problem}')
                 return None
         # The state the loop sees: tensors of the parameter's shape. The rest is `step_numbers`'s.
         tensors, layout = [], []
-        shape = param.shape
+        shape, param_layout = param.shape, layout_of(param)
         for key, value in state.items():
             # An entry still to be created, such as SGD's velocity, whose first value is the first
             # gradient: that first step runs as written, and the loop is for the steps after it
             if value is None:
                 return None
             if isinstance(value, torch.Tensor) and value.shape == shape:
-                if not laid_out_like(value, param):
+                # (8-bit blocks are of the elements' order, not of memory's: see [below](#blocks))
+                eight_bit = value.dtype == torch.uint8 and param_layout is not None
+                if eight_bit or not fits(param_layout, value):
+                    warn_once(self.optimizer, f'state {key!r} ' + ("is in 8 bits, in blocks of the elements' order, "
+                                              'and its parameter is not contiguous' if eight_bit else
+                                              f'laid out unlike its parameter, of strides {param.stride()}'))
                     return None
                 tensors.append(value)
                 layout.append((key, value.dtype))
@@ -570,7 +575,7 @@ class CompiledStep:
         return self.run(local_state, numbers, grad.to_local(), param.to_local(), keep_plan=False) is not None
 
 
-def memory_order_problem(state: Dict[str, Any], grad: torch.Tensor, param: torch.Tensor) -> Optional[str]:
+def memory_order_problem(grad: torch.Tensor, param: torch.Tensor) -> Optional[str]:
     r"""
     <a id="in_memory_order"></a>
 
@@ -581,12 +586,13 @@ def memory_order_problem(state: Dict[str, Any], grad: torch.Tensor, param: torch
     gradient and state (made `like` it) share its strides. An update of each element on its own
     does not care about order, and the loop takes data pointers and a length: it runs over each
     tensor's memory as a flat vector, the same loop as for contiguous tensors, and its `Plan`
-    holds while the layout does. This says what keeps a tensor that is not contiguous from the
-    loop, or `None` if nothing does.
+    holds while the layout does. This says what keeps a parameter that is not contiguous, and its
+    gradient, from the loop, or `None` if nothing does; its state must share its strides too
+    (`fits`).
 
     The random bits of `bfloat16` state are drawn by [place in memory](low_precision.html#random_bits)
     on both paths. 8-bit blocks follow the elements' order, so 8-bit state on such a tensor runs as
-    written, with a warning; and the norms of an update that reaches the whole tensor
+    written, with a warning ([below](#blocks)); and the norms of an update that reaches the whole tensor
     ([LAMB](lamb.html)'s) would be summed in another order than as written, one rounding apart,
     so it runs as written too (`CompiledStep.run` asks this of element-wise updates only).
 
@@ -596,19 +602,11 @@ def memory_order_problem(state: Dict[str, Any], grad: torch.Tensor, param: torch
 
     [[include: results/layouts.md]]
     """
-    if any(isinstance(value, torch.Tensor) and value.dtype == torch.uint8 for value in state.values()):
-        return 'with 8-bit state, whose blocks follow the order of the elements'
     if not low_precision.is_dense(param):
         return 'with gaps or overlaps in memory'
-    tensors = [grad, *[value for value in state.values() if isinstance(value, torch.Tensor) and value.shape == param.shape]]
-    if any(tensor.stride() != param.stride() for tensor in tensors):
-        return 'whose gradient or state is laid out otherwise'
+    if grad.stride() != param.stride():
+        return 'whose gradient is laid out otherwise'
     return None
-
-
-def laid_out_like(tensor: torch.Tensor, param: torch.Tensor) -> bool:
-    """Whether the loop can take `tensor` beside `param`: contiguous as it is, or with its strides."""
-    return tensor.is_contiguous() if param.is_contiguous() else tensor.stride() == param.stride()
 
 
 def flat(tensor: torch.Tensor) -> torch.Tensor:
@@ -649,7 +647,7 @@ class Plan:
         self.count = len(numbers)
         self.numel, self.dtype = param.numel(), param.dtype
         # `None` for contiguous tensors; else the shape and strides that the parameter and gradient keep
-        self.layout = None if param.is_contiguous() else (param.shape, param.stride())
+        self.layout = layout_of(param)
         self.thread = threading.get_ident()
         self.inputs = kernel.inputs()
         self.function = kernel.function
@@ -682,8 +680,13 @@ class Plan:
             args[slot] = None
 
 
+def layout_of(tensor: torch.Tensor) -> Optional[Tuple[torch.Size, Tuple[int, ...]]]:
+    """What the loop needs of the tensors beside `tensor`: `None` if it is contiguous, else its shape and strides."""
+    return None if tensor.is_contiguous() else (tensor.shape, tensor.stride())
+
+
 def fits(layout: Optional[Tuple[torch.Size, Tuple[int, ...]]], tensor: torch.Tensor) -> bool:
-    """Whether `tensor` is laid out as a `Plan` recorded it: contiguous for `None`, else with that shape and those strides."""
+    """Whether `tensor` is laid out as `layout` says: contiguous for `None`, else with that shape and those strides."""
     return tensor.is_contiguous() if layout is None else (tensor.shape, tensor.stride()) == layout
 
 

@@ -227,3 +227,20 @@ def large_group_difference(make: Callable[[List[Dict[str, Any]]], torch.optim.Op
             assert optimizer.__dict__.get('_compiled_steps'), 'the large group did not take the fast path'
         results.append(params)
     return max((a - b).abs().max().item() for a, b in zip(*results))
+
+
+def as_written_sizes(monkeypatch, cls: type) -> List[int]:
+    """
+    A list that fills, for the rest of the test, with the number of elements of each real tensor
+    that `cls.step_param` steps as written; the compiled loop is recorded on stand-ins of other
+    types, which are not counted.
+    """
+    sizes, step_param = [], cls.step_param
+
+    def recorded(self, state, numbers, grad, param):
+        if type(param) in (torch.Tensor, torch.nn.Parameter):
+            sizes.append(param.numel())
+        return step_param(self, state, numbers, grad, param)
+
+    monkeypatch.setattr(cls, 'step_param', recorded)
+    return sizes

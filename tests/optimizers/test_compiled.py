@@ -26,6 +26,7 @@ from labml_opt import (SGD, ASGD, LAMB, AdaBelief, Adafactor, AdEMAMix, Adadelta
                        AdamWarmup, AdamWarmupCosineDecay, AMSGrad, LAMBPaper, Lion, Muon, MuonWithAuxAdam, NAdam, Noam,
                        Prodigy, RAdam, RMSprop, Rprop,
                        ScheduleFreeAdamW, ScheduleFreeAdamWPaper, ScheduleFreeSGD, SharedAdam, Sophia, WeightDecay)
+from tests.optimizers.parity import as_written_sizes
 
 # The compiled step must not silently fall back to the code as written.
 pytestmark = [pytest.mark.filterwarnings('error::labml_opt.fast.FastPathWarning'), pytest.mark.slow]
@@ -412,19 +413,6 @@ def test_the_step_that_creates_the_velocity_runs_as_written_and_the_next_is_comp
     assert torch.allclose(param.detach(), torch.full((4,), 1 - 0.5 * 2.9))
 
 
-def as_written_sizes(monkeypatch, cls) -> List[int]:
-    """The sizes of the real tensors that `cls.step_param` steps as written, as a list to be filled."""
-    sizes, step_param = [], cls.step_param
-
-    def recorded(self, state, numbers, grad, param):
-        if type(param) in (torch.Tensor, torch.nn.Parameter):
-            sizes.append(param.numel())
-        return step_param(self, state, numbers, grad, param)
-
-    monkeypatch.setattr(cls, 'step_param', recorded)
-    return sizes
-
-
 @pytest.mark.parametrize('case', [(Adam, dict(weight_decay=0.1)), (SGD, dict(lr=1e-2, momentum=0.9)),
                                   (AdEMAMix, {})], ids=case_id)
 def test_a_channels_last_weight_is_compiled_in_memory_order(case, monkeypatch):
@@ -447,18 +435,23 @@ def test_a_channels_last_weight_is_compiled_in_memory_order(case, monkeypatch):
     assert max_difference(compiled, written) <= TOLERANCE[torch.float32]
 
 
-@pytest.mark.parametrize('options, why', [({}, 'gradient or state is laid out otherwise'),
-                                          (dict(state_dtype='8bit'), 'blocks follow the order')])
-def test_a_weight_in_channels_last_that_the_loop_cannot_take_runs_as_written_with_a_warning(options, why):
+@pytest.mark.parametrize('case', ['gradient', 'state', '8bit'])
+def test_a_weight_in_channels_last_that_the_loop_cannot_take_runs_as_written_with_a_warning(case):
     class LayoutProbe(Adam):
         pass
 
     # (64 x 8 x 3 x 3: large enough for 8-bit state)
     weight = torch.ones(64, 8, 3, 3).to(memory_format=torch.channels_last).requires_grad_()
-    # A gradient laid out otherwise; or one like the weight, with state in blocks of the elements' order
-    weight.grad = torch.ones(64, 8, 3, 3) if not options else torch.ones_like(weight)
+    # A gradient laid out otherwise; or one like the weight, with state laid out otherwise, or in
+    # blocks of the elements' order
+    weight.grad = torch.ones(64, 8, 3, 3) if case == 'gradient' else torch.ones_like(weight)
+    optimizer = LayoutProbe([{'params': [weight], 'fast': True}], lr=0.5, **({'state_dtype': '8bit'} if case == '8bit' else {}))
+    why = {'gradient': 'gradient is laid out otherwise', 'state': "state 'exp_avg' laid out unlike its parameter",
+           '8bit': "in blocks of the elements' order"}[case]
+    if case == 'state':
+        optimizer.state[weight] = dict(step=0, exp_avg=torch.zeros(64, 8, 3, 3), exp_avg_sq=torch.zeros_like(weight))
     with pytest.warns(fast.FastPathWarning, match=why):
-        LayoutProbe([{'params': [weight], 'fast': True}], lr=0.5, **options).step()
+        optimizer.step()
     assert torch.allclose(weight.detach(), torch.full((64, 8, 3, 3), 0.5))
 
 

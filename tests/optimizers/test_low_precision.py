@@ -15,6 +15,7 @@ import torch
 import labml_opt
 from labml_opt import figures, low_precision
 from labml_opt.low_precision import random_bits, rounding_seed, stochastic_round
+from tests.optimizers.parity import as_written_sizes
 
 
 def bfloat16_neighbours(x: torch.Tensor):
@@ -822,16 +823,7 @@ def test_compiled_8bit_state_matches_the_code_as_written(optimizer_class):
                          ids=lambda cls: cls.__name__)
 def test_8bit_state_of_a_partial_block_runs_its_whole_blocks_compiled_and_the_last_as_written(optimizer_class,
                                                                                             monkeypatch):
-    # The sizes that the code as written steps (the compiled loop is recorded on other tensors)
-    sizes = []
-    step_in_float32 = low_precision.step_in_float32
-
-    def recorded(step_param, state, numbers, grad, param, *args):
-        if type(param) in (torch.Tensor, torch.nn.Parameter):
-            sizes.append(param.numel())
-        return step_in_float32(step_param, state, numbers, grad, param, *args)
-
-    monkeypatch.setattr(low_precision, 'step_in_float32', recorded)
+    sizes = as_written_sizes(monkeypatch, optimizer_class)
     # 67 * 70 = 4690 elements: 18 blocks and 82 more
     compiled, compiled_state, warned = run_8bit(True, (67, 70), optimizer_class, steps=3)
     fast_sizes = sizes[:]
