@@ -3,8 +3,9 @@ A step on convolution weights, contiguous and in `channels_last`.
 
 A weight in `channels_last` is dense but not contiguous; the fast path takes it
 [in memory order](../labml_opt/fast.py). Each row times one optimizer on the weights of a stack of
-convolutions in one layout, and compares it with `torch.optim.AdamW(fused=True)` on clones of the
-same weights in the same layout, the two stepped in turn, so that both see the same machine.
+convolutions in one layout, and compares it with `torch.optim.AdamW(fused=True)` on the same
+weights, the two stepped in turn (`optimizer_step.py`'s `paired_ratio`), so that both see the same
+machine.
 
     python benchmarks/layouts.py                  # 16 convolutions of 256 x 256 x 3 x 3
     python benchmarks/layouts.py --layers 4 --steps 10
@@ -14,9 +15,7 @@ The Markdown table is written to `benchmarks/results/layouts.md` and copied to
 """
 
 import argparse
-import statistics
 import sys
-import time
 import warnings
 from pathlib import Path
 from typing import Callable, Dict, List
@@ -26,6 +25,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import labml_opt  # noqa: E402
+from optimizer_step import paired_ratio, time_steps  # noqa: E402
 from tables import measured, save_table  # noqa: E402
 
 LAYOUTS = {'contiguous': torch.contiguous_format, 'channels_last': torch.channels_last}
@@ -51,20 +51,16 @@ def weights(layers: int, layout: torch.memory_format) -> List[torch.Tensor]:
     return params
 
 
-def paired(make: Callable, layers: int, layout: torch.memory_format, steps: int) -> List[float]:
-    """Seconds of a step of `make`'s optimizer and of torch's fused AdamW, stepped in turn, after two steps each."""
-    optimizers = [make(weights(layers, layout)), torch.optim.AdamW(weights(layers, layout), lr=1e-3, fused=True)]
-    for optimizer in optimizers:
-        optimizer.step(), optimizer.step()
-    times: List[List[float]] = [[], []]
-    for step in range(steps):
-        # The order alternates, so that neither always follows the other
-        for i in ((0, 1) if step % 2 == 0 else (1, 0)):
-            start = time.perf_counter()
-            optimizers[i].step()
-            times[i].append(time.perf_counter() - start)
-    return [statistics.median(times[0]), statistics.median(times[1]),
-            statistics.median(a / b for a, b in zip(*times))]
+def fused(params: List[torch.Tensor]) -> torch.optim.Optimizer:
+    """The reference of every row: torch's fused AdamW."""
+    return torch.optim.AdamW(params, lr=1e-3, fused=True)
+
+
+def median_step(make: Callable, params: List[torch.Tensor], steps: int) -> float:
+    """Median seconds of a step of `make`'s optimizer, after two steps."""
+    optimizer = make(params)
+    optimizer.step(), optimizer.step()
+    return time_steps(optimizer, steps)
 
 
 def main():
@@ -80,14 +76,17 @@ def main():
         for name, make in OURS.items():
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter('always', labml_opt.fast.FastPathWarning)
-                ours, fused, ratio = paired(make, args.layers, layout, args.steps)
+                params = weights(args.layers, layout)
+                ratio = paired_ratio(make, fused, params, args.steps)
+                ours, theirs = median_step(make, params, args.steps), median_step(fused, params, args.steps)
             note = '; '.join(sorted({str(w.message) for w in caught})) or ''
-            rows.append(f'| {layout_name} | {name} | {ours * 1e3:.1f} | {fused * 1e3:.1f} | {ratio:.2f} | {note} |')
+            rows.append(f'| {layout_name} | {name} | {ours * 1e3:.1f} | {theirs * 1e3:.1f} | {ratio:.2f} | {note} |')
             print(rows[-1], flush=True)
     numel = sum(p.numel() for p in weights(args.layers, torch.contiguous_format))
     table = (f'{measured("layouts.py")}: torch {torch.__version__}, {torch.get_num_threads()} threads, '
              f'{args.layers} convolutions of 256 x 256 x 3 x 3 ({numel / 1e6:.1f}M parameters); median of '
-             f'{args.steps} steps, each beside a step of torch\'s fused AdamW on the same weights in the same layout.\n\n'
+             f'{args.steps} steps; "/ torch fused" is the median ratio of {args.steps} pairs of steps taken one '
+             f'right after the other on the same weights.\n\n'
              '| layout | optimizer | ms | torch fused ms | / torch fused | fast path warnings |\n'
              '|---|---|---|---|---|---|\n' + '\n'.join(rows) + '\n')
     save_table(table, args.output, 'layouts.md')
